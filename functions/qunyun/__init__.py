@@ -1,0 +1,1 @@
+"""Shared code of every qunyun Lambda function: domain rules, services and adapters."""

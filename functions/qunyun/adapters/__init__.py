@@ -1,0 +1,1 @@
+"""Storage and the outside world: PynamoDB models and repositories, the secret store."""

@@ -1,0 +1,58 @@
+"""PynamoDB models of the tables declared in template.yaml (tests/unit/test_schema.py keeps them in step)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+from qunyun.settings import get_settings
+
+_settings = get_settings()
+
+
+class _Meta:
+    region = _settings.region
+    host = _settings.dynamodb_endpoint
+    # Lambda keeps connections warm; a short connect timeout fails fast instead of hanging a webhook.
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+class TenantItem(Model):
+    class Meta(_Meta):
+        table_name = _settings.table("tenants")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    secret_ref = UnicodeAttribute()
+    policy = MapAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+
+
+class GroupItem(Model):
+    class Meta(_Meta):
+        table_name = _settings.table("groups")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    group_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    webhook_ref = UnicodeAttribute(null=True)
+    webhook_host = UnicodeAttribute(null=True)
+    secret_ref = UnicodeAttribute(null=True)
+    owner = UnicodeAttribute(null=True)
+    chat_id = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)
+    morning = UnicodeAttribute(null=True)
+    evening = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    store = UnicodeAttribute(null=True)
+    sales_rep = UnicodeAttribute(null=True)
+    # Kept as written (ISO 8601 with the operator's offset), so reports show the time the operator gave.
+    ends_at = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()

@@ -1,0 +1,60 @@
+"""Tenants: one operator organisation, its timezone, its webhook secret and its policy settings."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field
+
+from qunyun.domain.errors import InvalidRequest
+
+TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class TenantPolicy(BaseModel):
+    """Per-tenant settings every later capability reads; defaults are what a new operator expects."""
+
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    # qunyun pushes a group may receive a day (briefs, reminders and farewells share it).
+    daily_push_cap: int = Field(2, ge=1, le=10)
+    # WeCom customer-group mass-send quota: as many as the month has days, or 7 a week, or 1 a day.
+    quota_period: Literal["month", "week", "day"] = "month"
+
+
+class Tenant(BaseModel):
+    tenant_id: str
+    name: str
+    timezone: str = DEFAULT_TIMEZONE
+    secret_ref: str
+    policy: TenantPolicy = Field(default_factory=TenantPolicy)
+    created_at: datetime
+
+    def public(self) -> dict[str, str]:
+        """What GET /v1/tenant shows a caller (never the secret or its reference)."""
+        return {"tenant_id": self.tenant_id, "name": self.name, "timezone": self.timezone}
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    if not TENANT_ID.match(tenant_id or ""):
+        raise InvalidRequest(
+            f"Tenant id {tenant_id!r} is not valid: use 2-63 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit.",
+            field="tenant_id",
+        )
+    return tenant_id
+
+
+def check_timezone(name: str) -> str:
+    """Returns an IANA timezone name or raises with a sentence saying what was expected."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(
+            f"Timezone {name!r} is not an IANA timezone name (for example Asia/Shanghai or Europe/Berlin).",
+            field="timezone",
+        ) from None
+    return name

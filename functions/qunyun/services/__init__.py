@@ -1,0 +1,1 @@
+"""Use cases: each takes primitives and its repositories, and returns domain results."""

@@ -1,0 +1,88 @@
+"""`qunyun local ...`: the local stack of this checkout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from qunyun_ops.cli.output import err, print_json
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("setup")
+def setup() -> None:
+    """Fetches DynamoDB Local (once) and makes sure Java 17+ is present."""
+    from qunyun_ops.local.dynamodb import SetupError, ensure_jar, ensure_java
+
+    try:
+        ensure_java(log=err.print)
+        where = ensure_jar(log=err.print)
+    except SetupError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    err.print(f"DynamoDB Local is ready in {where}", highlight=False)
+
+
+@app.command("up")
+def up(
+    port: int = typer.Option(3000, "--port", help="Port of the webhook gateway on 127.0.0.1."),
+    ddb_port: int = typer.Option(8000, "--ddb-port", help="Port of DynamoDB Local on 127.0.0.1."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Keep DynamoDB data in this folder (default: memory)."),
+    no_schedule: bool = typer.Option(False, "--no-schedule", help="Fire scheduled functions only via `local run`."),
+) -> None:
+    """Starts DynamoDB Local, creates the tables, serves every webhook route and fires every schedule."""
+    from qunyun_ops.local.stack import Options
+    from qunyun_ops.local.stack import up as run_up
+
+    raise typer.Exit(run_up(Options(port=port, ddb_port=ddb_port, data_dir=data_dir, schedule=not no_schedule)))
+
+
+def _parse_at(at: str | None) -> datetime:
+    if not at:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        err.print(f"[red]error:[/red] --at {at!r} is not ISO 8601, e.g. 2026-11-25T08:00:00+08:00.", highlight=False)
+        raise typer.Exit(2) from None
+    if when.tzinfo is None:
+        err.print("[red]error:[/red] --at needs a UTC offset, e.g. 2026-11-25T08:00:00+08:00.", highlight=False)
+        raise typer.Exit(2)
+    return when
+
+
+@app.command("run")
+def run(
+    function: str = typer.Argument(..., metavar="FUNCTION", help="Logical id of a scheduled function."),
+    at: str = typer.Option(None, "--at", help="Fire as the scheduler would at this time (ISO 8601 with offset)."),
+) -> None:
+    """Fires one scheduled function once, as EventBridge Scheduler would at that time."""
+    from qunyun_ops.env import STATE, StackNotRunning, local_environment, use_local
+    from qunyun_ops.local.scheduler import fire_once
+    from qunyun_ops.local.template import Template
+    from qunyun_ops.local.workers import FunctionPool, InvocationError
+    from qunyun_ops.paths import ROOT, TEMPLATE
+
+    when = _parse_at(at)
+    try:
+        state = use_local()
+    except StackNotRunning as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    template = Template.read(TEMPLATE)
+    env = local_environment(state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]))
+    pool = FunctionPool(template, ROOT, state["stack_name"], env)
+    try:
+        result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    except InvocationError as e:
+        err.print(f"[red]error:[/red] {function} failed: {e}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        pool.close()
+    print_json(result)

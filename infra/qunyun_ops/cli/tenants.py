@@ -1,0 +1,32 @@
+"""`qunyun tenants ...`"""
+
+from __future__ import annotations
+
+import typer
+
+from qunyun_ops.cli.output import JsonOption, LocalOption, connect, out, print_json, reporting_errors
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    tenant_id: str = typer.Argument(..., metavar="ID", help="Tenant id: lowercase letters, digits, - and _."),
+    name: str = typer.Option(..., "--name", help="The tenant's display name."),
+    timezone: str = typer.Option(None, "--timezone", help="IANA timezone (default Asia/Shanghai)."),
+    json_: bool = JsonOption,
+    local: bool = LocalOption,
+) -> None:
+    """Creates a tenant and prints its webhook secret (shown this once)."""
+    connect(local)
+    from qunyun.adapters.repositories import TenantRepository
+    from qunyun.adapters.secrets import secret_store
+    from qunyun.services.tenants import create_tenant
+
+    with reporting_errors():
+        tenant, secret = create_tenant(tenant_id, name, timezone, tenants=TenantRepository(), secrets=secret_store())
+    if json_:
+        print_json({**tenant.public(), "webhook_secret": secret})
+        return
+    out.print(f"Created tenant [bold]{tenant.tenant_id}[/bold] ({tenant.name}, {tenant.timezone}).", highlight=False)
+    out.print(f"Webhook secret (sign requests with it; it is not shown again): {secret}", highlight=False)

@@ -1,0 +1,62 @@
+"""Chooses the stack a command talks to: the local stack of this checkout (--local) or AWS.
+
+The functions' shared package reads its settings from the environment at import, so this runs before
+anything from `qunyun` is imported, exactly as Lambda sets a function's environment before its import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from qunyun_ops.paths import STATE
+
+LOCAL_STACK = "qunyun-local"
+STATE_FILE = STATE / "local.json"
+SECRETS_FILE = STATE / "secrets.json"
+
+
+class StackNotRunning(RuntimeError):
+    pass
+
+
+def local_environment(ddb_endpoint: str, stack_name: str = LOCAL_STACK, secrets_file: Path = SECRETS_FILE) -> dict:
+    return {
+        "STACK_NAME": stack_name,
+        "DYNAMODB_ENDPOINT": ddb_endpoint,
+        "QUNYUN_SECRETS_FILE": str(secrets_file),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # DynamoDB Local accepts any credentials; these keep boto3 from looking for real ones.
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "POWERTOOLS_METRICS_NAMESPACE": "Qunyun",
+        "POWERTOOLS_SERVICE_NAME": "qunyun",
+    }
+
+
+def read_state() -> dict:
+    try:
+        state = json.loads(STATE_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        raise StackNotRunning(
+            "The local stack is not running in this checkout; start it with `qunyun local up`."
+        ) from None
+    try:
+        os.kill(state["pid"], 0)
+    except (ProcessLookupError, KeyError):
+        raise StackNotRunning(
+            "The local stack of this checkout has stopped; start it again with `qunyun local up`."
+        ) from None
+    return state
+
+
+def use_local() -> dict:
+    state = read_state()
+    os.environ.update(local_environment(state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"])))
+    return state
+
+
+def use_aws() -> None:
+    os.environ.setdefault("STACK_NAME", os.environ.get("QUNYUN_STACK", "qunyun"))

@@ -1,0 +1,99 @@
+"""`qunyun local up`: DynamoDB Local, the tables, the webhook gateway, the scheduler; one process tree."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from qunyun_ops.env import LOCAL_STACK, SECRETS_FILE, STATE_FILE, local_environment
+from qunyun_ops.local.dynamodb import DynamoDBLocal, SetupError
+from qunyun_ops.local.tables import create_tables
+from qunyun_ops.local.template import Template
+from qunyun_ops.paths import ROOT, STATE, TEMPLATE
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ddb_client(endpoint: str):
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+@dataclass
+class Options:
+    port: int = 3000
+    ddb_port: int = 8000
+    data_dir: Path | None = None
+    schedule: bool = True
+    stack_name: str = LOCAL_STACK
+
+
+def _already_running() -> int | None:
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
+        pid = json.loads(STATE_FILE.read_text())["pid"]
+        os.kill(pid, 0)
+        return pid
+    return None
+
+
+def up(opts: Options, stop: threading.Event | None = None) -> int:
+    """Runs until SIGINT or SIGTERM (or `stop` is set), then stops everything it started."""
+    from qunyun_ops.local.gateway import Gateway
+    from qunyun_ops.local.scheduler import Scheduler
+    from qunyun_ops.local.workers import FunctionPool
+
+    if pid := _already_running():
+        log(f"error: the local stack already runs in this checkout (pid {pid}); stop it first.")
+        return 1
+    stop = stop or threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    template = Template.read(TEMPLATE)
+    STATE.mkdir(parents=True, exist_ok=True)
+    ddb = DynamoDBLocal(opts.ddb_port, opts.data_dir, log=log)
+    pool = gateway = scheduler = None
+    try:
+        ddb.start()
+        env = local_environment(ddb.endpoint, opts.stack_name, SECRETS_FILE)
+        os.environ.update(env)
+        tables = create_tables(ddb_client(ddb.endpoint), template, opts.stack_name)
+        pool = FunctionPool(template, ROOT, opts.stack_name, env)
+        gateway = Gateway(template, pool, port=opts.port)
+        port = gateway.start()
+        if opts.schedule:
+            scheduler = Scheduler(template, pool, STATE / "dead-letters")
+            scheduler.start()
+        STATE_FILE.write_text(json.dumps({
+            "pid": os.getpid(), "port": port, "ddb_port": ddb.port, "ddb_endpoint": ddb.endpoint,
+            "stack_name": opts.stack_name, "secrets_file": str(SECRETS_FILE),
+        }))
+        log(f"DynamoDB Local on {ddb.endpoint} with tables: {', '.join(tables)}")
+        log(f"Webhooks on http://127.0.0.1:{port}: " + ", ".join(f"{r.method} {r.path}" for r in template.routes))
+        schedules = [f"{s.function} {s.expression} {s.timezone or 'UTC'}" for s in template.schedules]
+        log("Schedules: " + ("; ".join(schedules) if opts.schedule and schedules else "off (use `qunyun local run`)"))
+        log(f"qunyun local stack ready on http://127.0.0.1:{port} (Ctrl-C stops it)")
+        stop.wait()
+        log("Stopping the local stack ...")
+        return 0
+    except SetupError as e:
+        log(f"error: {e}")
+        return 1
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
+                STATE_FILE.unlink()
+        for part in (scheduler, gateway, pool):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    (part.stop if hasattr(part, "stop") else part.close)()
+        ddb.stop()

@@ -1,0 +1,150 @@
+"""Reads template.yaml, the one declaration of functions, routes, schedules and tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation short tags (!Ref, !Sub, !GetAtt ...)."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - safe loader subclass
+
+
+def resolve(value: Any, stack_name: str) -> Any:
+    """Resolves the intrinsics the local stack needs (stack name in !Sub, plain strings)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        return text.replace("${AWS::StackName}", stack_name) if isinstance(text, str) else text
+    if isinstance(value, dict) and value.get("Ref") == "AWS::StackName":
+        return stack_name
+    return value
+
+
+@dataclass(frozen=True)
+class Route:
+    function: str
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function: str
+    name: str
+    expression: str
+    timezone: str | None
+    input: str | None
+    retry_attempts: int | None
+    dead_letter: bool
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    handler: str
+    code_uri: str
+    timeout: int
+    memory: int
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Template:
+    path: Path
+    doc: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> Template:
+        return cls(path, load(path))
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.doc.get("Resources", {})
+
+    def _of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v.get("Type") == kind}
+
+    @property
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {k: v["Properties"] for k, v in self._of_type("AWS::DynamoDB::Table").items()}
+
+    @property
+    def functions(self) -> dict[str, Function]:
+        glob = self.doc.get("Globals", {}).get("Function", {})
+        out = {}
+        for lid, res in self._of_type("AWS::Serverless::Function").items():
+            props = {**glob, **res.get("Properties", {})}
+            env = {
+                **glob.get("Environment", {}).get("Variables", {}),
+                **res.get("Properties", {}).get("Environment", {}).get("Variables", {}),
+            }
+            out[lid] = Function(
+                logical_id=lid,
+                handler=props["Handler"],
+                code_uri=props.get("CodeUri", "."),
+                timeout=int(props.get("Timeout", 3)),
+                memory=int(props.get("MemorySize", 128)),
+                environment=env,
+            )
+        return out
+
+    def _events(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        found = []
+        for lid, res in self._of_type("AWS::Serverless::Function").items():
+            for name, event in (res.get("Properties", {}).get("Events") or {}).items():
+                if event.get("Type") == kind:
+                    found.append((lid, name, event.get("Properties", {})))
+        return found
+
+    @property
+    def routes(self) -> list[Route]:
+        return [Route(lid, p["Method"].upper(), p["Path"]) for lid, _, p in self._events("HttpApi")]
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        out = []
+        for lid, name, p in self._events("ScheduleV2"):
+            raw_input = p.get("Input")
+            if raw_input is not None and not isinstance(raw_input, str):
+                raw_input = json.dumps(raw_input)
+            out.append(
+                Schedule(
+                    function=lid,
+                    name=name,
+                    expression=p["ScheduleExpression"],
+                    timezone=p.get("ScheduleExpressionTimezone"),
+                    input=raw_input,
+                    retry_attempts=(p.get("RetryPolicy") or {}).get("MaximumRetryAttempts"),
+                    dead_letter=bool(p.get("DeadLetterConfig")),
+                )
+            )
+        return out
+
+    def queue_consumers(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, event name, SQS event properties) for every SQS-triggered function."""
+        return self._events("SQS")

@@ -1,0 +1,115 @@
+"""GET /v1/tenant and the signed-request layer every route shares (API.md §1)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from support import http_event, signed_event
+
+import tenant_api
+
+
+def call(event, context) -> tuple[int, dict, dict]:
+    resp = tenant_api.lambda_handler(event, context)
+    return resp["statusCode"], json.loads(resp["body"]), resp.get("headers") or {}
+
+
+def test_correctly_signed_request_returns_the_tenant(tenant, context):
+    # GIVEN a tenant and a request signed with its secret
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant")
+    # WHEN the handler resolves it
+    status, body, _ = call(event, context)
+    # THEN the caller sees who it is, and nothing secret
+    assert status == 200
+    assert body == {"tenant_id": tenant.tenant_id, "name": "Test Tea Shop", "timezone": "Asia/Shanghai"}
+
+
+def test_query_string_is_part_of_the_signature(tenant, context):
+    ok = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant?x=1")
+    assert call(ok, context)[0] == 200
+    # the same signature presented for another query string is rejected
+    tampered = dict(ok, rawQueryString="x=2")
+    status, body, _ = call(tampered, context)
+    assert (status, body["error"]["code"]) == (401, "signature_invalid")
+
+
+@pytest.mark.parametrize(
+    "mutate, code",
+    [
+        (lambda e: e["headers"].pop("x-qunyun-signature"), "signature_missing"),
+        (lambda e: e["headers"].pop("x-qunyun-tenant"), "signature_missing"),
+        (lambda e: e["headers"].pop("x-qunyun-timestamp"), "signature_missing"),
+        (lambda e: e["headers"].update({"x-qunyun-signature": "sha256=" + "0" * 64}), "signature_invalid"),
+        (lambda e: e["headers"].update({"x-qunyun-signature": "garbage"}), "signature_invalid"),
+        (lambda e: e["headers"].update({"x-qunyun-tenant": "nobody-here"}), "signature_invalid"),
+        (lambda e: e["headers"].update({"x-qunyun-tenant": "x" * 5000}), "signature_invalid"),
+        (lambda e: e["headers"].update({"x-qunyun-timestamp": "12ab"}), "timestamp_out_of_window"),
+        (lambda e: e["requestContext"]["http"].update({"method": "POST"}), "signature_invalid"),
+    ],
+    ids=["no-signature", "no-tenant", "no-timestamp", "wrong-hmac", "malformed", "unknown-tenant",
+         "huge-tenant-header", "non-numeric-timestamp", "method-changed"],
+)
+def test_bad_signatures_answer_401_with_their_code(tenant, context, mutate, code):
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant")
+    mutate(event)
+    status, body, _ = call(event, context)
+    assert status == 401
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -3600])
+def test_timestamps_outside_five_minutes_are_rejected(tenant, context, skew):
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant", timestamp=int(time.time()) + skew)
+    status, body, _ = call(event, context)
+    assert (status, body["error"]["code"]) == (401, "timestamp_out_of_window")
+
+
+def test_edge_of_the_window_is_accepted(tenant, context):
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant", timestamp=int(time.time()) - 290)
+    assert call(event, context)[0] == 200
+
+
+def test_another_tenants_secret_never_opens_this_tenant(make_tenant, context):
+    # GIVEN two tenants
+    a, b = make_tenant(), make_tenant(timezone="Europe/Berlin")
+    # WHEN a request names tenant A but is signed with B's secret
+    event = signed_event(a.tenant_id, b.secret, "GET", "/v1/tenant")
+    status, body, _ = call(event, context)
+    # THEN it is rejected exactly like a wrong signature
+    assert (status, body["error"]["code"]) == (401, "signature_invalid")
+    # and B's own request sees only B
+    status, body, _ = call(signed_event(b.tenant_id, b.secret, "GET", "/v1/tenant"), context)
+    assert (status, body["tenant_id"], body["timezone"]) == (200, b.tenant_id, "Europe/Berlin")
+
+
+def test_body_over_64_kb_answers_413(tenant, context):
+    body = b"x" * (64 * 1024 + 1)
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant", body)
+    status, payload, _ = call(event, context)
+    assert (status, payload["error"]["code"]) == (413, "payload_too_large")
+
+
+def test_unsigned_request_to_unknown_route_is_still_401(context):
+    status, body, _ = call(http_event("GET", "/v1/nothing"), context)
+    assert (status, body["error"]["code"]) == (401, "signature_missing")
+
+
+def test_signed_request_to_unknown_route_is_404_in_the_error_format(tenant, context):
+    status, body, _ = call(signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/nothing"), context)
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_base64_bodies_are_verified_on_their_raw_bytes(tenant, context):
+    import base64
+
+    raw = bytes(range(256))
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant", b"")
+    from qunyun.domain import signing
+
+    event["headers"].update({k.lower(): v for k, v in signing.headers(
+        tenant.tenant_id, tenant.secret, int(time.time()), "GET", "/v1/tenant", raw).items()})
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    assert call(event, context)[0] == 200

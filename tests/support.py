@@ -1,0 +1,59 @@
+"""Helpers for tests: documented event payloads, signed requests and a fake LambdaContext."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+STACK = "qunyun-test"
+
+
+def http_event(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> dict:
+    """An API Gateway HTTP API (payload 2.0) event, built from the documented sample payload."""
+    event = copy.deepcopy(json.loads((FIXTURES / "events" / "http_api_v2.json").read_text()))
+    raw_path, _, query = path.partition("?")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = raw_path
+    event["rawQueryString"] = query
+    event.pop("queryStringParameters", None)
+    event.pop("pathParameters", None)
+    event["requestContext"]["http"]["method"] = method
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {raw_path}"
+    event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
+    event["body"] = body.decode() if body else None
+    event["requestContext"]["requestId"] = uuid.uuid4().hex
+    return event
+
+
+def signed_event(tenant_id: str, secret: str, method: str, path: str, body: bytes = b"",
+                 timestamp: int | None = None) -> dict:
+    from qunyun.domain import signing
+
+    ts = int(time.time()) if timestamp is None else timestamp
+    return http_event(method, path, body, signing.headers(tenant_id, secret, ts, method, path, body))
+
+
+class FakeContext:
+    """The parts of LambdaContext that Powertools reads."""
+
+    function_name = "qunyun-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:qunyun-test"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    log_group_name = "/aws/lambda/qunyun-test"
+    log_stream_name = "2026/11/25/[$LATEST]abc"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+
+
+def count_items(client, table: str, tenant_id: str) -> int:
+    resp = client.query(TableName=f"{STACK}-{table}", KeyConditionExpression="tenant_id = :t",
+                        ExpressionAttributeValues={":t": {"S": tenant_id}}, Select="COUNT")
+    return resp["Count"]
