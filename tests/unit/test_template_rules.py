@@ -1,0 +1,68 @@
+"""template.yaml rules: explicit timezone, retries and dead letters for schedules; handlers that exist."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from aws_lambda_powertools import Logger, Metrics
+
+from qunyun_ops.checks import handler_modules, schedule_problems
+from qunyun_ops.local.template import Template
+from qunyun_ops.paths import TEMPLATE
+
+TEMPLATE_DOC = Template.read(TEMPLATE)
+HANDLERS = handler_modules(TEMPLATE_DOC)
+
+BAD = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Nightly:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: x.handler
+      Events:
+        Run:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0 2 * * ? *)
+  Good:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: y.handler
+      Events:
+        Run:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0/5 * * * ? *)
+            ScheduleExpressionTimezone: Asia/Shanghai
+            Input: '{"scheduled_time": "<aws.scheduler.scheduled-time>"}'
+            RetryPolicy: {MaximumRetryAttempts: 2}
+            DeadLetterConfig: {Type: SQS}
+"""
+
+
+def test_the_template_follows_the_schedule_rules():
+    assert schedule_problems(TEMPLATE_DOC) == []
+
+
+def test_a_schedule_without_timezone_retries_or_dead_letters_is_caught(tmp_path):
+    path = tmp_path / "template.yaml"
+    path.write_text(BAD)
+    problems = schedule_problems(Template.read(path))
+    assert len(problems) == 4 and all(p.startswith("Nightly.Run:") for p in problems)
+
+
+@pytest.mark.parametrize("logical_id", sorted(HANDLERS))
+def test_every_handler_imports_with_powertools_logger_and_metrics(logical_id):
+    code_uri, module_name, func = HANDLERS[logical_id]
+    assert code_uri.rstrip("/") == "functions", "functions/ is the CodeUri of every function"
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, func))
+    kinds = {type(v) for v in vars(module).values()}
+    assert Logger in kinds and Metrics in kinds, f"{module_name} needs a module-level Logger and Metrics"
+
+
+def test_every_function_is_one_handler_module():
+    modules = [m for _, m, _ in HANDLERS.values()]
+    assert len(modules) == len(set(modules)), "one handler module per function"
