@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from qunyun_ops.env import local_environment
 from qunyun_ops.local.dynamodb import DynamoDBLocal, free_port
+from support import STACK
 
 ROOT = Path(__file__).resolve().parents[1]
-from support import STACK
+
 _DDB_PORT = free_port()
 _SECRETS = Path(tempfile.mkdtemp(prefix="qunyun-test-")) / "secrets.json"
 os.environ.update(local_environment(f"http://127.0.0.1:{_DDB_PORT}", STACK, _SECRETS))
@@ -47,8 +47,8 @@ class TenantFixture:
 
 @pytest.fixture
 def make_tenant(ddb):
-    from qunyun.adapters.repositories import TenantRepository
     from qunyun.adapters.secrets import secret_store
+    from qunyun.adapters.tenants import TenantRepository
     from qunyun.services.tenants import create_tenant
 
     def make(timezone: str | None = None, name: str = "Test Tea Shop") -> TenantFixture:

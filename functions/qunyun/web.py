@@ -10,14 +10,15 @@ import base64
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from qunyun.adapters.repositories import TenantRepository
 from qunyun.adapters.secrets import SecretStore, secret_store
+from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain import signing
 from qunyun.domain.errors import PayloadTooLarge, QunyunError, Unauthorized
 from qunyun.domain.tenants import Tenant
@@ -32,10 +33,15 @@ def raw_body(app: APIGatewayHttpResolver) -> bytes:
     return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
 
 
-def path_and_query(app: APIGatewayHttpResolver) -> str:
+def signed_paths(app: APIGatewayHttpResolver) -> list[str]:
+    """The path_and_query a caller may have signed. HTTP API hands over rawPath percent-decoded while the
+    query string stays as sent, so a path with characters a client must encode is tried both ways."""
     event = app.current_event
     query = event.get("rawQueryString") or ""
-    return event.get("rawPath", "") + (f"?{query}" if query else "")
+    suffix = f"?{query}" if query else ""
+    path = event.get("rawPath", "")
+    encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
+    return [path + suffix] if encoded == path else [path + suffix, encoded + suffix]
 
 
 def error_response(err: QunyunError, headers: dict[str, str] | None = None) -> Response:
@@ -77,7 +83,9 @@ class Verifier:
         secret = self.secrets.get(tenant.secret_ref) if tenant else None
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         # An unknown tenant fails exactly like a wrong signature, revealing nothing.
-        if not secret or not signing.matches(secret, signature, timestamp, method, path_and_query(app), body):
+        if not secret or not any(
+            signing.matches(secret, signature, timestamp, method, p, body) for p in signed_paths(app)
+        ):
             raise Unauthorized("The signature does not match this request.", code="signature_invalid")
         app.append_context(tenant=tenant)
         return next_middleware(app)

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from qunyun_ops.paths import STATE
+from qunyun_ops.paths import ROOT, STATE
 
 LOCAL_STACK = "qunyun-local"
 STATE_FILE = STATE / "local.json"
@@ -34,6 +34,11 @@ def local_environment(ddb_endpoint: str, stack_name: str = LOCAL_STACK, secrets_
         "POWERTOOLS_METRICS_NAMESPACE": "Qunyun",
         "POWERTOOLS_SERVICE_NAME": "qunyun",
     }
+
+
+def local_overrides() -> dict:
+    """What differs from Lambda on the local stack: templates come from the checkout, not the /opt layer."""
+    return {"QUNYUN_TEMPLATES_DIR": str(ROOT / "templates")}
 
 
 def read_state() -> dict:

@@ -8,4 +8,5 @@ from pathlib import Path
 ROOT = Path(os.environ.get("QUNYUN_HOME") or Path(__file__).resolve().parents[2])
 TEMPLATE = ROOT / "template.yaml"
 CACHE = ROOT / ".cache"
-STATE = ROOT / ".qunyun"
+# A running local stack keeps its ports, local secrets and dead letters here (tests use their own).
+STATE = Path(os.environ.get("QUNYUN_STATE_DIR") or ROOT / ".qunyun")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from qunyun_ops.checks import handler_modules
 from qunyun_ops.local.template import Template
 from qunyun_ops.paths import CACHE, ROOT, TEMPLATE

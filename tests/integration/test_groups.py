@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import count_items
-
-from qunyun.adapters.repositories import GroupRepository, TenantRepository
+from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.secrets import secret_store
+from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import NotFound
 from qunyun.domain.groups import Status
 from qunyun.services.groups import InvalidGroupFile, import_groups, list_groups, show_group
+from support import count_items
 
-HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"
+HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 GOOD = "\n".join([
     HEADER,

@@ -6,9 +6,8 @@ import json
 import time
 
 import pytest
-from support import http_event, signed_event
-
 import tenant_api
+from support import http_event, signed_event
 
 
 def call(event, context) -> tuple[int, dict, dict]:
@@ -113,3 +112,15 @@ def test_base64_bodies_are_verified_on_their_raw_bytes(tenant, context):
         tenant.tenant_id, tenant.secret, int(time.time()), "GET", "/v1/tenant", raw).items()})
     event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
     assert call(event, context)[0] == 200
+
+
+def test_a_path_signed_percent_encoded_matches_the_decoded_raw_path(tenant, context):
+    # GIVEN a client that signed the encoded path it sent; API Gateway delivers rawPath decoded
+    from qunyun.domain import signing
+
+    event = http_event("GET", "/v1/tenant", b"", signing.headers(
+        tenant.tenant_id, tenant.secret, int(time.time()), "GET", "/v1/ten%20ant"))
+    event["rawPath"] = "/v1/ten ant"
+    # THEN the signature is accepted (and the unknown route answers 404, after the signature check)
+    status, body, _ = call(event, context)
+    assert (status, body["error"]["code"]) == (404, "not_found")

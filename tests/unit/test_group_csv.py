@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from qunyun.domain.group_csv import parse_group_csv
 from qunyun.domain.groups import Channel, Kind
 
-HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"
+HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 
 
 def parse(*rows: str, header: str = HEADER):
@@ -74,7 +73,8 @@ def test_header_problems_are_reported_on_line_1():
 
 def test_empty_file_and_bom_and_quoted_newlines():
     assert parse_group_csv("")[1][0].line == 1
-    rows, errors = parse_group_csv("\ufeffgroup_id,name,kind,channel\r\n" 'g1,"two\nlines",other,outbox\r\n' "g2,x,y,z\r\n")
+    text = "\ufeffgroup_id,name,kind,channel\r\n" 'g1,"two\nlines",other,outbox\r\n' "g2,x,y,z\r\n"
+    rows, errors = parse_group_csv(text)
     assert [r.name for r in rows] == ["two\nlines"]
     assert {e.line for e in errors} == {4}  # the quoted newline counts as a line of the file
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from pynamodb.models import Model
-
 from qunyun.adapters import tables
 from qunyun_ops.local.tables import table_request
 from qunyun_ops.local.template import Template

@@ -9,7 +9,7 @@ from qunyun.domain import signing
 
 
 def test_signature_matches_the_documented_recipe():
-    secret, ts, body = "s3cret", "1764000000", '{"a":1}'.encode()
+    secret, ts, body = "s3cret", "1764000000", b'{"a":1}'
     expected = hmac.new(b"s3cret", b'1764000000.POST./v1/points/events?x=1.{"a":1}', hashlib.sha256).hexdigest()
     assert signing.sign(secret, ts, "post", "/v1/points/events?x=1", body) == "sha256=" + expected
 

@@ -6,7 +6,6 @@ import importlib
 
 import pytest
 from aws_lambda_powertools import Logger, Metrics
-
 from qunyun_ops.checks import handler_modules, schedule_problems
 from qunyun_ops.local.template import Template
 from qunyun_ops.paths import TEMPLATE

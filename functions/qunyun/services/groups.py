@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from qunyun.adapters.repositories import GroupRepository, TenantRepository
+from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import InvalidRequest, NotFound
 from qunyun.domain.group_csv import RowError, parse_group_csv
 from qunyun.domain.groups import Group, GroupRow, Status

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets as token
 from datetime import UTC, datetime
 
-from qunyun.adapters.repositories import TenantRepository
 from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import Conflict, InvalidRequest
 from qunyun.domain.tenants import DEFAULT_TIMEZONE, Tenant, check_tenant_id, check_timezone
 

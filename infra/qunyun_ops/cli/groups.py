@@ -25,7 +25,8 @@ LIST_COLUMNS = ("group_id", "name", "kind", "channel", "timezone", "morning", "e
 
 
 def _repos():
-    from qunyun.adapters.repositories import GroupRepository, TenantRepository
+    from qunyun.adapters.groups import GroupRepository
+    from qunyun.adapters.tenants import TenantRepository
 
     return TenantRepository(), GroupRepository()
 

@@ -60,7 +60,7 @@ def run(
     at: str = typer.Option(None, "--at", help="Fire as the scheduler would at this time (ISO 8601 with offset)."),
 ) -> None:
     """Fires one scheduled function once, as EventBridge Scheduler would at that time."""
-    from qunyun_ops.env import STATE, StackNotRunning, local_environment, use_local
+    from qunyun_ops.env import STATE, StackNotRunning, local_environment, local_overrides, use_local
     from qunyun_ops.local.scheduler import fire_once
     from qunyun_ops.local.template import Template
     from qunyun_ops.local.workers import FunctionPool, InvocationError
@@ -74,7 +74,7 @@ def run(
         raise typer.Exit(1) from None
     template = Template.read(TEMPLATE)
     env = local_environment(state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]))
-    pool = FunctionPool(template, ROOT, state["stack_name"], env)
+    pool = FunctionPool(template, ROOT, state["stack_name"], env, overrides=local_overrides())
     try:
         result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")
     except ValueError as e:

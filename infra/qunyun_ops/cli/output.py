@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 LocalOption = typer.Option(False, "--local", help="Use the stack `qunyun local up` runs in this checkout.")
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")

@@ -19,8 +19,8 @@ def create(
 ) -> None:
     """Creates a tenant and prints its webhook secret (shown this once)."""
     connect(local)
-    from qunyun.adapters.repositories import TenantRepository
     from qunyun.adapters.secrets import secret_store
+    from qunyun.adapters.tenants import TenantRepository
     from qunyun.services.tenants import create_tenant
 
     with reporting_errors():

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from qunyun_ops.env import LOCAL_STACK, SECRETS_FILE, STATE_FILE, local_environment
+from qunyun_ops.env import LOCAL_STACK, SECRETS_FILE, STATE_FILE, local_environment, local_overrides
 from qunyun_ops.local.dynamodb import DynamoDBLocal, SetupError
 from qunyun_ops.local.tables import create_tables
 from qunyun_ops.local.template import Template
@@ -67,7 +67,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
         env = local_environment(ddb.endpoint, opts.stack_name, SECRETS_FILE)
         os.environ.update(env)
         tables = create_tables(ddb_client(ddb.endpoint), template, opts.stack_name)
-        pool = FunctionPool(template, ROOT, opts.stack_name, env)
+        pool = FunctionPool(template, ROOT, opts.stack_name, env, overrides=local_overrides())
         gateway = Gateway(template, pool, port=opts.port)
         port = gateway.start()
         if opts.schedule:

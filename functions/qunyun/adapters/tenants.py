@@ -1,0 +1,46 @@
+"""The tenants repository: PynamoDB behind domain objects."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import PutError
+
+from qunyun.adapters.tables import TenantItem
+from qunyun.domain.errors import Conflict
+from qunyun.domain.tenants import Tenant, TenantPolicy
+
+
+def _conditional_failed(err: PutError) -> bool:
+    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+class TenantRepository:
+    def get(self, tenant_id: str) -> Tenant | None:
+        try:
+            item = TenantItem.get(tenant_id)
+        except TenantItem.DoesNotExist:
+            return None
+        return Tenant(
+            tenant_id=item.tenant_id,
+            name=item.name,
+            timezone=item.timezone,
+            secret_ref=item.secret_ref,
+            policy=TenantPolicy.model_validate(item.policy.as_dict() if item.policy else {}),
+            created_at=item.created_at,
+        )
+
+    def add(self, tenant: Tenant) -> None:
+        """Creates the tenant; an existing id is a conflict, never an overwrite."""
+        item = TenantItem(
+            tenant.tenant_id,
+            name=tenant.name,
+            timezone=tenant.timezone,
+            secret_ref=tenant.secret_ref,
+            policy=tenant.policy.model_dump(),
+            created_at=tenant.created_at,
+        )
+        try:
+            item.save(condition=TenantItem.tenant_id.does_not_exist())
+        except PutError as e:
+            if _conditional_failed(e):
+                raise Conflict(f"Tenant {tenant.tenant_id!r} already exists.", code="tenant_exists") from None
+            raise
