@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.metrics import MetricUnit
 
 from qunyun.adapters.secrets import SecretStore, secret_store
 from qunyun.adapters.tenants import TenantRepository
@@ -25,6 +26,7 @@ from qunyun.domain.tenants import Tenant
 from qunyun.settings import Settings, get_settings
 
 logger = Logger(child=True)
+metrics = Metrics()  # shares the metric set of the handler module's Metrics
 
 
 def raw_body(app: APIGatewayHttpResolver) -> bytes:
@@ -104,6 +106,8 @@ def new_api(verifier: Callable[..., Response] | None = None, **kwargs: Any) -> A
     def _domain_error(err: QunyunError) -> Response:
         if err.status == 401:
             logger.info("request rejected", extra={"code": err.code})
+        if err.status < 500:
+            metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return error_response(err)
 
     @app.not_found

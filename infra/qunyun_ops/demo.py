@@ -42,7 +42,8 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"demo: `qunyun local up` exited early with code {proc.returncode}")
+            log = (STATE / "demo-stack.log").read_text(errors="replace")[-3000:]
+            raise SystemExit(f"demo: `qunyun local up` exited early with code {proc.returncode}:\n{log}")
         try:
             state = json.loads((STATE / "local.json").read_text())
             if state.get("pid") == proc.pid:
@@ -70,8 +71,12 @@ def main() -> int:
     port, ddb_port = free_port(), free_port()
     step(f"Start the local stack (webhooks on :{port}, DynamoDB Local on :{ddb_port})")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    STATE.mkdir(parents=True, exist_ok=True)
+    log_path = STATE / "demo-stack.log"
+    print(f"(the stack's own log, with every function's Powertools log lines, goes to {log_path})")
+    log = log_path.open("w")
     proc = subprocess.Popen([*QUNYUN, "local", "up", "--port", str(port), "--ddb-port", str(ddb_port)],
-                            cwd=ROOT, env=env)
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         state = wait_ready(proc)
         java_pid = _java_pid(ddb_port)
@@ -102,6 +107,8 @@ def main() -> int:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        log.close()
+        print((STATE / "demo-stack.log").read_text(errors="replace").strip().splitlines()[-1])
     left = [pid for pid in (locals().get("java_pid"),) if pid and _alive(pid)]
     if left:
         raise SystemExit(f"demo: DynamoDB Local (pid {left[0]}) is still running after shutdown")
