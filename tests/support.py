@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STACK = "qunyun-test"
@@ -19,6 +20,11 @@ def http_event(method: str, path: str, body: bytes = b"", headers: dict | None =
     event["rawPath"] = event["requestContext"]["http"]["path"] = raw_path
     event["rawQueryString"] = query
     event.pop("queryStringParameters", None)
+    if query:
+        params: dict[str, list[str]] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            params.setdefault(key, []).append(value)
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in params.items()}
     event.pop("pathParameters", None)
     event["requestContext"]["http"]["method"] = method
     event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {raw_path}"

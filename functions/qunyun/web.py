@@ -17,11 +17,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
 from qunyun.adapters.secrets import SecretStore, secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain import signing
-from qunyun.domain.errors import PayloadTooLarge, QunyunError, Unauthorized
+from qunyun.domain.errors import InvalidRequest, PayloadTooLarge, QunyunError, Unauthorized
 from qunyun.domain.tenants import Tenant
 from qunyun.settings import Settings, get_settings
 
@@ -44,6 +45,16 @@ def signed_paths(app: APIGatewayHttpResolver) -> list[str]:
     path = event.get("rawPath", "")
     encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
     return [path + suffix] if encoded == path else [path + suffix, encoded + suffix]
+
+
+def invalid_request(err: ValidationError) -> InvalidRequest:
+    """A 400 naming the first bad field (and listing up to 20), without echoing the caller's values."""
+    problems = []
+    for e in err.errors()[:20]:
+        field = ".".join(str(p) for p in e["loc"]) or "body"
+        problems.append({"field": field, "message": e["msg"].removeprefix("Value error, ")})
+    first = problems[0]
+    return InvalidRequest(f"{first['field']}: {first['message']}", field=first["field"], errors=problems)
 
 
 def error_response(err: QunyunError, headers: dict[str, str] | None = None) -> Response:

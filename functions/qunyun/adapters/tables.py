@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import JSONAttribute, ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from qunyun.settings import get_settings
@@ -19,15 +20,29 @@ class _Meta:
     max_retry_attempts = 3
 
 
+class TenantIndex(GlobalSecondaryIndex):
+    """Every tenant, for jobs that visit each tenant in turn (a handful of items, never a Scan)."""
+
+    class Meta:
+        index_name = "all"
+        projection = KeysOnlyProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
 class TenantItem(Model):
     class Meta(_Meta):
         table_name = _settings.table("tenants")
 
+    all = TenantIndex()
     tenant_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default="tenant")
     name = UnicodeAttribute()
     timezone = UnicodeAttribute()
     secret_ref = UnicodeAttribute()
     policy = MapAttribute(default=dict)
+    rules = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 

@@ -6,6 +6,7 @@ from pynamodb.exceptions import PutError
 
 from qunyun.adapters.tables import TenantItem
 from qunyun.domain.errors import Conflict
+from qunyun.domain.rules import Rules
 from qunyun.domain.tenants import Tenant, TenantPolicy
 
 
@@ -25,8 +26,16 @@ class TenantRepository:
             timezone=item.timezone,
             secret_ref=item.secret_ref,
             policy=TenantPolicy.model_validate(item.policy.as_dict() if item.policy else {}),
+            rules=Rules.model_validate(item.rules or {}),
             created_at=item.created_at,
         )
+
+    def set_rules(self, tenant_id: str, rules: Rules) -> None:
+        TenantItem(tenant_id).update(actions=[TenantItem.rules.set(rules.model_dump(mode="json"))],
+                                     condition=TenantItem.tenant_id.exists())
+
+    def ids(self) -> list[str]:
+        return [item.tenant_id for item in TenantItem.all.query("tenant")]
 
     def add(self, tenant: Tenant) -> None:
         """Creates the tenant; an existing id is a conflict, never an overwrite."""

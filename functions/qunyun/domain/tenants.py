@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field
 
 from qunyun.domain.errors import InvalidRequest
+from qunyun.domain.rules import Rules
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -31,6 +32,7 @@ class Tenant(BaseModel):
     timezone: str = DEFAULT_TIMEZONE
     secret_ref: str
     policy: TenantPolicy = Field(default_factory=TenantPolicy)
+    rules: Rules = Field(default_factory=Rules)
     created_at: datetime
 
     def public(self) -> dict[str, str]:

@@ -1,0 +1,260 @@
+"""Reads ledger state and commits a Plan as one TransactWriteItems (PynamoDB TransactWrite)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from qunyun.adapters.points_tables import (
+    BoardItem,
+    EntryItem,
+    EventItem,
+    GuardItem,
+    JobItem,
+    LotItem,
+    MemberItem,
+    OrderItem,
+    _PointsMeta,
+)
+from qunyun.domain.ledger import Entry, LotState, MemberChange, MemberState, Plan
+from qunyun.domain.points import BALANCE_PARTS
+
+DUE_SHARDS = 4
+BALANCE_SK = "#BALANCE"
+
+
+class Contention(Exception):
+    """The transaction lost a race (another change to the same member, a duplicate in flight); re-plan."""
+
+    def __init__(self, reasons: list[str | None]):
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+
+def member_pk(tenant_id: str, member_id: str) -> str:
+    return f"{tenant_id}#{member_id}"
+
+
+def split_member_pk(pk: str) -> tuple[str, str]:
+    tenant_id, _, member_id = pk.partition("#")
+    return tenant_id, member_id
+
+
+def due_shard(pk: str) -> str:
+    return f"DUE#{zlib.crc32(pk.encode()) % DUE_SHARDS}"
+
+
+def _lot_state(item: LotItem) -> LotState:
+    return LotState(sk=item.sk, state=item.state, remaining=int(item.remaining or 0), expires_at=item.expires_at,
+                    settle_at=item.settle_at, source_type=item.source_type, source_id=item.source_id,
+                    group_id=item.group_id, invitee_id=item.invitee_id)
+
+
+class PointsLedger:
+    """The points table seen by the services: consistent reads, and all-or-nothing commits."""
+
+    def __init__(self) -> None:
+        self._connection = Connection(region=_PointsMeta.region, host=_PointsMeta.host,
+                                      max_retry_attempts=_PointsMeta.max_retry_attempts)
+
+    # ---- reads -------------------------------------------------------------------------------------
+    def member(self, tenant_id: str, member_id: str) -> MemberState:
+        try:
+            item = MemberItem.get(member_pk(tenant_id, member_id), BALANCE_SK, consistent_read=True)
+        except MemberItem.DoesNotExist:
+            return MemberState(tenant_id, member_id)
+        return MemberState(
+            tenant_id, member_id, exists=True, version=int(item.version), status=item.status,
+            nickname=item.nickname, balance={p: int(getattr(item, p) or 0) for p in BALANCE_PARTS},
+            earned=int(item.earned or 0), streak_days=int(item.streak_days or 0),
+            last_checkin=date.fromisoformat(item.last_checkin) if item.last_checkin else None,
+            settled_purchase=bool(item.settled_purchase),
+        )
+
+    def lots(self, tenant_id: str, member_id: str, prefix: str = "L#") -> list[LotState]:
+        query = LotItem.query(member_pk(tenant_id, member_id), LotItem.sk.startswith(prefix), consistent_read=True)
+        return [_lot_state(i) for i in query]
+
+    def lot(self, tenant_id: str, member_id: str, sk: str) -> LotState | None:
+        try:
+            return _lot_state(LotItem.get(member_pk(tenant_id, member_id), sk, consistent_read=True))
+        except LotItem.DoesNotExist:
+            return None
+
+    def guard(self, pk: str, sk: str) -> GuardItem | None:
+        try:
+            return GuardItem.get(pk, sk, consistent_read=True)
+        except GuardItem.DoesNotExist:
+            return None
+
+    def event(self, tenant_id: str, event_id: str) -> EventItem | None:
+        try:
+            return EventItem.get(f"{tenant_id}#EV#{event_id}", "#EVENT", consistent_read=True)
+        except EventItem.DoesNotExist:
+            return None
+
+    def order(self, tenant_id: str, order_id: str) -> OrderItem | None:
+        try:
+            return OrderItem.get(f"{tenant_id}#OR#{order_id}", "#ORDER", consistent_read=True)
+        except OrderItem.DoesNotExist:
+            return None
+
+    def entries(self, tenant_id: str, member_id: str, limit: int = 50, cursor: dict | None = None):
+        query = EntryItem.query(member_pk(tenant_id, member_id), EntryItem.sk.startswith("E#"), limit=limit,
+                                last_evaluated_key=cursor, scan_index_forward=False, page_size=limit)
+        items = list(query)
+        return items, query.last_evaluated_key
+
+    def due(self, shard: str, until: str, cursor: dict | None = None, page: int = 100):
+        query = LotItem.due.query(shard, LotItem.due_sk <= until + "~", limit=page, page_size=page,
+                                  last_evaluated_key=cursor)
+        items = list(query)
+        return items, query.last_evaluated_key
+
+    def members(self, tenant_id: str) -> Iterator[str]:
+        for item in MemberItem.members.query(tenant_id):
+            yield item.member_id
+
+    def all_entries(self, tenant_id: str, member_id: str) -> Iterator[EntryItem]:
+        yield from EntryItem.query(member_pk(tenant_id, member_id), EntryItem.sk.startswith("E#"),
+                                   consistent_read=True)
+
+    def board_entries(self, tenant_id: str, day: str) -> Iterator[EntryItem]:
+        yield from EntryItem.board.query(f"{tenant_id}#{day}")
+
+    def board(self, tenant_id: str, key: str) -> BoardItem | None:
+        try:
+            return BoardItem.get(f"{tenant_id}#BOARD", key)
+        except BoardItem.DoesNotExist:
+            return None
+
+    def save_board(self, tenant_id: str, key: str, entries: list, through: str, as_of: datetime) -> None:
+        BoardItem(f"{tenant_id}#BOARD", key, entries=entries, through=through, as_of=as_of).save()
+
+    def job(self, pk: str, sk: str) -> JobItem | None:
+        try:
+            return JobItem.get(pk, sk, consistent_read=True)
+        except JobItem.DoesNotExist:
+            return None
+
+    def save_job(self, pk: str, sk: str, **fields: Any) -> None:
+        item = self.job(pk, sk) or JobItem(pk, sk)
+        for k, v in fields.items():
+            setattr(item, k, v)
+        item.save()
+
+    # ---- the one write path ------------------------------------------------------------------------
+    def commit(self, plan: Plan, now: datetime) -> None:
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                self._write(tx, plan, now)
+        except TransactWriteError as err:
+            if err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+                reasons = [getattr(r, "code", None) if r else None for r in (err.cancellation_reasons or [])]
+                raise Contention(reasons) from err
+            raise
+
+    def _write(self, tx: TransactWrite, plan: Plan, now: datetime) -> None:
+        if plan.event:
+            event_id, digest, response = plan.event
+            tenant_id = plan.changes[0].member.tenant_id
+            tx.save(EventItem(f"{tenant_id}#EV#{event_id}", "#EVENT", digest=digest, response=response,
+                              created_at=now), condition=EventItem.pk.does_not_exist())
+        for change in plan.changes:
+            self._write_member(tx, change, now)
+        if plan.order:
+            self._write_order(tx, plan.changes[0].member.tenant_id, plan.order)
+        if plan.invite:
+            self._write_invite(tx, plan.changes[0].member.tenant_id, plan.invite)
+        if plan.job:
+            pk, sk, counters = plan.job
+            tx.update(JobItem(pk, sk), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
+
+    def _write_member(self, tx: TransactWrite, change: MemberChange, now: datetime) -> None:
+        m = change.member
+        pk = member_pk(m.tenant_id, m.member_id)
+        actions = [MemberItem.version.set(m.version + 1)]
+        if not m.exists:
+            actions += [MemberItem.tenant_id.set(m.tenant_id), MemberItem.member_id.set(m.member_id),
+                        MemberItem.created_at.set(now), MemberItem.status.set("active")]
+        for part, amount in change.deltas.items():
+            if amount:
+                actions.append(getattr(MemberItem, part).add(amount))
+        for name, value in change.set.items():
+            attr = getattr(MemberItem, name)
+            actions.append(attr.remove() if value is None else attr.set(value))
+        condition = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
+        tx.update(MemberItem(pk, BALANCE_SK), actions=actions, condition=condition)
+        for sk in change.guards:
+            tx.save(GuardItem(pk, sk), condition=GuardItem.pk.does_not_exist())
+        if change.cap:
+            sk, seen, after = change.cap
+            cond = GuardItem.pk.does_not_exist() if seen == 0 else (GuardItem.granted == seen)
+            tx.update(GuardItem(pk, sk), actions=[GuardItem.granted.set(after)], condition=cond)
+        for lot in _merge_lots(change.lots):
+            tx.update(LotItem(pk, lot.sk), actions=_lot_actions(pk, lot))
+        for entry in change.entries:
+            tx.save(_entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
+
+    def _write_order(self, tx: TransactWrite, tenant_id: str, order: dict[str, Any]) -> None:
+        key = (f"{tenant_id}#OR#{order['order_id']}", "#ORDER")
+        if order["create"]:
+            tx.save(OrderItem(*key, **order["set"]), condition=OrderItem.pk.does_not_exist())
+        else:
+            actions = [OrderItem.version.set(order["version"] + 1)]
+            actions += [getattr(OrderItem, k).set(v) for k, v in order["set"].items()]
+            tx.update(OrderItem(*key), actions=actions, condition=OrderItem.version == order["version"])
+
+    def _write_invite(self, tx: TransactWrite, tenant_id: str, invite: dict[str, Any]) -> None:
+        key = (f"{tenant_id}#IN#{invite['invitee_id']}", "#INVITE")
+        if invite["create"]:
+            tx.save(GuardItem(*key, **invite["set"]), condition=GuardItem.pk.does_not_exist())
+        else:
+            tx.update(GuardItem(*key), actions=[getattr(GuardItem, k).set(v) for k, v in invite["set"].items()])
+
+
+def _merge_lots(lots):
+    merged: dict[str, Any] = {}
+    for lot in lots:
+        if lot.sk in merged:
+            prev = merged[lot.sk]
+            prev.add += lot.add
+            prev.set.update(lot.set)
+            prev.due = lot.due or prev.due
+            prev.clear_due = lot.clear_due or prev.clear_due
+        else:
+            merged[lot.sk] = type(lot)(lot.sk, lot.add, dict(lot.set), lot.due, lot.clear_due)
+    return merged.values()
+
+
+def _lot_actions(pk: str, lot) -> list:
+    actions = []
+    if lot.add:
+        actions.append(LotItem.remaining.add(lot.add))
+    for name, value in lot.set.items():
+        attr = getattr(LotItem, name)
+        actions.append(attr.remove() if value is None else attr.set(value))
+    if lot.due:
+        actions += [LotItem.due_pk.set(due_shard(pk)), LotItem.due_sk.set(f"{lot.due}#{pk}#{lot.sk}")]
+    elif lot.clear_due:
+        actions += [LotItem.due_pk.remove(), LotItem.due_sk.remove()]
+    if not actions:
+        actions.append(LotItem.version.add(0))
+    return actions
+
+
+def _entry_item(pk: str, tenant_id: str, entry: Entry, now: datetime) -> EntryItem:
+    return EntryItem(
+        pk, f"E#{now.astimezone(UTC).isoformat(timespec='microseconds')}#{entry.entry_id}",
+        board_pk=f"{tenant_id}#{entry.program_day}" if entry.on_board and entry.program_day else None,
+        entry_id=entry.entry_id, kind=entry.kind, source_type=entry.source_type, source_id=entry.source_id,
+        actor=entry.actor, reason=entry.reason, points=entry.points, deltas=entry.deltas, earned=entry.earned,
+        lots=entry.lots, group_id=entry.group_id, program_day=entry.program_day, occurred_at=entry.occurred_at,
+        created_at=now,
+    )

@@ -1,0 +1,199 @@
+"""PynamoDB models of the points table: one table, several item kinds, every key a string.
+
+    pk                          sk                      item
+    {tenant}#{member}           #BALANCE                MemberItem: balance parts, streak, status, version
+    {tenant}#{member}           E#{time}#{entry_id}     EntryItem: one immutable ledger entry
+    {tenant}#{member}           L#{expires_at}          LotItem: available points sharing one expiry instant
+    {tenant}#{member}           P#{source}#{id}         LotItem: pending points of one order or invite
+    {tenant}#{member}           G#...                   GuardItem: once-per-day / per-question keys, day caps
+    {tenant}#EV#{event_id}      #EVENT                  EventItem: idempotency record of a points event
+    {tenant}#OR#{order_id}      #ORDER                  OrderItem: what a purchase earned and what was refunded
+    {tenant}#IN#{invitee}       #INVITE                 GuardItem: one invite reward per invitee
+    {tenant}#BOARD              {scope}#{period}#{key}  BoardItem: a built leaderboard
+    JOB#{function}#{time}       {part}                  JobItem: a scheduled run's checkpoint and summary
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.models import Model
+
+from qunyun.adapters.tables import _Meta
+from qunyun.settings import get_settings
+
+TABLE = get_settings().table("points")
+
+
+class _PointsMeta(_Meta):
+    table_name = TABLE
+
+
+class DueIndex(GlobalSecondaryIndex):
+    """Pending points by when they settle, available lots by when they expire (sparse, sharded)."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class BoardIndex(GlobalSecondaryIndex):
+    """Earning entries by tenant and program-day: what leaderboards are built from."""
+
+    class Meta:
+        index_name = "board"
+        projection = IncludeProjection(["group_id", "points"])
+
+    board_pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class MemberIndex(GlobalSecondaryIndex):
+    """Every member of a tenant: only balance items carry tenant_id and member_id, so the index is sparse."""
+
+    class Meta:
+        index_name = "members"
+        projection = KeysOnlyProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute(range_key=True)
+
+
+class _Item(Model):
+    class Meta(_PointsMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class MemberItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    members = MemberIndex()
+    tenant_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    nickname = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+    version = NumberAttribute(default=0)
+    earned = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)
+    pending = NumberAttribute(default=0)
+    spent = NumberAttribute(default=0)
+    expired = NumberAttribute(default=0)
+    cancelled = NumberAttribute(default=0)
+    written_off = NumberAttribute(default=0)
+    debt = NumberAttribute(default=0)
+    streak_days = NumberAttribute(default=0)
+    last_checkin = UnicodeAttribute(null=True)
+    settled_purchase = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+
+
+class EntryItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    board = BoardIndex()
+    board_pk = UnicodeAttribute(null=True)
+    entry_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    source_type = UnicodeAttribute()
+    source_id = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    points = NumberAttribute()
+    # How this entry moved the balance parts, e.g. {"pending": -40, "available": 40}.
+    deltas = MapAttribute(default=dict)
+    earned = NumberAttribute(default=0)
+    lots = MapAttribute(default=dict)
+    group_id = UnicodeAttribute(null=True)
+    program_day = UnicodeAttribute(null=True)
+    occurred_at = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class LotItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    due = DueIndex()
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    state = UnicodeAttribute()  # pending | settled | cancelled (pending lots); available | expired (lots)
+    remaining = NumberAttribute(default=0)
+    expires_at = UnicodeAttribute(null=True)
+    settle_at = UnicodeAttribute(null=True)
+    source_type = UnicodeAttribute(null=True)
+    source_id = UnicodeAttribute(null=True)
+    group_id = UnicodeAttribute(null=True)
+    invitee_id = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class GuardItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    granted = NumberAttribute(default=0)
+    inviter_id = UnicodeAttribute(null=True)
+    lot_sk = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+
+
+class EventItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    digest = UnicodeAttribute()
+    response = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class OrderItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    member_id = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    points = NumberAttribute()
+    refunded_fen = NumberAttribute(default=0)
+    reversed_points = NumberAttribute(default=0)
+    refund_ids = JSONAttribute(default=list)
+    group_id = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class BoardItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    entries = JSONAttribute(default=list)
+    through = UnicodeAttribute(null=True)  # the last program-day the board counts
+    as_of = UTCDateTimeAttribute()
+
+
+class JobItem(_Item):
+    class Meta(_PointsMeta):
+        pass
+
+    done = BooleanAttribute(default=False)
+    cursor = JSONAttribute(null=True)
+    # Counters added in the same transaction as each piece of work, so a resumed run counts exactly.
+    settled = NumberAttribute(default=0)
+    points_released = NumberAttribute(default=0)
+    invites_released = NumberAttribute(default=0)
+    lots_expired = NumberAttribute(default=0)
+    points_expired = NumberAttribute(default=0)
+    boards_built = NumberAttribute(default=0)
