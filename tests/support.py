@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -29,7 +30,10 @@ def http_event(method: str, path: str, body: bytes = b"", headers: dict | None =
     event["requestContext"]["http"]["method"] = method
     event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {raw_path}"
     event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
-    event["body"] = body.decode() if body else None
+    try:
+        event["body"] = body.decode() if body else None
+    except UnicodeDecodeError:  # API Gateway hands over bytes that are not text as base64
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     event["requestContext"]["requestId"] = uuid.uuid4().hex
     return event
 

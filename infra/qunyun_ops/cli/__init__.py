@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from qunyun_ops.cli import groups, local, tenants
+from qunyun_ops.cli import groups, local, points, tenants
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="qunyun: private-domain community operations.")
 app.add_typer(tenants.app, name="tenants", help="Tenants: operator organisations and their webhook secrets.")
 app.add_typer(groups.app, name="groups", help="The group registry (CSV import, list, show).")
+app.add_typer(points.app, name="points", help="Points: rules, balances, adjustments, leaderboards, reconcile.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 
 
