@@ -1,0 +1,417 @@
+"""Benchmark: ingest N check-in and purchase events (default 20,000) through the handler, then settle 20,000 pending entries and expire 20,000 lots.
+
+    .venv/bin/python tests/bench/points.py [--events N] [--settle N] [--raw N]
+
+Everything runs in this process against one DynamoDB Local of its own:
+
+* ingest: signed API Gateway HTTP API v2 events, batches of 100 `{"events": [...]}` POSTed to
+  /v1/points/events through `points_api.lambda_handler`; half check-ins (members checking in on
+  consecutive program-days of the last week), half purchases (a new member and order each,
+  occurred 7 days ago minus one hour, so the return window ends an hour from now). When --settle asks
+  for more pending purchases than the ingest holds, the missing purchases are sent first, through the
+  same handler, and are not counted in the ingest figures.
+* settle: `settle_points.process` at a scheduled time just after every purchase's window, which releases
+  the --settle pending entries; each purchase member gets one lot (rules: rolling 60-day expiry).
+* expire: one run just after every check-in lot's expiry (reported apart), then the measured run just
+  after the purchase lots' expiry, which expires the --settle lots.
+  Each run's leaderboards are built by a quiet run just before it (nothing due), timed apart, so the
+  settle and expire figures are the ledger work only.
+* the floor: plain boto3 TransactWriteItems, sequential, with the same number of items per
+  transaction as the real path sent (the recorded sequence of counts, replayed), Puts of the same
+  average request size, into the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from common import ROOT, STACK, CapacityMeter, local_env, pynamodb_client, report
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+HOUR = timedelta(hours=1)
+RULE_DAYS = 60  # lots expire 60 days after they become available
+CAPS = 1_000_000
+BATCH = 100
+PATH = "/v1/points/events"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+class Probe(CapacityMeter):
+    """Capacity plus what the calls looked like: calls per operation and table, items per transaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_table: dict[str, int] = {}
+        self.tx_items: list[int] = []
+        self.tx_item_bytes = 0
+        self._clients: dict[int, object] = {}
+
+    def attach_all(self, clients) -> Probe:
+        for client in clients:
+            if id(client) not in self._clients:
+                self._clients[id(client)] = client
+                self.attach(client)
+                client.meta.events.register("provide-client-params.dynamodb", self._look)
+        return self
+
+    def detach_all(self) -> None:
+        for client in self._clients.values():
+            self.detach(client)
+            client.meta.events.unregister("provide-client-params.dynamodb", self._look)
+        self._clients = {}
+
+    def _look(self, params, model, **_):
+        if model.name == "TransactWriteItems":
+            items = params.get("TransactItems") or []
+            tables = {next(iter(i.values())).get("TableName", "?") for i in items}
+            table = ",".join(sorted(t.removeprefix(f"{STACK}-") for t in tables))
+            self.tx_items.append(len(items))
+            self.tx_item_bytes += sum(len(json.dumps(i, separators=(",", ":"))) for i in items)
+        else:
+            table = str(params.get("TableName", "?")).removeprefix(f"{STACK}-")
+        key = f"{model.name}:{table}"
+        with self._lock:
+            self.by_table[key] = self.by_table.get(key, 0) + 1
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.by_table = {}
+            self.tx_items = []
+            self.tx_item_bytes = 0
+
+    def snapshot(self, units: int) -> dict:
+        n = len(self.tx_items)
+        return {
+            "write_units_per_unit": round(self.write / units, 3) if units else None,
+            "read_units_per_unit": round(self.read / units, 3) if units else None,
+            "transactions": n,
+            "items_per_transaction": round(sum(self.tx_items) / n, 3) if n else None,
+            "bytes_per_transaction_item": round(self.tx_item_bytes / sum(self.tx_items), 1) if n else None,
+            "dynamodb_calls": dict(sorted(self.calls.items())),
+            "dynamodb_calls_by_table": dict(sorted(self.by_table.items())),
+        }
+
+
+# ---- the events ------------------------------------------------------------------------------------
+
+def checkin(k: int, members: int, t0: datetime) -> dict:
+    """The k-th check-in: members take turns, each day of the last six in order, so streaks grow."""
+    member, day = k % members, k // members  # day 0 .. 5: six days ago .. yesterday
+    assert day < 6, "members * 6 must cover every check-in"
+    occurred = t0 - timedelta(days=6 - day) + timedelta(seconds=member % 3600)  # a member's own time of day
+    return {"event_id": f"ci-{k}", "type": "checkin", "member_id": f"c{member:06d}",
+            "occurred_at": occurred.isoformat(), "group_id": f"g{k % 50}"}
+
+
+def purchase(i: int, occurred: datetime) -> dict:
+    return {"event_id": f"pu-{i}", "type": "purchase", "member_id": f"p{i:06d}", "order_id": f"o{i:06d}",
+            "amount_fen": 12_900 + (i % 7) * 100, "occurred_at": occurred.isoformat(), "group_id": f"g{i % 50}"}
+
+
+def batches(events: list[dict]):
+    for i in range(0, len(events), BATCH):
+        yield events[i:i + BATCH]
+
+
+def mixed(checkins: list[dict], purchases: list[dict]) -> list[dict]:
+    """Alternates the two kinds so every batch holds about as many of each."""
+    out: list[dict] = []
+    for a, b in zip(checkins, purchases, strict=False):
+        out += [a, b]
+    n = min(len(checkins), len(purchases))
+    return out + checkins[n:] + purchases[n:]
+
+
+class Poster:
+    def __init__(self, handler, tenant_id: str, secret: str):
+        from support import FakeContext, signed_event
+
+        self.handler, self.tenant_id, self.secret = handler, tenant_id, secret
+        self.signed_event, self.context = signed_event, FakeContext()
+
+    def post(self, events: list[dict]) -> list[dict]:
+        body = json.dumps({"events": events}, separators=(",", ":")).encode()
+        resp = self.handler(self.signed_event(self.tenant_id, self.secret, "POST", PATH, body), self.context)
+        assert resp["statusCode"] == 200, resp
+        results = json.loads(resp["body"])["results"]
+        assert len(results) == len(events), results
+        for event, result in zip(events, results, strict=True):
+            assert result["status"] == "applied" and not result.get("reason"), result
+            assert (result["granted"] if event["type"] == "checkin" else result["pending"]) > 0, result
+        return results
+
+    def post_all(self, events: list[dict], label: str) -> float:
+        start = time.perf_counter()
+        total, done = len(events), 0
+        for batch in batches(events):
+            self.post(batch)
+            done += len(batch)
+            if done % 2000 < BATCH or done == total:
+                rate = done / (time.perf_counter() - start)
+                log(f"  {label}: {done}/{total} events ({rate:.0f}/s)")
+        return time.perf_counter() - start
+
+
+# ---- settlement ------------------------------------------------------------------------------------
+
+def run_settle(process, ledger, tenants, at: datetime) -> tuple[dict, float]:
+    start = time.perf_counter()
+    summary = process({"scheduled_time": iso(at)}, ledger=ledger, tenants=tenants)
+    return summary, time.perf_counter() - start
+
+
+def quiet_before(at: datetime, earliest_due: datetime, tz: str) -> datetime | None:
+    """A moment before anything is due whose leaderboards are the same as `at`'s, if there is one."""
+    from qunyun.services.settle import board_day
+
+    quiet = min(at, earliest_due) - timedelta(seconds=1)
+    return quiet if board_day(quiet, tz) == board_day(at, tz) else None
+
+
+# ---- the floor -------------------------------------------------------------------------------------
+
+def raw_floor(client, counts: list[int], item_bytes: float, n: int, tag: str) -> tuple[float, int, int]:
+    """n sequential TransactWriteItems of Puts, the item counts replayed from `counts`; returns
+    (seconds, transactions, items)."""
+    table = f"{STACK}-points"
+
+    def put(j: int, pad: int) -> dict:
+        return {"Put": {"TableName": table, "Item": {"pk": {"S": f"raw#{tag}#{j}"}, "sk": {"S": "#RAW"},
+                                                     "data": {"S": "x" * pad}}}}
+
+    empty = len(json.dumps(put(0, 0), separators=(",", ":")))
+    pad = max(int(round(item_bytes)) - empty - 6, 1)  # the key digits grow a little: aim at the average
+    plan = [counts[i % len(counts)] for i in range(n)]
+    j = 0
+    start = time.perf_counter()
+    for k in plan:
+        client.transact_write_items(TransactItems=[put(j + x, pad) for x in range(k)])
+        j += k
+    return time.perf_counter() - start, len(plan), j
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events ingested and measured (half check-ins)")
+    parser.add_argument("--settle", type=int, default=20_000, help="pending purchases settled, then lots expired")
+    parser.add_argument("--raw", type=int, default=None,
+                        help="transactions in each raw floor run (default: as many as the real phase sent)")
+    parser.add_argument("--warm", type=int, default=400, help="warm-up events on a tenant of their own")
+    args = parser.parse_args()
+    assert args.events >= 2 and args.settle >= 1
+
+    from qunyun_ops.local.dynamodb import DynamoDBLocal, free_port
+
+    port = free_port()
+    local_env(port)
+
+    import points_api
+    import settle_points
+    from qunyun.adapters.points_ledger import PointsLedger
+    from qunyun.adapters.points_tables import (
+        BoardItem,
+        EntryItem,
+        EventItem,
+        GuardItem,
+        JobItem,
+        LotItem,
+        MemberItem,
+        OrderItem,
+    )
+    from qunyun.adapters.secrets import secret_store
+    from qunyun.adapters.tables import TenantItem
+    from qunyun.adapters.tenants import TenantRepository
+    from qunyun.domain.points import expires_at
+    from qunyun.domain.rules import ExpiryRule, Rules
+    from qunyun.services.tenants import create_tenant
+    from qunyun_ops.local.stack import ddb_client
+    from qunyun_ops.local.tables import create_tables
+    from qunyun_ops.local.template import Template
+    from qunyun_ops.paths import TEMPLATE
+
+    rules = Rules(daily_caps={"checkin": CAPS, "quiz": CAPS},
+                  expiry=ExpiryRule(policy="rolling_days", days=RULE_DAYS))
+    n_checkin = args.events // 2
+    n_purchase = args.events - n_checkin
+    extra = max(args.settle - n_purchase, 0)
+    if args.settle < n_purchase:
+        log(f"note: --settle {args.settle} < the {n_purchase} purchases ingested; all {n_purchase} are settled")
+    total_purchases = n_purchase + extra
+
+    with DynamoDBLocal(port, log=log) as server:
+        client = ddb_client(server.endpoint)
+        create_tables(client, Template.read(TEMPLATE), STACK)
+        tenants, secrets = TenantRepository(), secret_store()
+        settle_ledger = PointsLedger()
+        clients = [points_api.ledger._connection.client, settle_ledger._connection.client] + [
+            pynamodb_client(m) for m in (MemberItem, EntryItem, LotItem, GuardItem, EventItem, OrderItem, BoardItem,
+                                         JobItem, TenantItem)]
+        tx_clients = {id(points_api.ledger._connection.client), id(settle_ledger._connection.client)}
+        seen_tx: list[str] = []
+        for c in clients:  # every TransactWriteItems must go through a client the probe watches
+            c.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
+                                   lambda c=c, **_: seen_tx.append("ok" if id(c) in tx_clients else "other"))
+
+        def make(tenant_id: str, name: str) -> tuple[str, str]:
+            tenant, secret = create_tenant(tenant_id, name, None, tenants=tenants, secrets=secrets)
+            tenants.set_rules(tenant_id, rules)
+            return tenant.tenant_id, secret
+
+        # ---- warm-up: the emulator's JIT, the connection pools, every code path once ------------------
+        log(f"warm-up: {args.warm} events, settle and expire on tenant bench-warm ...")
+        warm_id, warm_secret = make("bench-warm", "Warm")
+        tz = tenants.get(warm_id).timezone
+        warm = Poster(points_api.lambda_handler, warm_id, warm_secret)
+        tw = datetime.now(UTC).replace(microsecond=0)
+        w_half = max(args.warm // 2, 1)
+        w_ci = [checkin(k, math.ceil(w_half / 6), tw) for k in range(w_half)]
+        w_pu = [purchase(i, tw - timedelta(days=7) + timedelta(minutes=2)) for i in range(w_half)]
+        for e in w_ci:
+            e["event_id"] = "w" + e["event_id"]
+        for e in w_pu:
+            e["event_id"] = "w" + e["event_id"]
+        warm.post_all(mixed(w_ci, w_pu), "warm-up")
+        w_settle_at = tw + timedelta(minutes=2)
+        w_end = datetime.now(UTC)
+        run_settle(settle_points.process, settle_ledger, tenants, w_settle_at + timedelta(seconds=1))
+        w_expire = max(datetime.fromisoformat(expires_at(t, rules.expiry, tz)) for t in (w_settle_at, w_end))
+        s = run_settle(settle_points.process, settle_ledger, tenants, w_expire + timedelta(seconds=1))[0]
+        assert s["lots_expired"] == w_half * 2, s
+
+        bench_id, bench_secret = make("bench", "Bench")
+        poster = Poster(points_api.lambda_handler, bench_id, bench_secret)
+        probe = Probe().attach_all(clients)
+        out: dict = {"benchmark": "points", "events": args.events, "checkins": n_checkin, "purchases": n_purchase,
+                     "extra_purchases_before_ingest": extra, "settle_target": args.settle,
+                     "rules": {"daily_caps": rules.daily_caps, "expiry": rules.expiry.model_dump(),
+                               "return_window_days": rules.purchase.return_window_days}}
+
+        # T0: every purchase occurred at T0 − 7 days + 1 hour, so its window ends at T0 + 1 hour; every
+        # check-in lot is made after T0 and expires 60 days after it was made.
+        t0 = datetime.now(UTC).replace(microsecond=0)
+        bought = t0 - timedelta(days=7) + HOUR
+        settle_at = bought + timedelta(days=rules.purchase.return_window_days)
+        purchases = [purchase(i, bought) for i in range(total_purchases)]
+
+        # ---- extra pending purchases (not measured) ---------------------------------------------------
+        if extra:
+            log(f"extra purchases: {extra} (so {total_purchases} are pending), not counted in ingest ...")
+            probe.reset()
+            secs = poster.post_all(purchases[:extra], "extra purchases")
+            out["extra_purchases"] = {"seconds": round(secs, 3), "events_per_s": round(extra / secs, 1),
+                                      **probe.snapshot(extra)}
+
+        # ---- ingest (measured) ------------------------------------------------------------------------
+        members = math.ceil(n_checkin / 6)
+        events = mixed([checkin(k, members, t0) for k in range(n_checkin)], purchases[extra:])
+        log(f"ingest: {args.events} events ({n_checkin} check-ins by {members} members over 6 days, "
+            f"{n_purchase} purchases) in batches of {BATCH} ...")
+        probe.reset()
+        ingest_s = poster.post_all(events, "ingest")
+        ingest_end = datetime.now(UTC)
+        assert ingest_end < settle_at, "ingest took longer than the purchases' return window allows"
+        ingest = probe.snapshot(args.events)
+        ingest_counts = list(probe.tx_items)
+        out["ingest"] = {"seconds": round(ingest_s, 3), "events_per_s": round(args.events / ingest_s, 1),
+                         "requests": math.ceil(args.events / BATCH), **ingest}
+
+        # ---- settle (measured) ------------------------------------------------------------------------
+        s1 = settle_at + timedelta(seconds=1)
+        checkin_expiry = datetime.fromisoformat(expires_at(t0, rules.expiry, tz))  # the earliest check-in lot
+        boards: dict = {}
+
+        def boards_first(name: str, at: datetime, earliest_due: datetime) -> None:
+            quiet = quiet_before(at, earliest_due, tz)
+            if quiet is None:
+                boards[name] = "built inside the measured run (its board day starts within a second)"
+                return
+            summary, secs = run_settle(settle_points.process, settle_ledger, tenants, quiet)
+            assert summary["settled"] == summary["lots_expired"] == 0, summary
+            boards[name] = {"scheduled_time": iso(quiet), "boards_built": summary["boards_built"],
+                            "seconds": round(secs, 3)}
+
+        boards_first("settle", s1, settle_at)
+        log(f"settle: run at {iso(s1)} ({total_purchases} pending purchases due) ...")
+        probe.reset()
+        summary, settle_s = run_settle(settle_points.process, settle_ledger, tenants, s1)
+        settled = summary["settled"]
+        assert settled == total_purchases and summary["lots_expired"] == 0, summary
+        settle_counts = list(probe.tx_items)
+        out["settle"] = {"scheduled_time": iso(s1), "seconds": round(settle_s, 3), "settled": settled,
+                         "settled_per_s": round(settled / settle_s, 1), "summary": summary, **probe.snapshot(settled)}
+        log(f"  settled {settled} in {settle_s:.1f} s ({settled / settle_s:.0f}/s)")
+
+        # ---- expire the check-in lots (reported apart) ---------------------------------------------------
+        purchase_expiry = datetime.fromisoformat(expires_at(settle_at, rules.expiry, tz))
+        s2 = datetime.fromisoformat(expires_at(ingest_end, rules.expiry, tz)) + timedelta(seconds=1)
+        assert s2 < purchase_expiry
+        boards_first("expire_checkin_lots", s2, checkin_expiry)
+        log(f"expire check-in lots: run at {iso(s2)} ...")
+        probe.reset()
+        summary, secs = run_settle(settle_points.process, settle_ledger, tenants, s2)
+        assert summary["settled"] == 0 and summary["lots_expired"] == n_checkin, summary
+        out["expire_checkin_lots"] = {"scheduled_time": iso(s2), "seconds": round(secs, 3),
+                                      "expired_per_s": round(summary["lots_expired"] / secs, 1), "summary": summary,
+                                      **probe.snapshot(summary["lots_expired"])}
+        log(f"  expired {summary['lots_expired']} in {secs:.1f} s")
+
+        # ---- expire the purchase lots (measured) --------------------------------------------------------
+        s3 = purchase_expiry + timedelta(seconds=1)
+        boards_first("expire", s3, purchase_expiry)
+        log(f"expire: run at {iso(s3)} ({total_purchases} lots due) ...")
+        probe.reset()
+        summary, expire_s = run_settle(settle_points.process, settle_ledger, tenants, s3)
+        expired = summary["lots_expired"]
+        assert expired == total_purchases and summary["settled"] == 0, summary
+        expire_counts = list(probe.tx_items)
+        out["expire"] = {"scheduled_time": iso(s3), "seconds": round(expire_s, 3), "lots_expired": expired,
+                         "expired_per_s": round(expired / expire_s, 1), "summary": summary, **probe.snapshot(expired)}
+        out["board_runs_before"] = boards
+        log(f"  expired {expired} in {expire_s:.1f} s ({expired / expire_s:.0f}/s)")
+        probe.detach_all()
+        assert seen_tx and set(seen_tx) == {"ok"}, "a TransactWriteItems went through a client the probe missed"
+
+        # ---- the floor ---------------------------------------------------------------------------------
+        raw_meter = CapacityMeter().attach(client)
+        raw: dict = {}
+        for name, phase, counts in (("ingest", out["ingest"], ingest_counts), ("settle", out["settle"], settle_counts),
+                                    ("expire", out["expire"], expire_counts)):
+            n = args.raw or len(counts)
+            log(f"raw TransactWriteItems, {name}-shaped: {n} transactions of {phase['items_per_transaction']} "
+                f"items on average ...")
+            raw_meter.reset()
+            secs, txs, items = raw_floor(client, counts, phase["bytes_per_transaction_item"], n, name)
+            raw[name] = {"transactions": txs, "seconds": round(secs, 3), "tx_per_s": round(txs / secs, 1),
+                         "items_per_transaction": round(items / txs, 3),
+                         "write_units_per_transaction": round(raw_meter.write / txs, 3),
+                         "sample": args.raw is not None and n != len(counts)}
+        raw_meter.detach(client)
+        out["raw"] = raw
+
+    out["ratio_events_per_s_to_raw_tx_per_s"] = round(out["ingest"]["events_per_s"] / raw["ingest"]["tx_per_s"], 3)
+    out["ratio_settled_per_s_to_raw_tx_per_s"] = round(out["settle"]["settled_per_s"] / raw["settle"]["tx_per_s"], 3)
+    out["ratio_expired_per_s_to_raw_tx_per_s"] = round(out["expire"]["expired_per_s"] / raw["expire"]["tx_per_s"], 3)
+    out["target_ratio"] = 0.5
+    out["raw_note"] = ("raw = sequential boto3 TransactWriteItems of Puts (no conditions, no index attributes) "
+                       "replaying the real phase's items-per-transaction sequence at its average request bytes "
+                       "per item" + (f"; {args.raw} transactions per phase" if args.raw else
+                                     "; as many transactions as the real phase sent"))
+    report(out)
+
+
+if __name__ == "__main__":
+    main()
