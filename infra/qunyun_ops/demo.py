@@ -29,10 +29,13 @@ def step(title: str) -> None:
     print(f"\n\033[1m== {title}\033[0m", flush=True)
 
 
-def qunyun(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def qunyun(*args: str, check: bool = True, logs: bool = True) -> subprocess.CompletedProcess[str]:
+    """Runs a CLI command and shows its output; `logs=False` hides the functions' own log lines
+    (stderr) unless the command fails."""
     print("$ qunyun " + " ".join(args), flush=True)
     result = subprocess.run([*QUNYUN, *args], text=True, capture_output=True, cwd=ROOT)
-    print(result.stdout + result.stderr, end="", flush=True)
+    shown = result.stdout + (result.stderr if logs or result.returncode else "")
+    print(shown, end="", flush=True)
     if check and result.returncode != 0:
         raise SystemExit(f"demo: `qunyun {' '.join(args)}` failed with exit code {result.returncode}")
     return result
@@ -65,6 +68,67 @@ def signed_get(port: int, path: str, tenant: str, secret: str, timestamp: int | 
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def signed_post(port: int, path: str, tenant: str, secret: str, body: dict) -> tuple[int, dict]:
+    from qunyun.domain import signing
+
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    headers = {"content-type": "application/json",
+               **signing.headers(tenant, secret, int(time.time()), "POST", path, raw)}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=raw, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def points_demo(port: int, secret: str) -> None:
+    """Check-ins and a quiz from a POS / mini-program, a purchase, a partial refund, the nightly settlement."""
+    from datetime import UTC, datetime, timedelta
+
+    step("Set the earning rules")
+    qunyun("points", "rules", "set", str(DEMO / "rules.yaml"), "--tenant", TENANT, "--local")
+
+    step("Members check in and answer the quiz (signed POST /v1/points/events, one batch)")
+    now = datetime.now(UTC)
+    members = [("m-xiaoli", "小丽", "tea-parents-01"), ("m-ajie", "阿杰", "tea-parents-01"),
+               ("m-mei", "美美 <@all>", "tea-learning")]
+    events = []
+    for member, nickname, group in members:
+        for days_ago in (2, 1, 0):
+            at = (now - timedelta(days=days_ago)).isoformat()
+            events.append({"event_id": f"ci-{member}-{days_ago}", "type": "checkin", "member_id": member,
+                           "group_id": group, "nickname": nickname, "occurred_at": at})
+    events.append({"event_id": "quiz-xiaoli-1", "type": "quiz_answer", "member_id": "m-xiaoli", "quiz_id": "tea-101",
+                   "question_id": "1", "correct": True, "group_id": "tea-parents-01", "occurred_at": now.isoformat()})
+    status, body = signed_post(port, "/v1/points/events", TENANT, secret, {"events": events})
+    print(f"HTTP {status}: " + ", ".join(f"{r['event_id']} +{r['granted']}" for r in body["results"]))
+    status, body = signed_post(port, "/v1/points/events", TENANT, secret, events[0])
+    print(f"the same check-in sent again: HTTP {status} status={body['status']} granted={body['granted']}")
+
+    step("A purchase of 129.00 yuan six days ago is pending; a 43.00 yuan refund cancels a third")
+    placed = now - timedelta(days=6)
+    for event in (
+        {"event_id": "pos-8812", "type": "purchase", "member_id": "m-ajie", "group_id": "tea-parents-01",
+         "order_id": "o-991", "amount_fen": 12900, "store_id": "store-01", "occurred_at": placed.isoformat()},
+        {"event_id": "pos-8813", "type": "purchase_refund", "member_id": "m-ajie", "order_id": "o-991",
+         "refund_id": "rf-1", "amount_fen": 4300, "occurred_at": now.isoformat()},
+    ):
+        status, body = signed_post(port, "/v1/points/events", TENANT, secret, event)
+        print(f"{event['type']}: HTTP {status} pending {body['pending']:+d}, balance {body['balance']}")
+
+    step("SettlePoints fires as at the end of the return window (02:00 the night after)")
+    settle_at = (placed + timedelta(days=8)).replace(hour=18, minute=0, second=0, microsecond=0)  # 02:00 Shanghai
+    qunyun("local", "run", "SettlePoints", "--at", settle_at.isoformat(), logs=False)
+
+    step("Balances and the group leaderboard")
+    for member, _, _ in members:
+        qunyun("points", "show", member, "--tenant", TENANT, "--local")
+    qunyun("points", "top", "--tenant", TENANT, "--scope", "group:tea-parents-01", "--period", "week", "--n", "3",
+           "--local")
+    qunyun("points", "reconcile", "--tenant", TENANT, "--local")
 
 
 def main() -> int:
@@ -103,6 +167,8 @@ def main() -> int:
         ]:
             status, body = signed_get(state["port"], "/v1/tenant", *args)
             print(f"{label}: HTTP {status} {json.dumps(body, ensure_ascii=False)}")
+
+        points_demo(state["port"], secret)
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)
