@@ -67,7 +67,8 @@ def expires_at(available_at: datetime, rule: ExpiryRule, tz: str) -> str:
     if rule.policy == "never":
         return NEVER
     if rule.policy == "rolling_days":
-        end = local + timedelta(days=rule.days or 0)
+        # Through the end of the Nth local day after: grants of one day share one lot and one expiry.
+        end = datetime.combine(local.date() + timedelta(days=(rule.days or 0) + 1), time(0), zone)
     elif rule.policy == "end_of_month":
         first_next = (local.replace(day=28) + timedelta(days=4)).replace(day=1)
         end = datetime.combine(first_next.date(), time(0), zone)
