@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters.points_tables import (
@@ -18,8 +18,11 @@ from qunyun.adapters.points_tables import (
     GuardItem,
     JobItem,
     LotItem,
+    MallOrderItem,
     MemberItem,
     OrderItem,
+    RewardItem,
+    StockItem,
     _PointsMeta,
 )
 from qunyun.domain.ledger import Entry, LotState, MemberChange, MemberState, Plan
@@ -44,6 +47,13 @@ def member_pk(tenant_id: str, member_id: str) -> str:
 def split_member_pk(pk: str) -> tuple[str, str]:
     tenant_id, _, member_id = pk.partition("#")
     return tenant_id, member_id
+
+
+_REWARD_TERMS = ("name", "cost", "limit_per_member", "limit_period", "active_from", "active_until", "fulfilment_url")
+
+
+def stock_pk(tenant_id: str, reward_id: str, shard: int) -> str:
+    return f"{tenant_id}#RW#{reward_id}#S{shard}"
 
 
 def due_shard(pk: str) -> str:
@@ -149,6 +159,63 @@ class PointsLedger:
             setattr(item, k, v)
         item.save()
 
+    # ---- the mall ---------------------------------------------------------------------------------
+    def reward(self, tenant_id: str, reward_id: str) -> RewardItem | None:
+        try:
+            return RewardItem.get(f"{tenant_id}#REWARDS", reward_id, consistent_read=True)
+        except RewardItem.DoesNotExist:
+            return None
+
+    def rewards(self, tenant_id: str) -> list[RewardItem]:
+        return list(RewardItem.query(f"{tenant_id}#REWARDS"))
+
+    def stock(self, tenant_id: str, reward_id: str, shards: int) -> dict[str, int]:
+        """Shard pk → units left, read consistently in one BatchGetItem."""
+        keys = [(stock_pk(tenant_id, reward_id, i), "#STOCK") for i in range(shards)]
+        found = {item.pk: int(item.stock) for item in StockItem.batch_get(keys, consistent_read=True)}
+        return {pk: found.get(pk, 0) for pk, _ in keys}
+
+    def put_reward(self, item: RewardItem, stock: list[int] | None) -> None:
+        """A new reward and its stock shards in one transaction; for an existing one (stock None) only
+        its terms change."""
+        with TransactWrite(connection=self._connection) as tx:
+            if stock is None:
+                actions = [getattr(RewardItem, k).set(getattr(item, k)) if getattr(item, k) is not None
+                           else getattr(RewardItem, k).remove() for k in _REWARD_TERMS]
+                tx.update(item, actions=actions, condition=RewardItem.pk.exists())
+                return
+            tx.save(item, condition=RewardItem.pk.does_not_exist())
+            tenant_id = item.pk.removesuffix("#REWARDS")
+            for i, units in enumerate(stock):
+                tx.save(StockItem(stock_pk(tenant_id, item.sk, i), "#STOCK", stock=units))
+
+    def restock(self, tenant_id: str, reward_id: str, changes: dict[str, int]) -> None:
+        with TransactWrite(connection=self._connection) as tx:
+            tx.update(RewardItem(f"{tenant_id}#REWARDS", reward_id),
+                      actions=[RewardItem.stock_added.add(sum(changes.values()))], condition=RewardItem.pk.exists())
+            for pk, delta in changes.items():
+                cond = StockItem.stock >= -delta if delta < 0 else None
+                tx.update(StockItem(pk, "#STOCK"), actions=[StockItem.stock.add(delta)], condition=cond)
+
+    def mall_order(self, tenant_id: str, oid: str) -> MallOrderItem | None:
+        try:
+            return MallOrderItem.get(f"{tenant_id}#RD#{oid}", "#ORDER", consistent_read=True)
+        except MallOrderItem.DoesNotExist:
+            return None
+
+    def save_failed_order(self, item: MallOrderItem) -> bool:
+        """Records a business failure under its request id; False when the id was taken meanwhile."""
+        try:
+            item.save(condition=MallOrderItem.pk.does_not_exist())
+            return True
+        except PutError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def orders_due(self, shard: str, until: str, page: int = 100) -> list[MallOrderItem]:
+        return list(MallOrderItem.fulfil.query(shard, MallOrderItem.fulfil_sk <= until + "~", limit=page))
+
     # ---- the one write path ------------------------------------------------------------------------
     def commit(self, plan: Plan, now: datetime) -> None:
         try:
@@ -172,6 +239,11 @@ class PointsLedger:
             self._write_order(tx, plan.changes[0].member.tenant_id, plan.order)
         if plan.invite:
             self._write_invite(tx, plan.changes[0].member.tenant_id, plan.invite)
+        for pk, delta in plan.stock:
+            cond = (StockItem.stock >= -delta) if delta < 0 else None
+            tx.update(StockItem(pk, "#STOCK"), actions=[StockItem.stock.add(delta)], condition=cond)
+        if plan.mall_order:
+            self._write_mall_order(tx, plan.mall_order)
         if plan.job:
             pk, sk, counters = plan.job
             tx.update(JobItem(pk, sk), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
@@ -195,7 +267,9 @@ class PointsLedger:
             tx.save(GuardItem(pk, sk), condition=GuardItem.pk.does_not_exist())
         if change.cap:
             sk, seen, after = change.cap
-            cond = GuardItem.pk.does_not_exist() if seen == 0 else (GuardItem.granted == seen)
+            cond = GuardItem.granted == seen
+            if seen == 0:  # never counted, or counted back down to zero by a cancellation
+                cond = cond | GuardItem.pk.does_not_exist()
             tx.update(GuardItem(pk, sk), actions=[GuardItem.granted.set(after)], condition=cond)
         for lot in _merge_lots(change.lots):
             tx.update(LotItem(pk, lot.sk), actions=_lot_actions(pk, lot))
@@ -210,6 +284,17 @@ class PointsLedger:
             actions = [OrderItem.version.set(order["version"] + 1)]
             actions += [getattr(OrderItem, k).set(v) for k, v in order["set"].items()]
             tx.update(OrderItem(*key), actions=actions, condition=OrderItem.version == order["version"])
+
+    def _write_mall_order(self, tx: TransactWrite, order: dict[str, Any]) -> None:
+        if order["create"]:
+            tx.save(MallOrderItem(order["pk"], "#ORDER", **order["set"]), condition=MallOrderItem.pk.does_not_exist())
+            return
+        actions = [MallOrderItem.version.set(order["version"] + 1)]
+        for k, v in order["set"].items():
+            attr = getattr(MallOrderItem, k)
+            actions.append(attr.remove() if v is None else attr.set(v))
+        tx.update(MallOrderItem(order["pk"], "#ORDER"), actions=actions,
+                  condition=MallOrderItem.version == order["version"])
 
     def _write_invite(self, tx: TransactWrite, tenant_id: str, invite: dict[str, Any]) -> None:
         key = (f"{tenant_id}#IN#{invite['invitee_id']}", "#INVITE")

@@ -10,6 +10,9 @@
     {tenant}#OR#{order_id}      #ORDER                  OrderItem: what a purchase earned and what was refunded
     {tenant}#IN#{invitee}       #INVITE                 GuardItem: one invite reward per invitee
     {tenant}#BOARD              {scope}#{period}#{key}  BoardItem: a built leaderboard
+    {tenant}#REWARDS            {reward_id}             RewardItem: a reward of the points mall
+    {tenant}#RW#{reward}#S{n}   #STOCK                  StockItem: one shard of a reward's stock
+    {tenant}#RD#{order_id}      #ORDER                  MallOrderItem: a redemption and its replayable answer
     JOB#{function}#{time}       {part}                  JobItem: a scheduled run's checkpoint and summary
 """
 
@@ -172,6 +175,75 @@ class OrderItem(_Item):
     reversed_points = NumberAttribute(default=0)
     refund_ids = JSONAttribute(default=list)
     group_id = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class RewardItem(_Item):
+    """pk {tenant}#REWARDS, sk {reward_id}: a reward's terms; its stock lives in shard items."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    name = UnicodeAttribute()
+    cost = NumberAttribute()
+    shards = NumberAttribute(default=1)
+    stock_added = NumberAttribute(default=0)  # every unit ever stocked: stock left + sold = stock_added
+    limit_per_member = NumberAttribute(null=True)
+    limit_period = UnicodeAttribute(default="total")
+    active_from = UnicodeAttribute(null=True)
+    active_until = UnicodeAttribute(null=True)
+    fulfilment_url = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class StockItem(_Item):
+    """pk {tenant}#RW#{reward_id}#S{n}, sk #STOCK: one shard of a reward's stock (its own partition)."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    stock = NumberAttribute(default=0)
+
+
+class FulfilIndex(GlobalSecondaryIndex):
+    """Orders whose fulfilment webhook is due, by when (sparse: only while a delivery is owed)."""
+
+    class Meta:
+        index_name = "fulfil"
+        projection = KeysOnlyProjection()
+
+    fulfil_pk = UnicodeAttribute(hash_key=True)
+    fulfil_sk = UnicodeAttribute(range_key=True)
+
+
+class MallOrderItem(_Item):
+    """pk {tenant}#RD#{order_id}, sk #ORDER: a redemption, keyed by the caller's request id."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    fulfil = FulfilIndex()
+    fulfil_pk = UnicodeAttribute(null=True)
+    fulfil_sk = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    reward_id = UnicodeAttribute()
+    quantity = NumberAttribute()
+    status = UnicodeAttribute()  # placed | cancelled | failed
+    status_code = NumberAttribute()
+    response = JSONAttribute()
+    points_spent = NumberAttribute(default=0)
+    lots = JSONAttribute(default=dict)
+    shards = JSONAttribute(default=dict)
+    limit_sk = UnicodeAttribute(null=True)
+    cancel_request_id = UnicodeAttribute(null=True)
+    cancel_response = JSONAttribute(null=True)
+    fulfilment_url = UnicodeAttribute(null=True)
+    fulfil_state = UnicodeAttribute(null=True)  # due | delivered | parked
+    fulfil_attempts = NumberAttribute(default=0)
+    fulfil_error = UnicodeAttribute(null=True)
+    fulfil_events = JSONAttribute(default=list)  # placed / cancelled notices still owed to the reward's URL
+    created_at = UTCDateTimeAttribute()
     version = NumberAttribute(default=0)
 
 

@@ -96,6 +96,8 @@ class Plan:
     order: dict[str, Any] | None = None  # order item write: {"order_id", "create": bool, "version", "set": {...}}
     invite: dict[str, Any] | None = None  # invite guard write: {"invitee_id", "create": bool, "set": {...}}
     job: tuple[str, str, dict[str, int]] | None = None  # (pk, sk, summary counters to add)
+    stock: list[tuple[str, int]] = field(default_factory=list)  # (shard pk, change); a take needs stock >= it
+    mall_order: dict[str, Any] | None = None  # {"pk", "create": bool, "expect_status", "set": {...}}
 
 
 def available_lot_key(expires: str) -> str:

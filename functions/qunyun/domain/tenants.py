@@ -24,6 +24,8 @@ class TenantPolicy(BaseModel):
     daily_push_cap: int = Field(2, ge=1, le=10)
     # WeCom customer-group mass-send quota: as many as the month has days, or 7 a week, or 1 a day.
     quota_period: Literal["month", "week", "day"] = "month"
+    # Rewards stocked above this many units are sharded across stock items (one partition each).
+    stock_shard_threshold: int = Field(1000, ge=1, le=1_000_000)
 
 
 class Tenant(BaseModel):

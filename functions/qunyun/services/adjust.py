@@ -27,7 +27,7 @@ def adjust(tenant: Tenant, member_id: str, points: int, reason: str, *, ledger: 
     adjustment_id = adjustment_id or f"adjust-{uuid.uuid4().hex[:12]}"
     for attempt in range(25):
         member = ledger.member(tenant.tenant_id, member_id)
-        if not member.exists:
+        if not member.exists and points < 0:  # a grant may be a member's first entry; a deduction may not
             raise NotFound(f"There is no member {member_id!r}.", code="unknown_member")
         change = MemberChange(member)
         lots: dict[str, int] = {}
