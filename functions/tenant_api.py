@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.web import current_tenant, new_api
+from pydantic import BaseModel
+from qunyun.web import Verifier, current_tenant, new_api, resolve_signed
 
 logger = Logger()
 metrics = Metrics()
-app = new_api()
+router = APIGatewayHttpRouter()
 
 
-@app.get("/v1/tenant")
-def get_tenant() -> dict:
+class TenantView(BaseModel):
+    tenant_id: str
+    name: str
+    timezone: str
+
+
+@router.get("/v1/tenant", summary="Who am I: the tenant the signature belongs to", tags=["tenant"])
+def get_tenant() -> TenantView:
     metrics.add_metric(name="CredentialChecks", unit=MetricUnit.Count, value=1)
-    return current_tenant(app).public()
+    return TenantView(**current_tenant(router).public())
+
+
+app = new_api()
+app.include_router(router)
+verifier = Verifier()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return resolve_signed(app, verifier, event, context)

@@ -1,12 +1,17 @@
 """The webhook front door shared by every HTTP function: signature check, body limit, error format.
 
-Every route of every function goes through `verify_request` (API.md §1), so tenant identity comes from
-the signature and never from the body; handlers read it with `current_tenant(app)`.
+Every request to every function is verified by `resolve_signed` before routing or body validation
+(API.md §1), so an unsigned request learns nothing, not even whether its body was well formed. Tenant
+identity comes from the signature, never from the body; routes read it with `current_tenant(app)`.
+Routes declare their inputs with pydantic models, which Powertools validates and turns into the
+OpenAPI document (`GET /v1/openapi.json`).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,9 +20,8 @@ from urllib.parse import quote
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import ValidationError
 
 from qunyun.adapters.secrets import SecretStore, secret_store
 from qunyun.adapters.tenants import TenantRepository
@@ -28,18 +32,23 @@ from qunyun.settings import Settings, get_settings
 
 logger = Logger(child=True)
 metrics = Metrics()  # shares the metric set of the handler module's Metrics
+# Union members that pydantic names in an error's location; not fields a caller wrote.
+_TAGS = {"single", "batch", "body", "query", "path", "header"}
 
 
-def raw_body(app: APIGatewayHttpResolver) -> bytes:
-    event = app.current_event
+def raw_body(event: dict) -> bytes:
     body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    if not event.get("isBase64Encoded"):
+        return body.encode()
+    try:
+        return base64.b64decode(body)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("The body is not valid base64.", field="body") from None
 
 
-def signed_paths(app: APIGatewayHttpResolver) -> list[str]:
+def signed_paths(event: dict) -> list[str]:
     """The path_and_query a caller may have signed. HTTP API hands over rawPath percent-decoded while the
     query string stays as sent, so a path with characters a client must encode is tried both ways."""
-    event = app.current_event
     query = event.get("rawQueryString") or ""
     suffix = f"?{query}" if query else ""
     path = event.get("rawPath", "")
@@ -47,23 +56,25 @@ def signed_paths(app: APIGatewayHttpResolver) -> list[str]:
     return [path + suffix] if encoded == path else [path + suffix, encoded + suffix]
 
 
-def invalid_request(err: ValidationError) -> InvalidRequest:
+def invalid_request(errors: list[dict]) -> InvalidRequest:
     """A 400 naming the first bad field (and listing up to 20), without echoing the caller's values."""
     problems = []
-    for e in err.errors()[:20]:
-        field = ".".join(str(p) for p in e["loc"]) or "body"
-        problems.append({"field": field, "message": e["msg"].removeprefix("Value error, ")})
+    for e in errors[:20]:
+        field = ".".join(str(p) for p in e.get("loc", ()) if str(p) not in _TAGS) or "body"
+        message = str(e.get("msg", e.get("type", "invalid"))).removeprefix("Value error, ")
+        problems.append({"field": field, "message": message})
+    if not problems:
+        problems = [{"field": "body", "message": "the request does not match the API"}]
     first = problems[0]
     return InvalidRequest(f"{first['field']}: {first['message']}", field=first["field"], errors=problems)
 
 
-def error_response(err: QunyunError, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=err.status, content_type=content_types.APPLICATION_JSON, body=err.body(),
-                    headers=headers)
+def _headers(event: dict) -> dict[str, str]:
+    return {k.lower(): v for k, v in (event.get("headers") or {}).items()}
 
 
 class Verifier:
-    """Checks API.md §1 signatures; the tenant lookup and secret store are injectable for tests."""
+    """Checks API.md §1 signatures; the tenant lookup, secret store and clock are injectable for tests."""
 
     def __init__(self, tenants: TenantRepository | None = None, secrets: SecretStore | None = None,
                  settings: Settings | None = None, clock: Callable[[], float] = time.time):
@@ -71,16 +82,15 @@ class Verifier:
         self.tenants = tenants or TenantRepository()
         self.secrets = secrets or secret_store(self.settings)
         self.clock = clock
-        self.__name__ = "verify_request"  # Powertools names middlewares in its debug trail
 
-    def __call__(self, app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-        body = raw_body(app)
+    def verify(self, event: dict) -> Tenant:
+        body = raw_body(event)
         if len(body) > self.settings.max_body_bytes:
             raise PayloadTooLarge(f"The body is {len(body)} bytes; the limit is {self.settings.max_body_bytes} bytes.")
-        event = app.current_event
-        tenant_id = event.headers.get("x-qunyun-tenant")
-        timestamp = event.headers.get("x-qunyun-timestamp")
-        signature = event.headers.get("x-qunyun-signature")
+        headers = _headers(event)
+        tenant_id = headers.get("x-qunyun-tenant")
+        timestamp = headers.get("x-qunyun-timestamp")
+        signature = headers.get("x-qunyun-signature")
         if not (tenant_id and timestamp and signature):
             raise Unauthorized(
                 "Sign every request with the headers X-Qunyun-Tenant, X-Qunyun-Timestamp and X-Qunyun-Signature.",
@@ -97,29 +107,57 @@ class Verifier:
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         # An unknown tenant fails exactly like a wrong signature, revealing nothing.
         if not secret or not any(
-            signing.matches(secret, signature, timestamp, method, p, body) for p in signed_paths(app)
+            signing.matches(secret, signature, timestamp, method, p, body) for p in signed_paths(event)
         ):
             raise Unauthorized("The signature does not match this request.", code="signature_invalid")
-        app.append_context(tenant=tenant)
-        return next_middleware(app)
+        return tenant
+
+
+def proxy_error(err: QunyunError) -> dict:
+    """An error as the HTTP API proxy response, for failures before the resolver runs."""
+    return {"statusCode": err.status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps(err.body(), ensure_ascii=False), "isBase64Encoded": False}
+
+
+def resolve_signed(app: APIGatewayHttpResolver, verifier: Verifier, event: dict, context: Any) -> dict:
+    """Verifies the signature, then routes; the tenant is in `app.context` for the route."""
+    try:
+        tenant = verifier.verify(event)
+        try:
+            raw_body(event).decode("utf-8")
+        except UnicodeDecodeError:  # every route takes JSON; Powertools would fail on such bytes
+            raise InvalidRequest("The body is not UTF-8 encoded JSON.", field="body") from None
+    except QunyunError as err:
+        logger.info("request rejected", extra={"code": err.code})
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        return proxy_error(err)
+    app.append_context(tenant=tenant)
+    return app.resolve(event, context)
 
 
 def current_tenant(app: APIGatewayHttpResolver) -> Tenant:
     return app.context["tenant"]
 
 
-def new_api(verifier: Callable[..., Response] | None = None, **kwargs: Any) -> APIGatewayHttpResolver:
-    """An HTTP API resolver with the signed-request layer and the error format of API.md §1."""
-    app = APIGatewayHttpResolver(**kwargs)
-    app.use(middlewares=[verifier or Verifier()])
+def error_response(err: QunyunError, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=err.status, content_type=content_types.APPLICATION_JSON, body=err.body(),
+                    headers=headers)
+
+
+def new_api(**kwargs: Any) -> APIGatewayHttpResolver:
+    """An HTTP API resolver with request validation and the error format of API.md §1."""
+    app = APIGatewayHttpResolver(enable_validation=True, **kwargs)
 
     @app.exception_handler(QunyunError)
     def _domain_error(err: QunyunError) -> Response:
-        if err.status == 401:
-            logger.info("request rejected", extra={"code": err.code})
         if err.status < 500:
             metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return error_response(err)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(err: RequestValidationError) -> Response:
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        return error_response(invalid_request(list(err.errors())))
 
     @app.not_found
     def _no_route(_: NotFoundError) -> Response:

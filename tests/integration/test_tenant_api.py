@@ -104,7 +104,7 @@ def test_signed_request_to_unknown_route_is_404_in_the_error_format(tenant, cont
 def test_base64_bodies_are_verified_on_their_raw_bytes(tenant, context):
     import base64
 
-    raw = bytes(range(256))
+    raw = '{"note": "积分"}'.encode()  # API Gateway hands some content types over base64-encoded
     event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant", b"")
     from qunyun.domain import signing
 
@@ -124,3 +124,17 @@ def test_a_path_signed_percent_encoded_matches_the_decoded_raw_path(tenant, cont
     # THEN the signature is accepted (and the unknown route answers 404, after the signature check)
     status, body, _ = call(event, context)
     assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_signed_bytes_that_are_not_utf8_json_answer_400(tenant, context):
+    import base64
+
+    from qunyun.domain import signing
+
+    raw = bytes(range(256))
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant", b"")
+    event["headers"].update({k.lower(): v for k, v in signing.headers(
+        tenant.tenant_id, tenant.secret, int(time.time()), "GET", "/v1/tenant", raw).items()})
+    event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    status, body, _ = call(event, context)
+    assert (status, body["error"]["code"], body["error"]["field"]) == (400, "invalid_request", "body")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, StrictBool, StrictInt, Tag, model_validator
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
 MAX_BATCH = 100
@@ -64,3 +64,16 @@ class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[PointsEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _shape(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "events" in value else "single"
+
+
+class EventsBody(RootModel):
+    """POST /v1/points/events: one event, or {"events": [...]} with 1 to 100 of them."""
+
+    root: Annotated[
+        Annotated[PointsEvent, Tag("single")] | Annotated[EventBatch, Tag("batch")],
+        Discriminator(_shape),
+    ]

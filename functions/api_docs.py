@@ -1,0 +1,55 @@
+"""ApiDocs: GET /v1/openapi.json, the webhook API's OpenAPI document, generated from the routes' code.
+
+It is the one unsigned route: it describes the API and holds no tenant's data.
+"""
+
+from __future__ import annotations
+
+import mall_api
+import points_api
+import tenant_api
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from qunyun.web import new_api
+
+logger = Logger()
+metrics = Metrics()
+SIGNED = {name: APIKey(name=f"X-Qunyun-{name}", **{"in": APIKeyIn.header},
+                       description=desc) for name, desc in {
+    "Tenant": "The tenant id.",
+    "Timestamp": "Unix time in seconds, within 300 s of the server's clock.",
+    "Signature": 'sha256= + hex HMAC-SHA256(webhook secret, "{timestamp}.{METHOD}.{path_and_query}.{raw_body}")',
+}.items()}
+
+spec = new_api()
+for module in (tenant_api, points_api, mall_api):
+    spec.include_router(module.router)
+
+
+def document() -> str:
+    return spec.get_openapi_json_schema(
+        title="qunyun webhook API", version="1", summary="Signed webhooks for points and the points mall (API.md).",
+        security_schemes=SIGNED, security=[{name: [] for name in SIGNED}],
+    )
+
+
+_DOCUMENT: str | None = None
+docs = new_api()
+
+
+@docs.get("/v1/openapi.json", include_in_schema=False)
+def get_openapi() -> Response[dict]:
+    global _DOCUMENT
+    _DOCUMENT = _DOCUMENT or document()
+    metrics.add_metric(name="DocsServed", unit=MetricUnit.Count, value=1)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_DOCUMENT)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return docs.resolve(event, context)
