@@ -52,8 +52,9 @@ def signed_paths(event: dict) -> list[str]:
     query = event.get("rawQueryString") or ""
     suffix = f"?{query}" if query else ""
     path = event.get("rawPath", "")
-    encoded = quote(path, safe="/:@!$&'()*+,;=-._~")
-    return [path + suffix] if encoded == path else [path + suffix, encoded + suffix]
+    # Clients differ on which sub-delimiters they escape: accept the strict and the lenient encoding.
+    forms = [path, quote(path, safe="/-._~"), quote(path, safe="/:@!$&'()*+,;=-._~")]
+    return [f + suffix for f in dict.fromkeys(forms)]
 
 
 def invalid_request(errors: list[dict]) -> InvalidRequest:
@@ -156,8 +157,14 @@ def new_api(**kwargs: Any) -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(err: RequestValidationError) -> Response:
+        errors = list(err.errors())
+        if any(e.get("loc", ("",))[0] == "response" for e in errors):
+            # Our answer broke its own declared shape: our fault, never the caller's.
+            logger.error("response failed validation", extra={"errors": [e.get("type") for e in errors]})
+            return error_response(QunyunError("Something went wrong on our side; retry later.",
+                                              code="internal_error", status=500))
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
-        return error_response(invalid_request(list(err.errors())))
+        return error_response(invalid_request(errors))
 
     @app.not_found
     def _no_route(_: NotFoundError) -> Response:
