@@ -29,13 +29,13 @@ def step(title: str) -> None:
     print(f"\n\033[1m== {title}\033[0m", flush=True)
 
 
-def qunyun(*args: str, check: bool = True, logs: bool = True) -> subprocess.CompletedProcess[str]:
+def qunyun(*args: str, check: bool = True, logs: bool = True, echo: bool = True) -> subprocess.CompletedProcess[str]:
     """Runs a CLI command and shows its output; `logs=False` hides the functions' own log lines
-    (stderr) unless the command fails."""
-    print("$ qunyun " + " ".join(args), flush=True)
+    (stderr) unless the command fails; `echo=False` shows nothing unless it fails."""
     result = subprocess.run([*QUNYUN, *args], text=True, capture_output=True, cwd=ROOT)
-    shown = result.stdout + (result.stderr if logs or result.returncode else "")
-    print(shown, end="", flush=True)
+    if echo or result.returncode:
+        print("$ qunyun " + " ".join(args), flush=True)
+        print(result.stdout + (result.stderr if logs or result.returncode else ""), end="", flush=True)
     if check and result.returncode != 0:
         raise SystemExit(f"demo: `qunyun {' '.join(args)}` failed with exit code {result.returncode}")
     return result
@@ -131,6 +131,40 @@ def points_demo(port: int, secret: str) -> None:
     qunyun("points", "reconcile", "--tenant", TENANT, "--local")
 
 
+def mall_demo(port: int, secret: str) -> None:
+    """A member redeems a reward, the mall retries the same request, then the order is cancelled."""
+    step("Stock the points mall")
+    qunyun("rewards", "add", str(DEMO / "rewards.yaml"), "--tenant", TENANT, "--local")
+    qunyun("rewards", "list", "--tenant", TENANT, "--local")
+
+    def balance(member: str) -> str:
+        view = json.loads(qunyun("points", "show", member, "--tenant", TENANT, "--local", "--json", echo=False).stdout)
+        b = view["balance"]
+        return f"available {b['available']}, spent {b['spent']}"
+
+    print(f"m-ajie before: {balance('m-ajie')}")
+    step("Redeem a mug (signed POST /v1/mall/redemptions)")
+    request = {"request_id": "mall-req-1", "member_id": "m-ajie", "reward_id": "mug", "quantity": 1}
+    status, body = signed_post(port, "/v1/mall/redemptions", TENANT, secret, request)
+    print(f"HTTP {status} {json.dumps(body, ensure_ascii=False)}")
+    print(f"m-ajie now: {balance('m-ajie')}")
+    step("The mall retries the same request: the first answer comes back, nothing is spent twice")
+    status, again = signed_post(port, "/v1/mall/redemptions", TENANT, secret, request)
+    print(f"HTTP {status}, same answer: {again == body}; m-ajie: {balance('m-ajie')}")
+    step("A member without enough points is refused, and the refusal is replayed as such")
+    poor = {"request_id": "mall-req-2", "member_id": "m-mei", "reward_id": "mug", "quantity": 1}
+    for _ in range(2):
+        status, refused = signed_post(port, "/v1/mall/redemptions", TENANT, secret, poor)
+        print(f"HTTP {status} {refused['error']['code']}")
+    step("Cancel the order: points return to their lots, stock to the shelf")
+    status, cancelled = signed_post(port, f"/v1/mall/redemptions/{body['order_id']}/cancel", TENANT, secret,
+                                    {"request_id": "mall-cancel-1", "reason": "customer changed mind"})
+    print(f"HTTP {status} {json.dumps(cancelled, ensure_ascii=False)}")
+    print(f"m-ajie after: {balance('m-ajie')}")
+    qunyun("rewards", "list", "--tenant", TENANT, "--local")
+    qunyun("points", "reconcile", "--tenant", TENANT, "--local")
+
+
 def main() -> int:
     port, ddb_port = free_port(), free_port()
     step(f"Start the local stack (webhooks on :{port}, DynamoDB Local on :{ddb_port})")
@@ -169,6 +203,7 @@ def main() -> int:
             print(f"{label}: HTTP {status} {json.dumps(body, ensure_ascii=False)}")
 
         points_demo(state["port"], secret)
+        mall_demo(state["port"], secret)
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)
