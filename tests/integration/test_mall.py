@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from support import signed_event
-
 import mall_api
+import pytest
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.mall import Reward
 from qunyun.services.adjust import adjust, reconcile_member
 from qunyun.services.mall import add_rewards
+from support import signed_event
 
 NOW = datetime.now(UTC)
 
