@@ -7,7 +7,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from qunyun.adapters.points_ledger import Contention, PointsLedger, member_pk
+from qunyun.adapters.points_ledger import (
+    Contention,
+    PointsLedger,
+    event_key,
+    invite_key,
+    member_key,
+    member_pk,
+    order_key,
+)
 from qunyun.domain.errors import Conflict, InvalidRequest, QunyunError, Unprocessable
 from qunyun.domain.events import MAX_AGE, MAX_FUTURE, PointsEvent
 from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, balance_view, credit, take_available
@@ -209,29 +217,51 @@ def _replay(stored, event: PointsEvent) -> dict:
     return {**stored.response, "status": "duplicate"}
 
 
+def reads_of(tenant: Tenant, event: PointsEvent) -> list[tuple[str, str]]:
+    """Every item the event's planner reads, so that one BatchGetItem fetches them all."""
+    t, day = tenant.tenant_id, program_day(event.occurred_at, tenant.timezone)
+    pk = member_pk(t, event.member_id)
+    keys = [event_key(t, event.event_id), member_key(t, event.member_id)]
+    source = {"quiz_answer": "quiz", "purchase_refund": None}.get(event.type, event.type)
+    if source:
+        keys.append((pk, f"G#cap#{day}#{source}"))
+    if event.type == "checkin":
+        keys.append((pk, f"G#checkin#{day}"))
+    elif event.type == "quiz_answer":
+        keys.append((pk, f"G#quiz#{event.quiz_id}#{event.question_id}"))
+    elif event.type in ("purchase", "purchase_refund"):
+        keys += [order_key(t, event.order_id), (pk, f"P#purchase#{event.order_id}")]
+    elif event.type == "invite":
+        keys += [invite_key(t, event.invitee_id), member_key(t, event.invitee_id)]
+    return keys
+
+
 def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: PointsLedger, now: datetime) -> dict:
     """Applies one points event exactly once; a repeat of its event_id returns the first result."""
     check_time(event, now)
-    stored = ledger.event(tenant.tenant_id, event.event_id)
-    if stored:
-        return _replay(stored, event)
     for attempt in range(MAX_ATTEMPTS):
+        ledger.prefetch(reads_of(tenant, event))
+        stored = ledger.event(tenant.tenant_id, event.event_id)
+        if stored:
+            ledger.forget()
+            return _replay(stored, event)
         member = ledger.member(tenant.tenant_id, event.member_id)
         if member.status == "blocked":
+            ledger.forget()
             raise Unprocessable(f"Member {event.member_id!r} is blocked and earns no points.", code="member_blocked")
         change = MemberChange(member)
         if event.nickname and event.nickname != member.nickname:
             change.set["nickname"] = event.nickname
-        outcome = PLANNERS[event.type](tenant, event, ledger, change, now)
+        try:
+            outcome = PLANNERS[event.type](tenant, event, ledger, change, now)
+        finally:
+            ledger.forget()
         response = outcome.response(event.event_id)
         outcome.plan.event = (event.event_id, event.digest(), response)
         try:
             ledger.commit(outcome.plan, now)
             return response
         except Contention:
-            stored = ledger.event(tenant.tenant_id, event.event_id)
-            if stored:
-                return _replay(stored, event)
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise QunyunError("Too many concurrent changes to this member; retry the event.", code="contention",
                       status=409)

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from qunyun.adapters.points_ledger import DUE_SHARDS, Contention, PointsLedger, split_member_pk
+from qunyun.adapters.points_ledger import (
+    DUE_SHARDS,
+    Contention,
+    PointsLedger,
+    invite_key,
+    member_key,
+    member_pk,
+    split_member_pk,
+)
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, credit
 from qunyun.domain.points import expires_at, is_expired
@@ -51,6 +59,8 @@ def _retry(work: Callable[[], None]) -> None:
 
 def _settle(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     ledger, now = run.ledger, run.now
+    ledger.prefetch([member_key(tenant.tenant_id, member_id), (member_pk(tenant.tenant_id, member_id), lot_sk),
+                     invite_key(tenant.tenant_id, member_id)])
     member = ledger.member(tenant.tenant_id, member_id)
     lot = ledger.lot(tenant.tenant_id, member_id, lot_sk)
     change = MemberChange(member)
@@ -59,6 +69,7 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
         change.lots.append(LotWrite(lot_sk, clear_due=True))
         return ledger.commit(plan, now)
     if datetime.fromisoformat(lot.settle_at) > now:
+        ledger.forget()
         return None  # the index said due but the item says later: leave it for its own run
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
     change.add("pending", -points)
@@ -78,7 +89,7 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
 def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, ledger: PointsLedger) -> int:
     """The invitee's first settled purchase releases the inviter's pending invite points, in the same
     transaction, so the release happens exactly once."""
-    invite = ledger.guard(f"{tenant.tenant_id}#IN#{invitee_id}", "#INVITE")
+    invite = ledger.guard(*invite_key(tenant.tenant_id, invitee_id))
     if invite is None or invite.state != "pending":
         return 0
     inviter = ledger.member(tenant.tenant_id, invite.inviter_id)
@@ -98,6 +109,7 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
 
 def _expire(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     ledger, now = run.ledger, run.now
+    ledger.prefetch([member_key(tenant.tenant_id, member_id), (member_pk(tenant.tenant_id, member_id), lot_sk)])
     member = ledger.member(tenant.tenant_id, member_id)
     lot = ledger.lot(tenant.tenant_id, member_id, lot_sk)
     change = MemberChange(member)
@@ -106,6 +118,7 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
         change.lots.append(LotWrite(lot_sk, clear_due=True))
         return ledger.commit(plan, now)
     if not is_expired(lot.expires_at, now):
+        ledger.forget()
         return None
     points = lot.remaining
     change.add("available", -points)
