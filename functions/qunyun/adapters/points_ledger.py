@@ -58,6 +58,14 @@ def order_key(tenant_id: str, order_id: str) -> tuple[str, str]:
     return f"{tenant_id}#OR#{order_id}", "#ORDER"
 
 
+def reward_key(tenant_id: str, reward_id: str) -> tuple[str, str]:
+    return f"{tenant_id}#REWARDS", reward_id
+
+
+def mall_order_key(tenant_id: str, oid: str) -> tuple[str, str]:
+    return f"{tenant_id}#RD#{oid}", "#ORDER"
+
+
 def invite_key(tenant_id: str, invitee_id: str) -> tuple[str, str]:
     return f"{tenant_id}#IN#{invitee_id}", "#INVITE"
 
@@ -200,10 +208,7 @@ class PointsLedger:
 
     # ---- the mall ---------------------------------------------------------------------------------
     def reward(self, tenant_id: str, reward_id: str) -> RewardItem | None:
-        try:
-            return RewardItem.get(f"{tenant_id}#REWARDS", reward_id, consistent_read=True)
-        except RewardItem.DoesNotExist:
-            return None
+        return self._get(RewardItem, *reward_key(tenant_id, reward_id))
 
     def rewards(self, tenant_id: str) -> list[RewardItem]:
         return list(RewardItem.query(f"{tenant_id}#REWARDS"))
@@ -237,10 +242,7 @@ class PointsLedger:
                 tx.update(StockItem(pk, "#STOCK"), actions=[StockItem.stock.add(delta)], condition=cond)
 
     def mall_order(self, tenant_id: str, oid: str) -> MallOrderItem | None:
-        try:
-            return MallOrderItem.get(f"{tenant_id}#RD#{oid}", "#ORDER", consistent_read=True)
-        except MallOrderItem.DoesNotExist:
-            return None
+        return self._get(MallOrderItem, *mall_order_key(tenant_id, oid))
 
     def save_failed_order(self, item: MallOrderItem) -> bool:
         """Records a business failure under its request id; False when the id was taken meanwhile."""

@@ -13,7 +13,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from qunyun.adapters.points_ledger import Contention, PointsLedger, member_pk
+from qunyun.adapters.points_ledger import (
+    Contention,
+    PointsLedger,
+    mall_order_key,
+    member_key,
+    member_pk,
+    reward_key,
+)
 from qunyun.adapters.points_tables import MallOrderItem, RewardItem
 from qunyun.domain.errors import Conflict, NotFound, QunyunError
 from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, balance_view, take_available
@@ -184,8 +191,11 @@ def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: PointsLedger, now:
     """Places a redemption exactly once per request id; a repeat replays the first answer."""
     oid = order_id(tenant.tenant_id, req.request_id)
     for attempt in range(40):
+        ledger.prefetch([mall_order_key(tenant.tenant_id, oid), reward_key(tenant.tenant_id, req.reward_id),
+                         member_key(tenant.tenant_id, req.member_id)])
         existing = ledger.mall_order(tenant.tenant_id, oid)
         if existing is not None:
+            ledger.forget()
             if not _same_request(existing, req):
                 raise Conflict(f"request_id {req.request_id!r} was already used for another redemption.",
                                code="idempotency_conflict", field="request_id")
@@ -197,6 +207,8 @@ def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: PointsLedger, now:
             plan, body = _plan(tenant, req, reward, ledger, now, oid)
         except Refused as refused:
             return _record_failure(tenant, req, oid, refused, ledger, now)
+        finally:
+            ledger.forget()
         try:
             ledger.commit(plan, now)
             return Answer(201, body)
