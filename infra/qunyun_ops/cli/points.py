@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from qunyun_ops.cli import stores
 from qunyun_ops.cli.output import (
     JsonOption,
     LocalOption,
@@ -27,19 +28,6 @@ rules_app = typer.Typer(no_args_is_help=True, help="The tenant's earning rules."
 app.add_typer(rules_app, name="rules")
 
 
-def _tenant(tenant_id: str):
-    from qunyun.adapters.tenants import TenantRepository
-    from qunyun.services.groups import require_tenant
-
-    return require_tenant(tenant_id, TenantRepository())
-
-
-def _ledger():
-    from qunyun.adapters.points_ledger import PointsLedger
-
-    return PointsLedger()
-
-
 @rules_app.command("set")
 def rules_set(
     file: Path = typer.Argument(..., metavar="FILE.yaml", help="Earning rules (see the README)."),
@@ -55,7 +43,7 @@ def rules_set(
 
     with reporting_errors():
         rules = load_model(file, Rules)
-        before = _tenant(tenant).rules
+        before = stores.tenant(tenant).rules
         TenantRepository().set_rules(tenant, rules)
     changed = _diff(before.model_dump(mode="json"), rules.model_dump(mode="json"))
     out.print(f"Rules of {tenant} updated: " + ("; ".join(changed) if changed else "no change."), highlight=False)
@@ -77,7 +65,7 @@ def rules_show(tenant: str = TenantOption, json_: bool = JsonOption, local: bool
     """Shows the tenant's earning rules (defaults until `rules set`)."""
     connect(local)
     with reporting_errors():
-        rules = _tenant(tenant).rules.model_dump(mode="json")
+        rules = stores.tenant(tenant).rules.model_dump(mode="json")
     if json_:
         print_json(rules)
         return
@@ -106,7 +94,7 @@ def adjust(
     from qunyun.services.adjust import adjust as do_adjust
 
     with reporting_errors():
-        result = do_adjust(_tenant(tenant), member, amount, reason, ledger=_ledger(), now=datetime.now(UTC))
+        result = do_adjust(stores.tenant(tenant), member, amount, reason, ledger=stores.ledger(), now=datetime.now(UTC))
     if json_:
         print_json(result)
         return
@@ -123,7 +111,7 @@ def show(member: str = typer.Argument(..., metavar="MEMBER"), tenant: str = Tena
     from qunyun.services.members import member_view
 
     with reporting_errors():
-        view = member_view(tenant, member, ledger=_ledger(), now=datetime.now(UTC))
+        view = member_view(tenant, member, ledger=stores.ledger(), now=datetime.now(UTC))
     if json_:
         print_json(view)
         return
@@ -148,14 +136,14 @@ def top(
     from qunyun.services.boards import leaderboard
 
     with reporting_errors():
-        t = _tenant(tenant)
+        t = stores.tenant(tenant)
         try:
             day = date.fromisoformat(on) if on else datetime.now(ZoneInfo(t.timezone)).date()
         except ValueError:
             from qunyun.domain.errors import InvalidRequest
 
             raise InvalidRequest(f"--date {on!r} is not YYYY-MM-DD.") from None
-        board = leaderboard(tenant, scope, period, day, n, ledger=_ledger(), now=datetime.now(UTC))
+        board = leaderboard(tenant, scope, period, day, n, ledger=stores.ledger(), now=datetime.now(UTC))
     if json_:
         print_json(board)
     elif as_csv:
@@ -176,8 +164,8 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
     from qunyun.services.adjust import reconcile_tenant
 
     with reporting_errors():
-        tenant_ids = [_tenant(tenant).tenant_id] if tenant else TenantRepository().ids()
-    ledger, members, bad = _ledger(), 0, 0
+        tenant_ids = [stores.tenant(tenant).tenant_id] if tenant else TenantRepository().ids()
+    ledger, members, bad = stores.ledger(), 0, 0
     for tid in tenant_ids:
         for member_id, problems in reconcile_tenant(tid, ledger=ledger):
             members += 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from qunyun_ops.cli import stores
 from qunyun_ops.cli.output import (
     JsonOption,
     LocalOption,
@@ -23,14 +24,6 @@ app = typer.Typer(no_args_is_help=True)
 orders_app = typer.Typer(no_args_is_help=True)
 
 
-def _tenant_and_ledger(tenant_id: str):
-    from qunyun.adapters.points_ledger import PointsLedger
-    from qunyun.adapters.tenants import TenantRepository
-    from qunyun.services.groups import require_tenant
-
-    return require_tenant(tenant_id, TenantRepository()), PointsLedger()
-
-
 @app.command("add")
 def add(file: Path = typer.Argument(..., metavar="FILE.yaml", help="Rewards file (API.md §3)."),
         tenant: str = TenantOption, local: bool = LocalOption) -> None:
@@ -43,7 +36,7 @@ def add(file: Path = typer.Argument(..., metavar="FILE.yaml", help="Rewards file
 
     with reporting_errors():
         rewards = load_model(file, RewardsFile).rewards
-        t, ledger = _tenant_and_ledger(tenant)
+        t, ledger = stores.tenant(tenant), stores.ledger()
         lines = add_rewards(t, rewards, ledger=ledger, now=datetime.now(UTC))
     for line in lines:
         out.print(line, highlight=False)
@@ -56,7 +49,7 @@ def list_(tenant: str = TenantOption, json_: bool = JsonOption, local: bool = Lo
     from qunyun.services.mall import list_rewards
 
     with reporting_errors():
-        t, ledger = _tenant_and_ledger(tenant)
+        t, ledger = stores.tenant(tenant), stores.ledger()
         rewards = list_rewards(t, ledger=ledger, now=datetime.now(UTC))
     if json_:
         print_json(rewards)
@@ -81,7 +74,7 @@ def restock(reward: str = typer.Argument(..., metavar="ID"),
     from qunyun.services.mall import restock as do_restock
 
     with reporting_errors():
-        t, ledger = _tenant_and_ledger(tenant)
+        t, ledger = stores.tenant(tenant), stores.ledger()
         left = do_restock(t, reward, n, ledger=ledger)
     out.print(f"Restocked {reward} by {n:+d}; {left} units in stock.", highlight=False)
 
@@ -95,7 +88,7 @@ def orders_list(tenant: str = TenantOption,
     from qunyun.services.fulfil import orders_by_state
 
     with reporting_errors():
-        t, ledger = _tenant_and_ledger(tenant)
+        t, ledger = stores.tenant(tenant), stores.ledger()
         orders = orders_by_state(t.tenant_id, status, ledger=ledger)
     if json_:
         print_json(orders)
