@@ -200,6 +200,19 @@ class PointsLedger:
         except JobItem.DoesNotExist:
             return None
 
+    def mark_boards(self, mark: tuple[str, str], run_pk: str, count: int) -> bool:
+        """Records that a tenant-day's boards are built and adds them to the run's count, atomically, so a
+        run stopped in between and started again reports them once. False if already marked."""
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(JobItem(*mark, done=True, boards_built=count), condition=JobItem.pk.does_not_exist())
+                tx.update(JobItem(run_pk, "run"), actions=[JobItem.boards_built.add(count)])
+            return True
+        except TransactWriteError as err:
+            if err.cause_response_code == "TransactionCanceledException":
+                return False
+            raise
+
     def save_job(self, pk: str, sk: str, **fields: Any) -> None:
         item = self.job(pk, sk) or JobItem(pk, sk)
         for k, v in fields.items():
@@ -281,6 +294,12 @@ class PointsLedger:
             self._write_order(tx, plan.changes[0].member.tenant_id, plan.order)
         if plan.invite:
             self._write_invite(tx, plan.changes[0].member.tenant_id, plan.invite)
+        for pk, sk in plan.absent:
+            tx.condition_check(GuardItem, pk, sk, condition=GuardItem.pk.does_not_exist())
+        for m in plan.unchanged:
+            pk = member_pk(m.tenant_id, m.member_id)
+            cond = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
+            tx.condition_check(MemberItem, pk, BALANCE_SK, condition=cond)
         for pk, delta in plan.stock:
             cond = (StockItem.stock >= -delta) if delta < 0 else None
             tx.update(StockItem(pk, "#STOCK"), actions=[StockItem.stock.add(delta)], condition=cond)

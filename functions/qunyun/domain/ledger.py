@@ -96,6 +96,9 @@ class Plan:
     order: dict[str, Any] | None = None  # order item write: {"order_id", "create": bool, "version", "set": {...}}
     invite: dict[str, Any] | None = None  # invite guard write: {"invitee_id", "create": bool, "set": {...}}
     job: tuple[str, str, dict[str, int]] | None = None  # (pk, sk, summary counters to add)
+    # Items read to decide but not written: the transaction checks they are still as read.
+    absent: list[tuple[str, str]] = field(default_factory=list)  # keys that must still not exist
+    unchanged: list[MemberState] = field(default_factory=list)  # members that must still be at their version
     stock: list[tuple[str, int]] = field(default_factory=list)  # (shard pk, change); a take needs stock >= it
     mall_order: dict[str, Any] | None = None  # {"pk", "create": bool, "expect_status", "set": {...}}
 

@@ -183,6 +183,8 @@ def plan_invite(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change
     grant, capped = _capped(change, ledger, rules, "invite", day, rules.invite.points)
     invitee = ledger.member(tenant.tenant_id, event.invitee_id)
     lot_sk = f"P#invite#{event.invitee_id}"
+    # Whether the invitee has a settled purchase decides pending or released; the invitee's first
+    # settlement bumps its version, so one of the two transactions sees the other.
     state = "released" if invitee.settled_purchase else "pending"
     if grant and state == "released":
         _earn(change, event, rules, tenant.timezone, now, event.invitee_id, day, grant)
@@ -198,6 +200,7 @@ def plan_invite(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change
                       capped=capped)
     outcome.plan.invite = {"invitee_id": event.invitee_id, "create": True, "set": {
         "inviter_id": event.member_id, "lot_sk": lot_sk, "granted": grant, "state": state}}
+    outcome.plan.unchanged.append(invitee)
     return outcome
 
 
@@ -238,13 +241,18 @@ def reads_of(tenant: Tenant, event: PointsEvent) -> list[tuple[str, str]]:
 
 def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: PointsLedger, now: datetime) -> dict:
     """Applies one points event exactly once; a repeat of its event_id returns the first result."""
-    check_time(event, now)
     for attempt in range(MAX_ATTEMPTS):
         ledger.prefetch(reads_of(tenant, event))
         stored = ledger.event(tenant.tenant_id, event.event_id)
-        if stored:
+        if stored:  # a retry of an applied event answers as the first time, however late it comes
             ledger.forget()
             return _replay(stored, event)
+        if attempt == 0:
+            try:
+                check_time(event, now)
+            except QunyunError:
+                ledger.forget()
+                raise
         member = ledger.member(tenant.tenant_id, event.member_id)
         if member.status == "blocked":
             ledger.forget()

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from qunyun.adapters.points_ledger import (
@@ -90,7 +90,11 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
     """The invitee's first settled purchase releases the inviter's pending invite points, in the same
     transaction, so the release happens exactly once."""
     invite = ledger.guard(*invite_key(tenant.tenant_id, invitee_id))
-    if invite is None or invite.state != "pending":
+    if invite is None:
+        # An invite arriving meanwhile must see this settlement or be seen by it: it may not slip in.
+        plan.absent.append(invite_key(tenant.tenant_id, invitee_id))
+        return 0
+    if invite.state != "pending":
         return 0
     inviter = ledger.member(tenant.tenant_id, invite.inviter_id)
     lot = ledger.lot(tenant.tenant_id, invite.inviter_id, invite.lot_sk)
@@ -166,21 +170,21 @@ def build_due_boards(run: Run) -> int:
         if run.ledger.job(mark, f"built#{day}"):
             continue
         count = build_boards(run.ledger, tenant_id, day, run.now)
-        run.ledger.save_job(mark, f"built#{day}", done=True, boards_built=count)
-        built += count
+        if run.ledger.mark_boards((mark, f"built#{day}"), run.pk, count):
+            built += count
     return built
 
 
 def settle(now: datetime, *, ledger: PointsLedger, tenants: TenantRepository, job_name: str = "SettlePoints") -> dict:
     """One run as at `now` (the scheduled time). Returns its summary; a finished run is not repeated."""
+    now = now.astimezone(UTC)  # due keys and run keys are written in UTC; one instant is one run
     run = Run(f"JOB#{job_name}#{now.isoformat()}", ledger, tenants, now, {})
     job = ledger.job(run.pk, "run")
     if job and job.done:
         return {**{k: int(getattr(job, k) or 0) for k in SUMMARY}, "repeated": True}
     process_due(run)
-    boards = build_due_boards(run)
+    build_due_boards(run)
     job = ledger.job(run.pk, "run")
     summary = {k: int(getattr(job, k) or 0) if job else 0 for k in SUMMARY}
-    summary["boards_built"] = boards
-    ledger.save_job(run.pk, "run", done=True, boards_built=boards)
+    ledger.save_job(run.pk, "run", done=True)
     return summary

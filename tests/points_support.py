@@ -1,0 +1,21 @@
+"""Helpers shared by the points ledger tests (test_points_*.py)."""
+
+from __future__ import annotations
+
+from qunyun.adapters.tenants import TenantRepository
+
+
+class OnlyTenants(TenantRepository):
+    """The real tenants table, seen by a settle run as if these were the only tenants.
+
+    SettlePoints works through every tenant in the table; the DynamoDB Local of a test session is shared by
+    every test, so each run is scoped to its own test's tenants and its summary counts only their work."""
+
+    def __init__(self, *tenant_ids: str):
+        self._only = list(tenant_ids)
+
+    def ids(self) -> list[str]:
+        return list(self._only)
+
+    def get(self, tenant_id: str):
+        return super().get(tenant_id) if tenant_id in self._only else None
