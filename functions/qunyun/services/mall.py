@@ -33,7 +33,7 @@ from qunyun.domain.mall import (
     shard_count,
     split_stock,
 )
-from qunyun.domain.points import is_expired
+from qunyun.domain.points import NEVER, is_expired
 from qunyun.domain.tenants import Tenant
 
 FULFIL_SHARDS = 4
@@ -258,16 +258,24 @@ def cancel(tenant: Tenant, oid: str, req: CancelRequest, *, ledger: PointsLedger
             raise NotFound(f"There is no placed order {oid!r}.", code="unknown_order")
         if order.status == "cancelled":
             return Answer(200, order.cancel_response, replayed=True)
+        pk = member_pk(tenant.tenant_id, order.member_id)
+        ledger.prefetch([member_key(tenant.tenant_id, order.member_id), *((pk, sk) for sk in order.lots or {})])
         member = ledger.member(tenant.tenant_id, order.member_id)
         change = MemberChange(member)
         restored = forfeited = 0
         for lot_sk, points in (order.lots or {}).items():
             expires = lot_sk.removeprefix("L#")
-            if is_expired(expires, now):
+            lot = ledger.lot(tenant.tenant_id, order.member_id, lot_sk)
+            # A lot the expiry job already took is forfeited even when this request's clock is a moment
+            # earlier; a restored lot goes back on the due index, since the job may have cleared it when
+            # the lot was empty.
+            if is_expired(expires, now) or (lot is not None and lot.state == "expired"):
                 forfeited += points
             else:
                 restored += points
-                change.lots.append(LotWrite(lot_sk, add=points))
+                change.lots.append(LotWrite(lot_sk, add=points, set={"state": "available", "expires_at": expires},
+                                            due=None if expires == NEVER else expires))
+        ledger.forget()
         change.add("spent", -(restored + forfeited))
         change.add("available", restored)
         change.add("expired", forfeited)
