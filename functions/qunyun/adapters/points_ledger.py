@@ -229,7 +229,12 @@ class PointsLedger:
     def stock(self, tenant_id: str, reward_id: str, shards: int) -> dict[str, int]:
         """Shard pk → units left, read consistently in one BatchGetItem."""
         keys = [(stock_pk(tenant_id, reward_id, i), "#STOCK") for i in range(shards)]
-        found = {item.pk: int(item.stock) for item in StockItem.batch_get(keys, consistent_read=True)}
+        snapshot = getattr(self._local, "snapshot", None) or {}
+        found = {pk: int(StockItem.from_raw_data(snapshot[(pk, sk)]).stock) for pk, sk in keys
+                 if snapshot.get((pk, sk)) is not None}
+        missing = [key for key in keys if key not in snapshot]
+        if missing:
+            found.update({item.pk: int(item.stock) for item in StockItem.batch_get(missing, consistent_read=True)})
         return {pk: found.get(pk, 0) for pk, _ in keys}
 
     def put_reward(self, item: RewardItem, stock: list[int] | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,9 @@ from qunyun.domain.events import ID
 MAX_SHARDS = 32
 
 
+LimitPeriod = Literal["day", "week", "month", "total"]
+
+
 class Reward(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -23,7 +26,7 @@ class Reward(BaseModel):
     cost: StrictInt = Field(gt=0, le=10_000_000)
     stock: StrictInt = Field(ge=0, le=100_000_000)
     limit_per_member: StrictInt | None = Field(None, gt=0, le=1_000_000)
-    limit_period: Literal["day", "week", "month", "total"] = "total"
+    limit_period: LimitPeriod = "total"
     active_from: datetime | None = None
     active_until: datetime | None = None
     fulfilment_url: str | None = Field(None, max_length=2048)
@@ -75,6 +78,9 @@ def shard_count(stock: int, threshold: int) -> int:
 def split_stock(stock: int, shards: int) -> list[int]:
     base, extra = divmod(stock, shards)
     return [base + (1 if i < extra else 0) for i in range(shards)]
+
+
+LIMIT_PERIODS: tuple[str, ...] = get_args(LimitPeriod)
 
 
 def limit_window(period: str, now: datetime, tz: str) -> str:

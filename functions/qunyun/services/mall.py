@@ -20,11 +20,13 @@ from qunyun.adapters.points_ledger import (
     member_key,
     member_pk,
     reward_key,
+    stock_pk,
 )
 from qunyun.adapters.points_tables import MallOrderItem, RewardItem
 from qunyun.domain.errors import Conflict, NotFound, QunyunError
 from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, balance_view, take_available
 from qunyun.domain.mall import (
+    LIMIT_PERIODS,
     CancelRequest,
     RedemptionRequest,
     Reward,
@@ -138,7 +140,7 @@ def _plan(tenant: Tenant, req: RedemptionRequest, reward: RewardItem, ledger: Po
     change = MemberChange(member)
     limit_sk = None
     if terms.limit_per_member:
-        limit_sk = f"G#limit#{req.reward_id}#{limit_window(terms.limit_period, now, tenant.timezone)}"
+        limit_sk = _limit_sk(req.reward_id, terms.limit_period, now, tenant.timezone)
         guard = ledger.guard(member_pk(tenant.tenant_id, req.member_id), limit_sk)
         used = int(guard.granted) if guard else 0
         if used + req.quantity > terms.limit_per_member:
@@ -187,12 +189,24 @@ def _replay(order: MallOrderItem) -> Answer:
     return Answer(int(order.status_code), order.response, replayed=True)
 
 
+def _limit_sk(reward_id: str, period: str, now: datetime, timezone: str) -> str:
+    return f"G#limit#{reward_id}#{limit_window(period, now, timezone)}"
+
+
+def _planning_keys(tenant: Tenant, req: RedemptionRequest, now: datetime) -> list[tuple[str, str]]:
+    """What a plan may read besides the order, reward and member, guessed before the reward is known so one
+    BatchGetItem fetches it all: the limit counter of every period, and the first stock item."""
+    pk = member_pk(tenant.tenant_id, req.member_id)
+    return [*((pk, _limit_sk(req.reward_id, period, now, tenant.timezone)) for period in LIMIT_PERIODS),
+            (stock_pk(tenant.tenant_id, req.reward_id, 0), "#STOCK")]
+
+
 def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: PointsLedger, now: datetime) -> Answer:
     """Places a redemption exactly once per request id; a repeat replays the first answer."""
     oid = order_id(tenant.tenant_id, req.request_id)
     for attempt in range(40):
         ledger.prefetch([mall_order_key(tenant.tenant_id, oid), reward_key(tenant.tenant_id, req.reward_id),
-                         member_key(tenant.tenant_id, req.member_id)])
+                         member_key(tenant.tenant_id, req.member_id), *_planning_keys(tenant, req, now)])
         existing = ledger.mall_order(tenant.tenant_id, oid)
         if existing is not None:
             ledger.forget()
