@@ -43,6 +43,8 @@ requirements: $(VENV)/.installed
 bench: setup
 	$(BIN)/python tests/bench/groups_import.py
 	$(BIN)/python tests/bench/cold_start.py
+	$(BIN)/python tests/bench/points.py
+	$(BIN)/python tests/bench/mall.py
 
 clean:
 	rm -rf $(VENV) .cache .qunyun .aws-sam
