@@ -71,3 +71,33 @@ class GroupItem(Model):
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+
+
+class _ContentItem(Model):
+    """What operators write for members to read: briefs, and their own templates for them.
+
+        pk                      sk                          item
+        {tenant}#BRIEFS         {date}#{edition}            BriefItem: one edition of one date
+        {tenant}#TEMPLATES      brief#{edition}#{dialect}   TemplateItem: the tenant's own template
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.table("content")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class BriefItem(_ContentItem):
+    class Meta(_ContentItem.Meta):
+        pass
+
+    brief = JSONAttribute()
+
+
+class TemplateItem(_ContentItem):
+    class Meta(_ContentItem.Meta):
+        pass
+
+    source = UnicodeAttribute()
