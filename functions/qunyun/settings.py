@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -16,9 +17,21 @@ class Settings(BaseModel):
     # The local stack keeps channel credentials and tenant secrets in this file; on AWS they live in
     # SSM Parameter Store as SecureStrings.
     secrets_file: str | None = None
-    templates_dir: str = "templates"
+    # Jinja2 templates: the TemplatesLayer at /opt on Lambda (template.yaml sets QUNYUN_TEMPLATES_DIR);
+    # the checkout's templates/ otherwise, wherever the command runs from.
+    templates_dir: str = str(Path(__file__).resolve().parents[2] / "templates")
     signature_window_seconds: int = 300
     max_body_bytes: int = 64 * 1024
+    # Where each channel's API lives (DESIGN.md §2): the real platforms by default, local fakes in tests.
+    # Robots and bots are addressed by the credential in the group's webhook URL, always at these hosts.
+    wecom_base_url: str = "https://qyapi.weixin.qq.com"
+    feishu_base_url: str = "https://open.feishu.cn"
+    dingtalk_base_url: str = "https://oapi.dingtalk.com"
+    slack_base_url: str = "https://hooks.slack.com"
+    telegram_base_url: str = "https://api.telegram.org"
+    channel_timeout_seconds: float = 10.0
+    # The outbox channel writes what it would send here (one JSON line per message); None keeps it in memory.
+    outbox_dir: str | None = None
 
     def table(self, name: str) -> str:
         return f"{self.stack_name}-{name}"
@@ -32,5 +45,18 @@ def get_settings() -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
         secrets_file=env.get("QUNYUN_SECRETS_FILE") or None,
-        templates_dir=env.get("QUNYUN_TEMPLATES_DIR", "templates"),
+        templates_dir=env.get("QUNYUN_TEMPLATES_DIR") or Settings.model_fields["templates_dir"].default,
+        **_channel_settings(env),
     )
+
+
+def _channel_settings(env) -> dict:
+    """QUNYUN_WECOM_BASE_URL and friends; only those set, so the defaults stay in one place."""
+    out: dict = {f"{name}_base_url": env[f"QUNYUN_{name.upper()}_BASE_URL"].rstrip("/")
+                 for name in ("wecom", "feishu", "dingtalk", "slack", "telegram")
+                 if env.get(f"QUNYUN_{name.upper()}_BASE_URL")}
+    if env.get("QUNYUN_CHANNEL_TIMEOUT_SECONDS"):
+        out["channel_timeout_seconds"] = float(env["QUNYUN_CHANNEL_TIMEOUT_SECONDS"])
+    if env.get("QUNYUN_OUTBOX_DIR"):
+        out["outbox_dir"] = env["QUNYUN_OUTBOX_DIR"]
+    return out
