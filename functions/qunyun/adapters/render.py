@@ -172,7 +172,7 @@ def render(dialect: str, edition: str, context: dict, override: str | None = Non
         text = template.render(context)
     except TemplateError as e:
         raise BriefRenderError(_reason(e)) from None
-    except (TypeError, ValueError, AttributeError) as e:  # what a template's own expressions may raise
+    except Exception as e:  # a template's own expressions (1 // 0, a bad format) fail one group, not the run
         raise BriefRenderError(f"{type(e).__name__}: {e}") from None
     text = _post(dialect, text)
     if not text:

@@ -44,8 +44,9 @@ def reporting_errors():
     except QunyunError as e:
         err.print(f"[red]error:[/red] {e.message}", highlight=False)
         for row in e.details.get("errors", []):
-            field = f", {row['field']}" if row.get("field") else ""
-            err.print(f"  line {row['line']}{field}: {row['message']}", highlight=False)
+            where = [f"line {row['line']}"] if row.get("line") else []
+            where += [row["field"]] if row.get("field") else []
+            err.print(f"  {', '.join(where)}: {row['message']}", highlight=False)
         raise typer.Exit(2 if e.status < 500 else 1) from None
 
 
