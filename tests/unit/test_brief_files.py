@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from qunyun.domain.briefs import Brief, InvalidBriefFile, parse_brief
 from qunyun.domain.errors import InvalidRequest
 from qunyun.domain.groups import Group
@@ -139,3 +140,14 @@ def test_sections_reach_groups_by_kind_tag_or_id(tmp_path):
     by_id = parse_brief({"date": "2026-11-25", "edition": "evening", "sections": [
         {"kind": "tip", "text": "only g2", "for": {"ids": ["g2"]}}]})
     assert by_id.for_group(group(group_id="g2")) and not by_id.for_group(group(group_id="g1"))
+
+
+def test_the_documented_example_is_the_demo_file_and_it_is_valid():
+    # GIVEN docs/briefs.md and the demo brief it says it shows
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "briefs.md").read_text(encoding="utf-8")
+    demo = root / "infra" / "demo" / "brief.yaml"
+    documented = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    # THEN the documented file parses to the same brief as the demo file
+    data, line_of = read_yaml(demo)
+    assert parse_brief(data, str(demo), line_of).stored() == parse_brief(yaml.safe_load(documented)).stored()

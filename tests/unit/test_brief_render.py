@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from qunyun.adapters.render import render
@@ -149,3 +150,13 @@ def test_a_thousand_briefs_render_from_compiled_templates():
                     context(name=f"群{i}", board={**BOARD, "active": i + 1})) for i in range(1000)]
     # THEN each is its group's
     assert len(set(texts)) == 1000 and all(f"群{i}" in visible(DIALECT_NAMES[i % 6], t) for i, t in enumerate(texts))
+
+
+def test_the_documented_tenant_template_renders():
+    # GIVEN the example of a tenant's own template in docs/briefs.md
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "briefs.md").read_text(encoding="utf-8")
+    source = doc.split("```jinja\n", 1)[1].split("```")[0]
+    # WHEN it renders in the sandbox
+    text = render("text", "morning", context(), source)
+    # THEN it shows the brief, its sections and the shipped board
+    assert text.startswith("早安 · 茶友群") and "小贴士 泡茶 80°C" in text and "1. 小美 · 30分" in text
