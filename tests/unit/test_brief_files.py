@@ -102,7 +102,8 @@ def test_every_error_is_named_with_its_place_and_line(tmp_path):
     assert errors["sections[1].colour"][0] == 10 and "unknown key" in errors["sections[1].colour"][1]
     assert errors["sections[2].link"][0] == 13
     assert errors["sections[3].time"] == (16, "needs a UTC offset, e.g. 2026-11-29T20:00:00+08:00")
-    assert errors["sections[4].question"] == (17, "Field required")  # missing: the line of its section
+    # a missing key is placed at the line of its section
+    assert errors["sections[4].question"] == (17, "missing; this key is required here")
     assert errors["sections[5].kind"][0] == 19 and "news, tip, product" in errors["sections[5].kind"][1]
     assert errors["sections[6].for"][0] == 23 and "ids, kinds or tags" in errors["sections[6].for"][1]
     assert len(errors) == 9

@@ -160,3 +160,9 @@ def test_the_documented_tenant_template_renders():
     text = render("text", "morning", context(), source)
     # THEN it shows the brief, its sections and the shipped board
     assert text.startswith("早安 · 茶友群") and "小贴士 泡茶 80°C" in text and "1. 小美 · 30分" in text
+
+
+def test_an_oversized_tenant_template_is_refused_once_with_its_reason():
+    with pytest.raises(BriefRenderError) as caught:
+        render("text", "morning", context(), "x" * 30_000)
+    assert caught.value.reason == "the template is over 20 KB"

@@ -170,6 +170,8 @@ def render(dialect: str, edition: str, context: dict, override: str | None = Non
         template = (compile_override(dialect, override) if override is not None
                     else shipped(check_dialect(dialect)).get_template(f"briefs/{dialect}/{edition}.j2"))
         text = template.render(context)
+    except BriefRenderError:
+        raise
     except TemplateError as e:
         raise BriefRenderError(_reason(e)) from None
     except Exception as e:  # a template's own expressions (1 // 0, a bad format) fail one group, not the run

@@ -223,6 +223,10 @@ def problems(error: ValidationError, data: Any) -> list[tuple[tuple, str]]:
             msg = "unknown key; check its spelling (docs/briefs.md lists the keys of each section)"
         elif item["type"] == "literal_error" and path[-1:] == ("edition",):
             msg = "expected morning or evening"
+        elif item["type"] == "missing":
+            msg = "missing; this key is required here"
+        elif item["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            msg = "expected keys and values here (a YAML mapping such as {kind: tip, text: ...})"
         found.append((path, msg))
     return found
 

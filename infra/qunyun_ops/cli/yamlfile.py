@@ -65,6 +65,8 @@ def _lines(node: yaml.Node, at: tuple, lines: dict[tuple, int], depth: int = 0) 
         return
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
             here = (*at, key.value)
             lines.setdefault(here, key.start_mark.line + 1)
             _lines(value, here, lines, depth + 1)
