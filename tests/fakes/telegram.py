@@ -1,0 +1,129 @@
+"""Fake Telegram Bot API: `POST /bot{token}/sendMessage` with parse_mode HTML (reference/channels.md)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from fakes.base import Answer, FakeServer, RateWindow, Request, json_or_none
+
+TEXT_LIMIT = 4096  # characters after entity parsing
+TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
+        "blockquote", "tg-emoji"}
+
+
+@dataclass
+class Accepted:
+    token: str
+    chat_id: str
+    text: str  # after entity parsing: what members read
+    html: str
+    message_id: int
+    at: float
+
+
+class _Entities(HTMLParser):
+    """Telegram's HTML subset: known tags only, properly nested; collects the visible text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.problem = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in TAGS:
+            self.problem = self.problem or f'Unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.problem = self.problem or f'Unexpected end tag "{tag}"'
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(html: str) -> tuple[str, str]:
+    """(visible text, problem); problem is empty when Telegram would accept the markup."""
+    parser = _Entities()
+    parser.feed(html)
+    parser.close()
+    if not parser.problem and parser.stack:
+        parser.problem = f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"'
+    return "".join(parser.text), parser.problem
+
+
+def error(code: int, description: str, retry_after: int | None = None) -> Answer:
+    body = {"ok": False, "error_code": code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return Answer(code, body)
+
+
+class FakeTelegramBot(FakeServer):
+    def __init__(self, clock=None):
+        super().__init__(clock)
+        self.tokens: set[str] = set()
+        self.chats: set[str] = set()
+        self.kicked: set[str] = set()
+        self.revoked: set[str] = set()
+        self.received: list[Accepted] = []
+        self.per_group = RateWindow(20, 60.0)  # 20 a minute to one group
+        self.per_bot = RateWindow(30, 1.0)  # about 30 a second overall
+        self._ids = itertools.count(1)
+
+    def add_bot(self, token: str) -> None:
+        self.tokens.add(token)
+
+    def add_chat(self, chat_id: str) -> None:
+        self.chats.add(str(chat_id))
+
+    def kick(self, chat_id: str) -> None:
+        """The bot was removed from the group."""
+        self.kicked.add(str(chat_id))
+
+    def revoke(self, token: str) -> None:
+        self.revoked.add(token)
+
+    def throttle(self, retry_after: int, seconds: float | None = None) -> None:
+        self.force(error(429, f"Too Many Requests: retry after {retry_after}", retry_after), seconds or retry_after)
+
+    def handle(self, request: Request) -> Answer:
+        token, _, method = request.path.removeprefix("/bot").partition("/")
+        if request.method != "POST" or not request.path.startswith("/bot"):
+            return Answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        if token not in self.tokens or token in self.revoked:
+            return error(401, "Unauthorized")
+        if method != "sendMessage":
+            return error(404, "Not Found: method not found")
+        body = json_or_none(request)
+        if not isinstance(body, dict):
+            return error(400, "Bad Request: message text is empty")
+        chat_id = str(body.get("chat_id", ""))
+        if chat_id not in self.chats:
+            return error(400, "Bad Request: chat not found")
+        if chat_id in self.kicked:
+            return error(403, "Forbidden: bot was kicked from the group chat")
+        html = str(body.get("text", ""))
+        text, problem = parse(html) if body.get("parse_mode") == "HTML" else (html, "")
+        if problem:
+            return error(400, f"Bad Request: can't parse entities: {problem}")
+        if not text.strip():
+            return error(400, "Bad Request: message text is empty")
+        if len(text) > TEXT_LIMIT:
+            return error(400, "Bad Request: message is too long")
+        now = self.clock()
+        wait = self.per_bot.take(token, now)
+        if wait is None and chat_id.startswith("-"):  # groups have negative ids
+            wait = self.per_group.take((token, chat_id), now)
+        if wait is not None:
+            seconds = max(1, round(wait))
+            return error(429, f"Too Many Requests: retry after {seconds}", seconds)
+        accepted = Accepted(token, chat_id, text, html, next(self._ids), now)
+        self.received.append(accepted)
+        return Answer(200, {"ok": True, "result": {"message_id": accepted.message_id, "chat": {"id": chat_id},
+                                                   "date": int(now), "text": text}})

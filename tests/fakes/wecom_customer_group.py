@@ -1,0 +1,184 @@
+"""Fake WeCom customer-group mass send: gettoken, add_msg_template and its follow-ups (reference/channels.md).
+
+The owner's side is a test helper: `confirm(msgid, owner, chat_ids)` is the owner tapping "send" for some of
+the task's groups; the others stay unsent. Each group's monthly quota (as many mass sends as the month has
+days) is counted, and a confirmation past it fails that group with status 3.
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from fakes.base import Answer, FakeServer, Request, json_or_none
+
+TOKEN_TTL = 7200
+MAX_CHATS = 2000
+TEXT_LIMIT = 4000
+REMINDS_PER_DAY = 3
+DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
+CST = timedelta(hours=8)  # quota months follow China Standard Time
+
+
+@dataclass
+class Task:
+    msgid: str
+    sender: str
+    chat_ids: list[str]
+    text: str
+    created_at: float
+    status: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # chat → (status, send_time)
+    reminders: list[float] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def error(errcode: int, errmsg: str) -> Answer:
+    return Answer(200, {"errcode": errcode, "errmsg": errmsg})
+
+
+class FakeWecomCustomerGroups(FakeServer):
+    def __init__(self, clock=None):
+        super().__init__(clock)
+        self.corps: dict[str, str] = {}
+        self.owners: dict[str, set[str]] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.tasks: dict[str, Task] = {}
+        self.sends: dict[tuple[str, str], int] = {}  # (chat, yyyy-mm) → mass sends received
+        self.gettoken_calls = 0
+        self._ids = itertools.count(1)
+
+    # --- setup and the owner's side ------------------------------------------------------------------------------
+
+    def add_corp(self, corp_id: str, secret: str) -> None:
+        self.corps[corp_id] = secret
+
+    def add_owner(self, userid: str, chat_ids: list[str]) -> None:
+        self.owners.setdefault(userid, set()).update(chat_ids)
+
+    def reset_secret(self, corp_id: str) -> None:
+        """The admin reset the secret: the old one and every token issued with it stop working."""
+        self.corps[corp_id] = secrets.token_hex(8)
+        self.tokens = {t: v for t, v in self.tokens.items() if v[0] != corp_id}
+
+    def expire_tokens(self) -> None:
+        self.tokens = {t: (corp, 0.0) for t, (corp, _) in self.tokens.items()}
+
+    def force_errcode(self, errcode: int, seconds: float, errmsg: str = "forced") -> None:
+        self.force(error(errcode, errmsg), seconds)
+
+    def confirm(self, msgid: str, owner: str, chat_ids: list[str]) -> dict[str, int]:
+        """The owner sends the task to `chat_ids`; returns each group's new status (1 sent, 3 over quota)."""
+        with self.lock:
+            task = self.tasks[msgid]
+            assert owner == task.sender, "only the task's sender can confirm it"
+            changed = {}
+            if task.cancelled:
+                return changed
+            now = self.clock()
+            month = (datetime.fromtimestamp(now, UTC) + CST).strftime("%Y-%m")
+            year, mon = map(int, month.split("-"))
+            for chat in chat_ids:
+                if task.status.get(chat, (None,))[0] != 0:
+                    continue
+                used = self.sends.get((chat, month), 0)
+                if used >= calendar.monthrange(year, mon)[1]:
+                    task.status[chat] = (3, None)
+                else:
+                    self.sends[(chat, month)] = used + 1
+                    task.status[chat] = (1, int(now))
+                changed[chat] = task.status[chat][0]
+            return changed
+
+    # --- the API --------------------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Answer:
+        if request.path == "/cgi-bin/gettoken":
+            return self._gettoken(request.query)
+        api = request.path.removeprefix("/cgi-bin/externalcontact/")
+        routes = {"add_msg_template": self._add_msg_template, "get_groupmsg_send_result": self._send_result,
+                  "remind_groupmsg_send": self._remind, "cancel_groupmsg_send": self._cancel}
+        if request.method != "POST" or api not in routes:
+            return Answer(404, "not found")
+        token = request.query.get("access_token")
+        if not token:
+            return error(41001, "access_token missing")
+        if token not in self.tokens:
+            return error(40014, "invalid access_token")
+        if self.tokens[token][1] <= self.clock():
+            return error(42001, "access_token expired")
+        body = json_or_none(request)
+        if not isinstance(body, dict):
+            return error(47001, "data format error")
+        return routes[api](body)
+
+    def _gettoken(self, query: dict[str, str]) -> Answer:
+        self.gettoken_calls += 1
+        corp = query.get("corpid", "")
+        if corp not in self.corps:
+            return error(40013, "invalid corpid")
+        if query.get("corpsecret") != self.corps[corp]:
+            return error(40001, "invalid credential")
+        token = secrets.token_hex(16)
+        self.tokens[token] = (corp, self.clock() + TOKEN_TTL)
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": TOKEN_TTL})
+
+    def _add_msg_template(self, body: dict) -> Answer:
+        if body.get("chat_type") != "group":
+            return error(40058, "chat_type must be group for customer groups")
+        sender = body.get("sender")
+        if not sender:
+            return error(41063, "sender required for chat_type group")
+        if sender not in self.owners:
+            return error(60111, "userid not found")
+        chats = body.get("chat_id_list") or []
+        if not chats or len(chats) > MAX_CHATS:
+            return error(40058, f"chat_id_list size must be 1..{MAX_CHATS}")
+        content = str((body.get("text") or {}).get("content", ""))
+        if not content and not body.get("attachments"):
+            return error(41053, "text or attachments required")
+        if len(content.encode("utf-8")) > TEXT_LIMIT:
+            return error(40058, f"text.content exceeds {TEXT_LIMIT} bytes")
+        owned = self.owners[sender]
+        valid = [c for c in dict.fromkeys(chats) if c in owned]
+        fail_list = [c for c in dict.fromkeys(chats) if c not in owned]
+        msgid = f"msg{next(self._ids):06d}"
+        task = Task(msgid, sender, valid, content, self.clock())
+        task.status = {c: (0, None) for c in valid}
+        self.tasks[msgid] = task
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "fail_list": fail_list, "msgid": msgid})
+
+    def _send_result(self, body: dict) -> Answer:
+        task = self.tasks.get(str(body.get("msgid", "")))
+        if task is None:
+            return error(40058, "invalid msgid")
+        rows = [] if body.get("userid") != task.sender else [
+            {"chat_id": c, "userid": task.sender, "status": s, **({"send_time": t} if t else {})}
+            for c, (s, t) in task.status.items()]
+        limit = int(body.get("limit") or DEFAULT_LIMIT)
+        limit = DEFAULT_LIMIT if limit > MAX_LIMIT or limit < 1 else limit
+        start = int(body.get("cursor") or 0)
+        page = rows[start:start + limit]
+        more = start + limit < len(rows)
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "next_cursor": str(start + limit) if more else "",
+                            "send_list": page})
+
+    def _remind(self, body: dict) -> Answer:
+        task = self.tasks.get(str(body.get("msgid", "")))
+        if task is None or task.cancelled:
+            return error(40058, "invalid msgid")
+        now = self.clock()
+        task.reminders = [t for t in task.reminders if t > now - 86400]
+        if len(task.reminders) >= REMINDS_PER_DAY:
+            return error(45009, "api freq out of limit: at most 3 reminders per task in 24 hours")
+        task.reminders.append(now)
+        return error(0, "ok")
+
+    def _cancel(self, body: dict) -> Answer:
+        task = self.tasks.get(str(body.get("msgid", "")))
+        if task is None:
+            return error(40058, "invalid msgid")
+        task.cancelled = True
+        return error(0, "ok")
