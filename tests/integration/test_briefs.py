@@ -217,4 +217,4 @@ def test_cli_adds_replaces_refuses_and_previews(stack):
     assert "wecom_robot (wecom_markdown)" in shown.stderr
     as_json = json.loads(stack.cli("briefs", "preview", "--group", "tea-store", "--edition", "morning", "--date",
                                    str(TOMORROW), "--tenant", "tea", "--local", "--json").stdout)
-    assert as_json["dialect"] == "telegram_html" and "金骏眉礼盒" not in as_json["text"]
+    assert as_json["dialect"] == "telegram_html" and "金骏眉礼盒" not in as_json["text"] and as_json["title"] == "早安"

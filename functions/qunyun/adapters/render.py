@@ -10,7 +10,6 @@ process and kept.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Callable
 from functools import cache, lru_cache
@@ -56,18 +55,15 @@ def _telegram(s: str) -> str:
     return html.escape(s, quote=False).translate(_MENTIONS)
 
 
-def _json(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)[1:-1]
-
-
-def _feishu(s: str) -> str:
-    return _json(s.translate(_PLAIN))
+def inert(text: str) -> str:
+    """Text shown outside the markup (a Feishu post's or a DingTalk message's title), made as inert."""
+    return _plain(text)
 
 
 ESCAPES: dict[str, Callable[[str], str]] = {
     "wecom_markdown": _markdown,
     "dingtalk_markdown": _markdown,
-    "feishu_post": _feishu,
+    "feishu_post": _plain,  # lines the feishu_bot channel turns into a post: [label](url) is its link
     "slack_mrkdwn": _slack,
     "telegram_html": _telegram,
     "text": _plain,
@@ -76,7 +72,7 @@ ESCAPES: dict[str, Callable[[str], str]] = {
 HREFS: dict[str, Callable[[str], str]] = {
     "wecom_markdown": lambda u: quote(u, safe=_URL_SAFE),
     "dingtalk_markdown": lambda u: quote(u, safe=_URL_SAFE),
-    "feishu_post": lambda u: _json(u),
+    "feishu_post": lambda u: quote(u, safe=_URL_SAFE),
     "slack_mrkdwn": lambda u: quote(u, safe=_URL_SAFE).replace("&", "&amp;"),
     "telegram_html": lambda u: html.escape(quote(u, safe=_URL_SAFE), quote=True),
     "text": lambda u: u,
@@ -154,16 +150,6 @@ def _tidy(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", _TRAILING.sub("\n", text)).strip()
 
 
-def _post(dialect: str, text: str) -> str:
-    if dialect != "feishu_post":
-        return _tidy(text)
-    try:  # a Feishu post is JSON; one compact line is what its client sends
-        post = json.loads(text)
-    except ValueError as e:
-        raise BriefRenderError(f"the template did not produce valid JSON for a Feishu post ({e})") from None
-    return json.dumps(post, ensure_ascii=False, separators=(",", ":"))
-
-
 def render(dialect: str, edition: str, context: dict, override: str | None = None) -> str:
     """The message text of one group's brief; any failure is a BriefRenderError saying why."""
     try:
@@ -176,7 +162,7 @@ def render(dialect: str, edition: str, context: dict, override: str | None = Non
         raise BriefRenderError(_reason(e)) from None
     except Exception as e:  # a template's own expressions (1 // 0, a bad format) fail one group, not the run
         raise BriefRenderError(f"{type(e).__name__}: {e}") from None
-    text = _post(dialect, text)
+    text = _tidy(text)
     if not text:
         raise BriefRenderError("the template produced an empty message")
     if len(text) > MAX_OUTPUT:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger, member_key
-from qunyun.adapters.render import check_dialect, compile_override, render
+from qunyun.adapters.render import check_dialect, compile_override, inert, render
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.briefs import DIALECTS, EDITIONS, Brief, BriefRenderError, compose, member_name, parse_brief
 from qunyun.domain.errors import InvalidRequest, NotFound
@@ -30,6 +30,7 @@ class Rendered:
     dialect: str
     edition: str
     date: str
+    title: str  # the brief's title, for channels that show one apart from the text (Feishu post, DingTalk)
     text: str
 
     def view(self) -> dict:
@@ -72,7 +73,8 @@ def render_brief(tenant: Tenant, group: Group, brief: Brief, *, ledger: PointsLe
         text = render(dialect, brief.edition, context, template)
     except BriefRenderError as e:
         raise e.for_group(group.group_id) from None
-    return Rendered(group.group_id, group.channel.value, dialect, brief.edition, brief.date.isoformat(), text)
+    return Rendered(group.group_id, group.channel.value, dialect, brief.edition, brief.date.isoformat(),
+                    inert(context["brief"]["title"]), text)
 
 
 def check_edition(edition: str) -> str:

@@ -84,7 +84,8 @@ def preview(group: str = typer.Option(..., "--group", help="The group id."), edi
         err.print(f"note: group {group} takes no {edition} brief (its CSV says -); it would receive this "
                   "if it did.", highlight=False)
     # The message itself on stdout, byte for byte; what it is about on stderr.
-    err.print(f"{rendered.channel} ({rendered.dialect}), {len(rendered.text.encode())} bytes:", highlight=False)
+    size = len(rendered.text.encode())
+    err.print(f"{rendered.channel} ({rendered.dialect}), title {rendered.title!r}, {size} bytes:", highlight=False)
     typer.echo(rendered.text)
 
 
