@@ -50,6 +50,9 @@ def test_add_list_restock_and_update_terms(tenant):
     ("rewards:\n  - {id: a, name: A, cost: 1, stock: 1, active_from: 2026-11-01T00:00:00}\n", "UTC offset"),
     ("rewards:\n  - {id: a, name: A, cost: 1, stock: 1, limit_period: year}\n", "rewards.0.limit_period"),
     ("rewards:\n  - {id: a, name: A, cost: 1, stock: 1, colour: red}\n", "rewards.0.colour"),
+    ("rewards:\n  - id: a\n    name: A\n    cost: 1\n    stock: 1\n    active_from: 2026-11-31T00:00:00+08:00\n",
+     "line 6, rewards.0.active_from"),
+    ("rewards:\n  - {id: a, name: A, cost: 1, stock: 1, active_until: 2026-02-30}\n", "line 2, rewards.0.active_until"),
     ("rewards: [\n", "line"),
     ("- just a list\n", "mapping"),
 ])

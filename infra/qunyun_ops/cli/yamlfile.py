@@ -77,18 +77,15 @@ def _lines(node: yaml.Node, at: tuple, lines: dict[tuple, int], depth: int = 0) 
 
 
 def load_model(path: Path, model: type[M]) -> M:
-    text = _text(path)
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise _not_yaml(path, e) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest(f"{path}: expected a mapping of settings at the top level.")
+    """The file checked by `model`; every problem is named with its field and line, and nothing is changed."""
+    data, line_of = read_yaml(path)
     try:
         return model.model_validate(data)
     except ValidationError as e:
         problems = []
         for item in e.errors()[:20]:
             field = ".".join(str(p) for p in item["loc"])
-            problems.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
+            line = line_of(tuple(item["loc"]))
+            where = f"line {line}, " if line else ""
+            problems.append(f"{where}{field}: {item['msg'].removeprefix('Value error, ')}")
         raise InvalidRequest(f"{path}: " + "; ".join(problems) + ". Nothing was changed.") from None
