@@ -131,6 +131,24 @@ def points_demo(port: int, secret: str) -> None:
     qunyun("points", "reconcile", "--tenant", TENANT, "--local")
 
 
+def brief_demo() -> None:
+    """Today's morning brief, with yesterday's check-ins and the top three of each group."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    step("Write today's morning brief and preview what two groups would receive")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    text = (DEMO / "brief.yaml").read_text(encoding="utf-8")
+    brief = STATE / "demo-brief.yaml"
+    brief.write_text("\n".join(f"date: {today}" if line.startswith("date:") else line for line in text.splitlines()),
+                     encoding="utf-8")
+    qunyun("briefs", "add", str(brief), "--tenant", TENANT, "--local")
+    for group in ("tea-parents-01", "tea-learning"):
+        print(f"--- {group} ---")
+        qunyun("briefs", "preview", "--group", group, "--edition", "morning", "--date", today, "--tenant", TENANT,
+               "--local")
+
+
 def mall_demo(port: int, secret: str) -> None:
     """A member redeems a reward, the mall retries the same request, then the order is cancelled."""
     step("Stock the points mall")
@@ -203,6 +221,7 @@ def main() -> int:
             print(f"{label}: HTTP {status} {json.dumps(body, ensure_ascii=False)}")
 
         points_demo(state["port"], secret)
+        brief_demo()
         mall_demo(state["port"], secret)
     finally:
         step("Stop the local stack")
