@@ -496,6 +496,7 @@ def test_signed_webhook_is_signed_like_api_md_and_carries_the_key(clock):
         assert first.ok and first.message_ids == ("b-1",) and again.ok
         [got] = bridge.received
         assert (got["tenant"], got["group_id"], got["text"], got["key"]) == ("t1", "g1", "早安", message.key)
+        assert got["format"] == "text"  # briefs for signed webhooks render in the plain-text dialect
 
 
 def test_signed_webhook_wrong_secret_is_permanent_and_outage_transient(clock):

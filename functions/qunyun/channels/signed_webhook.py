@@ -6,7 +6,7 @@ sends exactly as qunyun verifies what it receives. The envelope carries the call
 drop a message it has already posted.
 
     {"type": "qunyun.message", "tenant_id": "t1", "group_id": "g1", "key": "brief:2026-11-25:morning",
-     "title": "早安", "text": "...", "format": "markdown", "sent_at": 1764028800}
+     "title": "早安", "text": "...", "format": "text", "sent_at": 1764028800}
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ TEXT_LIMIT_BYTES = BODY_LIMIT_BYTES - 4 * 1024
 
 def envelope(target: Target, message: Message, text: str, now: int) -> bytes:
     return json.dumps({"type": "qunyun.message", "tenant_id": target.tenant_id, "group_id": target.group_id,
-                       "key": message.key, "title": message.title, "text": text, "format": "markdown",
+                       "key": message.key, "title": message.title, "text": text, "format": "text",
                        "sent_at": now}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
