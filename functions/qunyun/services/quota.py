@@ -1,0 +1,47 @@
+"""Spending a group's push slots: the quota planner's decision, made atomic and idempotent in DynamoDB."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from datetime import date
+
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.domain.errors import QunyunError
+from qunyun.domain.groups import Group
+from qunyun.domain.quota import Budget, Decision, Push, allowance, decide, period_key
+from qunyun.domain.tenants import Tenant
+
+ATTEMPTS = 12
+
+
+class Contention(QunyunError):
+    status, code = 503, "contention"
+
+
+def budget_of(tenant: Tenant, group: Group) -> Budget:
+    return Budget.for_group(group.channel, tenant.policy.daily_push_cap, tenant.policy.quota_period)
+
+
+def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
+          deliveries: DeliveryRepository) -> Decision:
+    """Decides whether `push` goes to the group on its local `day` and, if it does, spends its slot.
+
+    `later` are the pushes known to come later that day; those that outrank this one keep their slots.
+    Spending again for the same push (a retry, a second dispatcher run, a duplicate queue message) spends
+    nothing and answers `already`. Concurrent callers are serialised by the counters' conditions: each
+    attempt that loses reads the counters again and decides again."""
+    budget = budget_of(tenant, group)
+    key = period_key(budget.quota_period, day) if budget.quota_period else None
+    for attempt in range(ATTEMPTS):
+        spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key)
+        decision = decide(push, day, budget, spent, later)
+        if not decision.take or decision.already:
+            return decision
+        limits = allowance(push, day, budget, later, spent.pushes)
+        if deliveries.spend(tenant.tenant_id, group.group_id, day, push, limits):
+            return decision
+        time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
+    raise Contention(f"Could not spend a slot of group {group.group_id!r} on {day} after {ATTEMPTS} attempts; "
+                     "try again.", group_id=group.group_id)
