@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+import heapq
+import zlib
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from qunyun.adapters.deliveries_tables import CounterItem, _DeliveriesMeta
+from qunyun.adapters.deliveries_tables import CounterItem, DeliveryItem, _DeliveriesMeta
+from qunyun.domain.deliveries import MOVES, Delivery, Status
 from qunyun.domain.quota import Allowance, Push, Spent
 
 _LOST = ("ConditionalCheckFailed", "TransactionConflict")
+DAY_SHARDS = 4
+_FIELDS = tuple(f for f in Delivery.model_fields if f not in ("date",))
 
 
 def group_pk(tenant_id: str, group_id: str) -> str:
@@ -24,6 +30,28 @@ def day_sk(day: date) -> str:
 
 def quota_sk(period_key: str) -> str:
     return f"QUOTA#{period_key}"
+
+
+def push_sk(day: date, push_id: str) -> str:
+    return f"PUSH#{day.isoformat()}#{push_id}"
+
+
+def day_shard(tenant_id: str, day: date, group_id: str) -> str:
+    return f"{tenant_id}#{day.isoformat()}#{zlib.crc32(group_id.encode()) % DAY_SHARDS}"
+
+
+def _to_item(d: Delivery) -> DeliveryItem:
+    data = {k: getattr(d, k) for k in _FIELDS}
+    data["status"] = d.status.value
+    return DeliveryItem(group_pk(d.tenant_id, d.group_id), push_sk(d.date, d.push_id),
+                        day_pk=day_shard(d.tenant_id, d.date, d.group_id), day_sk=f"{d.group_id}#{d.push_id}",
+                        date=d.date.isoformat(), **data)
+
+
+def _from_item(item: DeliveryItem) -> Delivery:
+    data = {k: getattr(item, k) for k in _FIELDS}
+    data["message_ids"] = list(item.message_ids or [])
+    return Delivery(date=date.fromisoformat(item.date), **data)
 
 
 class DeliveryRepository:
@@ -41,8 +69,10 @@ class DeliveryRepository:
         return Spent(day=int(today.spent) if today else 0, period=int(period.spent) if period else 0,
                      pushes=frozenset(today.pushes or ()) if today else frozenset())
 
-    def spend(self, tenant_id: str, group_id: str, day: date, push: Push, limits: Allowance) -> bool:
-        """Spends one slot of the day, and of the quota period when there is one, in one transaction.
+    def spend(self, tenant_id: str, group_id: str, day: date, push: Push, limits: Allowance,
+              record: Delivery | None = None) -> bool:
+        """Spends one slot of the day, and of the quota period when there is one, in one transaction, with
+        the push's delivery `record` when given (written only if the push has none yet).
 
         Conditions make it all or nothing: the push must not have spent on the day yet, and fewer than the
         allowed pushes (mass sends) may be spent. False when a condition failed or a concurrent transaction
@@ -58,9 +88,65 @@ class DeliveryRepository:
                     in_period = CounterItem.spent.does_not_exist() | (CounterItem.spent < limits.period)
                     tx.update(CounterItem(pk, quota_sk(limits.period_key)), condition=in_period,
                               actions=[CounterItem.spent.add(1)])
+                if record is not None:
+                    tx.save(_to_item(record), condition=DeliveryItem.pk.does_not_exist())
         except TransactWriteError as err:
             reasons = [getattr(r, "code", None) for r in (err.cancellation_reasons or []) if r]
             if err.cause_response_code == "TransactionConflictException" or any(r in _LOST for r in reasons):
                 return False
             raise
         return True
+
+    # ---- delivery records ---------------------------------------------------------------------------
+    def add(self, record: Delivery) -> bool:
+        """Writes a record of a push that spent nothing (a skip); False when the push has one already."""
+        try:
+            _to_item(record).save(condition=DeliveryItem.pk.does_not_exist())
+            return True
+        except PutError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def get(self, tenant_id: str, group_id: str, day: date, push_id: str) -> Delivery | None:
+        try:
+            return _from_item(DeliveryItem.get(group_pk(tenant_id, group_id), push_sk(day, push_id),
+                                               consistent_read=True))
+        except DeliveryItem.DoesNotExist:
+            return None
+
+    def move(self, record: Delivery, status: Status, now: datetime, *, reason: str | None = None,
+             error: str | None = None, message_ids: Iterable[str] = (), attempt: bool = False) -> Delivery | None:
+        """Moves a record to `status` if its stored status allows it (domain MOVES), counting an attempt and
+        adding platform message ids; None when the stored record had moved on meanwhile."""
+        allowed = [s.value for s in Status if status in MOVES[s]]
+        actions = [DeliveryItem.status.set(status.value), DeliveryItem.updated_at.set(now)]
+        actions += [DeliveryItem.reason.set(reason)] if reason is not None else []
+        actions += [DeliveryItem.error.set(error)] if error is not None else []
+        actions += [DeliveryItem.attempts.add(1)] if attempt else []
+        ids = list(message_ids)
+        actions += [DeliveryItem.message_ids.set((DeliveryItem.message_ids | []).append(ids))] if ids else []
+        actions += [DeliveryItem.sent_at.set(now)] if status is Status.sent else []
+        item = DeliveryItem(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id))
+        try:
+            item.update(actions=actions, condition=DeliveryItem.pk.exists() & DeliveryItem.status.is_in(*allowed))
+        except UpdateError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _from_item(item)
+
+    def on_day(self, tenant_id: str, day: date, group_id: str | None = None) -> list[Delivery]:
+        """The tenant's records of a local date (one group's, when given), by group and push, from the
+        `day` index: one query per shard, or one for a group."""
+        if group_id is not None:
+            return [_from_item(i) for i in DeliveryItem.day.query(
+                day_shard(tenant_id, day, group_id), DeliveryItem.day_sk.startswith(f"{group_id}#"))]
+        shards = [DeliveryItem.day.query(f"{tenant_id}#{day.isoformat()}#{n}") for n in range(DAY_SHARDS)]
+        return [_from_item(i) for i in heapq.merge(*shards, key=lambda i: i.day_sk)]
+
+    def of_group(self, tenant_id: str, group_id: str, limit: int = 100) -> Iterator[Delivery]:
+        """One group's records, newest date first."""
+        for item in DeliveryItem.query(group_pk(tenant_id, group_id), DeliveryItem.sk.startswith("PUSH#"),
+                                       scan_index_forward=False, limit=limit):
+            yield _from_item(item)

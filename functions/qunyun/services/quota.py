@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.domain.deliveries import Delivery
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.groups import Group
 from qunyun.domain.quota import Budget, Decision, Push, allowance, decide, period_key
@@ -25,13 +26,14 @@ def budget_of(tenant: Tenant, group: Group) -> Budget:
 
 
 def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
-          deliveries: DeliveryRepository) -> Decision:
+          deliveries: DeliveryRepository, record: Delivery | None = None) -> Decision:
     """Decides whether `push` goes to the group on its local `day` and, if it does, spends its slot.
 
     `later` are the pushes known to come later that day; those that outrank this one keep their slots.
     Spending again for the same push (a retry, a second dispatcher run, a duplicate queue message) spends
-    nothing and answers `already`. Concurrent callers are serialised by the counters' conditions: each
-    attempt that loses reads the counters again and decides again."""
+    nothing and answers `already`. A `record` (the push's delivery record) is written in the same transaction
+    as the slot. Concurrent callers are serialised by the counters' conditions: each attempt that loses reads
+    the counters again and decides again."""
     budget = budget_of(tenant, group)
     key = period_key(budget.quota_period, day) if budget.quota_period else None
     for attempt in range(ATTEMPTS):
@@ -40,7 +42,7 @@ def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[P
         if not decision.take or decision.already:
             return decision
         limits = allowance(push, day, budget, later, spent.pushes)
-        if deliveries.spend(tenant.tenant_id, group.group_id, day, push, limits):
+        if deliveries.spend(tenant.tenant_id, group.group_id, day, push, limits, record):
             return decision
         time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
     raise Contention(f"Could not spend a slot of group {group.group_id!r} on {day} after {ATTEMPTS} attempts; "

@@ -1,0 +1,63 @@
+"""Delivery records: planning a push (its slot and its record, together) and listing what groups were pushed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.domain.deliveries import Delivery, Status
+from qunyun.domain.errors import NotFound
+from qunyun.domain.groups import Group
+from qunyun.domain.quota import Push, local_day, period_key
+from qunyun.domain.tenants import Tenant
+from qunyun.services.groups import require_tenant
+from qunyun.services.quota import Contention, budget_of, spend
+
+
+def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
+              deliveries: DeliveryRepository, now: datetime) -> Delivery:
+    """Decides whether the push goes to the group on its local `day` and records it: `planned` with its slot
+    spent in the same transaction, or `skipped` with the reason (daily_cap, quota). The same push again
+    returns the record it already has; nothing is spent or written twice."""
+    found = deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
+    if found is not None:
+        return found
+    budget = budget_of(tenant, group)
+    key = period_key(budget.quota_period, day) if budget.quota_period else None
+    planned = Delivery.of(tenant.tenant_id, group.group_id, day, push, group.channel.value, Status.planned, now,
+                          quota_period=key)
+    try:
+        decision = spend(tenant, group, push, day, later, deliveries=deliveries, record=planned)
+    except Contention:
+        # A concurrent caller, told of other later pushes, recorded a skip meanwhile: its record stands.
+        found = deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
+        if found is None:
+            raise
+        return found
+    if decision.take and not decision.already:
+        return planned  # written with the slot
+    # A skip, or a slot a concurrent caller spent (and most likely recorded) first.
+    record = planned if decision.take else planned.model_copy(update={"status": Status.skipped,
+                                                                      "reason": decision.reason})
+    if deliveries.add(record):
+        return record
+    return deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
+
+
+def list_deliveries(tenant_id: str, day: date | None = None, group_id: str | None = None, *,
+                    tenants: TenantRepository, groups: GroupRepository, deliveries: DeliveryRepository,
+                    now: datetime) -> tuple[date | None, list[Delivery]]:
+    """The tenant's deliveries of a local date (today in the tenant's timezone when none is given), one
+    group's only when `group_id` is given; a group without a date lists its latest 100. Returns the date
+    listed (None for a group's latest) and the records."""
+    tenant = require_tenant(tenant_id, tenants)
+    if group_id is not None and groups.get(tenant_id, group_id) is None:
+        raise NotFound(f"Tenant {tenant_id!r} has no group {group_id!r}; `qunyun groups list` shows its groups.",
+                       code="unknown_group")
+    if day is None and group_id is not None:
+        return None, list(deliveries.of_group(tenant_id, group_id))
+    day = day or local_day(now, tenant.timezone)
+    return day, deliveries.on_day(tenant_id, day, group_id)
