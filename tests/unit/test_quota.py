@@ -39,6 +39,18 @@ def test_a_later_farewell_keeps_its_slot_from_both_briefs():
     assert decide(MORNING, DAY, budget, Spent(), later=[EVENING]).take
 
 
+def test_a_surprise_farewell_outranks_a_known_reminder():
+    # GIVEN the morning brief took a slot at 08:00 while a 12:00 reminder was known (its slot kept)
+    reminder = Push.reminder("live-1129", "1h")
+    assert decide(MORNING, DAY, ROBOT, Spent(), later=[reminder]).take
+    # WHEN a farewell nobody knew of at 08:00 is decided at 11:00
+    farewell = decide(FAREWELL, DAY, ROBOT, Spent(1, 0, frozenset({MORNING.push_id})), later=[reminder])
+    # THEN the farewell outranks the reminder and takes the last slot; the reminder finds the day full
+    assert farewell.take
+    spent = Spent(2, 0, frozenset({MORNING.push_id, FAREWELL.push_id}))
+    assert decide(reminder, DAY, ROBOT, spent).reason == "daily_cap"
+
+
 def test_spending_again_is_a_no_op():
     # GIVEN the morning brief already spent its slot and the cap is full
     spent = Spent(2, 2, frozenset({MORNING.push_id, FAREWELL.push_id}))
