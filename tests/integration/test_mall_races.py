@@ -199,6 +199,42 @@ def test_1000_replays_of_one_request_id_make_one_order_and_one_debit(tenant):
     assert [int(e.points) for e in entries(t, ledger, "u1", "spend")] == [-200]
 
 
+class TwinStoresFirst(PointsLedger):
+    """A ledger whose refusals always lose the race to a concurrent twin of the same request: the twin's
+    identical refusal is stored between this request's read (no order yet) and its own write."""
+
+    def save_failed_order(self, item) -> bool:
+        super().save_failed_order(item)
+        return super().save_failed_order(item)
+
+
+def test_a_refusal_whose_twin_stored_it_first_replays_the_twins_answer(tenant):
+    # GIVEN a member without points and a refusal that a concurrent twin stores first
+    ledger = TwinStoresFirst()
+    t = tenant_of(tenant)
+    stock_up(t, ledger, id="mug", name="Logo mug", cost=100, stock=5)
+    give(t, ledger, "poor", 50)
+
+    # WHEN the request is answered
+    answer = redeem(t, ask("twin", "poor"), ledger=ledger, now=T0)
+
+    # THEN it replays the twin's refusal instead of failing on the order it had read as missing
+    assert (answer.status, answer.replayed, answer.body["error"]["code"]) == (422, True, "insufficient_points")
+
+
+def test_20_concurrent_twins_of_a_refused_request_get_one_identical_refusal(tenant):
+    ledger = PointsLedger()
+    t = tenant_of(tenant)
+    stock_up(t, ledger, id="mug", name="Logo mug", cost=100, stock=5)
+    give(t, ledger, "poor", 50)
+
+    answers = together([lambda: redeem(t, ask("twins", "poor"), ledger=ledger, now=T0) for _ in range(20)])
+
+    assert {(a.status, repr(a.body)) for a in answers} == {(422, repr(answers[0].body))}
+    assert sum(not a.replayed for a in answers) == 1
+    expect_balance(t, ledger, "poor", available=50)
+
+
 def test_concurrent_cancels_restore_once(tenant):
     # GIVEN a placed order of 2 units
     ledger = PointsLedger()

@@ -220,6 +220,8 @@ def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: PointsLedger, now:
                 raise Refused("unknown_reward", f"There is no reward {req.reward_id!r}.")
             plan, body = _plan(tenant, req, reward, ledger, now, oid)
         except Refused as refused:
+            # Forgotten first: a concurrent twin may store its answer meanwhile, and the replay must read it.
+            ledger.forget()
             return _record_failure(tenant, req, oid, refused, ledger, now)
         finally:
             ledger.forget()
