@@ -22,6 +22,10 @@ class Settings(BaseModel):
     templates_dir: str = str(Path(__file__).resolve().parents[2] / "templates")
     signature_window_seconds: int = 300
     max_body_bytes: int = 64 * 1024
+    # How long an execution environment trusts the tenant item it read to check a signature (its secret
+    # reference, timezone, policy and rules), sparing one GetItem per request; a tenant's changes reach the
+    # webhooks within this many seconds. 0 reads the tenant on every request.
+    tenant_cache_seconds: float = 5.0
     # Where each channel's API lives (DESIGN.md §2): the real platforms by default, local fakes in tests.
     # Robots and bots are addressed by the credential in the group's webhook URL, always at these hosts.
     wecom_base_url: str = "https://qyapi.weixin.qq.com"
@@ -57,6 +61,8 @@ def _channel_settings(env) -> dict:
                  if env.get(f"QUNYUN_{name.upper()}_BASE_URL")}
     if env.get("QUNYUN_CHANNEL_TIMEOUT_SECONDS"):
         out["channel_timeout_seconds"] = float(env["QUNYUN_CHANNEL_TIMEOUT_SECONDS"])
+    if env.get("QUNYUN_TENANT_CACHE_SECONDS"):
+        out["tenant_cache_seconds"] = float(env["QUNYUN_TENANT_CACHE_SECONDS"])
     if env.get("QUNYUN_OUTBOX_DIR"):
         out["outbox_dir"] = env["QUNYUN_OUTBOX_DIR"]
     return out

@@ -77,12 +77,32 @@ def _headers(event: dict) -> dict[str, str]:
 class Verifier:
     """Checks API.md §1 signatures; the tenant lookup, secret store and clock are injectable for tests."""
 
+    CACHED_TENANTS = 1024  # an environment serving more tenants than this starts its cache afresh
+
     def __init__(self, tenants: TenantRepository | None = None, secrets: SecretStore | None = None,
-                 settings: Settings | None = None, clock: Callable[[], float] = time.time):
+                 settings: Settings | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.settings = settings or get_settings()
         self.tenants = tenants or TenantRepository()
         self.secrets = secrets or secret_store(self.settings)
-        self.clock = clock
+        self.clock, self.monotonic = clock, monotonic
+        self._tenants: dict[str, tuple[float, Tenant]] = {}
+
+    def _tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant, read at most once per `tenant_cache_seconds` in this environment. An unknown tenant is
+        not remembered, so a tenant created a moment ago is served at once."""
+        now, ttl = self.monotonic(), self.settings.tenant_cache_seconds
+        hit = self._tenants.get(tenant_id)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        tenant = self.tenants.get(tenant_id)
+        if tenant is None or ttl <= 0:
+            self._tenants.pop(tenant_id, None)
+            return tenant
+        if len(self._tenants) >= self.CACHED_TENANTS:
+            self._tenants.clear()
+        self._tenants[tenant_id] = (now, tenant)
+        return tenant
 
     def verify(self, event: dict) -> Tenant:
         body = raw_body(event)
@@ -103,7 +123,7 @@ class Verifier:
                 f"{self.settings.signature_window_seconds} s of the server's clock.",
                 code="timestamp_out_of_window",
             )
-        tenant = self.tenants.get(tenant_id) if len(tenant_id) <= 64 else None
+        tenant = self._tenant(tenant_id) if len(tenant_id) <= 64 else None
         secret = self.secrets.get(tenant.secret_ref) if tenant else None
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         # An unknown tenant fails exactly like a wrong signature, revealing nothing.

@@ -138,3 +138,47 @@ def test_signed_bytes_that_are_not_utf8_json_answer_400(tenant, context):
     event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
     status, body, _ = call(event, context)
     assert (status, body["error"]["code"], body["error"]["field"]) == (400, "invalid_request", "body")
+
+
+class CountingTenants:
+    """The tenant repository, counting its reads."""
+
+    def __init__(self):
+        from qunyun.adapters.tenants import TenantRepository
+
+        self.real, self.reads = TenantRepository(), 0
+
+    def get(self, tenant_id):
+        self.reads += 1
+        return self.real.get(tenant_id)
+
+
+def test_an_environment_reads_its_tenant_once_per_cache_period(tenant):
+    from qunyun.settings import get_settings
+    from qunyun.web import Verifier
+
+    # GIVEN a verifier with a 5-second tenant cache and a clock the test moves
+    tenants, clock = CountingTenants(), [100.0]
+    settings = get_settings().model_copy(update={"tenant_cache_seconds": 5})
+    verifier = Verifier(tenants=tenants, settings=settings, monotonic=lambda: clock[0])
+
+    def verify() -> str:
+        return verifier.verify(signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant")).tenant_id
+
+    # WHEN three requests arrive within 5 seconds, THEN the tenant is read once
+    assert [verify() for _ in range(3)] == [tenant.tenant_id] * 3
+    assert tenants.reads == 1
+    # WHEN the period has passed, THEN it is read again
+    clock[0] += 5
+    verify()
+    assert tenants.reads == 2
+    # AND an unknown tenant is looked up every time (a tenant created a moment later is served at once)
+    for _ in range(2):
+        with pytest.raises(Exception, match="signature does not match"):
+            verifier.verify(signed_event("not-yet", tenant.secret, "GET", "/v1/tenant"))
+    assert tenants.reads == 4
+    # AND with the cache switched off every request reads the tenant
+    verifier.settings = settings.model_copy(update={"tenant_cache_seconds": 0})
+    verify()
+    verify()
+    assert tenants.reads == 6
