@@ -150,11 +150,12 @@ def _tidy(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", _TRAILING.sub("\n", text)).strip()
 
 
-def render(dialect: str, edition: str, context: dict, override: str | None = None) -> str:
-    """The message text of one group's brief; any failure is a BriefRenderError saying why."""
+def render(dialect: str, edition: str, context: dict, override: str | None = None, family: str = "briefs") -> str:
+    """The message text of one group's brief (or, with `family="notices"`, of a farewell, reminder or
+    cancellation named by `edition`); any failure is a BriefRenderError saying why."""
     try:
         template = (compile_override(dialect, override) if override is not None
-                    else shipped(check_dialect(dialect)).get_template(f"briefs/{dialect}/{edition}.j2"))
+                    else shipped(check_dialect(dialect)).get_template(f"{family}/{dialect}/{edition}.j2"))
         text = template.render(context)
     except BriefRenderError:
         raise
