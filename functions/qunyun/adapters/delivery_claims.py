@@ -47,9 +47,10 @@ class DeliveryClaims:
                                       consistent_read=True)
         except DeliveryItem.DoesNotExist:
             return ClaimState("done", status="missing")
-        parts = int(stored.parts_sent or 0)
         if stored.status != Status.planned.value:
             return ClaimState("done", status=stored.status)
+        # Only a release after a transient failure sets parts_sent; without one no part has reached the group.
+        parts = stored.parts_sent if stored.parts_sent is not None else 0
         if stored.claim:
             if stored.claimed_at and stored.claimed_at + self.lease > now:
                 return ClaimState("busy", stored.claim, parts)
