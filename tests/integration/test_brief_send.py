@@ -238,3 +238,34 @@ def test_a_template_error_stops_only_its_own_group(shop, robot, outbox, context)
     assert record(shop, "out").status == "sent" and len(outbox.entries) == 1
     # AND the failed group spent none of its day's pushes
     assert DeliveryRepository().spent(shop.tenant_id, "a", DAY, None).day == 0
+
+
+def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_creates_none(shop, robot, outbox):
+    from fakes.wecom_customer_group import FakeWecomCustomerGroups
+    from qunyun.channels.wecom_customer_group import WecomCustomerGroups
+
+    with FakeWecomCustomerGroups() as wecom:
+        # GIVEN three customer groups of one owner, the tenant's corp credentials, and a fourth chat not his
+        wecom.add_corp("corp-1", "s3cret")
+        wecom.add_owner("zhang", ["wr1", "wr2", "wr3"])
+        rows = [f"cg{i},客户群 {i},traffic,wecom_customer_group,,,zhang,wr{i},,,,,,," for i in range(1, 5)]
+        import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(),
+                      groups=GroupRepository(), secrets=secret_store())
+        secret_store().put_many({f"{shop.tenant_id}/wecom/corp_id": "corp-1",
+                                 f"{shop.tenant_id}/wecom/corp_secret": "s3cret"})
+        customer = WecomCustomerGroups(wecom.base_url, timeout=5.0)
+        deps = make_deps(robot, outbox)
+        deps.customer_groups = lambda: customer
+        message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
+        # WHEN BriefSend handles the owner's message, and then the same message again
+        send_message(message, deps=deps)
+        send_message(message, deps=deps)
+        # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
+        assert len(wecom.tasks) == 1
+        task = next(iter(wecom.tasks.values()))
+        assert (task.sender, sorted(task.chat_ids)) == ("zhang", ["wr1", "wr2", "wr3"])
+        for g in ("cg1", "cg2", "cg3"):
+            found = record(shop, g)
+            assert (found.status, found.message_ids) == ("awaiting_owner", [task.msgid])
+        # AND the chat WeCom refused is recorded failed, saying so
+        assert (record(shop, "cg4").status, record(shop, "cg4").reason) == ("failed", "wecom_refused")
