@@ -3,6 +3,7 @@ to retry as partial batch failures (services/brief_send.py states the delivery g
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import UTC, datetime
@@ -30,17 +31,21 @@ processor = BatchProcessor(event_type=EventType.SQS)
 MAX_RECEIVES = int(os.environ.get("BRIEF_MAX_RECEIVES", "5"))
 
 
+@functools.cache
 def default_deps(timeout_seconds: float = 60.0) -> SendDeps:
+    """Built once per execution environment, so warm invocations reuse the channels' HTTP connections and
+    cached WeCom tokens. The claim's lease follows the function's Timeout in template.yaml (60 s)."""
     from qunyun.channels import channel
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 
-    senders: dict = {}
+    # One sender per channel, made on first use (each holds an HTTP client).
+    sender = functools.cache(channel)
     return SendDeps(
         tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
         deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
         claims=DeliveryClaims(claim_lease(timeout_seconds)),
-        channel=lambda name: senders.setdefault(name, channel(name)),
-        customer_groups=lambda: senders.setdefault("wecom_customer_group", WecomCustomerGroups()),
+        channel=sender,
+        customer_groups=functools.cache(WecomCustomerGroups),
         clock=lambda: datetime.now(UTC),
     )
 
