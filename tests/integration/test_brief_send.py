@@ -11,15 +11,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from brief_send import process
+from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.deliveries import DeliveryRepository, group_pk, push_sk
+from qunyun.adapters.deliveries_tables import DeliveryItem
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.outbox import MemoryOutbox, Outbox
+from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.briefs import DIALECTS, parse_brief
 from qunyun.domain.groups import Channel
@@ -240,32 +243,64 @@ def test_a_template_error_stops_only_its_own_group(shop, robot, outbox, context)
     assert DeliveryRepository().spent(shop.tenant_id, "a", DAY, None).day == 0
 
 
-def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_creates_none(shop, robot, outbox):
-    from fakes.wecom_customer_group import FakeWecomCustomerGroups
-    from qunyun.channels.wecom_customer_group import WecomCustomerGroups
-
-    with FakeWecomCustomerGroups() as wecom:
-        # GIVEN three customer groups of one owner, the tenant's corp credentials, and a fourth chat not his
-        wecom.add_corp("corp-1", "s3cret")
-        wecom.add_owner("zhang", ["wr1", "wr2", "wr3"])
+@pytest.fixture
+def wecom(shop):
+    """A fake WeCom with the tenant's corp, owner zhang of chats wr1-wr3, and customer groups cg1-cg4 (cg4's
+    chat is not his)."""
+    with FakeWecomCustomerGroups() as fake:
+        fake.add_corp("corp-1", "s3cret")
+        fake.add_owner("zhang", ["wr1", "wr2", "wr3"])
         rows = [f"cg{i},客户群 {i},traffic,wecom_customer_group,,,zhang,wr{i},,,,,,," for i in range(1, 5)]
         import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(),
                       groups=GroupRepository(), secrets=secret_store())
         secret_store().put_many({f"{shop.tenant_id}/wecom/corp_id": "corp-1",
                                  f"{shop.tenant_id}/wecom/corp_secret": "s3cret"})
-        customer = WecomCustomerGroups(wecom.base_url, timeout=5.0)
-        deps = make_deps(robot, outbox)
-        deps.customer_groups = lambda: customer
-        message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
-        # WHEN BriefSend handles the owner's message, and then the same message again
-        send_message(message, deps=deps)
-        send_message(message, deps=deps)
-        # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
-        assert len(wecom.tasks) == 1
-        task = next(iter(wecom.tasks.values()))
-        assert (task.sender, sorted(task.chat_ids)) == ("zhang", ["wr1", "wr2", "wr3"])
-        for g in ("cg1", "cg2", "cg3"):
-            found = record(shop, g)
-            assert (found.status, found.message_ids) == ("awaiting_owner", [task.msgid])
-        # AND the chat WeCom refused is recorded failed, saying so
-        assert (record(shop, "cg4").status, record(shop, "cg4").reason) == ("failed", "wecom_refused")
+        yield fake
+
+
+def customer_deps(robot, outbox, wecom, clock=None, **extra) -> SendDeps:
+    deps = make_deps(robot, outbox, clock, **extra)
+    customer = WecomCustomerGroups(wecom.base_url, timeout=5.0)
+    deps.customer_groups = lambda: customer
+    return deps
+
+
+def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_creates_none(shop, robot, outbox, wecom):
+    # GIVEN three customer groups of one owner, the tenant's corp credentials, and a fourth chat not his
+    deps = customer_deps(robot, outbox, wecom)
+    message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
+    # WHEN BriefSend handles the owner's message, and then the same message again
+    send_message(message, deps=deps)
+    send_message(message, deps=deps)
+    # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
+    assert len(wecom.tasks) == 1
+    task = next(iter(wecom.tasks.values()))
+    assert (task.sender, sorted(task.chat_ids)) == ("zhang", ["wr1", "wr2", "wr3"])
+    for g in ("cg1", "cg2", "cg3"):
+        found = record(shop, g)
+        assert (found.status, found.message_ids) == ("awaiting_owner", [task.msgid])
+    # AND the chat WeCom refused is recorded failed, saying so
+    assert (record(shop, "cg4").status, record(shop, "cg4").reason) == ("failed", "wecom_refused")
+
+
+def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(shop, robot, outbox, wecom):
+    # GIVEN cg2's task created by a sender that stopped before recording it (its claim still fresh)
+    def crash(owner, result):
+        raise SystemExit("the execution environment stopped")
+
+    clock = Clock()
+    with pytest.raises(SystemExit):
+        send_message({**body(shop, "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock,
+                                                                                after_send=crash))
+    # WHEN a message for cg1 and cg2 arrives meanwhile
+    with pytest.raises(RetryLater):
+        send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+    # THEN no task was created for cg1 and its claim was given back, not left to look like a crash
+    assert len(wecom.tasks) == 1
+    stored = DeliveryItem.get(group_pk(shop.tenant_id, "cg1"), push_sk(DAY, MORNING))
+    assert (stored.status, stored.claim) == ("planned", None)
+    # AND after the stopped sender's lease the retry sends cg1 its task and records cg2's outcome as unknown
+    clock.now = NOW + LEASE + timedelta(seconds=1)
+    send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+    assert len(wecom.tasks) == 2 and record(shop, "cg1").status == "awaiting_owner"
+    assert (record(shop, "cg2").status, record(shop, "cg2").reason) == ("failed", "unknown_after_crash")

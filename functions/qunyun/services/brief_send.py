@@ -212,17 +212,30 @@ def corp_ref(store: SecretStore, tenant_id: str, name: str) -> str:
     return f"{store.PREFIX}{getattr(store, 'root', '')}{tenant_id}/wecom/{name}"
 
 
+def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, list[tuple[Group, Delivery]]]:
+    """The owner's groups this attempt may send to, by their text; all or, when one is busy, none."""
+    claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
+    try:
+        for group, broken in loaded:
+            prepared = job.prepare(group, broken)
+            if prepared is None:
+                continue
+            record, rendered = prepared
+            if job.claim(record, group.channel.value) is not None:
+                claimed[rendered.text].append((group, record))
+    except RetryLater:
+        # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
+        # they would look like a crashed send to the retry.
+        for _, record in (m for members in claimed.values() for m in members):
+            job.deps.claims.release(record, job.token, job.now, parts_sent=0, error="busy")
+        raise
+    return claimed
+
+
 def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]) -> None:
     """One add_msg_template per distinct text (WeCom sends one text to all of a task's groups), covering the
     owner's groups whose budget allowed the push; each group ends awaiting_owner with the task's msgid."""
-    claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
-    for group, broken in loaded:
-        prepared = job.prepare(group, broken)
-        if prepared is None:
-            continue
-        record, rendered = prepared
-        if job.claim(record, group.channel.value) is not None:
-            claimed[rendered.text].append((group, record))
+    claimed = _claim_all(job, loaded)
     if not claimed:
         return
     corp, claims, retry = _corp(job), job.deps.claims, []
