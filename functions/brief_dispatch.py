@@ -25,7 +25,8 @@ def process(event: dict, context: LambdaContext | None = None, deps: dict | None
     now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
     deps = {"groups": GroupRepository(), "tenants": TenantRepository(), "content": ContentRepository(),
             "deliveries": DeliveryRepository(), "checkpoint": DispatchCheckpoint(), **(deps or {})}
-    deps.setdefault("queue", BriefQueue(os.environ["BRIEF_QUEUE_URL"]))
+    if "queue" not in deps:  # built only when needed: it makes an SQS client
+        deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
     summary = dispatch(now, **deps)
     logger.info("briefs dispatched", extra={"scheduled_time": event["scheduled_time"], **summary})
     for name, value in summary.items():

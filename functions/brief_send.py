@@ -50,10 +50,15 @@ def default_deps(timeout_seconds: float = 60.0) -> SendDeps:
     )
 
 
+@functools.cache
+def brief_queue() -> BriefQueue:
+    return BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+
+
 def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
             queue: BriefQueue | None = None) -> dict:
     deps = deps or default_deps()
-    queue = queue or BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+    queue = queue or brief_queue()
 
     def handle(record: SQSRecord) -> None:
         final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES

@@ -193,3 +193,19 @@ def test_customer_groups_travel_one_message_per_owner_of_at_most_2000_groups(ten
     assert sorted(by_owner["zhang"]) == [1, MAX_CHATS] and by_owner["li"] == [2] and by_owner[None] == [1]
     zhang = {g for b in queue.of(tenant.tenant_id) if b.get("owner") == "zhang" for g in b["group_ids"]}
     assert len(zhang) == MAX_CHATS + 1
+
+
+def test_the_handler_takes_now_from_the_scheduled_time(tenant, context):
+    from brief_dispatch import process
+
+    # GIVEN a group due at 07:20 Shanghai time on the 27th and its brief
+    add(tenant.tenant_id, [row("a", morning="07:20")])
+    write_brief(tenant.tenant_id, date(2026, 11, 27))
+    queue = ListQueue()
+    # WHEN the scheduler's event for 23:20 UTC the day before arrives (its Input, filled in)
+    summary = process({"scheduled_time": "2026-11-26T23:20:00Z"}, context,
+                      deps={"queue": queue, "checkpoint": fresh_checkpoint()})
+    # THEN the group's message is for its local date, whatever the wall clock says
+    assert queue.of(tenant.tenant_id) == [{"tenant_id": tenant.tenant_id, "edition": "morning", "date": "2026-11-27",
+                                           "slot": "2026-11-26T23:20:00+00:00", "group_ids": ["a"]}]
+    assert summary["slots"] == 1
