@@ -92,7 +92,8 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
         log(f"DynamoDB Local on {ddb.endpoint} with tables: {', '.join(tables)}")
         if sqs:
             consumers = [f"{s.queue} → {s.function}" for s in template.queue_sources]
-            log(f"SQS (moto) on {sqs.endpoint} with queues: {', '.join(u.rsplit('/', 1)[1] for u in queue_urls.values())}; "
+            names = [u.rsplit("/", 1)[1] for u in queue_urls.values()]
+            log(f"SQS (moto) on {sqs.endpoint} with queues: {', '.join(names)}; "
                 f"consumers: {', '.join(consumers) or 'none'}")
         log(f"Webhooks on http://127.0.0.1:{port}: " + ", ".join(f"{r.method} {r.path}" for r in template.routes))
         schedules = [f"{s.function} {s.expression} {s.timezone or 'UTC'}" for s in template.schedules]
