@@ -77,6 +77,20 @@ def java_processes(port: int) -> list[int]:
     return found
 
 
+def sqs_servers(parent_pid: int) -> list[int]:
+    """The local SQS endpoints (moto) a stack with this pid started."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"qunyun_ops.local.sqs_server" in cmd and str(parent_pid).encode() in cmd:
+                found.append(int(d.name))
+    return found
+
+
 def post_json(stack: Stack, path: str, tenant: str, secret: str, body) -> httpx.Response:
     raw = json.dumps(body).encode()
     stamp = str(int(time.time()))

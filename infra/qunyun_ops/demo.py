@@ -196,6 +196,7 @@ def main() -> int:
     try:
         state = wait_ready(proc)
         java_pid = _java_pid(ddb_port)
+        sqs_pid = _sqs_pid(proc.pid)
 
         step("Create the demo tenant")
         created = json.loads(qunyun("tenants", "create", TENANT, "--name", "一茶一会 Tea Club", "--local",
@@ -229,10 +230,12 @@ def main() -> int:
         proc.wait(timeout=30)
         log.close()
         print((STATE / "demo-stack.log").read_text(errors="replace").strip().splitlines()[-1])
-    left = [pid for pid in (locals().get("java_pid"),) if pid and _alive(pid)]
+    left = {name: pid for name, pid in (("DynamoDB Local", locals().get("java_pid")),
+                                        ("the SQS endpoint", locals().get("sqs_pid"))) if pid and _alive(pid)}
     if left:
-        raise SystemExit(f"demo: DynamoDB Local (pid {left[0]}) is still running after shutdown")
-    print(f"Stopped (exit code {proc.returncode}); DynamoDB Local is gone. Demo complete.")
+        name, pid = next(iter(left.items()))
+        raise SystemExit(f"demo: {name} (pid {pid}) is still running after shutdown")
+    print(f"Stopped (exit code {proc.returncode}); DynamoDB Local and the SQS endpoint are gone. Demo complete.")
     return 0
 
 
@@ -244,6 +247,19 @@ def _java_pid(ddb_port: int) -> int | None:
             except OSError:
                 continue
             if b"DynamoDBLocal.jar" in cmd and str(ddb_port).encode() in cmd:
+                return int(proc_dir.name)
+    return None
+
+
+def _sqs_pid(stack_pid: int) -> int | None:
+    """The local SQS endpoint (moto) the stack with this pid started."""
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                cmd = (proc_dir / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"qunyun_ops.local.sqs_server" in cmd and str(stack_pid).encode() in cmd:
                 return int(proc_dir.name)
     return None
 

@@ -21,8 +21,12 @@ class StackNotRunning(RuntimeError):
     pass
 
 
-def local_environment(ddb_endpoint: str, stack_name: str = LOCAL_STACK, secrets_file: Path = SECRETS_FILE) -> dict:
+def local_environment(
+    ddb_endpoint: str, stack_name: str = LOCAL_STACK, secrets_file: Path = SECRETS_FILE, sqs_endpoint: str | None = None
+) -> dict:
+    sqs = {"QUNYUN_SQS_ENDPOINT": sqs_endpoint, "AWS_ENDPOINT_URL_SQS": sqs_endpoint} if sqs_endpoint else {}
     return {
+        **sqs,
         "STACK_NAME": stack_name,
         "DYNAMODB_ENDPOINT": ddb_endpoint,
         "QUNYUN_SECRETS_FILE": str(secrets_file),
@@ -59,7 +63,9 @@ def read_state() -> dict:
 
 def use_local() -> dict:
     state = read_state()
-    os.environ.update(local_environment(state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"])))
+    os.environ.update(local_environment(
+        state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]), state.get("sqs_endpoint")
+    ))
     return state
 
 

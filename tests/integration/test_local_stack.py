@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from support_stack import DEMO, Stack, java_processes, sign
+from support_stack import DEMO, Stack, java_processes, sign, sqs_servers
 
 
 @pytest.fixture(scope="module")
@@ -103,21 +103,21 @@ def test_commands_without_a_running_stack_say_so(tmp_path):
 def test_sigterm_stops_everything_and_leaves_no_java(tmp_path):
     # GIVEN a running stack with its scheduler on
     s = Stack(tmp_path).up()
-    assert java_processes(s.ddb_port)
+    assert java_processes(s.ddb_port) and sqs_servers(s.proc.pid)
     # WHEN it gets SIGTERM
     code = s.stop()
-    # THEN it exits cleanly, DynamoDB Local is gone and the state file is removed
+    # THEN it exits cleanly, DynamoDB Local and the SQS endpoint are gone and the state file is removed
     assert code == 0
-    assert java_processes(s.ddb_port) == []
+    assert java_processes(s.ddb_port) == [] and sqs_servers(s.proc.pid) == []
     assert not (tmp_path / "local.json").exists()
 
 
 def test_a_killed_cli_takes_dynamodb_local_with_it(tmp_path):
     s = Stack(tmp_path).up("--no-schedule")
-    assert java_processes(s.ddb_port)
+    assert java_processes(s.ddb_port) and sqs_servers(s.proc.pid)
     s.proc.kill()
     s.proc.wait()
     deadline = time.monotonic() + 15
-    while java_processes(s.ddb_port) and time.monotonic() < deadline:
+    while (java_processes(s.ddb_port) or sqs_servers(s.proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert java_processes(s.ddb_port) == []
+    assert java_processes(s.ddb_port) == [] and sqs_servers(s.proc.pid) == []

@@ -65,3 +65,20 @@ def test_every_handler_imports_with_powertools_logger_and_metrics(logical_id):
 def test_every_function_is_one_handler_module():
     modules = [m for _, m, _ in HANDLERS.values()]
     assert len(modules) == len(set(modules)), "one handler module per function"
+
+
+def test_brief_send_agrees_with_its_queue():
+    # GIVEN BriefSend and the queue it consumes, as template.yaml declares them
+    send = TEMPLATE_DOC.functions["BriefSend"]
+    queue = TEMPLATE_DOC.queues["BriefQueue"]
+    (source,) = [s for s in TEMPLATE_DOC.queue_sources if s.function == "BriefSend"]
+    # THEN its last receive is the one before the dead letters, so it records retries_exhausted itself
+    assert int(send.environment["BRIEF_MAX_RECEIVES"]) == int(queue["RedrivePolicy"]["maxReceiveCount"])
+    # AND it reports failed items rather than failing whole batches
+    assert source.queue == "BriefQueue" and source.report_failures
+    # AND a message a crashed sender left comes back after the claim's lease (twice the Timeout the handler
+    # assumes), so the retry records the unknown outcome instead of waiting
+    from brief_send import default_deps
+
+    lease = default_deps().claims.lease.total_seconds()
+    assert lease == 2 * send.timeout and int(queue["VisibilityTimeout"]) > lease

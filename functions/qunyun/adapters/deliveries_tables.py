@@ -84,3 +84,8 @@ class DeliveryItem(_Item):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
+    # BriefSend's claim on a planned push while it sends (adapters/delivery_claims.py): who holds it, since
+    # when, and how many parts of the message reached the group before a transient failure.
+    claim = UnicodeAttribute(null=True)
+    claimed_at = UTCDateTimeAttribute(null=True)
+    parts_sent = NumberAttribute(null=True)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from qunyun.settings import get_settings
@@ -46,10 +53,68 @@ class TenantItem(Model):
     created_at = UTCDateTimeAttribute()
 
 
+class TimezonesItem(Model):
+    """The timezones groups live in (a set kept up to date by every group import), so BriefDispatch knows
+    which local slots to look up without scanning the groups table. Its key is no valid tenant id."""
+
+    class Meta(_Meta):
+        table_name = _settings.table("tenants")
+
+    tenant_id = UnicodeAttribute(hash_key=True, default="~timezones")
+    timezones = UnicodeSetAttribute(null=True)
+
+
+class BriefCheckpointItem(Model):
+    """The last 5-minute slot (a UTC instant) BriefDispatch finished: the next run catches up from there."""
+
+    class Meta(_Meta):
+        table_name = _settings.table("tenants")
+
+    tenant_id = UnicodeAttribute(hash_key=True, default="~brief-dispatch")
+    until = UTCDateTimeAttribute(null=True)
+
+
+class _SlotIndex(GlobalSecondaryIndex):
+    """Active groups by `{edition}#{HH:MM}#{timezone}`: the 5-minute slot an edition is due at, local time.
+
+    Two sparse indexes (one per edition) on the group item itself rather than one item per slot: a group stays
+    one item, so an import is still one BatchWriteItem put per group and a changed or disabled slot cannot
+    leave a stale slot item behind (the put replaces the attribute, or drops it). The range key spreads a
+    slot's groups by tenant, and the projection holds what the dispatcher needs to aggregate customer groups
+    by owner without reading the groups themselves."""
+
+    class Meta:
+        projection = IncludeProjection(["channel", "owner", "chat_id"])
+
+
+class MorningSlotIndex(_SlotIndex):
+    class Meta(_SlotIndex.Meta):
+        index_name = "morning_slot"
+
+    morning_slot = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
+class EveningSlotIndex(_SlotIndex):
+    class Meta(_SlotIndex.Meta):
+        index_name = "evening_slot"
+
+    evening_slot = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
 class GroupItem(Model):
     class Meta(_Meta):
         table_name = _settings.table("groups")
 
+    morning_index = MorningSlotIndex()
+    evening_index = EveningSlotIndex()
+    # `{edition}#{HH:MM slot}#{timezone}` while the group is active and has the edition; absent otherwise.
+    morning_slot = UnicodeAttribute(null=True)
+    evening_slot = UnicodeAttribute(null=True)
+    # Set when a channel answers with a permanent failure (revoked key, bad signature); briefs skip the group
+    # until the operator fixes the channel and imports the group again.
+    channel_broken = UnicodeAttribute(null=True)
     tenant_id = UnicodeAttribute(hash_key=True)
     group_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()

@@ -24,6 +24,8 @@ class TenantPolicy(BaseModel):
     daily_push_cap: int = Field(2, ge=1, le=10)
     # WeCom customer-group mass-send quota: as many as the month has days, or 7 a week, or 1 a day.
     quota_period: Literal["month", "week", "day"] = "month"
+    # A brief slot missed by an outage is still sent this many minutes late; older ones are skipped (`missed`).
+    brief_grace_minutes: int = Field(60, ge=0, le=180)
     # Rewards stocked above this many units are sharded across stock items (one partition each).
     stock_shard_threshold: int = Field(1000, ge=1, le=1_000_000)
 

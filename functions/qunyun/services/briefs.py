@@ -17,7 +17,7 @@ from qunyun.adapters.render import check_dialect, compile_override, inert, rende
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.briefs import DIALECTS, EDITIONS, Brief, BriefRenderError, compose, member_name, parse_brief
 from qunyun.domain.errors import InvalidRequest, NotFound
-from qunyun.domain.groups import Group, Kind
+from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import TOP, leaderboard
 from qunyun.services.groups import require_tenant
@@ -65,10 +65,15 @@ def yesterday_board(tenant_id: str, group_id: str, day: date, *, ledger: PointsL
 def render_brief(tenant: Tenant, group: Group, brief: Brief, *, ledger: PointsLedger, now: datetime,
                  template: str | None = None) -> Rendered:
     """The text this group's channel receives for the brief, in its dialect, from the tenant's own
-    `template` when it has one. Raises BriefRenderError (carrying the group id and the reason)."""
+    `template` when it has one. Raises BriefRenderError (carrying the group id and the reason).
+
+    A WeCom customer group receives the text of its owner's mass-send task, one text for up to 2,000 groups:
+    it is rendered without the group's name and board, which differ from group to group."""
     dialect = DIALECTS[group.channel]
-    board = yesterday_board(tenant.tenant_id, group.group_id, brief.date, ledger=ledger, now=now)
-    context = compose(brief, group, group.effective_timezone(tenant.timezone), tenant.policy.locale, board)
+    shared = group.channel is Channel.wecom_customer_group
+    board = None if shared else yesterday_board(tenant.tenant_id, group.group_id, brief.date, ledger=ledger, now=now)
+    shown = group.model_copy(update={"name": ""}) if shared else group
+    context = compose(brief, shown, group.effective_timezone(tenant.timezone), tenant.policy.locale, board)
     try:
         text = render(dialect, brief.edition, context, template)
     except BriefRenderError as e:

@@ -66,7 +66,7 @@ def import_groups(
 ) -> ImportReport:
     """Checks every row first; writes nothing unless all are valid. Re-importing a file is an upsert that
     keeps each group's status and creation time, so it can be run again after a failure."""
-    require_tenant(tenant_id, tenants)
+    tenant = require_tenant(tenant_id, tenants)
     rows, errors = parse_group_csv(csv_text)
     if errors:
         raise InvalidGroupFile(errors)
@@ -82,7 +82,8 @@ def import_groups(
     refs = secrets.put_many(credentials) if credentials else {}
     known = groups.created_at(tenant_id)
     now = datetime.now(UTC)
-    saved = groups.save_many((_to_group(tenant_id, r, refs, known.get(r.group_id), now) for r in rows), progress)
+    saved = groups.save_many((_to_group(tenant_id, r, refs, known.get(r.group_id), now) for r in rows), progress,
+                             default_timezone=tenant.timezone)
     updated = sum(1 for r in rows if r.group_id in known)
     return ImportReport(created=saved - updated, updated=updated, secrets_stored=len(credentials))
 

@@ -33,7 +33,8 @@ def up(
     data_dir: Path = typer.Option(None, "--data-dir", help="Keep DynamoDB data in this folder (default: memory)."),
     no_schedule: bool = typer.Option(False, "--no-schedule", help="Fire scheduled functions only via `local run`."),
 ) -> None:
-    """Starts DynamoDB Local, creates the tables, serves every webhook route and fires every schedule."""
+    """Starts DynamoDB Local and the SQS endpoint, creates the tables and queues, serves every webhook route,
+    delivers queued messages to their consumers and fires every schedule."""
     from qunyun_ops.local.stack import Options
     from qunyun_ops.local.stack import up as run_up
 
@@ -64,7 +65,7 @@ def run(
     from qunyun_ops.local.scheduler import fire_once
     from qunyun_ops.local.template import Template
     from qunyun_ops.local.workers import FunctionPool, InvocationError
-    from qunyun_ops.paths import ROOT, TEMPLATE
+    from qunyun_ops.paths import TEMPLATE
 
     when = _parse_at(at)
     try:
@@ -73,8 +74,10 @@ def run(
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from None
     template = Template.read(TEMPLATE)
-    env = local_environment(state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]))
-    pool = FunctionPool(template, ROOT, state["stack_name"], env, overrides=local_overrides())
+    env = local_environment(
+        state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]), state.get("sqs_endpoint")
+    )
+    pool = FunctionPool(template, TEMPLATE.parent, state["stack_name"], env, overrides=local_overrides())
     try:
         result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")
     except ValueError as e:

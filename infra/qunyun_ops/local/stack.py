@@ -1,4 +1,5 @@
-"""`qunyun local up`: DynamoDB Local, the tables, the webhook gateway, the scheduler; one process tree."""
+"""`qunyun local up`: DynamoDB Local, the tables, the SQS endpoint and its queues, the webhook gateway, the
+queue pollers, the scheduler; one process tree."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from qunyun_ops.env import LOCAL_STACK, SECRETS_FILE, STATE_FILE, local_environm
 from qunyun_ops.local.dynamodb import DynamoDBLocal, SetupError
 from qunyun_ops.local.tables import create_tables
 from qunyun_ops.local.template import Template
-from qunyun_ops.paths import ROOT, STATE, TEMPLATE
+from qunyun_ops.paths import STATE, TEMPLATE
 
 
 def log(message: str) -> None:
@@ -50,6 +51,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
     """Runs until SIGINT or SIGTERM (or `stop` is set), then stops everything it started."""
     from qunyun_ops.local.gateway import Gateway
     from qunyun_ops.local.scheduler import Scheduler
+    from qunyun_ops.local.sqs import QueueRunner, SqsLocal, create_queues, sqs_client
     from qunyun_ops.local.workers import FunctionPool
 
     if pid := _already_running():
@@ -61,23 +63,38 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
     template = Template.read(TEMPLATE)
     STATE.mkdir(parents=True, exist_ok=True)
     ddb = DynamoDBLocal(opts.ddb_port, opts.data_dir, log=log)
-    pool = gateway = scheduler = None
+    # moto starts only for a template that declares queues; its pollers run with or without --no-schedule.
+    sqs = SqsLocal(log=log) if template.queues else None
+    pool = gateway = scheduler = queues = None
     try:
         ddb.start()
-        env = local_environment(ddb.endpoint, opts.stack_name, SECRETS_FILE)
+        if sqs:
+            sqs.start()
+        env = local_environment(ddb.endpoint, opts.stack_name, SECRETS_FILE, sqs.endpoint if sqs else None)
         os.environ.update(env)
         tables = create_tables(ddb_client(ddb.endpoint), template, opts.stack_name)
-        pool = FunctionPool(template, ROOT, opts.stack_name, env, overrides=local_overrides())
+        queue_urls = create_queues(sqs_client(sqs.endpoint), template, opts.stack_name) if sqs else {}
+        pool = FunctionPool(template, TEMPLATE.parent, opts.stack_name, env, overrides=local_overrides())
         gateway = Gateway(template, pool, port=opts.port)
         port = gateway.start()
+        if sqs:
+            queues = QueueRunner(template, pool, sqs.endpoint, opts.stack_name, log=log)
+            queues.start()
         if opts.schedule:
             scheduler = Scheduler(template, pool, STATE / "dead-letters")
             scheduler.start()
         STATE_FILE.write_text(json.dumps({
             "pid": os.getpid(), "port": port, "ddb_port": ddb.port, "ddb_endpoint": ddb.endpoint,
             "stack_name": opts.stack_name, "secrets_file": str(SECRETS_FILE),
+            "sqs_endpoint": sqs.endpoint if sqs else None, "queues": queue_urls,
+            "consumed_queues": queues.queue_urls if queues else [],
         }))
         log(f"DynamoDB Local on {ddb.endpoint} with tables: {', '.join(tables)}")
+        if sqs:
+            consumers = [f"{s.queue} → {s.function}" for s in template.queue_sources]
+            names = [u.rsplit("/", 1)[1] for u in queue_urls.values()]
+            log(f"SQS (moto) on {sqs.endpoint} with queues: {', '.join(names)}; "
+                f"consumers: {', '.join(consumers) or 'none'}")
         log(f"Webhooks on http://127.0.0.1:{port}: " + ", ".join(f"{r.method} {r.path}" for r in template.routes))
         schedules = [f"{s.function} {s.expression} {s.timezone or 'UTC'}" for s in template.schedules]
         log("Schedules: " + ("; ".join(schedules) if opts.schedule and schedules else "off (use `qunyun local run`)"))
@@ -92,7 +109,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
         with contextlib.suppress(FileNotFoundError):
             if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
                 STATE_FILE.unlink()
-        for part in (scheduler, gateway, pool):
+        for part in (scheduler, gateway, queues, pool, sqs):
             if part is not None:
                 with contextlib.suppress(Exception):
                     (part.stop if hasattr(part, "stop") else part.close)()

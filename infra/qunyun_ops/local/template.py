@@ -64,6 +64,20 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source: the queue a function consumes and how Lambda's event source mapping batches it."""
+
+    function: str
+    name: str
+    queue: str  # the queue's logical id
+    batch_size: int
+    window: float  # MaximumBatchingWindowInSeconds
+    report_failures: bool  # FunctionResponseTypes: [ReportBatchItemFailures]
+    max_concurrency: int | None
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     handler: str
@@ -92,6 +106,19 @@ class Template:
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
         return {k: v["Properties"] for k, v in self._of_type("AWS::DynamoDB::Table").items()}
+
+    @property
+    def queues(self) -> dict[str, dict[str, Any]]:
+        return {k: v.get("Properties") or {} for k, v in self._of_type("AWS::SQS::Queue").items()}
+
+    def queue_name(self, logical_id: str, stack_name: str) -> str:
+        """The queue's QueueName, or stack-LogicalId where CloudFormation would generate one."""
+        props = self.queues[logical_id]
+        name = resolve(props.get("QueueName"), stack_name)
+        if isinstance(name, str):
+            return name
+        fifo = str(props.get("FifoQueue", "")).lower() == "true"
+        return f"{stack_name}-{logical_id}" + (".fifo" if fifo else "")
 
     @property
     def functions(self) -> dict[str, Function]:
@@ -148,3 +175,33 @@ class Template:
     def queue_consumers(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(function, event name, SQS event properties) for every SQS-triggered function."""
         return self._events("SQS")
+
+    @property
+    def queue_sources(self) -> list[QueueSource]:
+        """Every SQS event source, with Lambda's defaults (batch of 10, no window) where the template is silent."""
+        out = []
+        for lid, name, p in self.queue_consumers():
+            queue = _queue_ref(p.get("Queue"), self.queues)
+            if queue is None:
+                raise ValueError(f"{lid}/{name}: Queue must be !GetAtt Q.Arn of an AWS::SQS::Queue in the template")
+            out.append(
+                QueueSource(
+                    function=lid,
+                    name=name,
+                    queue=queue,
+                    batch_size=int(p.get("BatchSize", 10)),
+                    window=float(p.get("MaximumBatchingWindowInSeconds", 0)),
+                    report_failures="ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or []),
+                    max_concurrency=(p.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+                    enabled=str(p.get("Enabled", True)).lower() != "false",
+                )
+            )
+        return out
+
+
+def _queue_ref(value: Any, queues: dict[str, Any]) -> str | None:
+    """The logical id behind `!GetAtt Q.Arn`, the way SAM templates name an SQS event's queue."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target, attribute = value["Fn::GetAtt"]
+        return target if target in queues and attribute == "Arn" else None
+    return None

@@ -66,7 +66,28 @@ def _sub(text: str, known: dict[str, str]) -> str | None:
     return None if "${" in text else text
 
 
-def env_value(value: Any, template: Template, stack_name: str, reg: str) -> str | None:
+def queue_arn(name: str, reg: str) -> str:
+    return f"arn:aws:sqs:{reg}:{ACCOUNT_ID}:{name}"
+
+
+def queue_url(name: str, reg: str, sqs_endpoint: str | None = None) -> str:
+    """The queue's URL on the local SQS endpoint (moto builds it the same way), or on AWS without one."""
+    return f"{sqs_endpoint or f'https://sqs.{reg}.amazonaws.com'}/{ACCOUNT_ID}/{name}"
+
+
+def _queue_values(template: Template, stack_name: str, reg: str, sqs_endpoint: str | None) -> dict[str, str]:
+    """`!Ref Q` (its URL), `!GetAtt Q.Arn` and `!GetAtt Q.QueueName` of every queue, keyed as Fn::Sub writes them."""
+    out = {}
+    for lid in template.queues:
+        name = template.queue_name(lid, stack_name)
+        out.update({lid: queue_url(name, reg, sqs_endpoint), f"{lid}.Arn": queue_arn(name, reg),
+                    f"{lid}.QueueName": name, f"{lid}.QueueUrl": queue_url(name, reg, sqs_endpoint)})
+    return out
+
+
+def env_value(
+    value: Any, template: Template, stack_name: str, reg: str, sqs_endpoint: str | None = None
+) -> str | None:
     """One environment value as Lambda would see it, or None for an intrinsic the local stack cannot resolve."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -75,6 +96,7 @@ def env_value(value: Any, template: Template, stack_name: str, reg: str) -> str 
     if not isinstance(value, dict) or len(value) != 1:
         return None
     tables = _table_names(template, stack_name)
+    queues = _queue_values(template, stack_name, reg, sqs_endpoint)
     pseudo = {
         "AWS::StackName": stack_name,
         "AWS::Region": reg,
@@ -84,10 +106,12 @@ def env_value(value: Any, template: Template, stack_name: str, reg: str) -> str 
     }
     if "Ref" in value:
         ref = value["Ref"]
-        return pseudo.get(ref) or tables.get(ref)
+        return pseudo.get(ref) or tables.get(ref) or queues.get(ref)
+    if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
+        return queues.get(".".join(value["Fn::GetAtt"]))
     if "Fn::Sub" in value:
         text = resolve(value, stack_name)
-        return _sub(text, {**pseudo, **tables}) if isinstance(text, str) else None
+        return _sub(text, {**pseudo, **tables, **queues}) if isinstance(text, str) else None
     return None
 
 
@@ -124,7 +148,7 @@ def worker_spec(
     reg = region({**os.environ, **base_env})
     env = dict(base_env)
     for key, raw in fn.environment.items():
-        value = env_value(raw, template, stack_name, reg)
+        value = env_value(raw, template, stack_name, reg, base_env.get("QUNYUN_SQS_ENDPOINT"))
         if value is not None:
             env[key] = value
     env.update(overrides or {})

@@ -1,0 +1,81 @@
+"""BriefSend: consumes the brief queue, renders and delivers each message's brief, and reports the messages
+to retry as partial batch failures (services/brief_send.py states the delivery guarantee)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from qunyun.adapters.brief_queue import BriefQueue
+from qunyun.adapters.content import ContentRepository
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.delivery_claims import DeliveryClaims
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.secrets import secret_store
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+# The queue's redrive policy moves a message to the dead-letter queue after this many receives; the last one
+# records the delivery failed instead of asking for another try.
+MAX_RECEIVES = int(os.environ.get("BRIEF_MAX_RECEIVES", "5"))
+
+
+@functools.cache
+def default_deps(timeout_seconds: float = 60.0) -> SendDeps:
+    """Built once per execution environment, so warm invocations reuse the channels' HTTP connections and
+    cached WeCom tokens. The claim's lease follows the function's Timeout in template.yaml (60 s)."""
+    from qunyun.channels import channel
+    from qunyun.channels.wecom_customer_group import WecomCustomerGroups
+
+    # One sender per channel, made on first use (each holds an HTTP client).
+    sender = functools.cache(channel)
+    return SendDeps(
+        tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
+        deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
+        claims=DeliveryClaims(claim_lease(timeout_seconds)),
+        channel=sender,
+        customer_groups=functools.cache(WecomCustomerGroups),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+@functools.cache
+def brief_queue() -> BriefQueue:
+    return BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+
+
+def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
+            queue: BriefQueue | None = None) -> dict:
+    deps = deps or default_deps()
+    queue = queue or brief_queue()
+
+    def handle(record: SQSRecord) -> None:
+        final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
+        try:
+            send_message(json.loads(record.body), deps=deps, final=final)
+        except RetryLater as e:
+            # Honour the platform's retry-after: SQS hands the message back no earlier than that.
+            if e.seconds:
+                queue.retry_after(record.receipt_handle, e.seconds)
+            metrics.add_metric(name="BriefSend_retry", unit=MetricUnit.Count, value=1)
+            logger.info("brief to retry", extra={"message_id": record.message_id, "reason": str(e)})
+            raise
+
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process(event, context)

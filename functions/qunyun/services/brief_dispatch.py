@@ -1,0 +1,98 @@
+"""Dispatching briefs: which groups are due at a scheduled time, and one queue message for each.
+
+A run at `now` looks at every 5-minute slot since the last finished run (domain/slots.py), in every timezone
+groups live in, through the groups table's slot indexes (no Scan). A slot older than the tenant's grace
+period (default 60 minutes) is recorded as skipped with the reason `missed` for each of its groups; a group
+whose tenant wrote no brief for its local date and edition is skipped with `no_brief`. Every other group gets
+a queue message; WeCom customer groups are gathered into one message per tenant, owner, edition and date
+(at most 2,000 groups, the size of one mass-send task).
+
+Running twice for the same time is harmless: skips are conditional writes, and BriefSend plans each push once
+(its delivery record is keyed by group, date and push), so a second message for a group sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from qunyun.adapters.brief_queue import BriefQueue, DispatchCheckpoint
+from qunyun.adapters.content import ContentRepository
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.groups import GroupRepository, SlotMember
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.channels.wecom_customer_group import MAX_CHATS
+from qunyun.domain.deliveries import Delivery, Status
+from qunyun.domain.groups import Channel
+from qunyun.domain.quota import Push
+from qunyun.domain.slots import EDITIONS, LocalSlot, floor_instant, instants_to_dispatch, local_slot
+from qunyun.domain.tenants import Tenant
+
+
+class _Run:
+    """One run's caches: tenants and brief presence are read once per run, not once per group."""
+
+    def __init__(self, now: datetime, tenants: TenantRepository, content: ContentRepository,
+                 deliveries: DeliveryRepository):
+        self.now, self.tenants, self.content, self.deliveries = now, tenants, content, deliveries
+        self._tenants: dict[str, Tenant | None] = {}
+        self._briefs: dict[tuple[str, date, str], bool] = {}
+        self.summary: Counter = Counter()
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        if tenant_id not in self._tenants:
+            self._tenants[tenant_id] = self.tenants.get(tenant_id)
+        return self._tenants[tenant_id]
+
+    def has_brief(self, tenant_id: str, day: date, edition: str) -> bool:
+        key = (tenant_id, day, edition)
+        if key not in self._briefs:
+            self._briefs[key] = self.content.brief(tenant_id, day, edition) is not None
+        return self._briefs[key]
+
+    def skip(self, member: SlotMember, day: date, edition: str, reason: str) -> None:
+        record = Delivery.of(member.tenant_id, member.group_id, day, Push.brief(edition), member.channel,
+                             Status.skipped, self.now, reason=reason)
+        self.deliveries.add(record)  # conditional: a push that has a record keeps it
+        self.summary[reason] += 1
+
+
+def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMember]) -> list[dict]:
+    """The queue messages of one slot and edition, after recording the groups it skips."""
+    age = floor_instant(run.now) - slot.instant
+    base = {"edition": edition, "date": slot.day.isoformat(), "slot": slot.instant.isoformat()}
+    out, owners = [], defaultdict(list)
+    for m in members:
+        tenant = run.tenant(m.tenant_id)
+        if tenant is None:
+            continue
+        if age > timedelta(minutes=tenant.policy.brief_grace_minutes):
+            run.skip(m, slot.day, edition, "missed")
+        elif not run.has_brief(m.tenant_id, slot.day, edition):
+            run.skip(m, slot.day, edition, "no_brief")
+        elif m.channel == Channel.wecom_customer_group.value:
+            owners[(m.tenant_id, m.owner or "")].append(m.group_id)
+        else:
+            out.append({"tenant_id": m.tenant_id, **base, "group_ids": [m.group_id]})
+    for (tenant_id, owner), ids in owners.items():
+        for i in range(0, len(ids), MAX_CHATS):
+            out.append({"tenant_id": tenant_id, **base, "owner": owner, "group_ids": ids[i:i + MAX_CHATS]})
+    run.summary["groups"] += sum(len(m["group_ids"]) for m in out)
+    return out
+
+
+def dispatch(now: datetime, *, groups: GroupRepository, tenants: TenantRepository, content: ContentRepository,
+             deliveries: DeliveryRepository, queue: BriefQueue, checkpoint: DispatchCheckpoint) -> dict:
+    """Sends a queue message for every group due at `now` (the scheduled time) or in a slot missed since the
+    last finished run, and records the skips; then moves the checkpoint to `now`'s slot. Returns counts."""
+    run = _Run(now, tenants, content, deliveries)
+    instants = instants_to_dispatch(now, checkpoint.get())
+    zones = sorted(groups.timezones())
+    for instant in instants:
+        for zone in zones:
+            slot = local_slot(instant, zone)
+            for edition in EDITIONS:
+                run.summary["messages"] += queue.send(_messages(run, slot, edition, groups.in_slot(slot.key(edition))))
+    checkpoint.advance(instants[-1])
+    return {"slots": len(instants), "timezones": len(zones), **run.summary}

@@ -1,0 +1,295 @@
+"""Sending briefs: one queue message (a group, or a WeCom owner's customer groups) rendered and delivered.
+
+What is guaranteed, and why:
+
+* **At most one delivery per (group, date, edition).** The push is planned once (its delivery record is keyed
+  by group, date and push id, and spends its daily-cap and quota slot in the same transaction), and before the
+  channel is called the sender *claims* the planned record with a conditional write (a fresh token, the time).
+  Only the claim holder sends, and it records the outcome and drops the claim in one conditional write. A
+  duplicate SQS message, a second dispatcher run or a concurrent sender finds the record sent, skipped or
+  claimed, and sends nothing.
+* **A crash between the channel's send and the record** leaves the claim behind. Robots and bots have no
+  idempotency key, so nobody can tell whether the group got the message: sending again could post it twice.
+  After the claim's lease (longer than the function's timeout) the next attempt records the delivery `failed`
+  with the reason `unknown_after_crash` and does not send: at most once, never twice. Channels whose receiver
+  drops a repeated key (`outbox`, and `signed_webhook` bridges that honour the envelope's `key`) are sent again
+  with the same key instead: the receiver sees it once. WeCom mass-send tasks are never created twice (the
+  owner would be asked twice and the group's quota spent twice): those groups end `unknown_after_crash` too.
+* **Transient failures** (rate limits, 5xx, timeouts) give the claim back, remembering how many parts of a
+  split message arrived, and raise `RetryLater` with the platform's retry-after, so SQS hands the message back
+  no earlier; the retry resumes after the parts already delivered. On the queue's last receive the record is
+  `failed` with the reason `retries_exhausted`. **Permanent failures** mark the group's channel broken and
+  record `failed`; there is no retry.
+* **A render error** (a tenant's template) records that group `failed` with the reason `render_error` before
+  any slot is spent; the other groups of a run are unaffected.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from qunyun.adapters.content import ContentRepository
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.delivery_claims import ClaimState, DeliveryClaims
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.channels import Message, SendResult, Target
+from qunyun.domain.briefs import DIALECTS, Brief, BriefRenderError
+from qunyun.domain.deliveries import Delivery, Status
+from qunyun.domain.groups import Channel, Group
+from qunyun.domain.quota import Push
+from qunyun.domain.tenants import Tenant
+from qunyun.services.briefs import Rendered, render_brief
+from qunyun.services.deliveries import plan_push
+
+# Receivers that drop a message whose idempotency key they have seen: safe to send again after a crash.
+IDEMPOTENT_CHANNELS = frozenset({Channel.outbox.value, Channel.signed_webhook.value})
+BUSY_RETRY_SECONDS = 30.0
+
+
+class RetryLater(Exception):  # noqa: N818 - a signal to the queue, not an error of the caller
+    """The message should come back from the queue, no sooner than `seconds`."""
+
+    def __init__(self, seconds: float | None, reason: str):
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+@dataclass
+class SendDeps:
+    tenants: TenantRepository
+    groups: GroupRepository
+    content: ContentRepository
+    deliveries: DeliveryRepository
+    ledger: PointsLedger
+    secrets: SecretStore
+    claims: DeliveryClaims
+    channel: Callable[[str], object]  # channel name → sender (qunyun.channels.channel)
+    customer_groups: Callable[[], object]  # → WecomCustomerGroups
+    clock: Callable[[], datetime]
+    # Called after every channel call, before its outcome is recorded (tests inject a crash here).
+    after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
+
+
+def delivery_key(tenant_id: str, group_id: str, day: date, edition: str) -> str:
+    """The idempotency key a receiver can dedupe on: the same for every attempt of one push."""
+    return f"brief:{day.isoformat()}:{edition}:{tenant_id}:{group_id}"
+
+
+@dataclass
+class _Job:
+    tenant: Tenant
+    brief: Brief | None
+    day: date
+    edition: str
+    final: bool  # the queue's last receive: a transient failure now is the end
+    deps: SendDeps
+    now: datetime
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    templates: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def push(self) -> Push:
+        return Push.brief(self.edition)
+
+    def record(self, group: Group, status: Status, reason: str, error: str | None = None) -> None:
+        """A record of a push that spent nothing (a skip, a render error); kept if the push has one already."""
+        rec = Delivery.of(self.tenant.tenant_id, group.group_id, self.day, self.push, group.channel.value, status,
+                          self.now, reason=reason)
+        self.deps.deliveries.add(rec.model_copy(update={"error": error}))
+
+    def render(self, group: Group) -> Rendered:
+        dialect = DIALECTS[group.channel]
+        if dialect not in self.templates:
+            self.templates[dialect] = self.deps.content.template(self.tenant.tenant_id, self.edition, dialect)
+        return render_brief(self.tenant, group, self.brief, ledger=self.deps.ledger, now=self.now,
+                            template=self.templates[dialect])
+
+    def prepare(self, group: Group, broken: str | None) -> tuple[Delivery, Rendered] | None:
+        """The group's planned record and its text, or None when the group gets nothing (recorded why)."""
+        found = self.deps.deliveries.get(self.tenant.tenant_id, group.group_id, self.day, self.push.push_id)
+        if found is not None and found.status is not Status.planned:
+            return None  # sent, skipped, failed or handed to the owner already: a duplicate message
+        if found is None and self.brief is None:
+            self.record(group, Status.skipped, "no_brief")
+            return None
+        if found is None and broken:
+            self.record(group, Status.skipped, "channel_broken", broken)
+            return None
+        try:
+            rendered = self.render(group) if self.brief is not None else None
+        except BriefRenderError as e:
+            if found is None:
+                self.record(group, Status.failed, "render_error", e.reason)
+            else:
+                self.deps.deliveries.move(found, Status.failed, self.now, reason="render_error", error=e.reason)
+            return None
+        if found is None:
+            later = [Push.brief("evening")] if self.edition == "morning" and group.evening else []
+            found = plan_push(self.tenant, group, self.push, self.day, later, deliveries=self.deps.deliveries,
+                              now=self.now)
+            if found.status is not Status.planned:
+                return None  # skipped for the daily cap or the quota
+        if rendered is None:  # the brief was removed after the push was planned
+            self.deps.deliveries.move(found, Status.skipped, self.now, reason="no_brief")
+            return None
+        return found, rendered
+
+    def claim(self, record: Delivery, channel: str) -> ClaimState | None:
+        """Our claim on the record, or None when this attempt must not send (recorded or handled elsewhere)."""
+        claims = self.deps.claims
+        state = claims.claim(record, self.token, self.now)
+        if state.state == "stale" and channel in IDEMPOTENT_CHANNELS:
+            state = claims.take_over(record, state, self.token, self.now)
+        if state.state == "stale":
+            claims.finish(record, state.token, Status.failed, self.now, reason="unknown_after_crash",
+                          error="a sender stopped after calling the channel and before recording the outcome")
+            return None
+        if state.state == "busy":
+            raise RetryLater(BUSY_RETRY_SECONDS, "another sender holds the delivery")
+        return state if state.state == "claimed" else None
+
+    def transient(self, record: Delivery, result_code: str, parts: int) -> bool:
+        """Gives a claim back after a transient failure; on the last receive records `failed` instead.
+        True when the message should be retried."""
+        if self.final:
+            self.deps.claims.finish(record, self.token, Status.failed, self.now, reason="retries_exhausted",
+                                    error=result_code)
+            return False
+        self.deps.claims.release(record, self.token, self.now, parts_sent=parts, error=result_code)
+        return True
+
+
+def _target(job: _Job, group: Group) -> Target:
+    secrets = job.deps.secrets
+    return Target(webhook_url=secrets.get(group.webhook_ref) if group.webhook_ref else None,
+                  secret=secrets.get(group.secret_ref) if group.secret_ref else None,
+                  chat_id=group.chat_id, tenant_id=group.tenant_id, group_id=group.group_id)
+
+
+def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
+    prepared = job.prepare(group, broken)
+    if prepared is None:
+        return
+    record, rendered = prepared
+    state = job.claim(record, group.channel.value)
+    if state is None:
+        return
+    sender = job.deps.channel(group.channel.value)
+    message = Message(rendered.text, title=rendered.title,
+                      key=delivery_key(job.tenant.tenant_id, group.group_id, job.day, job.edition))
+    result: SendResult = sender.send(_target(job, group), message, first_part=state.parts_sent)
+    job.deps.after_send(group.group_id, result)
+    claims = job.deps.claims
+    if result.ok:
+        claims.finish(record, job.token, Status.sent, job.now, message_ids=result.message_ids)
+    elif result.outcome.value == "transient":
+        if job.transient(record, result.code, result.delivered_parts):
+            raise RetryLater(result.retry_after, f"{group.channel.value} {result.code}: {result.detail}")
+    else:
+        job.deps.groups.mark_broken(group.tenant_id, group.group_id, result.code)
+        claims.finish(record, job.token, Status.failed, job.now, reason="channel_broken",
+                      error=f"{result.code}: {result.detail}")
+
+
+def _corp(job: _Job):
+    from qunyun.channels.wecom_customer_group import Corp
+
+    corp_id = job.deps.secrets.get(corp_ref(job.deps.secrets, job.tenant.tenant_id, "corp_id"))
+    secret = job.deps.secrets.get(corp_ref(job.deps.secrets, job.tenant.tenant_id, "corp_secret"))
+    return Corp(corp_id, secret) if corp_id and secret else None
+
+
+def corp_ref(store: SecretStore, tenant_id: str, name: str) -> str:
+    """Where a tenant's WeCom corp credentials live in the secret store: `{tenant}/wecom/corp_id` and
+    `{tenant}/wecom/corp_secret` (the 客户联系 secret), under the store's own prefix."""
+    return f"{store.PREFIX}{getattr(store, 'root', '')}{tenant_id}/wecom/{name}"
+
+
+def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, list[tuple[Group, Delivery]]]:
+    """The owner's groups this attempt may send to, by their text; all or, when one is busy, none."""
+    claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
+    try:
+        for group, broken in loaded:
+            prepared = job.prepare(group, broken)
+            if prepared is None:
+                continue
+            record, rendered = prepared
+            if job.claim(record, group.channel.value) is not None:
+                claimed[rendered.text].append((group, record))
+    except RetryLater:
+        # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
+        # they would look like a crashed send to the retry.
+        for _, record in (m for members in claimed.values() for m in members):
+            job.deps.claims.release(record, job.token, job.now, parts_sent=0, error="busy")
+        raise
+    return claimed
+
+
+def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]) -> None:
+    """One add_msg_template per distinct text (WeCom sends one text to all of a task's groups), covering the
+    owner's groups whose budget allowed the push; each group ends awaiting_owner with the task's msgid."""
+    claimed = _claim_all(job, loaded)
+    if not claimed:
+        return
+    corp, claims, retry = _corp(job), job.deps.claims, []
+    for text, members in claimed.items():
+        if corp is None:
+            for _, record in members:
+                claims.finish(record, job.token, Status.failed, job.now, reason="channel_broken",
+                              error="no WeCom corp credentials: store {tenant}/wecom/corp_id and corp_secret")
+            continue
+        result = job.deps.customer_groups().add_msg_template(corp, owner, [g.chat_id for g, _ in members], text)
+        job.deps.after_send(owner, result)
+        if result.ok:
+            refused = set(result.data.fail_list)
+            for group, record in members:
+                if group.chat_id in refused:
+                    claims.finish(record, job.token, Status.failed, job.now, reason="wecom_refused",
+                                  error="WeCom refused the group (not the owner's, or dissolved)")
+                else:
+                    claims.finish(record, job.token, Status.awaiting_owner, job.now, message_ids=[result.data.msgid])
+        elif result.outcome.value == "transient":
+            if all([job.transient(record, result.code, 0) for _, record in members]):
+                retry.append(result.retry_after or 1.0)
+        else:
+            for _, record in members:
+                claims.finish(record, job.token, Status.failed, job.now, reason="channel_error",
+                              error=f"{result.code}: {result.detail}")
+    if retry:
+        raise RetryLater(max(retry), "WeCom asked to try the mass-send task later")
+
+
+def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
+    """Handles one queue message of BriefDispatch: `{tenant_id, edition, date, group_ids, owner?}`.
+    Raises RetryLater when the message should come back later."""
+    tenant = deps.tenants.get(body["tenant_id"])
+    if tenant is None:
+        return
+    day = date.fromisoformat(body["date"])
+    brief = deps.content.brief(tenant.tenant_id, day, body["edition"])
+    job = _Job(tenant, brief, day, body["edition"], final, deps, deps.clock())
+    loaded = deps.groups.get_many(tenant.tenant_id, body["group_ids"])
+    groups = [loaded[g] for g in body["group_ids"] if g in loaded]
+    if body.get("owner") is not None:
+        _send_customer(job, body["owner"], groups)
+        return
+    retry: RetryLater | None = None
+    for group, broken in groups:
+        try:
+            _send_direct(job, group, broken)
+        except RetryLater as e:
+            retry = e
+    if retry is not None:
+        raise retry
+
+
+def claim_lease(function_timeout_seconds: float) -> timedelta:
+    """How long a claim protects a send in progress: past it, its holder cannot still be running."""
+    return timedelta(seconds=2 * function_timeout_seconds)

@@ -1,0 +1,85 @@
+"""The local SQS endpoint: moto's server mode in a process of its own (`python -m qunyun_ops.local.sqs_server`).
+
+Its own process keeps moto's in-memory state out of the stack's process and off its GIL. moto serves each
+request on a thread but does not lock a queue's message list: a DeleteMessage rebuilding the list while a
+SendMessage appends to it loses the new message. Here every message operation on a queue holds that queue's
+lock (the condition moto already waits on during long polls, so a long poll still lets sends in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+_QUEUE_OPERATIONS = (
+    "send_message",
+    "send_message_batch",
+    "receive_message",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "purge_queue",
+)
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        # An RLock under a Condition: moto's long poll waits on it and so releases it while it waits.
+        with queue._messages_lock:
+            return method(self, queue_name, *args, **kwargs)
+
+    return wrapper
+
+
+def serialise_queues() -> None:
+    """Makes moto's per-queue message operations atomic with respect to each other."""
+    from moto.sqs.models import SQSBackend
+
+    for name in _QUEUE_OPERATIONS:
+        method = getattr(SQSBackend, name, None)
+        if method is not None and not getattr(method, "_qunyun_locked", False):
+            wrapped = _locked(method)
+            wrapped._qunyun_locked = True  # type: ignore[attr-defined]
+            setattr(SQSBackend, name, wrapped)
+
+
+def _die_with_parent() -> None:
+    # Linux: this server gets SIGTERM if the stack that started it dies, even by SIGKILL.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parent", type=int, help="exit at once if this process is already gone")
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    if args.parent and os.getppid() != args.parent:
+        return  # the stack died before the death signal was armed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group; the stack stops this one
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    serialise_queues()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(f"sqs: moto server on http://127.0.0.1:{args.port}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

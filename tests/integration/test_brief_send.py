@@ -1,0 +1,306 @@
+"""BriefSend on DynamoDB Local against the fake WeCom robot: one delivery per group, date and edition however
+often a message arrives, no second send after a crash between the send and its record, transient failures
+handed back to the queue as partial batch failures, permanent ones marking the channel broken, and a template
+error stopping only its own group."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from brief_send import process
+from fakes.wecom_customer_group import FakeWecomCustomerGroups
+from fakes.wecom_robot import FakeWecomRobot
+from qunyun.adapters.content import ContentRepository
+from qunyun.adapters.deliveries import DeliveryRepository, group_pk, push_sk
+from qunyun.adapters.deliveries_tables import DeliveryItem
+from qunyun.adapters.delivery_claims import DeliveryClaims
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.secrets import secret_store
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.channels.outbox import MemoryOutbox, Outbox
+from qunyun.channels.wecom_customer_group import WecomCustomerGroups
+from qunyun.channels.wecom_robot import WecomRobot
+from qunyun.domain.briefs import DIALECTS, parse_brief
+from qunyun.domain.groups import Channel
+from qunyun.domain.quota import Push
+from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
+from qunyun.services.groups import import_groups
+
+HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
+DAY = date(2026, 11, 27)
+NOW = datetime(2026, 11, 27, 0, 0, 5, tzinfo=UTC)
+LEASE = claim_lease(60)
+MORNING = Push.brief("morning").push_id
+
+
+def robot_row(group_id: str) -> str:
+    return f"{group_id},群 {group_id},welfare,wecom_robot,https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-{group_id},,,,,,,,,,"  # noqa: E501
+
+
+class Clock:
+    def __init__(self, now: datetime = NOW):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RetryQueue:
+    """The queue as BriefSend sees it: records the retry-after asked for each receipt handle."""
+
+    def __init__(self):
+        self.hidden: dict[str, float] = {}
+
+    def retry_after(self, receipt_handle: str, seconds: float) -> None:
+        self.hidden[receipt_handle] = seconds
+
+
+@pytest.fixture
+def robot():
+    with FakeWecomRobot() as fake:
+        for g in ("a", "b", "c"):
+            fake.add_robot(f"k-{g}")
+        yield fake
+
+
+@pytest.fixture
+def shop(tenant):
+    rows = [robot_row("a"), robot_row("b"), robot_row("c"), "out,外部群,traffic,outbox,,,,,,,,,,,"]
+    import_groups(tenant.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(), groups=GroupRepository(),
+                  secrets=secret_store())
+    write_brief(tenant.tenant_id, DAY)
+    return tenant
+
+
+def write_brief(tenant_id: str, day: date) -> None:
+    brief = parse_brief({"date": str(day), "edition": "morning", "title": "早安",
+                         "sections": [{"kind": "tip", "text": "泡绿茶水温 80°C 最佳"}]})
+    ContentRepository().put_brief(tenant_id, brief, NOW)
+
+
+@pytest.fixture
+def outbox():
+    return MemoryOutbox()
+
+
+def make_deps(robot, outbox, clock=None, **extra) -> SendDeps:
+    senders = {"wecom_robot": WecomRobot(robot.base_url, timeout=5.0), "outbox": Outbox(outbox)}
+    return SendDeps(tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
+                    deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
+                    claims=DeliveryClaims(LEASE), channel=senders.__getitem__, customer_groups=lambda: None,
+                    clock=clock or Clock(), **extra)
+
+
+def body(shop, *groups: str, day: date = DAY) -> dict:
+    return {"tenant_id": shop.tenant_id, "edition": "morning", "date": str(day), "group_ids": list(groups)}
+
+
+def record(shop, group_id: str, day: date = DAY):
+    return DeliveryRepository().get(shop.tenant_id, group_id, day, MORNING)
+
+
+def sqs_event(*bodies: dict, receive_count: int = 1) -> dict:
+    """An SQS event as Lambda's event source mapping delivers it (the documented record shape)."""
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": f"rh-{i}", "body": json.dumps(b),
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1764201600000",
+                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1764201600000"},
+        "messageAttributes": {}, "md5OfBody": "0" * 32, "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:qunyun-test-briefs", "awsRegion": "us-east-1",
+    } for i, b in enumerate(bodies)]}
+
+
+def test_a_duplicate_message_delivers_once(shop, robot, outbox, context):
+    deps = make_deps(robot, outbox)
+    # GIVEN the same message delivered twice by SQS, once in one batch and once more later
+    event = sqs_event(body(shop, "a"), body(shop, "a"))
+    # WHEN BriefSend handles both, then the message a third time
+    assert process(event, context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
+    assert process(sqs_event(body(shop, "a")), context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
+    # THEN the robot received the brief once and the record says sent, with one attempt
+    assert [r.key for r in robot.received] == ["k-a"]
+    assert robot.received[0].content.startswith("## 早安")
+    sent = record(shop, "a")
+    assert (sent.status, sent.attempts, sent.sent_at is not None) == ("sent", 1, True)
+
+
+def test_a_crash_after_the_send_and_before_the_record_never_sends_again(shop, robot, outbox):
+    # GIVEN a sender that stops right after the robot accepted the brief, before it records the outcome (as a
+    # Lambda timing out or its process dying would)
+    def crash(group_id, result):
+        raise SystemExit("the execution environment stopped")
+
+    clock = Clock()
+    with pytest.raises(SystemExit):
+        send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock, after_send=crash))
+    assert len(robot.received) == 1 and record(shop, "a").status == "planned"
+    # WHEN SQS hands the message back while the crashed sender's claim is still within its lease
+    clock.now = NOW + LEASE / 2
+    with pytest.raises(RetryLater):
+        send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    # AND again after the lease, when that sender cannot still be running
+    clock.now = NOW + LEASE + timedelta(seconds=1)
+    send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    # THEN the robot has still received it once: the record says nobody knows, rather than risk a second copy
+    assert len(robot.received) == 1
+    found = record(shop, "a")
+    assert (found.status, found.reason) == ("failed", "unknown_after_crash")
+    # AND a further copy of the message changes nothing
+    send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    assert len(robot.received) == 1
+
+
+def test_after_a_crash_the_outbox_is_sent_again_with_the_same_key_and_keeps_one_entry(shop, robot, outbox):
+    # GIVEN the same crash on an outbox group, whose store drops an entry id it already holds
+    def crash(group_id, result):
+        raise SystemExit("the execution environment stopped")
+
+    clock = Clock()
+    with pytest.raises(SystemExit):
+        send_message(body(shop, "out"), deps=make_deps(robot, outbox, clock, after_send=crash))
+    # WHEN the message comes back after the lease
+    clock.now = NOW + LEASE + timedelta(seconds=1)
+    send_message(body(shop, "out"), deps=make_deps(robot, outbox, clock))
+    # THEN it was sent again under the same key, the outbox holds one entry and the record says sent
+    assert len(outbox.entries) == 1 and outbox.entries[0]["key"].startswith(f"brief:{DAY}:morning:")
+    assert record(shop, "out").status == "sent"
+
+
+def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot, outbox, context):
+    # GIVEN a robot answering 45009 (rate limited) for a minute, and a batch of a robot group and an outbox group
+    robot.throttle(60)
+    event = sqs_event(body(shop, "b"), body(shop, "out"))
+    queue = RetryQueue()
+    # WHEN BriefSend handles the batch
+    response = process(event, context, deps=make_deps(robot, outbox), queue=queue)
+    # THEN only the robot group's message is reported back, hidden for the platform's minute
+    first, second = event["Records"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    assert queue.hidden == {first["receiptHandle"]: 60}
+    assert record(shop, "out").status == "sent"
+    held = record(shop, "b")
+    assert (held.status, held.error) == ("planned", "45009")
+    # WHEN it comes back after the minute
+    robot.clock.advance(61)
+    response = process(sqs_event(body(shop, "b"), receive_count=2), context, deps=make_deps(robot, outbox),
+                       queue=queue)
+    # THEN the robot receives it once and the record counts both attempts
+    assert response == {"batchItemFailures": []}
+    assert [r.key for r in robot.received] == ["k-b"]
+    assert (record(shop, "b").status, record(shop, "b").attempts) == ("sent", 2)
+
+
+def test_the_last_receive_records_the_failure_instead_of_retrying(shop, robot, outbox, context):
+    # GIVEN a robot that keeps failing with 503, and the message's fifth receive (the queue's maxReceiveCount)
+    robot.fail_http(503, seconds=3600)
+    # WHEN BriefSend handles it
+    response = process(sqs_event(body(shop, "c"), receive_count=5), context, deps=make_deps(robot, outbox),
+                       queue=RetryQueue())
+    # THEN it is not handed back, and the record says the retries ran out
+    assert response == {"batchItemFailures": []}
+    found = record(shop, "c")
+    assert (found.status, found.reason) == ("failed", "retries_exhausted")
+
+
+def test_a_revoked_robot_marks_the_group_broken_and_later_briefs_skip_it(shop, robot, outbox):
+    # GIVEN a robot removed from its group
+    robot.revoke("k-c")
+    # WHEN its brief is sent
+    send_message(body(shop, "c"), deps=make_deps(robot, outbox))
+    # THEN the record is failed with the platform's code, the group is marked broken, nothing is retried
+    found = record(shop, "c")
+    assert (found.status, found.reason) == ("failed", "channel_broken") and found.error.startswith("93000")
+    assert GroupRepository().get_many(shop.tenant_id, ["c"])["c"][1] == "93000"
+    # AND the next day's brief is skipped without calling the robot
+    calls = len(robot.requests)
+    next_day = DAY + timedelta(days=1)
+    write_brief(shop.tenant_id, next_day)
+    send_message(body(shop, "c", day=next_day), deps=make_deps(robot, outbox))
+    skipped = record(shop, "c", next_day)
+    assert (skipped.status, skipped.reason) == ("skipped", "channel_broken") and len(robot.requests) == calls
+
+
+def test_a_template_error_stops_only_its_own_group(shop, robot, outbox, context):
+    # GIVEN a tenant template for WeCom markdown that fails on this brief (it has no news to divide by)
+    dialect = DIALECTS[Channel.wecom_robot]
+    ContentRepository().put_template(shop.tenant_id, "morning", dialect,
+                                     "{{ 1 // (sections | selectattr('kind', 'eq', 'news') | list | length) }}", NOW)
+    # WHEN a batch of a robot group and an outbox group is sent
+    response = process(sqs_event(body(shop, "a"), body(shop, "out")), context, deps=make_deps(robot, outbox),
+                       queue=RetryQueue())
+    # THEN the robot group is recorded failed with the reason, nothing reached it, and nothing is retried
+    assert response == {"batchItemFailures": []}
+    failed = record(shop, "a")
+    assert (failed.status, failed.reason) == ("failed", "render_error") and "ZeroDivisionError" in failed.error
+    assert robot.received == []
+    # AND the other group received its brief
+    assert record(shop, "out").status == "sent" and len(outbox.entries) == 1
+    # AND the failed group spent none of its day's pushes
+    assert DeliveryRepository().spent(shop.tenant_id, "a", DAY, None).day == 0
+
+
+@pytest.fixture
+def wecom(shop):
+    """A fake WeCom with the tenant's corp, owner zhang of chats wr1-wr3, and customer groups cg1-cg4 (cg4's
+    chat is not his)."""
+    with FakeWecomCustomerGroups() as fake:
+        fake.add_corp("corp-1", "s3cret")
+        fake.add_owner("zhang", ["wr1", "wr2", "wr3"])
+        rows = [f"cg{i},客户群 {i},traffic,wecom_customer_group,,,zhang,wr{i},,,,,,," for i in range(1, 5)]
+        import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(),
+                      groups=GroupRepository(), secrets=secret_store())
+        secret_store().put_many({f"{shop.tenant_id}/wecom/corp_id": "corp-1",
+                                 f"{shop.tenant_id}/wecom/corp_secret": "s3cret"})
+        yield fake
+
+
+def customer_deps(robot, outbox, wecom, clock=None, **extra) -> SendDeps:
+    deps = make_deps(robot, outbox, clock, **extra)
+    customer = WecomCustomerGroups(wecom.base_url, timeout=5.0)
+    deps.customer_groups = lambda: customer
+    return deps
+
+
+def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_creates_none(shop, robot, outbox, wecom):
+    # GIVEN three customer groups of one owner, the tenant's corp credentials, and a fourth chat not his
+    deps = customer_deps(robot, outbox, wecom)
+    message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
+    # WHEN BriefSend handles the owner's message, and then the same message again
+    send_message(message, deps=deps)
+    send_message(message, deps=deps)
+    # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
+    assert len(wecom.tasks) == 1
+    task = next(iter(wecom.tasks.values()))
+    assert (task.sender, sorted(task.chat_ids)) == ("zhang", ["wr1", "wr2", "wr3"])
+    for g in ("cg1", "cg2", "cg3"):
+        found = record(shop, g)
+        assert (found.status, found.message_ids) == ("awaiting_owner", [task.msgid])
+    # AND the chat WeCom refused is recorded failed, saying so
+    assert (record(shop, "cg4").status, record(shop, "cg4").reason) == ("failed", "wecom_refused")
+
+
+def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(shop, robot, outbox, wecom):
+    # GIVEN cg2's task created by a sender that stopped before recording it (its claim still fresh)
+    def crash(owner, result):
+        raise SystemExit("the execution environment stopped")
+
+    clock = Clock()
+    with pytest.raises(SystemExit):
+        send_message({**body(shop, "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock,
+                                                                                after_send=crash))
+    # WHEN a message for cg1 and cg2 arrives meanwhile
+    with pytest.raises(RetryLater):
+        send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+    # THEN no task was created for cg1 and its claim was given back, not left to look like a crash
+    assert len(wecom.tasks) == 1
+    stored = DeliveryItem.get(group_pk(shop.tenant_id, "cg1"), push_sk(DAY, MORNING))
+    assert (stored.status, stored.claim) == ("planned", None)
+    # AND after the stopped sender's lease the retry sends cg1 its task and records cg2's outcome as unknown
+    clock.now = NOW + LEASE + timedelta(seconds=1)
+    send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+    assert len(wecom.tasks) == 2 and record(shop, "cg1").status == "awaiting_owner"
+    assert (record(shop, "cg2").status, record(shop, "cg2").reason) == ("failed", "unknown_after_crash")
