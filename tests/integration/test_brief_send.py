@@ -304,3 +304,16 @@ def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(sho
     send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
     assert len(wecom.tasks) == 2 and record(shop, "cg1").status == "awaiting_owner"
     assert (record(shop, "cg2").status, record(shop, "cg2").reason) == ("failed", "unknown_after_crash")
+
+
+def test_an_ended_group_gets_no_more_briefs(shop, robot, outbox):
+    from qunyun.adapters.tables import GroupItem
+
+    # GIVEN a group that ended after its brief was dispatched
+    GroupItem(shop.tenant_id, "b").update(actions=[GroupItem.status.set("ended")])
+    # WHEN the message reaches BriefSend
+    send_message(body(shop, "b"), deps=make_deps(robot, outbox))
+    # THEN nothing is sent and the record says why, spending none of the group's pushes
+    found = record(shop, "b")
+    assert (found.status, found.reason) == ("skipped", "group_ended")
+    assert robot.received == []

@@ -1,4 +1,7 @@
-"""Sending briefs: one queue message (a group, or a WeCom owner's customer groups) rendered and delivered.
+"""Sending pushes: one queue message (a group, or a WeCom owner's customer groups) rendered and delivered.
+
+Briefs are the first kind; a farewell or an event reminder travels the same queue with its own `kind`, and the
+same planning, claims, retries and records below apply to it (`PushContent` is what differs).
 
 What is guaranteed, and why:
 
@@ -31,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
@@ -43,6 +47,7 @@ from qunyun.channels import Message, SendResult, Target
 from qunyun.domain.briefs import DIALECTS, Brief, BriefRenderError
 from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.groups import Channel, Group
+from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.briefs import Rendered, render_brief
@@ -82,21 +87,78 @@ def delivery_key(tenant_id: str, group_id: str, day: date, edition: str) -> str:
     return f"brief:{day.isoformat()}:{edition}:{tenant_id}:{group_id}"
 
 
+class PushContent(Protocol):
+    """What one queue message sends: a brief edition, a farewell, one rung of an event's reminder. The sender
+    plans, claims, delivers and records every kind the same way; the content says what and to whom."""
+
+    push: Push
+    missing: str | None  # why nothing can be sent (e.g. no_brief); None when there is something
+
+    def refuses(self, group: Group) -> str | None:
+        """Why this group must not get the push (e.g. it has ended), or None."""
+
+    def render(self, job: _Job, group: Group) -> Rendered:
+        """The group's text; raises BriefRenderError."""
+
+    def later(self, group: Group) -> list[Push]:
+        """Pushes known to come later the same day that outrank this one (their slots are kept)."""
+
+    def key(self, tenant_id: str, group_id: str, day: date) -> str:
+        """The receiver's idempotency key for this push to this group."""
+
+
 @dataclass
-class _Job:
-    tenant: Tenant
+class BriefContent:
     brief: Brief | None
-    day: date
     edition: str
-    final: bool  # the queue's last receive: a transient failure now is the end
-    deps: SendDeps
-    now: datetime
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
     templates: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def push(self) -> Push:
         return Push.brief(self.edition)
+
+    @property
+    def missing(self) -> str | None:
+        return "no_brief" if self.brief is None else None
+
+    def refuses(self, group: Group) -> str | None:
+        return None if group.status is GroupStatus.active else "group_ended"
+
+    def render(self, job: _Job, group: Group) -> Rendered:
+        dialect = DIALECTS[group.channel]
+        if dialect not in self.templates:
+            self.templates[dialect] = job.deps.content.template(job.tenant.tenant_id, self.edition, dialect)
+        return render_brief(job.tenant, group, self.brief, ledger=job.deps.ledger, now=job.now,
+                            template=self.templates[dialect])
+
+    def later(self, group: Group) -> list[Push]:
+        return [Push.brief("evening")] if self.edition == "morning" and group.evening else []
+
+    def key(self, tenant_id: str, group_id: str, day: date) -> str:
+        return delivery_key(tenant_id, group_id, day, self.edition)
+
+
+def brief_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> BriefContent:
+    return BriefContent(deps.content.brief(tenant.tenant_id, day, body["edition"]), body["edition"])
+
+
+# Queue message kinds → what builds their content from the message. Farewells and reminders register theirs.
+CONTENT: dict[str, Callable[[dict, Tenant, date, SendDeps], PushContent]] = {"brief": brief_content}
+
+
+@dataclass
+class _Job:
+    tenant: Tenant
+    content: PushContent
+    day: date
+    final: bool  # the queue's last receive: a transient failure now is the end
+    deps: SendDeps
+    now: datetime
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def push(self) -> Push:
+        return self.content.push
 
     def record(self, group: Group, status: Status, reason: str, error: str | None = None) -> None:
         """A record of a push that spent nothing (a skip, a render error); kept if the push has one already."""
@@ -104,26 +166,23 @@ class _Job:
                           self.now, reason=reason)
         self.deps.deliveries.add(rec.model_copy(update={"error": error}))
 
-    def render(self, group: Group) -> Rendered:
-        dialect = DIALECTS[group.channel]
-        if dialect not in self.templates:
-            self.templates[dialect] = self.deps.content.template(self.tenant.tenant_id, self.edition, dialect)
-        return render_brief(self.tenant, group, self.brief, ledger=self.deps.ledger, now=self.now,
-                            template=self.templates[dialect])
-
     def prepare(self, group: Group, broken: str | None) -> tuple[Delivery, Rendered] | None:
         """The group's planned record and its text, or None when the group gets nothing (recorded why)."""
         found = self.deps.deliveries.get(self.tenant.tenant_id, group.group_id, self.day, self.push.push_id)
         if found is not None and found.status is not Status.planned:
             return None  # sent, skipped, failed or handed to the owner already: a duplicate message
-        if found is None and self.brief is None:
-            self.record(group, Status.skipped, "no_brief")
+        missing = self.content.missing or self.content.refuses(group)
+        if missing is not None:
+            if found is None:
+                self.record(group, Status.skipped, missing)
+            else:  # the content went away, or the group ended, after the push was planned
+                self.deps.deliveries.move(found, Status.skipped, self.now, reason=missing)
             return None
         if found is None and broken:
             self.record(group, Status.skipped, "channel_broken", broken)
             return None
         try:
-            rendered = self.render(group) if self.brief is not None else None
+            rendered = self.content.render(self, group)
         except BriefRenderError as e:
             if found is None:
                 self.record(group, Status.failed, "render_error", e.reason)
@@ -131,14 +190,10 @@ class _Job:
                 self.deps.deliveries.move(found, Status.failed, self.now, reason="render_error", error=e.reason)
             return None
         if found is None:
-            later = [Push.brief("evening")] if self.edition == "morning" and group.evening else []
-            found = plan_push(self.tenant, group, self.push, self.day, later, deliveries=self.deps.deliveries,
-                              now=self.now)
+            found = plan_push(self.tenant, group, self.push, self.day, self.content.later(group),
+                              deliveries=self.deps.deliveries, now=self.now)
             if found.status is not Status.planned:
                 return None  # skipped for the daily cap or the quota
-        if rendered is None:  # the brief was removed after the push was planned
-            self.deps.deliveries.move(found, Status.skipped, self.now, reason="no_brief")
-            return None
         return found, rendered
 
     def claim(self, record: Delivery, channel: str) -> ClaimState | None:
@@ -183,7 +238,7 @@ def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
         return
     sender = job.deps.channel(group.channel.value)
     message = Message(rendered.text, title=rendered.title,
-                      key=delivery_key(job.tenant.tenant_id, group.group_id, job.day, job.edition))
+                      key=job.content.key(job.tenant.tenant_id, group.group_id, job.day))
     result: SendResult = sender.send(_target(job, group), message, first_part=state.parts_sent)
     job.deps.after_send(group.group_id, result)
     claims = job.deps.claims
@@ -267,14 +322,14 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
 
 
 def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
-    """Handles one queue message of BriefDispatch: `{tenant_id, edition, date, group_ids, owner?}`.
-    Raises RetryLater when the message should come back later."""
+    """Handles one queue message: `{tenant_id, date, group_ids, owner?, kind?}` plus what its kind needs
+    (`edition` for a brief, the default kind). Raises RetryLater when the message should come back later."""
     tenant = deps.tenants.get(body["tenant_id"])
     if tenant is None:
         return
     day = date.fromisoformat(body["date"])
-    brief = deps.content.brief(tenant.tenant_id, day, body["edition"])
-    job = _Job(tenant, brief, day, body["edition"], final, deps, deps.clock())
+    content = CONTENT[body.get("kind", "brief")](body, tenant, day, deps)
+    job = _Job(tenant, content, day, final, deps, deps.clock())
     loaded = deps.groups.get_many(tenant.tenant_id, body["group_ids"])
     groups = [loaded[g] for g in body["group_ids"] if g in loaded]
     if body.get("owner") is not None:
