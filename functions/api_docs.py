@@ -27,7 +27,11 @@ SIGNED = {name: APIKey(name=f"X-Qunyun-{name}", **{"in": APIKeyIn.header},
 
 spec = new_api()
 for module in (tenant_api, points_api, mall_api):
+    own = module.router.api_resolver
     spec.include_router(module.router)
+    # Including a router makes the spec its resolver (its request context); the spec only reads the routes,
+    # so each router goes back to the app that serves it, or a process holding both would lose the tenant.
+    module.router.api_resolver = own
 
 
 def document() -> str:

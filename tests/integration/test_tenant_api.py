@@ -182,3 +182,13 @@ def test_an_environment_reads_its_tenant_once_per_cache_period(tenant):
     verify()
     verify()
     assert tenants.reads == 6
+
+
+def test_building_the_openapi_document_leaves_each_route_its_own_app(tenant, context):
+    # GIVEN the OpenAPI document built in the same process (it reads every router's routes)
+    import api_docs
+
+    assert "/v1/tenant" in api_docs.document()
+    # WHEN a signed request reaches the tenant route THEN it still sees the tenant its app verified
+    event = signed_event(tenant.tenant_id, tenant.secret, "GET", "/v1/tenant")
+    assert call(event, context)[0] == 200
