@@ -10,7 +10,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from qunyun.settings import get_settings
@@ -139,11 +139,13 @@ class GroupItem(Model):
 
 
 class _ContentItem(Model):
-    """What operators write for members to read: briefs, and their own templates for them.
+    """What operators write for members to read: briefs, their own templates, flash groups' terms, events.
 
         pk                      sk                          item
         {tenant}#BRIEFS         {date}#{edition}            BriefItem: one edition of one date
         {tenant}#TEMPLATES      brief#{edition}#{dialect}   TemplateItem: the tenant's own template
+        {tenant}#FLASH          {group_id}                  FlashItem: a flash group's terms, end and report
+        {tenant}#EVENTS         {event_id}                  EventItem: an event and its reminder ladder
     """
 
     class Meta(_Meta):
@@ -166,3 +168,32 @@ class TemplateItem(_ContentItem):
         pass
 
     source = UnicodeAttribute()
+
+
+class ContentDueIndex(GlobalSecondaryIndex):
+    """Content with work due at a time, for the scheduled jobs (no Scan): flash groups by when they end, events
+    by their next reminder rung. Sparse: only items with work left carry `due_pk` (`{kind}#{shard}`, see
+    adapters/due.py); `due_sk` is `{UTC instant}#{tenant}#{id}`, so a job reads what is due up to now in order."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class _DueContentItem(_ContentItem):
+    due = ContentDueIndex()
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+
+
+class FlashItem(_DueContentItem):
+    class Meta(_ContentItem.Meta):
+        pass
+
+
+class EventItem(_DueContentItem):
+    class Meta(_ContentItem.Meta):
+        pass

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from qunyun.domain.errors import InvalidRequest
+from qunyun.domain.reminders import DEFAULT_LADDER, DEFAULT_QUIET_HOURS, QuietHours, parse_ladder
 from qunyun.domain.rules import Rules
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -28,6 +29,27 @@ class TenantPolicy(BaseModel):
     brief_grace_minutes: int = Field(60, ge=0, le=180)
     # Rewards stocked above this many units are sharded across stock items (one partition each).
     stock_shard_threshold: int = Field(1000, ge=1, le=1_000_000)
+    # Event reminders: the ladder of rungs (domain/reminders.py) and the local hours no push may land in.
+    reminder_ladder: list[str] = Field(default_factory=lambda: list(DEFAULT_LADDER))
+    quiet_hours: str = DEFAULT_QUIET_HOURS
+    # Flash groups: points events for a group that ended are still taken this many days (after-sales
+    # purchases), then refused; the farewell's after-sales contact and invitation, unless a group sets its own.
+    flash_points_grace_days: int = Field(7, ge=0, le=90)
+    after_sales_contact: str | None = Field(None, max_length=200)
+    after_sales_hours: str | None = Field(None, max_length=100)
+    invite_top: int = Field(10, ge=0, le=50)
+
+    @field_validator("reminder_ladder")
+    @classmethod
+    def _ladder(cls, v: list[str]) -> list[str]:
+        parse_ladder(v)
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        QuietHours.parse(v)
+        return v
 
 
 class Tenant(BaseModel):
