@@ -1,6 +1,6 @@
 """The local stack's SQS: moto's server with the queues of a template, and pollers doing what Lambda's SQS event
 source mapping does (tests/fixtures/local_sqs: BatchSize 3, ReportBatchItemFailures, maxReceiveCount 2 into a
-dead-letter queue, a 1-second visibility timeout)."""
+dead-letter queue, a 5-second visibility timeout)."""
 
 from __future__ import annotations
 
