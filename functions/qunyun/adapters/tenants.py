@@ -34,6 +34,10 @@ class TenantRepository:
         TenantItem(tenant_id).update(actions=[TenantItem.rules.set(rules.model_dump(mode="json"))],
                                      condition=TenantItem.tenant_id.exists())
 
+    def set_policy(self, tenant_id: str, policy: TenantPolicy) -> None:
+        TenantItem(tenant_id).update(actions=[TenantItem.policy.set(policy.model_dump(mode="json"))],
+                                     condition=TenantItem.tenant_id.exists())
+
     def ids(self) -> list[str]:
         return [item.tenant_id for item in TenantItem.all.query("tenant")]
 

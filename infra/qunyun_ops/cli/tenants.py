@@ -30,3 +30,27 @@ def create(
         return
     out.print(f"Created tenant [bold]{tenant.tenant_id}[/bold] ({tenant.name}, {tenant.timezone}).", highlight=False)
     out.print(f"Webhook secret (sign requests with it; it is not shown again): {secret}", highlight=False)
+
+
+@app.command("policy")
+def policy(
+    tenant_id: str = typer.Argument(..., metavar="ID"),
+    settings: list[str] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                       help="Change a setting (repeatable); lists are comma-separated."),
+    json_: bool = JsonOption,
+    local: bool = LocalOption,
+) -> None:
+    """Shows the tenant's policy (daily push cap, quota period, grace, quiet hours, reminder ladder, ...) and,
+    with --set, changes it: every setting is checked first and nothing changes unless all are valid."""
+    connect(local)
+    from qunyun.adapters.tenants import TenantRepository
+    from qunyun.services.tenants import change_policy
+
+    with reporting_errors():
+        before, after = change_policy(tenant_id, settings or [], tenants=TenantRepository())
+    if json_:
+        print_json(after)
+        return
+    for key, value in after.items():
+        mark = f"  (was {before[key]})" if before[key] != value else ""
+        out.print(f"{key} = {value}{mark}", highlight=False)
