@@ -9,13 +9,12 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
+from qunyun_ops.local.server import LocalServer, SetupError, free_port  # noqa: F401 - used by importers
 from qunyun_ops.paths import CACHE
 
 PACKAGE = "amplify-dynamodb-simulator"
@@ -23,10 +22,6 @@ VERSION = "2.9.30"
 # The registry's integrity for that version; the tarball is checked against it before it is unpacked.
 INTEGRITY = "sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ=="
 HOME = CACHE / "dynamodb-local" / VERSION
-
-
-class SetupError(RuntimeError):
-    """Something this machine lacks; the message says what to install."""
 
 
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess[str]:
@@ -97,32 +92,22 @@ def ensure_jar(log=print) -> Path:
     return emulator
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _die_with_parent() -> None:
     # Linux: the emulator gets SIGTERM if the process that started it dies, even by SIGKILL.
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class DynamoDBLocal:
+class DynamoDBLocal(LocalServer):
     """One DynamoDB Local process on 127.0.0.1; in memory unless given a data folder."""
 
+    name = "DynamoDB Local"
+
     def __init__(self, port: int | None = None, data_dir: Path | None = None, log=print):
-        self.port = port or free_port()
+        super().__init__(port, log)
         self.data_dir = data_dir
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> DynamoDBLocal:
+    def spawn(self) -> subprocess.Popen[bytes]:
         java = ensure_java(self.log)
         emulator = ensure_jar(self.log)
         storage = ["-inMemory"]
@@ -131,32 +116,10 @@ class DynamoDBLocal:
             storage = ["-sharedDb", "-dbPath", str(self.data_dir.resolve())]
         cmd = [java, "-Xms64m", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
                *storage, "-port", str(self.port), "-disableTelemetry"]
-        self.process = subprocess.Popen(
+        return subprocess.Popen(
             cmd, cwd=emulator, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                raise SetupError(f"DynamoDB Local exited at start on port {self.port}: {err.strip()[:500]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise SetupError(f"DynamoDB Local did not listen on port {self.port} within {timeout:.0f} s.")
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> DynamoDBLocal:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def exit_detail(self) -> str:
+        err = self.process.stderr.read().decode(errors="replace") if self.process and self.process.stderr else ""
+        return err.strip()[:500]

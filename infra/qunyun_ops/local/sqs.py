@@ -25,9 +25,8 @@ What a function gets (the contract for code in functions/):
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import socket
+import os
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from qunyun_ops.local.dynamodb import SetupError, free_port
+from qunyun_ops.local.server import LocalServer
 from qunyun_ops.local.template import QueueSource, Template
 from qunyun_ops.local.workers import FunctionPool, InvocationError, env_value, queue_arn, queue_url, region
 
@@ -74,49 +73,18 @@ def sqs_client(endpoint: str, reg: str | None = None, connections: int = 10) -> 
 # ------------------------------------------------------------------------------------------------ the server
 
 
-class SqsLocal:
+class SqsLocal(LocalServer):
     """moto's server on 127.0.0.1 in a child process that dies with this one."""
 
+    name = "the local SQS endpoint (moto)"
+
     def __init__(self, port: int | None = None, log: Callable[[str], None] = _log):
-        self.port = port or free_port()
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(port, log)
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> SqsLocal:
-        import os
-
+    def spawn(self) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "qunyun_ops.local.sqs_server", "--port", str(self.port),
                "--parent", str(os.getpid())]
-        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SetupError(f"the local SQS endpoint (moto) exited at start on port {self.port}.")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise SetupError(f"the local SQS endpoint (moto) did not listen on port {self.port} within {timeout:.0f} s.")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> SqsLocal:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 # ------------------------------------------------------------------------------------------------ the queues
