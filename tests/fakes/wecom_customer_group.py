@@ -2,7 +2,10 @@
 
 The owner's side is a test helper: `confirm(msgid, owner, chat_ids)` is the owner tapping "send" for some of
 the task's groups; the others stay unsent. Each group's monthly quota (as many mass sends as the month has
-days) is counted, and a confirmation past it fails that group with status 3.
+days) is counted, and a confirmation past it fails that group with status 3. Reminders are limited to 3 a
+task in any 24 hours (a fourth answers 45009); `reminded` keeps every reminder accepted and `refused_reminders`
+counts the others. A task cancelled once is cancelled again without complaint; what WeCom answers to that is
+not documented, so `cancel_again_errcode` lets a test make it refuse instead.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ class FakeWecomCustomerGroups(FakeServer):
         self.tasks: dict[str, Task] = {}
         self.sends: dict[tuple[str, str], int] = {}  # (chat, yyyy-mm) → mass sends received
         self.gettoken_calls = 0
+        self.reminded: list[tuple[str, float]] = []  # (msgid, when) of every reminder accepted
+        self.refused_reminders = 0
+        self.cancel_again_errcode: int | None = None
         self._ids = itertools.count(1)
 
     # --- setup and the owner's side ------------------------------------------------------------------------------
@@ -172,13 +178,21 @@ class FakeWecomCustomerGroups(FakeServer):
         now = self.clock()
         task.reminders = [t for t in task.reminders if t > now - 86400]
         if len(task.reminders) >= REMINDS_PER_DAY:
+            self.refused_reminders += 1
             return error(45009, "api freq out of limit: at most 3 reminders per task in 24 hours")
         task.reminders.append(now)
+        self.reminded.append((task.msgid, now))
         return error(0, "ok")
 
     def _cancel(self, body: dict) -> Answer:
         task = self.tasks.get(str(body.get("msgid", "")))
         if task is None:
             return error(40058, "invalid msgid")
+        if task.cancelled and self.cancel_again_errcode is not None:
+            return error(self.cancel_again_errcode, "the task was cancelled already")
         task.cancelled = True
         return error(0, "ok")
+
+    def calls(self, api: str) -> int:
+        """Requests made to one API (`remind_groupmsg_send`, ...), answered or refused."""
+        return sum(1 for r in self.requests if r.path.endswith(f"/{api}"))

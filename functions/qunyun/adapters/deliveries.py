@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
@@ -13,10 +14,12 @@ from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters.deliveries_tables import CounterItem, DeliveryItem, _DeliveriesMeta
 from qunyun.domain.deliveries import MOVES, Delivery, Status
+from qunyun.domain.owner_tasks import OwnerTask
 from qunyun.domain.quota import Allowance, Push, Spent
 
 _LOST = ("ConditionalCheckFailed", "TransactionConflict")
 DAY_SHARDS = 4
+AWAITING_SHARDS = 8
 _FIELDS = tuple(f for f in Delivery.model_fields if f not in ("date",))
 
 
@@ -40,12 +43,40 @@ def day_shard(tenant_id: str, day: date, group_id: str) -> str:
     return f"{tenant_id}#{day.isoformat()}#{zlib.crc32(group_id.encode()) % DAY_SHARDS}"
 
 
+def awaiting_keys(tenant_id: str, group_id: str, msgid: str) -> tuple[str, str]:
+    """The `awaiting_owner` index keys of a record waiting for the owner of task `msgid`: all of a task's
+    records share a shard and sort together, so one pass over a shard meets each task's groups in a row."""
+    task = f"{tenant_id}#{msgid}"
+    return f"{zlib.crc32(task.encode()) % AWAITING_SHARDS:02d}", f"{task}#{group_id}"
+
+
+def task_of(awaiting_sk: str) -> str:
+    """`{tenant}#{msgid}` of an index key (group ids hold no `#`)."""
+    return awaiting_sk.rpartition("#")[0]
+
+
+def awaiting_actions(record: Delivery, status: Status, message_ids: list[str], now: datetime) -> list:
+    """Update actions that keep a record's index entry in step with its status: set when it starts awaiting
+    the owner of a task (the last of `message_ids`), removed when it leaves awaiting_owner."""
+    if status is not Status.awaiting_owner:
+        return [DeliveryItem.awaiting_pk.remove(), DeliveryItem.awaiting_sk.remove()]
+    if not message_ids:
+        return []  # no task named: stays as it is
+    pk, sk = awaiting_keys(record.tenant_id, record.group_id, message_ids[-1])
+    return [DeliveryItem.awaiting_pk.set(pk), DeliveryItem.awaiting_sk.set(sk),
+            DeliveryItem.awaiting_since.set(DeliveryItem.awaiting_since | now)]
+
+
 def _to_item(d: Delivery) -> DeliveryItem:
     data = {k: getattr(d, k) for k in _FIELDS}
     data["status"] = d.status.value
-    return DeliveryItem(group_pk(d.tenant_id, d.group_id), push_sk(d.date, d.push_id),
+    item = DeliveryItem(group_pk(d.tenant_id, d.group_id), push_sk(d.date, d.push_id),
                         day_pk=day_shard(d.tenant_id, d.date, d.group_id), day_sk=f"{d.group_id}#{d.push_id}",
                         date=d.date.isoformat(), **data)
+    if d.status is Status.awaiting_owner and d.message_ids:
+        item.awaiting_pk, item.awaiting_sk = awaiting_keys(d.tenant_id, d.group_id, d.message_ids[-1])
+        item.awaiting_since = d.updated_at
+    return item
 
 
 def _from_item(item: DeliveryItem) -> Delivery:
@@ -116,9 +147,11 @@ class DeliveryRepository:
             return None
 
     def move(self, record: Delivery, status: Status, now: datetime, *, reason: str | None = None,
-             error: str | None = None, message_ids: Iterable[str] = (), attempt: bool = False) -> Delivery | None:
+             error: str | None = None, message_ids: Iterable[str] = (), attempt: bool = False,
+             sent_at: datetime | None = None) -> Delivery | None:
         """Moves a record to `status` if its stored status allows it (domain MOVES), counting an attempt and
-        adding platform message ids; None when the stored record had moved on meanwhile."""
+        adding platform message ids; None when the stored record had moved on meanwhile. A record sent
+        records `sent_at` (default `now`); one leaving awaiting_owner leaves the `awaiting_owner` index."""
         allowed = [s.value for s in Status if status in MOVES[s]]
         actions = [DeliveryItem.status.set(status.value), DeliveryItem.updated_at.set(now)]
         actions += [DeliveryItem.reason.set(reason)] if reason is not None else []
@@ -126,7 +159,8 @@ class DeliveryRepository:
         actions += [DeliveryItem.attempts.add(1)] if attempt else []
         ids = list(message_ids)
         actions += [DeliveryItem.message_ids.set((DeliveryItem.message_ids | []).append(ids))] if ids else []
-        actions += [DeliveryItem.sent_at.set(now)] if status is Status.sent else []
+        actions += [DeliveryItem.sent_at.set(sent_at or now)] if status is Status.sent else []
+        actions += awaiting_actions(record, status, ids, now)
         item = DeliveryItem(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id))
         try:
             item.update(actions=actions, condition=DeliveryItem.pk.exists() & DeliveryItem.status.is_in(*allowed))
@@ -144,6 +178,19 @@ class DeliveryRepository:
                 day_shard(tenant_id, day, group_id), DeliveryItem.day_sk.startswith(f"{group_id}#"))]
         shards = [DeliveryItem.day.query(f"{tenant_id}#{day.isoformat()}#{n}") for n in range(DAY_SHARDS)]
         return [_from_item(i) for i in heapq.merge(*shards, key=lambda i: i.day_sk)]
+
+    def awaiting_owner(self, first_shard: int = 0) -> Iterator[OwnerTask]:
+        """Every WeCom task with records still awaiting its owner, with those records, from the sparse
+        `awaiting_owner` index: one paged query per shard, starting at `first_shard` (a caller that may stop
+        early rotates it, so no shard always comes last), each task's records in a row. The index is
+        eventually consistent: a record just moved on may still show, one just handed over may not yet."""
+        for n in range(AWAITING_SHARDS):
+            items = DeliveryItem.awaiting.query(f"{(first_shard + n) % AWAITING_SHARDS:02d}")
+            for task, rows in itertools.groupby(items, key=lambda i: task_of(i.awaiting_sk)):
+                rows = list(rows)
+                tenant_id, _, msgid = task.partition("#")
+                yield OwnerTask(tenant_id, msgid, tuple(_from_item(i) for i in rows),
+                                since=min(i.awaiting_since or i.updated_at for i in rows))
 
     def of_group(self, tenant_id: str, group_id: str, limit: int = 100) -> Iterator[Delivery]:
         """One group's records, newest date first."""

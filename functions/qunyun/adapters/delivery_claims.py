@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from qunyun.adapters.deliveries import group_pk, push_sk
+from qunyun.adapters.deliveries import awaiting_actions, group_pk, push_sk
 from qunyun.adapters.deliveries_tables import DeliveryItem
 from qunyun.domain.deliveries import Delivery, Status
 
@@ -75,7 +75,9 @@ class DeliveryClaims:
 
     def finish(self, record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
                error: str | None = None, message_ids: Iterable[str] = ()) -> bool:
-        """Records the outcome and ends the claim in one conditional write; False when the claim was not ours."""
+        """Records the outcome and ends the claim in one conditional write; False when the claim was not ours.
+        A record handed to a WeCom owner (awaiting_owner with the task's msgid) enters the `awaiting_owner`
+        index in the same write, so the follow-up job finds every task that was created."""
         actions = [DeliveryItem.status.set(status.value), DeliveryItem.updated_at.set(now),
                    DeliveryItem.claim.remove(), DeliveryItem.claimed_at.remove()]
         actions += [DeliveryItem.reason.set(reason)] if reason is not None else []
@@ -83,6 +85,8 @@ class DeliveryClaims:
         ids = list(message_ids)
         actions += [DeliveryItem.message_ids.set((DeliveryItem.message_ids | []).append(ids))] if ids else []
         actions += [DeliveryItem.sent_at.set(now)] if status is Status.sent else []
+        if status is Status.awaiting_owner:
+            actions += awaiting_actions(record, status, ids, now)
         try:
             _item(record).update(actions=actions, condition=(DeliveryItem.status == Status.planned.value)
                                  & (DeliveryItem.claim == token))

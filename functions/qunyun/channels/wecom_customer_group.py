@@ -45,6 +45,10 @@ ERRORS = {
     60020: (False, "this server's IP is not in the app's trusted IPs"),
 }
 
+# Refusals about the corp's credentials or the app's rights rather than one call: every task of the tenant
+# meets them alike until an administrator fixes the secret or the permissions.
+CORP_ERRORS = frozenset({"40001", "40013", "48002", "60020"})
+
 
 def classify(errcode: int, errmsg: str, *, rate_window: float = 60.0) -> Failure | None:
     if errcode == 0:

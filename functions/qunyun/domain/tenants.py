@@ -15,6 +15,7 @@ from qunyun.domain.rules import Rules
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
 class TenantPolicy(BaseModel):
@@ -38,6 +39,14 @@ class TenantPolicy(BaseModel):
     after_sales_contact: str | None = Field(None, max_length=200)
     after_sales_hours: str | None = Field(None, max_length=100)
     invite_top: int = Field(10, ge=0, le=50)
+    # A WeCom mass-send task the owner has not confirmed is cancelled when its push goes stale: a brief at
+    # these local times of its date, any other push this many hours after the task was created.
+    morning_stale_at: str = Field("12:00", pattern=HHMM)
+    evening_stale_at: str = Field("23:30", pattern=HHMM)
+    owner_task_stale_hours: int = Field(24, ge=1, le=72)
+    # Until then the owner is reminded this long after the task, and again as long after each reminder
+    # (WeCom allows 3 reminders a task in 24 hours, and qunyun never asks for more).
+    owner_reminder_minutes: int = Field(60, ge=15, le=24 * 60)
 
     @field_validator("reminder_ladder")
     @classmethod
