@@ -12,8 +12,9 @@ Everything runs against one DynamoDB Local of its own, a local SQS endpoint of i
 * setup (not measured): one tenant; N groups imported from CSV by the real service, in a mix of channels
   (wecom_robot, feishu_bot, dingtalk_robot, slack_webhook, telegram_bot, signed_webhook, outbox, each with a
   robot/bot of its own so no platform rate limit is met, and one eighth wecom_customer_group spread over
-  --owners owners); a morning brief of every section kind added with the real service, targeted sections
-  included. A warm-up tenant goes through the same path first (JIT, connections, templates).
+  --owners owners); a morning brief of six sections (news, tip, product, event, check-in, text; two of them
+  targeted) added with the real service. A warm-up tenant goes through the same path first (JIT,
+  connections, templates).
 * measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages), then
   the queue drained by this process as Lambda's event source mapping does (qunyun_ops.local.sqs): receive up to
   10 messages (BatchSize), call `brief_send.process` with the SQS event, delete what it did not report back.
