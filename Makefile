@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python tests/bench/cold_start.py
 	$(BIN)/python tests/bench/points.py
 	$(BIN)/python tests/bench/mall.py
+	$(BIN)/python tests/bench/briefs.py
 
 clean:
 	rm -rf $(VENV) .cache .qunyun .aws-sam

@@ -1,14 +1,20 @@
 """`make demo`: the local stack end to end, as an operator would use it.
 
 Starts `qunyun local up`, creates a tenant, imports the sample groups (and shows a bad file being
-refused), lists them, calls the signed webhook API as a mall would, then stops the stack and checks
-that nothing is left running.
+refused), lists them, calls the signed webhook API as a mall would, earns points, writes today's morning
+brief and fires BriefDispatch as at 08:00 in the tenant's timezone (the stack's SQS poller hands the queue to
+BriefSend), shows what each group received (the outbox files and the demo robots), runs the points mall,
+then stops the stack and checks that nothing is left running.
+
+The stack runs without its scheduler: every scheduled function is fired at the time the demo shows. Its
+channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py), so nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +23,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from qunyun_ops.demo_robots import DemoRobots
+from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
 from qunyun_ops.paths import ROOT, STATE
 
@@ -131,8 +139,9 @@ def points_demo(port: int, secret: str) -> None:
     qunyun("points", "reconcile", "--tenant", TENANT, "--local")
 
 
-def brief_demo() -> None:
-    """Today's morning brief, with yesterday's check-ins and the top three of each group."""
+def brief_demo(robots: DemoRobots, state: dict) -> None:
+    """Today's morning brief, with yesterday's check-ins and the top three of each group; then BriefDispatch as at
+    08:00 and what each group received."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -140,13 +149,54 @@ def brief_demo() -> None:
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     text = (DEMO / "brief.yaml").read_text(encoding="utf-8")
     brief = STATE / "demo-brief.yaml"
-    brief.write_text("\n".join(f"date: {today}" if line.startswith("date:") else line for line in text.splitlines()),
-                     encoding="utf-8")
+    month, day = int(today[5:7]), int(today[8:10])
+    lines = [f"date: {today}" if line.startswith("date:") else
+             f"title: 早安 · {month}月{day}日" if line.startswith("title:") else line for line in text.splitlines()]
+    brief.write_text("\n".join(lines), encoding="utf-8")
     qunyun("briefs", "add", str(brief), "--tenant", TENANT, "--local")
     for group in ("tea-parents-01", "tea-learning"):
         print(f"--- {group} ---")
         qunyun("briefs", "preview", "--group", group, "--edition", "morning", "--date", today, "--tenant", TENANT,
                "--local")
+
+    step("BriefDispatch fires as at 08:00 Shanghai time, twice (a scheduler retry); BriefSend drains the queue")
+    at = f"{today}T08:00:00+08:00"
+    for _ in range(2):
+        fired = json.loads(qunyun("local", "run", "BriefDispatch", "--at", at, logs=False).stdout)
+    wait_delivered(state, today, int(fired.get("groups", 0)))
+
+    step("What the outbox groups received (the local stack's file outbox)")
+    folder = OUTBOX_DIR / TENANT
+    for path in sorted(folder.glob("*.jsonl")) if folder.exists() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            print(f"--- {path.relative_to(STATE)}: {entry['title']} ({len(entry['text'].encode())} bytes) ---")
+            print(entry["text"])
+    step("What the demo robots received (WeCom robot, DingTalk robot, Feishu bot on 127.0.0.1)")
+    for got in robots.received:
+        print(f"--- {got.platform} {got.robot} ({len(got.text.encode())} bytes) ---")
+        print(got.text)
+    step("Each push and what became of it: once per group, however often the dispatcher fired")
+    qunyun("deliveries", "list", "--tenant", TENANT, "--date", today, "--local")
+    copies = [(r.platform, r.robot, r.text) for r in robots.received]
+    assert len(set(copies)) == len(copies), "a robot received the same brief twice"
+
+
+def wait_delivered(state: dict, day: str, groups: int, timeout: float = 60) -> list[dict]:
+    """Waits until the queue is empty and no push of the day is still planned; returns the day's records."""
+    from qunyun_ops.local.sqs import queues_empty, sqs_client
+
+    client = sqs_client(state["sqs_endpoint"])
+    deadline = time.monotonic() + timeout
+    while True:
+        records = json.loads(qunyun("deliveries", "list", "--tenant", TENANT, "--date", day, "--local", "--json",
+                                   echo=False).stdout)
+        settled = len(records) >= groups and all(r["status"] != "planned" for r in records)
+        if settled and queues_empty(client, state["consumed_queues"]):
+            return records
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: the briefs were not all delivered within {timeout:.0f} s")
+        time.sleep(0.3)
 
 
 def mall_demo(port: int, secret: str) -> None:
@@ -186,12 +236,14 @@ def mall_demo(port: int, secret: str) -> None:
 def main() -> int:
     port, ddb_port = free_port(), free_port()
     step(f"Start the local stack (webhooks on :{port}, DynamoDB Local on :{ddb_port})")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    robots = DemoRobots().__enter__()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **robots.environment()}
     STATE.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(OUTBOX_DIR / TENANT, ignore_errors=True)  # a run shows its own briefs, not an earlier run's
     log_path = STATE / "demo-stack.log"
     print(f"(the stack's own log, with every function's Powertools log lines, goes to {log_path})")
     log = log_path.open("w")
-    proc = subprocess.Popen([*QUNYUN, "local", "up", "--port", str(port), "--ddb-port", str(ddb_port)],
+    proc = subprocess.Popen([*QUNYUN, "local", "up", "--port", str(port), "--ddb-port", str(ddb_port), "--no-schedule"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         state = wait_ready(proc)
@@ -222,13 +274,14 @@ def main() -> int:
             print(f"{label}: HTTP {status} {json.dumps(body, ensure_ascii=False)}")
 
         points_demo(state["port"], secret)
-        brief_demo()
+        brief_demo(robots, state)
         mall_demo(state["port"], secret)
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
+        robots.__exit__(None, None, None)
         print((STATE / "demo-stack.log").read_text(errors="replace").strip().splitlines()[-1])
     left = {name: pid for name, pid in (("DynamoDB Local", locals().get("java_pid")),
                                         ("the SQS endpoint", locals().get("sqs_pid"))) if pid and _alive(pid)}

@@ -40,9 +40,15 @@ def local_environment(
     }
 
 
+OUTBOX_DIR = STATE / "outbox"
+
+
 def local_overrides() -> dict:
-    """What differs from Lambda on the local stack: templates come from the checkout, not the /opt layer."""
-    return {"QUNYUN_TEMPLATES_DIR": str(ROOT / "templates")}
+    """What differs from Lambda on the local stack: templates come from the checkout, not the /opt layer, and
+    the outbox channel writes JSON lines under the state folder (`{tenant}/{group}.jsonl`) unless
+    QUNYUN_OUTBOX_DIR names another folder."""
+    return {"QUNYUN_TEMPLATES_DIR": str(ROOT / "templates"),
+            "QUNYUN_OUTBOX_DIR": os.environ.get("QUNYUN_OUTBOX_DIR") or str(OUTBOX_DIR)}
 
 
 def read_state() -> dict:

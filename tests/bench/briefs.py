@@ -1,0 +1,474 @@
+"""Benchmark: a morning brief to N groups (default 2,000), dispatch → queue → send → record, on the local stack.
+
+    .venv/bin/python tests/bench/briefs.py [--groups N] [--raw N] [--owners K]
+
+The default is 2,000 groups, not the 10,000 the issue names: moto's server scans a queue's whole message list
+on every ReceiveMessage and DeleteMessage, so with 10,000 groups (8,750 messages) queued at once it delivers
+about one batch a second and the run takes over half an hour (docs/benchmarks.md). --groups 10000 still works.
+
+Everything runs against one DynamoDB Local of its own, a local SQS endpoint of its own (moto's server, as
+`qunyun local up` runs it: qunyun_ops/local/sqs.py) and the channel fakes of tests/fakes/ on loopback:
+
+* setup (not measured): one tenant; N groups imported from CSV by the real service, in a mix of channels
+  (wecom_robot, feishu_bot, dingtalk_robot, slack_webhook, telegram_bot, signed_webhook, outbox, each with a
+  robot/bot of its own so no platform rate limit is met, and one eighth wecom_customer_group spread over
+  --owners owners); a morning brief of six sections (news, tip, product, event, check-in, text; two of them
+  targeted) added with the real service. A warm-up tenant goes through the same path first (JIT,
+  connections, templates).
+* measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages), then
+  the queue drained by this process as Lambda's event source mapping does (qunyun_ops.local.sqs): receive up to
+  10 messages (BatchSize), call `brief_send.process` with the SQS event, delete what it did not report back.
+  One consumer, sequential: one execution environment. Delivered = records `sent` (robots, bots, outbox,
+  webhooks) or `awaiting_owner` (customer groups, whose owner's task was created), counted from the records.
+* the floor: plain boto3 put_item of N items of the delivery record's size into the deliveries table,
+  sequential, in the same run (--raw items; 0 = N).
+
+Capacity is DynamoDB's own ConsumedCapacity of every call (CapacityMeter) on every client the code path uses.
+DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate
+(2 write units per transaction item per started KB). Render time is `render_brief` per group (the board read
+included) and the Jinja2 render alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+
+from common import ROOT, STACK, CapacityMeter, local_env, report
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
+DAY = date(2026, 12, 1)
+AT = "2026-12-01T08:00:00+08:00"  # the tenant's 08:00 (Asia/Shanghai)
+WARM_AT = "2026-12-01T07:00:00+08:00"
+BRIDGE_SECRET = "bench-bridge-secret"
+CORP = ("bench-corp", "bench-corp-secret")
+CHANNELS = ("wecom_robot", "feishu_bot", "dingtalk_robot", "slack_webhook", "telegram_bot", "signed_webhook",
+            "outbox", "wecom_customer_group")
+KINDS = ("welfare", "learning", "traffic", "store")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def brief_yaml(day: date) -> str:
+    return f"""\
+date: {day.isoformat()}
+edition: morning
+title: 早安 · 基准
+sections:
+  - kind: news
+    title: 今日要闻
+    text: 冬季新茶上市，门店本周试饮。
+    items:
+      - title: 三款冬茶上新
+        link: https://example.com/news/winter-tea
+        summary: 红茶、普洱和桂花乌龙
+      - title: 会员日改到周六
+        link: https://example.com/news/member-day
+  - kind: tip
+    text: 泡绿茶水温 80°C 左右最好，太烫会苦。
+  - kind: product
+    name: 金骏眉礼盒
+    price: ¥199
+    coupon: 满199减30
+    link: https://example.com/mall/jjm
+    for: {{kinds: [welfare], tags: [vip]}}
+  - kind: event
+    title: 周六直播：冬季护肤茶饮
+    time: 2026-12-05T20:00:00+08:00
+    link: https://example.com/live
+  - kind: checkin
+    text: 点这里打卡，连续 7 天多送 20 分
+    link: https://example.com/checkin
+  - kind: text
+    text: 店长群：本周盘点请在周五前提交。
+    for: {{kinds: [store]}}
+"""
+
+
+class Fakes:
+    """Every channel's fake on loopback, with a robot, bot or chat of its own for each group."""
+
+    def __init__(self) -> None:
+        from fakes.bridge import FakeBridge
+        from fakes.dingtalk import FakeDingtalkRobot
+        from fakes.feishu import FakeFeishuBot
+        from fakes.slack import FakeSlackWebhook
+        from fakes.telegram import FakeTelegramBot
+        from fakes.wecom_customer_group import FakeWecomCustomerGroups
+        from fakes.wecom_robot import FakeWecomRobot
+
+        # The fakes' clocks follow real time here: a run outlasts the bridge's 5-minute signature window.
+        clock = time.time
+        self.wecom, self.feishu, self.dingtalk = FakeWecomRobot(clock), FakeFeishuBot(clock), FakeDingtalkRobot(clock)
+        self.slack, self.telegram = FakeSlackWebhook(clock), FakeTelegramBot(clock)
+        self.bridge, self.customer = FakeBridge(BRIDGE_SECRET, clock), FakeWecomCustomerGroups(clock)
+        self.all = (self.wecom, self.feishu, self.dingtalk, self.slack, self.telegram, self.bridge, self.customer)
+
+    def __enter__(self) -> Fakes:
+        for fake in self.all:
+            fake.__enter__()
+        self.customer.add_corp(*CORP)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for fake in self.all:
+            fake.__exit__(*exc)
+
+    def environment(self) -> dict[str, str]:
+        # One WeCom base URL serves both robots and mass sends in production; here they are two fakes, and the
+        # customer groups' client is given its own base URL below.
+        return {"QUNYUN_WECOM_BASE_URL": self.wecom.base_url, "QUNYUN_FEISHU_BASE_URL": self.feishu.base_url,
+                "QUNYUN_DINGTALK_BASE_URL": self.dingtalk.base_url, "QUNYUN_SLACK_BASE_URL": self.slack.base_url,
+                "QUNYUN_TELEGRAM_BASE_URL": self.telegram.base_url, "QUNYUN_CHANNEL_TIMEOUT_SECONDS": "10"}
+
+    def row(self, tag: str, i: int, owners: int) -> tuple[str, str]:
+        """One CSV row of group i of the tenant tagged `tag`; returns (channel, row)."""
+        gid = f"{tag}-{i:06d}"
+        kind = KINDS[i % len(KINDS)]
+        tags = "vip" if i % 5 == 0 else ""
+        channel = CHANNELS[i % len(CHANNELS)]
+        url = secret = owner = chat = ""
+        if channel == "wecom_robot":
+            url = self.wecom.add_robot(f"k-{gid}")
+        elif channel == "feishu_bot":
+            secret = f"fs-{gid}"
+            url = self.feishu.add_bot(f"t-{gid}", secret=secret)
+        elif channel == "dingtalk_robot":
+            secret = f"SEC-{gid}"
+            url = self.dingtalk.add_robot(f"t-{gid}", secret=secret)
+        elif channel == "slack_webhook":
+            url = self.slack.add_webhook(f"T{tag}/B{i:06d}/X")
+        elif channel == "telegram_bot":
+            secret, chat = f"{i}:bot-{tag}", f"-100{i:06d}"
+            self.telegram.add_bot(secret)
+            self.telegram.add_chat(chat)
+        elif channel == "signed_webhook":
+            url, secret = self.bridge.url, BRIDGE_SECRET
+        elif channel == "wecom_customer_group":
+            owner, chat = f"owner-{tag}-{i % owners}", f"wr{tag}{i:06d}"
+            self.customer.add_owner(owner, [chat])
+        name = f"茶友群 {i} <@all>" if i % 7 == 0 else f"茶友群 {i}"
+        return channel, f"{gid},{name},{kind},{channel},{url},{secret},{owner},{chat},,08:00,-,{tags},,,"
+
+    def received(self) -> dict[str, int]:
+        return {"wecom_robot": len(self.wecom.received), "feishu_bot": len(self.feishu.received),
+                "dingtalk_robot": len(self.dingtalk.received), "slack_webhook": len(self.slack.received),
+                "telegram_bot": len(self.telegram.received), "signed_webhook": len(self.bridge.received),
+                "wecom_customer_group_tasks": len(self.customer.tasks)}
+
+
+class Timed:
+    """Wraps a module attribute (a function) and adds up its wall time and calls."""
+
+    def __init__(self, module, name: str) -> None:
+        self.module, self.name, self.real = module, name, getattr(module, name)
+        self.seconds, self.calls, self.on = 0.0, 0, False
+        setattr(module, name, self)
+
+    def __call__(self, *args, **kwargs):
+        if not self.on:
+            return self.real(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return self.real(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
+class Probe(CapacityMeter):
+    """Capacity plus what the calls were: per operation and table, items per transaction, time per operation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_table: Counter = Counter()
+        self.tx_items: Counter = Counter()
+        self.tx_aws_units = 0
+        self.seconds: Counter = Counter()
+        self.units: Counter = Counter()  # capacity units per operation, as DynamoDB Local reports them
+        self._started = threading.local()
+        self._clients: dict[int, object] = {}
+
+    def attach_all(self, clients) -> Probe:
+        for client in clients:
+            if id(client) not in self._clients:
+                self._clients[id(client)] = client
+                self.attach(client)
+                client.meta.events.register("provide-client-params.dynamodb", self._look)
+                client.meta.events.register("after-call.dynamodb", self._done)
+        return self
+
+    def _look(self, params, model, **_):
+        self._started.at = time.perf_counter()
+        table = params.get("TableName")
+        if model.name == "TransactWriteItems":
+            items = params.get("TransactItems") or []
+            kinds = "+".join(sorted(next(iter(i)) for i in items))
+            self.tx_items[kinds] += 1
+            self.tx_aws_units += sum(2 * math.ceil(len(json.dumps(i, separators=(",", ":"))) / 1024) for i in items)
+            table = ",".join(sorted({next(iter(i.values()))["TableName"] for i in items}))
+        elif table is None and params.get("RequestItems"):
+            table = ",".join(sorted(params["RequestItems"]))
+        short = (table or "?").replace(f"{STACK}-", "")
+        self.by_table[f"{model.name}:{short}"] += 1
+
+    def _done(self, parsed, model, **_):
+        started = getattr(self._started, "at", None)
+        if started is not None:
+            self.seconds[model.name] += time.perf_counter() - started
+        consumed = parsed.get("ConsumedCapacity") or []
+        for c in [consumed] if isinstance(consumed, dict) else consumed:
+            self.units[model.name] += c.get("CapacityUnits", 0.0)
+
+    def reset(self) -> None:
+        super().reset()
+        self.by_table, self.tx_items, self.tx_aws_units = Counter(), Counter(), 0
+        self.seconds, self.units = Counter(), Counter()
+
+
+def all_clients(extra=()) -> list:
+    """Every botocore DynamoDB client the code path can use: each PynamoDB model's and the repositories' own."""
+    from pynamodb.models import Model
+
+    seen, out = set(), []
+
+    def models(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from models(sub)
+
+    for m in models(Model):
+        meta = getattr(m, "Meta", None)
+        if meta is None or not getattr(meta, "table_name", None):
+            continue
+        client = m._get_connection().connection.client
+        if id(client) not in seen:
+            seen.add(id(client))
+            out.append(client)
+    for client in extra:
+        if id(client) not in seen:
+            seen.add(id(client))
+            out.append(client)
+    return out
+
+
+def consume(sqs, url: str, arn: str, expected: int, handler) -> dict:
+    """Lambda's event source mapping, sequential: batches of up to 10, partial failures kept on the queue."""
+    from qunyun_ops.local.sqs import sqs_record
+
+    batches = handled = kept = 0
+    idle_since = None
+    while handled < expected:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                  MessageSystemAttributeNames=["All"]).get("Messages", [])
+        if not got:
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > 20:
+                raise AssertionError(f"the queue ran dry after {handled} of {expected} messages")
+            continue
+        idle_since = None
+        event = {"Records": [sqs_record(m, arn, "us-east-1") for m in got]}
+        response = handler(event)
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        done = [m for m in got if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                            for i, m in enumerate(done)])
+        batches += 1
+        handled += len(done)
+        kept += len(failed)
+    return {"batches": batches, "messages": handled, "partial_failures": kept}
+
+
+def raw_floor(client, n: int, item_bytes: int) -> float:
+    table = f"{STACK}-deliveries"
+    pad = "x" * max(item_bytes - 60, 1)
+    start = time.perf_counter()
+    for i in range(n):
+        client.put_item(TableName=table, Item={"pk": {"S": f"raw#{i:07d}"}, "sk": {"S": "PUSH#raw"},
+                                               "data": {"S": pad}})
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=2_000)
+    parser.add_argument("--raw", type=int, default=0, help="raw put_item calls (0: as many as --groups)")
+    parser.add_argument("--owners", type=int, default=5, help="owners of the customer groups")
+    parser.add_argument("--warm", type=int, default=160, help="groups of the warm-up tenant")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    sys.stdout, stdout = sys.stderr, sys.stdout  # the handlers print their logs; stdout's last line is the report
+
+    from qunyun_ops.local.dynamodb import DynamoDBLocal, free_port
+    from qunyun_ops.local.sqs import SqsLocal, create_queues, sqs_client
+
+    port = free_port()
+    local_env(port)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    with Fakes() as fakes, SqsLocal(log=log) as sqs_server, DynamoDBLocal(port, log=log) as server:
+        os.environ.update(fakes.environment())
+        os.environ.update({"AWS_ENDPOINT_URL_SQS": sqs_server.endpoint, "QUNYUN_SQS_ENDPOINT": sqs_server.endpoint})
+        from qunyun_ops.local.stack import ddb_client
+        from qunyun_ops.local.tables import create_tables
+        from qunyun_ops.local.template import Template
+        from qunyun_ops.local.workers import queue_arn
+        from qunyun_ops.paths import TEMPLATE
+
+        template = Template.read(TEMPLATE)
+        raw_client = ddb_client(server.endpoint)
+        create_tables(raw_client, template, STACK)
+        sqs = sqs_client(sqs_server.endpoint)
+        urls = create_queues(sqs, template, STACK)
+        url = urls["BriefQueue"]
+        os.environ["BRIEF_QUEUE_URL"] = url
+        arn = queue_arn(template.queue_name("BriefQueue", STACK), "us-east-1")
+
+        import brief_dispatch
+        import brief_send
+        import qunyun.services.brief_send as send_service
+        import qunyun.services.briefs as brief_service
+        import yaml
+        from qunyun.adapters.brief_queue import DispatchCheckpoint
+        from qunyun.adapters.content import ContentRepository
+        from qunyun.adapters.deliveries import DeliveryRepository
+        from qunyun.adapters.groups import GroupRepository
+        from qunyun.adapters.secrets import secret_store
+        from qunyun.adapters.tenants import TenantRepository
+        from qunyun.channels.wecom_customer_group import WecomCustomerGroups
+        from qunyun.domain.briefs import parse_brief
+        from qunyun.services.brief_send import corp_ref
+        from qunyun.services.briefs import add_brief
+        from qunyun.services.groups import import_groups
+        from qunyun.services.tenants import create_tenant
+
+        tenants, groups, secrets = TenantRepository(), GroupRepository(), secret_store()
+        deliveries = DeliveryRepository()
+        deps = brief_send.default_deps()
+        customer = WecomCustomerGroups(fakes.customer.base_url)
+        deps.customer_groups = lambda: customer
+        render_timer = Timed(send_service, "render_brief")
+        jinja_timer = Timed(brief_service, "render")
+
+        def tenant_with_groups(tag: str, n: int, at: str) -> Counter:
+            create_tenant(tag, tag, None, tenants=tenants, secrets=secrets)
+            secrets.put_many({corp_ref(secrets, tag, "corp_id").removeprefix(secrets.PREFIX): CORP[0],
+                              corp_ref(secrets, tag, "corp_secret").removeprefix(secrets.PREFIX): CORP[1]})
+            mix, rows = Counter(), [HEADER]
+            for i in range(n):
+                channel, row = fakes.row(tag, i, args.owners)
+                mix[channel] += 1
+                rows.append(row.replace(",08:00,", f",{at[11:16]},"))
+            import_groups(tag, "\n".join(rows) + "\n", tenants=tenants, groups=groups, secrets=secrets)
+            brief = parse_brief(yaml.safe_load(brief_yaml(DAY)))
+            add_brief(tenants.get(tag), brief, content=ContentRepository(), now=datetime.now(UTC))
+            return mix
+
+        def run(at: str, checkpoint: str, probe: Probe | None) -> dict:
+            """Dispatch then drain the queue; returns the timings and counts."""
+            dispatch_deps = {"checkpoint": DispatchCheckpoint(checkpoint), "deliveries": deliveries}
+            t0 = time.perf_counter()
+            summary = brief_dispatch.process({"scheduled_time": at}, deps=dispatch_deps)
+            t1 = time.perf_counter()
+            if probe is not None:
+                dispatch_calls = dict(probe.by_table)
+            drained = consume(sqs, url, arn, summary["messages"], lambda e: brief_send.process(e, deps=deps))
+            t2 = time.perf_counter()
+            out = {"dispatch": summary, "dispatch_seconds": t1 - t0, "send_seconds": t2 - t1, "seconds": t2 - t0,
+                   **drained}
+            if probe is not None:
+                out["dispatch_calls"] = dispatch_calls
+            return out
+
+        log(f"warm-up: {args.warm} groups on tenant bench-warm ...")
+        tenant_with_groups("bench-warm", args.warm, WARM_AT)
+        run(WARM_AT, "bench-warm", None)
+
+        log(f"setup: importing {args.groups} groups and the brief ...")
+        mix = tenant_with_groups("bench", args.groups, AT)
+        before = fakes.received()
+
+        probe = Probe().attach_all(all_clients([deliveries._connection.client, deps.deliveries._connection.client,
+                                                 deps.ledger._connection.client]))
+        render_timer.on = jinja_timer.on = True
+        render_timer.seconds = jinja_timer.seconds = 0.0
+        render_timer.calls = jinja_timer.calls = 0
+        log(f"measured: dispatch as at {AT}, then BriefSend over the queue ...")
+        measured = run(AT, "bench", probe)
+        render_timer.on = jinja_timer.on = False
+        read, write, calls, by_table = probe.read, probe.write, dict(probe.calls), dict(probe.by_table)
+        tx_items, tx_aws_units, op_seconds = dict(probe.tx_items), probe.tx_aws_units, dict(probe.seconds)
+        units = dict(probe.units)
+        probe.reset()
+        for c in probe._clients.values():
+            probe.detach(c)
+
+        records = deliveries.on_day("bench", DAY)
+        statuses = Counter(r.status.value for r in records)
+        reasons = Counter(f"{r.status.value}:{r.reason}" for r in records if r.reason)
+        delivered = statuses.get("sent", 0) + statuses.get("awaiting_owner", 0)
+        after = fakes.received()
+        received = {k: after[k] - before[k] for k in after}
+        assert len(records) == args.groups, f"{len(records)} records for {args.groups} groups"
+
+        item = raw_client.get_item(TableName=f"{STACK}-deliveries",
+                                   Key={"pk": {"S": f"bench#{records[0].group_id}"},
+                                        "sk": {"S": f"PUSH#{DAY.isoformat()}#{records[0].push_id}"}})["Item"]
+        item_bytes = len(json.dumps(item, separators=(",", ":")))
+        raw_n = args.raw or args.groups
+        log(f"raw: {raw_n} put_item of {item_bytes} bytes ...")
+        raw_floor(raw_client, min(500, raw_n), item_bytes)  # warm-up of the plain client
+        raw_seconds = raw_floor(raw_client, raw_n, item_bytes)
+
+    e2e_rate = delivered / measured["seconds"]
+    raw_rate = raw_n / raw_seconds
+    per = max(delivered, 1)
+    out = {
+        "benchmark": "briefs", "groups": args.groups, "channels": dict(sorted(mix.items())),
+        "customer_group_owners": args.owners, "scheduled_time": AT,
+        "delivered": delivered, "statuses": dict(sorted(statuses.items())), "reasons": dict(sorted(reasons.items())),
+        "fakes_received": received,
+        "seconds": round(measured["seconds"], 3), "dispatch_seconds": round(measured["dispatch_seconds"], 3),
+        "send_seconds": round(measured["send_seconds"], 3),
+        "dispatch": measured["dispatch"], "sqs_batches": measured["batches"],
+        "sqs_partial_failures": measured["partial_failures"],
+        "delivered_per_s": round(e2e_rate, 1),
+        "raw_put_items": raw_n, "raw_put_seconds": round(raw_seconds, 3), "raw_put_per_s": round(raw_rate, 1),
+        "raw_item_bytes": item_bytes,
+        "ratio_to_raw_put": round(e2e_rate / raw_rate, 3),
+        "write_units_per_delivered": round(write / per, 3), "read_units_per_delivered": round(read / per, 3),
+        "aws_estimate_write_units_per_delivered": round(
+            (write - units.get("TransactWriteItems", 0.0) + tx_aws_units) / per, 3),
+        "capacity_units_by_operation": {k: round(v, 1) for k, v in sorted(units.items())},
+        "dynamodb_calls_per_delivered": {k: round(v / per, 3) for k, v in sorted(calls.items())},
+        "dynamodb_calls_by_table": dict(sorted(by_table.items())),
+        "dispatch_dynamodb_calls": dict(sorted(measured["dispatch_calls"].items())),
+        "transaction_items": dict(sorted(tx_items.items())),
+        "dynamodb_seconds_by_operation": {k: round(v, 3) for k, v in sorted(op_seconds.items())},
+        "render_ms_per_brief": round(render_timer.seconds / max(render_timer.calls, 1) * 1000, 3),
+        "render_calls": render_timer.calls,
+        "jinja_render_ms_per_brief": round(jinja_timer.seconds / max(jinja_timer.calls, 1) * 1000, 3),
+        "targets": {"ratio_at_least": 0.4, "write_units_at_most": 2.0, "render_ms_at_most": 1.0},
+        "cpu_count": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "total_seconds": round(time.perf_counter() - began, 1),
+    }
+    out["targets"].update({"ratio_met": out["ratio_to_raw_put"] >= 0.4,
+                           "write_units_met": out["write_units_per_delivered"] <= 2.0,
+                           "render_met": out["render_ms_per_brief"] <= 1.0})
+    sys.stdout = stdout
+    report(out)
+
+
+if __name__ == "__main__":
+    main()
