@@ -338,3 +338,24 @@ def test_send_reminders_reads_the_due_index_and_never_scans(tenant, robot, monke
     assert isinstance(EventItem.due, ContentDueIndex)
     summary = w.fire(local("2026-12-26T20:00"))
     assert summary["rungs"] >= 1 and len(robot.received) == 1
+
+
+def test_a_rung_queued_for_the_old_time_sends_nothing_and_a_passed_rung_comes_back_when_moved_later(tenant, robot):
+    # GIVEN an event at 10:00 added at 09:30 (every rung passed, recorded so), and the 1-hour rung of an earlier
+    # plan still on the queue
+    w = world(tenant, robot, local("2026-12-28T09:30"), [robot_row("a")])
+    w.add(event_yaml("late", "2026-12-28T10:00:00+08:00"))
+    assert w.records("a")["reminder.late.1h"] == ("2026-12-28", "skipped", "passed")
+    stale = {"tenant_id": w.tenant_id, "date": "2026-12-28", "group_ids": ["a"], "kind": "reminder",
+             "event_id": "late", "lead": "1h", "due": local("2026-12-28T09:00").isoformat()}
+    # WHEN the event moves to 15:00 the same day, and the stale message is handled
+    move_event(w.tenant(), "late", local("2026-12-28T15:00"), events=EventRepository(), groups=GroupRepository(),
+               deliveries=DeliveryRepository(), now=w.clock.now)
+    send_message(stale, deps=w.deps)
+    # THEN the stale message sent and recorded nothing; the 1-hour rung is due again at 14:00
+    assert robot.received == [] and "reminder.late.1h" not in w.records("a")
+    w.run_until(local("2026-12-28T15:00"))
+    assert w.arrivals == [(local("2026-12-28T14:00"), "a")]
+    assert w.records("a")["reminder.late.1h"] == ("2026-12-28", "sent", None)
+    # AND the 12-hour rung (03:00, in quiet hours, moved to 08:00) had passed at the move: still skipped
+    assert w.records("a")["reminder.late.12h"][1:] == ("skipped", "passed")
