@@ -233,6 +233,50 @@ def mall_demo(port: int, secret: str) -> None:
     qunyun("points", "reconcile", "--tenant", TENANT, "--local")
 
 
+def reminder_demo() -> None:
+    """An event the day after tomorrow: its reminder ladder planned per group, each rung fired as SendReminders
+    would at its time, and what the outbox group received."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    step("Announce an event the day after tomorrow at 15:00 and print its reminder ladder")
+    shutil.rmtree(OUTBOX_DIR / TENANT, ignore_errors=True)  # the briefs shown above, and a previous demo's
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
+    eve = day - timedelta(days=1)
+    events = STATE / "demo-events.yaml"
+    events.write_text(f"""\
+events:
+  - id: live-demo
+    title: 周六直播：冬季护肤
+    starts_at: {day.isoformat()}T15:00:00+08:00
+    link: https://example.com/live
+    groups: {{ids: [tea-parents-01]}}
+""", encoding="utf-8")
+    print(events.read_text(encoding="utf-8"), end="")
+    qunyun("events", "add", str(events), "--tenant", TENANT, "--local")
+    qunyun("events", "plan", "live-demo", "--tenant", TENANT, "--local")
+    step("Fire SendReminders at each rung: 20:00 the evening before, 08:00 (03:00 is in quiet hours), 14:00")
+    outbox = OUTBOX_DIR / TENANT / "tea-parents-01.jsonl"
+
+    def reminders() -> list[dict]:
+        lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+        return [e for e in map(json.loads, lines) if (e.get("key") or "").startswith("reminder:")]
+
+    for n, at in enumerate((f"{eve.isoformat()}T20:00:00+08:00", f"{day.isoformat()}T08:00:00+08:00",
+                            f"{day.isoformat()}T14:00:00+08:00"), start=1):
+        qunyun("local", "run", "SendReminders", "--at", at, logs=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(reminders()) < n:
+            time.sleep(0.2)
+    step(f"What the outbox group received ({outbox.relative_to(ROOT)})")
+    received = reminders()
+    for entry in received:
+        print(f"---\n{entry['text']}")
+    if len(received) != 3:
+        raise SystemExit(f"demo: the outbox group received {len(received)} reminder(s), expected 3")
+    qunyun("events", "plan", "live-demo", "--tenant", TENANT, "--local")
+
+
 def main() -> int:
     port, ddb_port = free_port(), free_port()
     step(f"Start the local stack (webhooks on :{port}, DynamoDB Local on :{ddb_port})")
@@ -276,6 +320,7 @@ def main() -> int:
         points_demo(state["port"], secret)
         brief_demo(robots, state)
         mall_demo(state["port"], secret)
+        reminder_demo()
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)

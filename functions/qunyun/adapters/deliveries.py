@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters.deliveries_tables import CounterItem, DeliveryItem, _DeliveriesMeta
@@ -135,6 +135,19 @@ class DeliveryRepository:
             _to_item(record).save(condition=DeliveryItem.pk.does_not_exist())
             return True
         except PutError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def forget_skip(self, tenant_id: str, group_id: str, day: date, push_id: str, reasons: Iterable[str]) -> bool:
+        """Removes a push's record if it is a skip for one of `reasons` (it spent nothing), so the push can be
+        planned again; False when there is none, or it says something else (sent, another reason)."""
+        item = DeliveryItem(group_pk(tenant_id, group_id), push_sk(day, push_id))
+        try:
+            item.delete(condition=(DeliveryItem.status == Status.skipped.value)
+                        & DeliveryItem.reason.is_in(*reasons))
+            return True
+        except DeleteError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":
                 return False
             raise

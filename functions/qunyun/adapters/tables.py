@@ -6,6 +6,7 @@ from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
     MapAttribute,
+    NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -197,3 +198,7 @@ class FlashItem(_DueContentItem):
 class EventItem(_DueContentItem):
     class Meta(_ContentItem.Meta):
         pass
+
+    # The event as stored (domain/events.py StoredEvent); `version` guards against a move racing a fire.
+    event = JSONAttribute(null=True)
+    version = NumberAttribute(null=True)

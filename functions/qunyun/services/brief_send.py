@@ -106,6 +106,9 @@ class PushContent(Protocol):
     def key(self, tenant_id: str, group_id: str, day: date) -> str:
         """The receiver's idempotency key for this push to this group."""
 
+    # Optional: `stale(group)` says why a queued message no longer applies to the group (an event reminder
+    # whose event moved): the group is left out without a record, since the push may still come at its new time.
+
 
 @dataclass
 class BriefContent:
@@ -332,6 +335,9 @@ def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
     job = _Job(tenant, content, day, final, deps, deps.clock())
     loaded = deps.groups.get_many(tenant.tenant_id, body["group_ids"])
     groups = [loaded[g] for g in body["group_ids"] if g in loaded]
+    stale = getattr(content, "stale", None)
+    if stale is not None:  # a message the content no longer stands behind: nothing is sent or recorded
+        groups = [(g, broken) for g, broken in groups if stale(g) is None]
     if body.get("owner") is not None:
         _send_customer(job, body["owner"], groups)
         return
@@ -348,3 +354,7 @@ def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
 def claim_lease(function_timeout_seconds: float) -> timedelta:
     """How long a claim protects a send in progress: past it, its holder cannot still be running."""
     return timedelta(seconds=2 * function_timeout_seconds)
+
+
+# Kinds registered by their own modules (imported last: they build on the names above).
+from qunyun.services import reminder_push  # noqa: E402, F401

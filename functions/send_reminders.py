@@ -1,0 +1,40 @@
+"""SendReminders: every 5 minutes, queues the event reminder rungs due by the scheduled time (found through
+the content table's due index), one message per group or per WeCom owner, for BriefSend to deliver, and
+the cancellation notices of events cancelled with --notify (services/events.py states the guarantees)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from qunyun.adapters.brief_queue import BriefQueue
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.events import EventRepository
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.services.events import send_reminders
+
+logger = Logger()
+metrics = Metrics()
+
+
+def process(event: dict, context: LambdaContext | None = None, deps: dict | None = None) -> dict:
+    # "now" is the scheduled time, never the wall clock: a retried or late run queues the same rungs.
+    now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
+    deps = {"events": EventRepository(), "tenants": TenantRepository(), "deliveries": DeliveryRepository(),
+            **(deps or {})}
+    if "queue" not in deps:  # built only when needed: it makes an SQS client
+        deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+    summary = send_reminders(now, **deps)
+    logger.info("reminders queued", extra={"scheduled_time": event["scheduled_time"], **summary})
+    for name, value in summary.items():
+        metrics.add_metric(name=f"SendReminders_{name}", unit=MetricUnit.Count, value=value)
+    return summary
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process(event, context)
