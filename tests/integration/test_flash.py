@@ -358,3 +358,14 @@ def test_a_flash_file_with_errors_names_each_and_writes_nothing(tenant, fakes):
     assert errors["groups[0].channel"]["line"] == 3 and errors["groups[2].invite.link"]["line"] == 9
     assert list(GroupRepository().list(tenant.tenant_id)) == []
     assert FlashRepository().get(tenant.tenant_id, "a") is None
+
+
+def test_a_flash_item_whose_group_is_gone_leaves_the_index(tenant, fakes):
+    # GIVEN a FlashItem due now whose group was never stored
+    FlashRepository().upsert(tenant.tenant_id, "ghost", ENDS, None, START)
+    queue = Queue(send_deps(fakes), tenant)
+    # WHEN the job runs as at its end
+    expire(ENDS, expire_deps(queue))
+    # THEN nothing was queued for it and no later run reads it again
+    assert [b for b in queue.bodies if b["tenant_id"] == tenant.tenant_id] == []
+    assert FlashRepository().get(tenant.tenant_id, "ghost").due_pk is None

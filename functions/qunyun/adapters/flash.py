@@ -77,6 +77,10 @@ class FlashRepository:
                          FlashItem.report.set(report), FlashItem.due_pk.remove(), FlashItem.due_sk.remove(),
                          FlashItem.updated_at.set(now)], "ended")
 
+    def drop_due(self, item: FlashItem, now: datetime) -> None:
+        """Takes an item whose tenant or group is gone off the index, so no run reads it again."""
+        item.update(actions=[FlashItem.due_pk.remove(), FlashItem.due_sk.remove(), FlashItem.updated_at.set(now)])
+
 
 def _if_state(item: FlashItem, actions: list, state: str) -> bool:
     """Applies the actions while the item is still in `state`; False when a concurrent run moved it on first."""

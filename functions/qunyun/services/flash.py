@@ -186,6 +186,7 @@ def expire(now: datetime, deps: ExpireDeps) -> dict:
             tenants[tenant_id] = deps.tenants.get(tenant_id)
         tenant, group = tenants[tenant_id], deps.groups.get(tenant_id, item.group_id)
         if tenant is None or group is None:
+            deps.flash.drop_due(item, now)
             summary["missing"] += 1
             continue
         if item.state == State.active:
