@@ -369,3 +369,36 @@ def test_a_flash_item_whose_group_is_gone_leaves_the_index(tenant, fakes):
     # THEN nothing was queued for it and no later run reads it again
     assert [b for b in queue.bodies if b["tenant_id"] == tenant.tenant_id] == []
     assert FlashRepository().get(tenant.tenant_id, "ghost").due_pk is None
+
+
+BAD_FILE = """\
+groups:
+  - group_id: ok-1
+    name: 好群
+    channel: outbox
+    ends_at: 2026-12-12T22:00:00+08:00
+    after_sales: {contact: 微信 tea-help}
+  - group_id: bad-1
+    name: 坏群
+    channel: wecom_robot
+    ends_at: 2026-12-12T22:00:00+08:00
+    after_sales: {contact: 微信 tea-help}
+"""
+
+
+def test_flash_create_names_each_error_with_its_line_and_writes_nothing(tenant, tmp_path):
+    from qunyun_ops.cli import app
+    from typer.testing import CliRunner
+
+    # GIVEN a file whose first group is valid and whose second (line 7) is a robot without its webhook_url
+    path = tmp_path / "flash.yaml"
+    path.write_text(BAD_FILE, encoding="utf-8")
+    # WHEN it is created with the CLI
+    result = CliRunner().invoke(app, ["flash", "create", str(path), "--tenant", tenant.tenant_id])
+    # THEN it fails naming the second entry with its line, and even the valid first group was not stored
+    assert result.exit_code != 0
+    shown = result.stdout + (result.stderr if result.stderr_bytes is not None else "")
+    assert "1 problem(s); nothing was stored" in shown
+    assert "line 7, groups[1]: channel wecom_robot needs webhook_url" in shown
+    assert list(GroupRepository().list(tenant.tenant_id)) == []
+    assert FlashRepository().get(tenant.tenant_id, "ok-1") is None
