@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import points_api
 import pytest
 from fakes.bridge import FakeBridge
+from fakes.feishu import FakeFeishuBot
+from fakes.telegram import FakeTelegramBot
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
@@ -21,8 +23,10 @@ from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tables import GroupItem
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.channels.feishu_bot import FeishuBot
 from qunyun.channels.outbox import MemoryOutbox, Outbox
 from qunyun.channels.signed_webhook import SignedWebhook
+from qunyun.channels.telegram_bot import TelegramBot
 from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.briefs import parse_brief
@@ -75,17 +79,23 @@ class Queue:
 
 @pytest.fixture
 def fakes():
-    with FakeWecomRobot() as robot, FakeBridge("bridge-secret") as bridge, FakeWecomCustomerGroups() as wecom:
+    with (FakeWecomRobot() as robot, FakeBridge("bridge-secret") as bridge, FakeWecomCustomerGroups() as wecom,
+          FakeFeishuBot() as feishu, FakeTelegramBot() as telegram):
         robot.add_robot("k-f")
         wecom.add_corp("corp-1", "s3cret")
         wecom.add_owner("zhang", ["wr1"])
-        yield {"robot": robot, "bridge": bridge, "wecom": wecom, "outbox": MemoryOutbox()}
+        feishu.add_bot("tok-f")
+        telegram.add_bot("123:tg-token")
+        telegram.add_chat("-1001")
+        yield {"robot": robot, "bridge": bridge, "wecom": wecom, "feishu": feishu, "telegram": telegram,
+               "outbox": MemoryOutbox()}
 
 
 def send_deps(fakes, tenants=None) -> SendDeps:
     customer = WecomCustomerGroups(fakes["wecom"].base_url, timeout=5.0)
     senders = {"wecom_robot": WecomRobot(fakes["robot"].base_url, timeout=5.0), "outbox": Outbox(fakes["outbox"]),
-               "signed_webhook": SignedWebhook()}
+               "signed_webhook": SignedWebhook(), "feishu_bot": FeishuBot(fakes["feishu"].base_url),
+               "telegram_bot": TelegramBot(fakes["telegram"].base_url)}
     return SendDeps(tenants=tenants or TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
                     deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
                     claims=DeliveryClaims(claim_lease(60)), channel=senders.__getitem__,
@@ -102,6 +112,8 @@ def flash_row(channel: str, fakes, ends_at: datetime = ENDS) -> str:
     where = {"wecom_robot": f"{fakes['robot'].base_url}/cgi-bin/webhook/send?key=k-f,,,",
              "signed_webhook": f"{fakes['bridge'].url},bridge-secret,,",
              "wecom_customer_group": ",,zhang,wr1",
+             "feishu_bot": f"{fakes['feishu'].base_url}/open-apis/bot/v2/hook/tok-f,,,",
+             "telegram_bot": ",123:tg-token,,-1001",
              "outbox": ",,,"}[channel]
     return f"f1,闪购群,flash,{channel},{where},{TZ},08:00,20:30,,,,{ends_at.isoformat()}"
 
@@ -127,6 +139,8 @@ def _channel_fields(channel: str, fakes) -> dict:
     return {"wecom_robot": {"webhook_url": f"{fakes['robot'].base_url}/cgi-bin/webhook/send?key=k-f"},
             "signed_webhook": {"webhook_url": fakes["bridge"].url, "secret": "bridge-secret"},
             "wecom_customer_group": {"owner": "zhang", "chat_id": "wr1"},
+            "feishu_bot": {"webhook_url": f"{fakes['feishu'].base_url}/open-apis/bot/v2/hook/tok-f"},
+            "telegram_bot": {"secret": "123:tg-token", "chat_id": "-1001"},
             "outbox": {}}[channel]
 
 
@@ -138,6 +152,8 @@ def farewells(fakes, channel: str) -> list[str]:
         return [r["text"] for r in fakes["bridge"].received]
     if channel == "outbox":
         return [e["text"] for e in fakes["outbox"].entries]
+    if channel in ("feishu_bot", "telegram_bot"):
+        return [r.text for r in fakes[channel.partition("_")[0]].received]
     return [t.text for t in fakes["wecom"].tasks.values()]
 
 
@@ -154,7 +170,8 @@ def earn(tenant, member: str, event_id: str, **extra) -> None:
     assert status == 200, body
 
 
-@pytest.mark.parametrize("channel", ["wecom_robot", "signed_webhook", "outbox", "wecom_customer_group"])
+@pytest.mark.parametrize("channel", ["wecom_robot", "feishu_bot", "telegram_bot", "signed_webhook", "outbox",
+                                     "wecom_customer_group"])
 def test_fired_twice_each_channel_receives_one_farewell_and_nothing_after(tenant, fakes, channel):
     # GIVEN a flash group on the channel, with terms, and a long-term group to invite its best members into
     setup_flash(tenant, fakes, channel)
