@@ -16,6 +16,7 @@ from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.events import ID, EventBatch, EventsBody
 from qunyun.services.boards import leaderboard
+from qunyun.services.group_gate import EndedGroups
 from qunyun.services.members import entries_page, member_view
 from qunyun.services.points import apply_event
 from qunyun.web import Verifier, current_tenant, new_api, resolve_signed
@@ -24,6 +25,7 @@ logger = Logger()
 metrics = Metrics()
 router = APIGatewayHttpRouter()
 ledger = PointsLedger()
+ended = EndedGroups()  # flash groups' ends, cached per execution environment
 MemberId = Annotated[str, Path(pattern=ID, description="The member's id in the tenant's systems.")]
 
 
@@ -36,12 +38,14 @@ def _now() -> datetime:
 def post_events(body: Annotated[EventsBody, Body()]) -> dict:
     tenant = current_tenant(router)
     if not isinstance(body.root, EventBatch):
+        ended.check(tenant, body.root, _now())
         result = apply_event(tenant, body.root, ledger=ledger, now=_now())
         metrics.add_metric(name="PointsEvents", unit=MetricUnit.Count, value=1)
         return result
     results = []
     for event in body.root.events:
         try:
+            ended.check(tenant, event, _now())
             results.append(apply_event(tenant, event, ledger=ledger, now=_now()))
         except QunyunError as err:
             # One event's business failure (stale, conflict, unknown order) does not stop the others.

@@ -4,7 +4,8 @@ Starts `qunyun local up`, creates a tenant, imports the sample groups (and shows
 refused), lists them, calls the signed webhook API as a mall would, earns points, writes today's morning
 brief and fires BriefDispatch as at 08:00 in the tenant's timezone (the stack's SQS poller hands the queue to
 BriefSend), shows what each group received (the outbox files and the demo robots), runs the points mall,
-then stops the stack and checks that nothing is left running.
+announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
+outbox, its final report), then stops the stack and checks that nothing is left running.
 
 The stack runs without its scheduler: every scheduled function is fired at the time the demo shows. Its
 channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py), so nothing leaves the machine.
@@ -277,6 +278,69 @@ events:
     qunyun("events", "plan", "live-demo", "--tenant", TENANT, "--local")
 
 
+FLASH_FILE = """\
+groups:
+  - group_id: tea-1212
+    name: 双12 快闪群
+    channel: outbox
+    ends_at: {ends_at}
+    after_sales:
+      contact: 微信 tea-help
+      hours: "9:00-18:00"
+    invite:
+      group_id: tea-parents-01
+      link: https://example.com/join/tea-parents-01
+      top: 3
+"""
+
+
+def flash_demo(port: int, secret: str) -> None:
+    """A flash group run to its end: its terms from a flash file, members earning in it, ExpireFlashGroups fired
+    twice as at its end, the one farewell in the outbox, and the final report once it is dissolved."""
+    from datetime import UTC, datetime, timedelta
+
+    step("A flash group with its terms (qunyun flash create)")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    ends_at = now + timedelta(minutes=60 - now.minute % 5)  # on the scheduler's 5-minute grid
+    (OUTBOX_DIR / TENANT / "tea-1212.jsonl").unlink(missing_ok=True)  # a previous demo's
+    path = STATE / "demo-flash.yaml"
+    path.write_text(FLASH_FILE.format(ends_at=ends_at.isoformat()), encoding="utf-8")
+    print(path.read_text(encoding="utf-8"), end="")
+    qunyun("flash", "create", str(path), "--tenant", TENANT, "--local")
+
+    step("Members earn points in it: quiz answers and a purchase carrying its group_id")
+    events = [{"event_id": f"fq-{member}-{q}", "type": "quiz_answer", "member_id": member, "quiz_id": "flash-1212",
+               "question_id": str(q), "correct": True, "group_id": "tea-1212", "occurred_at": now.isoformat()}
+              for member, questions in (("m-xiaoli", 3), ("m-ajie", 2), ("m-mei", 1)) for q in range(questions)]
+    events.append({"event_id": "fp-ajie-1", "type": "purchase", "member_id": "m-ajie", "order_id": "flash-ord-1",
+                   "amount_fen": 8800, "group_id": "tea-1212", "occurred_at": now.isoformat()})
+    status, body = signed_post(port, "/v1/points/events", TENANT, secret, {"events": events})
+    print(f"HTTP {status}: " + ", ".join(f"{r['event_id']} {r['status']}" for r in body["results"]))
+
+    step(f"ExpireFlashGroups fires twice as at its end ({ends_at.isoformat()}): a scheduler retry")
+    for _ in range(2):
+        qunyun("local", "run", "ExpireFlashGroups", "--at", ends_at.isoformat(), logs=False)
+    outbox = OUTBOX_DIR / TENANT / "tea-1212.jsonl"
+    deadline = time.monotonic() + 60
+    while not (outbox.exists() and outbox.read_text(encoding="utf-8").strip()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(2)  # the second run's message, handled by BriefSend too: it must add nothing
+    lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
+    print(f"the outbox of tea-1212 ({outbox}) holds {len(lines)} message(s):")
+    for line in lines:
+        print(json.loads(line)["text"])
+    if len(lines) != 1:
+        raise SystemExit(f"demo: expected one farewell in the outbox, found {len(lines)}")
+
+    step("Five minutes later the farewell's record is final: the group is dissolved, its figures stored")
+    qunyun("local", "run", "ExpireFlashGroups", "--at", (ends_at + timedelta(minutes=5)).isoformat(), logs=False)
+    qunyun("flash", "report", "tea-1212", "--tenant", TENANT, "--local")
+    status, body = signed_post(port, "/v1/points/events", TENANT, secret, {
+        "event_id": "fp-after", "type": "purchase", "member_id": "m-mei", "order_id": "flash-ord-2",
+        "amount_fen": 1000, "group_id": "tea-1212", "occurred_at": datetime.now(UTC).isoformat()})
+    print(f"an after-sales purchase in it (within the 7-day grace): HTTP {status} {body.get('status')}")
+
+
 def main() -> int:
     port, ddb_port = free_port(), free_port()
     step(f"Start the local stack (webhooks on :{port}, DynamoDB Local on :{ddb_port})")
@@ -321,6 +385,7 @@ def main() -> int:
         brief_demo(robots, state)
         mall_demo(state["port"], secret)
         reminder_demo()
+        flash_demo(state["port"], secret)
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)

@@ -56,3 +56,9 @@ class ContentRepository:
             return TemplateItem.get(*_template_key(tenant_id, edition, dialect)).source
         except TemplateItem.DoesNotExist:
             return None
+
+    def flash(self, tenant_id: str, group_id: str):
+        """A flash group's item (terms, top members), for its farewell; None for any other group."""
+        from qunyun.adapters.flash import FlashRepository
+
+        return FlashRepository().get(tenant_id, group_id)

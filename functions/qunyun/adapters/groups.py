@@ -102,6 +102,13 @@ class GroupRepository:
         except TimezonesItem.DoesNotExist:
             return set()
 
+    def set_status(self, tenant_id: str, group_id: str, status: Status, now: datetime) -> None:
+        """Moves a group on (ended, dissolved); it leaves the slot indexes, so no brief is dispatched to it."""
+        GroupItem(tenant_id, group_id).update(
+            actions=[GroupItem.status.set(status.value), GroupItem.morning_slot.remove(),
+                     GroupItem.evening_slot.remove(), GroupItem.updated_at.set(now)],
+            condition=GroupItem.group_id.exists())
+
     def mark_broken(self, tenant_id: str, group_id: str, reason: str) -> None:
         """Stops briefs to a group whose channel failed for good, until the operator imports it again."""
         GroupItem(tenant_id, group_id).update(actions=[GroupItem.channel_broken.set(reason)],

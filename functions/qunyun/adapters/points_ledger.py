@@ -182,6 +182,15 @@ class PointsLedger:
         yield from EntryItem.query(member_pk(tenant_id, member_id), EntryItem.sk.startswith("E#"),
                                    consistent_read=True)
 
+    def entries_by_key(self, keys: list[tuple[str, str]]) -> list[EntryItem]:
+        """Whole entries by (pk, sk), 100 to a BatchGetItem."""
+        return list(EntryItem.batch_get(keys)) if keys else []
+
+    def entries_between(self, tenant_id: str, member_id: str, start: datetime, end: datetime) -> Iterator[EntryItem]:
+        """A member's entries written from `start` to `end` (their sort keys begin with the UTC time)."""
+        low, high = (f"E#{t.astimezone(UTC).isoformat(timespec='microseconds')}" for t in (start, end))
+        yield from EntryItem.query(member_pk(tenant_id, member_id), EntryItem.sk.between(low, high + "~"))
+
     def board_entries(self, tenant_id: str, day: str) -> Iterator[EntryItem]:
         yield from EntryItem.board.query(f"{tenant_id}#{day}")
 

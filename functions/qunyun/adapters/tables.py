@@ -191,8 +191,22 @@ class _DueContentItem(_ContentItem):
 
 
 class FlashItem(_DueContentItem):
+    """A flash group's terms, its ending and its final figures. It carries due keys while it has work left:
+    at `ends_at` while active, then a few minutes on each run until its farewell's record is final."""
+
     class Meta(_ContentItem.Meta):
         pass
+
+    group_id = UnicodeAttribute()
+    ends_at = UTCDateTimeAttribute()
+    terms = JSONAttribute(null=True)  # domain/flash.py Terms; absent: the tenant's policy
+    state = UnicodeAttribute(default="active")  # active | ended | dissolved
+    farewell_date = UnicodeAttribute(null=True)  # the local date of its farewell's delivery record
+    top = JSONAttribute(null=True)  # the members the invitation is addressed to [{rank, member_id, points}]
+    owner_must_dismiss = UnicodeAttribute(null=True)  # a customer group's owner, who must dismiss it in WeCom
+    report = JSONAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)
+    dissolved_at = UTCDateTimeAttribute(null=True)
 
 
 class EventItem(_DueContentItem):

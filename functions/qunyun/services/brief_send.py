@@ -35,19 +35,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import ClaimState, DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.render import render
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels import Message, SendResult, Target
 from qunyun.domain.briefs import DIALECTS, Brief, BriefRenderError
 from qunyun.domain.deliveries import Delivery, Status
-from qunyun.domain.groups import Channel, Group
+from qunyun.domain.flash import Terms
+from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.groups import Status as GroupStatus
+from qunyun.domain.notices import LABELS, compose_farewell
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.briefs import Rendered, render_brief
@@ -115,6 +119,8 @@ class BriefContent:
     brief: Brief | None
     edition: str
     templates: dict[str, str | None] = field(default_factory=dict)
+    day: date | None = None
+    timezone: str = "UTC"  # the tenant's, for groups without their own
 
     @property
     def push(self) -> Push:
@@ -135,18 +141,75 @@ class BriefContent:
                             template=self.templates[dialect])
 
     def later(self, group: Group) -> list[Push]:
-        return [Push.brief("evening")] if self.edition == "morning" and group.evening else []
+        """The evening brief after the morning one, and a flash group's farewell on the day it ends (it outranks
+        every brief: a customer group whose quota leaves one push that day keeps it for the farewell)."""
+        later = [Push.brief("evening")] if self.edition == "morning" and group.evening else []
+        if group.kind is Kind.flash and group.ends_at is not None and self.day is not None:
+            zone = ZoneInfo(group.effective_timezone(self.timezone))
+            if group.ends_at.astimezone(zone).date() == self.day:
+                later.append(Push.farewell())
+        return later
 
     def key(self, tenant_id: str, group_id: str, day: date) -> str:
         return delivery_key(tenant_id, group_id, day, self.edition)
 
 
 def brief_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> BriefContent:
-    return BriefContent(deps.content.brief(tenant.tenant_id, day, body["edition"]), body["edition"])
+    return BriefContent(deps.content.brief(tenant.tenant_id, day, body["edition"]), body["edition"], day=day,
+                        timezone=tenant.timezone)
+
+
+@dataclass
+class FarewellContent:
+    """A flash group's farewell: thanks, after-sales contact and hours, and the invitation to the long-term
+    group addressed to its top members (stored on its FlashItem when it ended). It goes to an ended group only."""
+
+    flash: object | None  # FlashItem
+    tenant: Tenant
+    invite_name: str | None
+    push: Push = field(default_factory=Push.farewell)
+
+    @property
+    def missing(self) -> str | None:
+        return "not_flash" if self.flash is None or self.flash.farewell_date is None else None
+
+    def refuses(self, group: Group) -> str | None:
+        return None if group.status is GroupStatus.ended else f"group_{group.status.value}"
+
+    def render(self, job: _Job, group: Group) -> Rendered:
+        terms = Terms.model_validate(self.flash.terms or {})
+        after_sales, invite = terms.resolved(self.tenant)
+        shown = {"name": self.invite_name or invite["group_id"], "link": invite["link"]} if invite else None
+        top = [{"rank": m["rank"], "name": m.get("name") or m["member_id"], "points": m["points"]}
+               for m in (self.flash.top or [])]
+        context = compose_farewell({"id": group.group_id, "name": group.name}, after_sales, shown, top,
+                                   self.tenant.policy.locale)
+        dialect = DIALECTS[group.channel]
+        text = render(dialect, "farewell", context, family="notices")
+        title = f"{LABELS.get(self.tenant.policy.locale, LABELS['zh-CN'])['farewell']} · {group.name}"
+        return Rendered(group.group_id, group.channel.value, dialect, "farewell", str(job.day), title, text)
+
+    def later(self, group: Group) -> list[Push]:
+        return []
+
+    def key(self, tenant_id: str, group_id: str, day: date) -> str:
+        return f"farewell:{day.isoformat()}:{tenant_id}:{group_id}"
+
+
+def farewell_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> FarewellContent:
+    group_id = body["group_ids"][0]
+    item = deps.content.flash(tenant.tenant_id, group_id)
+    name = None
+    terms = Terms.model_validate(item.terms or {}) if item is not None else None
+    if terms is not None and terms.invite is not None:
+        invited = deps.groups.get(tenant.tenant_id, terms.invite.group_id)
+        name = invited.name if invited else None
+    return FarewellContent(item, tenant, name)
 
 
 # Queue message kinds → what builds their content from the message. Farewells and reminders register theirs.
-CONTENT: dict[str, Callable[[dict, Tenant, date, SendDeps], PushContent]] = {"brief": brief_content}
+CONTENT: dict[str, Callable[[dict, Tenant, date, SendDeps], PushContent]] = {"brief": brief_content,
+                                                                             "farewell": farewell_content}
 
 
 @dataclass

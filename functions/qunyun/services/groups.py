@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from qunyun.adapters.flash import FlashRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import InvalidRequest, NotFound
 from qunyun.domain.group_csv import RowError, parse_group_csv
-from qunyun.domain.groups import Group, GroupRow, Status
+from qunyun.domain.groups import Group, GroupRow, Kind, Status
 from qunyun.domain.tenants import Tenant
 
 
@@ -62,16 +63,26 @@ def _to_group(tenant_id: str, row: GroupRow, refs: dict[str, str], known: tuple[
 
 def import_groups(
     tenant_id: str, csv_text: str, *, tenants: TenantRepository, groups: GroupRepository, secrets: SecretStore,
-    progress=None,
+    progress=None, flash: FlashRepository | None = None,
 ) -> ImportReport:
     """Checks every row first; writes nothing unless all are valid. Re-importing a file is an upsert that
-    keeps each group's status and creation time, so it can be run again after a failure."""
+    keeps each group's status and creation time, so it can be run again after a failure. A flash group gets its
+    FlashItem (the tenant's default terms) so that it ends too."""
     tenant = require_tenant(tenant_id, tenants)
     rows, errors = parse_group_csv(csv_text)
     if errors:
         raise InvalidGroupFile(errors)
     if not rows:
         raise InvalidRequest("The file has a header but no groups; nothing was imported.", code="invalid_group_file")
+    return import_rows(tenant, rows, groups=groups, secrets=secrets, flash=flash or FlashRepository(),
+                       progress=progress)
+
+
+def import_rows(tenant: Tenant, rows: list[GroupRow], *, groups: GroupRepository, secrets: SecretStore,
+                flash: FlashRepository | None, progress=None) -> ImportReport:
+    """Stores checked rows: credentials to the secret store, then the groups; with `flash`, each flash group's
+    end (its terms are kept, or the tenant's defaults until `qunyun flash create` sets them)."""
+    tenant_id = tenant.tenant_id
     credentials = {}
     for row in rows:
         base = f"{tenant_id}/groups/{row.group_id}"
@@ -84,6 +95,10 @@ def import_groups(
     now = datetime.now(UTC)
     saved = groups.save_many((_to_group(tenant_id, r, refs, known.get(r.group_id), now) for r in rows), progress,
                              default_timezone=tenant.timezone)
+    if flash is not None:
+        for row in rows:
+            if row.kind is Kind.flash:
+                flash.upsert(tenant_id, row.group_id, row.ends_at, None, now)
     updated = sum(1 for r in rows if r.group_id in known)
     return ImportReport(created=saved - updated, updated=updated, secrets_stored=len(credentials))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from qunyun_ops.cli import briefs, deliveries, events, groups, local, points, rewards, tenants
+from qunyun_ops.cli import briefs, deliveries, events, flash, groups, local, points, rewards, tenants
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="qunyun: private-domain community operations.")
 app.add_typer(tenants.app, name="tenants", help="Tenants: operator organisations and their webhook secrets.")
@@ -14,6 +14,7 @@ app.add_typer(rewards.app, name="rewards", help="The points mall's rewards: add,
 app.add_typer(rewards.orders_app, name="orders", help="Mall orders waiting for or given up on by fulfilment.")
 app.add_typer(briefs.app, name="briefs", help="Morning and evening briefs: content, templates, previews.")
 app.add_typer(events.app, name="events", help="Events and their reminder ladders: add, move, cancel, plan.")
+app.add_typer(flash.app, name="flash", help="Flash groups: their terms, their end and farewell, their report.")
 app.add_typer(deliveries.app, name="deliveries", help="Every push to a group: sent, skipped and why, failed.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 
