@@ -293,7 +293,7 @@ def test_the_report_counts_the_groups_members_checkins_points_and_purchases(tena
     # GIVEN a flash group where two members checked in and one bought something, and a check-in elsewhere
     setup_flash(tenant, fakes, "outbox")
     earn(tenant, "u1", "c1")
-    earn(tenant, "u2", "c2")
+    earn(tenant, "u2", "c2", nickname="小美")
     status, _ = call_points(tenant, {"event_id": "p1", "type": "purchase", "member_id": "u2", "order_id": "o1",
                                      "amount_fen": 12800, "occurred_at": START.isoformat(), "group_id": "f1"})
     assert status == 200
@@ -315,7 +315,8 @@ def test_the_report_counts_the_groups_members_checkins_points_and_purchases(tena
     assert figures["pushes"] == {"sent": 1, "awaiting_owner": 0, "skipped": 0, "failed": 0}
     assert [m["member_id"] for m in report["top"]] == ["u2", "u1"]
     [entry] = fakes["outbox"].entries
-    assert "u2" in entry["text"] and "u1" in entry["text"] and "u3" not in entry["text"]
+    # (by the nickname a member gave, else by a masked id, as briefs show them)
+    assert "小美" in entry["text"] and "u1***" in entry["text"] and "u3" not in entry["text"]
 
 
 def test_reimporting_an_ended_group_neither_revives_it_nor_loses_its_terms(tenant, fakes):

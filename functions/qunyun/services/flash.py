@@ -28,10 +28,11 @@ from zoneinfo import ZoneInfo
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.flash import FlashRepository, tenant_of
 from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.points_ledger import PointsLedger, member_key
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tables import FlashItem
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.domain.briefs import member_name
 from qunyun.domain.deliveries import Status as DeliveryStatus
 from qunyun.domain.errors import NotFound
 from qunyun.domain.flash import FlashGroup, State, Terms
@@ -145,12 +146,24 @@ def farewell_message(tenant: Tenant, group: Group, day: date) -> dict:
     return body
 
 
+def _named(ledger: PointsLedger, tenant_id: str, rows: list[dict]) -> list[dict]:
+    """The invitation's top members with the nicknames they gave (briefs' rule: masked id when none)."""
+    if not rows:
+        return []
+    ledger.prefetch([member_key(tenant_id, r["member_id"]) for r in rows])
+    try:
+        return [{**r, "name": member_name(ledger.member(tenant_id, r["member_id"]).nickname, r["member_id"])}
+                for r in rows]
+    finally:
+        ledger.forget()
+
+
 def end_group(item: FlashItem, tenant: Tenant, group: Group, deps: ExpireDeps, now: datetime) -> None:
     ends_at = item.ends_at
     terms = Terms.model_validate(item.terms or {})
     _, invite = terms.resolved(tenant)
     earnings = group_earnings(deps.ledger, tenant, group, ends_at)
-    top = [{**r, "name": r["member_id"]} for r in ranked(earnings.points, invite["top"])] if invite else []
+    top = _named(deps.ledger, tenant.tenant_id, ranked(earnings.points, invite["top"])) if invite else []
     figures = lifetime_figures(deps.ledger, tenant, group, ends_at, earnings)
     day = farewell_day(group, ends_at, tenant)
     owner = group.owner if group.channel is Channel.wecom_customer_group else None
