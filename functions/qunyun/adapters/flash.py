@@ -47,6 +47,15 @@ class FlashRepository:
                 return False
             raise
 
+    def add_new(self, tenant_id: str, ends: list[tuple[str, datetime]], now: datetime) -> None:
+        """Stores the FlashItems of groups that did not exist before this import (none of them can have ended),
+        with BatchWriteItem; groups that existed go through `upsert`, whose condition keeps an ended one ended."""
+        with FlashItem.batch_write() as batch:
+            for group_id, ends_at in ends:
+                keys = due_keys(KIND, tenant_id, group_id, ends_at)
+                batch.save(FlashItem(*flash_key(tenant_id, group_id), group_id=group_id, ends_at=ends_at,
+                                     state="active", updated_at=now, **keys))
+
     def due(self, until: datetime) -> Iterator[FlashItem]:
         """Flash groups with work due at or before `until`, through the content table's `due` index."""
         yield from due_items(FlashItem, KIND, until)

@@ -96,9 +96,12 @@ def import_rows(tenant: Tenant, rows: list[GroupRow], *, groups: GroupRepository
     saved = groups.save_many((_to_group(tenant_id, r, refs, known.get(r.group_id), now) for r in rows), progress,
                              default_timezone=tenant.timezone)
     if flash is not None:
-        for row in rows:
-            if row.kind is Kind.flash:
-                flash.upsert(tenant_id, row.group_id, row.ends_at, None, now)
+        ends = [(r.group_id, r.ends_at) for r in rows if r.kind is Kind.flash]
+        # New groups' items in batches; a group that existed may have ended, which only a conditional write
+        # (one UpdateItem each) can respect.
+        flash.add_new(tenant_id, [e for e in ends if e[0] not in known], now)
+        for group_id, ends_at in (e for e in ends if e[0] in known):
+            flash.upsert(tenant_id, group_id, ends_at, None, now)
     updated = sum(1 for r in rows if r.group_id in known)
     return ImportReport(created=saved - updated, updated=updated, secrets_stored=len(credentials))
 
