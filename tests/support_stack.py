@@ -13,10 +13,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from qunyun_ops.local.dynamodb import free_port
+from qunyun_ops.local.server import processes_with
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "infra" / "demo"
@@ -65,30 +67,39 @@ class Stack:
 
 
 def java_processes(port: int) -> list[int]:
-    found = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"DynamoDBLocal.jar" in cmd and str(port).encode() in cmd:
-                found.append(int(d.name))
-    return found
+    return processes_with("DynamoDBLocal.jar", str(port))
 
 
 def sqs_servers(parent_pid: int) -> list[int]:
     """The local SQS endpoints (moto) a stack with this pid started."""
-    found = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"qunyun_ops.local.sqs_server" in cmd and str(parent_pid).encode() in cmd:
-                found.append(int(d.name))
-    return found
+    return processes_with("qunyun_ops.local.sqs_server", str(parent_pid))
+
+
+HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@contextmanager
+def stack_with_robot(state: Path, *keys: str):
+    """`qunyun local up --no-schedule` whose WeCom robot channel goes to an independent fake with these keys;
+    yields (stack, robot)."""
+    from fakes.wecom_robot import FakeWecomRobot
+
+    with FakeWecomRobot() as robot:
+        for key in keys:
+            robot.add_robot(key)
+        stack = Stack(state)
+        stack.env["QUNYUN_WECOM_BASE_URL"] = robot.base_url
+        stack.up("--no-schedule")
+        try:
+            yield stack, robot
+        finally:
+            if stack.proc.poll() is None:
+                stack.stop()
 
 
 def post_json(stack: Stack, path: str, tenant: str, secret: str, body) -> httpx.Response:

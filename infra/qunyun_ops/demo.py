@@ -22,11 +22,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from qunyun_ops.demo_robots import DemoRobots
 from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
+from qunyun_ops.local.server import processes_with
 from qunyun_ops.paths import ROOT, STATE
 
 DEMO = ROOT / "infra" / "demo"
@@ -403,28 +403,12 @@ def main() -> int:
 
 
 def _java_pid(ddb_port: int) -> int | None:
-    for proc_dir in Path("/proc").iterdir():
-        if proc_dir.name.isdigit():
-            try:
-                cmd = (proc_dir / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"DynamoDBLocal.jar" in cmd and str(ddb_port).encode() in cmd:
-                return int(proc_dir.name)
-    return None
+    return next(iter(processes_with("DynamoDBLocal.jar", str(ddb_port))), None)
 
 
 def _sqs_pid(stack_pid: int) -> int | None:
     """The local SQS endpoint (moto) the stack with this pid started."""
-    for proc_dir in Path("/proc").iterdir():
-        if proc_dir.name.isdigit():
-            try:
-                cmd = (proc_dir / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"qunyun_ops.local.sqs_server" in cmd and str(stack_pid).encode() in cmd:
-                return int(proc_dir.name)
-    return None
+    return next(iter(processes_with("qunyun_ops.local.sqs_server", str(stack_pid))), None)
 
 
 def _alive(pid: int) -> bool:

@@ -8,11 +8,9 @@ import json
 import time
 
 import pytest
-from fakes.wecom_robot import FakeWecomRobot
 from qunyun_ops.local.sqs import queues_empty, sqs_client
-from support_stack import Stack, java_processes, sqs_servers
+from support_stack import HEADER, java_processes, ok, sqs_servers, stack_with_robot
 
-HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 KEYS = ("k-1", "k-2", "k-3")
 BRIEF = """\
 date: 2026-11-29
@@ -25,27 +23,19 @@ sections:
 
 
 @pytest.fixture(scope="module")
-def robot():
-    with FakeWecomRobot() as fake:
-        for key in KEYS:
-            fake.add_robot(key)
-        yield fake
+def stack_and_robot(tmp_path_factory):
+    with stack_with_robot(tmp_path_factory.mktemp("briefs-local"), *KEYS) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, robot):
-    state = tmp_path_factory.mktemp("briefs-local")
-    stack = Stack(state)
-    stack.env["QUNYUN_WECOM_BASE_URL"] = robot.base_url  # the functions' channels go to the fake
-    stack.up("--no-schedule")
-    yield stack
-    if stack.proc.poll() is None:
-        stack.stop()
+def stack(stack_and_robot):
+    return stack_and_robot[0]
 
 
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result
+@pytest.fixture(scope="module")
+def robot(stack_and_robot):
+    return stack_and_robot[1]
 
 
 def test_firing_the_dispatcher_twice_delivers_one_brief_per_group(stack, robot):

@@ -10,34 +10,25 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fakes.wecom_robot import FakeWecomRobot
-from support_stack import Stack
+from support_stack import HEADER, ok, stack_with_robot
 
-HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 KEYS = ("r-1", "r-2")
 
 
 @pytest.fixture(scope="module")
-def robot():
-    with FakeWecomRobot() as fake:
-        for key in KEYS:
-            fake.add_robot(key)
-        yield fake
+def stack_and_robot(tmp_path_factory):
+    with stack_with_robot(tmp_path_factory.mktemp("reminders-local"), *KEYS) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, robot):
-    stack = Stack(tmp_path_factory.mktemp("reminders-local"))
-    stack.env["QUNYUN_WECOM_BASE_URL"] = robot.base_url
-    stack.up("--no-schedule")
-    yield stack
-    if stack.proc.poll() is None:
-        stack.stop()
+def stack(stack_and_robot):
+    return stack_and_robot[0]
 
 
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result
+@pytest.fixture(scope="module")
+def robot(stack_and_robot):
+    return stack_and_robot[1]
 
 
 def wait_for(robot, n: int) -> None:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Self
 
 
@@ -71,3 +72,19 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def processes_with(*words: str) -> list[int]:
+    """Pids of the processes whose command line holds every one of `words` (Linux /proc): how the demo and the
+    tests check that a stopped stack left no DynamoDB Local or SQS endpoint behind."""
+    wanted = [w.encode() for w in words]
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if all(w in cmd for w in wanted):
+                found.append(int(proc.name))
+    return found
