@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from qunyun.adapters.groups import GroupRepository
 from qunyun.domain.errors import Unprocessable
 from qunyun.domain.events import PointsEvent
-from qunyun.domain.groups import Kind
 from qunyun.domain.tenants import Tenant
+
+if TYPE_CHECKING:
+    from qunyun.adapters.groups import GroupRepository
 
 
 class EndedGroups:
@@ -31,6 +33,10 @@ class EndedGroups:
         hit = self._ends.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
+        # The group model and its table load on the first event that names a group, not on every cold start.
+        from qunyun.adapters.groups import GroupRepository
+        from qunyun.domain.groups import Kind
+
         if self.groups is None:
             self.groups = GroupRepository()
         group = self.groups.get(tenant_id, group_id)
