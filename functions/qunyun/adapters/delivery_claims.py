@@ -33,8 +33,15 @@ def _item(record: Delivery) -> DeliveryItem:
     return DeliveryItem(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id))
 
 
-def _conditional(err: UpdateError) -> bool:
-    return err.cause_response_code == "ConditionalCheckFailedException"
+def _update_planned(record: Delivery, actions: list, condition) -> bool:
+    """Applies the actions while the record is still planned and `condition` holds; False when it no longer does."""
+    try:
+        _item(record).update(actions=actions, condition=(DeliveryItem.status == Status.planned.value) & condition)
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 class DeliveryClaims:
@@ -62,16 +69,9 @@ class DeliveryClaims:
         return self._take(record, token, now, DeliveryItem.claim == stale.token, stale.parts_sent)
 
     def _take(self, record: Delivery, token: str, now: datetime, condition, parts: int) -> ClaimState:
-        item = _item(record)
-        try:
-            item.update(actions=[DeliveryItem.claim.set(token), DeliveryItem.claimed_at.set(now),
-                                 DeliveryItem.attempts.add(1), DeliveryItem.updated_at.set(now)],
-                        condition=(DeliveryItem.status == Status.planned.value) & condition)
-        except UpdateError as err:
-            if _conditional(err):
-                return ClaimState("busy")
-            raise
-        return ClaimState("claimed", token, parts)
+        taken = _update_planned(record, [DeliveryItem.claim.set(token), DeliveryItem.claimed_at.set(now),
+                                         DeliveryItem.attempts.add(1), DeliveryItem.updated_at.set(now)], condition)
+        return ClaimState("claimed", token, parts) if taken else ClaimState("busy")
 
     def finish(self, record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
                error: str | None = None, message_ids: Iterable[str] = ()) -> bool:
@@ -87,25 +87,10 @@ class DeliveryClaims:
         actions += [DeliveryItem.sent_at.set(now)] if status is Status.sent else []
         if status is Status.awaiting_owner:
             actions += awaiting_actions(record, status, ids, now)
-        try:
-            _item(record).update(actions=actions, condition=(DeliveryItem.status == Status.planned.value)
-                                 & (DeliveryItem.claim == token))
-        except UpdateError as err:
-            if _conditional(err):
-                return False
-            raise
-        return True
+        return _update_planned(record, actions, DeliveryItem.claim == token)
 
     def release(self, record: Delivery, token: str, now: datetime, *, parts_sent: int, error: str) -> bool:
         """Gives the claim back after a transient failure, remembering how many parts already arrived."""
-        try:
-            _item(record).update(actions=[DeliveryItem.claim.remove(), DeliveryItem.claimed_at.remove(),
-                                          DeliveryItem.parts_sent.set(parts_sent), DeliveryItem.error.set(error),
-                                          DeliveryItem.updated_at.set(now)],
-                                 condition=(DeliveryItem.status == Status.planned.value)
-                                 & (DeliveryItem.claim == token))
-        except UpdateError as err:
-            if _conditional(err):
-                return False
-            raise
-        return True
+        return _update_planned(record, [DeliveryItem.claim.remove(), DeliveryItem.claimed_at.remove(),
+                                         DeliveryItem.parts_sent.set(parts_sent), DeliveryItem.error.set(error),
+                                         DeliveryItem.updated_at.set(now)], DeliveryItem.claim == token)
