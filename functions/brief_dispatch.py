@@ -4,16 +4,15 @@ its own timezone (or was missed within the grace period), and records the groups
 from __future__ import annotations
 
 import os
-from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.brief_queue import BriefQueue, DispatchCheckpoint
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.brief_dispatch import dispatch
 
 logger = Logger()
@@ -21,17 +20,13 @@ metrics = Metrics()
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: dict | None = None) -> dict:
-    # "now" is the scheduled time, never the wall clock: a retried or late run dispatches the same slots.
-    now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
+    now = scheduled_now(event)
     deps = {"groups": GroupRepository(), "tenants": TenantRepository(), "content": ContentRepository(),
             "deliveries": DeliveryRepository(), "checkpoint": DispatchCheckpoint(), **(deps or {})}
     if "queue" not in deps:  # built only when needed: it makes an SQS client
         deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
     summary = dispatch(now, **deps)
-    logger.info("briefs dispatched", extra={"scheduled_time": event["scheduled_time"], **summary})
-    for name, value in summary.items():
-        metrics.add_metric(name=f"BriefDispatch_{name}", unit=MetricUnit.Count, value=value)
-    return summary
+    return report_run(logger, metrics, "BriefDispatch", "briefs dispatched", event, summary)
 
 
 @logger.inject_lambda_context

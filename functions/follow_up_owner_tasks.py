@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.owner_tasks import OwnerTaskLog
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.owner_tasks import FollowUpDeps, follow_up
 
 logger = Logger()
@@ -32,19 +31,15 @@ def default_deps() -> FollowUpDeps:
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: FollowUpDeps | None = None) -> dict:
-    # "now" is the scheduled time, never the wall clock: a retried or late run decides as the first one would.
-    now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
+    now = scheduled_now(event)
     deps = deps or default_deps()
     if context is not None:
         deps = dataclasses.replace(deps, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     summary = follow_up(now, deps=deps)
     problems = summary.pop("problems")
-    logger.info("owner tasks followed up", extra={"scheduled_time": event["scheduled_time"], **summary})
     for problem in problems:
         logger.warning("WeCom refused a follow-up call", extra={"problem": problem})
-    for name, value in summary.items():
-        metrics.add_metric(name=f"FollowUp_{name}", unit=MetricUnit.Count, value=value)
-    return summary
+    return report_run(logger, metrics, "FollowUp", "owner tasks followed up", event, summary)
 
 
 @logger.inject_lambda_context

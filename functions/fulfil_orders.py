@@ -3,14 +3,12 @@ fulfilment URLs; retries with backoff and parks an order with the reason after t
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.fulfil import deliver_due
 
 logger = Logger()
@@ -18,13 +16,10 @@ metrics = Metrics()
 
 
 def process(event: dict, post=None) -> dict:
-    now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
+    now = scheduled_now(event)
     kwargs = {"post": post} if post else {}
     summary = deliver_due(now, ledger=PointsLedger(), tenants=TenantRepository(), secrets=secret_store(), **kwargs)
-    logger.info("fulfilment pass finished", extra={"scheduled_time": event["scheduled_time"], **summary})
-    for name, value in summary.items():
-        metrics.add_metric(name=f"Fulfilment_{name}", unit=MetricUnit.Count, value=value)
-    return summary
+    return report_run(logger, metrics, "Fulfilment", "fulfilment pass finished", event, summary)
 
 
 @logger.inject_lambda_context

@@ -5,15 +5,14 @@ the cancellation notices of events cancelled with --notify (services/events.py s
 from __future__ import annotations
 
 import os
-from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.brief_queue import BriefQueue
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.events import send_reminders
 
 logger = Logger()
@@ -21,17 +20,13 @@ metrics = Metrics()
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: dict | None = None) -> dict:
-    # "now" is the scheduled time, never the wall clock: a retried or late run queues the same rungs.
-    now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
+    now = scheduled_now(event)
     deps = {"events": EventRepository(), "tenants": TenantRepository(), "deliveries": DeliveryRepository(),
             **(deps or {})}
     if "queue" not in deps:  # built only when needed: it makes an SQS client
         deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
     summary = send_reminders(now, **deps)
-    logger.info("reminders queued", extra={"scheduled_time": event["scheduled_time"], **summary})
-    for name, value in summary.items():
-        metrics.add_metric(name=f"SendReminders_{name}", unit=MetricUnit.Count, value=value)
-    return summary
+    return report_run(logger, metrics, "SendReminders", "reminders queued", event, summary)
 
 
 @logger.inject_lambda_context
