@@ -241,3 +241,77 @@ def test_an_invite_racing_the_invitees_first_settlement_is_still_released(make_t
     # once) or a later run releases it, as happens when the two do not overlap
     u1 = balance(t, "u1")
     assert (u1["pending"], u1["available"]) == (0, 50), (answer, later, u1)
+
+
+# ---- a member and its lot read at different moments ------------------------------------------------------
+class LotReadBefore(PointsLedger):
+    """The real ledger, with one interleaving forced: its first prefetch returns one lot as it was before
+    another transaction, and everything else after it. A BatchGetItem reads each item consistently, not all
+    of them as one snapshot, so a member can be read after a change and its lot before it."""
+
+    def __init__(self, key: tuple[str, str], raw: dict):
+        super().__init__()
+        self.key, self.raw, self.served = key, raw, 0
+
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        super().prefetch(keys)
+        if not self.served and self.key in keys:
+            self._local.snapshot[self.key] = self.raw
+            self.served += 1
+
+
+def raw_item(tenant, member: str, sk: str) -> dict:
+    from qunyun.adapters.points_tables import TABLE
+
+    ledger = PointsLedger()
+    key = {"pk": {"S": f"{tenant.tenant_id}#{member}"}, "sk": {"S": sk}}
+    return ledger._connection.client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
+
+
+def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_replans(make_tenant):
+    # GIVEN a 129-point purchase due to settle, and its pending lot as read before the settle run
+    t = shop(make_tenant)
+    now = T0 + timedelta(days=3)
+    placed = now - WINDOW - timedelta(minutes=1)
+    send(t, event("purchase", "u1", placed, order_id="o-1", amount_fen=12900), placed)
+    sk = "P#purchase#o-1"
+    before = raw_item(t, "u1", sk)
+    assert before["state"]["S"] == "pending"
+    # WHEN the run settles it, and a full refund then reads the member after the run but the lot before it
+    assert run_settle(t, now)["settled"] == 1
+    ledger = LotReadBefore((f"{t.tenant_id}#u1", sk), before)
+    answer = apply_event(t, event("purchase_refund", "u1", now, order_id="o-1", refund_id="r-1", amount_fen=12900),
+                         ledger=ledger, now=now)
+    # THEN the stale plan (cancel the pending lot) was refused by the lot's condition, and the refund,
+    # planned again, takes the settled points back from available
+    assert ledger.served == 1
+    assert (answer["reversed"], answer["pending"], answer["granted"]) == (129, 0, -129)
+    assert Counter(e.kind for e in entries(t, "u1")) == {"pending": 1, "settle": 1, "refund": 1}
+    lot = PointsLedger().lot(t.tenant_id, "u1", sk)
+    assert (lot.state, lot.remaining) == ("settled", 0)
+    assert balance(t, "u1") == {"available": 0, "pending": 0, "spent": 0, "expired": 0, "cancelled": 129,
+                                "written_off": 0, "debt": 0, "earned": 129}
+    assert reconcile_member(t.tenant_id, "u1", ledger=PointsLedger()) == []
+
+
+def test_a_settle_run_that_read_the_lot_before_a_refund_and_the_member_after_replans(make_tenant):
+    # GIVEN a 129-point purchase due to settle, and its pending lot as read before a partial refund
+    t = shop(make_tenant)
+    now = T0 + timedelta(days=3)
+    placed = now - WINDOW - timedelta(minutes=1)
+    send(t, event("purchase", "u1", placed, order_id="o-1", amount_fen=12900), placed)
+    sk = "P#purchase#o-1"
+    before = raw_item(t, "u1", sk)
+    # WHEN a third is refunded, and the run then reads the member after the refund but the lot before it
+    answer = send(t, event("purchase_refund", "u1", now, order_id="o-1", refund_id="r-1", amount_fen=4300), now)
+    assert answer["pending"] == -43
+    ledger = LotReadBefore((f"{t.tenant_id}#u1", sk), before)
+    summary = settle(now, ledger=ledger, tenants=OnlyTenants(t.tenant_id), job_name=f"stale-{uuid.uuid4().hex[:6]}")
+    # THEN the run did not release the 129 it read but the 86 left, once
+    assert ledger.served == 1
+    assert (summary["settled"], summary["points_released"]) == (1, 86)
+    lot = PointsLedger().lot(t.tenant_id, "u1", sk)
+    assert (lot.state, lot.remaining) == ("settled", 0)
+    assert balance(t, "u1") == {"available": 86, "pending": 0, "spent": 0, "expired": 0, "cancelled": 43,
+                                "written_off": 0, "debt": 0, "earned": 129}
+    assert reconcile_member(t.tenant_id, "u1", ledger=PointsLedger()) == []

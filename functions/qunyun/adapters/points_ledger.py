@@ -347,7 +347,10 @@ class PointsLedger:
                 cond = cond | GuardItem.pk.does_not_exist()
             tx.update(GuardItem(pk, sk), actions=[GuardItem.granted.set(after)], condition=cond)
         for lot in _merge_lots(change.lots):
-            tx.update(LotItem(pk, lot.sk), actions=_lot_actions(pk, lot))
+            cond = None
+            if lot.expect:
+                cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
+            tx.update(LotItem(pk, lot.sk), actions=_lot_actions(pk, lot), condition=cond)
         for entry in change.entries:
             tx.save(_entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
 
@@ -388,8 +391,9 @@ def _merge_lots(lots):
             prev.set.update(lot.set)
             prev.due = lot.due or prev.due
             prev.clear_due = lot.clear_due or prev.clear_due
+            prev.expect = prev.expect or lot.expect
         else:
-            merged[lot.sk] = type(lot)(lot.sk, lot.add, dict(lot.set), lot.due, lot.clear_due)
+            merged[lot.sk] = type(lot)(lot.sk, lot.add, dict(lot.set), lot.due, lot.clear_due, lot.expect)
     return merged.values()
 
 

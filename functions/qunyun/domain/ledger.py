@@ -70,6 +70,13 @@ class LotWrite:
     set: dict[str, Any] = field(default_factory=dict)
     due: str | None = None  # set the due-index time
     clear_due: bool = False
+    # The lot as the plan read it, (state, remaining): the write applies only if it is still so. Reads
+    # of a member and its lots are not one snapshot, so the member's version alone cannot vouch for them.
+    expect: tuple[str, int] | None = None
+
+    @classmethod
+    def of(cls, lot: LotState, **kw: Any) -> LotWrite:
+        return cls(lot.sk, expect=(lot.state, lot.remaining), **kw)
 
 
 @dataclass
@@ -136,7 +143,7 @@ def take_available(change: MemberChange, lots: list[LotState], points: int, now:
             continue
         use = min(lot.remaining, left)
         taken[lot.sk] = use
-        change.lots.append(LotWrite(lot.sk, add=-use))
+        change.lots.append(LotWrite.of(lot, add=-use))
         left -= use
     change.add("available", -(points - left))
     return taken

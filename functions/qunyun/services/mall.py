@@ -290,7 +290,8 @@ def cancel(tenant: Tenant, oid: str, req: CancelRequest, *, ledger: PointsLedger
             else:
                 restored += points
                 change.lots.append(LotWrite(lot_sk, add=points, set={"state": "available", "expires_at": expires},
-                                            due=None if expires == NEVER else expires))
+                                            due=None if expires == NEVER else expires,
+                                            expect=(lot.state, lot.remaining) if lot else None))
         ledger.forget()
         change.add("spent", -(restored + forfeited))
         change.add("available", restored)

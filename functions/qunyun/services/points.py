@@ -158,8 +158,8 @@ def plan_refund(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change
     if from_pending:
         change.add("pending", -from_pending)
         done = lot.remaining == from_pending
-        change.lots.append(LotWrite(lot.sk, add=-from_pending, set={"state": "cancelled"} if done else {},
-                                    clear_due=done))
+        change.lots.append(LotWrite.of(lot, add=-from_pending, set={"state": "cancelled"} if done else {},
+                                       clear_due=done))
     rest = share - from_pending
     if rest:
         taken = take_available(change, ledger.lots(tenant.tenant_id, event.member_id), rest, now)

@@ -74,7 +74,7 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
     change.add("pending", -points)
     credit(change, points, expires_at(available_at, tenant.rules.expiry, tenant.timezone))
-    change.lots.append(LotWrite(lot_sk, add=-points, set={"state": "settled"}, clear_due=True))
+    change.lots.append(LotWrite.of(lot, add=-points, set={"state": "settled"}, clear_due=True))
     deltas = {k: v for k, v in change.deltas.items() if v}
     change.entries.append(Entry(f"settle#{lot.source_id}", "settle", "purchase", lot.source_id or "", "system",
                                 points, deltas, group_id=lot.group_id))
@@ -104,7 +104,7 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
     change = MemberChange(inviter)
     change.add("pending", -lot.remaining)
     credit(change, lot.remaining, expires_at(at, tenant.rules.expiry, tenant.timezone))
-    change.lots.append(LotWrite(lot.sk, add=-lot.remaining, set={"state": "settled"}))
+    change.lots.append(LotWrite.of(lot, add=-lot.remaining, set={"state": "settled"}))
     change.entries.append(Entry(f"release#{invitee_id}", "release", "invite", invitee_id, "system", lot.remaining,
                                 {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
     plan.changes.append(change)
@@ -127,7 +127,7 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     points = lot.remaining
     change.add("available", -points)
     change.add("expired", points)
-    change.lots.append(LotWrite(lot_sk, add=-points, set={"state": "expired"}, clear_due=True))
+    change.lots.append(LotWrite.of(lot, add=-points, set={"state": "expired"}, clear_due=True))
     change.entries.append(Entry(f"expire#{lot.expires_at}", "expire", "expiry", lot.expires_at or "", "system",
                                 -points, {"available": -points, "expired": points}, lots={lot_sk: points}))
     plan.job = (run.pk, "run", {"lots_expired": 1, "points_expired": points})
