@@ -57,7 +57,7 @@ def brief_queue() -> BriefQueue:
 
 def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
             queue: BriefQueue | None = None) -> dict:
-    deps = deps or default_deps()
+    deps = (deps or default_deps()).for_batch()
     queue = queue or brief_queue()
 
     def handle(record: SQSRecord) -> None:

@@ -67,3 +67,56 @@ def count_items(client, table: str, tenant_id: str) -> int:
     resp = client.query(TableName=f"{STACK}-{table}", KeyConditionExpression="tenant_id = :t",
                         ExpressionAttributeValues={":t": {"S": tenant_id}}, Select="COUNT")
     return resp["Count"]
+
+
+def dynamodb_clients(extra=()) -> list:
+    """Every botocore DynamoDB client the code path can use: each PynamoDB model's and the repositories' own."""
+    from pynamodb.models import Model
+
+    seen, out = set(), []
+
+    def models(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from models(sub)
+
+    for m in models(Model):
+        meta = getattr(m, "Meta", None)
+        # Leaf models only: a base class's connection, once made, is inherited by subclasses that have none
+        # yet, with the base's schema (no indexes).
+        if meta is None or not getattr(meta, "table_name", None) or m.__subclasses__():
+            continue
+        client = m._get_connection().connection.client
+        if id(client) not in seen:
+            seen.add(id(client))
+            out.append(client)
+    for client in extra:
+        if id(client) not in seen:
+            seen.add(id(client))
+            out.append(client)
+    return out
+
+
+class DynamoCalls:
+    """Counts DynamoDB calls as "Operation:table" (the table without the stack's prefix) on the given clients,
+    while in its `with` block."""
+
+    def __init__(self, clients) -> None:
+        from collections import Counter
+
+        self.clients, self.calls = clients, Counter()
+
+    def _count(self, params, model, **_) -> None:
+        tables = [params["TableName"]] if "TableName" in params else sorted(params.get("RequestItems") or [])
+        if model.name == "TransactWriteItems":
+            tables = sorted({next(iter(i.values()))["TableName"] for i in params["TransactItems"]})
+        self.calls[f"{model.name}:{','.join(t.removeprefix(STACK + '-') for t in tables)}"] += 1
+
+    def __enter__(self) -> DynamoCalls:
+        for client in self.clients:
+            client.meta.events.register("provide-client-params.dynamodb", self._count)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for client in self.clients:
+            client.meta.events.unregister("provide-client-params.dynamodb", self._count)

@@ -317,3 +317,58 @@ def test_an_ended_group_gets_no_more_briefs(shop, robot, outbox):
     found = record(shop, "b")
     assert (found.status, found.reason) == ("skipped", "group_ended")
     assert robot.received == []
+
+
+# ---- what a batch reads ----------------------------------------------------------------------------------
+def checkin_yesterday(tenant, member: str, group_id: str, nickname: str) -> None:
+    from qunyun.domain.events import PointsEvent
+    from qunyun.services.points import apply_event
+
+    tenant = TenantRepository().get(tenant.tenant_id)
+    at = NOW - timedelta(hours=12)  # 20:05 of the day before DAY, in Asia/Shanghai
+    event = PointsEvent(event_id=f"ci-{member}", type="checkin", member_id=member, group_id=group_id,
+                        occurred_at=at, nickname=nickname)
+    apply_event(tenant, event, ledger=PointsLedger(), now=at)
+
+
+def send_batch_counting(shop, robot, outbox, context) -> tuple[dict, dict]:
+    from support import DynamoCalls, dynamodb_clients
+
+    deps = make_deps(robot, outbox)
+    clients = dynamodb_clients([deps.deliveries._connection.client, deps.ledger._connection.client])
+    with DynamoCalls(clients) as seen:
+        result = process(sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c")), context, deps=deps,
+                         queue=RetryQueue())
+    return result, dict(seen.calls)
+
+
+@pytest.mark.parametrize("boards_built", [False, True], ids=["before SettlePoints", "after SettlePoints"])
+def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, robot, outbox, context,
+                                                                         boards_built):
+    from points_support import OnlyTenants
+    from qunyun.services.settle import settle
+
+    # GIVEN two members of group a checked in yesterday, and (or not yet) SettlePoints built yesterday's boards
+    for member, nick in (("u1", "小美"), ("u2", "阿强")):
+        checkin_yesterday(shop, member, "a", nick)
+    if boards_built:
+        settle(NOW - timedelta(hours=6), ledger=PointsLedger(), tenants=OnlyTenants(shop.tenant_id),
+               job_name=f"boards-{uuid.uuid4().hex[:6]}")
+    # WHEN one batch brings the messages of robot groups a, b and c
+    result, calls = send_batch_counting(shop, robot, outbox, context)
+    # THEN each group got its brief, a's with yesterday's two members, b's and c's without a board
+    assert result == {"batchItemFailures": []}
+    texts = {r.key: r.content for r in robot.received}
+    assert "小美" in texts["k-a"] and "阿强" in texts["k-a"]
+    assert "小美" not in texts["k-b"] and "小美" not in texts["k-c"]
+    assert all(record(shop, g).status == "sent" for g in "abc")
+    # AND the tenant, the brief and the robot dialect's template were read once for the batch ...
+    assert calls["GetItem:tenants"] == 1 and calls["GetItem:content"] == 2, calls
+    # ... yesterday's boards: the day's earnings once for the three groups, or, once built, each group's stored
+    # board (the mark that they are built read once)
+    if boards_built:
+        assert "Query:points" not in calls and calls["GetItem:points"] == 1 + 3, calls
+    else:
+        assert calls["Query:points"] == 1 and calls["GetItem:points"] == 1, calls
+    # ... and each delivery record was read once, before it was planned; the claim is one conditional write
+    assert calls["GetItem:deliveries"] == 3 and calls["UpdateItem:deliveries"] == 2 * 3, calls

@@ -33,15 +33,17 @@ def _item(record: Delivery) -> DeliveryItem:
     return DeliveryItem(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id))
 
 
-def _update_planned(record: Delivery, actions: list, condition) -> bool:
-    """Applies the actions while the record is still planned and `condition` holds; False when it no longer does."""
+def _update_planned(record: Delivery, actions: list, condition) -> DeliveryItem | None:
+    """Applies the actions while the record is still planned and `condition` holds, returning the record as
+    written; None when it no longer holds."""
+    item = _item(record)
     try:
-        _item(record).update(actions=actions, condition=(DeliveryItem.status == Status.planned.value) & condition)
+        item.update(actions=actions, condition=(DeliveryItem.status == Status.planned.value) & condition)
     except UpdateError as err:
         if err.cause_response_code == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
-    return True
+    return item
 
 
 class DeliveryClaims:
@@ -49,29 +51,38 @@ class DeliveryClaims:
         self.lease = lease
 
     def claim(self, record: Delivery, token: str, now: datetime) -> ClaimState:
-        try:
-            stored = DeliveryItem.get(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id),
-                                      consistent_read=True)
-        except DeliveryItem.DoesNotExist:
-            return ClaimState("done", status="missing")
-        if stored.status != Status.planned.value:
-            return ClaimState("done", status=stored.status)
-        # Only a release after a transient failure sets parts_sent; without one no part has reached the group.
-        parts = stored.parts_sent if stored.parts_sent is not None else 0
-        if stored.claim:
-            if stored.claimed_at and stored.claimed_at + self.lease > now:
-                return ClaimState("busy", stored.claim, parts)
-            return ClaimState("stale", stored.claim, parts)
-        return self._take(record, token, now, DeliveryItem.claim.does_not_exist(), parts)
+        """Claims the record in one conditional write when nobody holds it (the usual case: a push just
+        planned, or given back after a transient failure); reads it only when that write is refused, to say why."""
+        for _ in range(3):
+            taken = self._take(record, token, now, DeliveryItem.claim.does_not_exist())
+            if taken.state == "claimed":
+                return taken
+            try:
+                stored = DeliveryItem.get(group_pk(record.tenant_id, record.group_id),
+                                          push_sk(record.date, record.push_id), consistent_read=True)
+            except DeliveryItem.DoesNotExist:
+                return ClaimState("done", status="missing")
+            if stored.status != Status.planned.value:
+                return ClaimState("done", status=stored.status)
+            parts = stored.parts_sent if stored.parts_sent is not None else 0
+            if stored.claim:
+                if stored.claimed_at and stored.claimed_at + self.lease > now:
+                    return ClaimState("busy", stored.claim, parts)
+                return ClaimState("stale", stored.claim, parts)
+            # given back between our write and our read: try again
+        return ClaimState("busy")
 
     def take_over(self, record: Delivery, stale: ClaimState, token: str, now: datetime) -> ClaimState:
         """Takes a stale claim over (for channels whose receiver drops a repeated idempotency key)."""
-        return self._take(record, token, now, DeliveryItem.claim == stale.token, stale.parts_sent)
+        return self._take(record, token, now, DeliveryItem.claim == stale.token)
 
-    def _take(self, record: Delivery, token: str, now: datetime, condition, parts: int) -> ClaimState:
+    def _take(self, record: Delivery, token: str, now: datetime, condition) -> ClaimState:
         taken = _update_planned(record, [DeliveryItem.claim.set(token), DeliveryItem.claimed_at.set(now),
                                          DeliveryItem.attempts.add(1), DeliveryItem.updated_at.set(now)], condition)
-        return ClaimState("claimed", token, parts) if taken else ClaimState("busy")
+        if taken is None:
+            return ClaimState("busy")
+        # Only a release after a transient failure sets parts_sent; without one no part has reached the group.
+        return ClaimState("claimed", token, taken.parts_sent if taken.parts_sent is not None else 0)
 
     def finish(self, record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
                error: str | None = None, message_ids: Iterable[str] = ()) -> bool:
@@ -87,10 +98,10 @@ class DeliveryClaims:
         actions += [DeliveryItem.sent_at.set(now)] if status is Status.sent else []
         if status is Status.awaiting_owner:
             actions += awaiting_actions(record, status, ids, now)
-        return _update_planned(record, actions, DeliveryItem.claim == token)
+        return _update_planned(record, actions, DeliveryItem.claim == token) is not None
 
     def release(self, record: Delivery, token: str, now: datetime, *, parts_sent: int, error: str) -> bool:
         """Gives the claim back after a transient failure, remembering how many parts already arrived."""
         return _update_planned(record, [DeliveryItem.claim.remove(), DeliveryItem.claimed_at.remove(),
                                          DeliveryItem.parts_sent.set(parts_sent), DeliveryItem.error.set(error),
-                                         DeliveryItem.updated_at.set(now)], DeliveryItem.claim == token)
+                                         DeliveryItem.updated_at.set(now)], DeliveryItem.claim == token) is not None

@@ -55,6 +55,15 @@ def ranked(totals: Counter, limit: int = TOP) -> list[dict]:
     return out
 
 
+def built_mark(tenant_id: str, day: date) -> tuple[str, str]:
+    """The job item SettlePoints writes once a day's boards are all stored."""
+    return f"{tenant_id}#BOARD", f"built#{day}"
+
+
+def boards_built(ledger: PointsLedger, tenant_id: str, day: date) -> bool:
+    return ledger.job(*built_mark(tenant_id, day)) is not None
+
+
 def build_boards(ledger: PointsLedger, tenant_id: str, day: date, now: datetime) -> int:
     """Stores the day, week and month boards that contain `day`, for the tenant and every group."""
     built = 0

@@ -29,12 +29,13 @@ What is guaranteed, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from qunyun.adapters.content import ContentRepository
@@ -54,12 +55,13 @@ from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.notices import LABELS, compose_farewell
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
-from qunyun.services.briefs import Rendered, render_brief
+from qunyun.services.briefs import DayBoards, Rendered, render_brief
 from qunyun.services.deliveries import plan_push
 
 # Receivers that drop a message whose idempotency key they have seen: safe to send again after a crash.
 IDEMPOTENT_CHANNELS = frozenset({Channel.outbox.value, Channel.signed_webhook.value})
 BUSY_RETRY_SECONDS = 30.0
+T = TypeVar("T")
 
 
 class RetryLater(Exception):  # noqa: N818 - a signal to the queue, not an error of the caller
@@ -84,6 +86,20 @@ class SendDeps:
     clock: Callable[[], datetime]
     # Called after every channel call, before its outcome is recorded (tests inject a crash here).
     after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
+    memo: dict | None = None  # what one batch of messages has read (`for_batch`); None: nothing is kept
+
+    def for_batch(self) -> SendDeps:
+        """These dependencies, keeping what one batch of messages (one invocation, seconds long) reads of
+        tenants, briefs, templates and yesterday's boards, so ten messages of a tenant read each once. Nothing
+        is kept past the batch: a brief changed before the next batch is what the next batch sends."""
+        return dataclasses.replace(self, memo={})
+
+    def once(self, key: tuple, load: Callable[[], T]) -> T:
+        if self.memo is None:
+            return load()
+        if key not in self.memo:
+            self.memo[key] = load()
+        return self.memo[key]
 
 
 def delivery_key(tenant_id: str, group_id: str, day: date, edition: str) -> str:
@@ -118,7 +134,6 @@ class PushContent(Protocol):
 class BriefContent:
     brief: Brief | None
     edition: str
-    templates: dict[str, str | None] = field(default_factory=dict)
     day: date | None = None
     timezone: str = "UTC"  # the tenant's, for groups without their own
 
@@ -134,11 +149,13 @@ class BriefContent:
         return None if group.status is GroupStatus.active else "group_ended"
 
     def render(self, job: _Job, group: Group) -> Rendered:
-        dialect = DIALECTS[group.channel]
-        if dialect not in self.templates:
-            self.templates[dialect] = job.deps.content.template(job.tenant.tenant_id, self.edition, dialect)
-        return render_brief(job.tenant, group, self.brief, ledger=job.deps.ledger, now=job.now,
-                            template=self.templates[dialect])
+        deps, tenant_id, dialect = job.deps, job.tenant.tenant_id, DIALECTS[group.channel]
+        template = deps.once(("template", tenant_id, self.edition, dialect),
+                             lambda: deps.content.template(tenant_id, self.edition, dialect))
+        before = self.brief.date - timedelta(days=1)
+        boards = deps.once(("boards", tenant_id, before), lambda: DayBoards(deps.ledger, tenant_id, before, job.now))
+        return render_brief(job.tenant, group, self.brief, ledger=deps.ledger, now=job.now, template=template,
+                            boards=boards)
 
     def later(self, group: Group) -> list[Push]:
         """The evening brief after the morning one, and a flash group's farewell on the day it ends (it outranks
@@ -155,8 +172,10 @@ class BriefContent:
 
 
 def brief_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> BriefContent:
-    return BriefContent(deps.content.brief(tenant.tenant_id, day, body["edition"]), body["edition"], day=day,
-                        timezone=tenant.timezone)
+    edition = body["edition"]
+    brief = deps.once(("brief", tenant.tenant_id, day, edition),
+                      lambda: deps.content.brief(tenant.tenant_id, day, edition))
+    return BriefContent(brief, edition, day=day, timezone=tenant.timezone)
 
 
 @dataclass
@@ -257,7 +276,7 @@ class _Job:
             return None
         if found is None:
             found = plan_push(self.tenant, group, self.push, self.day, self.content.later(group),
-                              deliveries=self.deps.deliveries, now=self.now)
+                              deliveries=self.deps.deliveries, now=self.now, unread=False)
             if found.status is not Status.planned:
                 return None  # skipped for the daily cap or the quota
         return found, rendered
@@ -390,7 +409,7 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
 def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
     """Handles one queue message: `{tenant_id, date, group_ids, owner?, kind?}` plus what its kind needs
     (`edition` for a brief, the default kind). Raises RetryLater when the message should come back later."""
-    tenant = deps.tenants.get(body["tenant_id"])
+    tenant = deps.once(("tenant", body["tenant_id"]), lambda: deps.tenants.get(body["tenant_id"]))
     if tenant is None:
         return
     day = date.fromisoformat(body["date"])

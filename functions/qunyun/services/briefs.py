@@ -1,12 +1,14 @@
 """Briefs: storing what operators write, and rendering exactly what one group receives.
 
 Rendering one group's brief reads yesterday's board of the group (one stored item once SettlePoints has
-built it) and the top three's nicknames (one BatchGetItem); the brief and the tenant's template are read
-once by the caller and passed in, so a sender visiting thousands of groups reads them once.
+built it) and the top three's nicknames (one BatchGetItem); the brief, the tenant's template and whether the
+day's boards are built are read once by the caller (`DayBoards`) and passed in, so a sender visiting many
+groups reads them once.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,7 +21,7 @@ from qunyun.domain.briefs import DIALECTS, EDITIONS, Brief, BriefRenderError, co
 from qunyun.domain.errors import InvalidRequest, NotFound
 from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.tenants import Tenant
-from qunyun.services.boards import TOP, leaderboard
+from qunyun.services.boards import TOP, boards_built, earnings, leaderboard, ranked
 from qunyun.services.groups import require_tenant
 
 
@@ -44,11 +46,37 @@ def add_brief(tenant: Tenant, brief: Brief, *, content: ContentRepository, now: 
             "sections": len(brief.sections), "targeted": sum(1 for s in brief.sections if s.audience is not None)}
 
 
-def yesterday_board(tenant_id: str, group_id: str, day: date, *, ledger: PointsLedger, now: datetime) -> dict | None:
+class DayBoards:
+    """One tenant's group boards of one day, for a sender visiting many of its groups. Once SettlePoints has
+    built the day's boards (its mark says so) each group's is one stored item, and a group without one had
+    nobody earning; before that, the day's earnings are read once for all the groups instead of once per group."""
+
+    def __init__(self, ledger: PointsLedger, tenant_id: str, day: date, now: datetime):
+        self.ledger, self.tenant_id, self.day, self.now = ledger, tenant_id, day, now
+        self._built: bool | None = None
+        self._earnings: dict | None = None
+
+    def entries(self, group_id: str) -> list[dict]:
+        scope = f"group:{group_id}"
+        if self._built is None:
+            self._built = boards_built(self.ledger, self.tenant_id, self.day)
+        if self._built:
+            stored = self.ledger.board(self.tenant_id, f"{scope}#day#{self.day}")
+            return stored.entries if stored is not None else []
+        if self._earnings is None:
+            self._earnings = earnings(self.ledger, self.tenant_id, [self.day])
+        return ranked(self._earnings.get(scope, Counter()))
+
+
+def yesterday_board(tenant_id: str, group_id: str, day: date, *, ledger: PointsLedger, now: datetime,
+                    boards: DayBoards | None = None) -> dict | None:
     """The group's points of the day before `day`: how many members earned any and the top three with their
     nicknames; None when nobody in the group earned points that day."""
     before = day - timedelta(days=1)
-    entries = leaderboard(tenant_id, f"group:{group_id}", "day", before, TOP, ledger=ledger, now=now)["entries"]
+    if boards is not None and boards.day == before:
+        entries = boards.entries(group_id)
+    else:
+        entries = leaderboard(tenant_id, f"group:{group_id}", "day", before, TOP, ledger=ledger, now=now)["entries"]
     if not entries:
         return None
     top = entries[:3]
@@ -63,7 +91,7 @@ def yesterday_board(tenant_id: str, group_id: str, day: date, *, ledger: PointsL
 
 
 def render_brief(tenant: Tenant, group: Group, brief: Brief, *, ledger: PointsLedger, now: datetime,
-                 template: str | None = None) -> Rendered:
+                 template: str | None = None, boards: DayBoards | None = None) -> Rendered:
     """The text this group's channel receives for the brief, in its dialect, from the tenant's own
     `template` when it has one. Raises BriefRenderError (carrying the group id and the reason).
 
@@ -71,7 +99,8 @@ def render_brief(tenant: Tenant, group: Group, brief: Brief, *, ledger: PointsLe
     it is rendered without the group's name and board, which differ from group to group."""
     dialect = DIALECTS[group.channel]
     shared = group.channel is Channel.wecom_customer_group
-    board = None if shared else yesterday_board(tenant.tenant_id, group.group_id, brief.date, ledger=ledger, now=now)
+    board = None if shared else yesterday_board(tenant.tenant_id, group.group_id, brief.date, ledger=ledger, now=now,
+                                                boards=boards)
     shown = group.model_copy(update={"name": ""}) if shared else group
     context = compose(brief, shown, group.effective_timezone(tenant.timezone), tenant.policy.locale, board)
     try:

@@ -18,13 +18,16 @@ from qunyun.services.quota import Contention, budget_of, spend
 
 
 def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
-              deliveries: DeliveryRepository, now: datetime) -> Delivery:
+              deliveries: DeliveryRepository, now: datetime, unread: bool = True) -> Delivery:
     """Decides whether the push goes to the group on its local `day` and records it: `planned` with its slot
     spent in the same transaction, or `skipped` with the reason (daily_cap, quota). The same push again
-    returns the record it already has; nothing is spent or written twice."""
-    found = deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
-    if found is not None:
-        return found
+    returns the record it already has; nothing is spent or written twice. A caller that has just read the
+    record and found none passes `unread=False` (the transaction's condition still catches a record written
+    since)."""
+    if unread:
+        found = deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
+        if found is not None:
+            return found
     budget = budget_of(tenant, group)
     key = period_key(budget.quota_period, day) if budget.quota_period else None
     planned = Delivery.of(tenant.tenant_id, group.group_id, day, push, group.channel.value, Status.planned, now,

@@ -28,7 +28,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, credit
 from qunyun.domain.points import expires_at, is_expired
 from qunyun.domain.tenants import Tenant
-from qunyun.services.boards import build_boards
+from qunyun.services.boards import boards_built, build_boards, built_mark
 
 SUMMARY = ("settled", "points_released", "invites_released", "lots_expired", "points_expired", "boards_built")
 BOARD_HOUR = 2  # boards of a day are built from 02:00 local the next day, once late events have arrived
@@ -166,11 +166,10 @@ def build_due_boards(run: Run) -> int:
     for tenant_id in run.tenants.ids():
         tenant = run.tenant(tenant_id)
         day = board_day(run.now, tenant.timezone)
-        mark = f"{tenant_id}#BOARD"
-        if run.ledger.job(mark, f"built#{day}"):
+        if boards_built(run.ledger, tenant_id, day):
             continue
         count = build_boards(run.ledger, tenant_id, day, run.now)
-        if run.ledger.mark_boards((mark, f"built#{day}"), run.pk, count):
+        if run.ledger.mark_boards(built_mark(tenant_id, day), run.pk, count):
             built += count
     return built
 
