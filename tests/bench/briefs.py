@@ -33,17 +33,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from common import ROOT, STACK, CapacityMeter, local_env, report
+from common import ROOT, STACK, Probe, local_env, report
 
 sys.path.insert(0, str(ROOT / "tests"))
+from support import dynamodb_clients  # noqa: E402
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 12, 1)
@@ -187,82 +186,6 @@ class Timed:
             self.calls += 1
 
 
-class Probe(CapacityMeter):
-    """Capacity plus what the calls were: per operation and table, items per transaction, time per operation."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.by_table: Counter = Counter()
-        self.tx_items: Counter = Counter()
-        self.tx_aws_units = 0
-        self.seconds: Counter = Counter()
-        self.units: Counter = Counter()  # capacity units per operation, as DynamoDB Local reports them
-        self._started = threading.local()
-        self._clients: dict[int, object] = {}
-
-    def attach_all(self, clients) -> Probe:
-        for client in clients:
-            if id(client) not in self._clients:
-                self._clients[id(client)] = client
-                self.attach(client)
-                client.meta.events.register("provide-client-params.dynamodb", self._look)
-                client.meta.events.register("after-call.dynamodb", self._done)
-        return self
-
-    def _look(self, params, model, **_):
-        self._started.at = time.perf_counter()
-        table = params.get("TableName")
-        if model.name == "TransactWriteItems":
-            items = params.get("TransactItems") or []
-            kinds = "+".join(sorted(next(iter(i)) for i in items))
-            self.tx_items[kinds] += 1
-            self.tx_aws_units += sum(2 * math.ceil(len(json.dumps(i, separators=(",", ":"))) / 1024) for i in items)
-            table = ",".join(sorted({next(iter(i.values()))["TableName"] for i in items}))
-        elif table is None and params.get("RequestItems"):
-            table = ",".join(sorted(params["RequestItems"]))
-        short = (table or "?").replace(f"{STACK}-", "")
-        self.by_table[f"{model.name}:{short}"] += 1
-
-    def _done(self, parsed, model, **_):
-        started = getattr(self._started, "at", None)
-        if started is not None:
-            self.seconds[model.name] += time.perf_counter() - started
-        consumed = parsed.get("ConsumedCapacity") or []
-        for c in [consumed] if isinstance(consumed, dict) else consumed:
-            self.units[model.name] += c.get("CapacityUnits", 0.0)
-
-    def reset(self) -> None:
-        super().reset()
-        self.by_table, self.tx_items, self.tx_aws_units = Counter(), Counter(), 0
-        self.seconds, self.units = Counter(), Counter()
-
-
-def all_clients(extra=()) -> list:
-    """Every botocore DynamoDB client the code path can use: each PynamoDB model's and the repositories' own."""
-    from pynamodb.models import Model
-
-    seen, out = set(), []
-
-    def models(cls):
-        for sub in cls.__subclasses__():
-            yield sub
-            yield from models(sub)
-
-    for m in models(Model):
-        meta = getattr(m, "Meta", None)
-        if meta is None or not getattr(meta, "table_name", None):
-            continue
-        client = m._get_connection().connection.client
-        if id(client) not in seen:
-            seen.add(id(client))
-            out.append(client)
-    for client in extra:
-        if id(client) not in seen:
-            seen.add(id(client))
-            out.append(client)
-    return out
-
-
 def consume(sqs, url: str, arn: str, expected: int, handler) -> dict:
     """Lambda's event source mapping, sequential: batches of up to 10, partial failures kept on the queue."""
     from qunyun_ops.local.sqs import sqs_record
@@ -399,7 +322,7 @@ def main() -> None:
         mix = tenant_with_groups("bench", args.groups, AT)
         before = fakes.received()
 
-        probe = Probe().attach_all(all_clients([deliveries._connection.client, deps.deliveries._connection.client,
+        probe = Probe().attach_all(dynamodb_clients([deliveries._connection.client, deps.deliveries._connection.client,
                                                  deps.ledger._connection.client]))
         render_timer.on = jinja_timer.on = True
         render_timer.seconds = jinja_timer.seconds = 0.0
@@ -408,11 +331,10 @@ def main() -> None:
         measured = run(AT, "bench", probe)
         render_timer.on = jinja_timer.on = False
         read, write, calls, by_table = probe.read, probe.write, dict(probe.calls), dict(probe.by_table)
-        tx_items, tx_aws_units, op_seconds = dict(probe.tx_items), probe.tx_aws_units, dict(probe.seconds)
+        tx_items, tx_aws_units, op_seconds = dict(probe.tx_kinds), probe.tx_aws_units, dict(probe.seconds)
         units = dict(probe.units)
         probe.reset()
-        for c in probe._clients.values():
-            probe.detach(c)
+        probe.detach_all()
 
         records = deliveries.on_day("bench", DAY)
         statuses = Counter(r.status.value for r in records)

@@ -32,11 +32,10 @@ import argparse
 import json
 import math
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import ROOT, STACK, CapacityMeter, local_env, pynamodb_client, report
+from common import ROOT, STACK, CapacityMeter, Probe, local_env, pynamodb_client, report
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -56,78 +55,19 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-class Probe(CapacityMeter):
-    """Capacity plus what the calls looked like: calls per operation and table, items per transaction."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.by_table: dict[str, int] = {}
-        self.tx_items: list[int] = []
-        self.tx_item_bytes = 0
-        self.tx_aws_units = 0
-        self.seconds: dict[str, float] = {}  # from the call's parameters to its parsed answer, per operation
-        self._started = threading.local()
-        self._clients: dict[int, object] = {}
-
-    def attach_all(self, clients) -> Probe:
-        for client in clients:
-            if id(client) not in self._clients:
-                self._clients[id(client)] = client
-                self.attach(client)
-                client.meta.events.register("provide-client-params.dynamodb", self._look)
-                client.meta.events.register("after-call.dynamodb", self._done)
-        return self
-
-    def detach_all(self) -> None:
-        for client in self._clients.values():
-            self.detach(client)
-            client.meta.events.unregister("provide-client-params.dynamodb", self._look)
-            client.meta.events.unregister("after-call.dynamodb", self._done)
-        self._clients = {}
-
-    def _done(self, model, **_):
-        elapsed = time.perf_counter() - getattr(self._started, "at", time.perf_counter())
-        with self._lock:
-            self.seconds[model.name] = self.seconds.get(model.name, 0.0) + elapsed
-
-    def _look(self, params, model, **_):
-        self._started.at = time.perf_counter()
-        if model.name == "TransactWriteItems":
-            items = params.get("TransactItems") or []
-            tables = {next(iter(i.values())).get("TableName", "?") for i in items}
-            table = ",".join(sorted(t.removeprefix(f"{STACK}-") for t in tables))
-            self.tx_items.append(len(items))
-            sizes = [len(json.dumps(i, separators=(",", ":"))) for i in items]
-            self.tx_item_bytes += sum(sizes)
-            self.tx_aws_units += sum(2 * math.ceil(b / 1024) for b in sizes)
-        else:
-            table = str(params.get("TableName", "?")).removeprefix(f"{STACK}-")
-        key = f"{model.name}:{table}"
-        with self._lock:
-            self.by_table[key] = self.by_table.get(key, 0) + 1
-
-    def reset(self) -> None:
-        super().reset()
-        with self._lock:
-            self.by_table = {}
-            self.tx_items = []
-            self.tx_item_bytes = 0
-            self.tx_aws_units = 0
-            self.seconds = {}
-
-    def snapshot(self, units: int) -> dict:
-        n = len(self.tx_items)
-        return {
-            "write_units_per_unit": round(self.write / units, 3) if units else None,
-            "read_units_per_unit": round(self.read / units, 3) if units else None,
-            "aws_estimate_tx_write_units_per_unit": round(self.tx_aws_units / units, 3) if units else None,
-            "transactions": n,
-            "items_per_transaction": round(sum(self.tx_items) / n, 3) if n else None,
-            "bytes_per_transaction_item": round(self.tx_item_bytes / sum(self.tx_items), 1) if n else None,
-            "dynamodb_calls": dict(sorted(self.calls.items())),
-            "dynamodb_calls_by_table": dict(sorted(self.by_table.items())),
-            "dynamodb_seconds_by_operation": {k: round(v, 3) for k, v in sorted(self.seconds.items())},
-        }
+def snapshot(probe: Probe, units: int) -> dict:
+    n = len(probe.tx_sizes)
+    return {
+        "write_units_per_unit": round(probe.write / units, 3) if units else None,
+        "read_units_per_unit": round(probe.read / units, 3) if units else None,
+        "aws_estimate_tx_write_units_per_unit": round(probe.tx_aws_units / units, 3) if units else None,
+        "transactions": n,
+        "items_per_transaction": round(sum(probe.tx_sizes) / n, 3) if n else None,
+        "bytes_per_transaction_item": round(probe.tx_item_bytes / sum(probe.tx_sizes), 1) if n else None,
+        "dynamodb_calls": dict(sorted(probe.calls.items())),
+        "dynamodb_calls_by_table": dict(sorted(probe.by_table.items())),
+        "dynamodb_seconds_by_operation": {k: round(v, 3) for k, v in sorted(probe.seconds.items())},
+    }
 
 
 # ---- the events ------------------------------------------------------------------------------------
@@ -340,7 +280,7 @@ def main() -> None:
             probe.reset()
             secs = poster.post_all(purchases[:extra], "extra purchases")
             out["extra_purchases"] = {"seconds": round(secs, 3), "events_per_s": round(extra / secs, 1),
-                                      **probe.snapshot(extra)}
+                                      **snapshot(probe, extra)}
 
         # ---- ingest (measured) ------------------------------------------------------------------------
         members = math.ceil(n_checkin / 6)
@@ -351,8 +291,8 @@ def main() -> None:
         ingest_s = poster.post_all(events, "ingest")
         ingest_end = datetime.now(UTC)
         assert ingest_end < bought + timedelta(days=7), "the ingest took so long that its purchases went stale"
-        ingest = probe.snapshot(args.events)
-        ingest_counts = list(probe.tx_items)
+        ingest = snapshot(probe, args.events)
+        ingest_counts = list(probe.tx_sizes)
         out["ingest"] = {"seconds": round(ingest_s, 3), "events_per_s": round(args.events / ingest_s, 1),
                          "requests": math.ceil(args.events / BATCH), **ingest}
 
@@ -377,9 +317,9 @@ def main() -> None:
         summary, settle_s = run_settle(settle_points.process, settle_ledger, tenants, s1)
         settled = summary["settled"]
         assert settled == total_purchases and summary["lots_expired"] == 0, summary
-        settle_counts = list(probe.tx_items)
+        settle_counts = list(probe.tx_sizes)
         out["settle"] = {"scheduled_time": iso(s1), "seconds": round(settle_s, 3), "settled": settled,
-                         "settled_per_s": round(settled / settle_s, 1), "summary": summary, **probe.snapshot(settled)}
+                         "settled_per_s": round(settled / settle_s, 1), "summary": summary, **snapshot(probe, settled)}
         log(f"  settled {settled} in {settle_s:.1f} s ({settled / settle_s:.0f}/s)")
 
         purchase_expiry = datetime.fromisoformat(expires_at(settle_at, rules.expiry, tz))
@@ -393,9 +333,9 @@ def main() -> None:
         summary, expire_s = run_settle(settle_points.process, settle_ledger, tenants, s3)
         expired = summary["lots_expired"]
         assert expired == total_purchases and summary["settled"] == 0, summary
-        expire_counts = list(probe.tx_items)
+        expire_counts = list(probe.tx_sizes)
         out["expire"] = {"scheduled_time": iso(s3), "seconds": round(expire_s, 3), "lots_expired": expired,
-                         "expired_per_s": round(expired / expire_s, 1), "summary": summary, **probe.snapshot(expired)}
+                         "expired_per_s": round(expired / expire_s, 1), "summary": summary, **snapshot(probe, expired)}
         out["board_runs_before"] = boards
         log(f"  expired {expired} in {expire_s:.1f} s ({expired / expire_s:.0f}/s)")
         probe.detach_all()
