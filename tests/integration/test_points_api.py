@@ -6,11 +6,15 @@ Bad input of every kind answers 4xx with a code and writes nothing; tenants neve
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import points_api
 import pytest
-from support import STACK, signed_event
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.domain.events import PointsEvent
+from qunyun.services.points import reads_of
+from support import STACK, DynamoCalls, signed_event
 
 
 def call(tenant, method: str, path: str, body=None, context=None, raw: bytes | None = None):
@@ -199,3 +203,40 @@ def test_a_cursor_from_another_member_is_refused(tenant, context):
     _, page = call(tenant, "GET", "/v1/members/u1/entries?limit=1", context=context)
     status, body = call(tenant, "GET", f"/v1/members/u2/entries?cursor={page['next_cursor']}", context=context)
     assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+def test_a_batch_reads_ahead_and_answers_as_the_same_events_sent_one_by_one(make_tenant, context):
+    # GIVEN 60 members checking in, and events of three members that build on each other: u1 buys and then
+    # refunds a third and checks in twice; u2 buys, checks in and invites u3, who checks in
+    at = now()
+    iso = at.isoformat()
+    dependent = [
+        {"event_id": "p1", "type": "purchase", "member_id": "u1", "order_id": "o1", "amount_fen": 9900,
+         "occurred_at": iso},
+        {"event_id": "r1", "type": "purchase_refund", "member_id": "u1", "order_id": "o1", "refund_id": "r1",
+         "amount_fen": 3300, "occurred_at": iso},
+        checkin("c1", member="u1", at=at), checkin("c1-again", member="u1", at=at),
+        {"event_id": "p2", "type": "purchase", "member_id": "u2", "order_id": "o2", "amount_fen": 5000,
+         "occurred_at": iso},
+        checkin("c2", member="u2", at=at),
+        {"event_id": "i2", "type": "invite", "member_id": "u2", "invitee_id": "u3", "occurred_at": iso},
+        checkin("c3", member="u3", at=at),
+    ]
+    events = [checkin(f"m{i}", member=f"m{i}", at=at) for i in range(60)] + dependent
+    batched, alone = make_tenant(), make_tenant()
+    # WHEN one tenant sends them as one batch and the other one by one
+    clients = [points_api.ledger._connection.client]
+    with DynamoCalls(clients) as seen:
+        status, body = call(batched, "POST", "/v1/points/events", {"events": events}, context)
+    one_by_one = [call(alone, "POST", "/v1/points/events", e, context)[1] for e in events]
+    # THEN every answer is the same: the refund saw the purchase, the second check-in the first, the invite
+    # made u3's check-in its own member
+    assert status == 200
+    assert body["results"] == one_by_one
+    assert [r["status"] for r in body["results"]][-8:] == ["applied"] * 8
+    assert body["results"][61]["reversed"] == 33 and body["results"][63]["reason"] == "already_checked_in"
+    # AND the batch read everything in BatchGetItems of 100 keys, plus one of its own for each of the six
+    # events whose items an earlier event of the batch had read (they may have changed)
+    tenant = TenantRepository().get(batched.tenant_id)
+    keys = {k for e in events for k in reads_of(tenant, PointsEvent.model_validate(e))}
+    assert seen.calls["BatchGetItem:points"] == math.ceil(len(keys) / 100) + 6, (seen.calls, len(keys))

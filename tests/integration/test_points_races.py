@@ -315,3 +315,32 @@ def test_a_settle_run_that_read_the_lot_before_a_refund_and_the_member_after_rep
     assert balance(t, "u1") == {"available": 86, "pending": 0, "spent": 0, "expired": 0, "cancelled": 43,
                                 "written_off": 0, "debt": 0, "earned": 129}
     assert reconcile_member(t.tenant_id, "u1", ledger=PointsLedger()) == []
+
+
+# ---- a settle run reads each page of due work ahead ------------------------------------------------------
+def test_a_settle_run_reads_a_page_ahead_and_rereads_what_earlier_work_changed(make_tenant):
+    from support import DynamoCalls
+
+    # GIVEN 30 members with a purchase due, and u1 with two purchases due who invited u2, whose purchase is due
+    t = shop(make_tenant)
+    now = T0 + timedelta(days=5)
+    placed = now - WINDOW - timedelta(hours=1)
+    send(t, event("invite", "u1", placed, invitee_id="u2"), placed)
+    for i in range(30):
+        send(t, event("purchase", f"m{i}", placed, order_id=f"o-m{i}", amount_fen=10000), placed)
+    for order, member in (("o-a", "u1"), ("o-b", "u1"), ("o-c", "u2")):
+        send(t, event("purchase", member, placed, order_id=order, amount_fen=10000), placed)
+    # WHEN the run settles them, counting its reads
+    ledger = PointsLedger()
+    with DynamoCalls([ledger._connection.client]) as seen:
+        summary = settle(now, ledger=ledger, tenants=OnlyTenants(t.tenant_id), job_name=f"ahead-{uuid.uuid4().hex[:6]}")
+    # THEN everything settled once: u1's two purchases, u2's, and u1's invite released by u2's first settlement,
+    # whichever of u1's and u2's came first (u1's member item changes under a read made ahead)
+    assert (summary["settled"], summary["invites_released"]) == (33, 1)
+    assert balance(t, "u1")["available"] == 200 + 50 and balance(t, "u1")["pending"] == 0
+    assert balance(t, "u2")["available"] == 100
+    assert all(balance(t, f"m{i}")["available"] == 100 for i in range(30))
+    assert all(not problems for _, problems in reconcile_tenant(t.tenant_id, ledger=PointsLedger()))
+    # AND the 33 pieces of work read ahead a page at a time (at most one page per due shard), with a read of
+    # its own only for u1's second purchase and for work retried after a read ahead went stale
+    assert seen.calls["BatchGetItem:points"] <= 4 + 1 + 2, seen.calls

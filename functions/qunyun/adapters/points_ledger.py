@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -101,12 +102,8 @@ class PointsLedger:
         self._local = threading.local()  # the prefetched snapshot of the current thread's attempt
 
     # ---- one round trip for everything a change needs to read ------------------------------------
-    def prefetch(self, keys: list[tuple[str, str]]) -> None:
-        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`.
-
-        A change reads its member, guards and counters before it writes; fetching them together halves
-        the round trips of a points event. Correctness never rests on these reads: the transaction's
-        conditions (member version, guards that must not exist) reject a plan made from stale ones."""
+    def _read(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict | None]:
+        """These items (None for those that do not exist), read consistently, 100 to a BatchGetItem."""
         found: dict[tuple[str, str], dict] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 100):
@@ -117,7 +114,31 @@ class PointsLedger:
                 for raw in resp.get("Responses", {}).get(TABLE, []):
                     found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
                 request = resp.get("UnprocessedKeys") or None
-        self._local.snapshot = {key: found.get(key) for key in unique}
+        return {key: found.get(key) for key in unique}
+
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`.
+
+        A change reads its member, guards and counters before it writes; fetching them together halves
+        the round trips of a points event. Correctness never rests on these reads: the transaction's
+        conditions (member version, lots as read, guards that must not exist) reject a plan made from stale
+        ones. Keys read ahead (`ahead`) and not yet used are taken from there instead."""
+        keys = list(dict.fromkeys(keys))
+        ahead = getattr(self._local, "ahead", None) or {}
+        taken = {key: ahead.pop(key) for key in keys if key in ahead}
+        missing = [key for key in keys if key not in taken]
+        self._local.snapshot = {**taken, **(self._read(missing) if missing else {})}
+
+    @contextmanager
+    def ahead(self, keys: list[tuple[str, str]]) -> Iterator[None]:
+        """Reads the items many small changes will need, 100 to a BatchGetItem, for their `prefetch` to take.
+        Each item is taken once: a second change needing it (it may have been written since) and every retry
+        read it again. Nothing read ahead outlives the block."""
+        self._local.ahead = self._read(keys)
+        try:
+            yield
+        finally:
+            self._local.ahead = None
 
     def forget(self) -> None:
         self._local.snapshot = None

@@ -134,6 +134,13 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     ledger.commit(plan, now)
 
 
+def _reads(item) -> list[tuple[str, str]]:
+    """What settling or expiring a due item reads first: its member, the lot and, for a purchase, the invite."""
+    tenant_id, member_id = split_member_pk(item.pk)
+    keys = [member_key(tenant_id, member_id), (item.pk, item.sk)]
+    return keys + [invite_key(tenant_id, member_id)] if item.sk.startswith("P#") else keys
+
+
 def process_due(run: Run) -> int:
     """Pages through every shard of the due index up to `now`; returns the pieces of work done."""
     done = 0
@@ -142,14 +149,15 @@ def process_due(run: Run) -> int:
         cursor = None
         while True:
             items, cursor = run.ledger.due(f"DUE#{shard}", until, cursor)
-            for item in items:
-                tenant_id, member_id = split_member_pk(item.pk)
-                tenant = run.tenant(tenant_id)
-                if tenant is None:
-                    continue
-                work = _settle if item.sk.startswith("P#") else _expire
-                _retry(lambda w=work, t=tenant, m=member_id, s=item.sk: w(run, t, m, s))
-                done += 1
+            with run.ledger.ahead([key for item in items for key in _reads(item)]):
+                for item in items:
+                    tenant_id, member_id = split_member_pk(item.pk)
+                    tenant = run.tenant(tenant_id)
+                    if tenant is None:
+                        continue
+                    work = _settle if item.sk.startswith("P#") else _expire
+                    _retry(lambda w=work, t=tenant, m=member_id, s=item.sk: w(run, t, m, s))
+                    done += 1
             if not cursor:
                 break
     return done
