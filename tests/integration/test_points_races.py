@@ -268,8 +268,8 @@ def raw_item(tenant, member: str, sk: str) -> dict:
     return ledger._connection.client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
 
 
-def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_replans(make_tenant):
-    # GIVEN a 129-point purchase due to settle, and its pending lot as read before the settle run
+def pending_purchase(make_tenant):
+    """A tenant whose member u1 has a 129-point purchase due to settle at `now`, and its pending lot as read now."""
     t = shop(make_tenant)
     now = T0 + timedelta(days=3)
     placed = now - WINDOW - timedelta(minutes=1)
@@ -277,6 +277,12 @@ def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_repla
     sk = "P#purchase#o-1"
     before = raw_item(t, "u1", sk)
     assert before["state"]["S"] == "pending"
+    return t, now, sk, before
+
+
+def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_replans(make_tenant):
+    # GIVEN a 129-point purchase due to settle, and its pending lot as read before the settle run
+    t, now, sk, before = pending_purchase(make_tenant)
     # WHEN the run settles it, and a full refund then reads the member after the run but the lot before it
     assert run_settle(t, now)["settled"] == 1
     ledger = LotReadBefore((f"{t.tenant_id}#u1", sk), before)
@@ -296,12 +302,7 @@ def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_repla
 
 def test_a_settle_run_that_read_the_lot_before_a_refund_and_the_member_after_replans(make_tenant):
     # GIVEN a 129-point purchase due to settle, and its pending lot as read before a partial refund
-    t = shop(make_tenant)
-    now = T0 + timedelta(days=3)
-    placed = now - WINDOW - timedelta(minutes=1)
-    send(t, event("purchase", "u1", placed, order_id="o-1", amount_fen=12900), placed)
-    sk = "P#purchase#o-1"
-    before = raw_item(t, "u1", sk)
+    t, now, sk, before = pending_purchase(make_tenant)
     # WHEN a third is refunded, and the run then reads the member after the refund but the lot before it
     answer = send(t, event("purchase_refund", "u1", now, order_id="o-1", refund_id="r-1", amount_fen=4300), now)
     assert answer["pending"] == -43
