@@ -267,11 +267,10 @@ def main() -> None:
         from qunyun.adapters.content import ContentRepository
         from qunyun.adapters.deliveries import DeliveryRepository
         from qunyun.adapters.groups import GroupRepository
-        from qunyun.adapters.secrets import secret_store
+        from qunyun.adapters.secrets import corp_ref, secret_store
         from qunyun.adapters.tenants import TenantRepository
         from qunyun.channels.wecom_customer_group import WecomCustomerGroups
         from qunyun.domain.briefs import parse_brief
-        from qunyun.services.brief_send import corp_ref
         from qunyun.services.briefs import add_brief
         from qunyun.services.groups import import_groups
         from qunyun.services.tenants import create_tenant

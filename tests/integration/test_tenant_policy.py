@@ -45,3 +45,43 @@ def test_a_bad_setting_changes_nothing(tenant):
 def test_an_unknown_tenant_is_named():
     result = policy("nobody-here", "--set", "daily_push_cap=3")
     assert result.exit_code != 0 and "no tenant 'nobody-here'" in result.output
+
+
+# ---- `qunyun tenants wecom`: the corp credentials customer groups' mass sends use ------------------------
+def wecom(*args: str, secret: str):
+    return CliRunner().invoke(app, ["tenants", "wecom", *args, "--corp-secret-stdin"], input=secret + "\n")
+
+
+def stored_corp(tenant_id: str) -> tuple[str | None, str | None]:
+    from qunyun.adapters.secrets import corp_ref, secret_store
+
+    store = secret_store()
+    return store.get(corp_ref(store, tenant_id, "corp_id")), store.get(corp_ref(store, tenant_id, "corp_secret"))
+
+
+def test_wecom_corp_credentials_are_stored_where_the_senders_read_them(tenant):
+    # GIVEN a tenant without corp credentials
+    assert stored_corp(tenant.tenant_id) == (None, None)
+    # WHEN the operator stores them, the secret on standard input
+    result = wecom(tenant.tenant_id, "--corp-id", "ww0123456789abcdef", secret="S3cret-0f-the-corp_xyz")
+    # THEN BriefSend and the follow-up job find them (they read through corp_ref), and the secret was not echoed
+    assert result.exit_code == 0, result.output
+    assert stored_corp(tenant.tenant_id) == ("ww0123456789abcdef", "S3cret-0f-the-corp_xyz")
+    assert "S3cret" not in result.output and "ww0123456789abcdef" in result.output
+
+
+def test_bad_wecom_corp_credentials_store_nothing(tenant):
+    wecom(tenant.tenant_id, "--corp-id", "ww-good", secret="first-secret")
+    for args, secret, words in [(["--corp-id", "ww 0123"], "a-good-secret", "corp id"),
+                                (["--corp-id", ""], "a-good-secret", "corp id"),
+                                (["--corp-id", "w" * 65], "a-good-secret", "corp id"),
+                                (["--corp-id", "ww-new"], "short", "secret"),
+                                (["--corp-id", "ww-new"], "has a space", "secret"),
+                                (["--corp-id", "ww-new"], "", "secret")]:
+        result = wecom(tenant.tenant_id, *args, secret=secret)
+        assert result.exit_code != 0 and words in result.output, (args, secret, result.output)
+        assert secret not in result.output or not secret
+    assert stored_corp(tenant.tenant_id) == ("ww-good", "first-secret")
+    unknown = wecom("nobody-here", "--corp-id", "ww-x", secret="a-good-secret")
+    assert unknown.exit_code != 0 and "no tenant 'nobody-here'" in unknown.output
+    assert stored_corp("nobody-here") == (None, None)

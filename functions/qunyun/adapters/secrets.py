@@ -24,6 +24,17 @@ class SecretStore(Protocol):
     def get(self, ref: str) -> str | None: ...
 
 
+def wecom_corp_name(tenant_id: str, name: str) -> str:
+    """Where a tenant's WeCom corp credentials live in the secret store: `{tenant}/wecom/corp_id` and
+    `{tenant}/wecom/corp_secret` (the 客户联系 secret), stored by `qunyun tenants wecom`."""
+    return f"{tenant_id}/wecom/{name}"
+
+
+def corp_ref(store: SecretStore, tenant_id: str, name: str) -> str:
+    """The reference of one of them, under the store's own prefix."""
+    return f"{store.PREFIX}{getattr(store, 'root', '')}{wecom_corp_name(tenant_id, name)}"
+
+
 class LocalSecretStore:
     """A JSON file, rewritten atomically under a file lock; safe across the CLI and the local stack."""
 

@@ -44,7 +44,7 @@ from qunyun.adapters.delivery_claims import ClaimState, DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.render import render
-from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.secrets import SecretStore, corp_ref
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels import Message, SendResult, Target
 from qunyun.domain.briefs import DIALECTS, Brief, BriefRenderError
@@ -344,12 +344,6 @@ def _corp(job: _Job):
     corp_id = job.deps.secrets.get(corp_ref(job.deps.secrets, job.tenant.tenant_id, "corp_id"))
     secret = job.deps.secrets.get(corp_ref(job.deps.secrets, job.tenant.tenant_id, "corp_secret"))
     return Corp(corp_id, secret) if corp_id and secret else None
-
-
-def corp_ref(store: SecretStore, tenant_id: str, name: str) -> str:
-    """Where a tenant's WeCom corp credentials live in the secret store: `{tenant}/wecom/corp_id` and
-    `{tenant}/wecom/corp_secret` (the 客户联系 secret), under the store's own prefix."""
-    return f"{store.PREFIX}{getattr(store, 'root', '')}{tenant_id}/wecom/{name}"
 
 
 def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, list[tuple[Group, Delivery]]]:

@@ -82,7 +82,7 @@ class _Run:
 
     def corp(self, tenant_id: str) -> Corp | None:
         if tenant_id not in self._corps:
-            from qunyun.services.brief_send import corp_ref
+            from qunyun.adapters.secrets import corp_ref
 
             store = self.deps.secrets
             corp_id = store.get(corp_ref(store, tenant_id, "corp_id"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets as token
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.secrets import SecretStore, wecom_corp_name
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import Conflict, InvalidRequest, NotFound
 from qunyun.domain.tenants import DEFAULT_TIMEZONE, Tenant, TenantPolicy, check_tenant_id, check_timezone
@@ -64,3 +65,25 @@ def change_policy(tenant_id: str, settings: list[str], *, tenants: TenantReposit
     if changes:
         tenants.set_policy(tenant_id, after)
     return before, after.model_dump(mode="json")
+
+
+_CORP_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CORP_SECRET = re.compile(r"[\x21-\x7e]{8,128}")
+
+
+def set_wecom_corp(tenant_id: str, corp_id: str, corp_secret: str, *, tenants: TenantRepository,
+                   secrets: SecretStore) -> None:
+    """Stores the tenant's WeCom corp id and 客户联系 secret, which customer groups' mass sends and their
+    follow-up use. Both are checked before either is stored; the secret is never echoed."""
+    if tenants.get(tenant_id) is None:
+        raise NotFound(f"There is no tenant {tenant_id!r}; create it with `qunyun tenants create`.",
+                       code="unknown_tenant")
+    corp_id, corp_secret = (corp_id or "").strip(), (corp_secret or "").strip()
+    if not _CORP_ID.fullmatch(corp_id):
+        raise InvalidRequest("The corp id (我的企业 → 企业ID, e.g. ww0123456789abcdef) is 1 to 64 letters, digits, "
+                             "- or _.", field="corp_id")
+    if not _CORP_SECRET.fullmatch(corp_secret):
+        raise InvalidRequest("The secret (客户联系 → API → Secret) is 8 to 128 printable characters without spaces.",
+                             field="corp_secret")
+    secrets.put_many({wecom_corp_name(tenant_id, "corp_id"): corp_id,
+                      wecom_corp_name(tenant_id, "corp_secret"): corp_secret})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from qunyun_ops.cli.output import JsonOption, LocalOption, connect, out, print_json, reporting_errors
@@ -54,3 +56,25 @@ def policy(
     for key, value in after.items():
         mark = f"  (was {before[key]})" if before[key] != value else ""
         out.print(f"{key} = {value}{mark}", highlight=False)
+
+
+@app.command("wecom")
+def wecom(
+    tenant_id: str = typer.Argument(..., metavar="ID"),
+    corp_id: str = typer.Option(..., "--corp-id", help="The corp id (我的企业 → 企业ID)."),
+    secret_stdin: bool = typer.Option(False, "--corp-secret-stdin",
+                                      help="Read the 客户联系 secret from standard input (else asked, hidden)."),
+    local: bool = LocalOption,
+) -> None:
+    """Stores the tenant's WeCom corp id and 客户联系 secret, which customer-group mass sends use. The secret
+    is never a command-line argument (shell history), never printed and never logged."""
+    secret = sys.stdin.readline() if secret_stdin else typer.prompt("客户联系 secret", hide_input=True)
+    connect(local)
+    from qunyun.adapters.secrets import secret_store
+    from qunyun.adapters.tenants import TenantRepository
+    from qunyun.services.tenants import set_wecom_corp
+
+    with reporting_errors():
+        set_wecom_corp(tenant_id, corp_id, secret, tenants=TenantRepository(), secrets=secret_store())
+    out.print(f"Stored the WeCom corp credentials of [bold]{tenant_id}[/bold] (corp id {corp_id.strip()}); "
+              "its customer groups' mass sends use them from the next message.", highlight=False)
