@@ -86,7 +86,7 @@ class SendDeps:
     clock: Callable[[], datetime]
     # Called after every channel call, before its outcome is recorded (tests inject a crash here).
     after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
-    memo: dict | None = None  # what one batch of messages has read (`for_batch`); None: nothing is kept
+    memo: dict | None = None  # what one batch of messages has read (`for_batch`); one message's at least
 
     def for_batch(self) -> SendDeps:
         """These dependencies, keeping what one batch of messages (one invocation, seconds long) reads of
@@ -403,6 +403,8 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
 def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
     """Handles one queue message: `{tenant_id, date, group_ids, owner?, kind?}` plus what its kind needs
     (`edition` for a brief, the default kind). Raises RetryLater when the message should come back later."""
+    if deps.memo is None:  # not part of a batch (`for_batch`): keep what this message reads, for its groups
+        deps = deps.for_batch()
     tenant = deps.once(("tenant", body["tenant_id"]), lambda: deps.tenants.get(body["tenant_id"]))
     if tenant is None:
         return
