@@ -17,10 +17,11 @@ Everything runs in this process against one DynamoDB Local of its own:
   so every purchase lot expires before any check-in lot and the expire run meets exactly those.
   Each run's leaderboards are built by a quiet run just before it (nothing due yet), timed apart, so
   the settle and expire figures are the ledger work only.
-* the floor: plain boto3 TransactWriteItems, sequential, with the same number of items per
-  transaction as the real path sent (its recorded sequence of counts, replayed), Puts of the same
-  average request bytes per item, into the same table; --raw transactions per phase (default 5,000,
-  or fewer when the phase sent fewer; 0 = as many as the phase sent).
+* the floor: plain boto3 TransactWriteItems with the same number of items per transaction as the real
+  path sent (its recorded sequence of counts, replayed), Puts of the same average request bytes per item,
+  into the same table; --raw transactions per sample (default 5,000, or fewer when the phase sent fewer;
+  0 = as many as the phase sent), sequential as the real path is. DynamoDB Local's rate wanders from
+  sample to sample within one run, so every floor is sampled twice and the fastest sample counts.
 
 DynamoDB Local reports TransactWriteItems capacity per table and index touched, not per item, so
 the JSON also gives an AWS estimate: 2 write units per transaction item per started KB of request.
@@ -347,14 +348,21 @@ def main() -> None:
         for name, phase, counts in (("ingest", out["ingest"], ingest_counts), ("settle", out["settle"], settle_counts),
                                     ("expire", out["expire"], expire_counts)):
             n = min(args.raw, len(counts)) if args.raw else len(counts)
-            log(f"raw TransactWriteItems, {name}-shaped: {n} transactions of {phase['items_per_transaction']} "
-                f"items on average ...")
-            raw_meter.reset()
-            secs, txs, items = raw_floor(client, counts, phase["bytes_per_transaction_item"], n, name)
-            raw[name] = {"transactions": txs, "seconds": round(secs, 3), "tx_per_s": round(txs / secs, 1),
+            # DynamoDB Local's rate wanders between samples of one run (up to ~1.4x), so each floor is taken
+            # twice and the fastest sample counts: a ratio is never flattered by an unlucky floor.
+            for sample in (1, 2):
+                log(f"raw TransactWriteItems, {name}-shaped, sample {sample}: {n} transactions of "
+                    f"{phase['items_per_transaction']} items on average ...")
+                raw_meter.reset()
+                secs, txs, items = raw_floor(client, counts, phase["bytes_per_transaction_item"], n,
+                                             f"{name}.{sample}")
+                floor = {"transactions": txs, "seconds": round(secs, 3), "tx_per_s": round(txs / secs, 1),
                          "items_per_transaction": round(items / txs, 3),
                          "write_units_per_transaction": round(raw_meter.write / txs, 3),
                          "of_real_transactions": len(counts), "sample": n != len(counts)}
+                raw.setdefault(f"{name}_samples_tx_per_s", []).append(floor["tx_per_s"])
+                if name not in raw or floor["tx_per_s"] > raw[name]["tx_per_s"]:
+                    raw[name] = floor
         raw_meter.detach(client)
         out["raw"] = raw
 
@@ -363,9 +371,10 @@ def main() -> None:
     out["ratio_expired_per_s_to_raw_tx_per_s"] = round(out["expire"]["expired_per_s"] / raw["expire"]["tx_per_s"], 3)
     out["target_ratio"] = 0.5
     out["total_seconds"] = round(time.perf_counter() - began, 1)
-    out["raw_note"] = ("raw = sequential boto3 TransactWriteItems of Puts (no conditions, no index attributes) "
-                       "replaying the real phase's items-per-transaction sequence at its average request bytes "
-                       "per item; 'sample' says when fewer transactions than the real phase were sent")
+    out["raw_note"] = ("raw = sequential boto3 TransactWriteItems of Puts (no conditions, no index attributes), "
+                       "each floor sampled twice and the fastest sample taken, replaying the real phase's "
+                       "items-per-transaction sequence at its average request bytes per item; 'sample' says when "
+                       "fewer transactions than the real phase were sent")
     report(out)
 
 
