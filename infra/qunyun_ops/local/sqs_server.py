@@ -4,6 +4,11 @@ Its own process keeps moto's in-memory state out of the stack's process and off 
 request on a thread but does not lock a queue's message list: a DeleteMessage rebuilding the list while a
 SendMessage appends to it loses the new message. Here every message operation on a queue holds that queue's
 lock (the condition moto already waits on during long polls, so a long poll still lets sends in).
+
+moto's SQS asks its clock for the time twice per queued message on every send (a send reads the queue's
+attributes, which count visible and delayed messages), receive and count, and that clock builds two
+datetimes per call: with 2,000 messages queued a SendMessageBatch took ~300 ms and a receive with its delete
+~1.6 s. Here the SQS models read the same clock (seconds since the epoch, now) from `time.time()`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +60,24 @@ def serialise_queues() -> None:
             setattr(SQSBackend, name, wrapped)
 
 
+def fast_clock() -> None:
+    """moto's SQS models tell the time with `time.time()`: the same instant, without two datetimes a call."""
+    import moto.sqs.models as sqs_models
+
+    if getattr(sqs_models.unix_time, "_qunyun_fast", False):
+        return
+    slow = sqs_models.unix_time
+
+    def unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else slow(dt)
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    unix_time._qunyun_fast = True  # type: ignore[attr-defined]
+    sqs_models.unix_time, sqs_models.unix_time_millis = unix_time, unix_time_millis
+
+
 def _die_with_parent() -> None:
     # Linux: this server gets SIGTERM if the stack that started it dies, even by SIGKILL.
     with contextlib.suppress(Exception):
@@ -74,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     serialise_queues()
+    fast_clock()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
