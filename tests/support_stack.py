@@ -5,6 +5,8 @@ Requests are signed here independently with hmac/hashlib rather than with qunyun
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import hmac
 import json
@@ -24,6 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "infra" / "demo"
 
 
+def _die_with_this_process() -> None:
+    # Linux: the stack gets SIGTERM (and stops its servers) if the test process dies, even by SIGKILL.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def sign(secret: str, ts: str, method: str, path: str, body: bytes = b"") -> str:
     return "sha256=" + hmac.new(secret.encode(), f"{ts}.{method}.{path}.".encode() + body, hashlib.sha256).hexdigest()
 
@@ -41,7 +49,7 @@ class Stack:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "qunyun_ops.cli", "local", "up", "--port", str(self.port),
              "--ddb-port", str(self.ddb_port), *extra],
-            env=self.env, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+            env=self.env, cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_this_process,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
