@@ -6,7 +6,7 @@ SendMessage appends to it loses the new message. Here every message operation on
 lock (the condition moto already waits on during long polls, so a long poll still lets sends in).
 
 moto's SQS asks its clock for the time twice per queued message on every send (a send reads the queue's
-attributes, which count visible and delayed messages), receive and count, and that clock builds two
+attributes, which count visible and delayed messages), receive and attribute count, and that clock builds two
 datetimes per call: with 2,000 messages queued a SendMessageBatch took ~300 ms and a receive with its delete
 ~1.6 s. Here the SQS models read the same clock (seconds since the epoch, now) from `time.time()`.
 """
