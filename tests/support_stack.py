@@ -5,8 +5,6 @@ Requests are signed here independently with hmac/hashlib rather than with qunyun
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import hashlib
 import hmac
 import json
@@ -20,16 +18,10 @@ from pathlib import Path
 
 import httpx
 from qunyun_ops.local.dynamodb import free_port
-from qunyun_ops.local.server import processes_with
+from qunyun_ops.local.server import die_with_parent, processes_with
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "infra" / "demo"
-
-
-def _die_with_this_process() -> None:
-    # Linux: the stack gets SIGTERM (and stops its servers) if the test process dies, even by SIGKILL.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def sign(secret: str, ts: str, method: str, path: str, body: bytes = b"") -> str:
@@ -46,10 +38,11 @@ class Stack:
         self.proc: subprocess.Popen | None = None
 
     def up(self, *extra: str) -> Stack:
+        # the stack (and so its servers) stops if this test process dies, even by SIGKILL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "qunyun_ops.cli", "local", "up", "--port", str(self.port),
              "--ddb-port", str(self.ddb_port), *extra],
-            env=self.env, cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_this_process,
+            env=self.env, cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

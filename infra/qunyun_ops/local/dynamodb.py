@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import ctypes
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
-from qunyun_ops.local.server import LocalServer, SetupError, free_port  # noqa: F401 - used by importers
+from qunyun_ops.local.server import LocalServer, SetupError, die_with_parent, free_port  # noqa: F401 - used by importers
 from qunyun_ops.paths import CACHE
 
 PACKAGE = "amplify-dynamodb-simulator"
@@ -92,12 +89,6 @@ def ensure_jar(log=print) -> Path:
     return emulator
 
 
-def _die_with_parent() -> None:
-    # Linux: the emulator gets SIGTERM if the process that started it dies, even by SIGKILL.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 class DynamoDBLocal(LocalServer):
     """One DynamoDB Local process on 127.0.0.1; in memory unless given a data folder."""
 
@@ -116,8 +107,8 @@ class DynamoDBLocal(LocalServer):
             storage = ["-sharedDb", "-dbPath", str(self.data_dir.resolve())]
         cmd = [java, "-Xms64m", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
                *storage, "-port", str(self.port), "-disableTelemetry"]
-        return subprocess.Popen(
-            cmd, cwd=emulator, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent
+        return subprocess.Popen(  # the emulator dies with the process that started it
+            cmd, cwd=emulator, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
         )
 
     def exit_detail(self) -> str:

@@ -14,8 +14,6 @@ datetimes per call: with 2,000 messages queued a SendMessageBatch took ~300 ms a
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import functools
 import logging
 import os
@@ -24,6 +22,8 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from qunyun_ops.local.server import die_with_parent
 
 _QUEUE_OPERATIONS = (
     "send_message",
@@ -78,18 +78,12 @@ def fast_clock() -> None:
     sqs_models.unix_time, sqs_models.unix_time_millis = unix_time, unix_time_millis
 
 
-def _die_with_parent() -> None:
-    # Linux: this server gets SIGTERM if the stack that started it dies, even by SIGKILL.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--parent", type=int, help="exit at once if this process is already gone")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    die_with_parent()  # this server dies with the stack that started it
     if args.parent and os.getppid() != args.parent:
         return  # the stack died before the death signal was armed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
