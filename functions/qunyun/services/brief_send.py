@@ -95,8 +95,8 @@ class SendDeps:
         return dataclasses.replace(self, memo={})
 
     def once(self, key: tuple, load: Callable[[], T]) -> T:
-        if self.memo is None:
-            return load()
+        """`load()` the first time `key` is asked for in this batch; what it gave after that. `send_message`
+        gives every message a batch's memo (its own, when it is not part of one) before anything asks."""
         if key not in self.memo:
             self.memo[key] = load()
         return self.memo[key]
