@@ -40,10 +40,11 @@ def default_deps(timeout_seconds: float = 60.0) -> SendDeps:
 
     # One sender per channel, made on first use (each holds an HTTP client).
     sender = functools.cache(channel)
+    deliveries = DeliveryRepository()
     return SendDeps(
         tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
-        deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
-        claims=DeliveryClaims(claim_lease(timeout_seconds)),
+        deliveries=deliveries, ledger=PointsLedger(), secrets=secret_store(),
+        claims=DeliveryClaims(claim_lease(timeout_seconds), deliveries),
         channel=sender,
         customer_groups=functools.cache(WecomCustomerGroups),
         clock=lambda: datetime.now(UTC),
@@ -55,10 +56,22 @@ def brief_queue() -> BriefQueue:
     return BriefQueue(os.environ["BRIEF_QUEUE_URL"])
 
 
+def _bodies(event: dict) -> list[dict]:
+    """The batch's message bodies that parse, to read ahead for; the others fail on their own in `handle`."""
+    bodies = []
+    for record in event.get("Records") or []:
+        try:
+            bodies.append(json.loads(record["body"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return bodies
+
+
 def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
             queue: BriefQueue | None = None) -> dict:
     deps = (deps or default_deps()).for_batch()
     queue = queue or brief_queue()
+    deps.read_ahead(_bodies(event))
 
     def handle(record: SQSRecord) -> None:
         final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES

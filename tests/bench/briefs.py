@@ -215,7 +215,7 @@ def raw_floor(client, n: int, item_bytes: int) -> float:
     pad = "x" * max(item_bytes - 60, 1)
     start = time.perf_counter()
     for i in range(n):
-        client.put_item(TableName=table, Item={"pk": {"S": f"raw#{i:07d}"}, "sk": {"S": "PUSH#raw"},
+        client.put_item(TableName=table, Item={"pk": {"S": f"raw#{i:07d}"}, "sk": {"S": "raw"},
                                                "data": {"S": pad}})
     return time.perf_counter() - start
 
@@ -339,9 +339,10 @@ def main() -> None:
         received = {k: after[k] - before[k] for k in after}
         assert len(records) == args.groups, f"{len(records)} records for {args.groups} groups"
 
-        item = raw_client.get_item(TableName=f"{STACK}-deliveries",
-                                   Key={"pk": {"S": f"bench#{records[0].group_id}"},
-                                        "sk": {"S": f"PUSH#{DAY.isoformat()}#{records[0].push_id}"}})["Item"]
+        from qunyun.adapters.deliveries import day_key
+
+        pk, sk = day_key("bench", DAY, records[0].group_id)
+        item = raw_client.get_item(TableName=f"{STACK}-deliveries", Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
         item_bytes = len(json.dumps(item, separators=(",", ":")))
         raw_n = args.raw or args.groups
         log(f"raw: {raw_n} put_item of {item_bytes} bytes ...")

@@ -16,7 +16,7 @@ from qunyun.adapters import tables
 from qunyun.adapters.brief_queue import DispatchCheckpoint
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
-from qunyun.adapters.deliveries_tables import DeliveryItem
+from qunyun.adapters.deliveries_tables import DayItem
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
@@ -84,7 +84,7 @@ def no_scan(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("BriefDispatch scanned a table")
 
-    for model in (tables.GroupItem, tables.TenantItem, DeliveryItem):
+    for model in (tables.GroupItem, tables.TenantItem, DayItem):
         monkeypatch.setattr(model, "scan", refuse)
 
 

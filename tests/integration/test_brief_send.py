@@ -14,8 +14,7 @@ from brief_send import process
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import DeliveryRepository, group_pk, push_sk
-from qunyun.adapters.deliveries_tables import DeliveryItem
+from qunyun.adapters.deliveries import CLAIM, DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
@@ -297,8 +296,8 @@ def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(sho
         send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
     # THEN no task was created for cg1 and its claim was given back, not left to look like a crash
     assert len(wecom.tasks) == 1
-    stored = DeliveryItem.get(group_pk(shop.tenant_id, "cg1"), push_sk(DAY, MORNING))
-    assert (stored.status, stored.claim) == ("planned", None)
+    stored = DeliveryRepository().day(shop.tenant_id, "cg1", DAY).records[MORNING]
+    assert (stored["s"], stored.get(CLAIM)) == ("planned", None)
     # AND after the stopped sender's lease the retry sends cg1 its task and records cg2's outcome as unknown
     clock.now = NOW + LEASE + timedelta(seconds=1)
     send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
@@ -370,5 +369,9 @@ def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, r
         assert "Query:points" not in calls and calls["GetItem:points"] == 1 + 3, calls
     else:
         assert calls["Query:points"] == 1 and calls["GetItem:points"] == 1, calls
-    # ... and each delivery record was read once, before it was planned; the claim is one conditional write
-    assert calls["GetItem:deliveries"] == 3 and calls["UpdateItem:deliveries"] == 2 * 3, calls
+    # ... the three groups and their days were read ahead, one request each for the batch; each brief was
+    # planned, claimed and its slot spent in one write (its day's first: a put), and its outcome in a second
+    assert calls["BatchGetItem:groups"] == 1 and calls["BatchGetItem:deliveries"] == 1, calls
+    assert "GetItem:deliveries" not in calls and "GetItem:groups" not in calls, calls
+    assert calls["PutItem:deliveries"] == 3 and calls["UpdateItem:deliveries"] == 3, calls
+    assert "TransactWriteItems:deliveries" not in calls, calls

@@ -38,7 +38,7 @@ def shop(tenant):
 
 def plan(shop, group_id: str, push: Push, day: date = DAY, later=()):
     group = GroupRepository().get(shop.tenant_id, group_id)
-    return plan_push(shop, group, push, day, later, deliveries=DeliveryRepository(), now=NOW)
+    return plan_push(shop, group, push, day, later, deliveries=DeliveryRepository(), now=NOW)[0]
 
 
 def listed(shop, day=DAY, group_id=None):
@@ -191,7 +191,8 @@ def test_cli_unknown_tenant():
 # ---- `--local`: the stack `qunyun local up` runs -------------------------------------------------------------
 
 def test_cli_local_lists_what_the_local_stack_holds(tmp_path, shop):
-    from qunyun.adapters.deliveries import _to_item
+    from qunyun.adapters.deliveries import day_key, encode
+    from qunyun.adapters.deliveries_tables import DayItem
     from qunyun_ops.local.stack import ddb_client
     from support_stack import Stack
 
@@ -202,7 +203,8 @@ def test_cli_local_lists_what_the_local_stack_holds(tmp_path, shop):
         record = plan(shop, "robot-0", MORNING).model_copy(update={"tenant_id": "tea"})
         state = json.loads((stack.state / "local.json").read_text())
         ddb_client(state["ddb_endpoint"]).put_item(TableName=f"{state['stack_name']}-deliveries",
-                                                   Item=_to_item(record).serialize())
+                                                   Item=DayItem(*day_key("tea", DAY, "robot-0"),
+                                                                records={record.push_id: encode(record)}).serialize())
         # WHEN it is listed with --local
         found = stack.cli("deliveries", "list", "--tenant", "tea", "--date", str(DAY), "--local", "--json")
         refused = stack.cli("deliveries", "list", "--tenant", "tea", "--date", "25.11.2026", "--local")

@@ -1,46 +1,60 @@
-"""The deliveries repository: a group's counters (daily cap, WeCom quota) and its delivery records."""
+"""The deliveries repository: a group's day (its daily cap and its delivery records), WeCom quota counters, and
+the records awaiting a WeCom owner (layout: adapters/deliveries_tables.py)."""
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from qunyun.adapters.deliveries_tables import CounterItem, DeliveryItem, _DeliveriesMeta
+from qunyun.adapters.deliveries_tables import AwaitingItem, CounterItem, DayItem, _DeliveriesMeta
 from qunyun.domain.deliveries import MOVES, Delivery, Status
 from qunyun.domain.owner_tasks import OwnerTask
 from qunyun.domain.quota import Allowance, Push, Spent
 
 _LOST = ("ConditionalCheckFailed", "TransactionConflict")
-DAY_SHARDS = 4
+DAY_SHARDS = 32
 AWAITING_SHARDS = 8
-_FIELDS = tuple(f for f in Delivery.model_fields if f not in ("date",))
+# Delivery fields → their names in a record's map. Times are whole microseconds since the epoch.
+_SHORT = {"kind": "k", "edition": "e", "channel": "c", "status": "s", "reason": "r", "attempts": "a", "error": "x",
+          "message_ids": "m", "quota_period": "q", "created_at": "t0", "updated_at": "t", "sent_at": "ts"}
+_TIMES = frozenset({"created_at", "updated_at", "sent_at"})
+# A sender's claim on a planned record while it sends (adapters/delivery_claims.py): its token, since when, and
+# how many parts of the message reached the group before a transient failure.
+CLAIM, CLAIMED_AT, PARTS_SENT = "cl", "ct", "p"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(t: datetime) -> int:
+    return (t - _EPOCH) // _MICRO
+
+
+def from_micros(n: int | float) -> datetime:
+    return _EPOCH + int(n) * _MICRO
+
+
+def day_key(tenant_id: str, day: date, group_id: str) -> tuple[str, str]:
+    """The (pk, sk) of a group's local day."""
+    return f"{tenant_id}#DAY#{day.isoformat()}#{zlib.crc32(group_id.encode()) % DAY_SHARDS:02d}", group_id
 
 
 def group_pk(tenant_id: str, group_id: str) -> str:
     return f"{tenant_id}#{group_id}"
 
 
-def day_sk(day: date) -> str:
-    return f"DAY#{day.isoformat()}"
-
-
 def quota_sk(period_key: str) -> str:
     return f"QUOTA#{period_key}"
 
 
-def push_sk(day: date, push_id: str) -> str:
-    return f"PUSH#{day.isoformat()}#{push_id}"
-
-
-def day_shard(tenant_id: str, day: date, group_id: str) -> str:
-    return f"{tenant_id}#{day.isoformat()}#{zlib.crc32(group_id.encode()) % DAY_SHARDS}"
+def awaiting_sk(day: date, push_id: str) -> str:
+    return f"WAIT#{day.isoformat()}#{push_id}"
 
 
 def awaiting_keys(tenant_id: str, group_id: str, msgid: str) -> tuple[str, str]:
@@ -50,39 +64,70 @@ def awaiting_keys(tenant_id: str, group_id: str, msgid: str) -> tuple[str, str]:
     return f"{zlib.crc32(task.encode()) % AWAITING_SHARDS:02d}", f"{task}#{group_id}"
 
 
-def task_of(awaiting_sk: str) -> str:
+def task_of(index_sk: str) -> str:
     """`{tenant}#{msgid}` of an index key (group ids hold no `#`)."""
-    return awaiting_sk.rpartition("#")[0]
+    return index_sk.rpartition("#")[0]
 
 
-def awaiting_actions(record: Delivery, status: Status, message_ids: list[str], now: datetime) -> list:
-    """Update actions that keep a record's index entry in step with its status: set when it starts awaiting
-    the owner of a task (the last of `message_ids`), removed when it leaves awaiting_owner."""
-    if status is not Status.awaiting_owner:
-        return [DeliveryItem.awaiting_pk.remove(), DeliveryItem.awaiting_sk.remove()]
-    if not message_ids:
-        return []  # no task named: stays as it is
-    pk, sk = awaiting_keys(record.tenant_id, record.group_id, message_ids[-1])
-    return [DeliveryItem.awaiting_pk.set(pk), DeliveryItem.awaiting_sk.set(sk),
-            DeliveryItem.awaiting_since.set(DeliveryItem.awaiting_since | now)]
+def encode(d: Delivery) -> dict:
+    """A record's map: its fields under their short names, those without a value left out."""
+    out = {}
+    for name, short in _SHORT.items():
+        value = getattr(d, name)
+        if name in _TIMES:
+            value = micros(value) if value is not None else None
+        elif name == "status":
+            value = value.value
+        elif name == "message_ids":
+            value = list(value) or None
+        if value is not None:
+            out[short] = value
+    return out
 
 
-def _to_item(d: Delivery) -> DeliveryItem:
-    data = {k: getattr(d, k) for k in _FIELDS}
-    data["status"] = d.status.value
-    item = DeliveryItem(group_pk(d.tenant_id, d.group_id), push_sk(d.date, d.push_id),
-                        day_pk=day_shard(d.tenant_id, d.date, d.group_id), day_sk=f"{d.group_id}#{d.push_id}",
-                        date=d.date.isoformat(), **data)
-    if d.status is Status.awaiting_owner and d.message_ids:
-        item.awaiting_pk, item.awaiting_sk = awaiting_keys(d.tenant_id, d.group_id, d.message_ids[-1])
-        item.awaiting_since = d.updated_at
-    return item
+def decode(tenant_id: str, group_id: str, day: date, push_id: str, data: dict) -> Delivery:
+    values = {name: data.get(short) for name, short in _SHORT.items()}
+    for name in _TIMES:
+        values[name] = from_micros(values[name]) if values[name] is not None else None
+    values["attempts"] = int(values["attempts"] or 0)
+    values["message_ids"] = list(values["message_ids"] or [])
+    return Delivery(tenant_id=tenant_id, group_id=group_id, date=day, push_id=push_id, **values)
 
 
-def _from_item(item: DeliveryItem) -> Delivery:
-    data = {k: getattr(item, k) for k in _FIELDS}
-    data["message_ids"] = list(item.message_ids or [])
-    return Delivery(date=date.fromisoformat(item.date), **data)
+def record_field(push_id: str, name: str):
+    """The document path of one field of a push's record (a Delivery field name, or CLAIM/CLAIMED_AT/PARTS_SENT)."""
+    return DayItem.records[push_id][_SHORT.get(name, name)]
+
+
+@dataclass(frozen=True)
+class GroupDay:
+    """A group's local day as stored: what it spent and the records of its pushes (raw maps by push id)."""
+
+    tenant_id: str
+    group_id: str
+    day: date
+    begun: bool = False  # the day has an item: something was recorded or spent on it
+    spent: int = 0
+    pushes: frozenset[str] = frozenset()
+    records: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, tenant_id: str, group_id: str, day: date, item: DayItem | None) -> GroupDay:
+        if item is None:
+            return cls(tenant_id, group_id, day)
+        return cls(tenant_id, group_id, day, True, int(item.spent or 0), frozenset(item.pushes or ()),
+                   dict(item.records.as_dict() if item.records is not None else {}))
+
+    def record(self, push_id: str) -> Delivery | None:
+        data = self.records.get(push_id)
+        return decode(self.tenant_id, self.group_id, self.day, push_id, data) if data is not None else None
+
+    def all(self) -> list[Delivery]:
+        return [self.record(p) for p in sorted(self.records)]
+
+
+def _refused(err: Exception) -> bool:
+    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class DeliveryRepository:
@@ -90,37 +135,76 @@ class DeliveryRepository:
         self._connection = Connection(region=_DeliveriesMeta.region, host=_DeliveriesMeta.host,
                                       max_retry_attempts=_DeliveriesMeta.max_retry_attempts)
 
-    def spent(self, tenant_id: str, group_id: str, day: date, period_key: str | None) -> Spent:
-        """What the group has spent on the day and in the quota period, read consistently in one request."""
-        pk = group_pk(tenant_id, group_id)
-        keys = [(pk, day_sk(day))] + ([(pk, quota_sk(period_key))] if period_key else [])
-        found = {item.sk: item for item in CounterItem.batch_get(keys, consistent_read=True)}
-        today = found.get(day_sk(day))
-        period = found.get(quota_sk(period_key)) if period_key else None
-        return Spent(day=int(today.spent) if today else 0, period=int(period.spent) if period else 0,
-                     pushes=frozenset(today.pushes or ()) if today else frozenset())
-
-    def spend(self, tenant_id: str, group_id: str, day: date, push: Push, limits: Allowance,
-              record: Delivery | None = None) -> bool:
-        """Spends one slot of the day, and of the quota period when there is one, in one transaction, with
-        the push's delivery `record` when given (written only if the push has none yet).
-
-        Conditions make it all or nothing: the push must not have spent on the day yet, and fewer than the
-        allowed pushes (mass sends) may be spent. False when a condition failed or a concurrent transaction
-        on the same counters won; the caller reads again and decides again."""
-        pk = group_pk(tenant_id, group_id)
-        on_day = (CounterItem.spent.does_not_exist() | (CounterItem.spent < limits.day)) \
-            & ~CounterItem.pushes.contains(push.push_id)
+    # ---- a group's day ------------------------------------------------------------------------------------
+    def day(self, tenant_id: str, group_id: str, day: date) -> GroupDay:
+        """The group's day, read consistently."""
         try:
+            item = DayItem.get(*day_key(tenant_id, day, group_id), consistent_read=True)
+        except DayItem.DoesNotExist:
+            item = None
+        return GroupDay.of(tenant_id, group_id, day, item)
+
+    def days(self, tenant_id: str, wanted: Iterable[tuple[str, date]]) -> dict[tuple[str, date], GroupDay]:
+        """Several groups' days, `(group_id, day)` each, read consistently 100 to a request."""
+        wanted = list(dict.fromkeys(wanted))
+        keys = {day_key(tenant_id, d, g): (g, d) for g, d in wanted}
+        found = {(i.pk, i.sk): i for i in DayItem.batch_get(list(keys), consistent_read=True)}
+        return {(g, d): GroupDay.of(tenant_id, g, d, found.get(k)) for k, (g, d) in keys.items()}
+
+    def spent(self, tenant_id: str, group_id: str, day: date, period_key: str | None,
+              known: GroupDay | None = None) -> Spent:
+        """What the group has spent on the day and in the quota period, read consistently (the day not again
+        when `known`, just read)."""
+        keys = [] if known is not None else [day_key(tenant_id, day, group_id)]
+        keys += [(group_pk(tenant_id, group_id), quota_sk(period_key))] if period_key is not None else []
+        # The day and the quota counter share the table and the `spent` attribute: one request reads both.
+        found = {(i.pk, i.sk): i for i in DayItem.batch_get(keys, consistent_read=True)} if keys else {}
+        today = known or GroupDay.of(tenant_id, group_id, day, found.get(day_key(tenant_id, day, group_id)))
+        period = found.get((group_pk(tenant_id, group_id), quota_sk(period_key))) if period_key else None
+        return Spent(day=today.spent, period=int(period.spent or 0) if period is not None else 0,
+                     pushes=today.pushes, begun=today.begun)
+
+    def spend(self, tenant_id: str, group_id: str, day: date, push: Push, limits: Allowance, record: Delivery,
+              *, begun: bool, claim: tuple[str, datetime] | None = None) -> bool:
+        """Spends one slot of the day, and of the quota period when there is one, and writes the push's `record`
+        (claimed for a sender when `claim` is given: its token and the time): one conditional write, or a
+        transaction with the quota counter.
+
+        Conditions make it all or nothing: the push must not have spent on the day or have a record yet, and
+        fewer than the allowed pushes (mass sends) may be spent. `begun` says whether the day's item existed
+        when read (it is then updated, otherwise created). False when a condition failed or a concurrent
+        write won; the caller reads again and decides again."""
+        pk, sk = day_key(tenant_id, day, group_id)
+        data = encode(record)
+        if claim is not None:
+            data.update({CLAIM: claim[0], CLAIMED_AT: micros(claim[1]), _SHORT["attempts"]: record.attempts + 1})
+        if begun:
+            on_day = DayItem.pk.exists() & ~DayItem.pushes.contains(push.push_id) \
+                & DayItem.records[push.push_id].does_not_exist() \
+                & (DayItem.spent.does_not_exist() | (DayItem.spent < limits.day))
+            actions = [DayItem.spent.add(1), DayItem.pushes.add({push.push_id}),
+                       DayItem.records[push.push_id].set(data)]
+        else:
+            fresh = DayItem(pk, sk, spent=1, pushes={push.push_id}, records={push.push_id: data})
+        try:
+            if limits.period_key is None:
+                if begun:
+                    DayItem(pk, sk).update(actions=actions, condition=on_day)
+                else:
+                    fresh.save(condition=DayItem.pk.does_not_exist())
+                return True
             with TransactWrite(connection=self._connection) as tx:
-                tx.update(CounterItem(pk, day_sk(day)), condition=on_day,
-                          actions=[CounterItem.spent.add(1), CounterItem.pushes.add({push.push_id})])
-                if limits.period_key is not None:
-                    in_period = CounterItem.spent.does_not_exist() | (CounterItem.spent < limits.period)
-                    tx.update(CounterItem(pk, quota_sk(limits.period_key)), condition=in_period,
-                              actions=[CounterItem.spent.add(1)])
-                if record is not None:
-                    tx.save(_to_item(record), condition=DeliveryItem.pk.does_not_exist())
+                if begun:
+                    tx.update(DayItem(pk, sk), actions=actions, condition=on_day)
+                else:
+                    tx.save(fresh, condition=DayItem.pk.does_not_exist())
+                in_period = CounterItem.spent.does_not_exist() | (CounterItem.spent < limits.period)
+                tx.update(CounterItem(group_pk(tenant_id, group_id), quota_sk(limits.period_key)),
+                          condition=in_period, actions=[CounterItem.spent.add(1)])
+        except (PutError, UpdateError) as err:
+            if _refused(err):
+                return False
+            raise
         except TransactWriteError as err:
             reasons = [getattr(r, "code", None) for r in (err.cancellation_reasons or []) if r]
             if err.cause_response_code == "TransactionConflictException" or any(r in _LOST for r in reasons):
@@ -129,35 +213,57 @@ class DeliveryRepository:
         return True
 
     # ---- delivery records ---------------------------------------------------------------------------
-    def add(self, record: Delivery) -> bool:
-        """Writes a record of a push that spent nothing (a skip); False when the push has one already."""
-        try:
-            _to_item(record).save(condition=DeliveryItem.pk.does_not_exist())
-            return True
-        except PutError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
+    def add(self, record: Delivery, begun: bool | None = None) -> bool:
+        """Writes a record of a push that spent nothing (a skip); False when the push has one already.
+        `begun`, when known, says whether the group's day has an item yet (saves a refused write)."""
+        pk, sk = day_key(record.tenant_id, record.date, record.group_id)
+        data = encode(record)
+        for _ in range(4):
+            try:
+                if begun is False:
+                    DayItem(pk, sk, records={record.push_id: data}).save(condition=DayItem.pk.does_not_exist())
+                else:
+                    DayItem(pk, sk).update(actions=[DayItem.records[record.push_id].set(data)],
+                                           condition=DayItem.pk.exists()
+                                           & DayItem.records[record.push_id].does_not_exist())
+                return True
+            except (PutError, UpdateError) as err:
+                if not _refused(err):
+                    raise
+            stored = self.day(record.tenant_id, record.group_id, record.date)
+            if record.push_id in stored.records:
                 return False
-            raise
+            begun = stored.begun  # created or not meanwhile: write the other way
+        raise RuntimeError(f"could not record {record.push_id} of group {record.group_id}: the day keeps changing")
 
     def forget_skip(self, tenant_id: str, group_id: str, day: date, push_id: str, reasons: Iterable[str]) -> bool:
         """Removes a push's record if it is a skip for one of `reasons` (it spent nothing), so the push can be
         planned again; False when there is none, or it says something else (sent, another reason)."""
-        item = DeliveryItem(group_pk(tenant_id, group_id), push_sk(day, push_id))
+        condition = (record_field(push_id, "status") == Status.skipped.value) \
+            & record_field(push_id, "reason").is_in(*reasons)
         try:
-            item.delete(condition=(DeliveryItem.status == Status.skipped.value)
-                        & DeliveryItem.reason.is_in(*reasons))
+            DayItem(*day_key(tenant_id, day, group_id)).update(actions=[DayItem.records[push_id].remove()],
+                                                              condition=condition)
             return True
-        except DeleteError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
+        except UpdateError as err:
+            if _refused(err):
                 return False
             raise
 
     def get(self, tenant_id: str, group_id: str, day: date, push_id: str) -> Delivery | None:
+        return self.day(tenant_id, group_id, day).record(push_id)
+
+    def update(self, record: Delivery, actions: list, condition) -> dict | None:
+        """Applies `actions` to the record where `condition` (and the record's existence) holds; the record's map
+        as written, or None when refused."""
+        item = DayItem(*day_key(record.tenant_id, record.date, record.group_id))
         try:
-            return _from_item(DeliveryItem.get(group_pk(tenant_id, group_id), push_sk(day, push_id),
-                                               consistent_read=True))
-        except DeliveryItem.DoesNotExist:
-            return None
+            item.update(actions=actions, condition=DayItem.records[record.push_id].exists() & condition)
+        except UpdateError as err:
+            if _refused(err):
+                return None
+            raise
+        return GroupDay.of(record.tenant_id, record.group_id, record.date, item).records[record.push_id]
 
     def move(self, record: Delivery, status: Status, now: datetime, *, reason: str | None = None,
              error: str | None = None, message_ids: Iterable[str] = (), attempt: bool = False,
@@ -166,47 +272,92 @@ class DeliveryRepository:
         adding platform message ids; None when the stored record had moved on meanwhile. A record sent
         records `sent_at` (default `now`); one leaving awaiting_owner leaves the `awaiting_owner` index."""
         allowed = [s.value for s in Status if status in MOVES[s]]
-        actions = [DeliveryItem.status.set(status.value), DeliveryItem.updated_at.set(now)]
-        actions += [DeliveryItem.reason.set(reason)] if reason is not None else []
-        actions += [DeliveryItem.error.set(error)] if error is not None else []
-        actions += [DeliveryItem.attempts.add(1)] if attempt else []
-        ids = list(message_ids)
-        actions += [DeliveryItem.message_ids.set((DeliveryItem.message_ids | []).append(ids))] if ids else []
-        actions += [DeliveryItem.sent_at.set(sent_at or now)] if status is Status.sent else []
-        actions += awaiting_actions(record, status, ids, now)
-        item = DeliveryItem(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id))
-        try:
-            item.update(actions=actions, condition=DeliveryItem.pk.exists() & DeliveryItem.status.is_in(*allowed))
-        except UpdateError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise
-        return _from_item(item)
+        pid, ids = record.push_id, list(message_ids)
+        actions = outcome_actions(pid, status, now, reason=reason, error=error, message_ids=ids, sent_at=sent_at)
+        if attempt:
+            actions.append(record_field(pid, "attempts").set(record_field(pid, "attempts") + 1))
+        if status is Status.awaiting_owner and ids:
+            self.await_owner(record, ids[-1], now)
+        moved = self.update(record, actions, record_field(pid, "status").is_in(*allowed))
+        if moved is None:
+            return None
+        if status is not Status.awaiting_owner and record.status is Status.awaiting_owner:
+            self.drop_awaiting(record)
+        return decode(record.tenant_id, record.group_id, record.date, pid, moved)
 
-    def on_day(self, tenant_id: str, day: date, group_id: str | None = None) -> list[Delivery]:
-        """The tenant's records of a local date (one group's, when given), by group and push, from the
-        `day` index: one query per shard, or one for a group."""
-        if group_id is not None:
-            return [_from_item(i) for i in DeliveryItem.day.query(
-                day_shard(tenant_id, day, group_id), DeliveryItem.day_sk.startswith(f"{group_id}#"))]
-        shards = [DeliveryItem.day.query(f"{tenant_id}#{day.isoformat()}#{n}") for n in range(DAY_SHARDS)]
-        return [_from_item(i) for i in heapq.merge(*shards, key=lambda i: i.day_sk)]
+    # ---- records awaiting a WeCom owner ---------------------------------------------------------------------
+    def await_owner(self, record: Delivery, msgid: str, now: datetime) -> None:
+        """Enters a record handed to task `msgid` in the `awaiting_owner` index (before the record itself says
+        so: the follow-up job drops an entry whose record never did)."""
+        index_pk, index_sk = awaiting_keys(record.tenant_id, record.group_id, msgid)
+        waiting = record.model_copy(update={"status": Status.awaiting_owner, "updated_at": now,
+                                            "message_ids": [*record.message_ids, msgid]})
+        AwaitingItem(group_pk(record.tenant_id, record.group_id), awaiting_sk(record.date, record.push_id),
+                     awaiting_pk=index_pk, awaiting_sk=index_sk, since=now,
+                     record={**encode(waiting), "d": record.date.isoformat(), "id": record.push_id}).save()
+
+    def drop_awaiting(self, record: Delivery) -> None:
+        AwaitingItem(group_pk(record.tenant_id, record.group_id), awaiting_sk(record.date, record.push_id)).delete()
 
     def awaiting_owner(self, first_shard: int = 0) -> Iterator[OwnerTask]:
-        """Every WeCom task with records still awaiting its owner, with those records, from the sparse
-        `awaiting_owner` index: one paged query per shard, starting at `first_shard` (a caller that may stop
-        early rotates it, so no shard always comes last), each task's records in a row. The index is
-        eventually consistent: a record just moved on may still show, one just handed over may not yet."""
+        """Every WeCom task with records awaiting its owner, with those records as they were handed over, from
+        the sparse `awaiting_owner` index: one paged query per shard, starting at `first_shard` (a caller that
+        may stop early rotates it, so no shard always comes last), each task's records in a row. The index is
+        eventually consistent and its copies may be behind: a caller changes a record only through `move`,
+        whose condition reads the record itself."""
         for n in range(AWAITING_SHARDS):
-            items = DeliveryItem.awaiting.query(f"{(first_shard + n) % AWAITING_SHARDS:02d}")
+            items = AwaitingItem.awaiting.query(f"{(first_shard + n) % AWAITING_SHARDS:02d}")
             for task, rows in itertools.groupby(items, key=lambda i: task_of(i.awaiting_sk)):
                 rows = list(rows)
                 tenant_id, _, msgid = task.partition("#")
-                yield OwnerTask(tenant_id, msgid, tuple(_from_item(i) for i in rows),
-                                since=min(i.awaiting_since or i.updated_at for i in rows))
+                records = []
+                for row in rows:
+                    data = row.record.as_dict()
+                    group_id = row.pk.removeprefix(f"{tenant_id}#")
+                    records.append(decode(tenant_id, group_id, date.fromisoformat(data.pop("d")), data.pop("id"),
+                                          data))
+                yield OwnerTask(tenant_id, msgid, tuple(records), since=min(i.since for i in rows))
 
-    def of_group(self, tenant_id: str, group_id: str, limit: int = 100) -> Iterator[Delivery]:
-        """One group's records, newest date first."""
-        for item in DeliveryItem.query(group_pk(tenant_id, group_id), DeliveryItem.sk.startswith("PUSH#"),
-                                       scan_index_forward=False, limit=limit):
-            yield _from_item(item)
+    # ---- listings -----------------------------------------------------------------------------------------
+    def on_day(self, tenant_id: str, day: date, group_id: str | None = None) -> list[Delivery]:
+        """The tenant's records of a local date (one group's, when given), by group and push: one paged query
+        per shard, or one read for a group."""
+        if group_id is not None:
+            return self.day(tenant_id, group_id, day).all()
+        shards = (DayItem.query(f"{tenant_id}#DAY#{day.isoformat()}#{n:02d}") for n in range(DAY_SHARDS))
+        days = sorted((GroupDay.of(tenant_id, i.sk, day, i) for i in itertools.chain(*shards)),
+                      key=lambda d: d.group_id)
+        return [r for d in days for r in d.all()]
+
+    def of_group(self, tenant_id: str, group_id: str, limit: int = 100, *, since: date | None = None,
+                 until: date | None = None) -> Iterator[Delivery]:
+        """One group's records, newest date first, from `until` back to `since` (default: a year ahead, where
+        event reminders may already have recorded skips, back to 400 days ago). A group's days are keyed by
+        date, so they are read day by day, 100 to a request: the price of a day's pushes costing one write each."""
+        today = datetime.now(UTC).date()
+        until, since = until or today + timedelta(days=366), since or today - timedelta(days=400)
+        dates = [until - timedelta(days=n) for n in range((until - since).days + 1)]
+        given = 0
+        for start in range(0, len(dates), 100):
+            page = dates[start:start + 100]
+            found = self.days(tenant_id, [(group_id, d) for d in page])
+            for d in page:
+                for record in reversed(found[(group_id, d)].all()):
+                    yield record
+                    given += 1
+                    if given >= limit:
+                        return
+
+
+def outcome_actions(push_id: str, status: Status, now: datetime, *, reason: str | None = None,
+                    error: str | None = None, message_ids: list[str] | None = None,
+                    sent_at: datetime | None = None) -> list:
+    """Update actions recording a record's new status, with its reason, error, message ids and sent time."""
+    actions = [record_field(push_id, "status").set(status.value), record_field(push_id, "updated_at").set(micros(now))]
+    actions += [record_field(push_id, "reason").set(reason)] if reason is not None else []
+    actions += [record_field(push_id, "error").set(error)] if error is not None else []
+    if message_ids:
+        ids = record_field(push_id, "message_ids")
+        actions.append(ids.set((ids | []).append(list(message_ids))))
+    actions += [record_field(push_id, "sent_at").set(micros(sent_at or now))] if status is Status.sent else []
+    return actions

@@ -1,24 +1,28 @@
 """PynamoDB models of the deliveries table: what each group was pushed, and the counters that ration it.
 
-    pk                  sk                      item
-    {tenant}#{group}    DAY#{date}              CounterItem: pushes spent on the group's local day, and their ids
-    {tenant}#{group}    QUOTA#{period}          CounterItem: WeCom mass sends spent in a quota period (M…, W…, D…)
-    {tenant}#{group}    PUSH#{date}#{push_id}   DeliveryItem: one push's delivery record
-    {tenant}#~task      TASK#{msgid}            OwnerTaskItem: what the follow-up job did to a WeCom mass-send task
+    pk                              sk                      item
+    {tenant}#DAY#{date}#{shard}     {group}                 DayItem: a group's local day: the pushes that spent its
+                                                            daily cap, and every push's delivery record
+    {tenant}#{group}                QUOTA#{period}          CounterItem: WeCom mass sends spent in a quota period
+    {tenant}#{group}                WAIT#{date}#{push_id}   AwaitingItem: a record awaiting a WeCom owner
+    {tenant}#~task                  TASK#{msgid}            OwnerTaskItem: what the follow-up job did to a task
 
-A group's counters and records share its partition, so spending a slot and recording the push is one
-transaction on one partition, and a big tenant's 08:00 spreads over as many partitions as it has groups.
-Records are listed by tenant and date through the sparse `day` index, sharded like the points table's due
-index so that one tenant's thousands of groups at 08:00 do not all write one index partition.
-Records awaiting a WeCom owner's confirmation are also in the sparse `awaiting_owner` index, by task
-(`{tenant}#{msgid}#{group}` in one of a few shards): the follow-up job finds its work there, never by a Scan,
-and a record leaves the index when it leaves `awaiting_owner`. (Group ids never hold `#` or `~`.)
+A group's day is one item: spending a slot of its daily cap, recording the push and claiming it for the send
+are one conditional write, and recording the outcome is a second. The day's items are keyed by tenant, date
+and one of `DAY_SHARDS` shards of the group id, so listing a tenant's day is a query per shard of the table
+itself (no index to keep in step) and one tenant's 08:00 spreads its writes over that many partitions.
+Records are small maps under `records`, keyed by push id, with one- or two-letter names (adapters/deliveries.py
+`_SHORT`): every write is billed by the item's size, and a day of a few pushes stays under one write unit.
+Records awaiting a WeCom owner's confirmation also have an AwaitingItem in the sparse `awaiting_owner` index,
+by task (`{tenant}#{msgid}#{group}` in one of a few shards): the follow-up job finds its work there, never by
+a Scan. (Group ids never hold `#` or `~`.)
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -37,19 +41,8 @@ class _DeliveriesMeta(_Meta):
     table_name = TABLE
 
 
-class DayIndex(GlobalSecondaryIndex):
-    """Delivery records by tenant and local date ({tenant}#{date}#{shard}), then group and push."""
-
-    class Meta:
-        index_name = "day"
-        projection = AllProjection()
-
-    day_pk = UnicodeAttribute(hash_key=True)
-    day_sk = UnicodeAttribute(range_key=True)
-
-
 class AwaitingOwnerIndex(GlobalSecondaryIndex):
-    """Delivery records awaiting a WeCom owner, by shard, then tenant, task (msgid) and group."""
+    """Records awaiting a WeCom owner, by shard, then tenant, task (msgid) and group."""
 
     class Meta:
         index_name = "awaiting_owner"
@@ -67,49 +60,39 @@ class _Item(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
-class CounterItem(_Item):
+class DayItem(_Item):
+    """One group's local day (the group is the sort key)."""
+
     class Meta(_DeliveriesMeta):
         pass
 
     spent = NumberAttribute(default=0)
-    # Day counters only: the ids of the pushes that spent, so the same push never spends twice.
-    pushes = UnicodeSetAttribute(null=True)
+    pushes = UnicodeSetAttribute(null=True)  # the ids of the pushes that spent, so no push spends twice
+    records = MapAttribute(default=dict)  # push id → its delivery record (short names)
 
 
-class DeliveryItem(_Item):
+class CounterItem(_Item):
+    """WeCom mass sends spent by a customer group in a quota period."""
+
     class Meta(_DeliveriesMeta):
         pass
 
-    day = DayIndex()
-    day_pk = UnicodeAttribute()
-    day_sk = UnicodeAttribute()
-    tenant_id = UnicodeAttribute()
-    group_id = UnicodeAttribute()
-    date = UnicodeAttribute()  # the group's local date, YYYY-MM-DD
-    kind = UnicodeAttribute()  # brief | reminder | farewell
-    edition = UnicodeAttribute(null=True)  # morning | evening, for briefs
-    push_id = UnicodeAttribute()
-    channel = UnicodeAttribute()
-    status = UnicodeAttribute()  # planned | sent | skipped | failed | awaiting_owner | cancelled
-    reason = UnicodeAttribute(null=True)
-    attempts = NumberAttribute(default=0)
-    error = UnicodeAttribute(null=True)
-    message_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    quota_period = UnicodeAttribute(null=True)  # the WeCom quota period the push spent from, if any
-    created_at = UTCDateTimeAttribute()
-    updated_at = UTCDateTimeAttribute()
-    sent_at = UTCDateTimeAttribute(null=True)
-    # BriefSend's claim on a planned push while it sends (adapters/delivery_claims.py): who holds it, since
-    # when, and how many parts of the message reached the group before a transient failure.
-    claim = UnicodeAttribute(null=True)
-    claimed_at = UTCDateTimeAttribute(null=True)
-    parts_sent = NumberAttribute(null=True)
-    # Set only while the record is awaiting_owner (adapters/deliveries.py awaiting_keys): the follow-up job's
-    # index, and since when the owner's task exists.
+    spent = NumberAttribute(default=0)
+
+
+class AwaitingItem(_Item):
+    """A record handed to a WeCom owner's task, as it was then: the follow-up job's entry point. It is removed
+    when the record leaves awaiting_owner; one left behind by a stopped writer is dropped by the follow-up
+    job, which always checks the record itself before it changes anything."""
+
+    class Meta(_DeliveriesMeta):
+        pass
+
     awaiting = AwaitingOwnerIndex()
-    awaiting_pk = UnicodeAttribute(null=True)
-    awaiting_sk = UnicodeAttribute(null=True)
-    awaiting_since = UTCDateTimeAttribute(null=True)
+    awaiting_pk = UnicodeAttribute()
+    awaiting_sk = UnicodeAttribute()
+    since = UTCDateTimeAttribute()
+    record = MapAttribute(default=dict)  # the record's short map, with its date and push id
 
 
 class OwnerTaskItem(_Item):

@@ -1,8 +1,10 @@
 """Claims on planned pushes: the conditional writes that keep BriefSend from sending one push twice.
 
-A sender claims a `planned` delivery record (a token and the time) before it calls the channel, and ends the
-claim in the same conditional write that records the outcome. A claim that is still held long after its
-lease can only belong to a sender that stopped between the two: nobody knows whether the group received it.
+A sender holds a claim on a `planned` delivery record (a token and the time) while it calls the channel: the
+claim is written with the record when the push is planned (DeliveryRepository.spend), or taken by `claim` when a
+record planned earlier is tried again. The sender ends the claim in the same conditional write that records the
+outcome. A claim that is still held long after its lease can only belong to a sender that stopped between the
+two: nobody knows whether the group received it.
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
-
-from qunyun.adapters.deliveries import awaiting_actions, group_pk, push_sk
-from qunyun.adapters.deliveries_tables import DeliveryItem
+from qunyun.adapters.deliveries import (
+    CLAIM,
+    CLAIMED_AT,
+    PARTS_SENT,
+    DeliveryRepository,
+    from_micros,
+    micros,
+    outcome_actions,
+    record_field,
+)
 from qunyun.domain.deliveries import Delivery, Status
 
 
@@ -29,79 +37,72 @@ class ClaimState:
     status: str = "planned"
 
 
-def _item(record: Delivery) -> DeliveryItem:
-    return DeliveryItem(group_pk(record.tenant_id, record.group_id), push_sk(record.date, record.push_id))
-
-
-def _update_planned(record: Delivery, actions: list, condition) -> DeliveryItem | None:
-    """Applies the actions while the record is still planned and `condition` holds, returning the record as
-    written; None when it no longer holds."""
-    item = _item(record)
-    try:
-        item.update(actions=actions, condition=(DeliveryItem.status == Status.planned.value) & condition)
-    except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    return item
-
-
 class DeliveryClaims:
-    def __init__(self, lease: timedelta):
+    def __init__(self, lease: timedelta, deliveries: DeliveryRepository | None = None):
         self.lease = lease
+        self.deliveries = deliveries or DeliveryRepository()
+
+    def _update_planned(self, record: Delivery, actions: list, condition) -> dict | None:
+        """Applies the actions while the record is still planned and `condition` holds; the record's map as
+        written, or None when it no longer holds."""
+        planned = record_field(record.push_id, "status") == Status.planned.value
+        return self.deliveries.update(record, actions, planned & condition)
 
     def claim(self, record: Delivery, token: str, now: datetime) -> ClaimState:
-        """Claims the record in one conditional write when nobody holds it (the usual case: a push just
-        planned, or given back after a transient failure); reads it only when that write is refused, to say why."""
+        """Claims the record in one conditional write when nobody holds it (a push given back after a transient
+        failure, or planned by an attempt that stopped before claiming); reads it only when that write is
+        refused, to say why."""
         for _ in range(3):
-            taken = self._take(record, token, now, DeliveryItem.claim.does_not_exist())
+            taken = self._take(record, token, now, record_field(record.push_id, CLAIM).does_not_exist())
             if taken.state == "claimed":
                 return taken
-            try:
-                stored = DeliveryItem.get(group_pk(record.tenant_id, record.group_id),
-                                          push_sk(record.date, record.push_id), consistent_read=True)
-            except DeliveryItem.DoesNotExist:
+            data = self.deliveries.day(record.tenant_id, record.group_id, record.date).records.get(record.push_id)
+            if data is None:
                 return ClaimState("done", status="missing")
-            if stored.status != Status.planned.value:
-                return ClaimState("done", status=stored.status)
-            parts = stored.parts_sent if stored.parts_sent is not None else 0
-            if stored.claim:
-                if stored.claimed_at and stored.claimed_at + self.lease > now:
-                    return ClaimState("busy", stored.claim, parts)
-                return ClaimState("stale", stored.claim, parts)
+            if data.get("s") != Status.planned.value:
+                return ClaimState("done", status=data.get("s"))
+            parts = int(data.get(PARTS_SENT) or 0)
+            if data.get(CLAIM):
+                claimed_at = data.get(CLAIMED_AT)
+                if claimed_at is not None and from_micros(claimed_at) + self.lease > now:
+                    return ClaimState("busy", data[CLAIM], parts)
+                return ClaimState("stale", data[CLAIM], parts)
             # given back between our write and our read: try again
         return ClaimState("busy")
 
     def take_over(self, record: Delivery, stale: ClaimState, token: str, now: datetime) -> ClaimState:
         """Takes a stale claim over (for channels whose receiver drops a repeated idempotency key)."""
-        return self._take(record, token, now, DeliveryItem.claim == stale.token)
+        return self._take(record, token, now, record_field(record.push_id, CLAIM) == stale.token)
 
     def _take(self, record: Delivery, token: str, now: datetime, condition) -> ClaimState:
-        taken = _update_planned(record, [DeliveryItem.claim.set(token), DeliveryItem.claimed_at.set(now),
-                                         DeliveryItem.attempts.add(1), DeliveryItem.updated_at.set(now)], condition)
+        pid = record.push_id
+        attempts = record_field(pid, "attempts")
+        taken = self._update_planned(record, [record_field(pid, CLAIM).set(token),
+                                              record_field(pid, CLAIMED_AT).set(micros(now)),
+                                              attempts.set((attempts | 0) + 1),
+                                              record_field(pid, "updated_at").set(micros(now))], condition)
         if taken is None:
             return ClaimState("busy")
         # Only a release after a transient failure sets parts_sent; without one no part has reached the group.
-        return ClaimState("claimed", token, taken.parts_sent if taken.parts_sent is not None else 0)
+        return ClaimState("claimed", token, int(taken.get(PARTS_SENT) or 0))
 
     def finish(self, record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
                error: str | None = None, message_ids: Iterable[str] = ()) -> bool:
         """Records the outcome and ends the claim in one conditional write; False when the claim was not ours.
         A record handed to a WeCom owner (awaiting_owner with the task's msgid) enters the `awaiting_owner`
-        index in the same write, so the follow-up job finds every task that was created."""
-        actions = [DeliveryItem.status.set(status.value), DeliveryItem.updated_at.set(now),
-                   DeliveryItem.claim.remove(), DeliveryItem.claimed_at.remove()]
-        actions += [DeliveryItem.reason.set(reason)] if reason is not None else []
-        actions += [DeliveryItem.error.set(error)] if error is not None else []
+        index first, so the follow-up job finds every task that was created."""
         ids = list(message_ids)
-        actions += [DeliveryItem.message_ids.set((DeliveryItem.message_ids | []).append(ids))] if ids else []
-        actions += [DeliveryItem.sent_at.set(now)] if status is Status.sent else []
-        if status is Status.awaiting_owner:
-            actions += awaiting_actions(record, status, ids, now)
-        return _update_planned(record, actions, DeliveryItem.claim == token) is not None
+        if status is Status.awaiting_owner and ids:
+            self.deliveries.await_owner(record, ids[-1], now)
+        actions = outcome_actions(record.push_id, status, now, reason=reason, error=error, message_ids=ids)
+        actions += [record_field(record.push_id, CLAIM).remove(), record_field(record.push_id, CLAIMED_AT).remove()]
+        return self._update_planned(record, actions, record_field(record.push_id, CLAIM) == token) is not None
 
     def release(self, record: Delivery, token: str, now: datetime, *, parts_sent: int, error: str) -> bool:
         """Gives the claim back after a transient failure, remembering how many parts already arrived."""
-        return _update_planned(record, [DeliveryItem.claim.remove(), DeliveryItem.claimed_at.remove(),
-                                         DeliveryItem.parts_sent.set(parts_sent), DeliveryItem.error.set(error),
-                                         DeliveryItem.updated_at.set(now)], DeliveryItem.claim == token) is not None
+        pid = record.push_id
+        return self._update_planned(record, [record_field(pid, CLAIM).remove(), record_field(pid, CLAIMED_AT).remove(),
+                                             record_field(pid, PARTS_SENT).set(parts_sent),
+                                             record_field(pid, "error").set(error),
+                                             record_field(pid, "updated_at").set(micros(now))],
+                                    record_field(pid, CLAIM) == token) is not None

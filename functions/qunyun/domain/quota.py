@@ -86,6 +86,7 @@ class Spent:
     day: int = 0
     period: int = 0
     pushes: frozenset[str] = frozenset()  # ids of the pushes spent on the day
+    begun: bool = False  # something was recorded on the day already (it is written to, not started)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ same planning, claims, retries and records below apply to it (`PushContent` is w
 
 What is guaranteed, and why:
 
-* **At most one delivery per (group, date, edition).** The push is planned once (its delivery record is keyed
-  by group, date and push id, and spends its daily-cap and quota slot in the same transaction), and before the
-  channel is called the sender *claims* the planned record with a conditional write (a fresh token, the time).
-  Only the claim holder sends, and it records the outcome and drops the claim in one conditional write. A
-  duplicate SQS message, a second dispatcher run or a concurrent sender finds the record sent, skipped or
-  claimed, and sends nothing.
+* **At most one delivery per (group, date, edition).** The push is planned once: its delivery record lives in
+  the group's day, keyed by push id, and one conditional write spends the daily-cap slot (and, in a
+  transaction, the quota), writes the record and *claims* it for this sender (a fresh token, the time). A record
+  planned earlier and given back is claimed again with a conditional write before the channel is called. Only
+  the claim holder sends, and it records the outcome and drops the claim in one conditional write. A duplicate
+  SQS message, a second dispatcher run or a concurrent sender finds the record sent, skipped or claimed, and
+  sends nothing.
 * **A crash between the channel's send and the record** leaves the claim behind. Robots and bots have no
   idempotency key, so nobody can tell whether the group got the message: sending again could post it twice.
   After the claim's lease (longer than the function's timeout) the next attempt records the delivery `failed`
@@ -32,14 +33,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.adapters.delivery_claims import ClaimState, DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
@@ -93,6 +94,38 @@ class SendDeps:
         tenants, briefs, templates and yesterday's boards, so ten messages of a tenant read each once. Nothing
         is kept past the batch: a brief changed before the next batch is what the next batch sends."""
         return dataclasses.replace(self, memo={})
+
+    def read_ahead(self, bodies: Iterable[dict]) -> None:
+        """Reads what a batch's messages will need of their groups first: one request per tenant for the groups
+        and one for their days (BatchGetItem, 100 keys each) instead of one of each per message. A message takes
+        what was read for it once (`groups_of`, `group_day`); a second look reads again, so a batch that pushes
+        one group twice sees its own first write."""
+        wanted: dict[str, set[tuple[str, date]]] = defaultdict(set)
+        for body in bodies:
+            try:
+                day = date.fromisoformat(body["date"])
+                wanted[body["tenant_id"]].update((g, day) for g in body["group_ids"])
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue  # a malformed message fails on its own when handled
+        for tenant_id, keys in wanted.items():
+            ids = sorted({g for g, _ in keys})
+            loaded = self.groups.get_many(tenant_id, ids)
+            self.memo.update({("group", tenant_id, g): loaded.get(g) for g in ids})
+            self.memo.update({("day", tenant_id, g, d): found for (g, d), found in
+                              self.deliveries.days(tenant_id, sorted(keys)).items()})
+
+    def groups_of(self, tenant_id: str, group_ids: list[str]) -> dict[str, tuple[Group, str | None]]:
+        """The groups (with why their channel is broken, if it is) of a message, as read ahead or read now."""
+        ahead = {g: self.memo.pop(("group", tenant_id, g)) for g in dict.fromkeys(group_ids)
+                 if ("group", tenant_id, g) in self.memo}
+        rest = [g for g in group_ids if g not in ahead]
+        loaded = self.groups.get_many(tenant_id, rest) if rest else {}
+        return {g: v for g, v in {**ahead, **loaded}.items() if v is not None}
+
+    def group_day(self, tenant_id: str, group_id: str, day: date) -> GroupDay:
+        """The group's day, as read ahead or read now."""
+        return self.memo.pop(("day", tenant_id, group_id, day), None) or self.deliveries.day(tenant_id, group_id,
+                                                                                               day)
 
     def once(self, key: tuple, load: Callable[[], T]) -> T:
         """`load()` the first time `key` is asked for in this batch; what it gave after that. `send_message`
@@ -245,41 +278,45 @@ class _Job:
     def push(self) -> Push:
         return self.content.push
 
-    def record(self, group: Group, status: Status, reason: str, error: str | None = None) -> None:
+    def record(self, group: Group, status: Status, reason: str, error: str | None = None,
+               begun: bool | None = None) -> None:
         """A record of a push that spent nothing (a skip, a render error); kept if the push has one already."""
         rec = Delivery.of(self.tenant.tenant_id, group.group_id, self.day, self.push, group.channel.value, status,
                           self.now, reason=reason)
-        self.deps.deliveries.add(rec.model_copy(update={"error": error}))
+        self.deps.deliveries.add(rec.model_copy(update={"error": error}), begun=begun)
 
-    def prepare(self, group: Group, broken: str | None) -> tuple[Delivery, Rendered] | None:
-        """The group's planned record and its text, or None when the group gets nothing (recorded why)."""
-        found = self.deps.deliveries.get(self.tenant.tenant_id, group.group_id, self.day, self.push.push_id)
+    def prepare(self, group: Group, broken: str | None) -> tuple[Delivery, Rendered, ClaimState | None] | None:
+        """The group's planned record, its text and, when this attempt planned it, its claim on it; None when
+        the group gets nothing (recorded why)."""
+        known = self.deps.group_day(self.tenant.tenant_id, group.group_id, self.day)
+        found = known.record(self.push.push_id)
         if found is not None and found.status is not Status.planned:
             return None  # sent, skipped, failed or handed to the owner already: a duplicate message
         missing = self.content.missing or self.content.refuses(group)
         if missing is not None:
             if found is None:
-                self.record(group, Status.skipped, missing)
+                self.record(group, Status.skipped, missing, begun=known.begun)
             else:  # the content went away, or the group ended, after the push was planned
                 self.deps.deliveries.move(found, Status.skipped, self.now, reason=missing)
             return None
         if found is None and broken:
-            self.record(group, Status.skipped, "channel_broken", broken)
+            self.record(group, Status.skipped, "channel_broken", broken, begun=known.begun)
             return None
         try:
             rendered = self.content.render(self, group)
         except BriefRenderError as e:
             if found is None:
-                self.record(group, Status.failed, "render_error", e.reason)
+                self.record(group, Status.failed, "render_error", e.reason, begun=known.begun)
             else:
                 self.deps.deliveries.move(found, Status.failed, self.now, reason="render_error", error=e.reason)
             return None
-        if found is None:
-            found = plan_push(self.tenant, group, self.push, self.day, self.content.later(group),
-                              deliveries=self.deps.deliveries, now=self.now, unread=False)
-            if found.status is not Status.planned:
-                return None  # skipped for the daily cap or the quota
-        return found, rendered
+        if found is not None:
+            return found, rendered, None
+        found, claimed = plan_push(self.tenant, group, self.push, self.day, self.content.later(group),
+                                   deliveries=self.deps.deliveries, now=self.now, known=known, claim=self.token)
+        if found.status is not Status.planned:
+            return None  # skipped for the daily cap or the quota
+        return found, rendered, (ClaimState("claimed", self.token) if claimed else None)
 
     def claim(self, record: Delivery, channel: str) -> ClaimState | None:
         """Our claim on the record, or None when this attempt must not send (recorded or handled elsewhere)."""
@@ -317,8 +354,8 @@ def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
     prepared = job.prepare(group, broken)
     if prepared is None:
         return
-    record, rendered = prepared
-    state = job.claim(record, group.channel.value)
+    record, rendered, state = prepared
+    state = state or job.claim(record, group.channel.value)
     if state is None:
         return
     sender = job.deps.channel(group.channel.value)
@@ -354,8 +391,8 @@ def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, l
             prepared = job.prepare(group, broken)
             if prepared is None:
                 continue
-            record, rendered = prepared
-            if job.claim(record, group.channel.value) is not None:
+            record, rendered, state = prepared
+            if (state or job.claim(record, group.channel.value)) is not None:
                 claimed[rendered.text].append((group, record))
     except RetryLater:
         # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
@@ -411,7 +448,7 @@ def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
     day = date.fromisoformat(body["date"])
     content = CONTENT[body.get("kind", "brief")](body, tenant, day, deps)
     job = _Job(tenant, content, day, final, deps, deps.clock())
-    loaded = deps.groups.get_many(tenant.tenant_id, body["group_ids"])
+    loaded = deps.groups_of(tenant.tenant_id, body["group_ids"])
     groups = [loaded[g] for g in body["group_ids"] if g in loaded]
     stale = getattr(content, "stale", None)
     if stale is not None:  # a message the content no longer stands behind: nothing is sent or recorded

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.deliveries import Delivery, Status
@@ -18,36 +18,39 @@ from qunyun.services.quota import Contention, budget_of, spend
 
 
 def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
-              deliveries: DeliveryRepository, now: datetime, unread: bool = True) -> Delivery:
+              deliveries: DeliveryRepository, now: datetime, known: GroupDay | None = None,
+              claim: str | None = None) -> tuple[Delivery, bool]:
     """Decides whether the push goes to the group on its local `day` and records it: `planned` with its slot
-    spent in the same transaction, or `skipped` with the reason (daily_cap, quota). The same push again
-    returns the record it already has; nothing is spent or written twice. A caller that has just read the
-    record and found none passes `unread=False` (the transaction's condition still catches a record written
-    since)."""
-    if unread:
-        found = deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
-        if found is not None:
-            return found
+    spent in the same write, or `skipped` with the reason (daily_cap, quota). The same push again returns the
+    record it already has; nothing is spent or written twice. `known` is the group's day as the caller has
+    just read it (read here otherwise). With a `claim` token the planned record is written claimed for the
+    caller's send. Returns the record and whether this call wrote it (and so holds the claim)."""
+    known = known or deliveries.day(tenant.tenant_id, group.group_id, day)
+    found = known.record(push.push_id)
+    if found is not None:
+        return found, False
     budget = budget_of(tenant, group)
     key = period_key(budget.quota_period, day) if budget.quota_period else None
     planned = Delivery.of(tenant.tenant_id, group.group_id, day, push, group.channel.value, Status.planned, now,
                           quota_period=key)
     try:
-        decision = spend(tenant, group, push, day, later, deliveries=deliveries, record=planned)
+        decision = spend(tenant, group, push, day, later, deliveries=deliveries, record=planned, known=known,
+                         claim=(claim, now) if claim is not None else None)
     except Contention:
         # A concurrent caller, told of other later pushes, recorded a skip meanwhile: its record stands.
         found = deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
         if found is None:
             raise
-        return found
+        return found, False
     if decision.take and not decision.already:
-        return planned  # written with the slot
+        # written with the slot (and the claim)
+        return (planned.model_copy(update={"attempts": 1}) if claim is not None else planned), True
     # A skip, or a slot a concurrent caller spent (and most likely recorded) first.
     record = planned if decision.take else planned.model_copy(update={"status": Status.skipped,
                                                                       "reason": decision.reason})
     if deliveries.add(record):
-        return record
-    return deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id)
+        return record, False
+    return deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id), False
 
 
 def list_deliveries(tenant_id: str, day: date | None = None, group_id: str | None = None, *,

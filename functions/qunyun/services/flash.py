@@ -115,9 +115,11 @@ def lifetime_figures(ledger: PointsLedger, tenant: Tenant, group: Group, ends_at
     }
 
 
-def push_figures(deliveries: DeliveryRepository, tenant_id: str, group_id: str) -> dict:
-    """The group's delivery records by status (briefs, farewell): sent, awaiting_owner, skipped, failed."""
-    counts = Counter(r.status.value for r in deliveries.of_group(tenant_id, group_id, limit=1000))
+def push_figures(deliveries: DeliveryRepository, group: Group, until: date) -> dict:
+    """The group's delivery records by status (briefs, farewell), from its first local day (a day of slack for
+    timezones) to `until`: sent, awaiting_owner, skipped, failed."""
+    counts = Counter(r.status.value for r in deliveries.of_group(
+        group.tenant_id, group.group_id, limit=1000, since=group.created_at.date() - timedelta(days=1), until=until))
     return {s: counts.get(s, 0) for s in ("sent", "awaiting_owner", "skipped", "failed")}
 
 
@@ -182,7 +184,7 @@ def check_farewell(item: FlashItem, tenant: Tenant, group: Group, deps: ExpireDe
     if record is None or record.status not in FINAL:
         deps.flash.recheck(item, now + RECHECK, now)
         return "waiting"
-    report = {**(item.report or {}), "pushes": push_figures(deps.deliveries, tenant.tenant_id, group.group_id),
+    report = {**(item.report or {}), "pushes": push_figures(deps.deliveries, group, day),
               "farewell": record.status.value}
     deps.groups.set_status(tenant.tenant_id, group.group_id, Status.dissolved, now)
     deps.flash.mark_dissolved(item, report, now)

@@ -123,9 +123,13 @@ class _Task:
     # ---- outcomes ----------------------------------------------------------------------------------------------
     def record(self, group_id: str, status: Status, *, reason: str | None = None, error: str | None = None,
                sent_at: datetime | None = None) -> None:
-        record = self.waiting.pop(group_id)
-        if self.run.deps.deliveries.move(record, status, self.now, reason=reason, error=error, sent_at=sent_at):
+        record, deliveries = self.waiting.pop(group_id), self.run.deps.deliveries
+        if deliveries.move(record, status, self.now, reason=reason, error=error, sent_at=sent_at):
             self.run.summary[status.value] += 1
+            return
+        # The record had moved on to a final status (the index entry was behind it, or its sender stopped
+        # between the entry and the record and a retry recorded the outcome): the entry goes with it.
+        deliveries.drop_awaiting(record)
 
     def apply(self, groups: tuple[GroupStatus, ...]) -> None:
         """Records each waiting group WeCom reports sent or failed."""

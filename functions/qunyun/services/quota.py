@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.domain.deliveries import Delivery
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.groups import Group
@@ -26,23 +26,26 @@ def budget_of(tenant: Tenant, group: Group) -> Budget:
 
 
 def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
-          deliveries: DeliveryRepository, record: Delivery | None = None) -> Decision:
+          deliveries: DeliveryRepository, record: Delivery, claim: tuple[str, datetime] | None = None,
+          known: GroupDay | None = None) -> Decision:
     """Decides whether `push` goes to the group on its local `day` and, if it does, spends its slot.
 
     `later` are the pushes known to come later that day; those that outrank this one keep their slots.
     Spending again for the same push (a retry, a second dispatcher run, a duplicate queue message) spends
-    nothing and answers `already`. A `record` (the push's delivery record) is written in the same transaction
-    as the slot. Concurrent callers are serialised by the counters' conditions: each attempt that loses reads
-    the counters again and decides again."""
+    nothing and answers `already`. The push's delivery `record` is written in the same write as the slot,
+    claimed for its sender when `claim` (a token and the time) is given. `known` is the group's day as just
+    read, used for the first decision. Concurrent callers are serialised by the writes' conditions: each
+    attempt that loses reads again and decides again."""
     budget = budget_of(tenant, group)
     key = period_key(budget.quota_period, day) if budget.quota_period else None
     for attempt in range(ATTEMPTS):
-        spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key)
+        spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key, known=known if attempt == 0 else None)
         decision = decide(push, day, budget, spent, later)
         if not decision.take or decision.already:
             return decision
         limits = allowance(push, day, budget, later, spent.pushes)
-        if deliveries.spend(tenant.tenant_id, group.group_id, day, push, limits, record):
+        if deliveries.spend(tenant.tenant_id, group.group_id, day, push, limits, record, begun=spent.begun,
+                            claim=claim):
             return decision
         time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
     raise Contention(f"Could not spend a slot of group {group.group_id!r} on {day} after {ATTEMPTS} attempts; "
