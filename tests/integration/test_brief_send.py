@@ -361,8 +361,8 @@ def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, r
     assert "小美" in texts["k-a"] and "阿强" in texts["k-a"]
     assert "小美" not in texts["k-b"] and "小美" not in texts["k-c"]
     assert all(record(shop, g).status == "sent" for g in "abc")
-    # AND the tenant, the brief and the robot dialect's template were read once for the batch ...
-    assert calls["GetItem:tenants"] == 1 and calls["GetItem:content"] == 2, calls
+    # AND the tenant, the brief and the edition's template overrides were read once for the batch ...
+    assert calls["GetItem:tenants"] == 1 and calls["GetItem:content"] == 1 and calls["Query:content"] == 1, calls
     # ... yesterday's boards: the day's earnings once for the three groups, or, once built, each group's stored
     # board (the mark that they are built read once)
     if boards_built:

@@ -57,6 +57,11 @@ class ContentRepository:
         except TemplateItem.DoesNotExist:
             return None
 
+    def templates(self, tenant_id: str, edition: str) -> dict[str, str]:
+        """The tenant's overrides of an edition's templates, by dialect: one query."""
+        pk, prefix = _template_key(tenant_id, edition, "")
+        return {i.sk.removeprefix(prefix): i.source for i in TemplateItem.query(pk, TemplateItem.sk.startswith(prefix))}
+
     def flash(self, tenant_id: str, group_id: str):
         """A flash group's item (terms, top members), for its farewell; None for any other group."""
         from qunyun.adapters.flash import FlashRepository

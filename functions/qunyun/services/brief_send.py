@@ -183,8 +183,8 @@ class BriefContent:
 
     def render(self, job: _Job, group: Group) -> Rendered:
         deps, tenant_id, dialect = job.deps, job.tenant.tenant_id, DIALECTS[group.channel]
-        template = deps.once(("template", tenant_id, self.edition, dialect),
-                             lambda: deps.content.template(tenant_id, self.edition, dialect))
+        template = deps.once(("templates", tenant_id, self.edition),
+                             lambda: deps.content.templates(tenant_id, self.edition)).get(dialect)
         before = self.brief.date - timedelta(days=1)
         boards = deps.once(("boards", tenant_id, before), lambda: DayBoards(deps.ledger, tenant_id, before, job.now))
         return render_brief(job.tenant, group, self.brief, ledger=deps.ledger, now=job.now, template=template,
