@@ -1,6 +1,6 @@
 """Benchmark: a morning brief to N groups (default 10,000), dispatch → queue → send → record, on the local stack.
 
-    .venv/bin/python tests/bench/briefs.py [--groups N] [--raw N] [--owners K]
+    .venv/bin/python tests/bench/briefs.py [--groups N] [--raw N] [--owners K] [--consumers C] [--direct]
 
 Everything runs against one DynamoDB Local of its own, a local SQS endpoint of its own (moto's server, as
 `qunyun local up` runs it: qunyun_ops/local/sqs.py) and the channel fakes of tests/fakes/ on loopback:
@@ -11,29 +11,33 @@ Everything runs against one DynamoDB Local of its own, a local SQS endpoint of i
   --owners owners); a morning brief of six sections (news, tip, product, event, check-in, text; two of them
   targeted) added with the real service. A warm-up tenant goes through the same path first (JIT,
   connections, templates).
-* measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages), then
-  the queue drained by this process as Lambda's event source mapping does (qunyun_ops.local.sqs): receive up to
-  10 messages (BatchSize), call `brief_send.process` with the SQS event, delete what it did not report back.
-  One consumer, sequential: one execution environment. Delivered = records `sent` (robots, bots, outbox,
-  webhooks) or `awaiting_owner` (customer groups, whose owner's task was created), counted from the records.
+* measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages) while
+  --consumers BriefSend execution environments (processes of their own, default 2; Lambda runs as many as
+  the queue needs) drain the queue as Lambda's event source mapping does (qunyun_ops.local.sqs): receive up
+  to 10 messages (BatchSize), call `brief_send.process` with the SQS event, delete what it did not report
+  back. Delivered = records `sent` (robots, bots, outbox, webhooks) or `awaiting_owner` (customer groups,
+  whose owner's task was created), counted from the records.
 * the floor: plain boto3 put_item of N items of the delivery record's size into the deliveries table,
   sequential, in the same run (--raw items; 0 = N).
 
 Capacity is DynamoDB's own ConsumedCapacity of every call (CapacityMeter) on every client the code path uses.
 DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate
 (2 write units per transaction item per started KB). Render time is `render_brief` per group (the board read
-included) and the Jinja2 render alone.
+included) and the Jinja2 render alone, measured once the run is over, for the same groups as BriefSend calls
+it; the same figures taken during the run are reported too (they also hold the waits of 2 cores shared by
+every process of the run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from common import ROOT, STACK, Probe, local_env, report
 
@@ -127,12 +131,12 @@ class Fakes:
                 "QUNYUN_DINGTALK_BASE_URL": self.dingtalk.base_url, "QUNYUN_SLACK_BASE_URL": self.slack.base_url,
                 "QUNYUN_TELEGRAM_BASE_URL": self.telegram.base_url, "QUNYUN_CHANNEL_TIMEOUT_SECONDS": "10"}
 
-    def row(self, tag: str, i: int, owners: int) -> tuple[str, str]:
+    def row(self, tag: str, i: int, owners: int, channels: tuple[str, ...] = CHANNELS) -> tuple[str, str]:
         """One CSV row of group i of the tenant tagged `tag`; returns (channel, row)."""
         gid = f"{tag}-{i:06d}"
         kind = KINDS[i % len(KINDS)]
         tags = "vip" if i % 5 == 0 else ""
-        channel = CHANNELS[i % len(CHANNELS)]
+        channel = channels[i % len(channels)]
         url = secret = owner = chat = ""
         if channel == "wecom_robot":
             url = self.wecom.add_robot(f"k-{gid}")
@@ -182,32 +186,112 @@ class Timed:
             self.calls += 1
 
 
-def consume(sqs, url: str, arn: str, expected: int, handler) -> dict:
-    """Lambda's event source mapping, sequential: batches of up to 10, partial failures kept on the queue."""
-    from qunyun_ops.local.sqs import sqs_record
+def probe_figures(probe: Probe) -> dict:
+    return {"read": probe.read, "write": probe.write, "calls": dict(probe.calls), "by_table": dict(probe.by_table),
+            "tx_kinds": dict(probe.tx_kinds), "tx_aws_units": probe.tx_aws_units, "seconds": dict(probe.seconds),
+            "units": dict(probe.units)}
 
-    batches = handled = kept = 0
-    idle_since = None
-    while handled < expected:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                  MessageSystemAttributeNames=["All"]).get("Messages", [])
-        if not got:
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since > 20:
-                raise AssertionError(f"the queue ran dry after {handled} of {expected} messages")
-            continue
-        idle_since = None
-        event = {"Records": [sqs_record(m, arn, "us-east-1") for m in got]}
-        response = handler(event)
-        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        done = [m for m in got if m["MessageId"] not in failed]
-        if done:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                            for i, m in enumerate(done)])
-        batches += 1
-        handled += len(done)
-        kept += len(failed)
-    return {"batches": batches, "messages": handled, "partial_failures": kept}
+
+def add_figures(total: dict, part: dict) -> dict:
+    for key, value in part.items():
+        if isinstance(value, dict):
+            add_figures(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def consumer(url: str, arn: str, customer_url: str, commands, results, handled, stop) -> None:
+    """One BriefSend execution environment (a process of its own, as Lambda runs them): Lambda's event source
+    mapping in a loop, receive up to 10 messages (BatchSize), call `brief_send.process` with the SQS event,
+    delete what it did not report back. Waits for a command per run; reports its figures when `stop` is set."""
+    sys.stdout = sys.stderr
+    import brief_send
+    import qunyun.services.brief_send as send_service
+    import qunyun.services.briefs as brief_service
+    from qunyun.channels.wecom_customer_group import WecomCustomerGroups
+    from qunyun_ops.local.sqs import sqs_client, sqs_record
+
+    deps = brief_send.default_deps()
+    customer = WecomCustomerGroups(customer_url)
+    deps.customer_groups = lambda: customer
+    render_timer, jinja_timer = Timed(send_service, "render_brief"), Timed(brief_service, "render")
+    sqs = sqs_client(os.environ["QUNYUN_SQS_ENDPOINT"])
+    while (command := commands.get()) != "exit":
+        probe = None
+        if command == "measure":
+            probe = Probe().attach_all(dynamodb_clients([deps.deliveries._connection.client,
+                                                         deps.ledger._connection.client]))
+        render_timer.on = jinja_timer.on = command == "measure"
+        render_timer.seconds = jinja_timer.seconds = 0.0
+        render_timer.calls = jinja_timer.calls = 0
+        batches = kept = 0
+        while not stop.is_set():
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                      MessageSystemAttributeNames=["All"]).get("Messages", [])
+            if not got:
+                continue
+            response = brief_send.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]}, deps=deps)
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+            done = [m for m in got if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                                for i, m in enumerate(done)])
+            batches += 1
+            kept += len(failed)
+            with handled.get_lock():
+                handled.value += len(done)
+        figures = {"batches": batches, "partial_failures": kept,
+                   "render": {"seconds": render_timer.seconds, "calls": render_timer.calls},
+                   "jinja": {"seconds": jinja_timer.seconds, "calls": jinja_timer.calls}}
+        if probe is not None:
+            figures["probe"] = probe_figures(probe)
+            probe.detach_all()
+        results.put(figures)
+
+
+class Consumers:
+    """N BriefSend execution environments draining the queue together."""
+
+    def __init__(self, n: int, url: str, arn: str, customer_url: str) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.results, self.handled, self.stop = ctx.Queue(), ctx.Value("i", 0), ctx.Event()
+        self.commands = [ctx.Queue() for _ in range(n)]
+        self.workers = [ctx.Process(target=consumer, args=(url, arn, customer_url, c, self.results, self.handled,
+                                                           self.stop), daemon=True) for c in self.commands]
+        for w in self.workers:
+            w.start()
+
+    def start(self, measure: bool) -> None:
+        self.stop.clear()
+        with self.handled.get_lock():
+            self.handled.value = 0
+        for c in self.commands:
+            c.put("measure" if measure else "run")
+
+    def drain(self, expected: int) -> dict:
+        """Waits until `expected` messages were handled, then collects every environment's figures."""
+        last, idle_since = -1, time.monotonic()
+        while self.handled.value < expected:
+            if self.handled.value != last:
+                last, idle_since = self.handled.value, time.monotonic()
+            elif time.monotonic() - idle_since > 30:
+                raise AssertionError(f"the queue ran dry after {last} of {expected} messages")
+            if not all(w.is_alive() for w in self.workers):
+                raise AssertionError("a BriefSend environment died")
+            time.sleep(0.01)
+        self.stop.set()
+        total: dict = {}
+        for _ in self.workers:
+            add_figures(total, self.results.get(timeout=60))
+        total["messages"] = self.handled.value
+        return total
+
+    def close(self) -> None:
+        for c in self.commands:
+            c.put("exit")
+        for w in self.workers:
+            w.join(timeout=10)
 
 
 def raw_floor(client, n: int, item_bytes: int) -> float:
@@ -226,6 +310,10 @@ def main() -> None:
     parser.add_argument("--raw", type=int, default=0, help="raw put_item calls (0: as many as --groups)")
     parser.add_argument("--owners", type=int, default=5, help="owners of the customer groups")
     parser.add_argument("--warm", type=int, default=160, help="groups of the warm-up tenant")
+    parser.add_argument("--direct", action="store_true",
+                        help="groups on direct channels only (no WeCom customer groups, their quota and owner tasks)")
+    parser.add_argument("--consumers", type=int, default=2,
+                        help="BriefSend execution environments draining the queue at once (processes)")
     args = parser.parse_args()
     began = time.perf_counter()
     sys.stdout, stdout = sys.stderr, sys.stdout  # the handlers print their logs; stdout's last line is the report
@@ -254,10 +342,8 @@ def main() -> None:
         os.environ["BRIEF_QUEUE_URL"] = url
         arn = queue_arn(template.queue_name("BriefQueue", STACK), "us-east-1")
 
+        consumers = Consumers(args.consumers, url, arn, fakes.customer.base_url)
         import brief_dispatch
-        import brief_send
-        import qunyun.services.brief_send as send_service
-        import qunyun.services.briefs as brief_service
         import yaml
         from qunyun.adapters.brief_queue import DispatchCheckpoint
         from qunyun.adapters.content import ContentRepository
@@ -265,7 +351,6 @@ def main() -> None:
         from qunyun.adapters.groups import GroupRepository
         from qunyun.adapters.secrets import corp_ref, secret_store
         from qunyun.adapters.tenants import TenantRepository
-        from qunyun.channels.wecom_customer_group import WecomCustomerGroups
         from qunyun.domain.briefs import parse_brief
         from qunyun.services.briefs import add_brief
         from qunyun.services.groups import import_groups
@@ -273,11 +358,9 @@ def main() -> None:
 
         tenants, groups, secrets = TenantRepository(), GroupRepository(), secret_store()
         deliveries = DeliveryRepository()
-        deps = brief_send.default_deps()
-        customer = WecomCustomerGroups(fakes.customer.base_url)
-        deps.customer_groups = lambda: customer
-        render_timer = Timed(send_service, "render_brief")
-        jinja_timer = Timed(brief_service, "render")
+
+        # --direct: only the channels that post straight into the group (no WeCom customer groups)
+        mix_channels = tuple(c for c in CHANNELS if c != "wecom_customer_group") if args.direct else CHANNELS
 
         def tenant_with_groups(tag: str, n: int, at: str) -> Counter:
             create_tenant(tag, tag, None, tenants=tenants, secrets=secrets)
@@ -285,7 +368,7 @@ def main() -> None:
                               corp_ref(secrets, tag, "corp_secret").removeprefix(secrets.PREFIX): CORP[1]})
             mix, rows = Counter(), [HEADER]
             for i in range(n):
-                channel, row = fakes.row(tag, i, args.owners)
+                channel, row = fakes.row(tag, i, args.owners, mix_channels)
                 mix[channel] += 1
                 rows.append(row.replace(",08:00,", f",{at[11:16]},"))
             import_groups(tag, "\n".join(rows) + "\n", tenants=tenants, groups=groups, secrets=secrets)
@@ -294,20 +377,36 @@ def main() -> None:
             return mix
 
         def run(at: str, checkpoint: str, probe: Probe | None) -> dict:
-            """Dispatch then drain the queue; returns the timings and counts."""
+            """Dispatch while the consumers wait on the queue, until they have handled every message."""
             dispatch_deps = {"checkpoint": DispatchCheckpoint(checkpoint), "deliveries": deliveries}
+            consumers.start(measure=probe is not None)
             t0 = time.perf_counter()
             summary = brief_dispatch.process({"scheduled_time": at}, deps=dispatch_deps)
             t1 = time.perf_counter()
-            if probe is not None:
-                dispatch_calls = dict(probe.by_table)
-            drained = consume(sqs, url, arn, summary["messages"], lambda e: brief_send.process(e, deps=deps))
+            drained = consumers.drain(summary["messages"])
             t2 = time.perf_counter()
-            out = {"dispatch": summary, "dispatch_seconds": t1 - t0, "send_seconds": t2 - t1, "seconds": t2 - t0,
-                   **drained}
-            if probe is not None:
-                out["dispatch_calls"] = dispatch_calls
-            return out
+            return {"dispatch": summary, "dispatch_seconds": t1 - t0, "send_seconds": t2 - t1, "seconds": t2 - t0,
+                    **drained}
+
+        def quiet_render(tenant_id: str) -> dict:
+            """`render_brief` for the tenant's groups, as BriefSend calls it, once nothing else runs: the
+            render's own cost, where the run's figure also holds the waits of a CPU shared by every process."""
+            import qunyun.services.briefs as brief_service
+            from qunyun.adapters.points_ledger import PointsLedger
+            from qunyun.services.briefs import DayBoards, render_brief
+
+            tenant, ledger, now = tenants.get(tenant_id), PointsLedger(), datetime.now(UTC)
+            brief = ContentRepository().brief(tenant_id, DAY, "morning")
+            boards = DayBoards(ledger, tenant_id, DAY - timedelta(days=1), now)
+            sample = list(groups.list(tenant_id))
+            jinja = Timed(brief_service, "render")
+            jinja.on = True
+            start = time.perf_counter()
+            for group in sample:
+                render_brief(tenant, group, brief, ledger=ledger, now=now, boards=boards)
+            seconds = time.perf_counter() - start
+            jinja.on = False
+            return {"calls": len(sample), "seconds": seconds, "jinja_seconds": jinja.seconds}
 
         log(f"warm-up: {args.warm} groups on tenant bench-warm ...")
         tenant_with_groups("bench-warm", args.warm, WARM_AT)
@@ -317,20 +416,21 @@ def main() -> None:
         mix = tenant_with_groups("bench", args.groups, AT)
         before = fakes.received()
 
-        probe = Probe().attach_all(dynamodb_clients([deliveries._connection.client, deps.deliveries._connection.client,
-                                                 deps.ledger._connection.client]))
-        render_timer.on = jinja_timer.on = True
-        render_timer.seconds = jinja_timer.seconds = 0.0
-        render_timer.calls = jinja_timer.calls = 0
-        log(f"measured: dispatch as at {AT}, then BriefSend over the queue ...")
+        probe = Probe().attach_all(dynamodb_clients([deliveries._connection.client]))
+        log(f"measured: dispatch as at {AT}, then BriefSend over the queue in {args.consumers} environment(s) ...")
         measured = run(AT, "bench", probe)
-        render_timer.on = jinja_timer.on = False
-        read, write, calls, by_table = probe.read, probe.write, dict(probe.calls), dict(probe.by_table)
-        tx_items, tx_aws_units, op_seconds = dict(probe.tx_kinds), probe.tx_aws_units, dict(probe.seconds)
-        units = dict(probe.units)
+        consumers.close()
+        dispatch_figures = probe_figures(probe)
         probe.reset()
         probe.detach_all()
+        figures = add_figures(add_figures({}, dispatch_figures), measured["probe"])
+        read, write, calls, by_table = figures["read"], figures["write"], figures["calls"], figures["by_table"]
+        tx_items, tx_aws_units = figures.get("tx_kinds", {}), figures["tx_aws_units"]
+        op_seconds, units = figures["seconds"], figures["units"]
+        render, jinja = measured["render"], measured["jinja"]
 
+        log("render: the same groups' briefs again, on a machine no longer sending ...")
+        quiet = quiet_render("bench")
         records = deliveries.on_day("bench", DAY)
         statuses = Counter(r.status.value for r in records)
         reasons = Counter(f"{r.status.value}:{r.reason}" for r in records if r.reason)
@@ -354,7 +454,7 @@ def main() -> None:
     per = max(delivered, 1)
     out = {
         "benchmark": "briefs", "groups": args.groups, "channels": dict(sorted(mix.items())),
-        "customer_group_owners": args.owners, "scheduled_time": AT,
+        "customer_group_owners": 0 if args.direct else args.owners, "scheduled_time": AT,
         "delivered": delivered, "statuses": dict(sorted(statuses.items())), "reasons": dict(sorted(reasons.items())),
         "fakes_received": received,
         "seconds": round(measured["seconds"], 3), "dispatch_seconds": round(measured["dispatch_seconds"], 3),
@@ -371,12 +471,15 @@ def main() -> None:
         "capacity_units_by_operation": {k: round(v, 1) for k, v in sorted(units.items())},
         "dynamodb_calls_per_delivered": {k: round(v / per, 3) for k, v in sorted(calls.items())},
         "dynamodb_calls_by_table": dict(sorted(by_table.items())),
-        "dispatch_dynamodb_calls": dict(sorted(measured["dispatch_calls"].items())),
+        "dispatch_dynamodb_calls": dict(sorted(dispatch_figures["by_table"].items())),
+        "send_environments": args.consumers,
         "transaction_items": dict(sorted(tx_items.items())),
         "dynamodb_seconds_by_operation": {k: round(v, 3) for k, v in sorted(op_seconds.items())},
-        "render_ms_per_brief": round(render_timer.seconds / max(render_timer.calls, 1) * 1000, 3),
-        "render_calls": render_timer.calls,
-        "jinja_render_ms_per_brief": round(jinja_timer.seconds / max(jinja_timer.calls, 1) * 1000, 3),
+        "render_ms_per_brief": round(quiet["seconds"] / max(quiet["calls"], 1) * 1000, 3),
+        "render_calls": quiet["calls"],
+        "jinja_render_ms_per_brief": round(quiet["jinja_seconds"] / max(quiet["calls"], 1) * 1000, 3),
+        "render_ms_per_brief_during_run": round(render["seconds"] / max(render["calls"], 1) * 1000, 3),
+        "jinja_render_ms_per_brief_during_run": round(jinja["seconds"] / max(jinja["calls"], 1) * 1000, 3),
         "targets": {"ratio_at_least": 0.4, "write_units_at_most": 2.0, "render_ms_at_most": 1.0},
         "cpu_count": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "total_seconds": round(time.perf_counter() - began, 1),
