@@ -24,9 +24,11 @@ from qunyun.channels.outbox import MemoryOutbox, Outbox
 from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.briefs import DIALECTS, parse_brief
+from qunyun.domain.deliveries import Status
 from qunyun.domain.groups import Channel
 from qunyun.domain.quota import Push
 from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
+from qunyun.services.deliveries import plan_push
 from qunyun.services.groups import import_groups
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
@@ -88,10 +90,10 @@ def outbox():
 
 def make_deps(robot, outbox, clock=None, **extra) -> SendDeps:
     senders = {"wecom_robot": WecomRobot(robot.base_url, timeout=5.0), "outbox": Outbox(outbox)}
-    return SendDeps(tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
-                    deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
-                    claims=DeliveryClaims(LEASE), channel=senders.__getitem__, customer_groups=lambda: None,
-                    clock=clock or Clock(), **extra)
+    return SendDeps(**{"tenants": TenantRepository(), "groups": GroupRepository(), "content": ContentRepository(),
+                       "deliveries": DeliveryRepository(), "ledger": PointsLedger(), "secrets": secret_store(),
+                       "claims": DeliveryClaims(LEASE), "channel": senders.__getitem__,
+                       "customer_groups": lambda: None, "clock": clock or Clock(), **extra})
 
 
 def body(shop, *groups: str, day: date = DAY) -> dict:
@@ -375,3 +377,73 @@ def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, r
     assert "GetItem:deliveries" not in calls and "GetItem:groups" not in calls, calls
     assert calls["PutItem:deliveries"] == 3 and calls["UpdateItem:deliveries"] == 3, calls
     assert "TransactWriteItems:deliveries" not in calls, calls
+
+
+class SecretsDown:
+    """The secret store failing to answer (SSM throttled, say), then answering again."""
+
+    def __init__(self, real):
+        self.real, self.down = real, True
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def get(self, ref):
+        if self.down:
+            raise ConnectionError("the secret store did not answer")
+        return self.real.get(ref)
+
+
+def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_retry_sends(shop, robot, outbox):
+    # GIVEN the secret store failing when BriefSend looks up group a's webhook, after the push was planned
+    secrets = SecretsDown(secret_store())
+    with pytest.raises(ConnectionError):
+        send_message(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
+    # THEN nothing was sent and the record is planned with nobody's claim on it
+    stored = DeliveryRepository().day(shop.tenant_id, "a", DAY).records[MORNING]
+    assert not robot.received and (stored["s"], stored.get(CLAIM), stored["a"]) == ("planned", None, 1)
+    # WHEN SQS hands the message back (within the lease a crashed sender's claim would hold) and the store answers
+    secrets.down = False
+    send_message(body(shop, "a"), deps=make_deps(robot, outbox, Clock(NOW + timedelta(seconds=40)), secrets=secrets))
+    # THEN the robot receives the brief once, on the second attempt
+    assert [r.key for r in robot.received] == ["k-a"]
+    assert (record(shop, "a").status, record(shop, "a").attempts) == ("sent", 2)
+
+
+def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox):
+    from support import dynamodb_clients
+
+    # GIVEN DynamoDB's consumed capacity asked for on every write
+    units: list[float] = []
+
+    def ask(params, model, **_):
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+    def seen(parsed, model, **_):
+        if model.name in ("PutItem", "UpdateItem"):
+            units.append(parsed["ConsumedCapacity"]["CapacityUnits"])
+
+    deps = make_deps(robot, outbox)
+    clients = dynamodb_clients([deps.deliveries._connection.client])
+    for c in clients:
+        c.meta.events.register("provide-client-params.dynamodb", ask)
+        c.meta.events.register("after-call.dynamodb", seen)
+    try:
+        # WHEN group a gets its morning brief, a farewell (a long platform message id) and an evening skip
+        send_message(body(shop, "a"), deps=deps)
+        repo, claims, now = DeliveryRepository(), deps.claims, NOW
+        farewell = Push.farewell()
+        group = GroupRepository().get(shop.tenant_id, "a")
+        planned, claimed = plan_push(TenantRepository().get(shop.tenant_id), group, farewell, DAY,
+                                     deliveries=repo, now=now, claim="tok")
+        assert claimed and claims.finish(planned, "tok", Status.sent, now, message_ids=["om_" + "f" * 60])
+        skipped, _ = plan_push(TenantRepository().get(shop.tenant_id), group, Push.brief("evening"), DAY,
+                               deliveries=repo, now=now)
+    finally:
+        for c in clients:
+            c.meta.events.unregister("provide-client-params.dynamodb", ask)
+            c.meta.events.unregister("after-call.dynamodb", seen)
+    # THEN the day holds three records and each of its five writes cost one unit: it stays under 1 KB
+    assert (skipped.status, skipped.reason) == (Status.skipped, "daily_cap")
+    assert len(repo.day(shop.tenant_id, "a", DAY).records) == 3
+    assert units == [1.0] * 5, units

@@ -358,10 +358,17 @@ def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
     state = state or job.claim(record, group.channel.value)
     if state is None:
         return
-    sender = job.deps.channel(group.channel.value)
+    try:
+        sender = job.deps.channel(group.channel.value)
+        target = _target(job, group)
+    except Exception:
+        # Nothing reached the group (reading the webhook's secret failed, say): give the claim back, or the
+        # retry would take it for a sender that stopped mid-send and never send.
+        job.deps.claims.release(record, job.token, job.now, parts_sent=state.parts_sent, error="before_send")
+        raise
     message = Message(rendered.text, title=rendered.title,
                       key=job.content.key(job.tenant.tenant_id, group.group_id, job.day))
-    result: SendResult = sender.send(_target(job, group), message, first_part=state.parts_sent)
+    result: SendResult = sender.send(target, message, first_part=state.parts_sent)
     job.deps.after_send(group.group_id, result)
     claims = job.deps.claims
     if result.ok:
