@@ -116,10 +116,10 @@ def lifetime_figures(ledger: PointsLedger, tenant: Tenant, group: Group, ends_at
 
 
 def push_figures(deliveries: DeliveryRepository, group: Group, until: date) -> dict:
-    """The group's delivery records by status (briefs, farewell), from its first local day (a day of slack for
-    timezones) to `until`: sent, awaiting_owner, skipped, failed."""
+    """The group's delivery records by status (briefs, farewell) of the 400 days up to `until`, its farewell's
+    date (a flash group lives days or weeks): sent, awaiting_owner, skipped, failed."""
     counts = Counter(r.status.value for r in deliveries.of_group(
-        group.tenant_id, group.group_id, limit=1000, since=group.created_at.date() - timedelta(days=1), until=until))
+        group.tenant_id, group.group_id, limit=1000, since=until - timedelta(days=400), until=until))
     return {s: counts.get(s, 0) for s in ("sent", "awaiting_owner", "skipped", "failed")}
 
 
