@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,58 @@ def fast_clock() -> None:
     sqs_models.unix_time, sqs_models.unix_time_millis = unix_time, unix_time_millis
 
 
+def lean_queues() -> None:
+    """moto's SQS queue walks its whole message list more often than a queue needs: every message sent reads
+    all the queue's attributes to learn one (ContentBasedDeduplication), counting visible, delayed and
+    in-flight messages three times; a receive first lists every visible message, then takes the first ten; a
+    delete scans the list twice and copies it. Here a send skips the counts it never reads, a receive stops
+    at the messages it takes, and a delete removes its message in one pass. What each call answers is
+    unchanged (tests/unit/test_sqs_lean.py)."""
+    from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
+
+    if getattr(Queue, "_qunyun_lean", False):
+        return
+    sending = threading.local()
+
+    def counted(prop: property) -> property:
+        def count(self: Any) -> int:
+            return 0 if getattr(sending, "on", False) else prop.fget(self)
+
+        return property(count)
+
+    for name in ("approximate_number_of_messages_delayed", "approximate_number_of_messages_not_visible"):
+        setattr(Queue, name, counted(getattr(Queue, name)))
+    Queue.approximate_number_of_messages = counted(
+        property(lambda self: sum(1 for m in self._messages if m.visible and not m.delayed)))
+    # Only receive_message iterates this (and stops at its batch); it was a list of every visible message.
+    Queue.messages = property(lambda self: (m for m in self._messages if m.visible and not m.delayed))
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: deleting again is fine
+        for i, message in enumerate(self._messages):
+            if message.had_receipt_handle(receipt_handle):
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+                del self._messages[i]
+                return
+        raise ReceiptHandleIsInvalid()
+
+    Queue.delete_message = delete_message
+    send = SQSBackend.send_message
+
+    @functools.wraps(send)
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sending.on = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            sending.on = False
+
+    SQSBackend.send_message = send_message
+    Queue._qunyun_lean = True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -93,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
 
     serialise_queues()
     fast_clock()
+    lean_queues()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
@@ -102,3 +156,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+

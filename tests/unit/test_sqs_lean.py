@@ -1,0 +1,62 @@
+"""The local SQS endpoint's lean queues (qunyun_ops/local/sqs_server.py `lean_queues`): moto's queues answer
+sends, receives, deletes and attribute counts as before, without walking every message on every call."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
+from qunyun_ops.local.sqs_server import lean_queues
+
+PATCHED = ("messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+           "approximate_number_of_messages_not_visible", "delete_message", "_qunyun_lean")
+
+
+@pytest.fixture(params=["moto's own", "lean"])
+def backend(request, monkeypatch):
+    """A fresh SQS backend, with moto's queues as they come or lean (put back after the test)."""
+    for name in PATCHED:
+        monkeypatch.setattr(Queue, name, getattr(Queue, name, False), raising=False)
+    monkeypatch.setattr(SQSBackend, "send_message", SQSBackend.send_message)
+    if request.param == "lean":
+        lean_queues()
+        lean_queues()  # a second call changes nothing
+    return SQSBackend("us-east-1", "123456789012")
+
+
+def counts(backend: SQSBackend, name: str) -> tuple[int, int, int]:
+    attrs = backend.get_queue_attributes(name, ["All"])
+    return (int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+            int(attrs["ApproximateNumberOfMessagesDelayed"]))
+
+
+def test_sends_receives_deletes_and_counts_answer_as_moto_does(backend):
+    name = f"lean-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    # GIVEN 25 messages sent, 2 of them delayed
+    for i in range(25):
+        backend.send_message(name, f"m{i}", delay_seconds=60 if i in (3, 4) else None)
+    assert counts(backend, name) == (23, 0, 2)
+    # WHEN 10 are received, then 10 more
+    first = backend.receive_message(name, 10, 0, 30)
+    second = backend.receive_message(name, 10, 0, 30)
+    # THEN they come in the order sent, skipping the delayed, and are hidden while received
+    assert [m.body for m in first + second] == [f"m{i}" for i in range(25) if i not in (3, 4)][:20]
+    assert counts(backend, name) == (3, 20, 2)
+    # AND deleting a received message removes it alone, a second delete of it is fine, a made-up handle is not
+    backend.delete_message(name, first[0].receipt_handle)
+    backend.delete_message(name, first[0].receipt_handle)
+    with pytest.raises(ReceiptHandleIsInvalid):
+        backend.delete_message(name, "not-a-receipt-handle")
+    assert counts(backend, name) == (3, 19, 2)
+    assert [m.body for m in backend.receive_message(name, 10, 0, 30)] == ["m22", "m23", "m24"]
+
+
+def test_a_fifo_queue_still_drops_a_repeated_body_with_content_based_deduplication(backend):
+    name = f"lean-{uuid.uuid4().hex[:8]}.fifo"
+    backend.create_queue(name, FifoQueue="true", ContentBasedDeduplication="true")
+    backend.send_message(name, "same", group_id="g")
+    backend.send_message(name, "same", group_id="g")
+    assert [m.body for m in backend.receive_message(name, 10, 0, 30)] == ["same"]
+
