@@ -24,7 +24,8 @@ def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequen
     spent in the same write, or `skipped` with the reason (daily_cap, quota). The same push again returns the
     record it already has; nothing is spent or written twice. `known` is the group's day as the caller has
     just read it (read here otherwise). With a `claim` token the planned record is written claimed for the
-    caller's send. Returns the record and whether this call wrote it (and so holds the claim)."""
+    caller's send. Returns the record and whether this call wrote it `planned` (holding the claim, when one
+    was given); a record found, or a skip, comes with False."""
     known = known or deliveries.day(tenant.tenant_id, group.group_id, day)
     found = known.record(push.push_id)
     if found is not None:
