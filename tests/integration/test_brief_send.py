@@ -447,3 +447,41 @@ def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox):
     assert (skipped.status, skipped.reason) == (Status.skipped, "daily_cap")
     assert len(repo.day(shop.tenant_id, "a", DAY).records) == 3
     assert units == [1.0] * 5, units
+
+
+def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_once(shop, robot, outbox):
+    import threading
+
+    # GIVEN six BriefSend environments that receive the same message for group a at the same instant (SQS
+    # delivers at least once, and Lambda runs environments side by side)
+    start, outcomes = threading.Barrier(6), []
+
+    def environment() -> None:
+        deps = make_deps(robot, outbox)
+        # warm, as a running environment is: its clients made and connected by an earlier message (group b's)
+        try:
+            send_message(body(shop, "b"), deps=deps)
+        except RetryLater:
+            pass
+        start.wait()
+        try:
+            send_message(body(shop, "a"), deps=deps)
+            outcomes.append("done")
+        except RetryLater:
+            outcomes.append("retry")  # another environment holds the claim: the message comes back later
+
+    threads = [threading.Thread(target=environment) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # THEN the robot received the brief once, the record says sent after one attempt, and whoever did not send
+    # either found it sent or asked for the message back
+    assert [r.key for r in robot.received if r.key == "k-a"] == ["k-a"]
+    sent = record(shop, "a")
+    assert (sent.status, sent.attempts) == ("sent", 1)
+    assert len(outcomes) == 6 and "done" in outcomes
+    # AND the messages handed back change nothing when they return
+    for _ in range(outcomes.count("retry")):
+        send_message(body(shop, "a"), deps=make_deps(robot, outbox))
+    assert [r.key for r in robot.received].count("k-a") == 1
