@@ -123,6 +123,11 @@ def spans(text: str, limit: int, *, unit: Unit = "bytes", markup: Markup = "plai
 
 
 def _spans(text: str, limit: int, unit: Unit, markup: Markup) -> list[tuple[int, int]]:
+    content = text.strip()
+    if not content:
+        return []
+    if size(content, unit) <= limit:
+        return [(0, len(text))]  # most messages fit whole: no need to weigh every character
     prefix = [0]
     for ch in text:
         prefix.append(prefix[-1] + cost(ch, unit))
