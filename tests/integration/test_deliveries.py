@@ -93,6 +93,26 @@ def test_concurrent_planning_of_one_push_writes_one_record(shop):
     assert [d.push_id for d in listed(shop, group_id="robot-1")] == [MORNING.push_id]
 
 
+@pytest.mark.parametrize("begun", [None, False, True], ids=["unknown", "guessed new", "guessed begun"])
+def test_a_skip_is_recorded_once_whatever_is_guessed_of_the_day(shop, begun):
+    # GIVEN robot-1's day begun by a farewell planned before its morning brief was skipped
+    farewell = plan(shop, "robot-1", FAREWELL)
+    repo = DeliveryRepository()
+    skip = farewell.model_copy(update={"kind": "brief", "edition": "morning", "push_id": MORNING.push_id,
+                                       "status": Status.skipped, "reason": "no_brief"})
+    # WHEN the skip is recorded twice, told the day is new, begun, or nothing
+    first, second = repo.add(skip, begun=begun), repo.add(skip, begun=begun)
+    # THEN it is written once, beside the farewell, which is unchanged
+    assert (first, second) == (True, False)
+    day = repo.day(shop.tenant_id, "robot-1", DAY)
+    assert sorted(day.records) == sorted([FAREWELL.push_id, MORNING.push_id])
+    assert day.record(FAREWELL.push_id) == farewell and day.record(MORNING.push_id) == skip
+    # AND on a day nobody has written yet, each guess writes it once too
+    fresh = skip.model_copy(update={"date": date(2026, 11, 26)})
+    assert (repo.add(fresh, begun=begun), repo.add(fresh, begun=begun)) == (True, False)
+    assert repo.get(shop.tenant_id, "robot-1", fresh.date, MORNING.push_id) == fresh
+
+
 def test_the_sender_moves_a_record_on_and_never_back(shop):
     repo = DeliveryRepository()
     record = plan(shop, "robot-2", MORNING)

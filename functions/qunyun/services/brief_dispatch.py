@@ -54,7 +54,9 @@ class _Run:
     def skip(self, member: SlotMember, day: date, edition: str, reason: str) -> None:
         record = Delivery.of(member.tenant_id, member.group_id, day, Push.brief(edition), member.channel,
                              Status.skipped, self.now, reason=reason)
-        self.deliveries.add(record)  # conditional: a push that has a record keeps it
+        # Conditional: a push that has a record keeps it. The morning brief is most often the first push of a
+        # group's day, so its skip is tried as the day's first write (one call, not a refused update and a read).
+        self.deliveries.add(record, begun=False if edition == "morning" else None)
         self.summary[reason] += 1
 
 
