@@ -14,7 +14,7 @@ from brief_send import process
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import CLAIM, DeliveryRepository
+from qunyun.adapters.deliveries import CLAIM, STATUS, DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
@@ -299,7 +299,7 @@ def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(sho
     # THEN no task was created for cg1 and its claim was given back, not left to look like a crash
     assert len(wecom.tasks) == 1
     stored = DeliveryRepository().day(shop.tenant_id, "cg1", DAY).records[MORNING]
-    assert (stored["s"], stored.get(CLAIM)) == ("planned", None)
+    assert (stored[STATUS], stored.get(CLAIM)) == ("planned", None)
     # AND after the stopped sender's lease the retry sends cg1 its task and records cg2's outcome as unknown
     clock.now = NOW + LEASE + timedelta(seconds=1)
     send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
@@ -401,7 +401,7 @@ def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_ret
         send_message(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
     # THEN nothing was sent and the record is planned with nobody's claim on it
     stored = DeliveryRepository().day(shop.tenant_id, "a", DAY).records[MORNING]
-    assert not robot.received and (stored["s"], stored.get(CLAIM), stored["a"]) == ("planned", None, 1)
+    assert not robot.received and (stored[STATUS], stored.get(CLAIM), stored["a"]) == ("planned", None, 1)
     # WHEN SQS hands the message back (within the lease a crashed sender's claim would hold) and the store answers
     secrets.down = False
     send_message(body(shop, "a"), deps=make_deps(robot, outbox, Clock(NOW + timedelta(seconds=40)), secrets=secrets))

@@ -25,6 +25,7 @@ AWAITING_SHARDS = 8
 _SHORT = {"kind": "k", "edition": "e", "channel": "c", "status": "s", "reason": "r", "attempts": "a", "error": "x",
           "message_ids": "m", "quota_period": "q", "created_at": "t0", "updated_at": "t", "sent_at": "ts"}
 _TIMES = frozenset({"created_at", "updated_at", "sent_at"})
+STATUS = _SHORT["status"]
 # A sender's claim on a planned record while it sends (adapters/delivery_claims.py): its token, since when, and
 # how many parts of the message reached the group before a transient failure.
 CLAIM, CLAIMED_AT, PARTS_SENT = "cl", "ct", "p"

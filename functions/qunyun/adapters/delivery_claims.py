@@ -17,6 +17,7 @@ from qunyun.adapters.deliveries import (
     CLAIM,
     CLAIMED_AT,
     PARTS_SENT,
+    STATUS,
     DeliveryRepository,
     from_micros,
     micros,
@@ -50,8 +51,8 @@ class DeliveryClaims:
 
     def claim(self, record: Delivery, token: str, now: datetime) -> ClaimState:
         """Claims the record in one conditional write when nobody holds it (a push given back after a transient
-        failure, or planned by an attempt that stopped before claiming); reads it only when that write is
-        refused, to say why."""
+        failure or a failure before its send, or recorded without a claim by a caller that found its slot already
+        spent); reads it only when that write is refused, to say why."""
         for _ in range(3):
             taken = self._take(record, token, now, record_field(record.push_id, CLAIM).does_not_exist())
             if taken.state == "claimed":
@@ -59,8 +60,8 @@ class DeliveryClaims:
             data = self.deliveries.day(record.tenant_id, record.group_id, record.date).records.get(record.push_id)
             if data is None:
                 return ClaimState("done", status="missing")
-            if data.get("s") != Status.planned.value:
-                return ClaimState("done", status=data.get("s"))
+            if data.get(STATUS) != Status.planned.value:
+                return ClaimState("done", status=data.get(STATUS))
             parts = int(data.get(PARTS_SENT) or 0)
             if data.get(CLAIM):
                 claimed_at = data.get(CLAIMED_AT)
