@@ -14,6 +14,7 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters.deliveries_tables import AwaitingItem, CounterItem, DayItem, _DeliveriesMeta
+from qunyun.adapters.tables import conditional_failed
 from qunyun.domain.deliveries import MOVES, Delivery, Status
 from qunyun.domain.owner_tasks import OwnerTask
 from qunyun.domain.quota import Allowance, Push, Spent
@@ -127,10 +128,6 @@ class GroupDay:
         return [self.record(p) for p in sorted(self.records)]
 
 
-def _refused(err: Exception) -> bool:
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 class DeliveryRepository:
     def __init__(self) -> None:
         self._connection = Connection(region=_DeliveriesMeta.region, host=_DeliveriesMeta.host,
@@ -203,7 +200,7 @@ class DeliveryRepository:
                 tx.update(CounterItem(group_pk(tenant_id, group_id), quota_sk(limits.period_key)),
                           condition=in_period, actions=[CounterItem.spent.add(1)])
         except (PutError, UpdateError) as err:
-            if _refused(err):
+            if conditional_failed(err):
                 return False
             raise
         except TransactWriteError as err:
@@ -229,7 +226,7 @@ class DeliveryRepository:
                                            & DayItem.records[record.push_id].does_not_exist())
                 return True
             except (PutError, UpdateError) as err:
-                if not _refused(err):
+                if not conditional_failed(err):
                     raise
             stored = self.day(record.tenant_id, record.group_id, record.date)
             if record.push_id in stored.records:
@@ -247,7 +244,7 @@ class DeliveryRepository:
                                                               condition=condition)
             return True
         except UpdateError as err:
-            if _refused(err):
+            if conditional_failed(err):
                 return False
             raise
 
@@ -261,7 +258,7 @@ class DeliveryRepository:
         try:
             item.update(actions=actions, condition=DayItem.records[record.push_id].exists() & condition)
         except UpdateError as err:
-            if _refused(err):
+            if conditional_failed(err):
                 return None
             raise
         return GroupDay.of(record.tenant_id, record.group_id, record.date, item).records[record.push_id]

@@ -12,6 +12,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 
 from qunyun.adapters.deliveries_tables import OwnerTaskItem
+from qunyun.adapters.tables import conditional_failed
 from qunyun.domain.owner_tasks import TaskLog, kept_reminders
 
 
@@ -21,10 +22,6 @@ def task_pk(tenant_id: str) -> str:
 
 def task_sk(msgid: str) -> str:
     return f"TASK#{msgid}"
-
-
-def _conditional(err: UpdateError) -> bool:
-    return err.cause_response_code == "ConditionalCheckFailedException"
 
 
 class OwnerTaskLog:
@@ -45,7 +42,7 @@ class OwnerTaskLog:
             OwnerTaskItem(task_pk(tenant_id), task_sk(msgid)).update(
                 actions=[*actions, OwnerTaskItem.version.set(log.version + 1)], condition=unchanged)
         except UpdateError as err:
-            if _conditional(err):
+            if conditional_failed(err):
                 return False
             raise
         return True
@@ -76,5 +73,5 @@ class OwnerTaskLog:
                 actions=[OwnerTaskItem.checked_at.set(at)],
                 condition=OwnerTaskItem.checked_at.does_not_exist() | (OwnerTaskItem.checked_at < at))
         except UpdateError as err:
-            if not _conditional(err):
+            if not conditional_failed(err):
                 raise

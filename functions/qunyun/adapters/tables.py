@@ -19,6 +19,11 @@ from qunyun.settings import get_settings
 _settings = get_settings()
 
 
+def conditional_failed(err: Exception) -> bool:
+    """Whether a PynamoDB write error is DynamoDB refusing the write's condition (not a fault to raise)."""
+    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 class _Meta:
     region = _settings.region
     host = _settings.dynamodb_endpoint

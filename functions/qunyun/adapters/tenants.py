@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
-from qunyun.adapters.tables import TenantItem
+from qunyun.adapters.tables import TenantItem, conditional_failed
 from qunyun.domain.errors import Conflict
 from qunyun.domain.rules import Rules
 from qunyun.domain.tenants import Tenant, TenantPolicy
-
-
-def _conditional_failed(err: PutError) -> bool:
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class TenantRepository:
@@ -54,6 +50,6 @@ class TenantRepository:
         try:
             item.save(condition=TenantItem.tenant_id.does_not_exist())
         except PutError as e:
-            if _conditional_failed(e):
+            if conditional_failed(e):
                 raise Conflict(f"Tenant {tenant.tenant_id!r} already exists.", code="tenant_exists") from None
             raise
