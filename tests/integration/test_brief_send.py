@@ -410,6 +410,27 @@ def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_ret
     assert (record(shop, "a").status, record(shop, "a").attempts) == ("sent", 2)
 
 
+def test_a_failure_reading_the_corp_gives_every_claim_back_and_the_retry_creates_the_task(shop, robot, outbox,
+                                                                                          wecom):
+    # GIVEN the secret store failing when BriefSend reads the tenant's WeCom corp, after cg1 and cg2 were planned
+    secrets = SecretsDown(secret_store())
+    message = {**body(shop, "cg1", "cg2"), "owner": "zhang"}
+    with pytest.raises(ConnectionError):
+        send_message(message, deps=customer_deps(robot, outbox, wecom, secrets=secrets))
+    # THEN no task was created and both records are planned with nobody's claim on them
+    assert not wecom.tasks
+    for group_id in ("cg1", "cg2"):
+        stored = DeliveryRepository().day(shop.tenant_id, group_id, DAY).records[MORNING]
+        assert (stored[STATUS], stored.get(CLAIM)) == ("planned", None)
+    # WHEN the message comes back within a claim's lease and the store answers
+    secrets.down = False
+    send_message(message, deps=customer_deps(robot, outbox, wecom, Clock(NOW + timedelta(seconds=40)),
+                                             secrets=secrets))
+    # THEN one task covers both groups, which await their owner
+    assert len(wecom.tasks) == 1
+    assert {record(shop, g).status for g in ("cg1", "cg2")} == {Status.awaiting_owner}
+
+
 def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox):
     from support import dynamodb_clients
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -350,6 +351,23 @@ def _target(job: _Job, group: Group) -> Target:
                   chat_id=group.chat_id, tenant_id=group.tenant_id, group_id=group.group_id)
 
 
+def _give_back(job: _Job, records: list[Delivery], error: str, parts_sent: int = 0) -> None:
+    for record in records:
+        job.deps.claims.release(record, job.token, job.now, parts_sent=parts_sent, error=error)
+
+
+@contextmanager
+def _before_send(job: _Job, records: list[Delivery], parts_sent: int = 0) -> Iterator[None]:
+    """Gives the claims back if what comes before the channel call fails (reading a secret, say): nothing
+    reached the groups, and a claim left behind would look to the retry like a sender stopped mid-send, which
+    never sends again."""
+    try:
+        yield
+    except Exception:
+        _give_back(job, records, "before_send", parts_sent)
+        raise
+
+
 def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
     prepared = job.prepare(group, broken)
     if prepared is None:
@@ -358,14 +376,9 @@ def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
     state = state or job.claim(record, group.channel.value)
     if state is None:
         return
-    try:
+    with _before_send(job, [record], state.parts_sent):
         sender = job.deps.channel(group.channel.value)
         target = _target(job, group)
-    except Exception:
-        # Nothing reached the group (reading the webhook's secret failed, say): give the claim back, or the
-        # retry would take it for a sender that stopped mid-send and never send.
-        job.deps.claims.release(record, job.token, job.now, parts_sent=state.parts_sent, error="before_send")
-        raise
     message = Message(rendered.text, title=rendered.title,
                       key=job.content.key(job.tenant.tenant_id, group.group_id, job.day))
     result: SendResult = sender.send(target, message, first_part=state.parts_sent)
@@ -404,8 +417,7 @@ def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, l
     except RetryLater:
         # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
         # they would look like a crashed send to the retry.
-        for _, record in (m for members in claimed.values() for m in members):
-            job.deps.claims.release(record, job.token, job.now, parts_sent=0, error="busy")
+        _give_back(job, [record for members in claimed.values() for _, record in members], "busy")
         raise
     return claimed
 
@@ -416,7 +428,9 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
     claimed = _claim_all(job, loaded)
     if not claimed:
         return
-    corp, claims, retry = _corp(job), job.deps.claims, []
+    with _before_send(job, [record for members in claimed.values() for _, record in members]):
+        corp = _corp(job)
+    claims, retry = job.deps.claims, []
     for text, members in claimed.items():
         if corp is None:
             for _, record in members:
