@@ -220,8 +220,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     while (command := commands.get()) != "exit":
         probe = None
         if command == "measure":
-            probe = Probe().attach_all(dynamodb_clients([deps.deliveries._connection.client,
-                                                         deps.ledger._connection.client]))
+            probe = Probe().attach_all(dynamodb_clients([deps.ledger._connection.client]))
         render_timer.on = jinja_timer.on = command == "measure"
         render_timer.seconds = jinja_timer.seconds = 0.0
         render_timer.calls = jinja_timer.calls = 0
@@ -416,7 +415,7 @@ def main() -> None:
         mix = tenant_with_groups("bench", args.groups, AT)
         before = fakes.received()
 
-        probe = Probe().attach_all(dynamodb_clients([deliveries._connection.client]))
+        probe = Probe().attach_all(dynamodb_clients())
         log(f"measured: dispatch as at {AT}, then BriefSend over the queue in {args.consumers} environment(s) ...")
         measured = run(AT, "bench", probe)
         consumers.close()

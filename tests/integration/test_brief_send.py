@@ -336,7 +336,7 @@ def send_batch_counting(shop, robot, outbox, context) -> tuple[dict, dict]:
     from support import DynamoCalls, dynamodb_clients
 
     deps = make_deps(robot, outbox)
-    clients = dynamodb_clients([deps.deliveries._connection.client, deps.ledger._connection.client])
+    clients = dynamodb_clients([deps.ledger._connection.client])
     with DynamoCalls(clients) as seen:
         result = process(sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c")), context, deps=deps,
                          queue=RetryQueue())
@@ -445,7 +445,7 @@ def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox):
             units.append(parsed["ConsumedCapacity"]["CapacityUnits"])
 
     deps = make_deps(robot, outbox)
-    clients = dynamodb_clients([deps.deliveries._connection.client])
+    clients = dynamodb_clients()
     for c in clients:
         c.meta.events.register("provide-client-params.dynamodb", ask)
         c.meta.events.register("after-call.dynamodb", seen)

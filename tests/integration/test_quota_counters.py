@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
-from qunyun.adapters.deliveries import DeliveryRepository, group_pk, quota_sk
+from qunyun.adapters.deliveries import DeliveryRepository, group_pk, quota_sk, quota_token
 from qunyun.adapters.deliveries_tables import CounterItem
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.deliveries import Delivery, Status
@@ -66,11 +66,20 @@ def together(n: int, work: Callable[[int], object]) -> list:
     return results
 
 
-def counter(g: Group, sk: str) -> CounterItem | None:
+def mass_sends(g: Group, period: str) -> set[str]:
+    """The tokens of the pushes that spent a mass send of the group's quota period."""
     try:
-        return CounterItem.get(group_pk(g.tenant_id, g.group_id), sk, consistent_read=True)
+        item = CounterItem.get(group_pk(g.tenant_id, g.group_id), quota_sk(period), consistent_read=True)
     except CounterItem.DoesNotExist:
-        return None
+        return set()
+    return set(item.pushes or ())
+
+
+def use_up(g: Group, period: str, n: int) -> set[str]:
+    """Records n mass sends of earlier days in the group's quota counter."""
+    tokens = {quota_token(date(2026, 11, 1 + i % 24), f"reminder.old-{i}.1h") for i in range(n)}
+    CounterItem(group_pk(g.tenant_id, g.group_id), quota_sk(period), pushes=tokens).save()
+    return tokens
 
 
 def test_twenty_threads_spending_for_one_push_spend_once(tenant):
@@ -83,7 +92,7 @@ def test_twenty_threads_spending_for_one_push_spend_once(tenant):
     assert all(d.take for d in decisions)
     assert sum(not d.already for d in decisions) == 1
     assert day_of(g).spent == 1 and day_of(g).pushes == {MORNING.push_id}
-    assert counter(g, quota_sk("M2026-11")).spent == 1
+    assert mass_sends(g, "M2026-11") == {quota_token(DAY, MORNING.push_id)}
 
 
 def test_concurrent_different_pushes_take_exactly_the_cap(tenant):
@@ -104,7 +113,7 @@ def test_an_exhausted_quota_skips_with_reason_quota_and_spends_nothing(tenant):
     # GIVEN a customer group that already received 30 mass sends this November
     t = shop(tenant)
     g = group(t.tenant_id, "wecom_customer_group")
-    CounterItem(group_pk(g.tenant_id, g.group_id), quota_sk("M2026-11"), spent=30).save()
+    use_up(g, "M2026-11", 30)
     repo = DeliveryRepository()
     # WHEN the morning brief is decided
     decision = spend(t, g, MORNING, DAY, deliveries=repo)
@@ -133,18 +142,95 @@ def test_one_a_day_quota_and_a_later_farewell(tenant):
     assert spend(daily, robot, EVENING, DAY, deliveries=repo).reason == "daily_cap"
 
 
-def test_the_two_counters_move_together_or_not_at_all(tenant):
+def test_a_refused_quota_writes_nothing(tenant):
     # GIVEN a customer group whose quota condition will fail although the day's would pass
     t = shop(tenant)
     g = group(t.tenant_id, "wecom_customer_group")
-    CounterItem(group_pk(g.tenant_id, g.group_id), quota_sk("M2026-11"), spent=30).save()
+    used = use_up(g, "M2026-11", 30)
     # WHEN the repository is asked to spend with limits that the quota counter no longer meets
     spent = DeliveryRepository().spend(t.tenant_id, g.group_id, DAY, MORNING,
                                        Allowance(day=2, period=30, period_key="M2026-11"), planned(g, MORNING, DAY),
                                        begun=False)
-    # THEN nothing is written: neither counter moved
+    # THEN nothing is written: neither the day nor the counter
     assert spent is False
-    assert not day_of(g).begun and counter(g, quota_sk("M2026-11")).spent == 30
+    assert not day_of(g).begun and mass_sends(g, "M2026-11") == used
+
+
+def test_pushes_racing_for_a_customer_groups_day_keep_only_the_mass_sends_that_went(tenant):
+    # GIVEN a customer group with the default cap of 2 and 8 reminders of different events racing for it
+    t = shop(tenant)
+    g = group(t.tenant_id, "wecom_customer_group")
+    reminders = [Push.reminder(f"live-{i}", "1h") for i in range(8)]
+    # WHEN all are spent at once: each may take a mass send, then lose the day's last slot
+    decisions = together(8, lambda i: spend(t, g, reminders[i], DAY, deliveries=DeliveryRepository()))
+    # THEN 2 go, and the counter holds exactly their two mass sends: the losers gave theirs back
+    went = {d.push.push_id for d in decisions if d.take}
+    assert len(went) == 2 and {d.reason for d in decisions if not d.take} == {"daily_cap"}
+    assert mass_sends(g, "M2026-11") == {quota_token(DAY, p) for p in went}
+
+
+def test_a_sender_stopped_between_the_mass_send_and_the_day_spends_once_on_its_retry(tenant, monkeypatch):
+    # GIVEN a customer group, and a first attempt whose process stops right after taking the mass send
+    t = shop(tenant)
+    g = group(t.tenant_id, "wecom_customer_group")
+    repo = DeliveryRepository()
+    from qunyun.adapters import deliveries_tables
+
+    def stop(*args, **kwargs):
+        raise SystemExit("stopped")
+
+    with monkeypatch.context() as m:
+        m.setattr(deliveries_tables.DayItem, "save", stop)
+        with pytest.raises(SystemExit):
+            spend(t, g, MORNING, DAY, deliveries=repo)
+    assert mass_sends(g, "M2026-11") == {quota_token(DAY, MORNING.push_id)} and not day_of(g).begun
+    # WHEN the push is tried again
+    decision = spend(t, g, MORNING, DAY, deliveries=repo)
+    # THEN it goes, with the mass send it already held: one mass send and one slot spent
+    assert decision.take and not decision.already
+    assert mass_sends(g, "M2026-11") == {quota_token(DAY, MORNING.push_id)}
+    assert day_of(g).spent == 1 and day_of(g).pushes == {MORNING.push_id}
+
+
+def test_a_stopped_senders_mass_send_is_given_back_when_the_day_fills_meanwhile(tenant, monkeypatch):
+    # GIVEN a cap of 1 and a morning brief whose sender stopped after taking the mass send
+    t = shop(tenant, daily_push_cap=1)
+    g = group(t.tenant_id, "wecom_customer_group")
+    repo = DeliveryRepository()
+    from qunyun.adapters import deliveries_tables
+
+    def stop(*args, **kwargs):
+        raise SystemExit("stopped")
+
+    with monkeypatch.context() as m:
+        m.setattr(deliveries_tables.DayItem, "save", stop)
+        with pytest.raises(SystemExit):
+            spend(t, g, MORNING, DAY, deliveries=repo)
+    # AND a farewell that took the day's only slot meanwhile
+    assert spend(t, g, FAREWELL, DAY, deliveries=repo).take
+    # WHEN the morning brief is tried again
+    decision = spend(t, g, MORNING, DAY, deliveries=repo)
+    # THEN it is skipped for the cap and its mass send is returned: only the farewell's counts
+    assert (decision.take, decision.reason) == (False, "daily_cap")
+    assert mass_sends(g, "M2026-11") == {quota_token(DAY, FAREWELL.push_id)}
+
+
+def test_a_months_mass_sends_stay_within_one_write_unit(tenant):
+    # GIVEN a customer group that received a reminder with a long id on each of 31 days of a month
+    t = shop(tenant)
+    g = group(t.tenant_id, "wecom_customer_group")
+    repo = DeliveryRepository()
+    for d in range(1, 31):
+        assert spend(t, g, Push.reminder("spring-festival-live-" + "x" * 150, "1h"), date(2026, 12, d),
+                     deliveries=repo).take
+    # WHEN the 31st is spent
+    item = CounterItem(group_pk(g.tenant_id, g.group_id), quota_sk("M2026-12"))
+    response = item._get_connection().update_item(
+        item.pk, item.sk, actions=[CounterItem.pushes.add({quota_token(date(2026, 12, 31), "brief.morning")})],
+        return_consumed_capacity="TOTAL")
+    # THEN the counter holds 31 and its write costs one unit
+    assert len(mass_sends(g, "M2026-12")) == 31
+    assert response["ConsumedCapacity"]["CapacityUnits"] == 1.0
 
 
 @pytest.mark.parametrize("channel", ["wecom_robot", "wecom_customer_group"])

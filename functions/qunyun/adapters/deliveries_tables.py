@@ -3,7 +3,8 @@
     pk                              sk                      item
     {tenant}#DAY#{date}#{shard}     {group}                 DayItem: a group's local day: the pushes that spent its
                                                             daily cap, and every push's delivery record
-    {tenant}#{group}                QUOTA#{period}          CounterItem: WeCom mass sends spent in a quota period
+    {tenant}#{group}                QUOTA#{period}          CounterItem: the pushes that spent a WeCom mass send of a
+                                                            quota period
     {tenant}#{group}                WAIT#{date}#{push_id}   AwaitingItem: a record awaiting a WeCom owner
     {tenant}#~task                  TASK#{msgid}            OwnerTaskItem: what the follow-up job did to a task
 
@@ -72,12 +73,14 @@ class DayItem(_Item):
 
 
 class CounterItem(_Item):
-    """WeCom mass sends spent by a customer group in a quota period."""
+    """The WeCom mass sends a customer group spent in a quota period: one short token per push (its local date
+    and a checksum of its id, adapters/deliveries.py `quota_token`), so a month's 31 stay under one write unit
+    and spending again for the same push adds nothing."""
 
     class Meta(_DeliveriesMeta):
         pass
 
-    spent = NumberAttribute(default=0)
+    pushes = UnicodeSetAttribute(null=True)
 
 
 class AwaitingItem(_Item):

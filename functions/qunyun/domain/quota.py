@@ -87,6 +87,7 @@ class Spent:
     period: int = 0
     pushes: frozenset[str] = frozenset()  # ids of the pushes spent on the day
     begun: bool = False  # something was recorded on the day already (it is written to, not started)
+    period_held: bool = False  # the push being decided holds a mass send of the period (not in `period`)
 
 
 @dataclass(frozen=True)

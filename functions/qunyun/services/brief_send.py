@@ -6,12 +6,12 @@ same planning, claims, retries and records below apply to it (`PushContent` is w
 What is guaranteed, and why:
 
 * **At most one delivery per (group, date, edition).** The push is planned once: its delivery record lives in
-  the group's day, keyed by push id, and one conditional write spends the daily-cap slot (and, in a
-  transaction, the quota), writes the record and *claims* it for this sender (a fresh token, the time). A record
-  planned earlier and given back is claimed again with a conditional write before the channel is called. Only
-  the claim holder sends, and it records the outcome and drops the claim in one conditional write. A duplicate
-  SQS message, a second dispatcher run or a concurrent sender finds the record sent, skipped or claimed, and
-  sends nothing.
+  the group's day, keyed by push id, and one conditional write spends the daily-cap slot (a customer group's
+  quota just before, in its own idempotent write), writes the record and *claims* it for this sender (a fresh
+  token, the time). A record planned earlier and given back is claimed again with a conditional write before
+  the channel is called. Only the claim holder sends, and it records the outcome and drops the claim in one
+  conditional write. A duplicate SQS message, a second dispatcher run or a concurrent sender finds the record
+  sent, skipped or claimed, and sends nothing.
 * **A crash between the channel's send and the record** leaves the claim behind. Robots and bots have no
   idempotency key, so nobody can tell whether the group got the message: sending again could post it twice.
   After the claim's lease (longer than the function's timeout) the next attempt records the delivery `failed`

@@ -35,17 +35,22 @@ def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[P
     nothing and answers `already`. The push's delivery `record` is written in the same write as the slot,
     claimed for its sender when `claim` (a token and the time) is given. `known` is the group's day as just
     read, used for the first decision. Concurrent callers are serialised by the writes' conditions: each
-    attempt that loses reads again and decides again."""
+    attempt that loses reads again and decides again, and one that decides against a push whose quota period
+    holds its mass send (taken before it lost the day's last slot) gives that mass send back."""
     budget = budget_of(tenant, group)
     key = period_key(budget.quota_period, day) if budget.quota_period else None
     for attempt in range(ATTEMPTS):
-        spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key, known=known if attempt == 0 else None)
+        spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key,
+                                 known=known if attempt == 0 else None, push_id=push.push_id)
         decision = decide(push, day, budget, spent, later)
+        if not decision.take and spent.period_held:
+            # It took the period's mass send, then lost the day's last slot (or stopped before writing it).
+            deliveries.give_back_period(tenant.tenant_id, group.group_id, day, push.push_id, key)
         if not decision.take or decision.already:
             return decision
         limits = allowance(push, day, budget, later, spent.pushes)
         if deliveries.spend(tenant.tenant_id, group.group_id, day, push, limits, record, begun=spent.begun,
-                            claim=claim):
+                            claim=claim, period_held=spent.period_held):
             return decision
         time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
     raise Contention(f"Could not spend a slot of group {group.group_id!r} on {day} after {ATTEMPTS} attempts; "
