@@ -15,8 +15,8 @@ from follow_up_owner_tasks import process
 from pynamodb.connection import Connection
 from qunyun.adapters import deliveries_tables, tables
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import DeliveryRepository, awaiting_sk, group_pk
-from qunyun.adapters.deliveries_tables import AwaitingItem, DayItem
+from qunyun.adapters.deliveries import DeliveryRepository, waiting_pk
+from qunyun.adapters.deliveries_tables import DayItem, WaitingTaskItem
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.owner_tasks import OwnerTaskLog
@@ -51,7 +51,7 @@ def no_scan(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("FollowUpOwnerTasks scanned a table")
 
-    for model in (tables.GroupItem, tables.TenantItem, DayItem, AwaitingItem, deliveries_tables.OwnerTaskItem,
+    for model in (tables.GroupItem, tables.TenantItem, DayItem, WaitingTaskItem, deliveries_tables.OwnerTaskItem,
                   deliveries_tables.CounterItem):
         monkeypatch.setattr(model, "scan", refuse)
     monkeypatch.setattr(Connection, "scan", refuse)
@@ -164,8 +164,8 @@ def test_confirmed_groups_end_sent_failed_ones_say_why_and_the_rest_keep_waiting
     assert sent.sent_at == local("08:10") and sent.message_ids == [msgid]
     assert (summary["sent"], summary["failed"], summary.get("reminded", 0)) == (1, 1, 0)
     assert waiting(tenant) == {msgid: ["cg3"]}
-    with pytest.raises(AwaitingItem.DoesNotExist):  # cg1 left the index with its record
-        AwaitingItem.get(group_pk(tenant.tenant_id, "cg1"), awaiting_sk(DAY, MORNING.push_id))
+    item = WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True)
+    assert item.waiting == {"cg3"}  # cg1 and cg2 left the task's list with their records
 
 
 def test_an_unconfirmed_task_is_reminded_three_times_and_cancelled_at_noon(tenant, wecom):
@@ -216,6 +216,7 @@ def farewell_task(tenant, wecom, created: datetime) -> str:
                          created)
     repo, claims = DeliveryRepository(), DeliveryClaims(claim_lease(60))
     assert repo.add(record) and claims.claim(record, "tok", created).state == "claimed"
+    repo.await_owner(msgid, [record], created)  # as BriefSend hands a task over: its entry, then its record
     assert claims.finish(record, "tok", Status.awaiting_owner, created, message_ids=[msgid])
     return msgid
 
@@ -398,13 +399,15 @@ def test_an_entry_left_by_a_sender_that_stopped_mid_handover_is_dropped_with_its
                          CREATED)
     repo, claims = DeliveryRepository(), DeliveryClaims(claim_lease(60))
     assert repo.add(record) and claims.claim(record, "tok", CREATED).state == "claimed"
-    repo.await_owner(record, msgid, CREATED)
+    repo.await_owner(msgid, [record], CREATED)
     # AND the next attempt, past the claim's lease, recorded the push failed: nobody knows what the group got
     assert claims.finish(record, "tok", Status.failed, CREATED + timedelta(minutes=5), reason="unknown_after_crash")
     assert waiting(tenant) == {msgid: ["cg9"]}
     # WHEN the job runs after the task went stale (twice)
     run(wecom, CREATED + timedelta(hours=25))
     run(wecom, CREATED + timedelta(hours=25, minutes=15))
-    # THEN the entry is gone and the record still says what the retry found, not `cancelled`
+    # THEN the task is gone from the index and the record still says what the retry found, not `cancelled`
     assert waiting(tenant) == {}
+    with pytest.raises(WaitingTaskItem.DoesNotExist):
+        WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True)
     assert status(tenant, "cg9", push=Push.farewell()) == {"cg9": ("failed", "unknown_after_crash")}

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import size
 
-from qunyun.adapters.deliveries_tables import AwaitingItem, CounterItem, DayItem
+from qunyun.adapters.deliveries_tables import CounterItem, DayItem, WaitingTaskItem
 from qunyun.adapters.tables import conditional_failed
 from qunyun.domain.deliveries import MOVES, Delivery, Status
 from qunyun.domain.owner_tasks import OwnerTask
@@ -59,20 +59,14 @@ def quota_token(day: date, push_id: str) -> str:
     return f"{day.month:02d}{day.day:02d}{zlib.crc32(push_id.encode()):08x}"
 
 
-def awaiting_sk(day: date, push_id: str) -> str:
-    return f"WAIT#{day.isoformat()}#{push_id}"
+def waiting_pk(tenant_id: str, msgid: str) -> str:
+    return f"{tenant_id}#~wait#{msgid}"
 
 
-def awaiting_keys(tenant_id: str, group_id: str, msgid: str) -> tuple[str, str]:
-    """The `awaiting_owner` index keys of a record waiting for the owner of task `msgid`: all of a task's
-    records share a shard and sort together, so one pass over a shard meets each task's groups in a row."""
+def awaiting_keys(tenant_id: str, msgid: str) -> tuple[str, str]:
+    """The `awaiting_owner` index keys of a task with groups waiting for its owner."""
     task = f"{tenant_id}#{msgid}"
-    return f"{zlib.crc32(task.encode()) % AWAITING_SHARDS:02d}", f"{task}#{group_id}"
-
-
-def task_of(index_sk: str) -> str:
-    """`{tenant}#{msgid}` of an index key (group ids hold no `#`)."""
-    return index_sk.rpartition("#")[0]
+    return f"{zlib.crc32(task.encode()) % AWAITING_SHARDS:02d}", task
 
 
 def encode(d: Delivery) -> dict:
@@ -274,47 +268,58 @@ class DeliveryRepository:
         actions = outcome_actions(pid, status, now, reason=reason, error=error, message_ids=ids, sent_at=sent_at)
         if attempt:
             actions.append(record_field(pid, "attempts").set(record_field(pid, "attempts") + 1))
-        if status is Status.awaiting_owner and ids:
-            self.await_owner(record, ids[-1], now)
         moved = self.update(record, actions, record_field(pid, "status").is_in(*allowed))
         if moved is None:
             return None
-        if status is not Status.awaiting_owner and record.status is Status.awaiting_owner:
-            self.drop_awaiting(record)
         return decode(record.tenant_id, record.group_id, record.date, pid, moved)
 
-    # ---- records awaiting a WeCom owner ---------------------------------------------------------------------
-    def await_owner(self, record: Delivery, msgid: str, now: datetime) -> None:
-        """Enters a record handed to task `msgid` in the `awaiting_owner` index (before the record itself says
-        so: the follow-up job drops an entry whose record never did)."""
-        index_pk, index_sk = awaiting_keys(record.tenant_id, record.group_id, msgid)
-        waiting = record.model_copy(update={"status": Status.awaiting_owner, "updated_at": now,
-                                            "message_ids": [*record.message_ids, msgid]})
-        AwaitingItem(group_pk(record.tenant_id, record.group_id), awaiting_sk(record.date, record.push_id),
-                     awaiting_pk=index_pk, awaiting_sk=index_sk, since=now,
-                     record={**encode(waiting), "d": record.date.isoformat(), "id": record.push_id}).save()
+    # ---- tasks awaiting a WeCom owner ------------------------------------------------------------------------
+    def await_owner(self, msgid: str, records: list[Delivery], now: datetime) -> None:
+        """Enters task `msgid`, created for these records (one push of one date), in the `awaiting_owner` index,
+        before the records themselves say so: the follow-up job settles a group whose record never did."""
+        first = records[0]
+        if any((r.tenant_id, r.date, r.push_id) != (first.tenant_id, first.date, first.push_id) for r in records):
+            raise ValueError(f"task {msgid}: its records are not of one tenant, date and push")
+        index_pk, index_sk = awaiting_keys(first.tenant_id, msgid)
+        WaitingTaskItem(waiting_pk(first.tenant_id, msgid), "WAIT", awaiting_pk=index_pk, awaiting_sk=index_sk,
+                        since=now, day=first.date.isoformat(), push_id=first.push_id, kind=first.kind,
+                        edition=first.edition, waiting={r.group_id for r in records}).save()
 
-    def drop_awaiting(self, record: Delivery) -> None:
-        AwaitingItem(group_pk(record.tenant_id, record.group_id), awaiting_sk(record.date, record.push_id)).delete()
+    def settle_waiting(self, tenant_id: str, msgid: str, group_ids: Iterable[str]) -> None:
+        """Takes groups off task `msgid`'s waiting list (recorded, or found moved on); the task leaves the
+        index with its last group."""
+        ids = set(group_ids)
+        if not ids:
+            return
+        item = WaitingTaskItem(waiting_pk(tenant_id, msgid), "WAIT")
+        try:
+            item.update(actions=[WaitingTaskItem.waiting.delete(ids)], condition=WaitingTaskItem.pk.exists())
+        except UpdateError as err:
+            if conditional_failed(err):
+                return  # settled and deleted by a concurrent run
+            raise
+        if not item.waiting:
+            try:
+                item.delete(condition=WaitingTaskItem.waiting.does_not_exist())
+            except DeleteError as err:
+                if not conditional_failed(err):
+                    raise
 
     def awaiting_owner(self, first_shard: int = 0) -> Iterator[OwnerTask]:
-        """Every WeCom task with records awaiting its owner, with those records as they were handed over, from
-        the sparse `awaiting_owner` index: one paged query per shard, starting at `first_shard` (a caller that
-        may stop early rotates it, so no shard always comes last), each task's records in a row. The index is
-        eventually consistent and its copies may be behind: a caller changes a record only through `move`,
-        whose condition reads the record itself."""
+        """Every WeCom task with groups awaiting its owner, from the sparse `awaiting_owner` index: one paged
+        query per shard, starting at `first_shard` (a caller that may stop early rotates it, so no shard always
+        comes last). Each task's records are given as they were handed over (awaiting_owner with the msgid);
+        the index is eventually consistent and the records may have moved on: a caller changes a record only
+        through `move`, whose condition reads the record itself."""
         for n in range(AWAITING_SHARDS):
-            items = AwaitingItem.awaiting.query(f"{(first_shard + n) % AWAITING_SHARDS:02d}")
-            for task, rows in itertools.groupby(items, key=lambda i: task_of(i.awaiting_sk)):
-                rows = list(rows)
-                tenant_id, _, msgid = task.partition("#")
-                records = []
-                for row in rows:
-                    data = row.record.as_dict()
-                    group_id = row.pk.removeprefix(f"{tenant_id}#")
-                    records.append(decode(tenant_id, group_id, date.fromisoformat(data.pop("d")), data.pop("id"),
-                                          data))
-                yield OwnerTask(tenant_id, msgid, tuple(records), since=min(i.since for i in rows))
+            for item in WaitingTaskItem.awaiting.query(f"{(first_shard + n) % AWAITING_SHARDS:02d}"):
+                tenant_id, _, msgid = item.awaiting_sk.partition("#")
+                push = Push(item.kind, item.push_id, item.edition)
+                day = date.fromisoformat(item.day)
+                records = tuple(Delivery.of(tenant_id, g, day, push, "wecom_customer_group", Status.awaiting_owner,
+                                            item.since).model_copy(update={"message_ids": [msgid]})
+                                for g in sorted(item.waiting or ()))
+                yield OwnerTask(tenant_id, msgid, records, since=item.since)
 
     # ---- listings -----------------------------------------------------------------------------------------
     def on_day(self, tenant_id: str, day: date, group_id: str | None = None) -> list[Delivery]:

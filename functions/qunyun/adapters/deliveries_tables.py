@@ -5,7 +5,8 @@
                                                             daily cap, and every push's delivery record
     {tenant}#{group}                QUOTA#{period}          CounterItem: the pushes that spent a WeCom mass send of a
                                                             quota period
-    {tenant}#{group}                WAIT#{date}#{push_id}   AwaitingItem: a record awaiting a WeCom owner
+    {tenant}#~wait#{msgid}          WAIT                    WaitingTaskItem: a WeCom task's groups still awaiting its
+                                                            owner
     {tenant}#~task                  TASK#{msgid}            OwnerTaskItem: what the follow-up job did to a task
 
 A group's day is one item: spending a slot of its daily cap, recording the push and claiming it for the send
@@ -14,9 +15,10 @@ and one of `DAY_SHARDS` shards of the group id, so listing a tenant's day is a q
 itself (no index to keep in step) and one tenant's 08:00 spreads its writes over that many partitions.
 Records are small maps under `records`, keyed by push id, with one- or two-letter names (adapters/deliveries.py
 `_SHORT`): every write is billed by the item's size, and a day of a few pushes stays under one write unit.
-Records awaiting a WeCom owner's confirmation also have an AwaitingItem in the sparse `awaiting_owner` index,
-by task (`{tenant}#{msgid}#{group}` in one of a few shards): the follow-up job finds its work there, never by
-a Scan. (Group ids never hold `#` or `~`.)
+A WeCom mass-send task whose groups await their owner's confirmation has one WaitingTaskItem, in the sparse
+`awaiting_owner` index by task (`{tenant}#{msgid}` in one of a few shards): the push and the ids of the groups
+still waiting, written once for the task's up to 2,000 groups and shrunk as the follow-up job records them,
+which finds its work there, never by a Scan. (Group ids never hold `#` or `~`.)
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class _DeliveriesMeta(_Meta):
 
 
 class AwaitingOwnerIndex(GlobalSecondaryIndex):
-    """Records awaiting a WeCom owner, by shard, then tenant, task (msgid) and group."""
+    """WeCom tasks with groups awaiting their owner, by shard, then tenant and task (msgid)."""
 
     class Meta:
         index_name = "awaiting_owner"
@@ -83,10 +85,10 @@ class CounterItem(_Item):
     pushes = UnicodeSetAttribute(null=True)
 
 
-class AwaitingItem(_Item):
-    """A record handed to a WeCom owner's task, as it was then: the follow-up job's entry point. It is removed
-    when the record leaves awaiting_owner; one left behind by a stopped writer is dropped by the follow-up
-    job, which always checks the record itself before it changes anything."""
+class WaitingTaskItem(_Item):
+    """One WeCom mass-send task's push and the groups still awaiting its owner: the follow-up job's entry point.
+    It is written before the task's records say awaiting_owner, loses each group the follow-up job records (or
+    finds moved on: a sender that stopped mid-handover), and is deleted with the last one."""
 
     class Meta(_DeliveriesMeta):
         pass
@@ -95,7 +97,11 @@ class AwaitingItem(_Item):
     awaiting_pk = UnicodeAttribute()
     awaiting_sk = UnicodeAttribute()
     since = UTCDateTimeAttribute()
-    record = MapAttribute(default=dict)  # the record's short map, with its date and push id
+    day = UnicodeAttribute()  # the groups' local date
+    push_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    edition = UnicodeAttribute(null=True)
+    waiting = UnicodeSetAttribute(null=True)  # group ids
 
 
 class OwnerTaskItem(_Item):

@@ -90,11 +90,9 @@ class DeliveryClaims:
     def finish(self, record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
                error: str | None = None, message_ids: Iterable[str] = ()) -> bool:
         """Records the outcome and ends the claim in one conditional write; False when the claim was not ours.
-        A record handed to a WeCom owner (awaiting_owner with the task's msgid) enters the `awaiting_owner`
-        index first, so the follow-up job finds every task that was created."""
+        (Records handed to a WeCom owner enter the `awaiting_owner` index first, as their task:
+        DeliveryRepository.await_owner.)"""
         ids = list(message_ids)
-        if status is Status.awaiting_owner and ids:
-            self.deliveries.await_owner(record, ids[-1], now)
         actions = outcome_actions(record.push_id, status, now, reason=reason, error=error, message_ids=ids)
         actions += [record_field(record.push_id, CLAIM).remove(), record_field(record.push_id, CLAIMED_AT).remove()]
         return self._update_planned(record, actions, record_field(record.push_id, CLAIM) == token) is not None

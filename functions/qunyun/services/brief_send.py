@@ -441,6 +441,9 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
         job.deps.after_send(owner, result)
         if result.ok:
             refused = set(result.data.fail_list)
+            handed = [record for group, record in members if group.chat_id not in refused]
+            if handed:  # the task enters the follow-up job's index before its records say awaiting_owner
+                job.deps.deliveries.await_owner(result.data.msgid, handed, job.now)
             for group, record in members:
                 if group.chat_id in refused:
                     claims.finish(record, job.token, Status.failed, job.now, reason="wecom_refused",

@@ -2,7 +2,8 @@
 
 BriefSend hands a customer group's push to its owner as an `add_msg_template` task and records the group
 `awaiting_owner` with the task's msgid (domain/owner_tasks.py). Every run of the follow-up job, for each task
-that still has groups waiting (found through the deliveries table's `awaiting_owner` index, no Scan):
+that still has groups waiting (found through the deliveries table's `awaiting_owner` index, no Scan; each task
+is one item listing its push and its waiting groups, which loses each group as it is recorded):
 
 * reads `get_groupmsg_send_result` and records each group the owner sent to `sent` (at WeCom's send time), or
   `failed` with WeCom's reason (`not_member`, `quota_exhausted`); the others stay `awaiting_owner`;
@@ -119,17 +120,17 @@ class _Task:
                                      or tenant.timezone, task.since, tenant.policy) for r in task.records)
         self.stale = self.now >= self.stale_at
         self.deferred = False
+        self.settled: set[str] = set()  # groups this run took off the task's waiting list
 
     # ---- outcomes ----------------------------------------------------------------------------------------------
     def record(self, group_id: str, status: Status, *, reason: str | None = None, error: str | None = None,
                sent_at: datetime | None = None) -> None:
-        record, deliveries = self.waiting.pop(group_id), self.run.deps.deliveries
-        if deliveries.move(record, status, self.now, reason=reason, error=error, sent_at=sent_at):
+        record = self.waiting.pop(group_id)
+        # Settled either way: recorded now, or the record had moved on to a final status (the index was behind
+        # it, or its sender stopped between the task's entry and the record and a retry recorded the outcome).
+        self.settled.add(group_id)
+        if self.run.deps.deliveries.move(record, status, self.now, reason=reason, error=error, sent_at=sent_at):
             self.run.summary[status.value] += 1
-            return
-        # The record had moved on to a final status (the index entry was behind it, or its sender stopped
-        # between the entry and the record and a retry recorded the outcome): the entry goes with it.
-        deliveries.drop_awaiting(record)
 
     def apply(self, groups: tuple[GroupStatus, ...]) -> None:
         """Records each waiting group WeCom reports sent or failed."""
@@ -223,6 +224,7 @@ class _Task:
                 self.cancel(corp)
             elif self.waiting:
                 self.remind(corp)
+        self.run.deps.deliveries.settle_waiting(self.tenant.tenant_id, self.task.msgid, self.settled)
         if not self.deferred:
             self.run.deps.log.checked(self.tenant.tenant_id, self.task.msgid, self.now)
 
