@@ -411,3 +411,34 @@ def test_an_entry_left_by_a_sender_that_stopped_mid_handover_is_dropped_with_its
     with pytest.raises(WaitingTaskItem.DoesNotExist):
         WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True)
     assert status(tenant, "cg9", push=Push.farewell()) == {"cg9": ("failed", "unknown_after_crash")}
+
+
+def test_a_task_of_records_of_different_pushes_is_refused_and_nothing_written(tenant):
+    # GIVEN a morning brief and a farewell, as if one task had been made for both
+    repo, msgid = DeliveryRepository(), "msg-mixed-" + tenant.tenant_id
+    records = [Delivery.of(tenant.tenant_id, g, DAY, push, "wecom_customer_group", Status.planned, CREATED)
+               for g, push in (("cg1", MORNING), ("cg2", Push.farewell()))]
+    # WHEN the task is entered for them
+    with pytest.raises(ValueError, match="not of one tenant, date and push"):
+        repo.await_owner(msgid, records, CREATED)
+    # THEN nothing waits in the index
+    with pytest.raises(WaitingTaskItem.DoesNotExist):
+        WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True)
+
+
+def test_a_task_of_2000_groups_with_the_longest_ids_is_one_item(tenant):
+    # GIVEN an owner's 2,000 customer groups, each id as long as a group id may be (128 characters)
+    repo, msgid = DeliveryRepository(), "msg-big-" + tenant.tenant_id
+    ids = [f"{n:04d}" + "g" * 124 for n in range(2000)]
+    records = [Delivery.of(tenant.tenant_id, g, DAY, MORNING, "wecom_customer_group", Status.planned, CREATED)
+               for g in ids]
+    # WHEN the task is entered (DynamoDB refuses an item over 400 KB)
+    repo.await_owner(msgid, records, CREATED)
+    # THEN it lists them all; and it leaves the index when the last one is settled, not before
+    assert [t.records for t in repo.awaiting_owner() if t.msgid == msgid][0][0].message_ids == [msgid]
+    repo.settle_waiting(tenant.tenant_id, msgid, ids[:1999])
+    assert WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True).waiting == {ids[-1]}
+    repo.settle_waiting(tenant.tenant_id, msgid, ids[1999:])
+    repo.settle_waiting(tenant.tenant_id, msgid, ids[1999:])  # a second run settling it again changes nothing
+    with pytest.raises(WaitingTaskItem.DoesNotExist):
+        WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True)
