@@ -29,6 +29,19 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # The queue's redrive policy moves a message to the dead-letter queue after this many receives; the last one
 # records the delivery failed instead of asking for another try.
 MAX_RECEIVES = int(os.environ.get("BRIEF_MAX_RECEIVES", "5"))
+# A message is started only with time left for one channel call that runs to its timeout and for its groups'
+# writes (an owner's message covers up to 2,000 groups). One started later could be cut off by the function's
+# Timeout between its channel call and its record, and its group would end `unknown_after_crash`; deferred, it
+# is handed back to the queue at once and sent by the next invocation.
+WRITE_SECONDS_PER_GROUP = 0.01
+
+
+def time_needed(body: dict) -> float:
+    """Seconds a message may take: its channel call's timeout and its groups' writes."""
+    from qunyun.settings import get_settings
+
+    groups = body.get("group_ids") if isinstance(body, dict) else None
+    return get_settings().channel_timeout_seconds + WRITE_SECONDS_PER_GROUP * len(groups or ())
 
 
 @functools.cache
@@ -75,8 +88,14 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
 
     def handle(record: SQSRecord) -> None:
         final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
+        body = json.loads(record.body)
+        # The last receive tries whatever the time: deferring it would move it to the dead-letter queue unrecorded.
+        if not final and context is not None and context.get_remaining_time_in_millis() / 1000 < time_needed(body):
+            queue.retry_after(record.receipt_handle, 0)
+            metrics.add_metric(name="BriefSend_deferred", unit=MetricUnit.Count, value=1)
+            raise RetryLater(0, "too little time left in this invocation to start the message")
         try:
-            send_message(json.loads(record.body), deps=deps, final=final)
+            send_message(body, deps=deps, final=final)
         except RetryLater as e:
             # Honour the platform's retry-after: SQS hands the message back no earlier than that.
             if e.seconds:

@@ -57,8 +57,11 @@ class FakeContext:
     log_group_name = "/aws/lambda/qunyun-test"
     log_stream_name = "2026/11/25/[$LATEST]abc"
 
+    def __init__(self, remaining_ms: int = 60_000):  # a fresh invocation of a 60-second function
+        self.remaining_ms = remaining_ms
+
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 

@@ -129,6 +129,38 @@ def test_a_duplicate_message_delivers_once(shop, robot, outbox, context):
     assert (sent.status, sent.attempts, sent.sent_at is not None) == ("sent", 1, True)
 
 
+class Running:
+    """An invocation's context whose time left runs down: `left` seconds at each successive look."""
+
+    def __init__(self, *left: float):
+        from support import FakeContext
+
+        self.context, self.left = FakeContext(), list(left)
+
+    def __getattr__(self, name):
+        return getattr(self.context, name)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.left.pop(0) if len(self.left) > 1 else self.left[0]) * 1000)
+
+
+def test_messages_are_not_started_without_time_for_their_send_and_come_back_at_once(shop, robot, outbox):
+    deps, queue = make_deps(robot, outbox), RetryQueue()
+    # GIVEN a batch of three messages handled by an invocation with 60 seconds left at the first, then 9.5
+    # (less than a channel call may take: 10 seconds)
+    event = sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c"))
+    result = process(event, Running(60, 9.5), deps=deps, queue=queue)
+    # THEN the first is sent, the other two are handed back visible at once, and nothing of them is recorded
+    assert [r.key for r in robot.received] == ["k-a"]
+    assert result == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"][1:]]}
+    assert queue.hidden == {"rh-1": 0, "rh-2": 0}
+    assert record(shop, "b") is None and record(shop, "c") is None
+    # AND on the queue's last receive a message is tried however little time is left (deferring it would move it
+    # to the dead-letter queue unrecorded)
+    last = process(sqs_event(body(shop, "b"), receive_count=5), Running(9.5), deps=deps, queue=RetryQueue())
+    assert last == {"batchItemFailures": []} and record(shop, "b").status == "sent"
+
+
 def test_a_crash_after_the_send_and_before_the_record_never_sends_again(shop, robot, outbox):
     # GIVEN a sender that stops right after the robot accepted the brief, before it records the outcome (as a
     # Lambda timing out or its process dying would)

@@ -380,8 +380,11 @@ def test_an_expired_token_is_fetched_again_once(tenant, wecom):
     assert wecom.gettoken_calls == fetched + 1 and len(wecom.reminded) == 1
 
 
-def test_a_run_short_of_time_starts_no_task(tenant, wecom, context):
+def test_a_run_short_of_time_starts_no_task(tenant, wecom):
     # GIVEN a task, and a run with 10 seconds left (less than one task may take)
+    from support import FakeContext
+
+    context = FakeContext(remaining_ms=10_000)
     create_tasks(tenant, wecom)
     calls = len(wecom.requests)
     # WHEN the job runs
