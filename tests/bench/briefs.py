@@ -12,11 +12,12 @@ Everything runs against one DynamoDB Local of its own, a local SQS endpoint of i
   targeted) added with the real service. A warm-up tenant goes through the same path first (JIT,
   connections, templates).
 * measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages) while
-  --consumers BriefSend execution environments (processes of their own, default 2; Lambda runs as many as
-  the queue needs) drain the queue as Lambda's event source mapping does (qunyun_ops.local.sqs): receive up
-  to 10 messages (BatchSize), call `brief_send.process` with the SQS event, delete what it did not report
-  back. Delivered = records `sent` (robots, bots, outbox, webhooks) or `awaiting_owner` (customer groups,
-  whose owner's task was created), counted from the records.
+  --consumers BriefSend execution environments (processes of their own, default 2; Lambda runs as many
+  as the queue needs) drain the queue as Lambda's event source mapping does (qunyun_ops.local.sqs):
+  receive up to BriefSend's BatchSize within its MaximumBatchingWindowInSeconds (template.yaml), call
+  `brief_send.process` with the SQS event, delete what it did not report back. Delivered = records `sent`
+  (robots, bots, outbox, webhooks) or `awaiting_owner` (customer groups, whose owner's task was created),
+  counted from the records.
 * the floor: plain boto3 put_item of N items of a group day's size into the deliveries table, sequential,
   in the same run (--raw items; 0 = N), sampled twice; the fastest sample counts.
 
@@ -201,6 +202,20 @@ def add_figures(total: dict, part: dict) -> dict:
     return total
 
 
+def brief_send_source():
+    """BriefSend's event source as template.yaml declares it (BatchSize, MaximumBatchingWindowInSeconds)."""
+    from qunyun_ops.local.template import Template
+
+    template = Template.read(ROOT / "template.yaml")
+    (source,) = [s for s in template.queue_sources if s.function == "BriefSend"]
+    return source
+
+
+def receive(sqs, url: str, wait: int, most: int = 10) -> list[dict]:
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=most, WaitTimeSeconds=wait,
+                               MessageSystemAttributeNames=["All"]).get("Messages", [])
+
+
 def consumer(url: str, arn: str, customer_url: str, commands, results, handled, stop) -> None:
     """One BriefSend execution environment (a process of its own, as Lambda runs them): Lambda's event source
     mapping in a loop, receive up to 10 messages (BatchSize), call `brief_send.process` with the SQS event,
@@ -213,6 +228,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     from qunyun_ops.local.sqs import sqs_client, sqs_record
 
     deps = brief_send.default_deps()
+    source = brief_send_source()
     customer = WecomCustomerGroups(customer_url)
     deps.customer_groups = lambda: customer
     render_timer, jinja_timer = Timed(send_service, "render_brief"), Timed(brief_service, "render")
@@ -226,16 +242,21 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
         render_timer.calls = jinja_timer.calls = 0
         batches = kept = 0
         while not stop.is_set():
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                      MessageSystemAttributeNames=["All"]).get("Messages", [])
+            got = receive(sqs, url, 1)
             if not got:
                 continue
+            deadline = time.monotonic() + source.window
+            while len(got) < source.batch_size and time.monotonic() < deadline:  # the batching window
+                more = receive(sqs, url, 0, min(10, source.batch_size - len(got)))
+                got += more
+                if not more:
+                    time.sleep(0.01)
             response = brief_send.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]}, deps=deps)
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
             done = [m for m in got if m["MessageId"] not in failed]
-            if done:
+            for start in range(0, len(done), 10):  # DeleteMessageBatch takes 10
                 sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                                for i, m in enumerate(done)])
+                                                                for i, m in enumerate(done[start:start + 10])])
             batches += 1
             kept += len(failed)
             with handled.get_lock():

@@ -364,15 +364,29 @@ def checkin_yesterday(tenant, member: str, group_id: str, nickname: str) -> None
     apply_event(tenant, event, ledger=PointsLedger(), now=at)
 
 
-def send_batch_counting(shop, robot, outbox, context) -> tuple[dict, dict]:
+def send_batch_counting(shop, robot, outbox, context, bodies: list[dict] | None = None) -> tuple[dict, dict]:
     from support import DynamoCalls, dynamodb_clients
 
     deps = make_deps(robot, outbox)
     clients = dynamodb_clients([deps.ledger._connection.client])
+    bodies = bodies or [body(shop, "a"), body(shop, "b"), body(shop, "c")]
     with DynamoCalls(clients) as seen:
-        result = process(sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c")), context, deps=deps,
-                         queue=RetryQueue())
+        result = process(sqs_event(*bodies), context, deps=deps, queue=RetryQueue())
     return result, dict(seen.calls)
+
+
+def test_a_batch_reads_its_groups_ahead_a_window_at_a_time(shop, robot, outbox, context, monkeypatch):
+    from qunyun.services import brief_send as service
+
+    # GIVEN a read-ahead window of 2 groups, and a batch of messages for groups a, b and c, the first also
+    # naming a group that is not registered
+    monkeypatch.setattr(service, "READ_AHEAD_GROUPS", 2)
+    result, calls = send_batch_counting(shop, robot, outbox, context,
+                                        [body(shop, "a", "gone"), body(shop, "b"), body(shop, "c")])
+    # THEN all three are sent; the first message was read alone (it fills the window), b and c together
+    assert result == {"batchItemFailures": []} and {r.key for r in robot.received} == {"k-a", "k-b", "k-c"}
+    assert calls["BatchGetItem:groups"] == 2 and calls["BatchGetItem:deliveries"] == 2, calls
+    assert "GetItem:deliveries" not in calls and "GetItem:groups" not in calls, calls
 
 
 @pytest.mark.parametrize("boards_built", [False, True], ids=["before SettlePoints", "after SettlePoints"])

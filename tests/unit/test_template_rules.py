@@ -82,3 +82,5 @@ def test_brief_send_agrees_with_its_queue():
 
     lease = default_deps().claims.lease.total_seconds()
     assert lease == 2 * send.timeout and int(queue["VisibilityTimeout"]) > lease
+    # AND a batch of more than 10 has the batching window Lambda requires for it
+    assert source.batch_size <= 10 or source.window >= 1

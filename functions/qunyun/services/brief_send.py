@@ -74,6 +74,9 @@ class RetryLater(Exception):  # noqa: N818 - a signal to the queue, not an error
         self.seconds = seconds
 
 
+READ_AHEAD_GROUPS = 1000  # groups read ahead at once: a batch of owners' messages may name 100 × 2,000
+
+
 @dataclass
 class SendDeps:
     tenants: TenantRepository
@@ -97,26 +100,46 @@ class SendDeps:
         return dataclasses.replace(self, memo={})
 
     def read_ahead(self, bodies: Iterable[dict]) -> None:
-        """Reads what a batch's messages will need of their groups first: one request per tenant for the groups
-        and one for their days (BatchGetItem, 100 keys each) instead of one of each per message. A message takes
-        what was read for it once (`groups_of`, `group_day`); a second look reads again, so a batch that pushes
-        one group twice sees its own first write."""
-        wanted: dict[str, set[tuple[str, date]]] = defaultdict(set)
+        """Notes a batch's messages, in order, to read what they need of their groups ahead: when the first of
+        them asks, it and the messages after it, up to READ_AHEAD_GROUPS groups, are read together (one
+        BatchGetItem per tenant for the groups and one for their days, 100 keys a request) instead of one of
+        each per message; the next message not read yet reads the next ones. A message takes what was read
+        for it once (`groups_of`, `group_day`); a second look reads again, so a batch that pushes one group
+        twice sees its own first write."""
+        self.memo["~ahead"] = ahead = []
         for body in bodies:
             try:
-                day = date.fromisoformat(body["date"])
-                wanted[body["tenant_id"]].update((g, day) for g in body["group_ids"])
+                ahead.append((body["tenant_id"], date.fromisoformat(body["date"]), list(body["group_ids"])))
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue  # a malformed message fails on its own when handled
-        for tenant_id, keys in wanted.items():
-            ids = sorted({g for g, _ in keys})
-            loaded = self.groups.get_many(tenant_id, ids)
-            self.memo.update({("group", tenant_id, g): loaded.get(g) for g in ids})
-            self.memo.update({("day", tenant_id, g, d): found for (g, d), found in
-                              self.deliveries.days(tenant_id, sorted(keys)).items()})
 
-    def groups_of(self, tenant_id: str, group_ids: list[str]) -> dict[str, tuple[Group, str | None]]:
+    def _read_from(self, tenant_id: str, day: date, group_ids: list[str]) -> None:
+        """Reads ahead from the noted message that asks (and the ones before it, which were handled), when it is
+        one of them."""
+        ahead = self.memo.get("~ahead") or []
+        try:
+            at = ahead.index((tenant_id, day, group_ids))
+        except ValueError:
+            return  # not noted, or read already: it reads its own
+        taken, n = at, 0
+        while taken < len(ahead) and (n == 0 or n + len(ahead[taken][2]) <= READ_AHEAD_GROUPS):
+            n += len(ahead[taken][2])
+            taken += 1
+        wanted: dict[str, set[tuple[str, date]]] = defaultdict(set)
+        for t, d, ids in ahead[at:taken]:
+            wanted[t].update((g, d) for g in ids)
+        del ahead[:taken]
+        for t, keys in wanted.items():
+            ids = sorted({g for g, _ in keys})
+            loaded = self.groups.get_many(t, ids)
+            self.memo.update({("group", t, g): loaded.get(g) for g in ids})
+            days = self.deliveries.days(t, sorted(keys))
+            self.memo.update({("day", t, g, d): found for (g, d), found in days.items()})
+
+    def groups_of(self, tenant_id: str, day: date, group_ids: list[str]) -> dict[str, tuple[Group, str | None]]:
         """The groups (with why their channel is broken, if it is) of a message, as read ahead or read now."""
+        if group_ids and ("group", tenant_id, group_ids[0]) not in self.memo:
+            self._read_from(tenant_id, day, group_ids)
         ahead = {g: self.memo.pop(("group", tenant_id, g)) for g in dict.fromkeys(group_ids)
                  if ("group", tenant_id, g) in self.memo}
         rest = [g for g in group_ids if g not in ahead]
@@ -472,7 +495,7 @@ def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
     day = date.fromisoformat(body["date"])
     content = CONTENT[body.get("kind", "brief")](body, tenant, day, deps)
     job = _Job(tenant, content, day, final, deps, deps.clock())
-    loaded = deps.groups_of(tenant.tenant_id, body["group_ids"])
+    loaded = deps.groups_of(tenant.tenant_id, day, list(body["group_ids"]))
     groups = [loaded[g] for g in body["group_ids"] if g in loaded]
     stale = getattr(content, "stale", None)
     if stale is not None:  # a message the content no longer stands behind: nothing is sent or recorded
