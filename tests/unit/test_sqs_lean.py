@@ -19,6 +19,8 @@ def backend(request, monkeypatch):
     for name in PATCHED:
         monkeypatch.setattr(Queue, name, getattr(Queue, name, False), raising=False)
     monkeypatch.setattr(SQSBackend, "send_message", SQSBackend.send_message)
+    monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period",
+                        SQSBackend.is_message_valid_based_on_retention_period)
     if request.param == "lean":
         lean_queues()
         lean_queues()  # a second call changes nothing
@@ -60,3 +62,16 @@ def test_a_fifo_queue_still_drops_a_repeated_body_with_content_based_deduplicati
     backend.send_message(name, "same", group_id="g")
     assert [m.body for m in backend.receive_message(name, 10, 0, 30)] == ["same"]
 
+
+
+def test_a_message_past_the_queues_retention_period_is_not_received(backend):
+    name = f"lean-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, MessageRetentionPeriod="60")
+    # GIVEN a queue that keeps messages 60 seconds, holding a fresh message, one sent 61 seconds ago, and another
+    for body in ("a", "old", "b"):
+        backend.send_message(name, body)
+    backend.get_queue(name)._messages[1].sent_timestamp -= 61_000
+    # WHEN messages are received
+    got = backend.receive_message(name, 10, 0, 30)
+    # THEN the expired one is not given, and the receive ends there, as moto's own queue answers
+    assert [m.body for m in got] == ["a"]

@@ -82,10 +82,13 @@ def fast_clock() -> None:
 def lean_queues() -> None:
     """moto's SQS queue walks its whole message list more often than a queue needs: every message sent reads
     all the queue's attributes to learn one (ContentBasedDeduplication), counting visible, delayed and
-    in-flight messages three times; a receive first lists every visible message, then takes the first ten; a
-    delete scans the list twice and copies it. Here a send skips the counts it never reads, a receive stops
-    at the messages it takes, and a delete removes its message in one pass. What each call answers is
+    in-flight messages three times; a receive first lists every visible message, then takes the first ten, and
+    builds all the queue's attributes (counts included) three times for each message it takes, to read the
+    retention period; a delete scans the list twice and copies it. Here a send skips the counts it never
+    reads, a receive stops at the messages it takes and reads the retention period alone, and a delete
+    removes its message in one pass. What each call answers is
     unchanged (tests/unit/test_sqs_lean.py)."""
+    import moto.sqs.models as sqs_models
     from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
 
     if getattr(Queue, "_qunyun_lean", False):
@@ -128,6 +131,14 @@ def lean_queues() -> None:
             sending.on = False
 
     SQSBackend.send_message = send_message
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        # moto asks for the queue's MessageRetentionPeriod through get_queue_attributes, which builds every
+        # attribute, counts included, three times: for each message received.
+        retention = self.get_queue(queue_name).message_retention_period
+        return retention + message.sent_timestamp / 1000 > sqs_models.unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
     Queue._qunyun_lean = True
 
 
