@@ -9,7 +9,7 @@ import pytest
 from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
 from qunyun_ops.local.sqs_server import lean_queues
 
-PATCHED = ("messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+PATCHED = ("messages", "wait_for_messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
            "approximate_number_of_messages_not_visible", "delete_message", "_qunyun_lean")
 
 
@@ -75,3 +75,18 @@ def test_a_message_past_the_queues_retention_period_is_not_received(backend):
     got = backend.receive_message(name, 10, 0, 30)
     # THEN the expired one is not given, and the receive ends there, as moto's own queue answers
     assert [m.body for m in got] == ["a"]
+
+
+def test_a_long_poll_on_a_queue_with_nothing_visible_sleeps_instead_of_spinning(backend, monkeypatch):
+    name = f"lean-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    # GIVEN a queue whose only message is in flight
+    backend.send_message(name, "m")
+    assert len(backend.receive_message(name, 10, 0, 30)) == 1
+    looks = []
+    wait = Queue.wait_for_messages
+    monkeypatch.setattr(Queue, "wait_for_messages", lambda self, timeout: (looks.append(1), wait(self, timeout))[1])
+    # WHEN a receive long-polls it for a second
+    assert backend.receive_message(name, 10, 1, 30) == []
+    # THEN it waited rather than looking again and again until the second was over
+    assert len(looks) <= 3, len(looks)

@@ -85,8 +85,8 @@ def lean_queues() -> None:
     in-flight messages three times; a receive first lists every visible message, then takes the first ten, and
     builds all the queue's attributes (counts included) three times for each message it takes, to read the
     retention period; a delete scans the list twice and copies it. Here a send skips the counts it never
-    reads, a receive stops at the messages it takes and reads the retention period alone, and a delete
-    removes its message in one pass. What each call answers is
+    reads, a receive stops at the messages it takes and reads the retention period alone (a long poll still
+    sleeps until a message is visible), and a delete removes its message in one pass. What each call answers is
     unchanged (tests/unit/test_sqs_lean.py)."""
     import moto.sqs.models as sqs_models
     from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
@@ -107,6 +107,14 @@ def lean_queues() -> None:
         property(lambda self: sum(1 for m in self._messages if m.visible and not m.delayed)))
     # Only receive_message iterates this (and stops at its batch); it was a list of every visible message.
     Queue.messages = property(lambda self: (m for m in self._messages if m.visible and not m.delayed))
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        # A long poll waits until a message is visible; moto's test (`self.messages`, a list) would be always
+        # true of a generator, and the poll would spin instead of waiting.
+        with self._messages_lock:
+            self._messages_lock.wait_for(lambda: next(self.messages, None) is not None, timeout=timeout)
+
+    Queue.wait_for_messages = wait_for_messages
 
     def delete_message(self: Any, receipt_handle: str) -> None:
         if receipt_handle in self.deleted_messages:
