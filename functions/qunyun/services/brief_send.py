@@ -95,8 +95,8 @@ class SendDeps:
 
     def for_batch(self) -> SendDeps:
         """These dependencies, keeping what one batch of messages (one invocation, seconds long) reads of
-        tenants, briefs, templates and yesterday's boards, so ten messages of a tenant read each once. Nothing
-        is kept past the batch: a brief changed before the next batch is what the next batch sends."""
+        tenants, briefs, templates and yesterday's boards, so a batch's messages of a tenant read each once.
+        Nothing is kept past the batch: a brief changed before the next batch is what the next batch sends."""
         return dataclasses.replace(self, memo={})
 
     def read_ahead(self, bodies: Iterable[dict]) -> None:
