@@ -169,11 +169,8 @@ def test_pushes_racing_for_a_customer_groups_day_keep_only_the_mass_sends_that_w
     assert mass_sends(g, "M2026-11") == {quota_token(DAY, p) for p in went}
 
 
-def test_a_sender_stopped_between_the_mass_send_and_the_day_spends_once_on_its_retry(tenant, monkeypatch):
-    # GIVEN a customer group, and a first attempt whose process stops right after taking the mass send
-    t = shop(tenant)
-    g = group(t.tenant_id, "wecom_customer_group")
-    repo = DeliveryRepository()
+def stop_after_the_mass_send(t, g: Group, push: Push, repo: DeliveryRepository, monkeypatch) -> None:
+    """Spends for `push` in a process that stops right after taking the mass send, before the day's write."""
     from qunyun.adapters import deliveries_tables
 
     def stop(*args, **kwargs):
@@ -182,7 +179,15 @@ def test_a_sender_stopped_between_the_mass_send_and_the_day_spends_once_on_its_r
     with monkeypatch.context() as m:
         m.setattr(deliveries_tables.DayItem, "save", stop)
         with pytest.raises(SystemExit):
-            spend(t, g, MORNING, DAY, deliveries=repo)
+            spend(t, g, push, DAY, deliveries=repo)
+
+
+def test_a_sender_stopped_between_the_mass_send_and_the_day_spends_once_on_its_retry(tenant, monkeypatch):
+    # GIVEN a customer group, and a first attempt whose process stops right after taking the mass send
+    t = shop(tenant)
+    g = group(t.tenant_id, "wecom_customer_group")
+    repo = DeliveryRepository()
+    stop_after_the_mass_send(t, g, MORNING, repo, monkeypatch)
     assert mass_sends(g, "M2026-11") == {quota_token(DAY, MORNING.push_id)} and not day_of(g).begun
     # WHEN the push is tried again
     decision = spend(t, g, MORNING, DAY, deliveries=repo)
@@ -197,15 +202,7 @@ def test_a_stopped_senders_mass_send_is_given_back_when_the_day_fills_meanwhile(
     t = shop(tenant, daily_push_cap=1)
     g = group(t.tenant_id, "wecom_customer_group")
     repo = DeliveryRepository()
-    from qunyun.adapters import deliveries_tables
-
-    def stop(*args, **kwargs):
-        raise SystemExit("stopped")
-
-    with monkeypatch.context() as m:
-        m.setattr(deliveries_tables.DayItem, "save", stop)
-        with pytest.raises(SystemExit):
-            spend(t, g, MORNING, DAY, deliveries=repo)
+    stop_after_the_mass_send(t, g, MORNING, repo, monkeypatch)
     # AND a farewell that took the day's only slot meanwhile
     assert spend(t, g, FAREWELL, DAY, deliveries=repo).take
     # WHEN the morning brief is tried again
