@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import points_api
 import pytest
@@ -155,7 +156,7 @@ def test_member_entries_and_leaderboard(tenant, context):
                         context=context)
     assert status == 200 and len(rest["entries"]) == 1 and rest["next_cursor"] is None
     assert {page["entries"][0]["entry_id"], rest["entries"][0]["entry_id"]} == {"c2", "q1"}
-    day = at.astimezone().date().isoformat()
+    day = at.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()  # the tenant's day, whatever the machine's
     status, board = call(tenant, "GET", f"/v1/leaderboards?scope=tenant&period=day&date={day}", context=context)
     assert status == 200
     assert [(e["rank"], e["member_id"], e["points"]) for e in board["entries"]] == [(1, "u2", 15), (2, "u1", 5)]
