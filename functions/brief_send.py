@@ -22,6 +22,7 @@ from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
+from qunyun.settings import get_settings
 
 logger = Logger()
 metrics = Metrics()
@@ -38,8 +39,6 @@ WRITE_SECONDS_PER_GROUP = 0.01
 
 def time_needed(body: dict) -> float:
     """Seconds a message may take: its channel call's timeout and its groups' writes."""
-    from qunyun.settings import get_settings
-
     groups = body.get("group_ids") if isinstance(body, dict) else None
     return get_settings().channel_timeout_seconds + WRITE_SECONDS_PER_GROUP * len(groups or ())
 
