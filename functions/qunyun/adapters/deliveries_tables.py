@@ -32,9 +32,8 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-from qunyun.adapters.tables import _Meta
+from qunyun.adapters.tables import _Meta, _Table
 from qunyun.settings import get_settings
 
 TABLE = get_settings().table("deliveries")
@@ -55,7 +54,7 @@ class AwaitingOwnerIndex(GlobalSecondaryIndex):
     awaiting_sk = UnicodeAttribute(range_key=True)
 
 
-class _Item(Model):
+class _Item(_Table):
     class Meta(_DeliveriesMeta):
         pass
 

@@ -28,6 +28,7 @@ from qunyun.adapters.points_tables import (
     StockItem,
     _PointsMeta,
 )
+from qunyun.adapters.tables import share_session
 from qunyun.domain.ledger import Entry, LotState, MemberChange, MemberState, Plan
 from qunyun.domain.points import BALANCE_PARTS
 
@@ -97,8 +98,8 @@ class PointsLedger:
     """The points table seen by the services: consistent reads, and all-or-nothing commits."""
 
     def __init__(self) -> None:
-        self._connection = Connection(region=_PointsMeta.region, host=_PointsMeta.host,
-                                      max_retry_attempts=_PointsMeta.max_retry_attempts)
+        self._connection = share_session(Connection(region=_PointsMeta.region, host=_PointsMeta.host,
+                                                    max_retry_attempts=_PointsMeta.max_retry_attempts))
         self._local = threading.local()  # the prefetched snapshot of the current thread's attempt
 
     # ---- one round trip for everything a change needs to read ------------------------------------

@@ -27,9 +27,8 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
-from pynamodb.models import Model
 
-from qunyun.adapters.tables import _Meta
+from qunyun.adapters.tables import _Meta, _Table
 from qunyun.settings import get_settings
 
 TABLE = get_settings().table("points")
@@ -72,7 +71,7 @@ class MemberIndex(GlobalSecondaryIndex):
     member_id = UnicodeAttribute(range_key=True)
 
 
-class _Item(Model):
+class _Item(_Table):
     class Meta(_PointsMeta):
         pass
 

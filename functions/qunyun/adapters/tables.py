@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+from botocore.session import Session, get_session
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -11,6 +14,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -33,6 +37,41 @@ class _Meta:
     max_retry_attempts = 3
 
 
+_thread = threading.local()
+
+
+def thread_session() -> Session:
+    """This thread's botocore session, shared by every table's connection made in it."""
+    session = getattr(_thread, "session", None)
+    if session is None:
+        session = _thread.session = get_session()
+    return session
+
+
+def share_session(connection: Connection) -> Connection:
+    """Has a PynamoDB connection that has no client yet make it from the thread's botocore session.
+
+    PynamoDB makes a botocore session per connection, and a model has a connection of its own; a session
+    loads botocore's service model and endpoint rules before its first client (about 100 ms, each time),
+    while a client of a session that has loaded them takes a few milliseconds. A connection makes its client
+    once, for every thread; sessions stay per thread, as PynamoDB keeps them (botocore does not make clients
+    thread-safely from one session), and a thread that finds the client made makes no session."""
+    local = connection._local  # PynamoDB's per-thread holder of the connection's session
+    if connection._client is None and getattr(local, "session", None) is None:
+        local.session = thread_session()
+    return connection
+
+
+class _Table(Model):
+    """The base of qunyun's models: their connections share the thread's botocore session (`share_session`)."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        connection = super()._get_connection()
+        share_session(connection.connection)
+        return connection
+
+
 class TenantIndex(GlobalSecondaryIndex):
     """Every tenant, for jobs that visit each tenant in turn (a handful of items, never a Scan)."""
 
@@ -44,7 +83,7 @@ class TenantIndex(GlobalSecondaryIndex):
     tenant_id = UnicodeAttribute(range_key=True)
 
 
-class TenantItem(Model):
+class TenantItem(_Table):
     class Meta(_Meta):
         table_name = _settings.table("tenants")
 
@@ -59,7 +98,7 @@ class TenantItem(Model):
     created_at = UTCDateTimeAttribute()
 
 
-class TimezonesItem(Model):
+class TimezonesItem(_Table):
     """The timezones groups live in (a set kept up to date by every group import), so BriefDispatch knows
     which local slots to look up without scanning the groups table. Its key is no valid tenant id."""
 
@@ -70,7 +109,7 @@ class TimezonesItem(Model):
     timezones = UnicodeSetAttribute(null=True)
 
 
-class BriefCheckpointItem(Model):
+class BriefCheckpointItem(_Table):
     """The last 5-minute slot (a UTC instant) BriefDispatch finished: the next run catches up from there."""
 
     class Meta(_Meta):
@@ -109,7 +148,7 @@ class EveningSlotIndex(_SlotIndex):
     tenant_id = UnicodeAttribute(range_key=True)
 
 
-class GroupItem(Model):
+class GroupItem(_Table):
     class Meta(_Meta):
         table_name = _settings.table("groups")
 
@@ -144,7 +183,7 @@ class GroupItem(Model):
     updated_at = UTCDateTimeAttribute()
 
 
-class _ContentItem(Model):
+class _ContentItem(_Table):
     """What operators write for members to read: briefs, their own templates, flash groups' terms, events.
 
         pk                      sk                          item
