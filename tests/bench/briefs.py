@@ -228,6 +228,9 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     from qunyun_ops.local.sqs import sqs_client, sqs_record
 
     deps = brief_send.default_deps()
+    # The probe's clients, made now: some models' clients would otherwise be made for the probe inside the
+    # measured run, though BriefSend never uses them.
+    clients = dynamodb_clients([deps.ledger._connection.client])
     source = brief_send_source()
     customer = WecomCustomerGroups(customer_url)
     deps.customer_groups = lambda: customer
@@ -236,7 +239,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     while (command := commands.get()) != "exit":
         probe = None
         if command == "measure":
-            probe = Probe().attach_all(dynamodb_clients([deps.ledger._connection.client]))
+            probe = Probe().attach_all(clients)
         render_timer.on = jinja_timer.on = command == "measure"
         render_timer.seconds = jinja_timer.seconds = 0.0
         render_timer.calls = jinja_timer.calls = 0
