@@ -9,17 +9,24 @@ Everything runs against one DynamoDB Local of its own, a local SQS endpoint of i
   (wecom_robot, feishu_bot, dingtalk_robot, slack_webhook, telegram_bot, signed_webhook, outbox, each with a
   robot/bot of its own so no platform rate limit is met, and one eighth wecom_customer_group spread over
   --owners owners); a morning brief of six sections (news, tip, product, event, check-in, text; two of them
-  targeted) added with the real service. A warm-up tenant goes through the same path first (JIT,
-  connections, templates).
+  targeted) added with the real service. A warm-up tenant of --warm groups (default 2,000) goes through the
+  same path first (connections, templates, and DynamoDB Local's JIT: its CPU per call falls by more than half
+  over its first few thousand calls, and the floor, measured last, would otherwise meet a warmer emulator
+  than the run).
 * measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages) while
-  --consumers BriefSend execution environments (processes of their own, default 2; Lambda runs as many
-  as the queue needs) drain the queue as Lambda's event source mapping does (qunyun_ops.local.sqs):
+  --consumers BriefSend execution environments (processes of their own, default 3: Lambda runs as many
+  as the queue needs, and on 2 cores 3 keep them busiest: 2 leave a third idle, 4 contend) drain the queue
+  as Lambda's event source mapping does (qunyun_ops.local.sqs):
   receive up to BriefSend's BatchSize within its MaximumBatchingWindowInSeconds (template.yaml), call
   `brief_send.process` with the SQS event, delete what it did not report back. Delivered = records `sent`
   (robots, bots, outbox, webhooks) or `awaiting_owner` (customer groups, whose owner's task was created),
   counted from the records.
 * the floor: plain boto3 put_item of N items of a group day's size into the deliveries table, sequential,
   in the same run (--raw items; 0 = N), sampled twice; the fastest sample counts.
+
+CPU: each process's CPU time over the measured run (DynamoDB Local, the local SQS endpoint, each BriefSend
+environment, and the benchmark's own process, which runs the dispatcher and the channel fakes), per delivered
+brief, and the share of the machine's cores they kept busy.
 
 Capacity is DynamoDB's own ConsumedCapacity of every call (CapacityMeter) on every client the code path uses.
 DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate
@@ -218,8 +225,9 @@ def receive(sqs, url: str, wait: int, most: int = 10) -> list[dict]:
 
 def consumer(url: str, arn: str, customer_url: str, commands, results, handled, stop) -> None:
     """One BriefSend execution environment (a process of its own, as Lambda runs them): Lambda's event source
-    mapping in a loop, receive up to 10 messages (BatchSize), call `brief_send.process` with the SQS event,
-    delete what it did not report back. Waits for a command per run; reports its figures when `stop` is set."""
+    mapping in a loop: receive up to BatchSize messages within the batching window (template.yaml), call
+    `brief_send.process` with the SQS event, delete what it did not report back. Waits for a command per run;
+    reports its figures when `stop` is set."""
     sys.stdout = sys.stderr
     import brief_send
     import qunyun.services.brief_send as send_service
@@ -317,6 +325,13 @@ class Consumers:
             w.join(timeout=10)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_floor(client, n: int, item_bytes: int, sample: int = 0) -> float:
     table = f"{STACK}-deliveries"
     pad = "x" * max(item_bytes - 60, 1)
@@ -332,10 +347,10 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=10_000)
     parser.add_argument("--raw", type=int, default=0, help="raw put_item calls (0: as many as --groups)")
     parser.add_argument("--owners", type=int, default=5, help="owners of the customer groups")
-    parser.add_argument("--warm", type=int, default=160, help="groups of the warm-up tenant")
+    parser.add_argument("--warm", type=int, default=2000, help="groups of the warm-up tenant")
     parser.add_argument("--direct", action="store_true",
                         help="groups on direct channels only (no WeCom customer groups, their quota and owner tasks)")
-    parser.add_argument("--consumers", type=int, default=2,
+    parser.add_argument("--consumers", type=int, default=3,
                         help="BriefSend execution environments draining the queue at once (processes)")
     args = parser.parse_args()
     began = time.perf_counter()
@@ -402,14 +417,19 @@ def main() -> None:
         def run(at: str, checkpoint: str, probe: Probe | None) -> dict:
             """Dispatch while the consumers wait on the queue, until they have handled every message."""
             dispatch_deps = {"checkpoint": DispatchCheckpoint(checkpoint), "deliveries": deliveries}
+            processes = {"dynamodb_local": server.process.pid, "sqs_endpoint": sqs_server.process.pid,
+                         "benchmark_process": os.getpid(),
+                         **{f"brief_send_{n}": w.pid for n, w in enumerate(consumers.workers, 1)}}
             consumers.start(measure=probe is not None)
+            cpu0 = {name: cpu_seconds(pid) for name, pid in processes.items()}
             t0 = time.perf_counter()
             summary = brief_dispatch.process({"scheduled_time": at}, deps=dispatch_deps)
             t1 = time.perf_counter()
             drained = consumers.drain(summary["messages"])
             t2 = time.perf_counter()
+            cpu = {name: round(cpu_seconds(pid) - cpu0[name], 1) for name, pid in processes.items()}
             return {"dispatch": summary, "dispatch_seconds": t1 - t0, "send_seconds": t2 - t1, "seconds": t2 - t0,
-                    **drained}
+                    "cpu_seconds": cpu, **drained}
 
         def quiet_render(tenant_id: str) -> dict:
             """`render_brief` for the tenant's groups, as BriefSend calls it, once nothing else runs: the
@@ -509,6 +529,10 @@ def main() -> None:
         "jinja_render_ms_per_brief_during_run": round(jinja["seconds"] / max(jinja["calls"], 1) * 1000, 3),
         "targets": {"ratio_at_least": 0.4, "write_units_at_most": 2.0, "render_ms_at_most": 1.0},
         "cpu_count": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "cpu_seconds_during_run": measured["cpu_seconds"],
+        "cpu_ms_per_delivered": {k: round(v * 1000 / per, 2) for k, v in measured["cpu_seconds"].items()},
+        "cpu_busy_share_during_run": round(sum(measured["cpu_seconds"].values())
+                                           / (measured["seconds"] * (os.cpu_count() or 1)), 3),
         "total_seconds": round(time.perf_counter() - began, 1),
     }
     out["targets"].update({"ratio_met": out["ratio_to_raw_put"] >= 0.4,
