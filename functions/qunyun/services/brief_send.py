@@ -426,6 +426,10 @@ def _corp(job: _Job):
     return Corp(corp_id, secret) if corp_id and secret else None
 
 
+def _records(claimed: dict[str, list[tuple[Group, Delivery]]]) -> list[Delivery]:
+    return [record for members in claimed.values() for _, record in members]
+
+
 def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, list[tuple[Group, Delivery]]]:
     """The owner's groups this attempt may send to, by their text; all or, when one is busy, none."""
     claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
@@ -440,7 +444,7 @@ def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, l
     except RetryLater:
         # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
         # they would look like a crashed send to the retry.
-        _give_back(job, [record for members in claimed.values() for _, record in members], "busy")
+        _give_back(job, _records(claimed), "busy")
         raise
     return claimed
 
@@ -451,7 +455,7 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
     claimed = _claim_all(job, loaded)
     if not claimed:
         return
-    with _before_send(job, [record for members in claimed.values() for _, record in members]):
+    with _before_send(job, _records(claimed)):
         corp = _corp(job)
     claims, retry = job.deps.claims, []
     for text, members in claimed.items():
