@@ -68,12 +68,13 @@ def brief_queue() -> BriefQueue:
     return BriefQueue(os.environ["BRIEF_QUEUE_URL"])
 
 
-def _bodies(event: dict) -> list[dict]:
-    """The batch's message bodies that parse, to read ahead for; the others fail on their own in `handle`."""
-    bodies = []
+def _bodies(event: dict) -> dict[tuple[str, str], dict]:
+    """The batch's message bodies that parse, by message id and text, in order: read ahead for, then handled;
+    the others fail on their own in `handle`."""
+    bodies = {}
     for record in event.get("Records") or []:
         try:
-            bodies.append(json.loads(record["body"]))
+            bodies[(record["messageId"], record["body"])] = json.loads(record["body"])
         except (KeyError, TypeError, ValueError):
             continue
     return bodies
@@ -83,11 +84,12 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
             queue: BriefQueue | None = None) -> dict:
     deps = (deps or default_deps()).for_batch()
     queue = queue or brief_queue()
-    deps.read_ahead(_bodies(event))
+    bodies = _bodies(event)
+    deps.read_ahead(bodies.values())
 
     def handle(record: SQSRecord) -> None:
         final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
-        body = json.loads(record.body)
+        body = bodies.get((record.message_id, record.body)) or json.loads(record.body)
         # The last receive tries whatever the time: deferring it would move it to the dead-letter queue unrecorded.
         if not final and context is not None and context.get_remaining_time_in_millis() / 1000 < time_needed(body):
             queue.retry_after(record.receipt_handle, 0)
