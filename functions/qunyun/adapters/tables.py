@@ -41,7 +41,7 @@ _thread = threading.local()
 
 
 def thread_session() -> Session:
-    """This thread's botocore session, shared by every table's connection made in it."""
+    """This thread's botocore session: the connections that make their client in this thread make it from this one."""
     session = getattr(_thread, "session", None)
     if session is None:
         session = _thread.session = get_session()
