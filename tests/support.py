@@ -72,23 +72,26 @@ def count_items(client, table: str, tenant_id: str) -> int:
     return resp["Count"]
 
 
-def dynamodb_clients(extra=()) -> list:
-    """Every botocore DynamoDB client the code path can use: each PynamoDB model's and the repositories' own."""
+def leaf_models() -> list:
+    """Every PynamoDB model of a table defined so far that no other model extends. Leaf models only: a base
+    class's connection, once made, is inherited by subclasses that have none yet, with the base's schema (no
+    indexes)."""
     from pynamodb.models import Model
-
-    seen, out = set(), []
 
     def models(cls):
         for sub in cls.__subclasses__():
             yield sub
             yield from models(sub)
 
-    for m in models(Model):
-        meta = getattr(m, "Meta", None)
-        # Leaf models only: a base class's connection, once made, is inherited by subclasses that have none
-        # yet, with the base's schema (no indexes).
-        if meta is None or not getattr(meta, "table_name", None) or m.__subclasses__():
-            continue
+    found = {m for m in models(Model)
+             if getattr(getattr(m, "Meta", None), "table_name", None) and not m.__subclasses__()}
+    return sorted(found, key=lambda m: (m.__module__, m.__name__))
+
+
+def dynamodb_clients(extra=()) -> list:
+    """Every botocore DynamoDB client the code path can use: each PynamoDB model's and the repositories' own."""
+    seen, out = set(), []
+    for m in leaf_models():
         client = m._get_connection().connection.client
         if id(client) not in seen:
             seen.add(id(client))

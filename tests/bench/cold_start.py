@@ -41,15 +41,10 @@ third = sorted(
 )
 clients = {{}}
 if {clients!r}:
-    from pynamodb.models import Model
+    sys.path.insert(0, {tests!r})
+    from support import leaf_models
 
-    def leaves(cls):
-        for sub in cls.__subclasses__():
-            if not sub.__subclasses__() and getattr(getattr(sub, "Meta", None), "table_name", None):
-                yield sub
-            yield from leaves(sub)
-
-    models = sorted(set(leaves(Model)), key=lambda m: m.__name__)
+    models = leaf_models()
     t = time.perf_counter()
     for m in models:
         m._get_connection().connection.client
@@ -79,7 +74,8 @@ def run_probe(code: str) -> dict:
 
 
 def timed_import(lines: list[str], clients: bool = False) -> dict:
-    return run_probe(PROBE.format(functions=str(ROOT / "functions"), imports="\n".join(lines), clients=clients))
+    return run_probe(PROBE.format(functions=str(ROOT / "functions"), tests=str(ROOT / "tests"),
+                                  imports="\n".join(lines), clients=clients))
 
 
 def main() -> None:

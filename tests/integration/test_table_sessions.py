@@ -4,35 +4,39 @@ a cold start paid that once per model it used (tests/bench/cold_start.py measure
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from datetime import date
 
-from pynamodb.models import Model
+# A fresh interpreter, where no model has made its client yet (in this one, earlier tests may have made some
+# in other threads): every model's client and the ledger's, then whose session each connection holds.
+FRESH = """
+import json
+import qunyun.adapters.deliveries_tables, qunyun.adapters.points_tables, qunyun.adapters.tables
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.tables import thread_session
+from support import leaf_models
 
-
-def _models() -> list[type[Model]]:
-    import qunyun.adapters.deliveries_tables  # noqa: F401 - every table module, so every model is defined
-    import qunyun.adapters.points_tables  # noqa: F401
-    import qunyun.adapters.tables  # noqa: F401
-
-    def leaves(cls):
-        for sub in cls.__subclasses__():
-            if not sub.__subclasses__() and getattr(getattr(sub, "Meta", None), "table_name", None):
-                yield sub
-            yield from leaves(sub)
-
-    return sorted(set(leaves(Model)), key=lambda m: m.__name__)
+connections = [m._get_connection().connection for m in leaf_models()] + [PointsLedger()._connection]
+for c in connections:
+    c.client
+print(json.dumps({"connections": len(connections),
+                  "sessions": len({id(c.session) for c in connections}),
+                  "the_threads": all(c.session is thread_session() for c in connections)}))
+"""
 
 
 def test_every_model_and_the_ledger_use_the_threads_session(ddb):
-    from qunyun.adapters.points_ledger import PointsLedger
-    from qunyun.adapters.tables import thread_session
-
-    models = _models()
-    assert len(models) > 20
-    sessions = {id(m._get_connection().connection.session) for m in models}
-    sessions.add(id(PointsLedger()._connection.session))
-    assert sessions == {id(thread_session())}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.pathsep.join([os.path.join(root, "functions"), os.path.join(root, "tests")])
+    out = subprocess.run([sys.executable, "-c", FRESH], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": path})
+    made = json.loads(out.stdout.strip().splitlines()[-1])
+    assert made["connections"] > 20
+    assert (made["sessions"], made["the_threads"]) == (1, True)
 
 
 def test_the_shared_session_serves_requests_of_several_tables(ddb):
