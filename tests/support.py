@@ -66,6 +66,41 @@ class FakeContext:
 
 
 
+def _value_bytes(value: dict) -> int:
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        digits = v.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(x.encode()) for x in v)
+    if kind == "NS":
+        return sum(_value_bytes({"N": x}) for x in v)
+    if kind == "BS":
+        return sum(len(x) for x in v)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(x) for x in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _value_bytes(x) for k, x in v.items())
+    raise ValueError(f"not a DynamoDB attribute value: {value!r}")
+
+
+def item_bytes(item: dict) -> int:
+    """An item's size as DynamoDB bills it (DynamoDB JSON, as a low-level client returns it): each attribute's
+    name and value, a number by its significant digits, 3 bytes a list or map and 1 an element of one."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def write_units(item: dict) -> int:
+    """The write units of a write that leaves `item` as it is (and found it no larger): one per started KB."""
+    return max(1, -(-item_bytes(item) // 1024))
+
+
 def count_items(client, table: str, tenant_id: str) -> int:
     resp = client.query(TableName=f"{STACK}-{table}", KeyConditionExpression="tenant_id = :t",
                         ExpressionAttributeValues={":t": {"S": tenant_id}}, Select="COUNT")
@@ -116,6 +151,8 @@ class DynamoCalls:
         tables = [params["TableName"]] if "TableName" in params else sorted(params.get("RequestItems") or [])
         if model.name == "TransactWriteItems":
             tables = sorted({next(iter(i.values()))["TableName"] for i in params["TransactItems"]})
+        if model.name == "BatchExecuteStatement":  # PartiQL: the table is the statement's first quoted name
+            tables = sorted({s["Statement"].split('"')[1] for s in params["Statements"]})
         self.calls[f"{model.name}:{','.join(t.removeprefix(STACK + '-') for t in tables)}"] += 1
 
     def __enter__(self) -> DynamoCalls:

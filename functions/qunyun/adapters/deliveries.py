@@ -4,6 +4,7 @@ the records awaiting a WeCom owner (layout: adapters/deliveries_tables.py)."""
 from __future__ import annotations
 
 import itertools
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -364,3 +365,33 @@ def outcome_actions(push_id: str, status: Status, now: datetime, *, reason: str 
         actions.append(ids.set((ids | []).append(list(message_ids))))
     actions += [record_field(push_id, "sent_at").set(micros(sent_at or now))] if status is Status.sent else []
     return actions
+
+
+# Push ids that can stand in a PartiQL path as a quoted name: qunyun's own (`brief:morning`, `farewell`, an event
+# reminder's `reminder:{event}:{rung}`); any other is written by `outcome_actions` instead.
+_QUOTABLE = re.compile(r"[A-Za-z0-9:_.#@-]{1,200}")
+
+
+def outcome_statement(record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
+                      error: str | None = None, message_ids: Iterable[str] = ()) -> dict | None:
+    """The outcome write of a claimed record (DeliveryClaims.finish) as one PartiQL statement, for
+    BatchExecuteStatement: the same fields set and the claim removed, where the record is `planned`, claimed
+    with `token` and, when ids are given, has no message ids yet (a planned record never has: `finish` appends
+    to ids that exist, a statement cannot). None when the push id cannot be quoted in a statement."""
+    pid = record.push_id
+    if not _QUOTABLE.fullmatch(pid):
+        return None
+    values: dict[str, dict] = {"status": {"S": status.value}, "updated_at": {"N": str(micros(now))}}
+    values.update({"reason": {"S": reason}} if reason is not None else {})
+    values.update({"error": {"S": error}} if error is not None else {})
+    ids = list(message_ids)
+    values.update({"message_ids": {"L": [{"S": i} for i in ids]}} if ids else {})
+    values.update({"sent_at": {"N": str(micros(now))}} if status is Status.sent else {})
+    path = f'records."{pid}"'
+    where = f"pk = ? AND sk = ? AND {path}.{STATUS} = ? AND {path}.{CLAIM} = ?"
+    where += f" AND {path}.{_SHORT['message_ids']} IS MISSING" if ids else ""
+    statement = (f'UPDATE "{DayItem.Meta.table_name}"' + "".join(f" SET {path}.{_SHORT[n]} = ?" for n in values)
+                 + f" REMOVE {path}.{CLAIM} REMOVE {path}.{CLAIMED_AT} WHERE {where}")
+    pk, sk = day_key(record.tenant_id, record.date, record.group_id)
+    keys = [{"S": pk}, {"S": sk}, {"S": Status.planned.value}, {"S": token}]
+    return {"Statement": statement, "Parameters": [*values.values(), *keys]}
