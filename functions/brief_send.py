@@ -105,7 +105,8 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
             logger.info("brief to retry", extra={"message_id": record.message_id, "reason": str(e)})
             raise
 
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    with deps.outcomes_written():  # sent pushes' outcomes are written together (services/brief_send.py)
+        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 
 @logger.inject_lambda_context

@@ -10,10 +10,13 @@ What is guaranteed, and why:
   quota just before, in its own idempotent write), writes the record and *claims* it for this sender (a fresh
   token, the time). A record planned earlier and given back is claimed again with a conditional write before
   the channel is called. Only the claim holder sends, and it records the outcome and drops the claim in one
-  conditional write. A duplicate SQS message, a second dispatcher run or a concurrent sender finds the record
-  sent, skipped or claimed, and sends nothing.
-* **A crash between the channel's send and the record** leaves the claim behind. Robots and bots have no
-  idempotency key, so nobody can tell whether the group got the message: sending again could post it twice.
+  conditional write: a batch's sent pushes' outcomes are written together, 25 to a request (PartiQL statements
+  with the same conditions: `SendDeps.finish_later`), when 25 wait and when the batch ends or fails; a WeCom
+  task's groups once the task exists. A duplicate SQS message, a second dispatcher run or a concurrent sender
+  finds the record sent, skipped or claimed, and sends nothing.
+* **A crash between the channel's send and the record** leaves the claim behind (and the claims of the sends
+  whose outcomes were waiting with it: at most 25). Robots and bots have no idempotency key, so nobody can
+  tell whether the group got the message: sending again could post it twice.
   After the claim's lease (longer than the function's timeout) the next attempt records the delivery `failed`
   with the reason `unknown_after_crash` and does not send: at most once, never twice. Channels whose receiver
   drops a repeated key (`outbox`, and `signed_webhook` bridges that honour the envelope's `key`) are sent again
@@ -42,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
-from qunyun.adapters.delivery_claims import ClaimState, DeliveryClaims
+from qunyun.adapters.delivery_claims import STATEMENTS_PER_REQUEST, ClaimState, DeliveryClaims, Outcome
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.render import render
@@ -147,9 +150,40 @@ class SendDeps:
         return {g: v for g, v in {**ahead, **loaded}.items() if v is not None}
 
     def group_day(self, tenant_id: str, group_id: str, day: date) -> GroupDay:
-        """The group's day, as read ahead or read now."""
+        """The group's day, as read ahead or read now (after writing the outcomes waiting to be written, when one
+        of them is the group's: a batch that pushes one group twice sees its own first outcome)."""
+        if any((o.record.tenant_id, o.record.group_id, o.record.date) == (tenant_id, group_id, day)
+               for o in self.memo.get("~outcomes", ())):
+            self.finish_pending()
         return self.memo.pop(("day", tenant_id, group_id, day), None) or self.deliveries.day(tenant_id, group_id,
                                                                                                day)
+
+    def finish_later(self, outcome: Outcome) -> None:
+        """Records a sent push's outcome with the next ones, 25 to a request (`finish_pending`)."""
+        pending = self.memo.setdefault("~outcomes", [])
+        pending.append(outcome)
+        if len(pending) >= STATEMENTS_PER_REQUEST:
+            self.finish_pending()
+
+    @contextmanager
+    def outcomes_written(self) -> Iterator[None]:
+        """Writes the outcomes still waiting when the block ends, by returning or by an exception (a RetryLater
+        of another group of the batch, say). Not on what only a dying process raises (SystemExit): a crash writes
+        nothing."""
+        try:
+            yield
+        except Exception:
+            self.finish_pending()
+            raise
+        self.finish_pending()
+
+    def finish_pending(self) -> None:
+        """Writes the outcomes waiting to be written. The batch's handler calls it before it returns, and on any
+        exception: a process that dies before leaves those groups' claims behind (at most 25), and they are
+        recorded `unknown_after_crash` as any send whose outcome was not recorded."""
+        pending = self.memo.pop("~outcomes", None)
+        if pending:
+            self.claims.finish_all(pending)
 
     def once(self, key: tuple, load: Callable[[], T]) -> T:
         """`load()` the first time `key` is asked for in this batch; what it gave after that. `send_message`
@@ -408,7 +442,8 @@ def _send_direct(job: _Job, group: Group, broken: str | None) -> None:
     job.deps.after_send(group.group_id, result)
     claims = job.deps.claims
     if result.ok:
-        claims.finish(record, job.token, Status.sent, job.now, message_ids=result.message_ids)
+        job.deps.finish_later(Outcome(record, job.token, Status.sent, job.now,
+                                      message_ids=tuple(result.message_ids)))
     elif result.outcome.value == "transient":
         if job.transient(record, result.code, result.delivered_parts):
             raise RetryLater(result.retry_after, f"{group.channel.value} {result.code}: {result.detail}")
@@ -460,39 +495,47 @@ def _send_customer(job: _Job, owner: str, loaded: list[tuple[Group, str | None]]
     claims, retry = job.deps.claims, []
     for text, members in claimed.items():
         if corp is None:
-            for _, record in members:
-                claims.finish(record, job.token, Status.failed, job.now, reason="channel_broken",
-                              error="no WeCom corp credentials: store {tenant}/wecom/corp_id and corp_secret")
+            claims.finish_all([Outcome(record, job.token, Status.failed, job.now, reason="channel_broken",
+                                       error="no WeCom corp credentials: store {tenant}/wecom/corp_id and "
+                                             "corp_secret") for _, record in members])
             continue
-        result = job.deps.customer_groups().add_msg_template(corp, owner, [g.chat_id for g, _ in members], text)
-        job.deps.after_send(owner, result)
-        if result.ok:
-            refused = set(result.data.fail_list)
-            handed = [record for group, record in members if group.chat_id not in refused]
-            if handed:  # the task enters the follow-up job's index before its records say awaiting_owner
-                job.deps.deliveries.await_owner(result.data.msgid, handed, job.now)
-            for group, record in members:
-                if group.chat_id in refused:
-                    claims.finish(record, job.token, Status.failed, job.now, reason="wecom_refused",
-                                  error="WeCom refused the group (not the owner's, or dissolved)")
-                else:
-                    claims.finish(record, job.token, Status.awaiting_owner, job.now, message_ids=[result.data.msgid])
-        elif result.outcome.value == "transient":
-            if all([job.transient(record, result.code, 0) for _, record in members]):
-                retry.append(result.retry_after or 1.0)
-        else:
-            for _, record in members:
-                claims.finish(record, job.token, Status.failed, job.now, reason="channel_error",
-                              error=f"{result.code}: {result.detail}")
+        outcomes, retry_after = _hand_over(job, owner, corp, text, members)
+        claims.finish_all(outcomes)  # each task's groups once it exists
+        retry += [retry_after] if retry_after is not None else []
     if retry:
         raise RetryLater(max(retry), "WeCom asked to try the mass-send task later")
+
+
+def _hand_over(job: _Job, owner: str, corp, text: str,
+               members: list[tuple[Group, Delivery]]) -> tuple[list[Outcome], float | None]:
+    """Creates one mass-send task for the members: their outcomes to record, or (their claims given back) the
+    seconds WeCom asked to wait before trying again."""
+    result = job.deps.customer_groups().add_msg_template(corp, owner, [g.chat_id for g, _ in members], text)
+    job.deps.after_send(owner, result)
+    if result.ok:
+        refused = set(result.data.fail_list)
+        handed = [record for group, record in members if group.chat_id not in refused]
+        if handed:  # the task enters the follow-up job's index before its records say awaiting_owner
+            job.deps.deliveries.await_owner(result.data.msgid, handed, job.now)
+        return [Outcome(record, job.token, Status.failed, job.now, reason="wecom_refused",
+                        error="WeCom refused the group (not the owner's, or dissolved)")
+                if group.chat_id in refused else
+                Outcome(record, job.token, Status.awaiting_owner, job.now, message_ids=(result.data.msgid,))
+                for group, record in members], None
+    if result.outcome.value == "transient":
+        retried = all([job.transient(record, result.code, 0) for _, record in members])
+        return [], (result.retry_after or 1.0) if retried else None
+    return [Outcome(record, job.token, Status.failed, job.now, reason="channel_error",
+                    error=f"{result.code}: {result.detail}") for _, record in members], None
 
 
 def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
     """Handles one queue message: `{tenant_id, date, group_ids, owner?, kind?}` plus what its kind needs
     (`edition` for a brief, the default kind). Raises RetryLater when the message should come back later."""
-    if deps.memo is None:  # not part of a batch (`for_batch`): keep what this message reads, for its groups
+    if deps.memo is None:  # not part of a batch (`for_batch`): a batch of its own, its outcomes written at its end
         deps = deps.for_batch()
+        with deps.outcomes_written():
+            return send_message(body, deps=deps, final=final)
     tenant = deps.once(("tenant", body["tenant_id"]), lambda: deps.tenants.get(body["tenant_id"]))
     if tenant is None:
         return
