@@ -30,7 +30,11 @@ brief, and the share of the machine's cores they kept busy.
 
 Capacity is DynamoDB's own ConsumedCapacity of every call (CapacityMeter) on every client the code path uses.
 DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate
-(2 write units per transaction item per started KB). Render time is `render_brief` per group (the board read
+(2 write units per transaction item per started KB). It reports nothing for PartiQL statements (the outcomes
+BriefSend writes together, BatchExecuteStatement): each statement that wrote is billed as DynamoDB bills the
+same UpdateItem, by the item it left, read after the run (tests/support.py `write_units`; the rule agrees with
+DynamoDB Local's own billing of puts: tests/integration/test_outcomes_batched.py), and counted in the write
+units per delivered brief. Render time is `render_brief` per group (the board read
 included) and the Jinja2 render alone, measured once the run is over, for the same groups as BriefSend calls
 it; the same figures taken during the run are reported too (they also hold the waits of 2 cores shared by
 every process of the run).
@@ -233,9 +237,12 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     import qunyun.services.brief_send as send_service
     import qunyun.services.briefs as brief_service
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
+    from qunyun.settings import get_settings
     from qunyun_ops.local.sqs import sqs_client, sqs_record
+    from qunyun_ops.local.stack import ddb_client
 
     deps = brief_send.default_deps()
+    raw_client = ddb_client(get_settings().dynamodb_endpoint)
     # The probe's clients, made now: some models' clients would otherwise be made for the probe inside the
     # measured run, though BriefSend never uses them.
     clients = dynamodb_clients([deps.ledger._connection.client])
@@ -278,6 +285,9 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
         if probe is not None:
             figures["probe"] = probe_figures(probe)
             probe.detach_all()
+            # the outcomes' PartiQL statements, billed by the items they left (DynamoDB Local reports nothing)
+            figures["probe"]["statements"] = len(probe.statements_written)
+            figures["probe"]["statement_units"] = probe.statement_write_units(raw_client)
         results.put(figures)
 
 
@@ -470,6 +480,8 @@ def main() -> None:
         read, write, calls, by_table = figures["read"], figures["write"], figures["calls"], figures["by_table"]
         tx_items, tx_aws_units = figures.get("tx_kinds", {}), figures["tx_aws_units"]
         op_seconds, units = figures["seconds"], figures["units"]
+        statements, statement_units = figures.get("statements", 0), figures.get("statement_units", 0.0)
+        write += statement_units
         render, jinja = measured["render"], measured["jinja"]
 
         log("render: the same groups' briefs again, on a machine no longer sending ...")
@@ -513,6 +525,8 @@ def main() -> None:
         "raw_item_bytes": item_bytes,
         "ratio_to_raw_put": round(e2e_rate / raw_rate, 3),
         "write_units_per_delivered": round(write / per, 3), "read_units_per_delivered": round(read / per, 3),
+        "partiql_statements_per_delivered": round(statements / per, 3),
+        "partiql_write_units_per_delivered": round(statement_units / per, 3),
         "aws_estimate_write_units_per_delivered": round(
             (write - units.get("TransactWriteItems", 0.0) + tx_aws_units) / per, 3),
         "capacity_units_by_operation": {k: round(v, 1) for k, v in sorted(units.items())},

@@ -74,9 +74,20 @@ class CapacityMeter:
 
 
 
+def statement_key(statement: dict) -> tuple[str, str, str]:
+    """The table and (pk, sk) of a PartiQL statement naming its item by `pk = ? AND sk = ?`."""
+    text, values = statement["Statement"], statement["Parameters"]
+    at = text[:text.index("pk = ?")].count("?")
+    return text.split('"')[1], values[at]["S"], values[at + 1]["S"]
+
+
 class Probe(CapacityMeter):
     """Capacity plus what the calls were: calls per operation and table, each transaction's items (how many,
-    which kinds, request bytes, AWS write units), and time and DynamoDB Local's capacity units per operation."""
+    which kinds, request bytes, AWS write units), and time and DynamoDB Local's capacity units per operation.
+
+    DynamoDB Local reports no capacity for PartiQL statements; each BatchExecuteStatement statement that wrote
+    is kept (`statements_written`), and `statement_write_units` bills it as DynamoDB bills the equivalent
+    UpdateItem: by the size of the item it left (read after the run), one unit per started KB."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,6 +103,7 @@ class Probe(CapacityMeter):
         self.tx_aws_units = 0  # 2 write units per transaction item per started KB of request
         self.seconds: Counter = Counter()  # from the call's parameters to its parsed answer
         self.units: Counter = Counter()  # capacity units as DynamoDB Local reports them
+        self.statements_written: list[tuple[str, str, str]] = []  # (table, pk, sk) of each PartiQL write
 
     def attach_all(self, clients) -> Probe:
         for client in clients:
@@ -112,6 +124,9 @@ class Probe(CapacityMeter):
     def _look(self, params, model, **_):
         self._started.at = time.perf_counter()
         tables = [params["TableName"]] if "TableName" in params else sorted(params.get("RequestItems") or ["?"])
+        if model.name == "BatchExecuteStatement":
+            self._started.statements = [statement_key(s) for s in params.get("Statements") or []]
+            tables = sorted({table for table, _, _ in self._started.statements})
         with self._lock:
             if model.name == "TransactWriteItems":
                 items = params.get("TransactItems") or []
@@ -131,6 +146,29 @@ class Probe(CapacityMeter):
                 self.seconds[model.name] += time.perf_counter() - started
             for c in [consumed] if isinstance(consumed, dict) else consumed:
                 self.units[model.name] += c.get("CapacityUnits", 0.0)
+            if model.name == "BatchExecuteStatement":
+                keys = getattr(self._started, "statements", [])
+                self.statements_written += [k for k, r in zip(keys, parsed.get("Responses") or [], strict=False)
+                                            if "Error" not in r]
+
+    def statement_write_units(self, client) -> float:
+        """The write units of the PartiQL statements that wrote, by the items as they are now (call it once the
+        writes are over, with a client the probe does not watch)."""
+        from support import write_units
+
+        items = {}
+        keys = sorted(set(self.statements_written))
+        for start in range(0, len(keys), 100):
+            wanted: dict[str, list] = {}
+            for table, pk, sk in keys[start:start + 100]:
+                wanted.setdefault(table, []).append({"pk": {"S": pk}, "sk": {"S": sk}})
+            request = {t: {"Keys": k, "ConsistentRead": True} for t, k in wanted.items()}
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for table, found in answer["Responses"].items():
+                    items.update({(table, i["pk"]["S"], i["sk"]["S"]): i for i in found})
+                request = answer.get("UnprocessedKeys") or {}
+        return float(sum(write_units(items[k]) for k in self.statements_written))
 
     def reset(self) -> None:
         super().reset()
