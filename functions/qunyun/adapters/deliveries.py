@@ -367,9 +367,10 @@ def outcome_actions(push_id: str, status: Status, now: datetime, *, reason: str 
     return actions
 
 
-# Push ids that can stand in a PartiQL path as a quoted name: qunyun's own (`brief:morning`, `farewell`, an event
-# reminder's `reminder:{event}:{rung}`); any other is written by `outcome_actions` instead.
-_QUOTABLE = re.compile(r"[A-Za-z0-9:_.#@-]{1,200}")
+# Push ids that can stand in a PartiQL path as a quoted name: qunyun's own (`brief.morning`, `farewell`, an event
+# reminder's `reminder.{event}.{lead}`) with event ids of letters, digits and `_.:@-`; any other is written by
+# `outcome_actions` instead.
+_QUOTABLE = re.compile(r"[A-Za-z0-9:_.@-]{1,200}")
 
 
 def outcome_statement(record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,

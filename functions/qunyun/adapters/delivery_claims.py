@@ -156,7 +156,8 @@ class DeliveryClaims:
         """`finish` for many records, 25 statements to a request; whether each claim was ours, in order. An
         outcome whose statement was refused (its condition, or a throttle) or whose request failed is written
         by `finish` alone, which tells a claim that is not ours from a record that, say, has message ids
-        already."""
+        already. (A request that failed after DynamoDB applied it, a timeout, leaves its outcomes written once:
+        `finish` then finds the claims gone and answers False for them.)"""
         done: list[bool | None] = [None] * len(outcomes)
         client = DayItem._get_connection().connection.client
         for request in _requests(outcomes):
