@@ -549,6 +549,37 @@ def test_a_crash_in_a_batch_leaves_its_sent_groups_unknown_and_sends_none_again(
     assert {(record(shop, g).status, record(shop, g).reason) for g in "abc"} == {("failed", "unknown_after_crash")}
 
 
+def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop, robot, outbox, context):
+    from support import DynamoCalls, dynamodb_clients
+
+    # GIVEN 30 outbox groups, and a batch of one message each
+    rows = [f"o{n},外部群 {n},traffic,outbox,,,,,,,,,,," for n in range(30)]
+    import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(), groups=GroupRepository(),
+                  secrets=secret_store())
+    deps = make_deps(robot, outbox)
+    # WHEN BriefSend handles it, counting at each outcomes' request the briefs the outbox had received
+    seen_at: list[int] = []
+    clients = dynamodb_clients()
+
+    def count(**_):
+        seen_at.append(len(outbox.entries))
+
+    with DynamoCalls(clients) as seen:
+        for c in clients:
+            c.meta.events.register("before-call.dynamodb.BatchExecuteStatement", count)
+        try:
+            result = process(sqs_event(*[body(shop, f"o{n}") for n in range(30)]), context, deps=deps,
+                             queue=RetryQueue())
+        finally:
+            for c in clients:
+                c.meta.events.unregister("before-call.dynamodb.BatchExecuteStatement", count)
+    # THEN all 30 were sent and recorded, in two requests: after the 25th send, and at the batch's end
+    assert result == {"batchItemFailures": []} and len(outbox.entries) == 30
+    assert all(record(shop, f"o{n}").status == "sent" for n in range(30))
+    assert seen.calls["BatchExecuteStatement:deliveries"] == 2 and "UpdateItem:deliveries" not in seen.calls
+    assert seen_at == [25, 30], seen_at
+
+
 def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_written(shop, robot, outbox, context):
     # GIVEN a batch whose second message fails in a way BriefSend does not expect (a tenant that is not there
     # is no failure: a body without a date is)
