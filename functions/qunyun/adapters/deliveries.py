@@ -353,17 +353,28 @@ class DeliveryRepository:
                         return
 
 
+def outcome_fields(status: Status, now: datetime, *, reason: str | None = None, error: str | None = None,
+                   message_ids: Iterable[str] | None = None, sent_at: datetime | None = None) -> dict:
+    """What recording a record's new status writes, by Delivery field: the status and the time, its reason,
+    error and sent time when there are, and the message ids to add (a list, left out when empty)."""
+    fields: dict = {"status": status.value, "updated_at": micros(now)}
+    fields.update({"reason": reason} if reason is not None else {})
+    fields.update({"error": error} if error is not None else {})
+    ids = list(message_ids or ())
+    fields.update({"message_ids": ids} if ids else {})
+    fields.update({"sent_at": micros(sent_at or now)} if status is Status.sent else {})
+    return fields
+
+
 def outcome_actions(push_id: str, status: Status, now: datetime, *, reason: str | None = None,
                     error: str | None = None, message_ids: list[str] | None = None,
                     sent_at: datetime | None = None) -> list:
-    """Update actions recording a record's new status, with its reason, error, message ids and sent time."""
-    actions = [record_field(push_id, "status").set(status.value), record_field(push_id, "updated_at").set(micros(now))]
-    actions += [record_field(push_id, "reason").set(reason)] if reason is not None else []
-    actions += [record_field(push_id, "error").set(error)] if error is not None else []
-    if message_ids:
-        ids = record_field(push_id, "message_ids")
-        actions.append(ids.set((ids | []).append(list(message_ids))))
-    actions += [record_field(push_id, "sent_at").set(micros(sent_at or now))] if status is Status.sent else []
+    """Update actions recording a record's new status (`outcome_fields`); message ids are added to any there."""
+    actions = []
+    for name, value in outcome_fields(status, now, reason=reason, error=error, message_ids=message_ids,
+                                      sent_at=sent_at).items():
+        path = record_field(push_id, name)
+        actions.append(path.set((path | []).append(value)) if name == "message_ids" else path.set(value))
     return actions
 
 
@@ -371,6 +382,13 @@ def outcome_actions(push_id: str, status: Status, now: datetime, *, reason: str 
 # reminder's `reminder.{event}.{lead}`) with event ids of letters, digits and `_.:@-`; any other is written by
 # `outcome_actions` instead.
 _QUOTABLE = re.compile(r"[A-Za-z0-9:_.@-]{1,200}")
+
+
+def _typed(value: str | int | list[str]) -> dict:
+    """A statement parameter: a string, a whole number or a list of strings as DynamoDB types them."""
+    if isinstance(value, list):
+        return {"L": [{"S": v} for v in value]}
+    return {"N": str(value)} if isinstance(value, int) else {"S": value}
 
 
 def outcome_statement(record: Delivery, token: str, status: Status, now: datetime, *, reason: str | None = None,
@@ -382,17 +400,13 @@ def outcome_statement(record: Delivery, token: str, status: Status, now: datetim
     pid = record.push_id
     if not _QUOTABLE.fullmatch(pid):
         return None
-    values: dict[str, dict] = {"status": {"S": status.value}, "updated_at": {"N": str(micros(now))}}
-    values.update({"reason": {"S": reason}} if reason is not None else {})
-    values.update({"error": {"S": error}} if error is not None else {})
-    ids = list(message_ids)
-    values.update({"message_ids": {"L": [{"S": i} for i in ids]}} if ids else {})
-    values.update({"sent_at": {"N": str(micros(now))}} if status is Status.sent else {})
+    fields = outcome_fields(status, now, reason=reason, error=error, message_ids=message_ids)
+    values = {name: _typed(value) for name, value in fields.items()}
     path = f'records."{pid}"'
     where = f"pk = ? AND sk = ? AND {path}.{STATUS} = ? AND {path}.{CLAIM} = ?"
-    where += f" AND {path}.{_SHORT['message_ids']} IS MISSING" if ids else ""
+    where += f" AND {path}.{_SHORT['message_ids']} IS MISSING" if "message_ids" in fields else ""
     statement = (f'UPDATE "{DayItem.Meta.table_name}"' + "".join(f" SET {path}.{_SHORT[n]} = ?" for n in values)
                  + f" REMOVE {path}.{CLAIM} REMOVE {path}.{CLAIMED_AT} WHERE {where}")
     pk, sk = day_key(record.tenant_id, record.date, record.group_id)
-    keys = [{"S": pk}, {"S": sk}, {"S": Status.planned.value}, {"S": token}]
-    return {"Statement": statement, "Parameters": [*values.values(), *keys]}
+    return {"Statement": statement,
+            "Parameters": [*values.values(), *map(_typed, (pk, sk, Status.planned.value, token))]}
