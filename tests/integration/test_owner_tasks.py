@@ -5,9 +5,12 @@ WeCom's refusals are handled, and the work is found through the `awaiting_owner`
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
+import brief_send
 import pytest
 from fakes.base import FakeClock
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
@@ -30,6 +33,7 @@ from qunyun.domain.quota import Push
 from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.groups import import_groups
 from qunyun.services.owner_tasks import FollowUpDeps
+from qunyun_ops.local.sqs import sqs_record
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 11, 27)
@@ -86,18 +90,28 @@ def client(wecom) -> WecomCustomerGroups:
     return WecomCustomerGroups(wecom.base_url, timeout=5.0, clock=wecom.clock, tokens=TokenCache())
 
 
-def create_tasks(tenant, wecom, *owners: str) -> dict[str, str]:
-    """BriefSend hands the morning brief to each owner as one task, at 08:00:05; owner → msgid."""
+def send_deps(wecom) -> SendDeps:
     customer = client(wecom)
-    deps = SendDeps(tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
+    return SendDeps(tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
                     deliveries=DeliveryRepository(), ledger=PointsLedger(), secrets=secret_store(),
                     claims=DeliveryClaims(claim_lease(60)), channel=lambda name: None,
                     customer_groups=lambda: customer, clock=lambda: CREATED)
-    groups = {"zhang": ["cg1", "cg2", "cg3"], "li": ["cg9"]}
+
+
+OWNERS = {"zhang": ["cg1", "cg2", "cg3"], "li": ["cg9"]}
+
+
+def owner_message(tenant, owner: str) -> dict:
+    return {"tenant_id": tenant.tenant_id, "edition": "morning", "date": str(DAY), "group_ids": OWNERS[owner],
+            "owner": owner}
+
+
+def create_tasks(tenant, wecom, *owners: str) -> dict[str, str]:
+    """BriefSend hands the morning brief to each owner as one task, at 08:00:05; owner → msgid."""
+    deps = send_deps(wecom)
     before = set(wecom.tasks)
     for owner in owners or ("zhang",):
-        send_message({"tenant_id": tenant.tenant_id, "edition": "morning", "date": str(DAY),
-                      "group_ids": groups[owner], "owner": owner}, deps=deps)
+        send_message(owner_message(tenant, owner), deps=deps)
     return {wecom.tasks[m].sender: m for m in set(wecom.tasks) - before}
 
 
@@ -166,6 +180,35 @@ def test_confirmed_groups_end_sent_failed_ones_say_why_and_the_rest_keep_waiting
     assert waiting(tenant) == {msgid: ["cg3"]}
     item = WaitingTaskItem.get(waiting_pk(tenant.tenant_id, msgid), "WAIT", consistent_read=True)
     assert item.waiting == {"cg3"}  # cg1 and cg2 left the task's list with their records
+
+
+def test_an_owners_groups_are_read_with_their_months_mass_sends_and_one_used_up_is_left_out(tenant, wecom):
+    from qunyun.adapters.deliveries import group_pk, quota_sk, quota_token
+    from qunyun.adapters.deliveries_tables import CounterItem
+    from support import DynamoCalls, dynamodb_clients
+
+    # GIVEN cg2 has had November's 30 mass sends already
+    CounterItem(group_pk(tenant.tenant_id, "cg2"), quota_sk("M2026-11"),
+                pushes={quota_token(date(2026, 11, 1 + i % 26), f"reminder.old-{i}.1h") for i in range(30)}).save()
+    # WHEN BriefSend's handler gets zhang's message for cg1-cg3 from the queue
+    message = {"MessageId": "m-zhang", "ReceiptHandle": "rh-zhang", "Body": json.dumps(owner_message(tenant, "zhang")),
+               "Attributes": {"ApproximateReceiveCount": "1"}, "MD5OfBody": "0" * 32}
+    event = {"Records": [sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:qunyun-test-briefs", "us-east-1")]}
+    with DynamoCalls(dynamodb_clients()) as seen:
+        response = brief_send.process(event, deps=send_deps(wecom), queue=SimpleNamespace(retry_after=None))
+    assert response == {"batchItemFailures": []}
+    (msgid,) = wecom.tasks
+    # THEN the task covers cg1 and cg3; cg2 is skipped for the quota
+    assert sorted(wecom.tasks[msgid].chat_ids) == ["wr1", "wr3"]
+    assert status(tenant, "cg1", "cg2", "cg3") == {"cg1": ("awaiting_owner", None), "cg2": ("skipped", "quota"),
+                                                  "cg3": ("awaiting_owner", None)}
+    # AND the three groups' days and November's mass sends were read in one request, none again when planned
+    calls = dict(seen.calls)
+    assert calls["BatchGetItem:deliveries"] == 1 and "GetItem:deliveries" not in calls, calls
+    # ... each planned group took its mass send (UpdateItem) and its day (PutItem, the day's first write), cg2
+    # only its skip's record (PutItem); the task entered the index (PutItem) and the outcomes went in one request
+    assert calls["UpdateItem:deliveries"] == 2 and calls["PutItem:deliveries"] == 2 + 1 + 1, calls
+    assert calls["BatchExecuteStatement:deliveries"] == 1, calls
 
 
 def test_an_unconfirmed_task_is_reminded_three_times_and_cancelled_at_noon(tenant, wecom):

@@ -142,6 +142,35 @@ def test_one_a_day_quota_and_a_later_farewell(tenant):
     assert spend(daily, robot, EVENING, DAY, deliveries=repo).reason == "daily_cap"
 
 
+def test_mass_sends_read_with_the_day_are_not_read_again_and_a_stale_reading_cannot_overrun(tenant):
+    from support import DynamoCalls, dynamodb_clients
+
+    t = shop(tenant)
+    repo = DeliveryRepository()
+    clients = dynamodb_clients([])
+    # GIVEN two customer groups read ahead with their days: one with 29 of November's 30 mass sends spent
+    fresh, full = group(t.tenant_id, "wecom_customer_group"), group(t.tenant_id, "wecom_customer_group")
+    use_up(fresh, "M2026-11", 29)
+    read = repo.days(t.tenant_id, [(fresh.group_id, DAY), (full.group_id, DAY)],
+                     {(fresh.group_id, DAY): "M2026-11", (full.group_id, DAY): "M2026-11"})
+    assert read[(fresh.group_id, DAY)].periods == {"M2026-11": frozenset(mass_sends(fresh, "M2026-11"))}
+    assert read[(full.group_id, DAY)].periods == {"M2026-11": frozenset()}
+    # WHEN the first is planned from that reading
+    with DynamoCalls(clients) as seen:
+        decision = quota.spend(t, fresh, MORNING, DAY, deliveries=repo, record=planned(fresh, MORNING, DAY),
+                               known=read[(fresh.group_id, DAY)])
+    # THEN it takes November's last mass send without reading anything again
+    assert decision.take and len(mass_sends(fresh, "M2026-11")) == 30
+    assert not any(op.startswith(("GetItem", "BatchGetItem")) for op in seen.calls), dict(seen.calls)
+    # AND WHEN the second's month fills up after it was read (another sender spent all 30 meanwhile)
+    use_up(full, "M2026-11", 30)
+    decision = quota.spend(t, full, MORNING, DAY, deliveries=repo, record=planned(full, MORNING, DAY),
+                           known=read[(full.group_id, DAY)])
+    # THEN the write made from the old reading is refused, the group read again and skipped for the quota
+    assert (decision.take, decision.reason) == (False, "quota")
+    assert len(mass_sends(full, "M2026-11")) == 30 and not day_of(full).begun
+
+
 def test_a_refused_quota_writes_nothing(tenant):
     # GIVEN a customer group whose quota condition will fail although the day's would pass
     t = shop(tenant)

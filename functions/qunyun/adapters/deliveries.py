@@ -111,13 +111,16 @@ class GroupDay:
     spent: int = 0
     pushes: frozenset[str] = frozenset()
     records: dict[str, dict] = field(default_factory=dict)
+    # The mass sends held in quota periods read with the day, by period key (none held: an empty set).
+    periods: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, tenant_id: str, group_id: str, day: date, item: DayItem | None) -> GroupDay:
+    def of(cls, tenant_id: str, group_id: str, day: date, item: DayItem | None,
+           periods: dict[str, frozenset[str]] | None = None) -> GroupDay:
         if item is None:
-            return cls(tenant_id, group_id, day)
+            return cls(tenant_id, group_id, day, periods=periods or {})
         return cls(tenant_id, group_id, day, True, int(item.spent or 0), frozenset(item.pushes or ()),
-                   dict(item.records.as_dict() if item.records is not None else {}))
+                   dict(item.records.as_dict() if item.records is not None else {}), periods or {})
 
     def record(self, push_id: str) -> Delivery | None:
         data = self.records.get(push_id)
@@ -137,25 +140,43 @@ class DeliveryRepository:
             item = None
         return GroupDay.of(tenant_id, group_id, day, item)
 
-    def days(self, tenant_id: str, wanted: Iterable[tuple[str, date]]) -> dict[tuple[str, date], GroupDay]:
-        """Several groups' days, `(group_id, day)` each, read consistently 100 to a request."""
+    def days(self, tenant_id: str, wanted: Iterable[tuple[str, date]],
+             periods: dict[tuple[str, date], str] | None = None) -> dict[tuple[str, date], GroupDay]:
+        """Several groups' days, `(group_id, day)` each, read consistently 100 keys to a request; with each day
+        the mass sends of its quota period when `periods` names one (a WeCom customer group's), read in the same
+        requests: what `spent` then reads for it again."""
         wanted = list(dict.fromkeys(wanted))
+        periods = periods or {}
         keys = {day_key(tenant_id, d, g): (g, d) for g, d in wanted}
-        found = {(i.pk, i.sk): i for i in DayItem.batch_get(list(keys), consistent_read=True)}
-        return {(g, d): GroupDay.of(tenant_id, g, d, found.get(k)) for k, (g, d) in keys.items()}
+        counters = {(g, d): (group_pk(tenant_id, g), quota_sk(k)) for (g, d), k in periods.items()}
+        found = {(i.pk, i.sk): i for i in DayItem.batch_get(list(dict.fromkeys([*keys, *counters.values()])),
+                                                            consistent_read=True)}
+
+        def held(g: str, d: date) -> dict[str, frozenset[str]]:
+            if (g, d) not in counters:
+                return {}
+            counter = found.get(counters[(g, d)])
+            return {periods[(g, d)]: frozenset(counter.pushes or ()) if counter is not None else frozenset()}
+
+        return {(g, d): GroupDay.of(tenant_id, g, d, found.get(k), held(g, d)) for k, (g, d) in keys.items()}
 
     def spent(self, tenant_id: str, group_id: str, day: date, period_key: str | None,
               known: GroupDay | None = None, push_id: str | None = None) -> Spent:
         """What the group has spent on the day and in the quota period, read consistently (the day not again
-        when `known`, just read). The mass send `push_id` holds in the period, if any, is not counted in
-        `period` but said by `period_held`."""
+        when `known`, just read, nor the period when it was read with the day). The mass send `push_id` holds in
+        the period, if any, is not counted in `period` but said by `period_held`."""
+        read_with_day = known is not None and period_key in known.periods
         keys = [] if known is not None else [day_key(tenant_id, day, group_id)]
-        keys += [(group_pk(tenant_id, group_id), quota_sk(period_key))] if period_key is not None else []
+        keys += [(group_pk(tenant_id, group_id), quota_sk(period_key))] \
+            if period_key is not None and not read_with_day else []
         # The day and the quota counter share the table and the `pushes` attribute: one request reads both.
         found = {(i.pk, i.sk): i for i in DayItem.batch_get(keys, consistent_read=True)} if keys else {}
         today = known or GroupDay.of(tenant_id, group_id, day, found.get(day_key(tenant_id, day, group_id)))
-        period = found.get((group_pk(tenant_id, group_id), quota_sk(period_key))) if period_key else None
-        tokens = set(period.pushes or ()) if period is not None else set()
+        if read_with_day:
+            tokens = set(known.periods[period_key])
+        else:
+            period = found.get((group_pk(tenant_id, group_id), quota_sk(period_key))) if period_key else None
+            tokens = set(period.pushes or ()) if period is not None else set()
         held = push_id is not None and quota_token(day, push_id) in tokens
         return Spent(day=today.spent, period=len(tokens) - held, pushes=today.pushes, begun=today.begun,
                      period_held=held)

@@ -58,10 +58,11 @@ from qunyun.domain.flash import Terms
 from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.notices import LABELS, compose_farewell
-from qunyun.domain.quota import Push
+from qunyun.domain.quota import Push, period_key
 from qunyun.domain.tenants import Tenant
 from qunyun.services.briefs import DayBoards, Rendered, render_brief
 from qunyun.services.deliveries import plan_push
+from qunyun.services.quota import budget_of
 
 # Receivers that drop a message whose idempotency key they have seen: safe to send again after a crash.
 IDEMPOTENT_CHANNELS = frozenset({Channel.outbox.value, Channel.signed_webhook.value})
@@ -136,8 +137,22 @@ class SendDeps:
             ids = sorted({g for g, _ in keys})
             loaded = self.groups.get_many(t, ids)
             self.memo.update({("group", t, g): loaded.get(g) for g in ids})
-            days = self.deliveries.days(t, sorted(keys))
+            days = self.deliveries.days(t, sorted(keys), self._quota_periods(t, keys, loaded))
             self.memo.update({("day", t, g, d): found for (g, d), found in days.items()})
+
+    def _quota_periods(self, tenant_id: str, keys: Iterable[tuple[str, date]],
+                       loaded: dict[str, tuple[Group, str | None]]) -> dict[tuple[str, date], str]:
+        """The quota period of each day read ahead of a group that has one (a WeCom customer group), so its
+        mass sends are read with the day instead of in a request of its own when it is planned."""
+        tenant = self.once(("tenant", tenant_id), lambda: self.tenants.get(tenant_id))
+        if tenant is None:
+            return {}
+        periods = {}
+        for g, d in keys:
+            budget = budget_of(tenant, loaded[g][0]) if g in loaded else None
+            if budget is not None and budget.quota_period is not None:
+                periods[(g, d)] = period_key(budget.quota_period, d)
+        return periods
 
     def groups_of(self, tenant_id: str, day: date, group_ids: list[str]) -> dict[str, tuple[Group, str | None]]:
         """The groups (with why their channel is broken, if it is) of a message, as read ahead or read now."""

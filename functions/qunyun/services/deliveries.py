@@ -49,7 +49,7 @@ def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequen
     # A skip, or a slot a concurrent caller spent (and most likely recorded) first.
     record = planned if decision.take else planned.model_copy(update={"status": Status.skipped,
                                                                       "reason": decision.reason})
-    if deliveries.add(record):
+    if deliveries.add(record, begun=known.begun):  # as read: `add` tries the other way if it changed since
         return record, False
     return deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id), False
 
