@@ -75,9 +75,10 @@ class CapacityMeter:
 
 
 def statement_key(statement: dict) -> tuple[str, str, str]:
-    """The table and (pk, sk) of a PartiQL statement naming its item by `pk = ? AND sk = ?`."""
+    """The table and (pk, sk) of a PartiQL statement naming its item by `pk = ? AND sk = ?` (UPDATE) or
+    `{'pk': ?, 'sk': ?, ...}` (INSERT)."""
     text, values = statement["Statement"], statement["Parameters"]
-    at = text[:text.index("pk = ?")].count("?")
+    at = text[:text.index("pk = ?" if "pk = ?" in text else "'pk': ?")].count("?")
     return text.split('"')[1], values[at]["S"], values[at + 1]["S"]
 
 

@@ -205,10 +205,11 @@ def test_an_owners_groups_are_read_with_their_months_mass_sends_and_one_used_up_
     # AND the three groups' days and November's mass sends were read in one request, none again when planned
     calls = dict(seen.calls)
     assert calls["BatchGetItem:deliveries"] == 1 and "GetItem:deliveries" not in calls, calls
-    # ... each planned group took its mass send (UpdateItem) and its day (PutItem, the day's first write), cg2
-    # only its skip's record (PutItem); the task entered the index (PutItem) and the outcomes went in one request
-    assert calls["UpdateItem:deliveries"] == 2 and calls["PutItem:deliveries"] == 2 + 1 + 1, calls
-    assert calls["BatchExecuteStatement:deliveries"] == 1, calls
+    # ... cg1 and cg3 took their mass sends in one request and then their days in another (nothing is sent
+    # before all are planned), and their outcomes went in a third; cg2 wrote only its skip's record (PutItem)
+    # and the task entered the follow-up job's index (PutItem)
+    assert calls["BatchExecuteStatement:deliveries"] == 3 and calls["PutItem:deliveries"] == 1 + 1, calls
+    assert "UpdateItem:deliveries" not in calls, calls
 
 
 def test_an_unconfirmed_task_is_reminded_three_times_and_cancelled_at_noon(tenant, wecom):

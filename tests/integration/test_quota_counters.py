@@ -272,3 +272,126 @@ def test_spending_again_after_the_day_is_full_is_still_a_no_op(tenant, channel):
     assert again.take and again.already
     assert spend(t, g, MORNING, DAY, deliveries=repo).reason == "daily_cap"
     assert day_of(g).spent == 1
+
+
+# ---- pushes planned together (a WeCom owner's groups: nothing is sent before all are planned) ---------------
+def read_ahead(t, *groups: Group, day: date = DAY):
+    """The groups' days as BriefSend reads them ahead: with their quota period's mass sends."""
+    wanted = [(g.group_id, day) for g in groups]
+    periods = {(g.group_id, day): f"M{day:%Y-%m}" for g in groups if g.channel.value == "wecom_customer_group"}
+    read = DeliveryRepository().days(t.tenant_id, wanted, periods)
+    return [(g, read[(g.group_id, day)], ()) for g in groups]
+
+
+def plan_all(t, wanted, claim: str = "c-1"):
+    from qunyun.services.deliveries import plan_together
+
+    return plan_together(t, MORNING, DAY, wanted, deliveries=DeliveryRepository(), now=datetime.now(UTC),
+                         claim=claim)
+
+
+def claim_of(g: Group) -> str | None:
+    data = day_of(g).records.get(MORNING.push_id)
+    return data and data.get("cl")
+
+
+def test_groups_planned_together_take_their_mass_sends_and_days_in_a_request_each(tenant):
+    from support import DynamoCalls, dynamodb_clients
+
+    t = shop(tenant)
+    # GIVEN 30 customer groups read ahead: 3 with 29 of November's 30 mass sends taken, one with all 30, one
+    # whose day has a reminder recorded already, and a robot group
+    groups = [group(t.tenant_id, "wecom_customer_group") for _ in range(30)]
+    for g in groups[:3]:
+        use_up(g, "M2026-11", 29)
+    use_up(groups[3], "M2026-11", 30)
+    spend(t, groups[4], Push.reminder("live", "1h"), DAY, deliveries=DeliveryRepository())
+    robot = group(t.tenant_id)
+    wanted = read_ahead(t, *groups, robot)
+    # WHEN they are planned together
+    with DynamoCalls(dynamodb_clients()) as seen:
+        planned = plan_all(t, wanted)
+    # THEN the 29 whose push simply goes on a new day are planned and claimed: 25 + 3 mass sends, then 25 + 4
+    # days; the full group and the begun day are left to be planned alone, nothing written for them
+    going = [g for g in (*groups, robot) if g not in (groups[3], groups[4])]
+    assert set(planned) == {g.group_id for g in going} and all(planned.values())
+    assert all(planned[g.group_id].attempts == 1 and claim_of(g) == "c-1" for g in going)
+    assert all(len(mass_sends(g, "M2026-11")) == 30 for g in groups[:3])
+    assert all(len(mass_sends(g, "M2026-11")) == 1 for g in groups[5:])
+    assert len(mass_sends(groups[3], "M2026-11")) == 30 and not day_of(groups[3]).begun
+    assert day_of(groups[4]).records.keys() == {"reminder.live.1h"}
+    assert seen.calls == {"BatchExecuteStatement:deliveries": 4}, dict(seen.calls)
+
+
+def test_a_period_or_day_changed_since_the_read_is_left_to_be_planned_alone_and_overruns_nothing(tenant):
+    from qunyun.services.deliveries import plan_push
+
+    t = shop(tenant)
+    repo = DeliveryRepository()
+    # GIVEN seven customer groups read ahead, e and f with 5 of November's mass sends taken, g with 29, the
+    # others none; then, before they are planned, other senders: fill a's month and g's, create b's counter
+    # with a mass send, plan c's morning brief, record a reminder on d's day and on e's, and two on f's (full)
+    a, b, c, d, e, f, g30 = (group(t.tenant_id, "wecom_customer_group") for _ in range(7))
+    use_up(e, "M2026-11", 5)
+    use_up(f, "M2026-11", 5)
+    use_up(g30, "M2026-11", 29)
+    wanted = read_ahead(t, a, b, c, d, e, f, g30)
+    use_up(a, "M2026-11", 30)
+    use_up(g30, "M2026-11", 30)
+    use_up(b, "M2026-11", 1)
+    spend(t, c, MORNING, DAY, deliveries=repo)
+    for g, lead in ((d, "1h"), (e, "1h"), (f, "1h"), (f, "10m")):
+        spend(t, g, Push.reminder("live", lead), DAY, deliveries=repo)
+    # WHEN they are planned together
+    planned = plan_all(t, wanted)
+    # THEN each is left to be planned alone (None), and nothing overran: a's month still has 30, the counters
+    # created meanwhile refused a first mass send, and no day took the morning brief
+    assert planned == {g.group_id: None for g in (a, b, c, d, e, f, g30)}
+    assert [len(mass_sends(g, "M2026-11")) for g in (a, b, c, d, g30)] == [30, 1, 1, 1, 30]
+    assert claim_of(c) is None and all(MORNING.push_id not in day_of(g).records for g in (d, e, f))
+    # ... e and f, whose counters existed, took their mass sends before their days were refused
+    assert [len(mass_sends(g, "M2026-11")) for g in (e, f)] == [5 + 1 + 1, 5 + 2 + 1]
+    # AND planned alone (reading again), a and g are skipped for the quota, b, d and e are planned (e with the mass
+    # send it holds), c's record from the other sender stands, and f, its day full, gives its mass send back
+    for g in (a, b, c, d, e, f, g30):
+        plan_push(t, g, MORNING, DAY, deliveries=repo, now=datetime.now(UTC), claim="c-2")
+    assert day_of(a).records[MORNING.push_id]["r"] == day_of(g30).records[MORNING.push_id]["r"] == "quota"
+    assert claim_of(c) is None
+    assert [claim_of(g) for g in (b, d, e)] == ["c-2"] * 3
+    assert day_of(f).records[MORNING.push_id]["r"] == "daily_cap"
+    assert [len(mass_sends(g, "M2026-11")) for g in (a, b, c, d, e, f, g30)] == [30, 2, 1, 2, 5 + 1 + 1, 5 + 2, 30]
+
+
+def test_a_failed_request_leaves_every_push_to_be_planned_alone(tenant, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+    from qunyun.adapters.deliveries_tables import DayItem
+
+    t = shop(tenant)
+    g = group(t.tenant_id, "wecom_customer_group")
+    wanted = read_ahead(t, g)
+    client = DayItem._get_connection().connection.client
+
+    def down(**_):
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    # GIVEN DynamoDB cannot be reached for BatchExecuteStatement
+    monkeypatch.setattr(client, "batch_execute_statement", down)
+    # WHEN the group is planned together, THEN it is left to be planned alone, and nothing was written
+    assert plan_all(t, wanted) == {g.group_id: None}
+    assert mass_sends(g, "M2026-11") == set() and not day_of(g).begun
+
+
+def test_two_senders_planning_the_same_groups_together_at_once_claim_each_once(tenant):
+    t = shop(tenant)
+    # GIVEN 40 customer groups with 29 of November's mass sends taken, and a duplicate of their owner's message
+    groups = [group(t.tenant_id, "wecom_customer_group") for _ in range(40)]
+    for g in groups:
+        use_up(g, "M2026-11", 29)
+    # WHEN two senders read them and plan them together at the same instant
+    results = together(2, lambda i: plan_all(t, read_ahead(t, *groups), claim=f"sender-{i}"))
+    # THEN each group is planned by exactly one of them (the other is told to plan it alone, and finds it
+    # planned), its claim is that sender's, and its month holds exactly 30 mass sends
+    for g in groups:
+        won = [r[g.group_id] for r in results if r.get(g.group_id) is not None]
+        assert len(won) == 1 and claim_of(g) in ("sender-0", "sender-1")
+        assert len(mass_sends(g, "M2026-11")) == 30

@@ -6,10 +6,11 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import size
 
@@ -98,6 +99,80 @@ def decode(tenant_id: str, group_id: str, day: date, push_id: str, data: dict) -
 def record_field(push_id: str, name: str):
     """The document path of one field of a push's record (a Delivery field name, or CLAIM/CLAIMED_AT/PARTS_SENT)."""
     return DayItem.records[push_id][_SHORT.get(name, name)]
+
+
+def _written(record: Delivery, claim: tuple[str, datetime] | None) -> dict:
+    """A planned record's map as `spend` writes it: claimed for a sender (its token, the time, one more attempt)
+    when `claim` is given."""
+    data = encode(record)
+    if claim is not None:
+        data.update({CLAIM: claim[0], CLAIMED_AT: micros(claim[1]), _SHORT["attempts"]: record.attempts + 1})
+    return data
+
+
+STATEMENTS_PER_REQUEST = 25  # BatchExecuteStatement's limit
+
+
+def _requests(statements: Sequence[tuple[tuple[str, str], dict]]) -> list[list[int]]:
+    """The statements' indexes in requests of up to 25, with no item (key) twice in one: DynamoDB refuses that."""
+    requests: list[list[int]] = []
+    items: list[set] = []
+    for i, (key, _) in enumerate(statements):
+        at = next((n for n, keys in enumerate(items) if key not in keys and len(requests[n]) < STATEMENTS_PER_REQUEST),
+                  None)
+        if at is None:
+            requests.append([])
+            items.append(set())
+            at = len(requests) - 1
+        requests[at].append(i)
+        items[at].add(key)
+    return requests
+
+
+def execute_statements(statements: Sequence[tuple[tuple[str, str], dict]]) -> list[bool]:
+    """Runs PartiQL write statements on the deliveries table, each given with its item's key, in
+    BatchExecuteStatement requests (`_requests`); whether each was applied, in order. A statement refused (its
+    condition, a duplicate item, a throttle) or in a request that failed is False: the caller writes it alone,
+    which says why. (A request that failed after DynamoDB applied it, a timeout, leaves its statements written:
+    the single write then finds its condition false.)"""
+    done = [False] * len(statements)
+    client = DayItem._get_connection().connection.client
+    for request in _requests(statements):
+        try:
+            responses = client.batch_execute_statement(Statements=[statements[i][1] for i in request])["Responses"]
+        except (BotoCoreError, ClientError):
+            continue
+        for i, response in zip(request, responses, strict=True):
+            done[i] = "Error" not in response
+    return done
+
+
+def _mass_send_statement(record: Delivery, limits: Allowance, read: Spent) -> tuple[tuple[str, str], dict]:
+    """Takes the push's mass send of the quota period `limits.period_key` (with its item's key) while fewer than
+    `limits.period` are taken: the counter's first, a new item, when it held none when `read`; otherwise added
+    to it. PartiQL's UPDATE does not create an item and its INSERT does not overwrite one: a counter that came or
+    went since the read refuses the statement, and the push is spent alone."""
+    key = group_pk(record.tenant_id, record.group_id), quota_sk(limits.period_key)
+    token = {"SS": [quota_token(record.date, record.push_id)]}
+    table = CounterItem.Meta.table_name
+    if read.period == 0:
+        return key, {"Statement": f"INSERT INTO \"{table}\" VALUE {{'pk': ?, 'sk': ?, 'pushes': ?}}",
+                     "Parameters": [{"S": key[0]}, {"S": key[1]}, token]}
+    return key, {"Statement": f'UPDATE "{table}" SET pushes = set_add(pushes, ?) WHERE pk = ? AND sk = ? '
+                              "AND size(pushes) < ?",
+                 "Parameters": [token, {"S": key[0]}, {"S": key[1]}, {"N": str(limits.period)}]}
+
+
+def _new_day_statement(record: Delivery, claim: tuple[str, datetime]) -> dict:
+    """The day's first write (`spend` on a day not begun): its slot spent and the push's record, claimed; refused
+    when the day has an item by now."""
+    pk, sk = day_key(record.tenant_id, record.date, record.group_id)
+    item = DayItem(pk, sk, spent=1, pushes={record.push_id}, records={record.push_id: _written(record, claim)})
+    values = item.serialize()
+    names = ("pk", "sk", "spent", "pushes", "records")
+    return {"Statement": f'INSERT INTO "{DayItem.Meta.table_name}" VALUE {{'
+                         + ", ".join(f"'{n}': ?" for n in names) + "}",
+            "Parameters": [values[n] for n in names]}
 
 
 @dataclass(frozen=True)
@@ -198,9 +273,7 @@ class DeliveryRepository:
         held and writes the day, and without a retry the group has one mass send fewer that period. WeCom's
         quota is never overrun."""
         pk, sk = day_key(tenant_id, day, group_id)
-        data = encode(record)
-        if claim is not None:
-            data.update({CLAIM: claim[0], CLAIMED_AT: micros(claim[1]), _SHORT["attempts"]: record.attempts + 1})
+        data = _written(record, claim)
         try:
             if limits.period_key is not None and not period_held:
                 in_period = CounterItem.pushes.does_not_exist() | (size(CounterItem.pushes) < limits.period)
@@ -220,6 +293,27 @@ class DeliveryRepository:
                 return False
             raise
         return True
+
+    def spend_new_days(self, pushes: Sequence[tuple[Delivery, Allowance, Spent]], claim: tuple[str, datetime]
+                       ) -> list[bool]:
+        """`spend` for many groups' pushes on days nothing was written to yet, from what was just read: each
+        `(record, limits, spent)` (the record's push, group and day; its limits; what was read spent), written
+        claimed. The quota periods'
+        mass sends are taken first, then the days and records of the pushes that took theirs or held one,
+        PartiQL statements 25 to a request with the single writes' conditions (a new item where none was read).
+        Whether each push was spent, in order. One that was not (a condition failed: its day or its period
+        changed since the read; or a request failed) may hold its period's mass send: the caller spends it
+        alone (`spend` reads again, finds the mass send held, and takes the day or gives the mass send back)."""
+        counters = [None if read.period_held or limits.period_key is None else _mass_send_statement(r, limits, read)
+                    for r, limits, read in pushes]
+        took = iter(execute_statements([c for c in counters if c is not None]))
+        going = [i for i, c in enumerate(counters) if c is None or next(took)]
+        written = execute_statements([(day_key(r.tenant_id, r.date, r.group_id), _new_day_statement(r, claim))
+                                      for r, _, _ in (pushes[i] for i in going)])
+        done = [False] * len(pushes)
+        for i, ok in zip(going, written, strict=True):
+            done[i] = ok
+        return done
 
     def give_back_period(self, tenant_id: str, group_id: str, day: date, push_id: str, period_key: str) -> None:
         """Returns the mass send a push took in the period (it was skipped after all: the day was full)."""

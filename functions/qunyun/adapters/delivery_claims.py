@@ -17,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from qunyun.adapters.deliveries import (
     CLAIM,
     CLAIMED_AT,
@@ -26,13 +24,13 @@ from qunyun.adapters.deliveries import (
     STATUS,
     DeliveryRepository,
     day_key,
+    execute_statements,
     from_micros,
     micros,
     outcome_actions,
     outcome_statement,
     record_field,
 )
-from qunyun.adapters.deliveries_tables import DayItem
 from qunyun.domain.deliveries import Delivery, Status
 
 
@@ -45,9 +43,6 @@ class ClaimState:
     token: str | None = None  # ours when claimed; the stale holder's when stale
     parts_sent: int = 0  # parts an earlier attempt delivered before a transient failure
     status: str = "planned"
-
-
-STATEMENTS_PER_REQUEST = 25  # BatchExecuteStatement's limit
 
 
 @dataclass(frozen=True)
@@ -69,28 +64,6 @@ class Outcome:
     def statement(self) -> dict | None:
         return outcome_statement(self.record, self.token, self.status, self.now, reason=self.reason,
                                  error=self.error, message_ids=self.message_ids)
-
-
-def _requests(outcomes: Sequence[Outcome]) -> list[list[tuple[int, dict]]]:
-    """The outcomes' statements, with their indexes, in requests of up to 25 and with no item twice in one
-    (BatchExecuteStatement refuses that); outcomes without a statement are left out."""
-    requests: list[list[tuple[int, dict]]] = []
-    items: list[set] = []
-    for i, outcome in enumerate(outcomes):
-        statement = outcome.statement()
-        if statement is None:
-            continue
-        r = outcome.record
-        key = day_key(r.tenant_id, r.date, r.group_id)
-        at = next((n for n, keys in enumerate(items) if key not in keys and len(requests[n]) < STATEMENTS_PER_REQUEST),
-                  None)
-        if at is None:
-            requests.append([])
-            items.append(set())
-            at = len(requests) - 1
-        requests[at].append((i, statement))
-        items[at].add(key)
-    return requests
 
 
 class DeliveryClaims:
@@ -153,22 +126,15 @@ class DeliveryClaims:
         return self._update_planned(record, actions, record_field(record.push_id, CLAIM) == token) is not None
 
     def finish_all(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """`finish` for many records, 25 statements to a request; whether each claim was ours, in order. An
-        outcome whose statement was refused (its condition, or a throttle) or whose request failed is written
-        by `finish` alone, which tells a claim that is not ours from a record that, say, has message ids
-        already. (A request that failed after DynamoDB applied it, a timeout, leaves its outcomes written once:
-        `finish` then finds the claims gone and answers False for them.)"""
-        done: list[bool | None] = [None] * len(outcomes)
-        client = DayItem._get_connection().connection.client
-        for request in _requests(outcomes):
-            try:
-                responses = client.batch_execute_statement(Statements=[s for _, s in request])["Responses"]
-            except (BotoCoreError, ClientError):
-                continue  # each one alone, below
-            for (i, _), response in zip(request, responses, strict=True):
-                if "Error" not in response:
-                    done[i] = True
-        return [ok if ok is not None else outcome.finish(self) for ok, outcome in zip(done, outcomes, strict=True)]
+        """`finish` for many records, 25 statements to a request (`execute_statements`); whether each claim was
+        ours, in order. An outcome whose statement was refused (its condition, or a throttle) or whose request
+        failed is written by `finish` alone, which tells a claim that is not ours from a record that, say, has
+        message ids already. (A request that failed after DynamoDB applied it, a timeout, leaves its outcomes
+        written once: `finish` then finds the claims gone and answers False for them.)"""
+        statements = [(o, o.statement()) for o in outcomes]
+        written = iter(execute_statements([(day_key(o.record.tenant_id, o.record.date, o.record.group_id), s)
+                                           for o, s in statements if s is not None]))
+        return [True if s is not None and next(written) else o.finish(self) for o, s in statements]
 
     def release(self, record: Delivery, token: str, now: datetime, *, parts_sent: int, error: str) -> bool:
         """Gives the claim back after a transient failure, remembering how many parts already arrived."""

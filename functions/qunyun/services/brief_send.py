@@ -44,8 +44,8 @@ from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
-from qunyun.adapters.delivery_claims import STATEMENTS_PER_REQUEST, ClaimState, DeliveryClaims, Outcome
+from qunyun.adapters.deliveries import STATEMENTS_PER_REQUEST, DeliveryRepository, GroupDay
+from qunyun.adapters.delivery_claims import ClaimState, DeliveryClaims, Outcome
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.render import render
@@ -61,7 +61,7 @@ from qunyun.domain.notices import LABELS, compose_farewell
 from qunyun.domain.quota import Push, period_key
 from qunyun.domain.tenants import Tenant
 from qunyun.services.briefs import DayBoards, Rendered, render_brief
-from qunyun.services.deliveries import plan_push
+from qunyun.services.deliveries import plan_push, plan_together
 from qunyun.services.quota import budget_of
 
 # Receivers that drop a message whose idempotency key they have seen: safe to send again after a crash.
@@ -358,9 +358,9 @@ class _Job:
                           self.now, reason=reason)
         self.deps.deliveries.add(rec.model_copy(update={"error": error}), begun=begun)
 
-    def prepare(self, group: Group, broken: str | None) -> tuple[Delivery, Rendered, ClaimState | None] | None:
-        """The group's planned record, its text and, when this attempt planned it, its claim on it; None when
-        the group gets nothing (recorded why)."""
+    def ready(self, group: Group, broken: str | None) -> tuple[GroupDay, Delivery | None, Rendered] | None:
+        """The group's day as read, the push's record on it if there is one (`planned`), and the group's text;
+        None when the group gets nothing (recorded why)."""
         known = self.deps.group_day(self.tenant.tenant_id, group.group_id, self.day)
         found = known.record(self.push.push_id)
         if found is not None and found.status is not Status.planned:
@@ -383,13 +383,36 @@ class _Job:
             else:
                 self.deps.deliveries.move(found, Status.failed, self.now, reason="render_error", error=e.reason)
             return None
-        if found is not None:
-            return found, rendered, None
+        return known, found, rendered
+
+    def plan(self, group: Group, known: GroupDay | None) -> tuple[Delivery, ClaimState | None] | None:
+        """Plans the push for the group from its day as read (`known`; read again when None): its record and,
+        when this attempt planned it, its claim; None when it was skipped (the daily cap, the quota)."""
         found, claimed = plan_push(self.tenant, group, self.push, self.day, self.content.later(group),
                                    deliveries=self.deps.deliveries, now=self.now, known=known, claim=self.token)
         if found.status is not Status.planned:
-            return None  # skipped for the daily cap or the quota
-        return found, rendered, (ClaimState("claimed", self.token) if claimed else None)
+            return None
+        return found, (ClaimState("claimed", self.token) if claimed else None)
+
+    def plan_together(self, fresh: list[tuple[Group, GroupDay]]) -> dict[str, Delivery | None]:
+        """`plan` for groups without a record of the push, written together where it simply goes
+        (services/deliveries.py `plan_together`): group id → its record, planned and claimed, or None when it is
+        to be planned alone after all, reading again; groups left out are planned alone from their day as read."""
+        return plan_together(self.tenant, self.push, self.day,
+                             [(group, known, self.content.later(group)) for group, known in fresh],
+                             deliveries=self.deps.deliveries, now=self.now, claim=self.token)
+
+    def prepare(self, group: Group, broken: str | None) -> tuple[Delivery, Rendered, ClaimState | None] | None:
+        """The group's planned record, its text and, when this attempt planned it, its claim on it; None when
+        the group gets nothing (recorded why)."""
+        readied = self.ready(group, broken)
+        if readied is None:
+            return None
+        known, found, rendered = readied
+        if found is not None:
+            return found, rendered, None
+        planned = self.plan(group, known)
+        return None if planned is None else (planned[0], rendered, planned[1])
 
     def claim(self, record: Delivery, channel: str) -> ClaimState | None:
         """Our claim on the record, or None when this attempt must not send (recorded or handled elsewhere)."""
@@ -481,21 +504,34 @@ def _records(claimed: dict[str, list[tuple[Group, Delivery]]]) -> list[Delivery]
 
 
 def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, list[tuple[Group, Delivery]]]:
-    """The owner's groups this attempt may send to, by their text; all or, when one is busy, none."""
-    claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
+    """The owner's groups this attempt may send to, by their text; all or, when one is busy, none. Nothing is
+    sent before all are claimed, so the pushes new to their days are planned together (`_Job.plan_together`)."""
+    readied = [(group, r) for group, broken in loaded if (r := job.ready(group, broken)) is not None]
+    together = job.plan_together([(group, known) for group, (known, found, _) in readied if found is None])
+    taken = {group.group_id: (rendered.text, together[group.group_id]) for group, (_, _, rendered) in readied
+             if together.get(group.group_id) is not None}
     try:
-        for group, broken in loaded:
-            prepared = job.prepare(group, broken)
-            if prepared is None:
+        for group, (known, found, rendered) in readied:
+            if group.group_id in taken:
                 continue
-            record, rendered, state = prepared
-            if (state or job.claim(record, group.channel.value)) is not None:
-                claimed[rendered.text].append((group, record))
+            state = None
+            if found is None:  # planned alone: from the day as read, or read again when the write was refused
+                planned = job.plan(group, None if group.group_id in together else known)
+                if planned is None:
+                    continue
+                found, state = planned
+            if (state or job.claim(found, group.channel.value)) is not None:
+                taken[group.group_id] = (rendered.text, found)
     except RetryLater:
         # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
         # they would look like a crashed send to the retry.
-        _give_back(job, _records(claimed), "busy")
+        _give_back(job, [record for _, record in taken.values()], "busy")
         raise
+    claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
+    for group, _ in readied:
+        if group.group_id in taken:
+            text, record = taken[group.group_id]
+            claimed[text].append((group, record))
     return claimed
 
 

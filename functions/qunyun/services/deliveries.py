@@ -14,7 +14,7 @@ from qunyun.domain.groups import Group
 from qunyun.domain.quota import Push, local_day, period_key
 from qunyun.domain.tenants import Tenant
 from qunyun.services.groups import require_tenant
-from qunyun.services.quota import Contention, budget_of, spend
+from qunyun.services.quota import Contention, budget_of, spend, spend_together
 
 
 def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
@@ -30,10 +30,7 @@ def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequen
     found = known.record(push.push_id)
     if found is not None:
         return found, False
-    budget = budget_of(tenant, group)
-    key = period_key(budget.quota_period, day) if budget.quota_period else None
-    planned = Delivery.of(tenant.tenant_id, group.group_id, day, push, group.channel.value, Status.planned, now,
-                          quota_period=key)
+    planned = _planned(tenant, group, push, day, now)
     try:
         decision = spend(tenant, group, push, day, later, deliveries=deliveries, record=planned, known=known,
                          claim=(claim, now) if claim is not None else None)
@@ -52,6 +49,26 @@ def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequen
     if deliveries.add(record, begun=known.begun):  # as read: `add` tries the other way if it changed since
         return record, False
     return deliveries.get(tenant.tenant_id, group.group_id, day, push.push_id), False
+
+
+def _planned(tenant: Tenant, group: Group, push: Push, day: date, now: datetime) -> Delivery:
+    budget = budget_of(tenant, group)
+    key = period_key(budget.quota_period, day) if budget.quota_period else None
+    return Delivery.of(tenant.tenant_id, group.group_id, day, push, group.channel.value, Status.planned, now,
+                       quota_period=key)
+
+
+def plan_together(tenant: Tenant, push: Push, day: date, wanted: Sequence[tuple[Group, GroupDay, Sequence[Push]]],
+                  *, deliveries: DeliveryRepository, now: datetime, claim: str) -> dict[str, Delivery | None]:
+    """`plan_push` for many groups without a record of the push, each `(group, its day as just read, its later
+    pushes)`, written together where the push simply goes on a day not written to yet (quota.spend_together):
+    group id → the record written `planned` and claimed for `claim`, or None when its write was refused (its
+    day or quota period changed since the read: plan it alone, reading again). Groups left out are planned
+    alone from the day as read (a skip, a day begun)."""
+    records = [(group, _planned(tenant, group, push, day, now), known, later) for group, known, later in wanted]
+    done = spend_together(tenant, push, day, records, deliveries=deliveries, claim=(claim, now))
+    return {group.group_id: record.model_copy(update={"attempts": 1}) if ok else None
+            for (group, record, *_), ok in zip(records, done, strict=True) if ok is not None}
 
 
 def list_deliveries(tenant_id: str, day: date | None = None, group_id: str | None = None, *,

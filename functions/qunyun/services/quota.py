@@ -11,7 +11,7 @@ from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.domain.deliveries import Delivery
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.groups import Group
-from qunyun.domain.quota import Budget, Decision, Push, allowance, decide, period_key
+from qunyun.domain.quota import Allowance, Budget, Decision, Push, Spent, allowance, decide, period_key
 from qunyun.domain.tenants import Tenant
 
 ATTEMPTS = 12
@@ -55,3 +55,28 @@ def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[P
         time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
     raise Contention(f"Could not spend a slot of group {group.group_id!r} on {day} after {ATTEMPTS} attempts; "
                      "try again.", group_id=group.group_id)
+
+
+def spend_together(tenant: Tenant, push: Push, day: date,
+                   wanted: Sequence[tuple[Group, Delivery, GroupDay, Sequence[Push]]], *,
+                   deliveries: DeliveryRepository, claim: tuple[str, datetime]) -> list[bool | None]:
+    """`spend` for many groups' `push` on their local `day`, each `(group, record, day as just read, its later
+    pushes)`, written together when nothing was written to the day yet and the push simply goes; each True is a
+    push spent and its record written claimed. The others are left to `spend`: None for a push that does not
+    simply go (skipped, spent before, a day begun), decided from the same read; False for one whose write was
+    refused because its day or its quota period changed since the read (`spend` reads again, and finds the
+    period's mass send if the push took it)."""
+    going: list[tuple[int, tuple[Delivery, Allowance, Spent]]] = []
+    for i, (group, record, known, later) in enumerate(wanted):
+        if known.begun:
+            continue
+        budget = budget_of(tenant, group)
+        key = period_key(budget.quota_period, day) if budget.quota_period else None
+        spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key, known=known, push_id=push.push_id)
+        decision = decide(push, day, budget, spent, later)
+        if decision.take and not decision.already:
+            going.append((i, (record, allowance(push, day, budget, later, spent.pushes), spent)))
+    done: list[bool | None] = [None] * len(wanted)
+    for (i, _), ok in zip(going, deliveries.spend_new_days([p for _, p in going], claim), strict=True):
+        done[i] = ok
+    return done
