@@ -1,13 +1,17 @@
-"""The local SQS endpoint's lean queues (qunyun_ops/local/sqs_server.py `lean_queues`): moto's queues answer
-sends, receives, deletes and attribute counts as before, without walking every message on every call."""
+"""The local SQS endpoint's lean queues and requests (qunyun_ops/local/sqs_server.py `lean_queues`,
+`lean_requests`): moto's queues answer sends, receives, deletes and attribute counts as before, without walking
+every message on every call, and its server finds a host's backend, a queue's attribute names and a receipt
+handle without repeating work that gives the same answer."""
 
 from __future__ import annotations
 
 import uuid
 
+import moto.sqs.models as sqs_models
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
-from qunyun_ops.local.sqs_server import lean_queues
+from qunyun_ops.local.sqs_server import lean_queues, lean_requests
 
 PATCHED = ("messages", "wait_for_messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
            "approximate_number_of_messages_not_visible", "delete_message", "_qunyun_lean")
@@ -21,9 +25,15 @@ def backend(request, monkeypatch):
     monkeypatch.setattr(SQSBackend, "send_message", SQSBackend.send_message)
     monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period",
                         SQSBackend.is_message_valid_based_on_retention_period)
+    for module, name in ((sqs_models, "camelcase_to_underscores"), (sqs_models, "generate_receipt_handle"),
+                         (DomainDispatcherApplication, "get_backend_for_host")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    monkeypatch.setattr(DomainDispatcherApplication, "_qunyun_lean", False, raising=False)
     if request.param == "lean":
         lean_queues()
         lean_queues()  # a second call changes nothing
+        lean_requests()
+        lean_requests()
     return SQSBackend("us-east-1", "123456789012")
 
 
@@ -90,3 +100,44 @@ def test_a_long_poll_on_a_queue_with_nothing_visible_sleeps_instead_of_spinning(
     assert backend.receive_message(name, 10, 1, 30) == []
     # THEN it waited rather than looking again and again until the second was over
     assert len(looks) <= 3, len(looks)
+
+
+def test_receipt_handles_are_185_letters_and_each_receive_gets_new_ones(backend):
+    name = f"lean-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, VisibilityTimeout="0")
+    for i in range(5):
+        backend.send_message(name, f"m{i}")
+    first = [m.receipt_handle for m in backend.receive_message(name, 10, 0, 0)]
+    again = [m.receipt_handle for m in backend.receive_message(name, 10, 0, 0)]
+    assert all(len(h) == 185 and h.isascii() and h.isalpha() and h.islower() for h in first + again)
+    assert len(set(first + again)) == 10
+    # AND every handle a message was given still deletes it (SQS accepts any of them)
+    backend.delete_message(name, first[2])
+    assert sorted(m.body for m in backend.receive_message(name, 10, 0, 0)) == ["m0", "m1", "m3", "m4"]
+
+
+def test_a_queues_attributes_answer_as_moto_does(backend):
+    name = f"lean-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, VisibilityTimeout="45", DelaySeconds="2", MaximumMessageSize="2048")
+    attrs = backend.get_queue_attributes(name, ["All"])
+    assert (attrs["VisibilityTimeout"], attrs["DelaySeconds"], attrs["MaximumMessageSize"]) == (45, 2, 2048)
+    assert attrs["QueueArn"] == f"arn:aws:sqs:us-east-1:123456789012:{name}"
+    assert backend.get_queue_attributes(name, ["VisibilityTimeout"]) == {"VisibilityTimeout": 45}
+
+
+@pytest.mark.parametrize("host", [None, "moto_api", "sqs", "sqs.us-east-1.amazonaws.com", "127.0.0.1:5000",
+                                  "dynamodb.us-east-1.amazonaws.com", "nothing.example"])
+def test_the_server_finds_each_hosts_backend_as_moto_does_and_once(host, monkeypatch):
+    import moto.backends as moto_backends
+
+    monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host",
+                        DomainDispatcherApplication.get_backend_for_host)
+    monkeypatch.setattr(DomainDispatcherApplication, "_qunyun_lean", False, raising=False)
+    expected = DomainDispatcherApplication(create_backend_app).get_backend_for_host(host)
+    lean_requests()
+    app = DomainDispatcherApplication(create_backend_app)
+    walks = []
+    modules = moto_backends.list_of_moto_modules
+    monkeypatch.setattr(moto_backends, "list_of_moto_modules", lambda: (walks.append(1), modules())[1])
+    assert [app.get_backend_for_host(host) for _ in range(3)] == [expected] * 3
+    assert len(walks) <= 1, walks
