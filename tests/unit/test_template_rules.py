@@ -86,11 +86,13 @@ def test_brief_send_agrees_with_its_queue():
     assert source.batch_size <= 10 or source.window >= 1
 
 
-def test_brief_send_may_write_outcomes_as_partiql_statements_on_the_deliveries_table():
-    # BriefSend writes a batch's outcomes with BatchExecuteStatement (adapters/delivery_claims.py `finish_all`);
-    # IAM asks for dynamodb:PartiQLUpdate on the table, which no SAM policy template grants
+@pytest.mark.parametrize("action", ["dynamodb:PartiQLUpdate", "dynamodb:PartiQLInsert"])
+def test_brief_send_may_write_partiql_statements_on_the_deliveries_table(action):
+    # BriefSend writes a batch's outcomes (UPDATE) and plans a WeCom owner's groups (INSERT and UPDATE) with
+    # BatchExecuteStatement (adapters/deliveries.py `execute_statements`); IAM asks for dynamodb:PartiQLUpdate
+    # and dynamodb:PartiQLInsert on the table, which no SAM policy template grants
     policies = TEMPLATE_DOC.resources["BriefSend"]["Properties"]["Policies"]
     statements = [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
     allowed = [s["Resource"] for s in statements if s["Effect"] == "Allow"
-               and "dynamodb:PartiQLUpdate" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+               and action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert allowed == [{"Fn::GetAtt": ["DeliveriesTable", "Arn"]}], statements
