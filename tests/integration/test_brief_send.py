@@ -316,6 +316,41 @@ def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_create
     assert (record(shop, "cg4").status, record(shop, "cg4").reason) == ("failed", "wecom_refused")
 
 
+def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_together(shop, robot, outbox, wecom,
+                                                                                         monkeypatch):
+    from qunyun.services import brief_send as service
+
+    # GIVEN cg3's day has a reminder recorded already (so it is planned alone, after cg1 and cg2 are planned
+    # together), and planning it alone fails once
+    deps = customer_deps(robot, outbox, wecom)
+    tenant = TenantRepository().get(shop.tenant_id)
+    cg3 = GroupRepository().get(shop.tenant_id, "cg3")
+    plan_push(tenant, cg3, Push.reminder("live", "1h"), DAY, deliveries=DeliveryRepository(), now=NOW)
+    plan = service._Job.plan
+
+    def failing(job, group, known):
+        if group.group_id == "cg3":
+            raise ConnectionError("DynamoDB could not be reached")
+        return plan(job, group, known)
+
+    monkeypatch.setattr(service._Job, "plan", failing)
+    # WHEN the owner's message for cg1-cg3 is handled
+    with pytest.raises(ConnectionError):
+        send_message({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
+    # THEN no task was created, and cg1's and cg2's claims were given back (never sent: not left to look like a
+    # crash, which would end them unknown_after_crash)
+    assert wecom.tasks == {}
+    for g in ("cg1", "cg2"):
+        stored = DeliveryRepository().day(shop.tenant_id, g, DAY).records[MORNING]
+        assert (stored[STATUS], stored.get(CLAIM), stored.get("x")) == ("planned", None, "before_send")
+    # AND the retry, planning cg3 without the fault, creates one task for all three
+    monkeypatch.setattr(service._Job, "plan", plan)
+    send_message({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
+    (task,) = wecom.tasks.values()
+    assert sorted(task.chat_ids) == ["wr1", "wr2", "wr3"]
+    assert all(record(shop, g).status == "awaiting_owner" for g in ("cg1", "cg2", "cg3"))
+
+
 def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(shop, robot, outbox, wecom):
     # GIVEN cg2's task created by a sender that stopped before recording it (its claim still fresh)
     def crash(owner, result):

@@ -298,12 +298,12 @@ class DeliveryRepository:
                        ) -> list[bool]:
         """`spend` for many groups' pushes on days nothing was written to yet, from what was just read: each
         `(record, limits, spent)` (the record's push, group and day; its limits; what was read spent), written
-        claimed. The quota periods'
-        mass sends are taken first, then the days and records of the pushes that took theirs or held one,
-        PartiQL statements 25 to a request with the single writes' conditions (a new item where none was read).
-        Whether each push was spent, in order. One that was not (a condition failed: its day or its period
-        changed since the read; or a request failed) may hold its period's mass send: the caller spends it
-        alone (`spend` reads again, finds the mass send held, and takes the day or gives the mass send back)."""
+        claimed. The quota periods' mass sends are taken first, then the days and records of the pushes that
+        took theirs or held one: PartiQL statements 25 to a request with the single writes' conditions (a new
+        item where none was read). Whether each push was spent, in order. One that was not (a condition failed:
+        its day or its period changed since the read; or a request failed) may hold its period's mass send: the
+        caller spends it alone (`spend` reads again, finds the mass send held, and takes the day or gives the
+        mass send back), as after a sender stopped between `spend`'s two writes."""
         counters = [None if read.period_held or limits.period_key is None else _mass_send_statement(r, limits, read)
                     for r, limits, read in pushes]
         took = iter(execute_statements([c for c in counters if c is not None]))

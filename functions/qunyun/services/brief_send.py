@@ -522,10 +522,11 @@ def _claim_all(job: _Job, loaded: list[tuple[Group, str | None]]) -> dict[str, l
                 found, state = planned
             if (state or job.claim(found, group.channel.value)) is not None:
                 taken[group.group_id] = (rendered.text, found)
-    except RetryLater:
-        # Another sender holds one of the groups: give back the claims taken so far, which were never sent, or
-        # they would look like a crashed send to the retry.
-        _give_back(job, [record for _, record in taken.values()], "busy")
+    except Exception as e:
+        # Another sender holds one of the groups, or planning one failed: give back the claims taken so far,
+        # which were never sent, or they would look like a crashed send to the retry.
+        _give_back(job, [record for _, record in taken.values()], "busy" if isinstance(e, RetryLater) else
+                   "before_send")
         raise
     claimed: dict[str, list[tuple[Group, Delivery]]] = defaultdict(list)
     for group, _ in readied:
