@@ -29,15 +29,15 @@ environment, and the benchmark's own process, which runs the dispatcher and the 
 brief, and the share of the machine's cores they kept busy.
 
 Capacity is DynamoDB's own ConsumedCapacity of every call (CapacityMeter) on every client the code path uses.
-DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate
-(2 write units per transaction item per started KB). It reports nothing for PartiQL statements (the outcomes
-BriefSend writes together, BatchExecuteStatement): each statement that wrote is billed as DynamoDB bills the
-same UpdateItem, by the item it left, read after the run (tests/support.py `write_units`; the rule agrees with
-DynamoDB Local's own billing of puts: tests/integration/test_outcomes_batched.py), and counted in the write
-units per delivered brief. Render time is `render_brief` per group (the board read
-included) and the Jinja2 render alone, measured once the run is over, for the same groups as BriefSend calls
-it; the same figures taken during the run are reported too (they also hold the waits of 2 cores shared by
-every process of the run).
+DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate (2
+write units per transaction item per started KB). It reports nothing for PartiQL statements (the outcomes
+BriefSend writes together, and a WeCom owner's groups' mass sends and plans, BatchExecuteStatement): each
+statement that wrote is billed as DynamoDB bills the same UpdateItem or PutItem, by the item it left, read after
+the run (tests/support.py `write_units`; the rule agrees with DynamoDB Local's own billing of puts:
+tests/integration/test_outcomes_batched.py), and counted in the write units per delivered brief. Render time is
+`render_brief` per group (the board read included) and the Jinja2 render alone, measured once the run is over,
+for the same groups as BriefSend calls it; the same figures taken during the run are reported too (they also
+hold the waits of 2 cores shared by every process of the run).
 """
 
 from __future__ import annotations
