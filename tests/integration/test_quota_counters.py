@@ -395,3 +395,27 @@ def test_two_senders_planning_the_same_groups_together_at_once_claim_each_once(t
         won = [r[g.group_id] for r in results if r.get(g.group_id) is not None]
         assert len(won) == 1 and claim_of(g) in ("sender-0", "sender-1")
         assert len(mass_sends(g, "M2026-11")) == 30
+
+
+def test_a_day_and_a_month_planned_together_are_the_items_the_single_writes_leave(tenant):
+    from qunyun.adapters.deliveries import day_key
+    from qunyun.adapters.deliveries_tables import DayItem
+    from qunyun.services.deliveries import plan_push, plan_together
+
+    t = shop(tenant)
+    now = datetime(2026, 11, 25, 0, 0, 5, tzinfo=UTC)
+    # GIVEN two customer groups with nothing spent, one planned together and one alone, with the same claim
+    together_, alone = group(t.tenant_id, "wecom_customer_group"), group(t.tenant_id, "wecom_customer_group")
+    planned = plan_together(t, MORNING, DAY, read_ahead(t, together_), deliveries=DeliveryRepository(), now=now,
+                            claim="c-1")
+    record, claimed = plan_push(t, alone, MORNING, DAY, deliveries=DeliveryRepository(), now=now, claim="c-1")
+    # THEN both records say the same, and both stored items are the same but for their keys: the day (its
+    # slot, the push's id, the record with its claim) and the month's mass send
+    assert claimed and planned[together_.group_id] == record.model_copy(update={"group_id": together_.group_id})
+
+    def stored(g: Group) -> tuple[dict, dict]:
+        day = DayItem.get(*day_key(g.tenant_id, DAY, g.group_id), consistent_read=True).serialize()
+        month = CounterItem.get(group_pk(g.tenant_id, g.group_id), quota_sk("M2026-11"), consistent_read=True)
+        return {k: v for k, v in day.items() if k not in ("pk", "sk")}, {"pushes": month.serialize()["pushes"]}
+
+    assert stored(together_) == stored(alone)
