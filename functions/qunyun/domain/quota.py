@@ -78,6 +78,10 @@ class Budget:
         quota = quota_period if Channel(channel) is Channel.wecom_customer_group else None
         return cls(daily_cap=daily_push_cap, quota_period=quota)
 
+    def period_of(self, day: date) -> str | None:
+        """The key of the quota period holding the local `day` (`period_key`); None without a quota."""
+        return period_key(self.quota_period, day) if self.quota_period else None
+
 
 @dataclass(frozen=True)
 class Spent:

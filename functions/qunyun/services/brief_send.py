@@ -58,7 +58,7 @@ from qunyun.domain.flash import Terms
 from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.notices import LABELS, compose_farewell
-from qunyun.domain.quota import Push, period_key
+from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.briefs import DayBoards, Rendered, render_brief
 from qunyun.services.deliveries import plan_push, plan_together
@@ -147,12 +147,8 @@ class SendDeps:
         tenant = self.once(("tenant", tenant_id), lambda: self.tenants.get(tenant_id))
         if tenant is None:
             return {}
-        periods = {}
-        for g, d in keys:
-            budget = budget_of(tenant, loaded[g][0]) if g in loaded else None
-            if budget is not None and budget.quota_period is not None:
-                periods[(g, d)] = period_key(budget.quota_period, d)
-        return periods
+        periods = {(g, d): budget_of(tenant, loaded[g][0]).period_of(d) for g, d in keys if g in loaded}
+        return {k: period for k, period in periods.items() if period is not None}
 
     def groups_of(self, tenant_id: str, day: date, group_ids: list[str]) -> dict[str, tuple[Group, str | None]]:
         """The groups (with why their channel is broken, if it is) of a message, as read ahead or read now."""

@@ -11,7 +11,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.errors import NotFound
 from qunyun.domain.groups import Group
-from qunyun.domain.quota import Push, local_day, period_key
+from qunyun.domain.quota import Push, local_day
 from qunyun.domain.tenants import Tenant
 from qunyun.services.groups import require_tenant
 from qunyun.services.quota import Contention, budget_of, spend, spend_together
@@ -52,10 +52,8 @@ def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequen
 
 
 def _planned(tenant: Tenant, group: Group, push: Push, day: date, now: datetime) -> Delivery:
-    budget = budget_of(tenant, group)
-    key = period_key(budget.quota_period, day) if budget.quota_period else None
     return Delivery.of(tenant.tenant_id, group.group_id, day, push, group.channel.value, Status.planned, now,
-                       quota_period=key)
+                       quota_period=budget_of(tenant, group).period_of(day))
 
 
 def plan_together(tenant: Tenant, push: Push, day: date, wanted: Sequence[tuple[Group, GroupDay, Sequence[Push]]],

@@ -11,7 +11,7 @@ from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.domain.deliveries import Delivery
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.groups import Group
-from qunyun.domain.quota import Allowance, Budget, Decision, Push, Spent, allowance, decide, period_key
+from qunyun.domain.quota import Allowance, Budget, Decision, Push, Spent, allowance, decide
 from qunyun.domain.tenants import Tenant
 
 ATTEMPTS = 12
@@ -38,7 +38,7 @@ def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[P
     attempt that loses reads again and decides again, and one that decides against a push whose quota period
     holds its mass send (taken before it lost the day's last slot) gives that mass send back."""
     budget = budget_of(tenant, group)
-    key = period_key(budget.quota_period, day) if budget.quota_period else None
+    key = budget.period_of(day)
     for attempt in range(ATTEMPTS):
         spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key,
                                  known=known if attempt == 0 else None, push_id=push.push_id)
@@ -71,7 +71,7 @@ def spend_together(tenant: Tenant, push: Push, day: date,
         if known.begun:
             continue
         budget = budget_of(tenant, group)
-        key = period_key(budget.quota_period, day) if budget.quota_period else None
+        key = budget.period_of(day)
         spent = deliveries.spent(tenant.tenant_id, group.group_id, day, key, known=known, push_id=push.push_id)
         decision = decide(push, day, budget, spent, later)
         if decision.take and not decision.already:
