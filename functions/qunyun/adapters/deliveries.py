@@ -147,32 +147,34 @@ def execute_statements(statements: Sequence[tuple[tuple[str, str], dict]]) -> li
     return done
 
 
+def _insert_statement(item: CounterItem | DayItem) -> dict:
+    """The item's PartiQL INSERT: refused (a duplicate) when the table has an item with its key."""
+    values = item.serialize()
+    return {"Statement": f'INSERT INTO "{item.Meta.table_name}" VALUE {{'
+                         + ", ".join(f"'{name}': ?" for name in values) + "}",
+            "Parameters": list(values.values())}
+
+
 def _mass_send_statement(record: Delivery, limits: Allowance, read: Spent) -> tuple[tuple[str, str], dict]:
     """Takes the push's mass send of the quota period `limits.period_key` (with its item's key) while fewer than
     `limits.period` are taken: the counter's first, a new item, when it held none when `read`; otherwise added
     to it. PartiQL's UPDATE does not create an item and its INSERT does not overwrite one: a counter that came or
     went since the read refuses the statement, and the push is spent alone."""
     key = group_pk(record.tenant_id, record.group_id), quota_sk(limits.period_key)
-    token = {"SS": [quota_token(record.date, record.push_id)]}
-    table = CounterItem.Meta.table_name
+    token = quota_token(record.date, record.push_id)
     if read.period == 0:
-        return key, {"Statement": f"INSERT INTO \"{table}\" VALUE {{'pk': ?, 'sk': ?, 'pushes': ?}}",
-                     "Parameters": [{"S": key[0]}, {"S": key[1]}, token]}
-    return key, {"Statement": f'UPDATE "{table}" SET pushes = set_add(pushes, ?) WHERE pk = ? AND sk = ? '
-                              "AND size(pushes) < ?",
-                 "Parameters": [token, {"S": key[0]}, {"S": key[1]}, {"N": str(limits.period)}]}
+        return key, _insert_statement(CounterItem(*key, pushes={token}))
+    return key, {"Statement": f'UPDATE "{CounterItem.Meta.table_name}" SET pushes = set_add(pushes, ?) '
+                              "WHERE pk = ? AND sk = ? AND size(pushes) < ?",
+                 "Parameters": [{"SS": [token]}, {"S": key[0]}, {"S": key[1]}, {"N": str(limits.period)}]}
 
 
 def _new_day_statement(record: Delivery, claim: tuple[str, datetime]) -> dict:
     """The day's first write (`spend` on a day not begun): its slot spent and the push's record, claimed; refused
     when the day has an item by now."""
     pk, sk = day_key(record.tenant_id, record.date, record.group_id)
-    item = DayItem(pk, sk, spent=1, pushes={record.push_id}, records={record.push_id: _written(record, claim)})
-    values = item.serialize()
-    names = ("pk", "sk", "spent", "pushes", "records")
-    return {"Statement": f'INSERT INTO "{DayItem.Meta.table_name}" VALUE {{'
-                         + ", ".join(f"'{n}': ?" for n in names) + "}",
-            "Parameters": [values[n] for n in names]}
+    return _insert_statement(DayItem(pk, sk, spent=1, pushes={record.push_id},
+                                     records={record.push_id: _written(record, claim)}))
 
 
 @dataclass(frozen=True)
