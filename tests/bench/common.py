@@ -78,8 +78,12 @@ def statement_key(statement: dict) -> tuple[str, str, str]:
     """The table and (pk, sk) of a PartiQL statement naming its item by `pk = ? AND sk = ?` (UPDATE) or
     `{'pk': ?, 'sk': ?, ...}` (INSERT)."""
     text, values = statement["Statement"], statement["Parameters"]
-    at = text[:text.index("pk = ?" if "pk = ?" in text else "'pk': ?")].count("?")
-    return text.split('"')[1], values[at]["S"], values[at + 1]["S"]
+
+    def value(name: str) -> str:
+        marker = f"{name} = ?" if f"{name} = ?" in text else f"'{name}': ?"
+        return values[text[:text.index(marker)].count("?")]["S"]
+
+    return text.split('"')[1], value("pk"), value("sk")
 
 
 class Probe(CapacityMeter):
