@@ -454,10 +454,10 @@ def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, r
         assert calls["Query:points"] == 1 and calls["GetItem:points"] == 1, calls
     # ... the three groups and their days were read ahead, one request each for the batch; each brief was
     # planned, claimed and its slot spent in one write (its day's first: a put), and the three outcomes were
-    # written in one request at the batch's end
+    # written as one item, the batch's outcome page, at the batch's end
     assert calls["BatchGetItem:groups"] == 1 and calls["BatchGetItem:deliveries"] == 1, calls
     assert "GetItem:deliveries" not in calls and "GetItem:groups" not in calls, calls
-    assert calls["PutItem:deliveries"] == 3 and calls["BatchExecuteStatement:deliveries"] == 1, calls
+    assert calls["PutItem:deliveries"] == 3 + 1 and "BatchExecuteStatement:deliveries" not in calls, calls
     assert "UpdateItem:deliveries" not in calls, calls
     assert "TransactWriteItems:deliveries" not in calls, calls
 
@@ -554,11 +554,10 @@ def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox, d
             c.meta.events.unregister("provide-client-params.dynamodb", ask)
             c.meta.events.unregister("after-call.dynamodb", seen)
     # THEN the day holds three records and each of its writes cost one unit: it stays under 1 KB. The brief's
-    # outcome, a PartiQL statement (DynamoDB Local reports no capacity for those), is billed by the item it
-    # leaves: one unit too
+    # outcome went on the batch's outcome page, a put of one unit too
     assert (skipped.status, skipped.reason) == (Status.skipped, "daily_cap")
     assert len(repo.day(shop.tenant_id, "a", DAY).records) == 3
-    assert units == [1.0] * 4, units
+    assert units == [1.0] * 5, units
     assert write_units(after_brief) == write_units(day_item()) == 1
 
 
@@ -592,27 +591,30 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
     import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(), groups=GroupRepository(),
                   secrets=secret_store())
     deps = make_deps(robot, outbox)
-    # WHEN BriefSend handles it, counting at each outcomes' request the briefs the outbox had received
-    seen_at: list[int] = []
+    # WHEN BriefSend handles it, counting at each outcome page written the briefs the outbox had received
+    seen_at: list[tuple[int, int]] = []
     clients = dynamodb_clients()
 
-    def count(**_):
-        seen_at.append(len(outbox.entries))
+    def count(params, **_):
+        if "#~out#" in params["Item"]["pk"]["S"]:
+            seen_at.append((len(outbox.entries), len(params["Item"]["outcomes"]["M"])))
 
     with DynamoCalls(clients) as seen:
         for c in clients:
-            c.meta.events.register("before-call.dynamodb.BatchExecuteStatement", count)
+            c.meta.events.register("provide-client-params.dynamodb.PutItem", count)
         try:
             result = process(sqs_event(*[body(shop, f"o{n}") for n in range(30)]), context, deps=deps,
                              queue=RetryQueue())
         finally:
             for c in clients:
-                c.meta.events.unregister("before-call.dynamodb.BatchExecuteStatement", count)
-    # THEN all 30 were sent and recorded, in two requests: after the 25th send, and at the batch's end
+                c.meta.events.unregister("provide-client-params.dynamodb.PutItem", count)
+    # THEN all 30 were sent and recorded, on two pages: 25 after the 25th send, and 5 at the batch's end; no
+    # record's day was written again
     assert result == {"batchItemFailures": []} and len(outbox.entries) == 30
     assert all(record(shop, f"o{n}").status == "sent" for n in range(30))
-    assert seen.calls["BatchExecuteStatement:deliveries"] == 2 and "UpdateItem:deliveries" not in seen.calls
-    assert seen_at == [25, 30], seen_at
+    assert seen_at == [(25, 25), (30, 5)], seen_at
+    assert seen.calls["PutItem:deliveries"] == 30 + 2, seen.calls
+    assert "UpdateItem:deliveries" not in seen.calls and "BatchExecuteStatement:deliveries" not in seen.calls
 
 
 def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_written(shop, robot, outbox, context):

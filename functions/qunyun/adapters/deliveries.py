@@ -3,9 +3,11 @@ the records awaiting a WeCom owner (layout: adapters/deliveries_tables.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import zlib
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import size
 
-from qunyun.adapters.deliveries_tables import CounterItem, DayItem, WaitingTaskItem
+from qunyun.adapters.deliveries_tables import CounterItem, DayItem, OutcomePageItem, WaitingTaskItem
 from qunyun.adapters.tables import conditional_failed
 from qunyun.domain.deliveries import MOVES, Delivery, Status
 from qunyun.domain.owner_tasks import OwnerTask
@@ -59,6 +61,16 @@ def quota_token(day: date, push_id: str) -> str:
     """A push's entry in its group's quota counter: the local date (MMDD) and the CRC-32 of its id, 12
     characters. Two pushes of one group and date would need the same checksum to be taken for each other."""
     return f"{day.month:02d}{day.day:02d}{zlib.crc32(push_id.encode()):08x}"
+
+
+def page_pk(tenant_id: str, token: str) -> str:
+    """The partition of the outcome pages of the tenant's records claimed with `token`."""
+    return f"{tenant_id}#~out#{token}"
+
+
+def page_entry(group_id: str, day: date, push_id: str) -> str:
+    """A record's key on an outcome page."""
+    return f"{group_id}#{day.isoformat()}#{push_id}"
 
 
 def waiting_pk(tenant_id: str, msgid: str) -> str:
@@ -209,13 +221,37 @@ class GroupDay:
 
 class DeliveryRepository:
     # ---- a group's day ------------------------------------------------------------------------------------
-    def day(self, tenant_id: str, group_id: str, day: date) -> GroupDay:
-        """The group's day, read consistently."""
+    def day(self, tenant_id: str, group_id: str, day: date, *, as_stored: bool = False) -> GroupDay:
+        """The group's day, read consistently: its records as they read (`resolved`), or `as_stored`."""
         try:
             item = DayItem.get(*day_key(tenant_id, day, group_id), consistent_read=True)
         except DayItem.DoesNotExist:
             item = None
-        return GroupDay.of(tenant_id, group_id, day, item)
+        found = GroupDay.of(tenant_id, group_id, day, item)
+        return found if as_stored else self.resolved(tenant_id, [found])[0]
+
+    def resolved(self, tenant_id: str, days: list[GroupDay]) -> list[GroupDay]:
+        """The days with their records as they read: a record still `planned` and claimed reads as the outcome
+        its claim's page holds for it, if one does (`record_on_pages`), as though `finish` had written it. One
+        consistent query per claim token found (a sender's batch; none for days without a claimed record)."""
+        planned = Status.planned.value
+        tokens = {data[CLAIM] for d in days for data in d.records.values()
+                  if data.get(STATUS) == planned and data.get(CLAIM)}
+        pages: dict[str, dict] = {}
+        for token in sorted(tokens):
+            pages[token] = {}
+            for item in OutcomePageItem.query(page_pk(tenant_id, token), consistent_read=True):
+                pages[token].update(item.outcomes.as_dict())
+        out = []
+        for d in days:
+            records = dict(d.records)
+            for push_id, data in d.records.items():
+                entries = pages.get(data.get(CLAIM)) if data.get(STATUS) == planned else None
+                fields = entries.get(page_entry(d.group_id, d.day, push_id)) if entries else None
+                if fields is not None:
+                    records[push_id] = _finished(data, fields)
+            out.append(dataclasses.replace(d, records=records) if records != d.records else d)
+        return out
 
     def days(self, tenant_id: str, wanted: Iterable[tuple[str, date]],
              periods: dict[tuple[str, date], str] | None = None) -> dict[tuple[str, date], GroupDay]:
@@ -235,7 +271,8 @@ class DeliveryRepository:
             counter = found.get(counters[(g, d)])
             return {periods[(g, d)]: frozenset(counter.pushes or ()) if counter is not None else frozenset()}
 
-        return {(g, d): GroupDay.of(tenant_id, g, d, found.get(k), held(g, d)) for k, (g, d) in keys.items()}
+        read = [GroupDay.of(tenant_id, g, d, found.get(k), held(g, d)) for k, (g, d) in keys.items()]
+        return {(r.group_id, r.day): r for r in self.resolved(tenant_id, read)}
 
     def spent(self, tenant_id: str, group_id: str, day: date, period_key: str | None,
               known: GroupDay | None = None, push_id: str | None = None) -> Spent:
@@ -360,6 +397,18 @@ class DeliveryRepository:
                 return False
             raise
 
+    def record_on_pages(self, token: str, page: int, outcomes: Sequence[tuple[Delivery, dict]]) -> None:
+        """Writes outcomes of records claimed with `token` (each record and its `outcome_fields`) as the token's
+        page number `page`: one item per tenant, instead of a write on each record's day. Each reads as its
+        record while that is still planned and claimed with `token` (`resolved`); one whose claim is not ours
+        any more reads as nothing, as `finish` would have been refused."""
+        entries: dict[str, dict] = defaultdict(dict)
+        for record, fields in outcomes:
+            entries[record.tenant_id][page_entry(record.group_id, record.date, record.push_id)] = _short(fields)
+        for tenant_id, tenant_entries in entries.items():
+            OutcomePageItem(page_pk(tenant_id, token), f"{page:05d}", outcomes=tenant_entries).save(
+                condition=OutcomePageItem.pk.does_not_exist())
+
     def get(self, tenant_id: str, group_id: str, day: date, push_id: str) -> Delivery | None:
         return self.day(tenant_id, group_id, day).record(push_id)
 
@@ -378,18 +427,40 @@ class DeliveryRepository:
     def move(self, record: Delivery, status: Status, now: datetime, *, reason: str | None = None,
              error: str | None = None, message_ids: Iterable[str] = (), attempt: bool = False,
              sent_at: datetime | None = None) -> Delivery | None:
-        """Moves a record to `status` if its stored status allows it (domain MOVES), counting an attempt and
-        adding platform message ids; None when the stored record had moved on meanwhile. A record sent
-        records `sent_at` (default `now`); one leaving awaiting_owner leaves the `awaiting_owner` index."""
+        """Moves a record to `status` if its status allows it (domain MOVES), counting an attempt and adding
+        platform message ids; None when the record had moved on meanwhile. A record sent records `sent_at`
+        (default `now`). A record a sender still claims moves from what it reads as (its outcome on the
+        sender's page, if there is one: `resolved`), and the claim ends."""
         allowed = [s.value for s in Status if status in MOVES[s]]
         pid, ids = record.push_id, list(message_ids)
         actions = outcome_actions(pid, status, now, reason=reason, error=error, message_ids=ids, sent_at=sent_at)
         if attempt:
             actions.append(record_field(pid, "attempts").set(record_field(pid, "attempts") + 1))
-        moved = self.update(record, actions, record_field(pid, "status").is_in(*allowed))
-        if moved is None:
-            return None
-        return decode(record.tenant_id, record.group_id, record.date, pid, moved)
+        fields = _short(outcome_fields(status, now, reason=reason, error=error, message_ids=ids, sent_at=sent_at))
+        for _ in range(3):
+            moved = self.update(record, actions, record_field(pid, "status").is_in(*allowed)
+                                & record_field(pid, CLAIM).does_not_exist())
+            if moved is None:
+                stored = self.day(record.tenant_id, record.group_id, record.date, as_stored=True)
+                data = stored.records.get(pid)
+                if data is None or (CLAIM not in data and data.get(STATUS) not in allowed):
+                    return None
+                if CLAIM not in data:
+                    continue  # the claim ended since the write: move the record as it is now
+                reads = self.resolved(record.tenant_id, [stored])[0].records[pid]
+                if reads.get(STATUS) not in allowed:
+                    return None
+                whole = _finished(reads, fields)
+                if attempt:
+                    whole[_SHORT["attempts"]] = int(whole.get(_SHORT["attempts"]) or 0) + 1
+                since = record_field(pid, CLAIMED_AT)
+                held = (record_field(pid, CLAIM) == data[CLAIM]) & (record_field(pid, "status") == data.get(STATUS)) \
+                    & (since == data[CLAIMED_AT] if CLAIMED_AT in data else since.does_not_exist())
+                moved = self.update(record, [DayItem.records[pid].set(whole)], held)
+                if moved is None:
+                    continue  # the claim changed since the read
+            return decode(record.tenant_id, record.group_id, record.date, pid, moved)
+        return None
 
     # ---- tasks awaiting a WeCom owner ------------------------------------------------------------------------
     def await_owner(self, msgid: str, records: list[Delivery], now: datetime) -> None:
@@ -448,7 +519,7 @@ class DeliveryRepository:
         shards = (DayItem.query(f"{tenant_id}#DAY#{day.isoformat()}#{n:02d}") for n in range(DAY_SHARDS))
         days = sorted((GroupDay.of(tenant_id, i.sk, day, i) for i in itertools.chain(*shards)),
                       key=lambda d: d.group_id)
-        return [r for d in days for r in d.all()]
+        return [r for d in self.resolved(tenant_id, days) for r in d.all()]
 
     def of_group(self, tenant_id: str, group_id: str, limit: int = 100, *, since: date | None = None,
                  until: date | None = None) -> Iterator[Delivery]:
@@ -481,6 +552,20 @@ def outcome_fields(status: Status, now: datetime, *, reason: str | None = None, 
     fields.update({"message_ids": ids} if ids else {})
     fields.update({"sent_at": micros(sent_at or now)} if status is Status.sent else {})
     return fields
+
+
+def _short(fields: dict) -> dict:
+    """Delivery fields by their short names."""
+    return {_SHORT[name]: value for name, value in fields.items()}
+
+
+def _finished(data: dict, fields: dict) -> dict:
+    """A record's map once `finish` recorded the outcome `fields` (`outcome_fields`, short names) and ended the
+    claim: the fields set, message ids added to any there."""
+    out = {k: v for k, v in data.items() if k not in (CLAIM, CLAIMED_AT)}
+    ids = _SHORT["message_ids"]
+    out.update({k: [*(out.get(ids) or []), *v] if k == ids else v for k, v in fields.items()})
+    return out
 
 
 def outcome_actions(push_id: str, status: Status, now: datetime, *, reason: str | None = None,

@@ -8,9 +8,14 @@
     {tenant}#~wait#{msgid}          WAIT                    WaitingTaskItem: a WeCom task's groups still awaiting its
                                                             owner
     {tenant}#~task                  TASK#{msgid}            OwnerTaskItem: what the follow-up job did to a task
+    {tenant}#~out#{token}           {n}                     OutcomePageItem: the outcomes of up to 25 pushes a
+                                                            sender (claim token) made, recorded together
 
 A group's day is one item: spending a slot of its daily cap, recording the push and claiming it for the send
-are one conditional write, and recording the outcome is a second. The day's items are keyed by tenant, date
+are one conditional write. Recording the outcome is a second write on the day, or (a direct channel's send)
+one entry of an OutcomePageItem, written once for the sender's next 25 outcomes: a planned record still claimed
+with the sender's token reads as the outcome its page holds for it (DeliveryRepository resolves it on every
+read), so a push costs one write unit and a 25th of its page instead of two. The day's items are keyed by tenant, date
 and one of `DAY_SHARDS` shards of the group id, so listing a tenant's day is a query per shard of the table
 itself (no index to keep in step) and one tenant's 08:00 spreads its writes over that many partitions.
 Records are small maps under `records`, keyed by push id, with one- or two-letter names (adapters/deliveries.py
@@ -101,6 +106,18 @@ class WaitingTaskItem(_Item):
     kind = UnicodeAttribute()
     edition = UnicodeAttribute(null=True)
     waiting = UnicodeSetAttribute(null=True)  # group ids
+
+
+class OutcomePageItem(_Item):
+    """Outcomes of pushes claimed with one token (a BriefSend batch), one flush of up to 25, keyed
+    `{group}#{local date}#{push id}`, each the fields `finish` would set (adapters/deliveries.py `_SHORT` names).
+    An entry counts only while its record is still `planned` and claimed with the page's token: a record taken
+    over, given back or moved since reads as stored."""
+
+    class Meta(_DeliveriesMeta):
+        pass
+
+    outcomes = MapAttribute(default=dict)
 
 
 class OwnerTaskItem(_Item):

@@ -6,16 +6,22 @@ record planned earlier is tried again. The sender ends the claim in the same con
 outcome. A claim that is still held long after its lease can only belong to a sender that stopped between the
 two: nobody knows whether the group received it.
 
-Outcomes of many records go to DynamoDB together (`finish_all`): PartiQL statements, 25 to a
-BatchExecuteStatement request, each with the condition of the single write. One request instead of 25 takes
-most of the client's and DynamoDB's work per outcome away, and each statement is billed as the single write.
+Outcomes of many records go to DynamoDB together, two ways. `finish_all`: PartiQL statements, 25 to a
+BatchExecuteStatement request, each with the condition of the single write and billed as it. `finish_on_page`:
+one item (an outcome page of the claim token) for up to 25 outcomes, billed by its size, the records' days left
+as they are; a record still claimed with the token reads as its outcome there (DeliveryRepository.resolved), so
+the condition is applied when the record is read instead of when the outcome is written.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PutError
 
 from qunyun.adapters.deliveries import (
     CLAIM,
@@ -28,6 +34,7 @@ from qunyun.adapters.deliveries import (
     from_micros,
     micros,
     outcome_actions,
+    outcome_fields,
     outcome_statement,
     record_field,
 )
@@ -60,6 +67,10 @@ class Outcome:
     def finish(self, claims: DeliveryClaims) -> bool:
         return claims.finish(self.record, self.token, self.status, self.now, reason=self.reason, error=self.error,
                              message_ids=self.message_ids)
+
+    def fields(self) -> dict:
+        return outcome_fields(self.status, self.now, reason=self.reason, error=self.error,
+                              message_ids=self.message_ids)
 
     def statement(self) -> dict | None:
         return outcome_statement(self.record, self.token, self.status, self.now, reason=self.reason,
@@ -135,6 +146,22 @@ class DeliveryClaims:
         written = iter(execute_statements([(day_key(o.record.tenant_id, o.record.date, o.record.group_id), s)
                                            for o, s in statements if s is not None]))
         return [True if s is not None and next(written) else o.finish(self) for o, s in statements]
+
+    def finish_on_page(self, outcomes: Sequence[Outcome], page: int) -> None:
+        """`finish` for many records, recorded on their claim token's page number `page`
+        (DeliveryRepository.record_on_pages): one item for a sender's up to 25 outcomes, billed by its size,
+        instead of a write on each record's day. A record reads as its outcome while it is claimed with the
+        token it was recorded with, as `finish` would have written it while the claim was ours. Outcomes whose
+        page cannot be written are left to `finish_all`. Pages never bear on whether a push is sent again: a
+        record is claimed, and its claim taken over, only where it reads `planned`."""
+        by_token: dict[str, list[Outcome]] = defaultdict(list)
+        for o in outcomes:
+            by_token[o.token].append(o)
+        for token, mine in by_token.items():
+            try:
+                self.deliveries.record_on_pages(token, page, [(o.record, o.fields()) for o in mine])
+            except (PutError, BotoCoreError, ClientError):
+                self.finish_all(mine)
 
     def release(self, record: Delivery, token: str, now: datetime, *, parts_sent: int, error: str) -> bool:
         """Gives the claim back after a transient failure, remembering how many parts already arrived."""

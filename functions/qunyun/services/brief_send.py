@@ -9,11 +9,12 @@ What is guaranteed, and why:
   the group's day, keyed by push id, and one conditional write spends the daily-cap slot (a customer group's
   quota just before, in its own idempotent write), writes the record and *claims* it for this sender (a fresh
   token, the time). A record planned earlier and given back is claimed again with a conditional write before
-  the channel is called. Only the claim holder sends, and it records the outcome and drops the claim in one
-  conditional write: a batch's sent pushes' outcomes are written together, 25 to a request (PartiQL statements
-  with the same conditions: `SendDeps.finish_later`), when 25 wait and when the batch ends or fails; a WeCom
-  task's groups once the task exists. A duplicate SQS message, a second dispatcher run or a concurrent sender
-  finds the record sent, skipped or claimed, and sends nothing.
+  the channel is called. Only the claim holder sends, and it records the outcome: a batch's sent pushes' outcomes
+  together, as one item (an outcome page of the batch's claim token: `SendDeps.finish_later`), when 25 wait and
+  when the batch ends or fails; a record still claimed with the token reads as its outcome there. A WeCom task's
+  groups are recorded on their days, with the claim dropped in the same conditional write (PartiQL statements,
+  25 to a request), once the task exists. A duplicate SQS message, a second dispatcher run or a concurrent
+  sender finds the record sent, skipped or claimed, and sends nothing.
 * **A crash between the channel's send and the record** leaves the claim behind (and the claims of the sends
   whose outcomes were waiting with it: at most 25). Robots and bots have no idempotency key, so nobody can
   tell whether the group got the message: sending again could post it twice.
@@ -189,12 +190,19 @@ class SendDeps:
         self.finish_pending()
 
     def finish_pending(self) -> None:
-        """Writes the outcomes waiting to be written. The batch's handler calls it before it returns, and on any
+        """Writes the outcomes waiting to be written, as the batch's next outcome page (DeliveryClaims
+        .finish_on_page: one item for the 25). The batch's handler calls it before it returns, and on any
         exception: a process that dies before leaves those groups' claims behind (at most 25), and they are
         recorded `unknown_after_crash` as any send whose outcome was not recorded."""
         pending = self.memo.pop("~outcomes", None)
         if pending:
-            self.claims.finish_all(pending)
+            page = self.memo["~pages"] = self.memo.get("~pages", 0) + 1
+            self.claims.finish_on_page(pending, page)
+
+    @property
+    def token(self) -> str:
+        """The batch's claim token: its messages' claims are one sender's, and their outcomes its pages."""
+        return self.once(("~token",), lambda: uuid.uuid4().hex)
 
     def once(self, key: tuple, load: Callable[[], T]) -> T:
         """`load()` the first time `key` is asked for in this batch; what it gave after that. `send_message`
@@ -589,7 +597,7 @@ def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
         return
     day = date.fromisoformat(body["date"])
     content = CONTENT[body.get("kind", "brief")](body, tenant, day, deps)
-    job = _Job(tenant, content, day, final, deps, deps.clock())
+    job = _Job(tenant, content, day, final, deps, deps.clock(), deps.token)
     loaded = deps.groups_of(tenant.tenant_id, day, list(body["group_ids"]))
     groups = [loaded[g] for g in body["group_ids"] if g in loaded]
     stale = getattr(content, "stale", None)
