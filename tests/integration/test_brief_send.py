@@ -14,7 +14,7 @@ from brief_send import process
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import CLAIM, STATUS, DeliveryRepository
+from qunyun.adapters.deliveries import CLAIM, DAY_SHARDS, STATUS, DeliveryRepository, page_pk
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
@@ -102,6 +102,12 @@ def body(shop, *groups: str, day: date = DAY) -> dict:
 
 def record(shop, group_id: str, day: date = DAY):
     return DeliveryRepository().get(shop.tenant_id, group_id, day, MORNING)
+
+
+def claim_tokens(shop, group_ids: list[str]) -> set[str]:
+    """The claim tokens the groups' morning records hold as stored."""
+    return {DeliveryRepository().day(shop.tenant_id, g, DAY, as_stored=True).records[MORNING][CLAIM]
+            for g in group_ids}
 
 
 def sqs_event(*bodies: dict, receive_count: int = 1) -> dict:
@@ -593,11 +599,13 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
     deps = make_deps(robot, outbox)
     # WHEN BriefSend handles it, counting at each outcome page written the briefs the outbox had received
     seen_at: list[tuple[int, int]] = []
+    pages: list[str] = []
     clients = dynamodb_clients()
 
     def count(params, **_):
         if "#~out#" in params["Item"]["pk"]["S"]:
             seen_at.append((len(outbox.entries), len(params["Item"]["outcomes"]["M"])))
+            pages.append(params["Item"]["pk"]["S"])
 
     with DynamoCalls(clients) as seen:
         for c in clients:
@@ -615,6 +623,14 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
     assert seen_at == [(25, 25), (30, 5)], seen_at
     assert seen.calls["PutItem:deliveries"] == 30 + 2, seen.calls
     assert "UpdateItem:deliveries" not in seen.calls and "BatchExecuteStatement:deliveries" not in seen.calls
+    # AND each page has a claim token of its own, which the records it holds are claimed with
+    assert len(set(pages)) == 2
+    assert all(page_pk(shop.tenant_id, cl) in pages for cl in claim_tokens(shop, [f"o{n}" for n in range(30)]))
+    # AND listing the day (a query per shard of its days) reads both pages in one request
+    with DynamoCalls(clients) as listing:
+        assert {r.status for r in DeliveryRepository().on_day(shop.tenant_id, DAY)} == {Status.sent}
+    assert listing.calls["BatchGetItem:deliveries"] == 1, listing.calls
+    assert listing.calls["Query:deliveries"] == DAY_SHARDS, listing.calls
 
 
 def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_written(shop, robot, outbox, context):

@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from qunyun.adapters.deliveries import DeliveryRepository, day_key, outcome_statement, page_pk, record_field
+from qunyun.adapters.deliveries import (
+    PAGE_SK,
+    DeliveryRepository,
+    day_key,
+    outcome_statement,
+    page_pk,
+    record_field,
+)
 from qunyun.adapters.deliveries_tables import DayItem, OutcomePageItem
 from qunyun.adapters.delivery_claims import DeliveryClaims, Outcome
 from qunyun.domain.deliveries import Delivery, Status
@@ -188,7 +195,7 @@ def test_outcomes_on_a_page_read_as_those_written_one_by_one(tenant_id):
             actions=[record_field(r.push_id, "message_ids").set(["earlier"])])
     # WHEN they are recorded
     with DynamoCalls(dynamodb_clients()) as seen:
-        CLAIMS.finish_on_page([varied(r, n) for n, r in enumerate(on_page)], 1)
+        CLAIMS.finish_on_page([varied(r, n) for n, r in enumerate(on_page)])
     assert [varied(r, n).finish(CLAIMS) for n, r in enumerate(alone)] == [True] * 25
     # THEN the 25 took one put, and each record's day was left as it was: planned and claimed
     assert dict(seen.calls) == {"PutItem:deliveries": 1}, seen.calls
@@ -223,13 +230,13 @@ def test_a_page_costs_a_put_billed_by_its_size(tenant_id, ddb):
     client.meta.events.register("provide-client-params.dynamodb.PutItem", ask)
     client.meta.events.register("after-call.dynamodb.PutItem", seen)
     try:
-        CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate(records)], 1)
+        CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate(records)])
     finally:
         client.meta.events.unregister("provide-client-params.dynamodb.PutItem", ask)
         client.meta.events.unregister("after-call.dynamodb.PutItem", seen)
     # THEN it was one put of a few units: under a fifth of a unit an outcome, where a write on each day costs one
     page = ddb.get_item(TableName=f"{STACK}-deliveries",
-                        Key={"pk": {"S": page_pk(tenant_id, "tok")}, "sk": {"S": "00001"}})["Item"]
+                        Key={"pk": {"S": page_pk(tenant_id, "tok")}, "sk": {"S": PAGE_SK}})["Item"]
     assert units == [write_units(page)] and units[0] <= 4, units
 
 
@@ -244,7 +251,7 @@ def test_a_page_entry_counts_only_while_its_claim_is_the_pages_token(tenant_id):
     assert DeliveryRepository().move(moved, Status.skipped, NOW, reason="no_brief") is not None
     before = {r.group_id: stored(r) for r in (given_back, taken_over, moved, theirs)}
     # WHEN our sender records all five sent on its page
-    CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate((given_back, taken_over, moved, theirs, ours))], 1)
+    CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate((given_back, taken_over, moved, theirs, ours))])
     # THEN only ours reads sent; the others read as they were
     assert stored(ours)["s"] == "sent"
     assert {r.group_id: stored(r) for r in (given_back, taken_over, moved, theirs)} == before
@@ -254,7 +261,7 @@ def test_a_page_entry_counts_only_while_its_claim_is_the_pages_token(tenant_id):
 def test_a_claim_on_a_record_whose_outcome_is_on_a_page_finds_it_done(tenant_id):
     # GIVEN a record sent and recorded on its sender's page
     record = planned(tenant_id, "a")
-    CLAIMS.finish_on_page([sent(record, 1)], 1)
+    CLAIMS.finish_on_page([sent(record, 1)])
     # WHEN another sender (a duplicate message) tries to claim it, long after the first sender's lease
     state = CLAIMS.claim(record, "another", NOW + timedelta(hours=1))
     # THEN it is done (never stale: the sender is not taken for one that stopped mid-send), and nothing changed
@@ -266,7 +273,7 @@ def test_moving_a_record_whose_outcome_is_on_a_page_moves_it_from_that_outcome(t
     # GIVEN a record recorded sent on a page, and one recorded failed (a transient failure's last receive)
     sent_one, failed_one = planned(tenant_id, "a"), planned(tenant_id, "b")
     CLAIMS.finish_on_page([sent(sent_one, 1), Outcome(failed_one, "tok", Status.failed, LATER,
-                                                        reason="retries_exhausted", error="45009")], 1)
+                                                        reason="retries_exhausted", error="45009")])
     repo = DeliveryRepository()
     # WHEN another job would move the first to skipped, and the second to failed again with an attempt counted
     refused = repo.move(sent_one, Status.skipped, LATER, reason="no_brief")
@@ -282,13 +289,13 @@ def test_moving_a_claimed_record_without_an_outcome_ends_the_claim(tenant_id):
     # GIVEN a record a sender claimed and never recorded (it stopped mid-send), and a page of its token
     # holding another group's outcome
     record, other = planned(tenant_id, "a"), planned(tenant_id, "b")
-    CLAIMS.finish_on_page([sent(other, 1)], 1)
+    CLAIMS.finish_on_page([sent(other, 1)])
     # WHEN another job moves it to skipped
     moved = DeliveryRepository().move(record, Status.skipped, LATER, reason="group_ended")
     # THEN it is skipped and no longer claimed: the sender's late outcome would not count
     assert moved is not None and (moved.status, moved.reason) == (Status.skipped, "group_ended")
     assert "cl" not in as_stored(record) and "ct" not in as_stored(record)
-    CLAIMS.finish_on_page([sent(record, 2)], 2)
+    CLAIMS.finish_on_page([sent(record, 2)])
     assert stored(record)["s"] == "skipped"
 
 
@@ -304,7 +311,7 @@ def test_a_page_that_cannot_be_written_leaves_each_outcome_to_the_statements(ten
     try:
         # WHEN three outcomes are recorded on a page
         with DynamoCalls(dynamodb_clients()) as seen:
-            CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate(records)], 1)
+            CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate(records)])
     finally:
         client.meta.events.unregister("before-call.dynamodb.PutItem", refuse)
     # THEN they were written on their days instead, in one request
@@ -317,10 +324,23 @@ def test_pages_of_two_tenants_are_written_apart(tenant_id):
     other = f"t-{uuid.uuid4().hex[:8]}"
     mine, theirs = planned(tenant_id, "a"), planned(other, "a")
     # WHEN one sender records both on one page
-    CLAIMS.finish_on_page([sent(mine, 1), sent(theirs, 2)], 1)
+    CLAIMS.finish_on_page([sent(mine, 1), sent(theirs, 2)])
     # THEN each tenant's page holds its own record only, and each record reads sent
     pages = {t: [i.outcomes.as_dict() for i in OutcomePageItem.query(page_pk(t, "tok"))] for t in (tenant_id, other)}
     entry = f"a#{DAY.isoformat()}#{MORNING.push_id}"
     assert [list(p) for p in pages[tenant_id]] == [list(p) for p in pages[other]] == [[entry]]
     assert pages[tenant_id][0][entry]["m"] == ["msg-1"] and pages[other][0][entry]["m"] == ["msg-2"]
     assert stored(mine)["m"] == ["msg-1"] and stored(theirs)["m"] == ["msg-2"]
+
+
+def test_a_tokens_page_written_again_keeps_what_it_held(tenant_id):
+    # GIVEN a token's page holding one record's outcome (a message whose groups' outcomes straddled two flushes)
+    first, second = planned(tenant_id, "a"), planned(tenant_id, "b")
+    CLAIMS.finish_on_page([sent(first, 1)])
+    # WHEN the token's next outcomes are recorded
+    with DynamoCalls(dynamodb_clients()) as seen:
+        CLAIMS.finish_on_page([sent(second, 2)])
+    # THEN they were added to the page (the put refused, an update), and both records read sent
+    assert dict(seen.calls) == {"PutItem:deliveries": 1, "UpdateItem:deliveries": 1}, seen.calls
+    assert [len(i.outcomes.as_dict()) for i in OutcomePageItem.query(page_pk(tenant_id, "tok"))] == [2]
+    assert stored(first)["m"] == ["msg-1"] and stored(second)["m"] == ["msg-2"]

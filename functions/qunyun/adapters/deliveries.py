@@ -64,8 +64,11 @@ def quota_token(day: date, push_id: str) -> str:
 
 
 def page_pk(tenant_id: str, token: str) -> str:
-    """The partition of the outcome pages of the tenant's records claimed with `token`."""
+    """The key (with PAGE_SK) of the outcome page of the tenant's records claimed with `token`."""
     return f"{tenant_id}#~out#{token}"
+
+
+PAGE_SK = "OUT"
 
 
 def page_entry(group_id: str, day: date, push_id: str) -> str:
@@ -232,21 +235,21 @@ class DeliveryRepository:
 
     def resolved(self, tenant_id: str, days: list[GroupDay]) -> list[GroupDay]:
         """The days with their records as they read: a record still `planned` and claimed reads as the outcome
-        its claim's page holds for it, if one does (`record_on_pages`), as though `finish` had written it. One
-        consistent query per claim token found (a sender's batch; none for days without a claimed record)."""
+        its claim token's page holds for it, if one does (`record_on_pages`), as though `finish` had written it.
+        The pages of the claims found are read consistently, 100 to a request (none for days without a claimed
+        record)."""
         planned = Status.planned.value
-        tokens = {data[CLAIM] for d in days for data in d.records.values()
-                  if data.get(STATUS) == planned and data.get(CLAIM)}
-        pages: dict[str, dict] = {}
-        for token in sorted(tokens):
-            pages[token] = {}
-            for item in OutcomePageItem.query(page_pk(tenant_id, token), consistent_read=True):
-                pages[token].update(item.outcomes.as_dict())
+        tokens = sorted({data[CLAIM] for d in days for data in d.records.values()
+                         if data.get(STATUS) == planned and data.get(CLAIM)})
+        pages = {item.pk: item.outcomes.as_dict()
+                 for item in OutcomePageItem.batch_get([(page_pk(tenant_id, t), PAGE_SK) for t in tokens],
+                                                       consistent_read=True)} if tokens else {}
         out = []
         for d in days:
             records = dict(d.records)
             for push_id, data in d.records.items():
-                entries = pages.get(data.get(CLAIM)) if data.get(STATUS) == planned else None
+                entries = pages.get(page_pk(tenant_id, data[CLAIM])) \
+                    if data.get(STATUS) == planned and data.get(CLAIM) else None
                 fields = entries.get(page_entry(d.group_id, d.day, push_id)) if entries else None
                 if fields is not None:
                     records[push_id] = _finished(data, fields)
@@ -397,17 +400,23 @@ class DeliveryRepository:
                 return False
             raise
 
-    def record_on_pages(self, token: str, page: int, outcomes: Sequence[tuple[Delivery, dict]]) -> None:
-        """Writes outcomes of records claimed with `token` (each record and its `outcome_fields`) as the token's
-        page number `page`: one item per tenant, instead of a write on each record's day. Each reads as its
-        record while that is still planned and claimed with `token` (`resolved`); one whose claim is not ours
-        any more reads as nothing, as `finish` would have been refused."""
+    def record_on_pages(self, token: str, outcomes: Sequence[tuple[Delivery, dict]]) -> None:
+        """Writes outcomes of records claimed with `token` (each record and its `outcome_fields`) on the token's
+        outcome page, one item per tenant, instead of a write on each record's day: a new item, or entries added
+        to the page when the token has one already. Each reads as its record while that is still planned and
+        claimed with `token` (`resolved`); one whose claim is not the token's any more reads as nothing, as
+        `finish` would have been refused."""
         entries: dict[str, dict] = defaultdict(dict)
         for record, fields in outcomes:
             entries[record.tenant_id][page_entry(record.group_id, record.date, record.push_id)] = _short(fields)
         for tenant_id, tenant_entries in entries.items():
-            OutcomePageItem(page_pk(tenant_id, token), f"{page:05d}", outcomes=tenant_entries).save(
-                condition=OutcomePageItem.pk.does_not_exist())
+            page = OutcomePageItem(page_pk(tenant_id, token), PAGE_SK, outcomes=tenant_entries)
+            try:
+                page.save(condition=OutcomePageItem.pk.does_not_exist())
+            except PutError as err:
+                if not conditional_failed(err):
+                    raise
+                page.update(actions=[OutcomePageItem.outcomes[k].set(v) for k, v in tenant_entries.items()])
 
     def get(self, tenant_id: str, group_id: str, day: date, push_id: str) -> Delivery | None:
         return self.day(tenant_id, group_id, day).record(push_id)

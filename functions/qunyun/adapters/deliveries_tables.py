@@ -8,14 +8,15 @@
     {tenant}#~wait#{msgid}          WAIT                    WaitingTaskItem: a WeCom task's groups still awaiting its
                                                             owner
     {tenant}#~task                  TASK#{msgid}            OwnerTaskItem: what the follow-up job did to a task
-    {tenant}#~out#{token}           {n}                     OutcomePageItem: the outcomes of up to 25 pushes a
-                                                            sender (claim token) made, recorded together
+    {tenant}#~out#{token}           OUT                     OutcomePageItem: the outcomes of the pushes a sender
+                                                            claimed with one token, recorded together
 
 A group's day is one item: spending a slot of its daily cap, recording the push and claiming it for the send
 are one conditional write. Recording the outcome is a second write on the day, or (a direct channel's send)
-one entry of an OutcomePageItem, written once for the sender's next 25 outcomes: a planned record still claimed
-with the sender's token reads as the outcome its page holds for it (DeliveryRepository resolves it on every
-read), so a push costs one write unit and a 25th of its page instead of two. The day's items are keyed by tenant, date
+one entry of an OutcomePageItem, written once for up to 25 outcomes, under the claim token their records were
+claimed with (a BriefSend batch takes a new token for each page): a planned record still claimed with a token
+reads as the outcome that token's page holds for it (DeliveryRepository resolves it on every read, by key), so a
+push costs one write unit and a 25th of its page instead of two. The day's items are keyed by tenant, date
 and one of `DAY_SHARDS` shards of the group id, so listing a tenant's day is a query per shard of the table
 itself (no index to keep in step) and one tenant's 08:00 spreads its writes over that many partitions.
 Records are small maps under `records`, keyed by push id, with one- or two-letter names (adapters/deliveries.py
@@ -109,7 +110,7 @@ class WaitingTaskItem(_Item):
 
 
 class OutcomePageItem(_Item):
-    """Outcomes of pushes claimed with one token (a BriefSend batch), one flush of up to 25, keyed
+    """Outcomes of pushes claimed with one token (up to 25 of a BriefSend batch), keyed
     `{group}#{local date}#{push id}`, each the fields `finish` would set (adapters/deliveries.py `_SHORT` names).
     An entry counts only while its record is still `planned` and claimed with the page's token: a record taken
     over, given back or moved since reads as stored."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from qunyun.adapters.deliveries import (
     CLAIM,
@@ -147,11 +147,11 @@ class DeliveryClaims:
                                            for o, s in statements if s is not None]))
         return [True if s is not None and next(written) else o.finish(self) for o, s in statements]
 
-    def finish_on_page(self, outcomes: Sequence[Outcome], page: int) -> None:
-        """`finish` for many records, recorded on their claim token's page number `page`
-        (DeliveryRepository.record_on_pages): one item for a sender's up to 25 outcomes, billed by its size,
-        instead of a write on each record's day. A record reads as its outcome while it is claimed with the
-        token it was recorded with, as `finish` would have written it while the claim was ours. Outcomes whose
+    def finish_on_page(self, outcomes: Sequence[Outcome]) -> None:
+        """`finish` for many records, recorded on their claim token's outcome page
+        (DeliveryRepository.record_on_pages): one item for a sender's outcomes under one token, billed by its
+        size, instead of a write on each record's day. A record reads as its outcome while it is claimed with the
+        token it was recorded under, as `finish` would have written it while the claim was ours. Outcomes whose
         page cannot be written are left to `finish_all`. Pages never bear on whether a push is sent again: a
         record is claimed, and its claim taken over, only where it reads `planned`."""
         by_token: dict[str, list[Outcome]] = defaultdict(list)
@@ -159,8 +159,8 @@ class DeliveryClaims:
             by_token[o.token].append(o)
         for token, mine in by_token.items():
             try:
-                self.deliveries.record_on_pages(token, page, [(o.record, o.fields()) for o in mine])
-            except (PutError, BotoCoreError, ClientError):
+                self.deliveries.record_on_pages(token, [(o.record, o.fields()) for o in mine])
+            except (PutError, UpdateError, BotoCoreError, ClientError):
                 self.finish_all(mine)
 
     def release(self, record: Delivery, token: str, now: datetime, *, parts_sent: int, error: str) -> bool:

@@ -10,8 +10,9 @@ What is guaranteed, and why:
   quota just before, in its own idempotent write), writes the record and *claims* it for this sender (a fresh
   token, the time). A record planned earlier and given back is claimed again with a conditional write before
   the channel is called. Only the claim holder sends, and it records the outcome: a batch's sent pushes' outcomes
-  together, as one item (an outcome page of the batch's claim token: `SendDeps.finish_later`), when 25 wait and
-  when the batch ends or fails; a record still claimed with the token reads as its outcome there. A WeCom task's
+  together, as one item (the outcome page of the claim token they were claimed with: `SendDeps.finish_later`),
+  when 25 wait and when the batch ends or fails; a record still claimed with the token reads as its outcome
+  there, and the batch's next messages claim with a new token. A WeCom task's
   groups are recorded on their days, with the claim dropped in the same conditional write (PartiQL statements,
   25 to a request), once the task exists. A duplicate SQS message, a second dispatcher run or a concurrent
   sender finds the record sent, skipped or claimed, and sends nothing.
@@ -190,19 +191,21 @@ class SendDeps:
         self.finish_pending()
 
     def finish_pending(self) -> None:
-        """Writes the outcomes waiting to be written, as the batch's next outcome page (DeliveryClaims
-        .finish_on_page: one item for the 25). The batch's handler calls it before it returns, and on any
-        exception: a process that dies before leaves those groups' claims behind (at most 25), and they are
-        recorded `unknown_after_crash` as any send whose outcome was not recorded."""
+        """Writes the outcomes waiting to be written on their claim token's outcome page (DeliveryClaims
+        .finish_on_page: one item for the 25); the messages after get the next token. The batch's handler calls
+        it before it returns, and on any exception: a process that dies before leaves those groups' claims
+        behind (at most 25), and they are recorded `unknown_after_crash` as any send whose outcome was not
+        recorded."""
         pending = self.memo.pop("~outcomes", None)
         if pending:
-            page = self.memo["~pages"] = self.memo.get("~pages", 0) + 1
-            self.claims.finish_on_page(pending, page)
+            self.memo["~pages"] = self.memo.get("~pages", 0) + 1
+            self.claims.finish_on_page(pending)
 
     @property
     def token(self) -> str:
-        """The batch's claim token: its messages' claims are one sender's, and their outcomes its pages."""
-        return self.once(("~token",), lambda: uuid.uuid4().hex)
+        """The claim token of the batch's next message: the batch's, with the number of the outcome page its
+        outcomes go on (one more after each page written), so a record's claim names its outcome page."""
+        return f"{self.once(('~token',), lambda: uuid.uuid4().hex)}.{self.memo.get('~pages', 0)}"
 
     def once(self, key: tuple, load: Callable[[], T]) -> T:
         """`load()` the first time `key` is asked for in this batch; what it gave after that. `send_message`
