@@ -6,6 +6,8 @@ Local reports no capacity for PartiQL)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -54,6 +56,21 @@ def as_stored(record: Delivery) -> dict:
     """The record as its day item holds it."""
     return DeliveryRepository().day(record.tenant_id, record.group_id, record.date,
                                     as_stored=True).records[record.push_id]
+
+
+@contextmanager
+def refusing(model: type, operation: str) -> Iterator[None]:
+    """The connection of `model`'s client failing for `operation` calls only."""
+    client = model._get_connection().connection.client
+
+    def refuse(**_):
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    client.meta.events.register(f"before-call.dynamodb.{operation}", refuse)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(f"before-call.dynamodb.{operation}", refuse)
 
 
 def sent(record: Delivery, n: int) -> Outcome:
@@ -146,17 +163,9 @@ def test_a_push_id_a_statement_cannot_quote_is_written_alone(tenant_id):
 def test_a_request_that_fails_leaves_each_outcome_to_its_own_write(tenant_id):
     # GIVEN the connection failing for BatchExecuteStatement requests only
     records = [planned(tenant_id, f"g{n}") for n in range(3)]
-    client = DayItem._get_connection().connection.client
-
-    def refuse(**_):
-        raise EndpointConnectionError(endpoint_url="http://dynamodb")
-
-    client.meta.events.register("before-call.dynamodb.BatchExecuteStatement", refuse)
-    try:
+    with refusing(DayItem, "BatchExecuteStatement"):
         # WHEN three outcomes are recorded together
         written = CLAIMS.finish_all([sent(r, n) for n, r in enumerate(records)])
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.BatchExecuteStatement", refuse)
     # THEN each was written alone
     assert written == [True] * 3
     assert [stored(r)["s"] for r in records] == ["sent"] * 3
@@ -302,18 +311,9 @@ def test_moving_a_claimed_record_without_an_outcome_ends_the_claim(tenant_id):
 def test_a_page_that_cannot_be_written_leaves_each_outcome_to_the_statements(tenant_id):
     # GIVEN the connection failing for puts only
     records = [planned(tenant_id, f"g{n}") for n in range(3)]
-    client = OutcomePageItem._get_connection().connection.client
-
-    def refuse(**_):
-        raise EndpointConnectionError(endpoint_url="http://dynamodb")
-
-    client.meta.events.register("before-call.dynamodb.PutItem", refuse)
-    try:
+    with refusing(OutcomePageItem, "PutItem"), DynamoCalls(dynamodb_clients()) as seen:
         # WHEN three outcomes are recorded on a page
-        with DynamoCalls(dynamodb_clients()) as seen:
-            CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate(records)])
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.PutItem", refuse)
+        CLAIMS.finish_on_page([sent(r, n) for n, r in enumerate(records)])
     # THEN they were written on their days instead, in one request
     assert seen.calls["BatchExecuteStatement:deliveries"] == 1, seen.calls
     assert [as_stored(r)["s"] for r in records] == ["sent"] * 3
