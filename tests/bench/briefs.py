@@ -30,8 +30,8 @@ brief, and the share of the machine's cores they kept busy.
 
 Capacity is DynamoDB's own ConsumedCapacity of every call (CapacityMeter) on every client the code path uses.
 DynamoDB Local reports TransactWriteItems per table touched, not per item, so the JSON adds the AWS estimate (2
-write units per transaction item per started KB). It reports nothing for PartiQL statements (the outcomes
-BriefSend writes together, and a WeCom owner's groups' mass sends and plans, BatchExecuteStatement): each
+write units per transaction item per started KB). It reports nothing for PartiQL statements (a WeCom owner's
+groups' mass sends, plans and outcomes, BatchExecuteStatement; direct sends' outcomes are outcome-page puts): each
 statement that wrote is billed as DynamoDB bills the same UpdateItem or PutItem, by the item it left, read after
 the run (tests/support.py `write_units`; the rule agrees with DynamoDB Local's own billing of puts:
 tests/integration/test_outcomes_batched.py), and counted in the write units per delivered brief. Render time is
