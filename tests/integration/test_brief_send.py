@@ -468,6 +468,20 @@ def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, r
     assert "TransactWriteItems:deliveries" not in calls, calls
 
 
+def test_a_later_batch_reads_the_days_earlier_outcome_pages_in_one_request(shop, robot, outbox, context):
+    # GIVEN groups a, b and c sent their morning briefs in one batch (their outcomes on its page)
+    assert send_batch_counting(shop, robot, outbox, context)[0] == {"batchItemFailures": []}
+    # WHEN a later batch brings their evening messages (no evening brief was written: each is skipped)
+    evening = [{**body(shop, g), "edition": "evening"} for g in "abc"]
+    result, calls = send_batch_counting(shop, robot, outbox, context, evening)
+    # THEN the days read ahead came with the morning's page, read by key in one more request, no query
+    assert result == {"batchItemFailures": []}
+    assert calls["BatchGetItem:deliveries"] == 2 and "Query:deliveries" not in calls, calls
+    repo = DeliveryRepository()
+    assert {repo.get(shop.tenant_id, g, DAY, "brief.evening").reason for g in "abc"} == {"no_brief"}
+    assert all(record(shop, g).status == "sent" for g in "abc")
+
+
 class SecretsDown:
     """The secret store failing to answer (SSM throttled, say), then answering again."""
 
