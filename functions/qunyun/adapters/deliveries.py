@@ -238,9 +238,7 @@ class DeliveryRepository:
         its claim token's page holds for it, if one does (`record_on_pages`), as though `finish` had written it.
         The pages of the claims found are read consistently, 100 to a request (none for days without a claimed
         record)."""
-        planned = Status.planned.value
-        tokens = sorted({data[CLAIM] for d in days for data in d.records.values()
-                         if data.get(STATUS) == planned and data.get(CLAIM)})
+        tokens = sorted({t for d in days for data in d.records.values() if (t := _pending_claim(data))})
         pages = {item.pk: item.outcomes.as_dict()
                  for item in OutcomePageItem.batch_get([(page_pk(tenant_id, t), PAGE_SK) for t in tokens],
                                                        consistent_read=True)} if tokens else {}
@@ -248,8 +246,8 @@ class DeliveryRepository:
         for d in days:
             records = dict(d.records)
             for push_id, data in d.records.items():
-                entries = pages.get(page_pk(tenant_id, data[CLAIM])) \
-                    if data.get(STATUS) == planned and data.get(CLAIM) else None
+                token = _pending_claim(data)
+                entries = pages.get(page_pk(tenant_id, token)) if token else None
                 fields = entries.get(page_entry(d.group_id, d.day, push_id)) if entries else None
                 if fields is not None:
                     records[push_id] = _finished(data, fields)
@@ -566,6 +564,11 @@ def outcome_fields(status: Status, now: datetime, *, reason: str | None = None, 
 def _short(fields: dict) -> dict:
     """Delivery fields by their short names."""
     return {_SHORT[name]: value for name, value in fields.items()}
+
+
+def _pending_claim(data: dict) -> str | None:
+    """The claim token of a record still `planned` and claimed (its outcome may be on that token's page)."""
+    return data.get(CLAIM) if data.get(STATUS) == Status.planned.value else None
 
 
 def _finished(data: dict, fields: dict) -> dict:

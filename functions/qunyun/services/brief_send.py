@@ -12,10 +12,10 @@ What is guaranteed, and why:
   the channel is called. Only the claim holder sends, and it records the outcome: a batch's sent pushes' outcomes
   together, as one item (the outcome page of the claim token they were claimed with: `SendDeps.finish_later`),
   when 25 wait and when the batch ends or fails; a record still claimed with the token reads as its outcome
-  there, and the batch's next messages claim with a new token. A WeCom task's
-  groups are recorded on their days, with the claim dropped in the same conditional write (PartiQL statements,
-  25 to a request), once the task exists. A duplicate SQS message, a second dispatcher run or a concurrent
-  sender finds the record sent, skipped or claimed, and sends nothing.
+  there, and the batch's next messages claim with a new token. A WeCom task's groups are recorded on their
+  days, with the claim dropped in the same conditional write (PartiQL statements, 25 to a request), once the
+  task exists. A duplicate SQS message, a second dispatcher run or a concurrent sender finds the record sent,
+  skipped or claimed, and sends nothing.
 * **A crash between the channel's send and the record** leaves the claim behind (and the claims of the sends
   whose outcomes were waiting with it: at most 25). Robots and bots have no idempotency key, so nobody can
   tell whether the group got the message: sending again could post it twice.
@@ -352,7 +352,7 @@ class _Job:
     final: bool  # the queue's last receive: a transient failure now is the end
     deps: SendDeps
     now: datetime
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    token: str  # the claim token (SendDeps.token)
 
     @property
     def push(self) -> Push:
