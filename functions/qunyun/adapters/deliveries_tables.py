@@ -39,7 +39,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from qunyun.adapters.tables import _Meta, _Table
+from qunyun.adapters.tables import _Keyed, _Meta
 from qunyun.settings import get_settings
 
 TABLE = get_settings().table("deliveries")
@@ -60,12 +60,9 @@ class AwaitingOwnerIndex(GlobalSecondaryIndex):
     awaiting_sk = UnicodeAttribute(range_key=True)
 
 
-class _Item(_Table):
+class _Item(_Keyed):
     class Meta(_DeliveriesMeta):
         pass
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
 
 
 class DayItem(_Item):
