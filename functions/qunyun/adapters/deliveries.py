@@ -1,12 +1,8 @@
 """The deliveries repository: a group's day (its daily cap and its delivery records), WeCom quota counters, and
-the tasks awaiting a WeCom owner (layout: adapters/deliveries_tables.py), one idea a module:
-
-* adapters/delivery_keys.py: the items' keys; adapters/delivery_maps.py: a record's stored map;
-* adapters/group_days.py: reading days and listings; adapters/delivery_records.py: writing records;
-* adapters/quota_counters.py: spending slots and mass sends; adapters/delivery_statements.py: PartiQL batches;
-* adapters/awaiting_owner.py: the follow-up job's index of tasks.
-
-Services type against the protocols of services/delivery_ports.py; this class is what implements them."""
+the tasks awaiting a WeCom owner, on the deliveries table (layout: adapters/deliveries_tables.py). It implements
+the ports of services/delivery_ports.py; each part lives in the module of its idea (group_days, delivery_records,
+quota_counters, awaiting_owner), and the keys, stored maps and PartiQL batches they share in delivery_keys,
+delivery_maps and delivery_statements."""
 
 from __future__ import annotations
 
