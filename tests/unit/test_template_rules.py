@@ -89,7 +89,7 @@ def test_brief_send_agrees_with_its_queue():
 @pytest.mark.parametrize("action", ["dynamodb:PartiQLUpdate", "dynamodb:PartiQLInsert"])
 def test_brief_send_may_write_partiql_statements_on_the_deliveries_table(action):
     # BriefSend writes a batch's outcomes (UPDATE) and plans a WeCom owner's groups (INSERT and UPDATE) with
-    # BatchExecuteStatement (adapters/deliveries.py `execute_statements`); IAM asks for dynamodb:PartiQLUpdate
+    # BatchExecuteStatement (adapters/delivery_statements.py `execute_statements`); IAM asks for dynamodb:PartiQLUpdate
     # and dynamodb:PartiQLInsert on the table, which no SAM policy template grants
     policies = TEMPLATE_DOC.resources["BriefSend"]["Properties"]["Policies"]
     statements = [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]

@@ -26,7 +26,6 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.tenants import TenantRepository
@@ -37,6 +36,7 @@ from qunyun.domain.event_reminders import RECORDED_SKIPS, Event, GroupLadder, St
 from qunyun.domain.groups import Channel
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
+from qunyun.services.delivery_ports import DeliveryLog
 
 CANCELLED = "cancelled"  # the lead of a cancellation notice's push id: reminder.{event}.cancelled
 # Skips a re-plan may lift: they said the rung would not come, and now it does.
@@ -54,7 +54,7 @@ def _planned(tenant: Tenant, event: Event, groups: GroupRepository, now: datetim
                         policy.quiet_hours, now)
 
 
-def _record_plan(stored: StoredEvent, deliveries: DeliveryRepository, now: datetime) -> None:
+def _record_plan(stored: StoredEvent, deliveries: DeliveryLog, now: datetime) -> None:
     """Lifts the skips the new plan overrides, then records the new plan's skips (conditional: a rung
     delivered on that date keeps its record)."""
     for ladder in stored.ladders:
@@ -75,7 +75,7 @@ def _save(stored: StoredEvent, previous: StoredEvent | None, events: EventReposi
 
 
 def add_events(tenant: Tenant, parsed: list[Event], *, events: EventRepository, groups: GroupRepository,
-               deliveries: DeliveryRepository, now: datetime) -> list[dict]:
+               deliveries: DeliveryLog, now: datetime) -> list[dict]:
     """Stores checked events, planning each; an id stored before is replaced and planned again from now."""
     out = []
     for event in parsed:
@@ -102,7 +102,7 @@ def require_event(tenant_id: str, event_id: str, events: EventRepository) -> Sto
 
 
 def move_event(tenant: Tenant, event_id: str, starts_at: datetime, *, events: EventRepository,
-               groups: GroupRepository, deliveries: DeliveryRepository, now: datetime) -> dict:
+               groups: GroupRepository, deliveries: DeliveryLog, now: datetime) -> dict:
     """Moves the event to `starts_at` and plans it again from now: rungs already past are skipped."""
     previous = require_event(tenant.tenant_id, event_id, events)
     if previous.status != "active":
@@ -129,7 +129,7 @@ def cancel_event(tenant: Tenant, event_id: str, notify: bool, *, events: EventRe
     return {"id": event_id, "status": "cancelled", "notify": notify, "groups": len(stored.ladders)}
 
 
-def event_plan(tenant: Tenant, event_id: str, *, events: EventRepository, deliveries: DeliveryRepository) -> dict:
+def event_plan(tenant: Tenant, event_id: str, *, events: EventRepository, deliveries: DeliveryLog) -> dict:
     """The ladder per group: each rung's local time, due or skipped with the reason, and its delivery."""
     stored = require_event(tenant.tenant_id, event_id, events)
     groups = []
@@ -168,7 +168,7 @@ def _bodies(stored: StoredEvent, items: list[tuple[GroupLadder, date, dict]]) ->
     return out
 
 
-def _fire(stored: StoredEvent, tenant: Tenant, now: datetime, deliveries: DeliveryRepository,
+def _fire(stored: StoredEvent, tenant: Tenant, now: datetime, deliveries: DeliveryLog,
           summary: Counter) -> list[dict]:
     """The messages of the rungs due after the event's progress and up to now; rungs older than the tenant's
     grace (SendReminders was down) are recorded skipped as `missed` instead of being sent late."""
@@ -201,7 +201,7 @@ def _fire(stored: StoredEvent, tenant: Tenant, now: datetime, deliveries: Delive
 
 
 def send_reminders(now: datetime, *, events: EventRepository, tenants: TenantRepository,
-                   deliveries: DeliveryRepository, queue) -> dict:
+                   deliveries: DeliveryLog, queue) -> dict:
     """Queues every rung due at or before `now` (the scheduled time), then moves each event's due keys to its
     next rung (or removes them). Returns counts."""
     summary: Counter = Counter()
