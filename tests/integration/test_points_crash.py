@@ -129,8 +129,8 @@ def state(t) -> dict:
     out = {}
     for m in MEMBERS:
         member = ledger.member(t.tenant_id, m)
-        lots = {lot.sk: (lot.state, lot.remaining) for prefix in ("L#", "P#")
-                for lot in ledger.lots(t.tenant_id, m, prefix)}
+        lots = {lot.id: (lot.state, lot.remaining) for pending in (False, True)
+                for lot in ledger.lots(t.tenant_id, m, pending)}
         kinds = Counter(e.kind for e in ledger.all_entries(t.tenant_id, m))
         out[m] = {"balance": dict(member.balance), "earned": member.earned, "lots": lots, "entries": kinds}
         assert reconcile_member(t.tenant_id, m, ledger=ledger) == [], m
