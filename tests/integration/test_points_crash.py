@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from points_support import OnlyTenants
+from points_support import CountingLedger, OnlyTenants
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
@@ -32,16 +32,6 @@ RULES = Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),
 
 class Crash(Exception):
     """The process running the settle job died."""
-
-
-class CountingLedger(PointsLedger):
-    def __init__(self) -> None:
-        super().__init__()
-        self.commits = 0
-
-    def commit(self, plan, now):
-        super().commit(plan, now)
-        self.commits += 1
 
 
 class CrashingLedger(PointsLedger):

@@ -63,8 +63,8 @@ def lot_of(sk: str) -> LotId:
     return LotId(source, name)
 
 
-def lot_prefix(pending: bool | None) -> str:
-    return {None: "", False: "L#", True: "P#"}[pending]
+def lot_prefix(pending: bool) -> str:
+    return "P#" if pending else "L#"
 
 
 def lots_stored(lots: dict[LotId, int]) -> dict[str, int]:

@@ -125,11 +125,11 @@ class LedgerReads:
             settled_purchase=bool(item.settled_purchase),
         )
 
-    def lots(self, tenant_id: str, member_id: str, pending: bool | None = False) -> list[LotState]:
-        """The member's available lots (pending False), pending ones (True) or all (None)."""
+    def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
+        """The member's lots named by expiry (available or expired), or its pending ones."""
         pk = keys.member_pk(tenant_id, member_id)
         query = LotItem.query(pk, LotItem.sk.startswith(keys.lot_prefix(pending)), consistent_read=True)
-        return [_lot_state(i) for i in query if i.sk.startswith(("L#", "P#"))]
+        return [_lot_state(i) for i in query]
 
     def lot(self, tenant_id: str, member_id: str, lot: LotId) -> LotState | None:
         item = self._get(LotItem, (keys.member_pk(tenant_id, member_id), keys.lot_sk(lot)))
