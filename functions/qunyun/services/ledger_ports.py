@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from qunyun.domain.ledger import (
     Board,
@@ -39,6 +39,7 @@ class Snapshot(Protocol):
     def forget(self) -> None: ...
 
 
+@runtime_checkable
 class MemberReads(Protocol):
     def member(self, tenant_id: str, member_id: str) -> MemberState: ...
 
@@ -56,6 +57,7 @@ class MemberReads(Protocol):
                      cursor: str | None) -> tuple[list[Entry], str | None]: ...
 
 
+@runtime_checkable
 class PointsUnitOfWork(Snapshot, MemberReads, Protocol):
     """Points events, adjustments and settlement: the ledger's records, and the one commit."""
 
@@ -68,6 +70,7 @@ class PointsUnitOfWork(Snapshot, MemberReads, Protocol):
     def commit(self, plan: Plan, now: datetime) -> None: ...
 
 
+@runtime_checkable
 class MallUnitOfWork(PointsUnitOfWork, Protocol):
     """Rewards, their sharded stock and redemptions, on top of the points ledger."""
 
@@ -90,6 +93,7 @@ class MallUnitOfWork(PointsUnitOfWork, Protocol):
     def notices(self, until: str, tenant_id: str | None = None, page: int = 100) -> Iterator[tuple[str, str]]: ...
 
 
+@runtime_checkable
 class BoardStore(Protocol):
     """Earning entries by day, and the leaderboards built from them."""
 
@@ -104,6 +108,7 @@ class BoardStore(Protocol):
     def boards_built(self, tenant_id: str, day: str) -> bool: ...
 
 
+@runtime_checkable
 class JobUnitOfWork(PointsUnitOfWork, BoardStore, Protocol):
     """A scheduled run of SettlePoints: its due work, checkpoint and counters."""
 
