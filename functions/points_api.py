@@ -19,6 +19,7 @@ from qunyun.domain.errors import QunyunError
 from qunyun.domain.events import ID, EventBatch, EventsBody
 from qunyun.services.boards import leaderboard
 from qunyun.services.group_gate import EndedGroups
+from qunyun.services.ledger_ports import BoardsUnitOfWork
 from qunyun.services.members import entries_page, member_view
 from qunyun.services.points import apply_event, reads_of
 from qunyun.settings import get_settings
@@ -31,7 +32,7 @@ router = APIGatewayHttpRouter()
 
 @dataclass(frozen=True)
 class Deps:
-    ledger: PointsLedger
+    ledger: BoardsUnitOfWork
     verifier: Verifier
     ended: EndedGroups  # flash groups' ends, cached per execution environment
 

@@ -14,7 +14,8 @@ LEDGER_SERVICES = ("mall", "points", "fulfil", "settle", "adjust", "boards", "me
 
 
 @pytest.mark.parametrize("port", [ledger_ports.MemberReads, ledger_ports.PointsUnitOfWork,
-                                  ledger_ports.MallUnitOfWork, ledger_ports.BoardStore, ledger_ports.JobUnitOfWork])
+                                  ledger_ports.MallUnitOfWork, ledger_ports.BoardStore, ledger_ports.BoardsUnitOfWork,
+                                  ledger_ports.JobUnitOfWork])
 def test_the_dynamodb_ledger_implements_every_port(port):
     # GIVEN the ledger the handlers build / THEN it has every method each unit of work names
     assert isinstance(PointsLedger(), port)

@@ -109,7 +109,12 @@ class BoardStore(Protocol):
 
 
 @runtime_checkable
-class JobUnitOfWork(PointsUnitOfWork, BoardStore, Protocol):
+class BoardsUnitOfWork(PointsUnitOfWork, BoardStore, Protocol):
+    """Points events, members and their leaderboards: what PointsApi serves."""
+
+
+@runtime_checkable
+class JobUnitOfWork(BoardsUnitOfWork, Protocol):
     """A scheduled run of SettlePoints: its due work, checkpoint and counters."""
 
     def run(self, run: JobRun) -> dict | None: ...
