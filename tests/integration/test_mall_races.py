@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from points_support import CountingLedger
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tables import TenantItem
 from qunyun.adapters.tenants import TenantRepository
@@ -89,16 +90,11 @@ def expect_balance(t, ledger, member: str, **parts: int) -> None:
     assert reconcile_member(t.tenant_id, member, ledger=ledger) == [], member
 
 
-class CrashAfterCommit(PointsLedger):
+class CrashAfterCommit(CountingLedger):
     """A ledger whose commit writes and then fails, as a Lambda timing out after its transaction does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.commits = 0
 
     def commit(self, plan, now):
         super().commit(plan, now)
-        self.commits += 1
         raise TimeoutError("Task timed out after 10.00 seconds")
 
 
