@@ -7,10 +7,11 @@ import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.adapters.brief_queue import BriefQueue, DispatchCheckpoint
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
 from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.brief_dispatch import dispatch
@@ -24,7 +25,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: dict | None
     deps = {"groups": GroupRepository(), "tenants": TenantRepository(), "content": ContentRepository(),
             "deliveries": DeliveryRepository(), "checkpoint": DispatchCheckpoint(), **(deps or {})}
     if "queue" not in deps:  # built only when needed: it makes an SQS client
-        deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+        deps["queue"] = PushQueue(os.environ["PUSH_QUEUE_URL"])
     summary = dispatch(now, **deps)
     return report_run(logger, metrics, "BriefDispatch", "briefs dispatched", event, summary)
 

@@ -8,11 +8,11 @@ import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.adapters.brief_queue import BriefQueue
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.flash import FlashRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.flash import ExpireDeps, expire
@@ -26,7 +26,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: dict | None
     deps = {"flash": FlashRepository(), "groups": GroupRepository(), "tenants": TenantRepository(),
             "deliveries": DeliveryRepository(), "ledger": PointsLedger(), **(deps or {})}
     if "queue" not in deps:  # built only when needed: it makes an SQS client
-        deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+        deps["queue"] = PushQueue(os.environ["PUSH_QUEUE_URL"])
     summary = expire(now, ExpireDeps(**deps))
     return report_run(logger, metrics, "ExpireFlashGroups", "flash groups expired", event, summary)
 

@@ -1,4 +1,4 @@
-"""BriefSend on DynamoDB Local against the fake WeCom robot: one delivery per group, date and edition however
+"""SendPushes on DynamoDB Local against the fake WeCom robot: one delivery per group, date and edition however
 often a message arrives, no second send after a crash between the send and its record, transient failures
 handed back to the queue as partial batch failures, permanent ones marking the channel broken, and a template
 error stopping only its own group."""
@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from brief_send import process
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
@@ -30,6 +29,7 @@ from qunyun.domain.quota import Push
 from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
 from qunyun.services.deliveries import plan_push
 from qunyun.services.groups import import_groups
+from send_pushes import process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 11, 27)
@@ -51,7 +51,7 @@ class Clock:
 
 
 class RetryQueue:
-    """The queue as BriefSend sees it: records the retry-after asked for each receipt handle."""
+    """The queue as SendPushes sees it: records the retry-after asked for each receipt handle."""
 
     def __init__(self):
         self.hidden: dict[str, float] = {}
@@ -125,7 +125,7 @@ def test_a_duplicate_message_delivers_once(shop, robot, outbox, context):
     deps = make_deps(robot, outbox)
     # GIVEN the same message delivered twice by SQS, once in one batch and once more later
     event = sqs_event(body(shop, "a"), body(shop, "a"))
-    # WHEN BriefSend handles both, then the message a third time
+    # WHEN SendPushes handles both, then the message a third time
     assert process(event, context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
     assert process(sqs_event(body(shop, "a")), context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
     # THEN the robot received the brief once and the record says sent, with one attempt
@@ -214,7 +214,7 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
     robot.throttle(60)
     event = sqs_event(body(shop, "b"), body(shop, "out"))
     queue = RetryQueue()
-    # WHEN BriefSend handles the batch
+    # WHEN SendPushes handles the batch
     response = process(event, context, deps=make_deps(robot, outbox), queue=queue)
     # THEN only the robot group's message is reported back, hidden for the platform's minute
     first, second = event["Records"]
@@ -236,7 +236,7 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
 def test_the_last_receive_records_the_failure_instead_of_retrying(shop, robot, outbox, context):
     # GIVEN a robot that keeps failing with 503, and the message's fifth receive (the queue's maxReceiveCount)
     robot.fail_http(503, seconds=3600)
-    # WHEN BriefSend handles it
+    # WHEN SendPushes handles it
     response = process(sqs_event(body(shop, "c"), receive_count=5), context, deps=make_deps(robot, outbox),
                        queue=RetryQueue())
     # THEN it is not handed back, and the record says the retries ran out
@@ -308,7 +308,7 @@ def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_create
     # GIVEN three customer groups of one owner, the tenant's corp credentials, and a fourth chat not his
     deps = customer_deps(robot, outbox, wecom)
     message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
-    # WHEN BriefSend handles the owner's message, and then the same message again
+    # WHEN SendPushes handles the owner's message, and then the same message again
     send_message(message, deps=deps)
     send_message(message, deps=deps)
     # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
@@ -385,7 +385,7 @@ def test_an_ended_group_gets_no_more_briefs(shop, robot, outbox):
 
     # GIVEN a group that ended after its brief was dispatched
     GroupItem(shop.tenant_id, "b").update(actions=[GroupItem.status.set("ended")])
-    # WHEN the message reaches BriefSend
+    # WHEN the message reaches SendPushes
     send_message(body(shop, "b"), deps=make_deps(robot, outbox))
     # THEN nothing is sent and the record says why, spending none of the group's pushes
     found = record(shop, "b")
@@ -498,7 +498,7 @@ class SecretsDown:
 
 
 def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_retry_sends(shop, robot, outbox):
-    # GIVEN the secret store failing when BriefSend looks up group a's webhook, after the push was planned
+    # GIVEN the secret store failing when SendPushes looks up group a's webhook, after the push was planned
     secrets = SecretsDown(secret_store())
     with pytest.raises(ConnectionError):
         send_message(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
@@ -515,7 +515,7 @@ def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_ret
 
 def test_a_failure_reading_the_corp_gives_every_claim_back_and_the_retry_creates_the_task(shop, robot, outbox,
                                                                                           wecom):
-    # GIVEN the secret store failing when BriefSend reads the tenant's WeCom corp, after cg1 and cg2 were planned
+    # GIVEN the secret store failing when SendPushes reads the tenant's WeCom corp, after cg1 and cg2 were planned
     secrets = SecretsDown(secret_store())
     message = {**body(shop, "cg1", "cg2"), "owner": "zhang"}
     with pytest.raises(ConnectionError):
@@ -611,7 +611,7 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
     import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(), groups=GroupRepository(),
                   secrets=secret_store())
     deps = make_deps(robot, outbox)
-    # WHEN BriefSend handles it, counting at each outcome page written the briefs the outbox had received
+    # WHEN SendPushes handles it, counting at each outcome page written the briefs the outbox had received
     seen_at: list[tuple[int, int]] = []
     pages: list[str] = []
     clients = dynamodb_clients()
@@ -648,10 +648,10 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
 
 
 def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_written(shop, robot, outbox, context):
-    # GIVEN a batch whose second message fails in a way BriefSend does not expect (a tenant that is not there
+    # GIVEN a batch whose second message fails in a way SendPushes does not expect (a tenant that is not there
     # is no failure: a body without a date is)
     event = sqs_event(body(shop, "a"), {"tenant_id": shop.tenant_id, "group_ids": ["b"]}, body(shop, "c"))
-    # WHEN BriefSend handles it
+    # WHEN SendPushes handles it
     result = process(event, context, deps=make_deps(robot, outbox), queue=RetryQueue())
     # THEN that message alone comes back and a's and c's outcomes are recorded sent
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
@@ -661,7 +661,7 @@ def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_wri
 def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_once(shop, robot, outbox):
     import threading
 
-    # GIVEN six BriefSend environments that receive the same message for group a at the same instant (SQS
+    # GIVEN six SendPushes environments that receive the same message for group a at the same instant (SQS
     # delivers at least once, and Lambda runs environments side by side)
     start, outcomes = threading.Barrier(6), []
 

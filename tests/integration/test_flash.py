@@ -57,7 +57,7 @@ class PolicyTenants(TenantRepository):
 
 
 class Queue:
-    """The brief queue: keeps what the job sends; `deliver` hands the test tenant's messages to BriefSend, in order
+    """The push queue: keeps what the job sends; `deliver` hands the test tenant's messages to SendPushes, in order
     (the job serves every tenant, so it also ends groups other tests left behind)."""
 
     def __init__(self, send_deps: SendDeps, tenant):

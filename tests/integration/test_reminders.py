@@ -1,5 +1,5 @@
 """Event reminders on DynamoDB Local, fired through time: SendReminders (`process`) every 5 minutes finds the
-rungs due through the content table's due index and queues them, BriefSend delivers them, and independent
+rungs due through the content table's due index and queues them, SendPushes delivers them, and independent
 fakes of the WeCom robot and customer-group APIs count what arrives.
 
 The due index spans every tenant of the test run, so each test handles only its own tenant's messages, and
@@ -52,7 +52,7 @@ class Clock:
 
 
 class ListQueue:
-    """The brief queue as SendReminders sees it (`send`); `crash_after_send` stops the run once, after the
+    """The push queue as SendReminders sees it (`send`); `crash_after_send` stops the run once, after the
     messages are queued and before the event's due keys move."""
 
     def __init__(self):
@@ -75,7 +75,7 @@ class ListQueue:
 
 class World:
     """One tenant's groups, fakes and clock; `run_until` fires SendReminders every 5 minutes and hands what it
-    queued to BriefSend at the same time."""
+    queued to SendPushes at the same time."""
 
     def __init__(self, tenant_id: str, robot: FakeWecomRobot, now: datetime, wecom: FakeWecomCustomerGroups | None):
         self.tenant_id, self.robot, self.clock = tenant_id, robot, Clock(now)

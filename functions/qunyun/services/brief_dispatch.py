@@ -7,7 +7,7 @@ whose tenant wrote no brief for its local date and edition is skipped with `no_b
 a queue message; WeCom customer groups are gathered into one message per tenant, owner, edition and date
 (at most 2,000 groups, the size of one mass-send task).
 
-Running twice for the same time is harmless: skips are conditional writes, and BriefSend plans each push once
+Running twice for the same time is harmless: skips are conditional writes, and SendPushes plans each push once
 (its delivery record is keyed by group, date and push), so a second message for a group sends nothing.
 """
 
@@ -17,10 +17,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from qunyun.adapters.brief_queue import BriefQueue, DispatchCheckpoint
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
 from qunyun.adapters.groups import GroupRepository, SlotMember
+from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import MAX_CHATS
 from qunyun.domain.deliveries import Delivery, Status
@@ -85,7 +86,7 @@ def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMe
 
 
 def dispatch(now: datetime, *, groups: GroupRepository, tenants: TenantRepository, content: ContentRepository,
-             deliveries: DeliveryRepository, queue: BriefQueue, checkpoint: DispatchCheckpoint) -> dict:
+             deliveries: DeliveryRepository, queue: PushQueue, checkpoint: DispatchCheckpoint) -> dict:
     """Sends a queue message for every group due at `now` (the scheduled time) or in a slot missed since the
     last finished run, and records the skips; then moves the checkpoint to `now`'s slot. Returns counts."""
     run = _Run(now, tenants, content, deliveries)

@@ -1,4 +1,4 @@
-"""An event's reminder rung and its cancellation notice as BriefSend content (services/brief_send.py).
+"""An event's reminder rung and its cancellation notice as content for SendPushes (services/brief_send.py).
 
 A reminder message is `{tenant_id, date, group_ids, owner?, kind: "reminder", event_id, lead, due}`; a
 cancellation notice `{..., kind: "event_cancelled", event_id}`. Both read the event as stored when they are

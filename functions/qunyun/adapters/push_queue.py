@@ -1,15 +1,10 @@
-"""The brief queue (SQS) and BriefDispatch's checkpoint: where dispatched briefs wait for BriefSend."""
+"""The push queue (SQS): where briefs, reminders, cancellation notices and farewells wait for SendPushes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING
-
-from pynamodb.exceptions import UpdateError
-
-from qunyun.adapters.tables import BriefCheckpointItem
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -18,13 +13,20 @@ BATCH = 10  # SendMessageBatch takes at most 10 entries
 MAX_VISIBILITY = 12 * 3600  # SQS's ceiling for a message's visibility timeout
 
 
-class BriefQueue:
-    def __init__(self, queue_url: str, client: SQSClient | None = None):
-        if client is None:
+class PushQueue:
+    def __init__(self, queue_url: str | None, client: SQSClient | None = None):
+        self.url, self._client = queue_url, client
+
+    @property
+    def client(self) -> SQSClient:
+        """Made on first use: a handler's dependencies are built before it knows whether it will queue anything."""
+        if self._client is None:
+            if not self.url:
+                raise RuntimeError("no push queue to send to: set PUSH_QUEUE_URL")
             import boto3  # AWS_ENDPOINT_URL_SQS points it at the local stack's endpoint
 
-            client = boto3.client("sqs")
-        self.url, self.client = queue_url, client
+            self._client = boto3.client("sqs")
+        return self._client
 
     def send(self, bodies: Iterable[dict]) -> int:
         """Sends each body as one message, 10 to a SendMessageBatch; entries the queue refused are sent again
@@ -47,34 +49,10 @@ class BriefQueue:
             if not failed:
                 return len(bodies)
             entries = [e for e in entries if e["Id"] in failed]
-        raise RuntimeError(f"the brief queue refused {len(entries)} message(s): {sorted(failed)}")
+        raise RuntimeError(f"the push queue refused {len(entries)} message(s): {sorted(failed)}")
 
     def retry_after(self, receipt_handle: str, seconds: float) -> None:
         """Keeps a received message hidden for `seconds`, so SQS hands it back no earlier than that."""
         timeout = min(MAX_VISIBILITY, max(0, int(seconds + 0.999)))
         self.client.change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle,
                                               VisibilityTimeout=timeout)
-
-
-class DispatchCheckpoint:
-    """The last grid instant BriefDispatch finished; it only moves forward."""
-
-    KEY = "~brief-dispatch"
-
-    def __init__(self, key: str = KEY):
-        self.key = key  # another key keeps a separate dispatcher's progress (tests)
-
-    def get(self) -> datetime | None:
-        try:
-            return BriefCheckpointItem.get(self.key, consistent_read=True).until
-        except BriefCheckpointItem.DoesNotExist:
-            return None
-
-    def advance(self, until: datetime) -> None:
-        item = BriefCheckpointItem(self.key)
-        try:
-            item.update(actions=[BriefCheckpointItem.until.set(until)],
-                        condition=BriefCheckpointItem.until.does_not_exist() | (BriefCheckpointItem.until < until))
-        except UpdateError as err:
-            if err.cause_response_code != "ConditionalCheckFailedException":
-                raise

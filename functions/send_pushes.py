@@ -1,5 +1,6 @@
-"""BriefSend: consumes the brief queue, renders and delivers each message's brief, and reports the messages
-to retry as partial batch failures (services/brief_send.py states the delivery guarantee)."""
+"""SendPushes: consumes the push queue, renders and delivers each push (a brief edition, a reminder rung, a
+cancellation notice, a farewell), and reports the messages to retry as partial batch failures
+(services/brief_send.py states the delivery guarantee)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.adapters.brief_queue import BriefQueue
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
@@ -29,7 +30,7 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 # The queue's redrive policy moves a message to the dead-letter queue after this many receives; the last one
 # records the delivery failed instead of asking for another try.
-MAX_RECEIVES = int(os.environ.get("BRIEF_MAX_RECEIVES", "5"))
+MAX_RECEIVES = int(os.environ.get("PUSH_MAX_RECEIVES", "5"))
 # A message is started only with time left for one channel call that runs to its timeout and for its groups'
 # writes (an owner's message covers up to 2,000 groups). One started later could be cut off by the function's
 # Timeout between its channel call and its record, and its group would end `unknown_after_crash`; deferred, it
@@ -64,8 +65,8 @@ def default_deps(timeout_seconds: float = 60.0) -> SendDeps:
 
 
 @functools.cache
-def brief_queue() -> BriefQueue:
-    return BriefQueue(os.environ["BRIEF_QUEUE_URL"])
+def push_queue() -> PushQueue:
+    return PushQueue(os.environ["PUSH_QUEUE_URL"])
 
 
 def _bodies(event: dict) -> dict[tuple[str, str], dict]:
@@ -81,9 +82,9 @@ def _bodies(event: dict) -> dict[tuple[str, str], dict]:
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
-            queue: BriefQueue | None = None) -> dict:
+            queue: PushQueue | None = None) -> dict:
     deps = (deps or default_deps()).for_batch()
-    queue = queue or brief_queue()
+    queue = queue or push_queue()
     bodies = _bodies(event)
     deps.read_ahead(bodies.values())
 
@@ -93,7 +94,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
         # The last receive tries whatever the time: deferring it would move it to the dead-letter queue unrecorded.
         if not final and context is not None and context.get_remaining_time_in_millis() / 1000 < time_needed(body):
             queue.retry_after(record.receipt_handle, 0)
-            metrics.add_metric(name="BriefSend_deferred", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="SendPushes_deferred", unit=MetricUnit.Count, value=1)
             raise RetryLater(0, "too little time left in this invocation to start the message")
         try:
             send_message(body, deps=deps, final=final)
@@ -101,8 +102,8 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
             # Honour the platform's retry-after: SQS hands the message back no earlier than that.
             if e.seconds:
                 queue.retry_after(record.receipt_handle, e.seconds)
-            metrics.add_metric(name="BriefSend_retry", unit=MetricUnit.Count, value=1)
-            logger.info("brief to retry", extra={"message_id": record.message_id, "reason": str(e)})
+            metrics.add_metric(name="SendPushes_retry", unit=MetricUnit.Count, value=1)
+            logger.info("push to retry", extra={"message_id": record.message_id, "reason": str(e)})
             raise
 
     with deps.outcomes_written():  # sent pushes' outcomes are written together (services/brief_send.py)
