@@ -5,7 +5,6 @@ cancellation notice, a farewell), and reports the messages to retry as partial b
 from __future__ import annotations
 
 import functools
-import json
 import os
 from datetime import UTC, datetime
 
@@ -22,6 +21,7 @@ from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.domain.push_messages import PushMessage, parse_push
 from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
 from qunyun.settings import get_settings
 
@@ -38,10 +38,9 @@ MAX_RECEIVES = int(os.environ.get("PUSH_MAX_RECEIVES", "5"))
 WRITE_SECONDS_PER_GROUP = 0.01
 
 
-def time_needed(body: dict) -> float:
+def time_needed(message: PushMessage) -> float:
     """Seconds a message may take: its channel call's timeout and its groups' writes."""
-    groups = body.get("group_ids") if isinstance(body, dict) else None
-    return get_settings().channel_timeout_seconds + WRITE_SECONDS_PER_GROUP * len(groups or ())
+    return get_settings().channel_timeout_seconds + WRITE_SECONDS_PER_GROUP * len(message.group_ids)
 
 
 @functools.cache
@@ -69,35 +68,35 @@ def push_queue() -> PushQueue:
     return PushQueue(os.environ["PUSH_QUEUE_URL"])
 
 
-def _bodies(event: dict) -> dict[tuple[str, str], dict]:
-    """The batch's message bodies that parse, by message id and text, in order: read ahead for, then handled;
+def _messages(event: dict) -> dict[tuple[str, str], PushMessage]:
+    """The batch's messages whose bodies parse, by message id and body, in order: read ahead for, then handled;
     the others fail on their own in `handle`."""
-    bodies = {}
+    messages = {}
     for record in event.get("Records") or []:
         try:
-            bodies[(record["messageId"], record["body"])] = json.loads(record["body"])
-        except (KeyError, TypeError, ValueError):
+            messages[(record["messageId"], record["body"])] = parse_push(record["body"])
+        except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
             continue
-    return bodies
+    return messages
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
             queue: PushQueue | None = None) -> dict:
     deps = (deps or default_deps()).for_batch()
     queue = queue or push_queue()
-    bodies = _bodies(event)
-    deps.read_ahead(bodies.values())
+    messages = _messages(event)
+    deps.read_ahead(messages.values())
 
     def handle(record: SQSRecord) -> None:
         final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
-        body = bodies.get((record.message_id, record.body)) or json.loads(record.body)
+        message = messages.get((record.message_id, record.body)) or parse_push(record.body)
         # The last receive tries whatever the time: deferring it would move it to the dead-letter queue unrecorded.
-        if not final and context is not None and context.get_remaining_time_in_millis() / 1000 < time_needed(body):
+        if not final and context is not None and context.get_remaining_time_in_millis() / 1000 < time_needed(message):
             queue.retry_after(record.receipt_handle, 0)
             metrics.add_metric(name="SendPushes_deferred", unit=MetricUnit.Count, value=1)
             raise RetryLater(0, "too little time left in this invocation to start the message")
         try:
-            send_message(body, deps=deps, final=final)
+            send_message(message, deps=deps, final=final)
         except RetryLater as e:
             # Honour the platform's retry-after: SQS hands the message back no earlier than that.
             if e.seconds:

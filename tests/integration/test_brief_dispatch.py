@@ -38,8 +38,8 @@ class ListQueue:
     def __init__(self):
         self.bodies: list[dict] = []
 
-    def send(self, bodies) -> int:
-        bodies = list(bodies)
+    def send(self, pushes) -> int:
+        bodies = [push.body() for push in pushes]  # as they go on the queue
         self.bodies += bodies
         return len(bodies)
 

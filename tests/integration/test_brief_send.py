@@ -25,6 +25,7 @@ from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.briefs import DIALECTS, parse_brief
 from qunyun.domain.deliveries import Status
 from qunyun.domain.groups import Channel
+from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
 from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
 from qunyun.services.deliveries import plan_push
@@ -98,6 +99,11 @@ def make_deps(robot, outbox, clock=None, **extra) -> SendDeps:
 
 def body(shop, *groups: str, day: date = DAY) -> dict:
     return {"tenant_id": shop.tenant_id, "edition": "morning", "date": str(day), "group_ids": list(groups)}
+
+
+def send_body(body: dict, **kwargs) -> None:
+    """`send_message` for a queue body, parsed as SendPushes parses it."""
+    send_message(parse_push(body), **kwargs)
 
 
 def record(shop, group_id: str, day: date = DAY):
@@ -175,21 +181,21 @@ def test_a_crash_after_the_send_and_before_the_record_never_sends_again(shop, ro
 
     clock = Clock()
     with pytest.raises(SystemExit):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock, after_send=crash))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock, after_send=crash))
     assert len(robot.received) == 1 and record(shop, "a").status == "planned"
     # WHEN SQS hands the message back while the crashed sender's claim is still within its lease
     clock.now = NOW + LEASE / 2
     with pytest.raises(RetryLater):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock))
     # AND again after the lease, when that sender cannot still be running
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock))
     # THEN the robot has still received it once: the record says nobody knows, rather than risk a second copy
     assert len(robot.received) == 1
     found = record(shop, "a")
     assert (found.status, found.reason) == ("failed", "unknown_after_crash")
     # AND a further copy of the message changes nothing
-    send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock))
     assert len(robot.received) == 1
 
 
@@ -200,10 +206,10 @@ def test_after_a_crash_the_outbox_is_sent_again_with_the_same_key_and_keeps_one_
 
     clock = Clock()
     with pytest.raises(SystemExit):
-        send_message(body(shop, "out"), deps=make_deps(robot, outbox, clock, after_send=crash))
+        send_body(body(shop, "out"), deps=make_deps(robot, outbox, clock, after_send=crash))
     # WHEN the message comes back after the lease
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    send_message(body(shop, "out"), deps=make_deps(robot, outbox, clock))
+    send_body(body(shop, "out"), deps=make_deps(robot, outbox, clock))
     # THEN it was sent again under the same key, the outbox holds one entry and the record says sent
     assert len(outbox.entries) == 1 and outbox.entries[0]["key"].startswith(f"brief:{DAY}:morning:")
     assert record(shop, "out").status == "sent"
@@ -249,7 +255,7 @@ def test_a_revoked_robot_marks_the_group_broken_and_later_briefs_skip_it(shop, r
     # GIVEN a robot removed from its group
     robot.revoke("k-c")
     # WHEN its brief is sent
-    send_message(body(shop, "c"), deps=make_deps(robot, outbox))
+    send_body(body(shop, "c"), deps=make_deps(robot, outbox))
     # THEN the record is failed with the platform's code, the group is marked broken, nothing is retried
     found = record(shop, "c")
     assert (found.status, found.reason) == ("failed", "channel_broken") and found.error.startswith("93000")
@@ -258,7 +264,7 @@ def test_a_revoked_robot_marks_the_group_broken_and_later_briefs_skip_it(shop, r
     calls = len(robot.requests)
     next_day = DAY + timedelta(days=1)
     write_brief(shop.tenant_id, next_day)
-    send_message(body(shop, "c", day=next_day), deps=make_deps(robot, outbox))
+    send_body(body(shop, "c", day=next_day), deps=make_deps(robot, outbox))
     skipped = record(shop, "c", next_day)
     assert (skipped.status, skipped.reason) == ("skipped", "channel_broken") and len(robot.requests) == calls
 
@@ -309,8 +315,8 @@ def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_create
     deps = customer_deps(robot, outbox, wecom)
     message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
     # WHEN SendPushes handles the owner's message, and then the same message again
-    send_message(message, deps=deps)
-    send_message(message, deps=deps)
+    send_body(message, deps=deps)
+    send_body(message, deps=deps)
     # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
     assert len(wecom.tasks) == 1
     task = next(iter(wecom.tasks.values()))
@@ -342,7 +348,7 @@ def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_
     monkeypatch.setattr(service._Job, "plan", failing)
     # WHEN the owner's message for cg1-cg3 is handled
     with pytest.raises(ConnectionError):
-        send_message({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
+        send_body({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
     # THEN no task was created, and cg1's and cg2's claims were given back (never sent: not left to look like a
     # crash, which would end them unknown_after_crash)
     assert wecom.tasks == {}
@@ -351,7 +357,7 @@ def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_
         assert (stored[STATUS], stored.get(CLAIM), stored.get("x")) == ("planned", None, "before_send")
     # AND the retry, planning cg3 without the fault, creates one task for all three
     monkeypatch.setattr(service._Job, "plan", plan)
-    send_message({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
+    send_body({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
     (task,) = wecom.tasks.values()
     assert sorted(task.chat_ids) == ["wr1", "wr2", "wr3"]
     assert all(record(shop, g).status == "awaiting_owner" for g in ("cg1", "cg2", "cg3"))
@@ -364,18 +370,18 @@ def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(sho
 
     clock = Clock()
     with pytest.raises(SystemExit):
-        send_message({**body(shop, "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock,
+        send_body({**body(shop, "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock,
                                                                                 after_send=crash))
     # WHEN a message for cg1 and cg2 arrives meanwhile
     with pytest.raises(RetryLater):
-        send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+        send_body({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
     # THEN no task was created for cg1 and its claim was given back, not left to look like a crash
     assert len(wecom.tasks) == 1
     stored = DeliveryRepository().day(shop.tenant_id, "cg1", DAY).records[MORNING]
     assert (stored[STATUS], stored.get(CLAIM)) == ("planned", None)
     # AND after the stopped sender's lease the retry sends cg1 its task and records cg2's outcome as unknown
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+    send_body({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
     assert len(wecom.tasks) == 2 and record(shop, "cg1").status == "awaiting_owner"
     assert (record(shop, "cg2").status, record(shop, "cg2").reason) == ("failed", "unknown_after_crash")
 
@@ -386,7 +392,7 @@ def test_an_ended_group_gets_no_more_briefs(shop, robot, outbox):
     # GIVEN a group that ended after its brief was dispatched
     GroupItem(shop.tenant_id, "b").update(actions=[GroupItem.status.set("ended")])
     # WHEN the message reaches SendPushes
-    send_message(body(shop, "b"), deps=make_deps(robot, outbox))
+    send_body(body(shop, "b"), deps=make_deps(robot, outbox))
     # THEN nothing is sent and the record says why, spending none of the group's pushes
     found = record(shop, "b")
     assert (found.status, found.reason) == ("skipped", "group_ended")
@@ -501,13 +507,13 @@ def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_ret
     # GIVEN the secret store failing when SendPushes looks up group a's webhook, after the push was planned
     secrets = SecretsDown(secret_store())
     with pytest.raises(ConnectionError):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
     # THEN nothing was sent and the record is planned with nobody's claim on it
     stored = DeliveryRepository().day(shop.tenant_id, "a", DAY).records[MORNING]
     assert not robot.received and (stored[STATUS], stored.get(CLAIM), stored["a"]) == ("planned", None, 1)
     # WHEN SQS hands the message back (within the lease a crashed sender's claim would hold) and the store answers
     secrets.down = False
-    send_message(body(shop, "a"), deps=make_deps(robot, outbox, Clock(NOW + timedelta(seconds=40)), secrets=secrets))
+    send_body(body(shop, "a"), deps=make_deps(robot, outbox, Clock(NOW + timedelta(seconds=40)), secrets=secrets))
     # THEN the robot receives the brief once, on the second attempt
     assert [r.key for r in robot.received] == ["k-a"]
     assert (record(shop, "a").status, record(shop, "a").attempts) == ("sent", 2)
@@ -519,7 +525,7 @@ def test_a_failure_reading_the_corp_gives_every_claim_back_and_the_retry_creates
     secrets = SecretsDown(secret_store())
     message = {**body(shop, "cg1", "cg2"), "owner": "zhang"}
     with pytest.raises(ConnectionError):
-        send_message(message, deps=customer_deps(robot, outbox, wecom, secrets=secrets))
+        send_body(message, deps=customer_deps(robot, outbox, wecom, secrets=secrets))
     # THEN no task was created and both records are planned with nobody's claim on them
     assert not wecom.tasks
     for group_id in ("cg1", "cg2"):
@@ -527,7 +533,7 @@ def test_a_failure_reading_the_corp_gives_every_claim_back_and_the_retry_creates
         assert (stored[STATUS], stored.get(CLAIM)) == ("planned", None)
     # WHEN the message comes back within a claim's lease and the store answers
     secrets.down = False
-    send_message(message, deps=customer_deps(robot, outbox, wecom, Clock(NOW + timedelta(seconds=40)),
+    send_body(message, deps=customer_deps(robot, outbox, wecom, Clock(NOW + timedelta(seconds=40)),
                                              secrets=secrets))
     # THEN one task covers both groups, which await their owner
     assert len(wecom.tasks) == 1
@@ -559,7 +565,7 @@ def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox, d
         c.meta.events.register("after-call.dynamodb", seen)
     try:
         # WHEN group a gets its morning brief, a farewell (a long platform message id) and an evening skip
-        send_message(body(shop, "a"), deps=deps)
+        send_body(body(shop, "a"), deps=deps)
         after_brief = day_item()
         repo, claims, now = DeliveryRepository(), deps.claims, NOW
         farewell = Push.farewell()
@@ -669,12 +675,12 @@ def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_
         deps = make_deps(robot, outbox)
         # warm, as a running environment is: its clients made and connected by an earlier message (group b's)
         try:
-            send_message(body(shop, "b"), deps=deps)
+            send_body(body(shop, "b"), deps=deps)
         except RetryLater:
             pass
         start.wait()
         try:
-            send_message(body(shop, "a"), deps=deps)
+            send_body(body(shop, "a"), deps=deps)
             outcomes.append("done")
         except RetryLater:
             outcomes.append("retry")  # another environment holds the claim: the message comes back later
@@ -692,5 +698,5 @@ def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_
     assert len(outcomes) == 6 and "done" in outcomes
     # AND the messages handed back change nothing when they return
     for _ in range(outcomes.count("retry")):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox))
     assert [r.key for r in robot.received].count("k-a") == 1

@@ -29,6 +29,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import TokenCache, WecomCustomerGroups
 from qunyun.domain.briefs import parse_brief
 from qunyun.domain.deliveries import Delivery, Status
+from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
 from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.groups import import_groups
@@ -111,7 +112,7 @@ def create_tasks(tenant, wecom, *owners: str) -> dict[str, str]:
     deps = send_deps(wecom)
     before = set(wecom.tasks)
     for owner in owners or ("zhang",):
-        send_message(owner_message(tenant, owner), deps=deps)
+        send_message(parse_push(owner_message(tenant, owner)), deps=deps)
     return {wecom.tasks[m].sender: m for m in set(wecom.tasks) - before}
 
 

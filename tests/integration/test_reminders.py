@@ -24,6 +24,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.event_reminders import parse_events
+from qunyun.domain.push_messages import parse_push
 from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.events import add_events, cancel_event, event_plan, move_event
 from qunyun.services.groups import import_groups
@@ -59,8 +60,8 @@ class ListQueue:
         self.bodies: list[dict] = []
         self.crash_after_send = False
 
-    def send(self, bodies) -> int:
-        bodies = list(bodies)
+    def send(self, pushes) -> int:
+        bodies = [push.body() for push in pushes]  # as they go on the queue
         self.bodies += bodies
         if self.crash_after_send:
             self.crash_after_send = False
@@ -98,7 +99,7 @@ class World:
 
     def deliver(self) -> None:
         for body in self.queue.take(self.tenant_id):
-            send_message(body, deps=self.deps)
+            send_message(parse_push(body), deps=self.deps)
 
     def run_until(self, end: datetime) -> None:
         at = self.clock.now - timedelta(minutes=self.clock.now.minute % 5, seconds=self.clock.now.second)
@@ -351,7 +352,7 @@ def test_a_rung_queued_for_the_old_time_sends_nothing_and_a_passed_rung_comes_ba
     # WHEN the event moves to 15:00 the same day, and the stale message is handled
     move_event(w.tenant(), "late", local("2026-12-28T15:00"), events=EventRepository(), groups=GroupRepository(),
                deliveries=DeliveryRepository(), now=w.clock.now)
-    send_message(stale, deps=w.deps)
+    send_message(parse_push(stale), deps=w.deps)
     # THEN the stale message sent and recorded nothing; the 1-hour rung is due again at 14:00
     assert robot.received == [] and "reminder.late.1h" not in w.records("a")
     w.run_until(local("2026-12-28T15:00"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from qunyun.domain.push_messages import PushMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -28,12 +29,12 @@ class PushQueue:
             self._client = boto3.client("sqs")
         return self._client
 
-    def send(self, bodies: Iterable[dict]) -> int:
-        """Sends each body as one message, 10 to a SendMessageBatch; entries the queue refused are sent again
+    def send(self, pushes: Iterable[PushMessage]) -> int:
+        """Sends each push as one message, 10 to a SendMessageBatch; entries the queue refused are sent again
         once, then the call raises so the scheduler retries the whole (idempotent) run."""
         n, batch = 0, []
-        for body in bodies:
-            batch.append(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        for push in pushes:
+            batch.append(push.to_json())
             if len(batch) == BATCH:
                 n += self._send_batch(batch)
                 batch = []

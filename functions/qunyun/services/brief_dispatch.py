@@ -26,6 +26,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import MAX_CHATS
 from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.groups import Channel
+from qunyun.domain.push_messages import BriefMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.slots import EDITIONS, LocalSlot, floor_instant, instants_to_dispatch, local_slot
 from qunyun.domain.tenants import Tenant
@@ -61,10 +62,10 @@ class _Run:
         self.summary[reason] += 1
 
 
-def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMember]) -> list[dict]:
+def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMember]) -> list[BriefMessage]:
     """The queue messages of one slot and edition, after recording the groups it skips."""
     age = floor_instant(run.now) - slot.instant
-    base = {"edition": edition, "date": slot.day.isoformat(), "slot": slot.instant.isoformat()}
+    base = {"edition": edition, "date": slot.day, "slot": slot.instant}
     out, owners = [], defaultdict(list)
     for m in members:
         tenant = run.tenant(m.tenant_id)
@@ -77,11 +78,11 @@ def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMe
         elif m.channel == Channel.wecom_customer_group.value:
             owners[(m.tenant_id, m.owner or "")].append(m.group_id)
         else:
-            out.append({"tenant_id": m.tenant_id, **base, "group_ids": [m.group_id]})
+            out.append(BriefMessage(tenant_id=m.tenant_id, **base, group_ids=(m.group_id,)))
     for (tenant_id, owner), ids in owners.items():
         for i in range(0, len(ids), MAX_CHATS):
-            out.append({"tenant_id": tenant_id, **base, "owner": owner, "group_ids": ids[i:i + MAX_CHATS]})
-    run.summary["groups"] += sum(len(m["group_ids"]) for m in out)
+            out.append(BriefMessage(tenant_id=tenant_id, **base, owner=owner, group_ids=tuple(ids[i:i + MAX_CHATS])))
+    run.summary["groups"] += sum(len(m.group_ids) for m in out)
     return out
 
 

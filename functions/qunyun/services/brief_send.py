@@ -60,6 +60,7 @@ from qunyun.domain.flash import Terms
 from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.notices import LABELS, compose_farewell
+from qunyun.domain.push_messages import BriefMessage, FarewellMessage, PushMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.briefs import DayBoards, Rendered, render_brief
@@ -105,7 +106,7 @@ class SendDeps:
         Nothing is kept past the batch: a brief changed before the next batch is what the next batch sends."""
         return dataclasses.replace(self, memo={})
 
-    def read_ahead(self, bodies: Iterable[dict]) -> None:
+    def read_ahead(self, messages: Iterable[PushMessage]) -> None:
         """Notes a batch's messages, in order, to read what they need of their groups ahead: when the first of
         them asks, it and the messages after it, up to READ_AHEAD_GROUPS groups, are read together (one
         BatchGetItem per tenant for the groups and one for their days, 100 keys a request) instead of one of
@@ -113,11 +114,8 @@ class SendDeps:
         for it once (`groups_of`, `group_day`); a second look reads again, so a batch that pushes one group
         twice sees its own first write."""
         self.memo["~ahead"] = ahead = []
-        for body in bodies:
-            try:
-                ahead.append((body["tenant_id"], date.fromisoformat(body["date"]), list(body["group_ids"])))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                continue  # a malformed message fails on its own when handled
+        for m in messages:
+            ahead.append((m.tenant_id, m.date, list(m.group_ids)))
 
     def _read_from(self, tenant_id: str, day: date, group_ids: list[str]) -> None:
         """Reads ahead from the noted message that asks (and the ones before it, which were handled), when it is
@@ -284,8 +282,8 @@ class BriefContent:
         return delivery_key(tenant_id, group_id, day, self.edition)
 
 
-def brief_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> BriefContent:
-    edition = body["edition"]
+def brief_content(message: BriefMessage, tenant: Tenant, deps: SendDeps) -> BriefContent:
+    edition, day = message.edition, message.date
     brief = deps.once(("brief", tenant.tenant_id, day, edition),
                       lambda: deps.content.brief(tenant.tenant_id, day, edition))
     return BriefContent(brief, edition, day=day, timezone=tenant.timezone)
@@ -328,8 +326,8 @@ class FarewellContent:
         return f"farewell:{day.isoformat()}:{tenant_id}:{group_id}"
 
 
-def farewell_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> FarewellContent:
-    group_id = body["group_ids"][0]
+def farewell_content(message: FarewellMessage, tenant: Tenant, deps: SendDeps) -> FarewellContent:
+    (group_id,) = message.group_ids
     item = deps.content.flash(tenant.tenant_id, group_id)
     name = None
     terms = Terms.model_validate(item.terms or {}) if item is not None else None
@@ -340,7 +338,7 @@ def farewell_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> F
 
 
 # Queue message kinds → what builds their content from the message. Farewells and reminders register theirs.
-CONTENT: dict[str, Callable[[dict, Tenant, date, SendDeps], PushContent]] = {"brief": brief_content,
+CONTENT: dict[str, Callable[[PushMessage, Tenant, SendDeps], PushContent]] = {"brief": brief_content,
                                                                              "farewell": farewell_content}
 
 
@@ -588,26 +586,25 @@ def _hand_over(job: _Job, owner: str, corp, text: str,
                     error=f"{result.code}: {result.detail}") for _, record in members], None
 
 
-def send_message(body: dict, *, deps: SendDeps, final: bool = False) -> None:
-    """Handles one queue message: `{tenant_id, date, group_ids, owner?, kind?}` plus what its kind needs
-    (`edition` for a brief, the default kind). Raises RetryLater when the message should come back later."""
+def send_message(message: PushMessage, *, deps: SendDeps, final: bool = False) -> None:
+    """Handles one queue message (domain/push_messages.py). Raises RetryLater when it should come back later."""
     if deps.memo is None:  # not part of a batch (`for_batch`): a batch of its own, its outcomes written at its end
         deps = deps.for_batch()
         with deps.outcomes_written():
-            return send_message(body, deps=deps, final=final)
-    tenant = deps.once(("tenant", body["tenant_id"]), lambda: deps.tenants.get(body["tenant_id"]))
+            return send_message(message, deps=deps, final=final)
+    tenant = deps.once(("tenant", message.tenant_id), lambda: deps.tenants.get(message.tenant_id))
     if tenant is None:
         return
-    day = date.fromisoformat(body["date"])
-    content = CONTENT[body.get("kind", "brief")](body, tenant, day, deps)
+    day = message.date
+    content = CONTENT[message.kind](message, tenant, deps)
     job = _Job(tenant, content, day, final, deps, deps.clock(), deps.token)
-    loaded = deps.groups_of(tenant.tenant_id, day, list(body["group_ids"]))
-    groups = [loaded[g] for g in body["group_ids"] if g in loaded]
+    loaded = deps.groups_of(tenant.tenant_id, day, list(message.group_ids))
+    groups = [loaded[g] for g in message.group_ids if g in loaded]
     stale = getattr(content, "stale", None)
     if stale is not None:  # a message the content no longer stands behind: nothing is sent or recorded
         groups = [(g, broken) for g, broken in groups if stale(g) is None]
-    if body.get("owner") is not None:
-        _send_customer(job, body["owner"], groups)
+    if message.owner is not None:
+        _send_customer(job, message.owner, groups)
         return
     retry: RetryLater | None = None
     for group, broken in groups:

@@ -37,6 +37,7 @@ from qunyun.domain.deliveries import Status as DeliveryStatus
 from qunyun.domain.errors import NotFound
 from qunyun.domain.flash import FlashGroup, State, Terms
 from qunyun.domain.groups import Channel, Group, Status
+from qunyun.domain.push_messages import FarewellMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import ranked
@@ -132,7 +133,7 @@ class ExpireDeps:
     tenants: TenantRepository
     deliveries: DeliveryRepository
     ledger: PointsLedger
-    queue: object  # BriefQueue: send(bodies)
+    queue: object  # PushQueue: send(pushes)
 
 
 def farewell_day(group: Group, ends_at: datetime, tenant: Tenant) -> date:
@@ -141,11 +142,10 @@ def farewell_day(group: Group, ends_at: datetime, tenant: Tenant) -> date:
     return ends_at.astimezone(ZoneInfo(group.effective_timezone(tenant.timezone))).date()
 
 
-def farewell_message(tenant: Tenant, group: Group, day: date) -> dict:
-    body = {"tenant_id": tenant.tenant_id, "date": str(day), "group_ids": [group.group_id], "kind": "farewell"}
-    if group.channel is Channel.wecom_customer_group:
-        body["owner"] = group.owner  # the owner's mass-send task, as for briefs
-    return body
+def farewell_message(tenant: Tenant, group: Group, day: date) -> FarewellMessage:
+    # A customer group's farewell goes in its owner's mass-send task, as briefs do.
+    owner = group.owner if group.channel is Channel.wecom_customer_group else None
+    return FarewellMessage(tenant_id=tenant.tenant_id, date=day, group_ids=(group.group_id,), owner=owner)
 
 
 def _named(ledger: PointsLedger, tenant_id: str, rows: list[dict]) -> list[dict]:

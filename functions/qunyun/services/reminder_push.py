@@ -1,10 +1,9 @@
 """An event's reminder rung and its cancellation notice as content for SendPushes (services/brief_send.py).
 
-A reminder message is `{tenant_id, date, group_ids, owner?, kind: "reminder", event_id, lead, due}`; a
-cancellation notice `{..., kind: "event_cancelled", event_id}`. Both read the event as stored when they are
-handled, so a message queued before a move or a cancel cannot send what no longer applies: a rung whose time
-changed sends and records nothing (its new time is queued on its own), a rung of a cancelled event is recorded
-skipped with `event_cancelled`.
+A reminder is a ReminderMessage, a cancellation notice a CancellationMessage (domain/push_messages.py). Both
+read the event as stored when they are handled, so a message queued before a move or a cancel cannot send what
+no longer applies: a rung whose time changed sends and records nothing (its new time is queued on its own), a
+rung of a cancelled event is recorded skipped with `event_cancelled`.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from qunyun.domain.event_reminders import StoredEvent
 from qunyun.domain.groups import Channel, Group
 from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.notices import LABELS, compose_cancellation, compose_reminder
+from qunyun.domain.push_messages import CancellationMessage, ReminderMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.reminders import Rung
 from qunyun.domain.tenants import Tenant
@@ -29,7 +29,8 @@ from qunyun.services.events import CANCELLED
 class _EventNotice:
     name: str  # the notice template
 
-    def __init__(self, event_id: str, stored: StoredEvent | None, tenant: Tenant, lead: str, due: str | None):
+    def __init__(self, event_id: str, stored: StoredEvent | None, tenant: Tenant, lead: str,
+                 due: datetime | None):
         self.event_id, self.stored, self.tenant, self.lead, self.due = event_id, stored, tenant, lead, due
 
     @property
@@ -80,8 +81,7 @@ class ReminderContent(_EventNotice):
             return None  # recorded as missing instead
         ladder = self.stored.ladder(group.group_id)
         rung = next((r for r in ladder.rungs if r["lead"] == self.lead), None) if ladder else None
-        if rung is None or rung["due"] is None or datetime.fromisoformat(rung["due"]) != \
-                datetime.fromisoformat(self.due):
+        if rung is None or rung["due"] is None or datetime.fromisoformat(rung["due"]) != self.due:
             return "event_moved"
         return None
 
@@ -111,13 +111,14 @@ def _events(deps: SendDeps) -> EventRepository:
     return getattr(deps, "events", None) or EventRepository()
 
 
-def reminder_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> ReminderContent:
-    event_id = body["event_id"]
-    return ReminderContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, body["lead"], body["due"])
+def reminder_content(message: ReminderMessage, tenant: Tenant, deps: SendDeps) -> ReminderContent:
+    event_id = message.event_id
+    return ReminderContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, message.lead,
+                           message.due)
 
 
-def cancellation_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> CancellationContent:
-    event_id = body["event_id"]
+def cancellation_content(message: CancellationMessage, tenant: Tenant, deps: SendDeps) -> CancellationContent:
+    event_id = message.event_id
     return CancellationContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, CANCELLED, None)
 
 
