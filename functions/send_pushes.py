@@ -1,6 +1,6 @@
 """SendPushes: consumes the push queue, renders and delivers each push (a brief edition, a reminder rung, a
 cancellation notice, a farewell), and reports the messages to retry as partial batch failures
-(services/brief_send.py states the delivery guarantee)."""
+(services/push_send.py states the delivery guarantee)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.push_messages import PushMessage, parse_push
-from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
+from qunyun.services.push_job import RetryLater, claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from qunyun.settings import get_settings
 
 logger = Logger()
@@ -85,7 +87,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
     deps = (deps or default_deps()).for_batch()
     queue = queue or push_queue()
     messages = _messages(event)
-    deps.read_ahead(messages.values())
+    deps.batch.ahead.note(messages.values())
 
     def handle(record: SQSRecord) -> None:
         final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
@@ -105,7 +107,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
             logger.info("push to retry", extra={"message_id": record.message_id, "reason": str(e)})
             raise
 
-    with deps.outcomes_written():  # sent pushes' outcomes are written together (services/brief_send.py)
+    with deps.batch.outcomes.written():  # sent pushes' outcomes are written together (services/outcome_pages.py)
         return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 

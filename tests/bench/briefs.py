@@ -233,7 +233,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     `send_pushes.process` with the SQS event, delete what it did not report back. Waits for a command per run;
     reports its figures when `stop` is set."""
     sys.stdout = sys.stderr
-    import qunyun.services.brief_send as send_service
+    import qunyun.services.brief_push as send_service
     import qunyun.services.briefs as brief_service
     import send_pushes
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups

@@ -27,9 +27,11 @@ from qunyun.domain.deliveries import Status
 from qunyun.domain.groups import Channel
 from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
-from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
 from qunyun.services.deliveries import plan_push
 from qunyun.services.groups import import_groups
+from qunyun.services.push_job import RetryLater, claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from send_pushes import process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
@@ -330,7 +332,7 @@ def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_create
 
 def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_together(shop, robot, outbox, wecom,
                                                                                          monkeypatch):
-    from qunyun.services import brief_send as service
+    from qunyun.services import push_job
 
     # GIVEN cg3's day has a reminder recorded already (so it is planned alone, after cg1 and cg2 are planned
     # together), and planning it alone fails once
@@ -338,14 +340,14 @@ def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_
     tenant = TenantRepository().get(shop.tenant_id)
     cg3 = GroupRepository().get(shop.tenant_id, "cg3")
     plan_push(tenant, cg3, Push.reminder("live", "1h"), DAY, deliveries=DeliveryRepository(), now=NOW)
-    plan = service._Job.plan
+    plan = push_job.PushJob.plan
 
     def failing(job, group, known):
         if group.group_id == "cg3":
             raise ConnectionError("DynamoDB could not be reached")
         return plan(job, group, known)
 
-    monkeypatch.setattr(service._Job, "plan", failing)
+    monkeypatch.setattr(push_job.PushJob, "plan", failing)
     # WHEN the owner's message for cg1-cg3 is handled
     with pytest.raises(ConnectionError):
         send_body({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
@@ -356,7 +358,7 @@ def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_
         stored = DeliveryRepository().day(shop.tenant_id, g, DAY).records[MORNING]
         assert (stored[STATUS], stored.get(CLAIM), stored.get("x")) == ("planned", None, "before_send")
     # AND the retry, planning cg3 without the fault, creates one task for all three
-    monkeypatch.setattr(service._Job, "plan", plan)
+    monkeypatch.setattr(push_job.PushJob, "plan", plan)
     send_body({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
     (task,) = wecom.tasks.values()
     assert sorted(task.chat_ids) == ["wr1", "wr2", "wr3"]
@@ -423,11 +425,11 @@ def send_batch_counting(shop, robot, outbox, context, bodies: list[dict] | None 
 
 
 def test_a_batch_reads_its_groups_ahead_a_window_at_a_time(shop, robot, outbox, context, monkeypatch):
-    from qunyun.services import brief_send as service
+    from qunyun.services import read_ahead
 
     # GIVEN a read-ahead window of 2 groups, and a batch of messages for groups a, b and c, the first also
     # naming a group that is not registered
-    monkeypatch.setattr(service, "READ_AHEAD_GROUPS", 2)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_GROUPS", 2)
     result, calls = send_batch_counting(shop, robot, outbox, context,
                                         [body(shop, "a", "gone"), body(shop, "b"), body(shop, "c")])
     # THEN all three are sent; the first message was read alone (it fills the window), b and c together

@@ -33,9 +33,11 @@ from qunyun.domain.briefs import parse_brief
 from qunyun.domain.flash import InvalidFlashFile, parse_flash_file
 from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
-from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.flash import ExpireDeps, create_flash_groups, expire, flash_report
 from qunyun.services.groups import import_groups
+from qunyun.services.push_job import claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from support import FakeContext, signed_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501

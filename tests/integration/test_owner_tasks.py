@@ -31,9 +31,11 @@ from qunyun.domain.briefs import parse_brief
 from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
-from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.groups import import_groups
 from qunyun.services.owner_tasks import FollowUpDeps
+from qunyun.services.push_job import claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from qunyun_ops.local.sqs import sqs_record
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501

@@ -25,9 +25,11 @@ from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.event_reminders import parse_events
 from qunyun.domain.push_messages import parse_push
-from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.events import add_events, cancel_event, event_plan, move_event
 from qunyun.services.groups import import_groups
+from qunyun.services.push_job import claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from send_reminders import process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501

@@ -1,4 +1,4 @@
-"""An event's reminder rung and its cancellation notice as content for SendPushes (services/brief_send.py).
+"""An event's reminder rung and its cancellation notice as push content (services/push_send.py sends them).
 
 A reminder is a ReminderMessage, a cancellation notice a CancellationMessage (domain/push_messages.py). Both
 read the event as stored when they are handled, so a message queued before a move or a cancel cannot send what
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from qunyun.adapters.events import EventRepository
 from qunyun.adapters.render import inert, render
 from qunyun.domain.briefs import DIALECTS
 from qunyun.domain.event_reminders import StoredEvent
@@ -21,9 +20,10 @@ from qunyun.domain.push_messages import CancellationMessage, ReminderMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.reminders import Rung
 from qunyun.domain.tenants import Tenant
-from qunyun.services.brief_send import CONTENT, SendDeps
 from qunyun.services.briefs import Rendered
 from qunyun.services.events import CANCELLED
+from qunyun.services.push_content import Sending
+from qunyun.services.send_deps import SendDeps
 
 
 class _EventNotice:
@@ -52,7 +52,7 @@ class _EventNotice:
     def _context(self, group: Group, zone: str) -> dict:
         raise NotImplementedError
 
-    def render(self, job, group: Group) -> Rendered:
+    def render(self, job: Sending, group: Group) -> Rendered:
         event, locale = self.stored.event, self.tenant.policy.locale
         dialect = DIALECTS[group.channel]
         zone = group.effective_timezone(self.tenant.timezone)
@@ -107,20 +107,13 @@ class CancellationContent(_EventNotice):
                                     event.starts_at, zone, self.tenant.policy.locale)
 
 
-def _events(deps: SendDeps) -> EventRepository:
-    return getattr(deps, "events", None) or EventRepository()
-
-
 def reminder_content(message: ReminderMessage, tenant: Tenant, deps: SendDeps) -> ReminderContent:
     event_id = message.event_id
-    return ReminderContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, message.lead,
+    return ReminderContent(event_id, deps.events.get(tenant.tenant_id, event_id), tenant, message.lead,
                            message.due)
 
 
 def cancellation_content(message: CancellationMessage, tenant: Tenant, deps: SendDeps) -> CancellationContent:
     event_id = message.event_id
-    return CancellationContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, CANCELLED, None)
+    return CancellationContent(event_id, deps.events.get(tenant.tenant_id, event_id), tenant, CANCELLED, None)
 
-
-CONTENT["reminder"] = reminder_content
-CONTENT["event_cancelled"] = cancellation_content
