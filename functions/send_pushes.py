@@ -5,7 +5,7 @@ cancellation notice, a farewell), and reports the messages to retry as partial b
 from __future__ import annotations
 
 import functools
-import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,9 +30,8 @@ from qunyun.settings import get_settings
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-# The queue's redrive policy moves a message to the dead-letter queue after this many receives; the last one
-# records the delivery failed instead of asking for another try.
-MAX_RECEIVES = int(os.environ.get("PUSH_MAX_RECEIVES", "5"))
+# The claim's lease follows the function's Timeout in template.yaml.
+TIMEOUT_SECONDS = 60.0
 # A message is started only with time left for one channel call that runs to its timeout and for its groups'
 # writes (an owner's message covers up to 2,000 groups). One started later could be cut off by the function's
 # Timeout between its channel call and its record, and its group would end `unknown_after_crash`; deferred, it
@@ -40,34 +39,39 @@ MAX_RECEIVES = int(os.environ.get("PUSH_MAX_RECEIVES", "5"))
 WRITE_SECONDS_PER_GROUP = 0.01
 
 
-def time_needed(message: PushMessage) -> float:
-    """Seconds a message may take: its channel call's timeout and its groups' writes."""
-    return get_settings().channel_timeout_seconds + WRITE_SECONDS_PER_GROUP * len(message.group_ids)
+@dataclass(frozen=True)
+class Deps:
+    send: SendDeps
+    queue: PushQueue  # asked to hold a message back (`retry_after`)
+    # The queue's redrive policy moves a message to the dead-letter queue after this many receives; the last one
+    # records the delivery failed instead of asking for another try.
+    max_receives: int
+    channel_timeout_seconds: float
+
+    def time_needed(self, message: PushMessage) -> float:
+        """Seconds a message may take: its channel call's timeout and its groups' writes."""
+        return self.channel_timeout_seconds + WRITE_SECONDS_PER_GROUP * len(message.group_ids)
 
 
 @functools.cache
-def default_deps(timeout_seconds: float = 60.0) -> SendDeps:
+def default_deps() -> Deps:
     """Built once per execution environment, so warm invocations reuse the channels' HTTP connections and
-    cached WeCom tokens. The claim's lease follows the function's Timeout in template.yaml (60 s)."""
+    cached WeCom tokens."""
     from qunyun.channels import channel
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 
-    # One sender per channel, made on first use (each holds an HTTP client).
-    sender = functools.cache(channel)
+    settings = get_settings()
     deliveries = DeliveryRepository()
-    return SendDeps(
+    send = SendDeps(
         tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
         deliveries=deliveries, ledger=PointsLedger(), secrets=secret_store(),
-        claims=DeliveryClaims(claim_lease(timeout_seconds), deliveries),
-        channel=sender,
+        claims=DeliveryClaims(claim_lease(TIMEOUT_SECONDS), deliveries),
+        channel=functools.cache(channel),  # one sender per channel, made on first use (each holds an HTTP client)
         customer_groups=functools.cache(WecomCustomerGroups),
         clock=lambda: datetime.now(UTC),
     )
-
-
-@functools.cache
-def push_queue() -> PushQueue:
-    return PushQueue(os.environ["PUSH_QUEUE_URL"])
+    return Deps(send, PushQueue(settings.push_queue_url), settings.push_max_receives,
+                settings.channel_timeout_seconds)
 
 
 def _messages(event: dict) -> dict[tuple[str, str], PushMessage]:
@@ -82,23 +86,23 @@ def _messages(event: dict) -> dict[tuple[str, str], PushMessage]:
     return messages
 
 
-def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | None = None,
-            queue: PushQueue | None = None) -> dict:
-    deps = (deps or default_deps()).for_batch()
-    queue = queue or push_queue()
+def process(event: dict, context: LambdaContext | None = None, deps: Deps | None = None) -> dict:
+    deps = deps or default_deps()
+    send, queue = deps.send.for_batch(), deps.queue
     messages = _messages(event)
-    deps.batch.ahead.note(messages.values())
+    send.batch.ahead.note(messages.values())
 
     def handle(record: SQSRecord) -> None:
-        final = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
+        final = int(record.attributes.approximate_receive_count or 1) >= deps.max_receives
         message = messages.get((record.message_id, record.body)) or parse_push(record.body)
         # The last receive tries whatever the time: deferring it would move it to the dead-letter queue unrecorded.
-        if not final and context is not None and context.get_remaining_time_in_millis() / 1000 < time_needed(message):
+        if not final and context is not None and \
+                context.get_remaining_time_in_millis() / 1000 < deps.time_needed(message):
             queue.retry_after(record.receipt_handle, 0)
             metrics.add_metric(name="SendPushes_deferred", unit=MetricUnit.Count, value=1)
             raise RetryLater(0, "too little time left in this invocation to start the message")
         try:
-            send_message(message, deps=deps, final=final)
+            send_message(message, deps=send, final=final)
         except RetryLater as e:
             # Honour the platform's retry-after: SQS hands the message back no earlier than that.
             if e.seconds:
@@ -107,7 +111,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: SendDeps | 
             logger.info("push to retry", extra={"message_id": record.message_id, "reason": str(e)})
             raise
 
-    with deps.batch.outcomes.written():  # sent pushes' outcomes are written together (services/outcome_pages.py)
+    with send.batch.outcomes.written():  # sent pushes' outcomes are written together (services/outcome_pages.py)
         return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
 
 

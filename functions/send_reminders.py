@@ -4,7 +4,8 @@ the cancellation notices of events cancelled with --notify (services/events.py s
 
 from __future__ import annotations
 
-import os
+import functools
+from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,18 +15,30 @@ from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.events import send_reminders
+from qunyun.settings import get_settings
 
 logger = Logger()
 metrics = Metrics()
 
 
-def process(event: dict, context: LambdaContext | None = None, deps: dict | None = None) -> dict:
-    now = scheduled_now(event)
-    deps = {"events": EventRepository(), "tenants": TenantRepository(), "deliveries": DeliveryRepository(),
-            **(deps or {})}
-    if "queue" not in deps:  # built only when needed: it makes an SQS client
-        deps["queue"] = PushQueue(os.environ["PUSH_QUEUE_URL"])
-    summary = send_reminders(now, **deps)
+@dataclass(frozen=True)
+class Deps:
+    events: EventRepository
+    tenants: TenantRepository
+    deliveries: DeliveryRepository
+    queue: PushQueue
+
+
+@functools.cache
+def default_deps() -> Deps:
+    """Built once per execution environment (the queue's SQS client is made on its first send)."""
+    return Deps(EventRepository(), TenantRepository(), DeliveryRepository(), PushQueue(get_settings().push_queue_url))
+
+
+def process(event: dict, context: LambdaContext | None = None, deps: Deps | None = None) -> dict:
+    deps = deps or default_deps()
+    summary = send_reminders(scheduled_now(event), events=deps.events, tenants=deps.tenants,
+                             deliveries=deps.deliveries, queue=deps.queue)
     return report_run(logger, metrics, "SendReminders", "reminders queued", event, summary)
 
 

@@ -43,6 +43,7 @@ hold the waits of 2 cores shared by every process of the run).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -245,10 +246,10 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
     raw_client = ddb_client(get_settings().dynamodb_endpoint)
     # The probe's clients, made now: some models' clients would otherwise be made for the probe inside the
     # measured run, though SendPushes never uses them.
-    clients = dynamodb_clients([deps.ledger._connection.client])
+    clients = dynamodb_clients([deps.send.ledger._connection.client])
     source = send_pushes_source()
     customer = WecomCustomerGroups(customer_url)
-    deps.customer_groups = lambda: customer
+    deps.send.customer_groups = lambda: customer
     render_timer, jinja_timer = Timed(send_service, "render_brief"), Timed(brief_service, "render")
     sqs = sqs_client(os.environ["QUNYUN_SQS_ENDPOINT"])
     while (command := commands.get()) != "exit":
@@ -397,6 +398,7 @@ def main() -> None:
         from qunyun.adapters.deliveries import DeliveryRepository
         from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
         from qunyun.adapters.groups import GroupRepository
+        from qunyun.adapters.push_queue import PushQueue
         from qunyun.adapters.secrets import corp_ref, secret_store
         from qunyun.adapters.tenants import TenantRepository
         from qunyun.domain.briefs import parse_brief
@@ -426,10 +428,11 @@ def main() -> None:
 
         def run(at: str, checkpoint: str, probe: Probe | None) -> dict:
             """Dispatch while the consumers wait on the queue, until they have handled every message."""
-            dispatch_deps = {"checkpoint": DispatchCheckpoint(checkpoint), "deliveries": deliveries}
+            dispatch_deps = dataclasses.replace(brief_dispatch.default_deps(), deliveries=deliveries,
+                                                checkpoint=DispatchCheckpoint(checkpoint), queue=PushQueue(url))
             processes = {"dynamodb_local": server.process.pid, "sqs_endpoint": sqs_server.process.pid,
                          "benchmark_process": os.getpid(),
-                         **{f"brief_send_{n}": w.pid for n, w in enumerate(consumers.workers, 1)}}
+                         **{f"send_pushes_{n}": w.pid for n, w in enumerate(consumers.workers, 1)}}
             consumers.start(measure=probe is not None)
             cpu0 = {name: cpu_seconds(pid) for name, pid in processes.items()}
             t0 = time.perf_counter()

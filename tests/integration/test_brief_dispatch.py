@@ -9,6 +9,7 @@ slot times other tests do not (their groups keep the defaults, 08:00 and 20:30).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -196,7 +197,7 @@ def test_customer_groups_travel_one_message_per_owner_of_at_most_2000_groups(ten
 
 
 def test_the_handler_takes_now_from_the_scheduled_time(tenant, context):
-    from brief_dispatch import process
+    from brief_dispatch import default_deps, process
 
     # GIVEN a group due at 07:20 Shanghai time on the 27th and its brief
     add(tenant.tenant_id, [row("a", morning="07:20")])
@@ -204,7 +205,7 @@ def test_the_handler_takes_now_from_the_scheduled_time(tenant, context):
     queue = ListQueue()
     # WHEN the scheduler's event for 23:20 UTC the day before arrives (its Input, filled in)
     summary = process({"scheduled_time": "2026-11-26T23:20:00Z"}, context,
-                      deps={"queue": queue, "checkpoint": fresh_checkpoint()})
+                      deps=replace(default_deps(), queue=queue, checkpoint=fresh_checkpoint()))
     # THEN the group's message is for its local date, whatever the wall clock says
     assert queue.of(tenant.tenant_id) == [{"tenant_id": tenant.tenant_id, "edition": "morning", "date": "2026-11-27",
                                            "slot": "2026-11-26T23:20:00+00:00", "group_ids": ["a"]}]

@@ -32,7 +32,7 @@ from qunyun.services.groups import import_groups
 from qunyun.services.push_job import RetryLater, claim_lease
 from qunyun.services.push_send import send_message
 from qunyun.services.send_deps import SendDeps
-from send_pushes import process
+from send_pushes import Deps, process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 11, 27)
@@ -103,6 +103,11 @@ def body(shop, *groups: str, day: date = DAY) -> dict:
     return {"tenant_id": shop.tenant_id, "edition": "morning", "date": str(day), "group_ids": list(groups)}
 
 
+def handler_deps(send: SendDeps, queue) -> Deps:
+    """SendPushes' dependencies around `send`: the queue's 5 receives, a channel call's 10 seconds at most."""
+    return Deps(send, queue, max_receives=5, channel_timeout_seconds=10.0)
+
+
 def send_body(body: dict, **kwargs) -> None:
     """`send_message` for a queue body, parsed as SendPushes parses it."""
     send_message(parse_push(body), **kwargs)
@@ -134,8 +139,9 @@ def test_a_duplicate_message_delivers_once(shop, robot, outbox, context):
     # GIVEN the same message delivered twice by SQS, once in one batch and once more later
     event = sqs_event(body(shop, "a"), body(shop, "a"))
     # WHEN SendPushes handles both, then the message a third time
-    assert process(event, context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
-    assert process(sqs_event(body(shop, "a")), context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
+    assert process(event, context, deps=handler_deps(deps, RetryQueue())) == {"batchItemFailures": []}
+    assert process(sqs_event(body(shop, "a")), context, deps=handler_deps(deps, RetryQueue())) == {
+        "batchItemFailures": []}
     # THEN the robot received the brief once and the record says sent, with one attempt
     assert [r.key for r in robot.received] == ["k-a"]
     assert robot.received[0].content.startswith("## 早安")
@@ -163,7 +169,7 @@ def test_messages_are_not_started_without_time_for_their_send_and_come_back_at_o
     # GIVEN a batch of three messages handled by an invocation with 60 seconds left at the first, then 9.5
     # (less than a channel call may take: 10 seconds)
     event = sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c"))
-    result = process(event, Running(60, 9.5), deps=deps, queue=queue)
+    result = process(event, Running(60, 9.5), deps=handler_deps(deps, queue))
     # THEN the first is sent, the other two are handed back visible at once, and nothing of them is recorded
     assert [r.key for r in robot.received] == ["k-a"]
     assert result == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"][1:]]}
@@ -171,7 +177,7 @@ def test_messages_are_not_started_without_time_for_their_send_and_come_back_at_o
     assert record(shop, "b") is None and record(shop, "c") is None
     # AND on the queue's last receive a message is tried however little time is left (deferring it would move it
     # to the dead-letter queue unrecorded)
-    last = process(sqs_event(body(shop, "b"), receive_count=5), Running(9.5), deps=deps, queue=RetryQueue())
+    last = process(sqs_event(body(shop, "b"), receive_count=5), Running(9.5), deps=handler_deps(deps, RetryQueue()))
     assert last == {"batchItemFailures": []} and record(shop, "b").status == "sent"
 
 
@@ -223,7 +229,7 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
     event = sqs_event(body(shop, "b"), body(shop, "out"))
     queue = RetryQueue()
     # WHEN SendPushes handles the batch
-    response = process(event, context, deps=make_deps(robot, outbox), queue=queue)
+    response = process(event, context, deps=handler_deps(make_deps(robot, outbox), queue))
     # THEN only the robot group's message is reported back, hidden for the platform's minute
     first, second = event["Records"]
     assert response == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
@@ -233,8 +239,8 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
     assert (held.status, held.error) == ("planned", "45009")
     # WHEN it comes back after the minute
     robot.clock.advance(61)
-    response = process(sqs_event(body(shop, "b"), receive_count=2), context, deps=make_deps(robot, outbox),
-                       queue=queue)
+    response = process(sqs_event(body(shop, "b"), receive_count=2), context,
+                       deps=handler_deps(make_deps(robot, outbox), queue))
     # THEN the robot receives it once and the record counts both attempts
     assert response == {"batchItemFailures": []}
     assert [r.key for r in robot.received] == ["k-b"]
@@ -245,8 +251,8 @@ def test_the_last_receive_records_the_failure_instead_of_retrying(shop, robot, o
     # GIVEN a robot that keeps failing with 503, and the message's fifth receive (the queue's maxReceiveCount)
     robot.fail_http(503, seconds=3600)
     # WHEN SendPushes handles it
-    response = process(sqs_event(body(shop, "c"), receive_count=5), context, deps=make_deps(robot, outbox),
-                       queue=RetryQueue())
+    response = process(sqs_event(body(shop, "c"), receive_count=5), context,
+                       deps=handler_deps(make_deps(robot, outbox), RetryQueue()))
     # THEN it is not handed back, and the record says the retries ran out
     assert response == {"batchItemFailures": []}
     found = record(shop, "c")
@@ -277,8 +283,8 @@ def test_a_template_error_stops_only_its_own_group(shop, robot, outbox, context)
     ContentRepository().put_template(shop.tenant_id, "morning", dialect,
                                      "{{ 1 // (sections | selectattr('kind', 'eq', 'news') | list | length) }}", NOW)
     # WHEN a batch of a robot group and an outbox group is sent
-    response = process(sqs_event(body(shop, "a"), body(shop, "out")), context, deps=make_deps(robot, outbox),
-                       queue=RetryQueue())
+    response = process(sqs_event(body(shop, "a"), body(shop, "out")), context,
+                       deps=handler_deps(make_deps(robot, outbox), RetryQueue()))
     # THEN the robot group is recorded failed with the reason, nothing reached it, and nothing is retried
     assert response == {"batchItemFailures": []}
     failed = record(shop, "a")
@@ -420,7 +426,7 @@ def send_batch_counting(shop, robot, outbox, context, bodies: list[dict] | None 
     clients = dynamodb_clients([deps.ledger._connection.client])
     bodies = bodies or [body(shop, "a"), body(shop, "b"), body(shop, "c")]
     with DynamoCalls(clients) as seen:
-        result = process(sqs_event(*bodies), context, deps=deps, queue=RetryQueue())
+        result = process(sqs_event(*bodies), context, deps=handler_deps(deps, RetryQueue()))
     return result, dict(seen.calls)
 
 
@@ -599,12 +605,12 @@ def test_a_crash_in_a_batch_leaves_its_sent_groups_unknown_and_sends_none_again(
     clock = Clock()
     event = sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c"))
     with pytest.raises(SystemExit):
-        process(event, context, deps=make_deps(robot, outbox, clock, after_send=crash), queue=RetryQueue())
+        process(event, context, deps=handler_deps(make_deps(robot, outbox, clock, after_send=crash), RetryQueue()))
     assert sorted(r.key for r in robot.received) == ["k-a", "k-b", "k-c"]
     assert {record(shop, g).status for g in "abc"} == {"planned"}
     # WHEN SQS hands the batch back after the claims' lease
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    assert process(event, context, deps=make_deps(robot, outbox, clock), queue=RetryQueue()) == {
+    assert process(event, context, deps=handler_deps(make_deps(robot, outbox, clock), RetryQueue())) == {
         "batchItemFailures": []}
     # THEN no group received a second copy; each is recorded as nobody knows
     assert sorted(r.key for r in robot.received) == ["k-a", "k-b", "k-c"]
@@ -633,8 +639,8 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
         for c in clients:
             c.meta.events.register("provide-client-params.dynamodb.PutItem", count)
         try:
-            result = process(sqs_event(*[body(shop, f"o{n}") for n in range(30)]), context, deps=deps,
-                             queue=RetryQueue())
+            result = process(sqs_event(*[body(shop, f"o{n}") for n in range(30)]), context,
+                             deps=handler_deps(deps, RetryQueue()))
         finally:
             for c in clients:
                 c.meta.events.unregister("provide-client-params.dynamodb.PutItem", count)
@@ -660,7 +666,7 @@ def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_wri
     # is no failure: a body without a date is)
     event = sqs_event(body(shop, "a"), {"tenant_id": shop.tenant_id, "group_ids": ["b"]}, body(shop, "c"))
     # WHEN SendPushes handles it
-    result = process(event, context, deps=make_deps(robot, outbox), queue=RetryQueue())
+    result = process(event, context, deps=handler_deps(make_deps(robot, outbox), RetryQueue()))
     # THEN that message alone comes back and a's and c's outcomes are recorded sent
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert record(shop, "a").status == record(shop, "c").status == "sent"

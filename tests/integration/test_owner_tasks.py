@@ -198,7 +198,9 @@ def test_an_owners_groups_are_read_with_their_months_mass_sends_and_one_used_up_
                "Attributes": {"ApproximateReceiveCount": "1"}, "MD5OfBody": "0" * 32}
     event = {"Records": [sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:qunyun-test-briefs", "us-east-1")]}
     with DynamoCalls(dynamodb_clients()) as seen:
-        response = send_pushes.process(event, deps=send_deps(wecom), queue=SimpleNamespace(retry_after=None))
+        handler = send_pushes.Deps(send_deps(wecom), SimpleNamespace(retry_after=None), max_receives=5,
+                                   channel_timeout_seconds=10.0)
+        response = send_pushes.process(event, deps=handler)
     assert response == {"batchItemFailures": []}
     (msgid,) = wecom.tasks
     # THEN the task covers cg1 and cg3; cg2 is skipped for the quota

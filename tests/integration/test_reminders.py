@@ -7,6 +7,7 @@ its events live on dates other tests do not use."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +31,7 @@ from qunyun.services.groups import import_groups
 from qunyun.services.push_job import claim_lease
 from qunyun.services.push_send import send_message
 from qunyun.services.send_deps import SendDeps
-from send_reminders import process
+from send_reminders import default_deps, process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 SH = timedelta(hours=8)  # Asia/Shanghai, the test tenants' timezone
@@ -95,7 +96,8 @@ class World:
 
     def fire(self, at: datetime) -> dict:
         self.clock.now = at
-        summary = process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, deps={"queue": self.queue})
+        summary = process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                          deps=replace(default_deps(), queue=self.queue))
         self.deliver()
         return summary
 
@@ -275,7 +277,7 @@ def test_firing_twice_for_the_same_time_or_crashing_half_way_sends_each_rung_onc
     w.clock.now = at
     w.queue.crash_after_send = True
     with pytest.raises(SystemExit):
-        process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, deps={"queue": w.queue})
+        process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, deps=replace(default_deps(), queue=w.queue))
     assert EventItem.get(f"{w.tenant_id}#EVENTS", "twice").due_sk.startswith(at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     w.fire(at)
     w.fire(at)

@@ -67,7 +67,7 @@ def test_every_function_is_one_handler_module():
     assert len(modules) == len(set(modules)), "one handler module per function"
 
 
-def test_brief_send_agrees_with_its_queue():
+def test_send_pushes_agrees_with_its_queue():
     # GIVEN SendPushes and the queue it consumes, as template.yaml declares them
     send = TEMPLATE_DOC.functions["SendPushes"]
     queue = TEMPLATE_DOC.queues["PushQueue"]
@@ -80,14 +80,14 @@ def test_brief_send_agrees_with_its_queue():
     # assumes), so the retry records the unknown outcome instead of waiting
     from send_pushes import default_deps
 
-    lease = default_deps().claims.lease.total_seconds()
+    lease = default_deps().send.claims.lease.total_seconds()
     assert lease == 2 * send.timeout and int(queue["VisibilityTimeout"]) > lease
     # AND a batch of more than 10 has the batching window Lambda requires for it
     assert source.batch_size <= 10 or source.window >= 1
 
 
 @pytest.mark.parametrize("action", ["dynamodb:PartiQLUpdate", "dynamodb:PartiQLInsert"])
-def test_brief_send_may_write_partiql_statements_on_the_deliveries_table(action):
+def test_send_pushes_may_write_partiql_statements_on_the_deliveries_table(action):
     # SendPushes writes a batch's outcomes (UPDATE) and plans a WeCom owner's groups (INSERT and UPDATE) with
     # BatchExecuteStatement (adapters/deliveries.py `execute_statements`); IAM asks for dynamodb:PartiQLUpdate
     # and dynamodb:PartiQLInsert on the table, which no SAM policy template grants
