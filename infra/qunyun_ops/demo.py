@@ -3,7 +3,7 @@
 Starts `qunyun local up`, creates a tenant, imports the sample groups (and shows a bad file being
 refused), lists them, calls the signed webhook API as a mall would, earns points, writes today's morning
 brief and fires BriefDispatch as at 08:00 in the tenant's timezone (the stack's SQS poller hands the queue to
-BriefSend), shows what each group received (the outbox files and the demo robots), runs the points mall,
+SendPushes), shows what each group received (the outbox files and the demo robots), runs the points mall,
 announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
 outbox, its final report), then stops the stack and checks that nothing is left running.
 
@@ -160,7 +160,7 @@ def brief_demo(robots: DemoRobots, state: dict) -> None:
         qunyun("briefs", "preview", "--group", group, "--edition", "morning", "--date", today, "--tenant", TENANT,
                "--local")
 
-    step("BriefDispatch fires as at 08:00 Shanghai time, twice (a scheduler retry); BriefSend drains the queue")
+    step("BriefDispatch fires as at 08:00 Shanghai time, twice (a scheduler retry); SendPushes drains the queue")
     at = f"{today}T08:00:00+08:00"
     for _ in range(2):
         fired = json.loads(qunyun("local", "run", "BriefDispatch", "--at", at, logs=False).stdout)
@@ -324,7 +324,7 @@ def flash_demo(port: int, secret: str) -> None:
     deadline = time.monotonic() + 60
     while not (outbox.exists() and outbox.read_text(encoding="utf-8").strip()) and time.monotonic() < deadline:
         time.sleep(0.3)
-    time.sleep(2)  # the second run's message, handled by BriefSend too: it must add nothing
+    time.sleep(2)  # the second run's message, handled by SendPushes too: it must add nothing
     lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
     print(f"the outbox of tea-1212 ({outbox}) holds {len(lines)} message(s):")
     for line in lines:

@@ -14,7 +14,7 @@
 A group's day is one item: spending a slot of its daily cap, recording the push and claiming it for the send
 are one conditional write. Recording the outcome is a second write on the day, or (a direct channel's send)
 one entry of an OutcomePageItem, written once for up to 25 outcomes, under the claim token their records were
-claimed with (a BriefSend batch takes a new token for each page): a planned record still claimed with a token
+claimed with (a SendPushes batch takes a new token for each page): a planned record still claimed with a token
 reads as the outcome that token's page holds for it (DeliveryRepository resolves it on every read, by key), so a
 push costs one write unit and a 25th of its page instead of two. The day's items are keyed by tenant, date
 and one of `DAY_SHARDS` shards of the group id, so listing a tenant's day is a query per shard of the table
@@ -107,7 +107,7 @@ class WaitingTaskItem(_Item):
 
 
 class OutcomePageItem(_Item):
-    """Outcomes of pushes claimed with one token (up to 25 of a BriefSend batch), keyed
+    """Outcomes of pushes claimed with one token (up to 25 of a SendPushes batch), keyed
     `{group}#{local date}#{push id}`, each the fields `finish` would set (adapters/delivery_maps.py `SHORT` names).
     An entry counts only while its record is still `planned` and claimed with the page's token: a record taken
     over, given back or moved since reads as stored."""

@@ -1,4 +1,4 @@
-"""Claims on planned pushes: the conditional writes that keep BriefSend from sending one push twice.
+"""Claims on planned pushes: the conditional writes that keep SendPushes from sending one push twice.
 
 A sender holds a claim on a `planned` delivery record (a token and the time) while it calls the channel: the
 claim is written with the record when the push is planned (DeliveryRepository.spend), or taken by `claim` when a

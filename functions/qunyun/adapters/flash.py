@@ -48,7 +48,7 @@ class StoredFlash:
 
 class FlashRepository:
     def get(self, tenant_id: str, group_id: str) -> FlashItem | None:
-        """The group's item as stored, with its due keys (BriefSend reads a farewell's terms and top from it)."""
+        """The group's item as stored, with its due keys (SendPushes reads a farewell's terms and top from it)."""
         try:
             return FlashItem.get(*flash_key(tenant_id, group_id), consistent_read=True)
         except FlashItem.DoesNotExist:

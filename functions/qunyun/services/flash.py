@@ -5,16 +5,16 @@ next run, which finds the group through the `due` index again, since its keys on
 
 1. `active`, due at `ends_at`: the top members and the lifetime figures are computed and stored with the flash group,
    the group is marked `ended` (it leaves the slot indexes: no brief is dispatched to it any more), ONE farewell
-   message (kind `farewell`) is queued for BriefSend, and the flash group's state becomes `ended`, due again
+   message (kind `farewell`) is queued for SendPushes, and the flash group's state becomes `ended`, due again
    `RECHECK` later. Queuing twice after a crash is harmless: the farewell's delivery record (group, local date of
-   `ends_at`, push `farewell`) lets BriefSend deliver it once.
+   `ends_at`, push `farewell`) lets SendPushes deliver it once.
 2. `ended`: the job reads the farewell's delivery record. Final (sent, skipped, failed, or `awaiting_owner` for a
    WeCom customer group: the mass-send task is handed to its owner, which is as far as qunyun can take it), the
    group and its flash state become `dissolved` and the figures are completed with its pushes; the due keys go.
    Still planned: due again `RECHECK` later. No record at all (the message was lost): the farewell is queued
    again, which is as harmless as above.
 
-Every later push is cancelled because BriefSend refuses briefs to a group that is not active (`group_ended`),
+Every later push is cancelled because SendPushes refuses briefs to a group that is not active (`group_ended`),
 and the only push a flash group gets after its end is this farewell.
 """
 
@@ -36,6 +36,7 @@ from qunyun.domain.deliveries import Status as DeliveryStatus
 from qunyun.domain.errors import NotFound
 from qunyun.domain.flash import FlashGroup, State, Terms
 from qunyun.domain.groups import Channel, Group, Status
+from qunyun.domain.push_messages import FarewellMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import ranked
@@ -132,7 +133,7 @@ class ExpireDeps:
     tenants: TenantRepository
     deliveries: DeliveryLog
     ledger: PointsLedger
-    queue: object  # BriefQueue: send(bodies)
+    queue: object  # PushQueue: send(pushes)
 
 
 def farewell_day(group: Group, ends_at: datetime, tenant: Tenant) -> date:
@@ -141,11 +142,10 @@ def farewell_day(group: Group, ends_at: datetime, tenant: Tenant) -> date:
     return ends_at.astimezone(ZoneInfo(group.effective_timezone(tenant.timezone))).date()
 
 
-def farewell_message(tenant: Tenant, group: Group, day: date) -> dict:
-    body = {"tenant_id": tenant.tenant_id, "date": str(day), "group_ids": [group.group_id], "kind": "farewell"}
-    if group.channel is Channel.wecom_customer_group:
-        body["owner"] = group.owner  # the owner's mass-send task, as for briefs
-    return body
+def farewell_message(tenant: Tenant, group: Group, day: date) -> FarewellMessage:
+    # A customer group's farewell goes in its owner's mass-send task, as briefs do.
+    owner = group.owner if group.channel is Channel.wecom_customer_group else None
+    return FarewellMessage(tenant_id=tenant.tenant_id, date=day, group_ids=(group.group_id,), owner=owner)
 
 
 def _named(ledger: PointsLedger, tenant_id: str, rows: list[dict]) -> list[dict]:

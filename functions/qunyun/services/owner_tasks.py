@@ -1,6 +1,6 @@
 """Following up WeCom mass-send tasks: what each owner confirmed, reminders for the rest, and the stale ones cancelled.
 
-BriefSend hands a customer group's push to its owner as an `add_msg_template` task and records the group
+SendPushes hands a customer group's push to its owner as an `add_msg_template` task and records the group
 `awaiting_owner` with the task's msgid (domain/owner_tasks.py). Every run of the follow-up job, for each task
 that still has groups waiting (found through the deliveries table's `awaiting_owner` index, no Scan; each task
 is one item listing its push and its waiting groups, which loses each group as it is recorded):
