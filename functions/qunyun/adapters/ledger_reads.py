@@ -7,21 +7,16 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from qunyun.adapters.points_ledger import member_key, split_member_pk
+from qunyun.adapters.points_keys import member_key, split_member_pk
 
 if TYPE_CHECKING:
     from qunyun.adapters.points_ledger import PointsLedger
     from qunyun.adapters.points_tables import EntryItem
 
 
-def board_key(scope: str, period: str, first_day: date | str) -> str:
-    """A stored board's key: its scope (`tenant`, `group:{id}`), period and the period's first day."""
-    return f"{scope}#{period}#{first_day}"
-
-
 def group_day_board(ledger: PointsLedger, tenant_id: str, group_id: str, day: date) -> list[dict]:
     """The group's board of one day as SettlePoints stored it; empty when none is (nobody earned)."""
-    stored = ledger.board(tenant_id, board_key(f"group:{group_id}", "day", day))
+    stored = ledger.board(tenant_id, f"group:{group_id}", "day", str(day))
     return stored.entries if stored is not None else []
 
 

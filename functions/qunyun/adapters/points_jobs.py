@@ -51,12 +51,10 @@ class JobStore:
                     break
 
     # ---- leaderboards -------------------------------------------------------------------------------
-    def board(self, tenant_id: str, scope: str, period: str | None = None, start: str | None = None) -> Board | None:
-        """The stored board of a scope ("tenant", "group:{id}") and period (day, week, month) starting on `start`.
-        Called with the board's key alone (period None) by callers that still spell it."""
-        key = scope if period is None else keys.board_sk(scope, period, start)
+    def board(self, tenant_id: str, scope: str, period: str, start: str) -> Board | None:
+        """The stored board of a scope ("tenant", "group:{id}") and period (day, week, month) starting on `start`."""
         try:
-            item = BoardItem.get(keys.boards_pk(tenant_id), key)
+            item = BoardItem.get(keys.boards_pk(tenant_id), keys.board_sk(scope, period, start))
         except BoardItem.DoesNotExist:
             return None
         return Board(list(item.entries or []), item.through, item.as_of)

@@ -272,6 +272,12 @@ class Plan:
     stock: list[StockMove] = field(default_factory=list)
 
 
+def entry_id(action: str, source_id: str) -> str:
+    """The id of an entry qunyun makes itself, one per action on its source (a redemption's spend and restore,
+    a purchase's settle, an invite's release, a lot's expiry); an event's entries carry the event's id."""
+    return f"{action}#{source_id}"
+
+
 def credit(change: MemberChange, points: int, expires: str) -> int:
     """Adds points to the available lot of their expiry, repaying debt first; returns what was repaid."""
     debt = change.member.balance["debt"] + change.deltas.get("debt", 0)

@@ -25,6 +25,7 @@ from qunyun.domain.ledger import (
     RecordWrite,
     StockMove,
     balance_view,
+    entry_id,
     take_available,
 )
 from qunyun.domain.mall import (
@@ -165,7 +166,7 @@ def _plan(tenant: Tenant, req: RedemptionRequest, terms: RewardTerms, ledger: Le
     shards = _shards(stock, req.quantity)
     taken = take_available(change, lots, cost, now)
     change.add("spent", cost)
-    change.entries.append(Entry(f"redeem#{oid}", "spend", "redemption", oid, "member", -cost,
+    change.entries.append(Entry(entry_id("redeem", oid), "spend", "redemption", oid, "member", -cost,
                                 {"available": -cost, "spent": cost}, lots=taken))
     body = {"order_id": oid, "request_id": req.request_id, "status": "placed", "points_spent": cost,
             "balance": balance_view(member.after(change.deltas))}
@@ -296,7 +297,7 @@ def _plan_cancel(tenant: Tenant, order: Redemption, req: CancelRequest, ledger: 
     change.add("spent", -(restored + forfeited))
     change.add("available", restored)
     change.add("expired", forfeited)
-    change.entries.append(Entry(f"cancel#{oid}", "restore", "redemption", oid, "member", restored,
+    change.entries.append(Entry(entry_id("cancel", oid), "restore", "redemption", oid, "member", restored,
                                 {k: v for k, v in change.deltas.items() if v}, reason=req.reason,
                                 lots=dict(order.lots)))
     if order.limit:

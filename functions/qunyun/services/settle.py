@@ -29,6 +29,7 @@ from qunyun.domain.ledger import (
     Read,
     RecordWrite,
     credit,
+    entry_id,
 )
 from qunyun.domain.points import expires_at, is_expired
 from qunyun.domain.tenants import Tenant
@@ -88,7 +89,7 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
     credit(change, points, expires_at(available_at, tenant.rules.expiry, tenant.timezone))
     change.lots.append(LotWrite.of(lot, add=-points, set={"state": "settled"}, clear_due=True))
     deltas = {k: v for k, v in change.deltas.items() if v}
-    change.entries.append(Entry(f"settle#{lot.source_id}", "settle", "purchase", lot.source_id or "", "system",
+    change.entries.append(Entry(entry_id("settle", lot.source_id), "settle", "purchase", lot.source_id or "", "system",
                                 points, deltas, group_id=lot.group_id))
     counters = {"settled": 1, "points_released": points}
     if not member.settled_purchase:
@@ -117,8 +118,8 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
     change.add("pending", -lot.remaining)
     credit(change, lot.remaining, expires_at(at, tenant.rules.expiry, tenant.timezone))
     change.lots.append(LotWrite.of(lot, add=-lot.remaining, set={"state": "settled"}))
-    change.entries.append(Entry(f"release#{invitee_id}", "release", "invite", invitee_id, "system", lot.remaining,
-                                {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
+    change.entries.append(Entry(entry_id("release", invitee_id), "release", "invite", invitee_id, "system",
+                                lot.remaining, {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
     plan.changes.append(change)
     return 1
 
@@ -136,7 +137,7 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
     change.add("available", -points)
     change.add("expired", points)
     change.lots.append(LotWrite.of(lot, add=-points, set={"state": "expired"}, clear_due=True))
-    change.entries.append(Entry(f"expire#{lot.expires_at}", "expire", "expiry", lot.expires_at or "", "system",
+    change.entries.append(Entry(entry_id("expire", lot.expires_at), "expire", "expiry", lot.expires_at or "", "system",
                                 -points, {"available": -points, "expired": points}, lots={lot_id: points}))
     plan.job = (run.id, {"lots_expired": 1, "points_expired": points})
     ledger.commit(plan, now)
