@@ -236,25 +236,25 @@ def receive(sqs, url: str, wait: int, most: int = 10) -> list[dict]:
 
 
 def consumer(url: str, arn: str, customer_url: str, commands, results, handled, stop) -> None:
-    """One BriefSend execution environment (a process of its own, as Lambda runs them): Lambda's event source
-    mapping in a loop: receive up to BatchSize messages within the batching window (template.yaml), call
-    `brief_send.process` with the SQS event, delete what it did not report back. Waits for a command per run;
+    """One sender (SEND_FUNCTION) execution environment (a process of its own, as Lambda runs them): Lambda's event
+    source mapping in a loop: receive up to BatchSize messages within the batching window (template.yaml), call
+    the sender's `process` with the SQS event, delete what it did not report back. Waits for a command per run;
     reports its figures when `stop` is set."""
     sys.stdout = sys.stderr
     import importlib
 
     import qunyun.services.briefs as brief_service
 
-    brief_send, send_service = importlib.import_module(SEND_MODULE), importlib.import_module(SEND_SERVICE)
+    sender, send_service = importlib.import_module(SEND_MODULE), importlib.import_module(SEND_SERVICE)
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
     from qunyun.settings import get_settings
     from qunyun_ops.local.sqs import sqs_client, sqs_record
     from qunyun_ops.local.stack import ddb_client
 
-    deps = brief_send.default_deps()
+    deps = sender.default_deps()
     raw_client = ddb_client(get_settings().dynamodb_endpoint)
     # The probe's clients, made now: some models' clients would otherwise be made for the probe inside the
-    # measured run, though BriefSend never uses them.
+    # measured run, though the sender never uses them.
     clients = dynamodb_clients([deps.ledger._connection.client])
     source = sender_source()
     customer = WecomCustomerGroups(customer_url)
@@ -286,7 +286,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
                 if not more:
                     time.sleep(0.01)
             started, cpu = time.perf_counter(), time.process_time()
-            response = brief_send.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]}, deps=deps)
+            response = sender.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]}, deps=deps)
             handler_seconds += time.perf_counter() - started
             handler_cpu += time.process_time() - cpu
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
@@ -313,7 +313,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
 
 
 class Consumers:
-    """N BriefSend execution environments draining the queue together."""
+    """N sender execution environments draining the queue together."""
 
     def __init__(self, n: int, url: str, arn: str, customer_url: str) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -340,7 +340,7 @@ class Consumers:
             elif time.monotonic() - idle_since > 30:
                 raise AssertionError(f"the queue ran dry after {last} of {expected} messages")
             if not all(w.is_alive() for w in self.workers):
-                raise AssertionError("a BriefSend environment died")
+                raise AssertionError("a sender environment died")
             time.sleep(0.01)
         self.stop.set()
         total: dict = {}
@@ -402,7 +402,7 @@ def direct_figures(runs: list[dict], briefs: int) -> dict:
 
 def brief_cost(runs: list[dict], figures: dict, sent: int) -> dict:
     """$ per million direct-channel briefs: their DynamoDB units, the queue's requests (the dispatcher's
-    batches of 10, the senders' receives and deletes), BriefSend's and BriefDispatch's CPU time (their wall
+    batches of 10, the senders' receives and deletes), the sender's and the dispatcher's CPU time (their wall
     time here waits for 2 cores shared with the emulator and the queue) at the template's memory."""
     messages = sum(r["dispatch"]["messages"] for r in runs)
     sqs = sum(-(-r["dispatch"]["messages"] // 10) + r["receives"] + r["deletes"] for r in runs)
