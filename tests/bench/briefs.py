@@ -54,6 +54,7 @@ from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from names import (
     DISPATCH_FUNCTION,
     DISPATCH_MODULE,
+    QUEUE_ADAPTER,
     SEND_FUNCTION,
     SEND_MODULE,
     SEND_QUEUE,
@@ -457,7 +458,6 @@ def main() -> None:
         import importlib
 
         import yaml
-        from qunyun.adapters.brief_queue import DispatchCheckpoint
         from qunyun.adapters.content import ContentRepository
         from qunyun.adapters.deliveries import DeliveryRepository, day_key
         from qunyun.adapters.groups import GroupRepository
@@ -469,6 +469,7 @@ def main() -> None:
         from qunyun.services.tenants import create_tenant
 
         brief_dispatch = importlib.import_module(DISPATCH_MODULE)
+        checkpoint_of = importlib.import_module(QUEUE_ADAPTER).DispatchCheckpoint
         tenants, groups, secrets = TenantRepository(), GroupRepository(), secret_store()
         deliveries = DeliveryRepository()
         direct = tuple(c for c in CHANNELS if c != "wecom_customer_group")
@@ -489,7 +490,7 @@ def main() -> None:
 
         def run(tag: str, at: str, measure: bool) -> dict:
             """Dispatch while the consumers wait on the queue, until they have handled every message."""
-            dispatch_deps = {"checkpoint": DispatchCheckpoint(tag), "deliveries": deliveries}
+            dispatch_deps = {"checkpoint": checkpoint_of(tag), "deliveries": deliveries}
             processes = {"dynamodb_local": server.process.pid, "sqs_endpoint": sqs_server.process.pid,
                          "benchmark_process": os.getpid(),
                          **{f"send_{n}": w.pid for n, w in enumerate(consumers.workers, 1)}}

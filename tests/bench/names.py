@@ -8,3 +8,4 @@ SEND_QUEUE, SEND_QUEUE_ENV = "BriefQueue", "BRIEF_QUEUE_URL"
 POINTS_FUNCTION, POINTS_MODULE = "PointsApi", "points_api"
 SETTLE_FUNCTION, SETTLE_MODULE = "SettlePoints", "settle_points"
 MALL_FUNCTION, MALL_MODULE = "MallApi", "mall_api"
+QUEUE_ADAPTER = "qunyun.adapters.brief_queue"  # DispatchCheckpoint, the dispatcher's place in the day
