@@ -584,6 +584,11 @@ def main() -> None:
                    "sqs_batches": sum(r["batches"] for r in runs),
                    "partial_failures": sum(r["partial_failures"] for r in runs),
                    "cpu_seconds_during_runs": dict(sum((Counter(r["cpu_seconds"]) for r in runs), Counter())),
+                   # one sender invocation's time a brief, wall (waiting on the emulator, the queue and the fakes
+                   # on the same cores) and CPU: what docs/scale.md sizes the senders' concurrency from
+                   "sender_handler_ms_per_brief": round(sum(r["handler_seconds"] for r in runs) / sent * 1000, 3),
+                   "sender_handler_cpu_ms_per_brief": round(sum(r["handler_cpu_seconds"] for r in runs) / sent * 1000,
+                                                            3),
                    **{k: v for k, v in figures.items() if not k.startswith("_")}},
         "floor": {"writers": args.consumers, "items_per_sample": raw_n, "item_bytes": item_bytes,
                   "puts_per_s": [round(f, 1) for f in floors]},
