@@ -374,13 +374,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def floor_puts(client, command: dict) -> tuple[float, float]:
-    """One writer of the floor: plain put_item of day-sized items into the deliveries table, one after
+    """One writer of the floor: conditional put_item of day-sized items into the deliveries table, one after
     another; returns (start, end) on the machine's clock, comparable across processes."""
     table, pad = f"{STACK}-deliveries", "x" * max(command["bytes"] - 60, 1)
     start = time.time()
     for i in range(command["n"]):
+        # conditional, as a brief's plan is (the day's first push: the day must not exist yet)
         client.put_item(TableName=table, Item={"pk": {"S": f"raw{command['tag']}#{i:07d}"}, "sk": {"S": "raw"},
-                                               "data": {"S": pad}})
+                                               "data": {"S": pad}}, ConditionExpression="attribute_not_exists(pk)")
     return start, time.time()
 
 

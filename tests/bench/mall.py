@@ -14,9 +14,9 @@ clients at once per phase and checks the outcome.
   reached), so every redemption is the full transaction: order, member, limit counter, lot, entry, stock.
   Latency is the handler call, from event to response (the event is built and signed before the clock
   starts).
-* raw: the same clients send plain TransactWriteItems of Puts through a client built like the ledger's
+* raw: the same clients send TransactWriteItems of conditional Puts through a client built like the ledger's
   (pynamodb Connection: same timeouts, retries and pool), with exactly as many items per transaction as the
-  redemptions sent (recorded by a botocore hook on the real path, replayed) at their average request bytes
+  warm-up's redemptions sent (recorded by a botocore hook on the real path, replayed) at their average request bytes
   per item.
 * hot: every client redeems one reward whose stock is 1 item, then (another tenant) --shards items; lost
   races (Contention raised by PointsLedger.commit, which the service re-plans) are counted with
@@ -173,7 +173,8 @@ class _Environment:
         table = f"{STACK}-points"
 
         def put(key: str, pad: int) -> dict:
-            return {"Put": {"TableName": table,
+            # conditional, as every item of a redemption's transaction is (the condition's bytes are padding's)
+            return {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
                             "Item": {"pk": {"S": key}, "sk": {"S": "#RAW"}, "data": {"S": "x" * pad}}}}
 
         empty = len(json.dumps(put(f"raw#{cmd['tag']}#00#000000#00", 0), separators=(",", ":")))
@@ -430,7 +431,7 @@ def main() -> None:
     out["cpu_count"] = os.cpu_count()
     out["total_seconds"] = round(time.perf_counter() - began, 1)
     out["notes"] = ("latency = one in-process handler call (signature check, validation, reads, one "
-                    "TransactWriteItems) in a client process; raw = TransactWriteItems of unconditional Puts with "
+                    "TransactWriteItems) in a client process; raw = TransactWriteItems of conditional Puts with "
                     "the same item count and bytes through a client with the ledger's settings, from the same "
                     "processes; clients and DynamoDB Local share this machine's cores. DynamoDB Local neither "
                     "throttles a hot partition (1,000 WCU/s on AWS) nor, as observed, cancels concurrent "

@@ -17,8 +17,8 @@ Everything runs in this process against one DynamoDB Local of its own:
   so every purchase lot expires before any check-in lot and the expire run meets exactly those.
   Each run's leaderboards are built by a quiet run just before it (nothing due yet), timed apart, so
   the settle and expire figures are the ledger work only.
-* the floor: plain boto3 TransactWriteItems with the same number of items per transaction as the warm-up's
-  same phase sent (its recorded sequence of counts, replayed), Puts of the same average request bytes per
+* the floor: boto3 TransactWriteItems of conditional Puts with the same number of items per transaction as the warm-up's
+  same phase sent (its recorded sequence of counts, replayed), of the same average request bytes per
   item, into the same table; --raw transactions per sample, sequential as the real path is; taken before,
   between and after the measured runs (the ingest is measured in --runs parts, each with members of its own;
   settle and expire once each, between two floor samples). Targets: each phase at least 0.5 of its floor
@@ -190,8 +190,10 @@ def raw_floor(client, counts: list[int], item_bytes: float, n: int, tag: str) ->
     table = f"{STACK}-points"
 
     def put(j: int, pad: int) -> dict:
+        # conditional, as every item of the ledger's transactions is (the condition's bytes count in the padding)
         return {"Put": {"TableName": table, "Item": {"pk": {"S": f"raw#{tag}#{j}"}, "sk": {"S": "#RAW"},
-                                                     "data": {"S": "x" * pad}}}}
+                                                     "data": {"S": "x" * pad}},
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
 
     empty = len(json.dumps(put(0, 0), separators=(",", ":")))
     pad = max(int(round(item_bytes)) - empty - 6, 1)  # the key digits grow a little: aim at the average
@@ -427,7 +429,7 @@ def main() -> None:
         out["raw"] = raw
 
     out["total_seconds"] = round(time.perf_counter() - began, 1)
-    out["raw_note"] = ("raw = sequential boto3 TransactWriteItems of Puts (no conditions, no index attributes), "
+    out["raw_note"] = ("raw = sequential boto3 TransactWriteItems of conditional Puts (no index attributes), "
                        "replaying the warm-up phase's items-per-transaction sequence at its average request bytes "
                        "per item, taken before, between and after the measured runs")
     checks = []
