@@ -1,7 +1,8 @@
 """What every benchmark shares: a DynamoDB Local of its own, a capacity meter, and the JSON report line.
 
 Benchmarks run as scripts (`python tests/bench/NAME.py`), set the environment before importing qunyun
-(as Lambda does), and print one JSON object as their last line.
+(as Lambda does), and print one JSON object as their last line, its `checks` judged against the targets the
+benchmark declares (harness.py); `tests/bench/run.py` (`make bench`) runs them all and prints the summary.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
+
+from harness import Check, Usage, cost_per_million, missed
+from prices import PRICES, READ_ON, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "functions")]
@@ -185,5 +190,23 @@ def pynamodb_client(model):
     return model._get_connection().connection.client
 
 
-def report(result: dict) -> None:
-    print(json.dumps(result, ensure_ascii=False, sort_keys=True))
+def memory_mb(function: str) -> int:
+    """The function's MemorySize in template.yaml: what Lambda bills its duration at."""
+    from qunyun_ops.local.template import Template
+    from qunyun_ops.paths import TEMPLATE
+
+    return Template.read(TEMPLATE).functions[function].memory
+
+
+def cost(usage: Usage) -> dict:
+    """$ per million units of work at the prices of prices.py, with what one unit used."""
+    return {"usd_per_million": cost_per_million(usage, PRICES), "region": REGION, "prices_read_on": READ_ON,
+            "per_unit": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(usage).items()}}
+
+
+def report(result: dict, checks: list[Check] | None = None) -> None:
+    """The benchmark's one JSON line, last on stdout; its checks are what `make bench` judges."""
+    if checks is not None:
+        result["checks"] = [asdict(c) for c in checks]
+        result["missed"] = missed(checks)
+    print(json.dumps(result, ensure_ascii=False, sort_keys=True), flush=True)
