@@ -22,7 +22,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from qunyun_ops import demo_dates
 from qunyun_ops.demo_robots import DemoRobots
 from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
@@ -32,6 +37,14 @@ from qunyun_ops.paths import ROOT, STATE
 DEMO = ROOT / "infra" / "demo"
 QUNYUN = [sys.executable, "-m", "qunyun_ops.cli"]
 TENANT = "demo-tea"
+
+
+def dated(name: str, change: Callable[[str, date], str]) -> Path:
+    """A copy of infra/demo/NAME in the state folder with its dates computed from today (demo_dates.py)."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    path = STATE / f"demo-{name}"
+    path.write_text(change((DEMO / name).read_text(encoding="utf-8"), today), encoding="utf-8")
+    return path
 
 
 def step(title: str) -> None:
@@ -95,8 +108,6 @@ def signed_post(port: int, path: str, tenant: str, secret: str, body: dict) -> t
 
 def points_demo(port: int, secret: str) -> None:
     """Check-ins and a quiz from a POS / mini-program, a purchase, a partial refund, the nightly settlement."""
-    from datetime import UTC, datetime, timedelta
-
     step("Set the earning rules")
     qunyun("points", "rules", "set", str(DEMO / "rules.yaml"), "--tenant", TENANT, "--local")
 
@@ -143,17 +154,9 @@ def points_demo(port: int, secret: str) -> None:
 def brief_demo(robots: DemoRobots, state: dict) -> None:
     """Today's morning brief, with yesterday's check-ins and the top three of each group; then BriefDispatch as at
     08:00 and what each group received."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     step("Write today's morning brief and preview what two groups would receive")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    text = (DEMO / "brief.yaml").read_text(encoding="utf-8")
-    brief = STATE / "demo-brief.yaml"
-    month, day = int(today[5:7]), int(today[8:10])
-    lines = [f"date: {today}" if line.startswith("date:") else
-             f"title: 早安 · {month}月{day}日" if line.startswith("title:") else line for line in text.splitlines()]
-    brief.write_text("\n".join(lines), encoding="utf-8")
+    brief = dated("brief.yaml", demo_dates.brief)
     qunyun("briefs", "add", str(brief), "--tenant", TENANT, "--local")
     for group in ("tea-parents-01", "tea-learning"):
         print(f"--- {group} ---")
@@ -203,7 +206,7 @@ def wait_delivered(state: dict, day: str, groups: int, timeout: float = 60) -> l
 def mall_demo(port: int, secret: str) -> None:
     """A member redeems a reward, the mall retries the same request, then the order is cancelled."""
     step("Stock the points mall")
-    qunyun("rewards", "add", str(DEMO / "rewards.yaml"), "--tenant", TENANT, "--local")
+    qunyun("rewards", "add", str(dated("rewards.yaml", demo_dates.rewards)), "--tenant", TENANT, "--local")
     qunyun("rewards", "list", "--tenant", TENANT, "--local")
 
     def balance(member: str) -> str:
@@ -237,22 +240,13 @@ def mall_demo(port: int, secret: str) -> None:
 def reminder_demo() -> None:
     """An event the day after tomorrow: its reminder ladder planned per group, each rung fired as SendReminders
     would at its time, and what the outbox group received."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
     step("Announce an event the day after tomorrow at 15:00 and print its reminder ladder")
     shutil.rmtree(OUTBOX_DIR / TENANT, ignore_errors=True)  # the briefs shown above, and a previous demo's
     day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
     eve = day - timedelta(days=1)
     events = STATE / "demo-events.yaml"
-    events.write_text(f"""\
-events:
-  - id: live-demo
-    title: 周六直播：冬季护肤
-    starts_at: {day.isoformat()}T15:00:00+08:00
-    link: https://example.com/live
-    groups: {{ids: [tea-parents-01]}}
-""", encoding="utf-8")
+    events.write_text(demo_dates.event("live-demo", day, "https://example.com/live", "tea-parents-01"),
+                      encoding="utf-8")
     print(events.read_text(encoding="utf-8"), end="")
     qunyun("events", "add", str(events), "--tenant", TENANT, "--local")
     qunyun("events", "plan", "live-demo", "--tenant", TENANT, "--local")
@@ -297,8 +291,6 @@ groups:
 def flash_demo(port: int, secret: str) -> None:
     """A flash group run to its end: its terms from a flash file, members earning in it, ExpireFlashGroups fired
     twice as at its end, the one farewell in the outbox, and the final report once it is dissolved."""
-    from datetime import UTC, datetime, timedelta
-
     step("A flash group with its terms (qunyun flash create)")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     ends_at = now + timedelta(minutes=60 - now.minute % 5)  # on the scheduler's 5-minute grid
@@ -368,7 +360,7 @@ def main() -> int:
         assert bad.returncode == 2, "a bad file must be refused"
 
         step("Import the sample groups")
-        qunyun("groups", "import", str(DEMO / "groups.csv"), "--tenant", TENANT, "--local")
+        qunyun("groups", "import", str(dated("groups.csv", demo_dates.groups)), "--tenant", TENANT, "--local")
         qunyun("groups", "list", "--tenant", TENANT, "--local")
         qunyun("groups", "show", "tea-learning", "--tenant", TENANT, "--local")
 
