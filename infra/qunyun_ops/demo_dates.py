@@ -24,10 +24,10 @@ def next_weekday(today: date, weekday: int) -> date:
 
 
 def brief(text: str, today: date) -> str:
-    """The morning brief of today: its date and title, and its event on the coming Saturday at 20:00."""
+    """A brief of `today`: its date and the day in its title, and its event on the coming Saturday at 20:00."""
     saturday = next_weekday(today, SATURDAY)
     text = re.sub(r"(?m)^date: .*$", f"date: {today.isoformat()}", text)
-    text = re.sub(r"(?m)^title: .*$", f"title: 早安 · {today.month}月{today.day}日", text)
+    text = re.sub(r"(?m)^(title: .*?)\d{1,2}月\d{1,2}日", rf"\g<1>{today.month}月{today.day}日", text)
     return re.sub(r"(?m)^(\s+time: )\d{4}-\d{2}-\d{2}T", rf"\g<1>{saturday.isoformat()}T", text)
 
 
