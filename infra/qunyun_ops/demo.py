@@ -186,7 +186,7 @@ def brief_demo(robots: DemoRobots, state: dict) -> str:
             entry = json.loads(line)
             print(f"--- {path.relative_to(STATE)}: {entry['title']} ({len(entry['text'].encode())} bytes) ---")
             print(entry["text"])
-    step("What the demo robots received (WeCom robot, DingTalk robot, Feishu bot on 127.0.0.1)")
+    step("What the demo robots received (WeCom robot, DingTalk robot, Feishu and Telegram bots on 127.0.0.1)")
     for got in robots.received:
         print(f"--- {got.platform} {got.robot} ({len(got.text.encode())} bytes) ---")
         print(got.text)
@@ -326,11 +326,11 @@ def mall_demo(port: int, secret: str) -> None:
 
 
 def reminder_demo() -> None:
-    """An event the day after tomorrow: its reminder ladder planned per group, each rung fired as SendReminders
-    would at its time, and what the outbox group received."""
-    step("Announce an event the day after tomorrow at 15:00 and print its reminder ladder")
+    """An event in three days (tomorrow's pushes are spent by the briefs above): its reminder ladder planned per
+    group, each rung fired as SendReminders would at its time, and what the outbox group received."""
+    step("Announce an event in three days at 15:00 and print its reminder ladder")
     shutil.rmtree(OUTBOX_DIR / TENANT, ignore_errors=True)  # the briefs shown above, and a previous demo's
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
+    day = today() + timedelta(days=3)
     eve = day - timedelta(days=1)
     events = STATE / "demo-events.yaml"
     events.write_text(demo_dates.event("live-demo", day, "https://example.com/live", "tea-parents-01"),

@@ -1,5 +1,5 @@
 """The demo's stand-in for the chat platforms: one small HTTP server on 127.0.0.1 that answers as a WeCom group
-robot, a DingTalk robot and a Feishu bot accept a message, and records what each robot received; WeCom's
+robot, a DingTalk robot, a Feishu bot and a Telegram bot accept a message, and records what each robot received; WeCom's
 customer-group mass-send API is answered by its own stand-in (demo_wecom.py) on the same base URL, as on WeCom.
 
 The demo points the local stack's channels at it (QUNYUN_WECOM_BASE_URL and friends), so the demo groups'
@@ -37,6 +37,8 @@ def _text(platform: str, body: dict) -> str:
         post = (content.get("post") or {}).get("zh_cn") or next(iter((content.get("post") or {}).values()), {})
         lines = ["".join(str(part.get("text", "")) for part in line) for line in post.get("content", [])]
         return "\n".join([post.get("title", ""), *lines]).strip() or json.dumps(content, ensure_ascii=False)
+    if platform == "telegram":
+        return str(body.get("text", ""))
     msgtype = body.get("msgtype", "")
     part = body.get(msgtype) or {}
     return str(part.get("content") or part.get("text") or "")
@@ -73,6 +75,9 @@ class DemoRobots:
         if method == "POST" and path.startswith("/open-apis/bot/v2/hook/"):
             self._keep("feishu_bot", path.rsplit("/", 1)[1], body)
             return 200, {"code": 0, "msg": "success", "data": {}}
+        if method == "POST" and path.startswith("/bot") and path.endswith("/sendMessage"):
+            self._keep("telegram_bot", str(body.get("chat_id", "")), body)
+            return 200, {"ok": True, "result": {"message_id": len(self.received)}}
         return 404, {"errcode": 404, "errmsg": "the demo robots do not serve this"}
 
     def _keep(self, platform: str, robot: str, body: dict) -> None:
