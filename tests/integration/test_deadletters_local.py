@@ -10,6 +10,7 @@ import time
 
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun_ops.local.sqs import queues_empty, sqs_client
+from qunyun_ops.local.template import Template
 from support_stack import HEADER, ROOT, Stack, ok
 
 BRIEF = "date: 2026-11-29\nedition: morning\ntitle: 早安\nsections:\n  - kind: tip\n    text: 泡绿茶水温 80°C 最佳\n"
@@ -60,24 +61,28 @@ def test_a_dead_lettered_push_is_listed_redriven_and_delivered_once(tmp_path):
             secrets = stack.state / "secrets.json"
             saved = secrets.read_bytes()
             secrets.write_text("{", encoding="utf-8")
-            # WHEN the brief is dispatched and BriefSend fails on it five times
+            # WHEN the brief is dispatched and its sender fails on it five times
             ok(stack.cli("local", "run", "BriefDispatch", "--at", "2026-11-29T06:05:00+08:00"))
             # THEN it is parked, and the listing says what it is
             (entry,) = until(lambda: parked(stack))
-            assert (entry["queue"], entry["source"], entry["kind"], entry["tenant"], entry["group_ids"],
-                    entry["push"]) == ("BriefDeadLetterQueue", "BriefQueue", "brief", "tea", ["g1"], "brief.morning")
+            # (the queues are whatever template.yaml calls the push queue and its dead-letter queue)
+            template = Template.read(ROOT / "template.yaml")
+            pushes = {s.queue for s in template.queue_sources}
+            assert entry["source"] in pushes and entry["queue"] == template.redrives[entry["source"]]
+            assert (entry["kind"], entry["tenant"], entry["group_ids"], entry["push"]) == \
+                ("brief", "tea", ["g1"], "brief.morning")
             assert entry["receives"] == 5 and entry["first_failure"]
-            assert parked(stack, "--queue", "BriefQueue") == parked(stack, "--queue", "BriefDeadLetterQueue") != []
+            assert parked(stack, "--queue", entry["source"]) == parked(stack, "--queue", entry["queue"]) != []
             table = ok(stack.cli("deadletters", "list", "--local")).stdout
             assert "1 dead letter(s)" in table and entry["id"] in table and "brief.morning" in table
             assert robot.received == [] and statuses(stack) == ["planned"]
             unknown = stack.cli("deadletters", "list", "--queue", "NoSuchQueue", "--local")
-            assert unknown.returncode == 2 and "BriefQueue" in unknown.stderr
+            assert unknown.returncode == 2 and entry["source"] in unknown.stderr
             # WHEN the store is back and the message is redriven by its id
             secrets.write_bytes(saved)
             moved = json.loads(ok(stack.cli("deadletters", "redrive", "--id", entry["id"], "--json",
                                             "--local")).stdout)
-            assert [(m["id"], m["source"]) for m in moved] == [(entry["id"], "BriefQueue")]
+            assert [(m["id"], m["source"]) for m in moved] == [(entry["id"], entry["source"])]
             # THEN the group receives the brief, once, and nothing is parked any more
             assert until(lambda: robot.received)
             assert until(lambda: statuses(stack) == ["sent"]), statuses(stack)
@@ -85,7 +90,7 @@ def test_a_dead_lettered_push_is_listed_redriven_and_delivered_once(tmp_path):
             # AND a second copy of the message (a redrive repeated after a stop) sends nothing
             state = json.loads((stack.state / "local.json").read_text())
             client = sqs_client(state["sqs_endpoint"])
-            client.send_message(QueueUrl=state["queues"]["BriefQueue"], MessageBody=entry["body"])
+            client.send_message(QueueUrl=state["queues"][entry["source"]], MessageBody=entry["body"])
             assert until(lambda: queues_empty(client, state["consumed_queues"]))
             time.sleep(1)
             assert len(robot.received) == 1
