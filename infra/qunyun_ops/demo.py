@@ -1,14 +1,17 @@
 """`make demo`: the local stack end to end, as an operator would use it.
 
 Starts `qunyun local up`, creates a tenant, imports the sample groups (and shows a bad file being
-refused), lists them, calls the signed webhook API as a mall would, earns points, writes today's morning
+refused), lists them, calls the signed webhook API as a mall would, earns points, writes tomorrow's morning
 brief and fires BriefDispatch as at 08:00 in the tenant's timezone (the stack's SQS poller hands the queue to
-SendPushes), shows what each group received (the outbox files and the demo robots), runs the points mall,
+SendPushes), shows what each group received (the outbox files, the demo robots, and for WeCom customer groups
+one mass-send task per owner), lets one owner confirm some groups, fires FollowUpOwnerTasks (those groups
+sent, both owners reminded) and the evening brief (skipped for quota in the customer groups), runs the mall,
 announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
 outbox, its final report), then stops the stack and checks that nothing is left running.
 
 The stack runs without its scheduler: every scheduled function is fired at the time the demo shows. Its
-channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py), so nothing leaves the machine.
+channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py, with WeCom's customer-group API in
+demo_wecom.py), so nothing leaves the machine. `--only briefs,...` shows some parts only (tests use it).
 """
 
 from __future__ import annotations
@@ -22,8 +25,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from qunyun_ops.demo_robots import DemoRobots
+from qunyun_ops import demo_dates
+from qunyun_ops.demo_robots import CORP_ID, CORP_SECRET, DemoRobots
 from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
 from qunyun_ops.local.server import processes_with
@@ -34,14 +42,27 @@ QUNYUN = [sys.executable, "-m", "qunyun_ops.cli"]
 TENANT = "demo-tea"
 
 
+def today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def dated(name: str, change: Callable[[str, date], str], day: date | None = None) -> Path:
+    """A copy of infra/demo/NAME in the state folder with its dates computed from today, or from `day`
+    (demo_dates.py)."""
+    path = STATE / f"demo-{name}"
+    path.write_text(change((DEMO / name).read_text(encoding="utf-8"), day or today()), encoding="utf-8")
+    return path
+
+
 def step(title: str) -> None:
     print(f"\n\033[1m== {title}\033[0m", flush=True)
 
 
-def qunyun(*args: str, check: bool = True, logs: bool = True, echo: bool = True) -> subprocess.CompletedProcess[str]:
+def qunyun(*args: str, check: bool = True, logs: bool = True, echo: bool = True,
+           stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Runs a CLI command and shows its output; `logs=False` hides the functions' own log lines
     (stderr) unless the command fails; `echo=False` shows nothing unless it fails."""
-    result = subprocess.run([*QUNYUN, *args], text=True, capture_output=True, cwd=ROOT)
+    result = subprocess.run([*QUNYUN, *args], text=True, capture_output=True, cwd=ROOT, input=stdin)
     if echo or result.returncode:
         print("$ qunyun " + " ".join(args), flush=True)
         print(result.stdout + (result.stderr if logs or result.returncode else ""), end="", flush=True)
@@ -95,8 +116,6 @@ def signed_post(port: int, path: str, tenant: str, secret: str, body: dict) -> t
 
 def points_demo(port: int, secret: str) -> None:
     """Check-ins and a quiz from a POS / mini-program, a purchase, a partial refund, the nightly settlement."""
-    from datetime import UTC, datetime, timedelta
-
     step("Set the earning rules")
     qunyun("points", "rules", "set", str(DEMO / "rules.yaml"), "--tenant", TENANT, "--local")
 
@@ -140,31 +159,25 @@ def points_demo(port: int, secret: str) -> None:
     qunyun("points", "reconcile", "--tenant", TENANT, "--local")
 
 
-def brief_demo(robots: DemoRobots, state: dict) -> None:
-    """Today's morning brief, with yesterday's check-ins and the top three of each group; then BriefDispatch as at
-    08:00 and what each group received."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    step("Write today's morning brief and preview what two groups would receive")
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    text = (DEMO / "brief.yaml").read_text(encoding="utf-8")
-    brief = STATE / "demo-brief.yaml"
-    month, day = int(today[5:7]), int(today[8:10])
-    lines = [f"date: {today}" if line.startswith("date:") else
-             f"title: 早安 · {month}月{day}日" if line.startswith("title:") else line for line in text.splitlines()]
-    brief.write_text("\n".join(lines), encoding="utf-8")
+def brief_demo(robots: DemoRobots, state: dict) -> str:
+    """Tomorrow's morning brief, written the day before as operators do, with the day before's check-ins and the
+    top three of each group; then BriefDispatch as at 08:00 and what each group received (the customer groups:
+    one mass-send task per owner, awaiting the owner). Returns the brief's date."""
+    step("Write tomorrow's morning brief and preview what two groups would receive")
+    day = today() + timedelta(days=1)
+    brief = dated("brief.yaml", demo_dates.brief, day)
+    on = day.isoformat()
     qunyun("briefs", "add", str(brief), "--tenant", TENANT, "--local")
     for group in ("tea-parents-01", "tea-learning"):
         print(f"--- {group} ---")
-        qunyun("briefs", "preview", "--group", group, "--edition", "morning", "--date", today, "--tenant", TENANT,
+        qunyun("briefs", "preview", "--group", group, "--edition", "morning", "--date", on, "--tenant", TENANT,
                "--local")
 
     step("BriefDispatch fires as at 08:00 Shanghai time, twice (a scheduler retry); SendPushes drains the queue")
-    at = f"{today}T08:00:00+08:00"
+    at = f"{on}T08:00:00+08:00"
     for _ in range(2):
         fired = json.loads(qunyun("local", "run", "BriefDispatch", "--at", at, logs=False).stdout)
-    wait_delivered(state, today, int(fired.get("groups", 0)))
+    wait_delivered(state, on, int(fired.get("groups", 0)))
 
     step("What the outbox groups received (the local stack's file outbox)")
     folder = OUTBOX_DIR / TENANT
@@ -173,14 +186,92 @@ def brief_demo(robots: DemoRobots, state: dict) -> None:
             entry = json.loads(line)
             print(f"--- {path.relative_to(STATE)}: {entry['title']} ({len(entry['text'].encode())} bytes) ---")
             print(entry["text"])
-    step("What the demo robots received (WeCom robot, DingTalk robot, Feishu bot on 127.0.0.1)")
+    step("What the demo robots received (WeCom robot, DingTalk robot, Feishu and Telegram bots on 127.0.0.1)")
     for got in robots.received:
         print(f"--- {got.platform} {got.robot} ({len(got.text.encode())} bytes) ---")
         print(got.text)
+    tasks_demo(robots)
     step("Each push and what became of it: once per group, however often the dispatcher fired")
-    qunyun("deliveries", "list", "--tenant", TENANT, "--date", today, "--local")
+    qunyun("deliveries", "list", "--tenant", TENANT, "--date", on, "--local")
     copies = [(r.platform, r.robot, r.text) for r in robots.received]
     assert len(set(copies)) == len(copies), "a robot received the same brief twice"
+    return on
+
+
+CUSTOMER_GROUPS = {"tea-parents-02": "li.na", "tea-parents-03": "li.na", "tea-parents-04": "li.na",
+                   "tea-gold": "wang.wei"}
+CONFIRMED = ("tea-parents-02", "tea-parents-03")  # what li.na sends in the WeCom client; wang.wei sends nothing
+
+
+def wecom_setup() -> None:
+    """Customer groups of two owners, the corp's credentials, and a quota of one mass send a group a day."""
+    step("WeCom customer groups: robots cannot post into them, only their owner can send a mass-send task")
+    qunyun("groups", "import", str(DEMO / "wecom_groups.csv"), "--tenant", TENANT, "--local")
+    qunyun("tenants", "wecom", TENANT, "--corp-id", CORP_ID, "--corp-secret-stdin", "--local",
+           stdin=CORP_SECRET + "\n")
+    print("(the corp's API is the demo's stand-in for WeCom on 127.0.0.1, qunyun_ops/demo_wecom.py)")
+    qunyun("tenants", "policy", TENANT, "--set", "quota_period=day", "--local", echo=False)
+    print("$ qunyun tenants policy demo-tea --set quota_period=day --local   "
+          "# an admin's limit: one mass send a customer group a day")
+
+
+def tasks_demo(robots: DemoRobots) -> None:
+    """What WeCom received from SendPushes: one task per owner, whatever the dispatcher did twice."""
+    step("What WeCom received: one mass-send task per owner, each waiting for its owner to tap send")
+    tasks = list(robots.wecom.tasks.values())
+    chats = {chat: group for group, chat in _chat_ids().items()}
+    for task in tasks:
+        groups = ", ".join(chats.get(c, c) for c in task.chat_ids)
+        print(f"--- task {task.msgid} for {task.owner}: {groups} ({len(task.text.encode())} bytes) ---")
+        print(task.text)
+    owners = sorted(t.owner for t in tasks)
+    if owners != sorted(set(CUSTOMER_GROUPS.values())):
+        raise SystemExit(f"demo: expected one mass-send task per owner, WeCom received tasks for {owners}")
+
+
+def _chat_ids() -> dict[str, str]:
+    import csv
+
+    rows = [*csv.DictReader((DEMO / "groups.csv").open(encoding="utf-8")),
+            *csv.DictReader((DEMO / "wecom_groups.csv").open(encoding="utf-8"))]
+    return {r["group_id"]: r["chat_id"] for r in rows if r["group_id"] in CUSTOMER_GROUPS}
+
+
+def _statuses(day: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+    records = json.loads(qunyun("deliveries", "list", "--tenant", TENANT, "--date", day, "--local", "--json",
+                                echo=False).stdout)
+    return {(r["group_id"], r["edition"]): (r["status"], r["reason"]) for r in records
+            if r["group_id"] in CUSTOMER_GROUPS}
+
+
+def follow_up_demo(robots: DemoRobots, state: dict, day: str) -> None:
+    """The owners confirm some groups; FollowUpOwnerTasks records them sent and reminds the owners about the rest;
+    the evening brief no longer fits the customer groups' quota and is recorded skipped."""
+    step(f"li.na taps send for {' and '.join(CONFIRMED)} in WeCom; wang.wei has not opened the task yet")
+    chats = _chat_ids()
+    for task in robots.wecom.tasks.values():
+        robots.wecom.confirm(task.msgid, [chats[g] for g in CONFIRMED])
+    step("FollowUpOwnerTasks fires as at 09:15: it records what the owners sent and reminds them about the rest")
+    qunyun("local", "run", "FollowUpOwnerTasks", "--at", f"{day}T09:15:00+08:00", logs=False)
+    print("reminders WeCom accepted: " + ", ".join(
+        f"{m} ({robots.wecom.tasks[m].owner})" for m in robots.wecom.reminded))
+    qunyun("deliveries", "list", "--tenant", TENANT, "--date", day, "--local")
+    expected = {(g, "morning"): ("sent" if g in CONFIRMED else "awaiting_owner", None) for g in CUSTOMER_GROUPS}
+    found = {k: (status, None) for k, (status, _) in _statuses(day).items()}
+    if found != expected or sorted(robots.wecom.reminded) != sorted(robots.wecom.tasks):
+        raise SystemExit(f"demo: after the follow-up expected {expected} and a reminder per task, found {found}, "
+                         f"reminders {robots.wecom.reminded}")
+
+    step("The evening brief at 20:30: each customer group's one mass send of the day is spent, so it is skipped")
+    qunyun("briefs", "add", str(dated("brief_evening.yaml", demo_dates.brief, date.fromisoformat(day))),
+           "--tenant", TENANT, "--local")
+    fired = json.loads(qunyun("local", "run", "BriefDispatch", "--at", f"{day}T20:30:00+08:00", logs=False).stdout)
+    wait_delivered(state, day, int(fired.get("groups", 0)))
+    qunyun("deliveries", "list", "--tenant", TENANT, "--date", day, "--local")
+    evening = {g: v for (g, edition), v in _statuses(day).items() if edition == "evening"}
+    owners = len(set(CUSTOMER_GROUPS.values()))
+    if evening != {g: ("skipped", "quota") for g in CUSTOMER_GROUPS} or len(robots.wecom.tasks) != owners:
+        raise SystemExit(f"demo: expected every customer group's evening brief skipped for quota, found {evening}")
 
 
 def wait_delivered(state: dict, day: str, groups: int, timeout: float = 60) -> list[dict]:
@@ -203,7 +294,7 @@ def wait_delivered(state: dict, day: str, groups: int, timeout: float = 60) -> l
 def mall_demo(port: int, secret: str) -> None:
     """A member redeems a reward, the mall retries the same request, then the order is cancelled."""
     step("Stock the points mall")
-    qunyun("rewards", "add", str(DEMO / "rewards.yaml"), "--tenant", TENANT, "--local")
+    qunyun("rewards", "add", str(dated("rewards.yaml", demo_dates.rewards)), "--tenant", TENANT, "--local")
     qunyun("rewards", "list", "--tenant", TENANT, "--local")
 
     def balance(member: str) -> str:
@@ -235,24 +326,15 @@ def mall_demo(port: int, secret: str) -> None:
 
 
 def reminder_demo() -> None:
-    """An event the day after tomorrow: its reminder ladder planned per group, each rung fired as SendReminders
-    would at its time, and what the outbox group received."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    step("Announce an event the day after tomorrow at 15:00 and print its reminder ladder")
+    """An event in three days (tomorrow's pushes are spent by the briefs above): its reminder ladder planned per
+    group, each rung fired as SendReminders would at its time, and what the outbox group received."""
+    step("Announce an event in three days at 15:00 and print its reminder ladder")
     shutil.rmtree(OUTBOX_DIR / TENANT, ignore_errors=True)  # the briefs shown above, and a previous demo's
-    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=2)
+    day = today() + timedelta(days=3)
     eve = day - timedelta(days=1)
     events = STATE / "demo-events.yaml"
-    events.write_text(f"""\
-events:
-  - id: live-demo
-    title: 周六直播：冬季护肤
-    starts_at: {day.isoformat()}T15:00:00+08:00
-    link: https://example.com/live
-    groups: {{ids: [tea-parents-01]}}
-""", encoding="utf-8")
+    events.write_text(demo_dates.event("live-demo", day, "https://example.com/live", "tea-parents-01"),
+                      encoding="utf-8")
     print(events.read_text(encoding="utf-8"), end="")
     qunyun("events", "add", str(events), "--tenant", TENANT, "--local")
     qunyun("events", "plan", "live-demo", "--tenant", TENANT, "--local")
@@ -297,8 +379,6 @@ groups:
 def flash_demo(port: int, secret: str) -> None:
     """A flash group run to its end: its terms from a flash file, members earning in it, ExpireFlashGroups fired
     twice as at its end, the one farewell in the outbox, and the final report once it is dissolved."""
-    from datetime import UTC, datetime, timedelta
-
     step("A flash group with its terms (qunyun flash create)")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     ends_at = now + timedelta(minutes=60 - now.minute % 5)  # on the scheduler's 5-minute grid
@@ -341,7 +421,18 @@ def flash_demo(port: int, secret: str) -> None:
     print(f"an after-sales purchase in it (within the 7-day grace): HTTP {status} {body.get('status')}")
 
 
-def main() -> int:
+PARTS = ("points", "briefs", "mall", "reminders", "flash")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m qunyun_ops.demo", description="qunyun's demo, end to end.")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to show (default all): {', '.join(PARTS)}; the mall needs points")
+    parts = set(parser.parse_args(argv).only.split(","))
+    if parts - set(PARTS):
+        parser.error(f"unknown part(s): {', '.join(sorted(parts - set(PARTS)))}")
     port, ddb_port = free_port(), free_port()
     step(f"Start the local stack (webhooks on :{port}, DynamoDB Local on :{ddb_port})")
     robots = DemoRobots().__enter__()
@@ -368,7 +459,7 @@ def main() -> int:
         assert bad.returncode == 2, "a bad file must be refused"
 
         step("Import the sample groups")
-        qunyun("groups", "import", str(DEMO / "groups.csv"), "--tenant", TENANT, "--local")
+        qunyun("groups", "import", str(dated("groups.csv", demo_dates.groups)), "--tenant", TENANT, "--local")
         qunyun("groups", "list", "--tenant", TENANT, "--local")
         qunyun("groups", "show", "tea-learning", "--tenant", TENANT, "--local")
 
@@ -381,11 +472,17 @@ def main() -> int:
             status, body = signed_get(state["port"], "/v1/tenant", *args)
             print(f"{label}: HTTP {status} {json.dumps(body, ensure_ascii=False)}")
 
-        points_demo(state["port"], secret)
-        brief_demo(robots, state)
-        mall_demo(state["port"], secret)
-        reminder_demo()
-        flash_demo(state["port"], secret)
+        if "points" in parts:
+            points_demo(state["port"], secret)
+        if "briefs" in parts:
+            wecom_setup()
+            follow_up_demo(robots, state, brief_demo(robots, state))
+        if "mall" in parts:
+            mall_demo(state["port"], secret)
+        if "reminders" in parts:
+            reminder_demo()
+        if "flash" in parts:
+            flash_demo(state["port"], secret)
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)

@@ -1,5 +1,6 @@
 """The demo's stand-in for the chat platforms: one small HTTP server on 127.0.0.1 that answers as a WeCom group
-robot, a DingTalk robot and a Feishu bot accept a message, and records what each robot received.
+robot, a DingTalk robot, a Feishu bot and a Telegram bot accept a message, and records what each robot received; WeCom's
+customer-group mass-send API is answered by its own stand-in (demo_wecom.py) on the same base URL, as on WeCom.
 
 The demo points the local stack's channels at it (QUNYUN_WECOM_BASE_URL and friends), so the demo groups'
 robots "receive" their briefs without anything leaving the machine. It checks nothing (tests/fakes/ holds
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from qunyun_ops.demo_wecom import DemoWecom
+
 PLATFORMS = ("wecom", "dingtalk", "feishu", "slack", "telegram")
+CORP_ID, CORP_SECRET = "ww-demo-tea", "demo-corp-secret"  # the demo tenant's corp and 客户联系 secret
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ def _text(platform: str, body: dict) -> str:
         post = (content.get("post") or {}).get("zh_cn") or next(iter((content.get("post") or {}).values()), {})
         lines = ["".join(str(part.get("text", "")) for part in line) for line in post.get("content", [])]
         return "\n".join([post.get("title", ""), *lines]).strip() or json.dumps(content, ensure_ascii=False)
+    if platform == "telegram":
+        return str(body.get("text", ""))
     msgtype = body.get("msgtype", "")
     part = body.get(msgtype) or {}
     return str(part.get("content") or part.get("text") or "")
@@ -43,6 +49,7 @@ class DemoRobots:
 
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.wecom = DemoWecom(CORP_ID, CORP_SECRET)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -56,6 +63,9 @@ class DemoRobots:
         return {f"QUNYUN_{p.upper()}_BASE_URL": self.base_url for p in PLATFORMS}
 
     def _answer(self, method: str, path: str, query: dict[str, str], body: dict) -> tuple[int, dict]:
+        answered = self.wecom.answer(method, path, query, body)
+        if answered is not None:
+            return answered
         if method == "POST" and path == "/cgi-bin/webhook/send":
             self._keep("wecom_robot", query.get("key", ""), body)
             return 200, {"errcode": 0, "errmsg": "ok"}
@@ -65,6 +75,9 @@ class DemoRobots:
         if method == "POST" and path.startswith("/open-apis/bot/v2/hook/"):
             self._keep("feishu_bot", path.rsplit("/", 1)[1], body)
             return 200, {"code": 0, "msg": "success", "data": {}}
+        if method == "POST" and path.startswith("/bot") and path.endswith("/sendMessage"):
+            self._keep("telegram_bot", str(body.get("chat_id", "")), body)
+            return 200, {"ok": True, "result": {"message_id": len(self.received)}}
         return 404, {"errcode": 404, "errmsg": "the demo robots do not serve this"}
 
     def _keep(self, platform: str, robot: str, body: dict) -> None:

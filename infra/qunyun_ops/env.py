@@ -51,6 +51,34 @@ def local_overrides() -> dict:
             "QUNYUN_OUTBOX_DIR": os.environ.get("QUNYUN_OUTBOX_DIR") or str(OUTBOX_DIR)}
 
 
+# Settings the functions read from the environment that `qunyun local up` inherits from its shell (channel base
+# URLs, timeouts, the outbox folder, log level): stored with the stack's state, so that `qunyun local run` from
+# another shell gives a job what the stack's scheduler would.
+INHERITED = ("QUNYUN_", "POWERTOOLS_")
+
+
+def inherited_settings(environ: dict | None = None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k.startswith(INHERITED)}
+
+
+def stack_environment(state: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment and overrides the running stack gives its functions (stacks started before they were
+    stored: what this shell has); sets this process's inherited settings to the stack's, so the workers it
+    starts see no setting of this shell that the stack's do not."""
+    env = local_environment(
+        state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]), state.get("sqs_endpoint")
+    )
+    if "environment" not in state:
+        return env, local_overrides()
+    stored = state["environment"]
+    for key in inherited_settings():
+        if key not in stored:
+            del os.environ[key]
+    os.environ.update(stored)
+    return {**stored, **env}, state["overrides"]
+
+
 def read_state() -> dict:
     try:
         state = json.loads(STATE_FILE.read_text())

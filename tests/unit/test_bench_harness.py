@@ -70,7 +70,7 @@ def test_quick_runs_take_a_tenth_of_each_size(monkeypatch):
 def test_the_cost_per_million_adds_every_meter_at_its_price():
     # GIVEN a brief that used 1.1 write units, 0.5 read units, 0.3 SQS requests, and 20 ms of a 256 MB
     # function in an invocation shared by 100 briefs
-    usage = Usage(write_units=1.1, read_units=0.5, sqs_requests=0.3).add_lambda("BriefSend", 0.02, 256, 0.01)
+    usage = Usage(write_units=1.1, read_units=0.5, sqs_requests=0.3).add_lambda("SendPushes", 0.02, 256, 0.01)
     # WHEN it is priced
     cost = cost_per_million(usage, PRICES)
     # THEN each line is its meter times its price per million, and duration is GB-seconds at the GB-second price
@@ -80,4 +80,4 @@ def test_the_cost_per_million_adds_every_meter_at_its_price():
     assert cost["lambda_requests"] == pytest.approx(0.01 * 0.20)
     assert cost["lambda_duration"] == pytest.approx(0.02 * 0.25 * 0.0000166667 * 1e6, rel=1e-3)
     assert cost["total"] == pytest.approx(sum(v for k, v in cost.items() if k != "total"), abs=1e-3)
-    assert usage.lambda_seconds == {"BriefSend": 0.02}
+    assert usage.lambda_seconds == {"SendPushes": 0.02}

@@ -96,11 +96,10 @@ def template_set(file: Path = typer.Argument(..., metavar="FILE.j2", help="A Jin
     """Uses this template for the tenant's briefs of one edition and dialect, after trying it on a sample."""
     from qunyun.domain.errors import InvalidRequest
 
-    try:
-        source = file.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        err.print(f"[red]error:[/red] {file}: no such file, or not UTF-8.", highlight=False)
-        raise typer.Exit(2) from None
+    from qunyun_ops.cli.textfile import read_text
+
+    with reporting_errors():
+        source = read_text(file).text
     connect(local)
     from qunyun.services.briefs import set_template
 

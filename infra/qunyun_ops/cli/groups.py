@@ -11,7 +11,6 @@ from qunyun_ops.cli.output import (
     LocalOption,
     TenantOption,
     connect,
-    err,
     out,
     print_json,
     print_table,
@@ -38,20 +37,16 @@ def _public(group) -> dict:
 
 @app.command("import")
 def import_(
-    file: Path = typer.Argument(..., metavar="FILE.csv", help="UTF-8 CSV with a header row (API.md §4)."),
+    file: Path = typer.Argument(..., metavar="FILE.csv", help="CSV with a header row (API.md §4), UTF-8 or GB18030."),
     tenant: str = TenantOption,
     json_: bool = JsonOption,
     local: bool = LocalOption,
 ) -> None:
     """Imports groups from a CSV; checks every row first and imports nothing if any row is bad."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        err.print(f"[red]error:[/red] {file}: no such file.", highlight=False)
-        raise typer.Exit(2) from None
-    except UnicodeDecodeError as e:
-        err.print(f"[red]error:[/red] {file}: not UTF-8 (byte {e.start}); save the file as UTF-8.", highlight=False)
-        raise typer.Exit(2) from None
+    from qunyun_ops.cli.textfile import read_text
+
+    with reporting_errors():
+        text = read_text(file).text
     connect(local)
     from qunyun.adapters.secrets import secret_store
     from qunyun.services.groups import import_groups

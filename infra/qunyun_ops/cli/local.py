@@ -61,7 +61,7 @@ def run(
     at: str = typer.Option(None, "--at", help="Fire as the scheduler would at this time (ISO 8601 with offset)."),
 ) -> None:
     """Fires one scheduled function once, as EventBridge Scheduler would at that time."""
-    from qunyun_ops.env import STATE, StackNotRunning, local_environment, local_overrides, use_local
+    from qunyun_ops.env import STATE, StackNotRunning, stack_environment, use_local
     from qunyun_ops.local.scheduler import fire_once
     from qunyun_ops.local.template import Template
     from qunyun_ops.local.workers import FunctionPool, InvocationError
@@ -73,11 +73,11 @@ def run(
     except StackNotRunning as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from None
-    template = Template.read(TEMPLATE)
-    env = local_environment(
-        state["ddb_endpoint"], state["stack_name"], Path(state["secrets_file"]), state.get("sqs_endpoint")
-    )
-    pool = FunctionPool(template, TEMPLATE.parent, state["stack_name"], env, overrides=local_overrides())
+    # The stack's own template and environment: a job fired here behaves as the stack's scheduler fires it.
+    path = Path(state.get("template") or TEMPLATE)
+    template = Template.read(path)
+    env, overrides = stack_environment(state)
+    pool = FunctionPool(template, path.parent, state["stack_name"], env, overrides=overrides)
     try:
         result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")
     except ValueError as e:

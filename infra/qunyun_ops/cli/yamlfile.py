@@ -10,16 +10,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from qunyun.domain.errors import InvalidRequest
 
+from qunyun_ops.cli.textfile import read_text
+
 M = TypeVar("M", bound=BaseModel)
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidRequest(f"{path}: no such file.") from None
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"{path}: not UTF-8; save the file as UTF-8.") from None
 
 
 def _not_yaml(path: Path, e: yaml.YAMLError) -> InvalidRequest:
@@ -38,7 +31,7 @@ _TextTimes.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.constr
 def read_yaml(path: Path) -> tuple[dict, Callable[[tuple], int | None]]:
     """The file's mapping, and where each key and list item starts: `line_of(("sections", 2, "link"))`
     is the line of that key, or of the nearest enclosing one when it is missing."""
-    loader = _TextTimes(_text(path))
+    loader = _TextTimes(read_text(path).text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else {}

@@ -12,7 +12,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from qunyun_ops.env import LOCAL_STACK, SECRETS_FILE, STATE_FILE, local_environment, local_overrides
+from qunyun_ops.env import (
+    LOCAL_STACK,
+    SECRETS_FILE,
+    STATE_FILE,
+    inherited_settings,
+    local_environment,
+    local_overrides,
+)
 from qunyun_ops.local.dynamodb import DynamoDBLocal, SetupError
 from qunyun_ops.local.tables import create_tables
 from qunyun_ops.local.template import Template
@@ -71,10 +78,11 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
         if sqs:
             sqs.start()
         env = local_environment(ddb.endpoint, opts.stack_name, SECRETS_FILE, sqs.endpoint if sqs else None)
+        inherited, overrides = inherited_settings(), local_overrides()
         os.environ.update(env)
         tables = create_tables(ddb_client(ddb.endpoint), template, opts.stack_name)
         queue_urls = create_queues(sqs_client(sqs.endpoint), template, opts.stack_name) if sqs else {}
-        pool = FunctionPool(template, TEMPLATE.parent, opts.stack_name, env, overrides=local_overrides())
+        pool = FunctionPool(template, TEMPLATE.parent, opts.stack_name, env, overrides=overrides)
         gateway = Gateway(template, pool, port=opts.port)
         port = gateway.start()
         if sqs:
@@ -88,6 +96,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
             "stack_name": opts.stack_name, "secrets_file": str(SECRETS_FILE),
             "sqs_endpoint": sqs.endpoint if sqs else None, "queues": queue_urls,
             "consumed_queues": queues.queue_urls if queues else [],
+            "template": str(TEMPLATE), "environment": inherited, "overrides": overrides,
         }))
         log(f"DynamoDB Local on {ddb.endpoint} with tables: {', '.join(tables)}")
         if sqs:

@@ -121,6 +121,17 @@ class Template:
         return f"{stack_name}-{logical_id}" + (".fifo" if fifo else "")
 
     @property
+    def redrives(self) -> dict[str, str]:
+        """Source queue → its dead-letter queue (logical ids), from each RedrivePolicy's `!GetAtt Q.Arn`."""
+        out = {}
+        for lid, props in self.queues.items():
+            policy = props.get("RedrivePolicy")
+            target = _queue_ref(policy.get("deadLetterTargetArn"), self.queues) if isinstance(policy, dict) else None
+            if target is not None:
+                out[lid] = target
+        return out
+
+    @property
     def functions(self) -> dict[str, Function]:
         glob = self.doc.get("Globals", {}).get("Function", {})
         out = {}
