@@ -85,3 +85,15 @@ def test_bad_wecom_corp_credentials_store_nothing(tenant):
     unknown = wecom("nobody-here", "--corp-id", "ww-x", secret="a-good-secret")
     assert unknown.exit_code != 0 and "no tenant 'nobody-here'" in unknown.output
     assert stored_corp("nobody-here") == (None, None)
+
+
+def test_a_new_tenant_keeps_its_name_and_its_webhook_secret_is_stored_apart(make_tenant):
+    from qunyun.adapters.secrets import secret_store
+
+    # GIVEN a tenant created with a name
+    made = make_tenant(name="茶饮 Shop")
+    # THEN it is stored with that name, and its webhook secret is in the secret store behind its reference
+    stored = TenantRepository().get(made.tenant_id)
+    assert stored.name == "茶饮 Shop"
+    assert made.secret not in stored.secret_ref
+    assert secret_store().get(stored.secret_ref) == made.secret
