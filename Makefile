@@ -32,8 +32,10 @@ demo: $(VENV)/.installed
 	$(BIN)/qunyun local setup
 	$(BIN)/python -m qunyun_ops.demo
 
+# ruff, then the layer contracts of pyproject.toml (import-linter; tests/unit/test_layers.py runs them in `make test`).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check functions infra tests
+	PYTHONPATH=functions:infra $(BIN)/lint-imports
 
 # functions/requirements.txt is what `sam build` installs into every function; it is generated from
 # pyproject.toml's [project] dependencies and tests/unit/test_requirements.py fails when they drift.

@@ -5,6 +5,9 @@ It is the one unsigned route: it describes the API and holds no tenant's data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+
 import mall_api
 import points_api
 import tenant_api
@@ -14,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.web import new_api
+from qunyun.web import current_deps, new_api, resolve_with
 
 logger = Logger()
 metrics = Metrics()
@@ -41,19 +44,31 @@ def document() -> str:
     )
 
 
-_DOCUMENT: str | None = None
+@dataclass(frozen=True)
+class Deps:
+    document: str
+
+
+@cache
+def default_deps() -> Deps:
+    """Built once per execution environment: the document is the same for every request."""
+    return Deps(document=document())
+
+
 docs = new_api()
 
 
 @docs.get("/v1/openapi.json", include_in_schema=False)
 def get_openapi():  # no return annotation: the document is served as built, not re-validated
-    global _DOCUMENT
-    _DOCUMENT = _DOCUMENT or document()
     metrics.add_metric(name="DocsServed", unit=MetricUnit.Count, value=1)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_DOCUMENT)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=current_deps(docs).document)
+
+
+def process(event: dict, context: LambdaContext, deps: Deps | None = None) -> dict:
+    return resolve_with(docs, event, context, deps or default_deps())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return docs.resolve(event, context)
+    return process(event, context)

@@ -4,30 +4,47 @@ content table's `due` index) with one farewell each, and dissolves them once the
 
 from __future__ import annotations
 
-import os
+import functools
+from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.adapters.brief_queue import BriefQueue
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.flash import FlashRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.jobs import report_run, scheduled_now
 from qunyun.services.flash import ExpireDeps, expire
+from qunyun.settings import get_settings
 
 logger = Logger()
 metrics = Metrics()
 
 
-def process(event: dict, context: LambdaContext | None = None, deps: dict | None = None) -> dict:
-    now = scheduled_now(event)
-    deps = {"flash": FlashRepository(), "groups": GroupRepository(), "tenants": TenantRepository(),
-            "deliveries": DeliveryRepository(), "ledger": PointsLedger(), **(deps or {})}
-    if "queue" not in deps:  # built only when needed: it makes an SQS client
-        deps["queue"] = BriefQueue(os.environ["BRIEF_QUEUE_URL"])
-    summary = expire(now, ExpireDeps(**deps))
+@dataclass(frozen=True)
+class Deps:
+    flash: FlashRepository
+    groups: GroupRepository
+    tenants: TenantRepository
+    deliveries: DeliveryRepository
+    ledger: PointsLedger
+    queue: PushQueue
+
+
+@functools.cache
+def default_deps() -> Deps:
+    """Built once per execution environment (the queue's SQS client is made on its first send)."""
+    return Deps(FlashRepository(), GroupRepository(), TenantRepository(), DeliveryRepository(), PointsLedger(),
+                PushQueue(get_settings().push_queue_url))
+
+
+def process(event: dict, context: LambdaContext | None = None, deps: Deps | None = None) -> dict:
+    deps = deps or default_deps()
+    summary = expire(scheduled_now(event), ExpireDeps(flash=deps.flash, groups=deps.groups, tenants=deps.tenants,
+                                                      deliveries=deps.deliveries, ledger=deps.ledger,
+                                                      queue=deps.queue))
     return report_run(logger, metrics, "ExpireFlashGroups", "flash groups expired", event, summary)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools import Logger, Metrics
@@ -14,14 +16,33 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.domain.mall import CancelRequest, RedemptionRequest
+from qunyun.services.ledger_ports import MallUnitOfWork
 from qunyun.services.mall import Answer, cancel, get_order, list_rewards, redeem
-from qunyun.web import Verifier, current_tenant, new_api, resolve_signed
+from qunyun.settings import get_settings
+from qunyun.web import Verifier, current_deps, current_tenant, new_api, resolve_signed
 
 logger = Logger()
 metrics = Metrics()
 router = APIGatewayHttpRouter()
-ledger = PointsLedger()
 OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", description="The order_id a redemption returned.")]
+
+
+@dataclass(frozen=True)
+class Deps:
+    ledger: MallUnitOfWork
+    verifier: Verifier
+
+
+@cache
+def default_deps() -> Deps:
+    """Built once per execution environment."""
+    return Deps(ledger=PointsLedger(), verifier=Verifier(settings=get_settings()))
+
+
+def _ledger() -> MallUnitOfWork:
+    return current_deps(router).ledger
+
+
 REPLAYED = {"Idempotent-Replayed": {"description": "true when this is the stored answer to an earlier request",
                                     "schema": {"type": "string"}}}
 
@@ -39,7 +60,7 @@ def _answer(answer: Answer) -> Response[dict]:
                                              "member_blocked, member_in_debt, reward_unavailable, unknown_member, "
                                              "unknown_reward (replayed as such)"}})
 def post_redemption(request: Annotated[RedemptionRequest, Body()]) -> Response[dict]:
-    answer = redeem(current_tenant(router), request, ledger=ledger, now=datetime.now(UTC))
+    answer = redeem(current_tenant(router), request, ledger=_ledger(), now=datetime.now(UTC))
     if not answer.replayed:
         metrics.add_metric(name="Redemptions" if answer.status == 201 else "RedemptionsRefused",
                            unit=MetricUnit.Count, value=1)
@@ -50,7 +71,7 @@ def post_redemption(request: Annotated[RedemptionRequest, Body()]) -> Response[d
              responses={200: {"description": "cancelled (or its replay)", "headers": REPLAYED},
                         404: {"description": "unknown_order"}})
 def post_cancel(order_id: OrderId, request: Annotated[CancelRequest, Body()]) -> Response[dict]:
-    answer = cancel(current_tenant(router), order_id, request, ledger=ledger, now=datetime.now(UTC))
+    answer = cancel(current_tenant(router), order_id, request, ledger=_ledger(), now=datetime.now(UTC))
     if not answer.replayed:
         metrics.add_metric(name="RedemptionsCancelled", unit=MetricUnit.Count, value=1)
     return _answer(answer)
@@ -58,20 +79,24 @@ def post_cancel(order_id: OrderId, request: Annotated[CancelRequest, Body()]) ->
 
 @router.get("/v1/mall/redemptions/<order_id>", summary="One redemption", tags=["mall"])
 def get_redemption(order_id: OrderId) -> dict:
-    return get_order(current_tenant(router), order_id, ledger=ledger)
+    return get_order(current_tenant(router), order_id, ledger=_ledger())
 
 
 @router.get("/v1/mall/rewards", summary="The tenant's rewards with stock left", tags=["mall"])
 def get_rewards() -> dict:
-    return {"rewards": list_rewards(current_tenant(router), ledger=ledger, now=datetime.now(UTC))}
+    return {"rewards": list_rewards(current_tenant(router), ledger=_ledger(), now=datetime.now(UTC))}
 
 
 app = new_api()
 app.include_router(router)
-verifier = Verifier()
+
+
+def process(event: dict, context: LambdaContext, deps: Deps | None = None) -> dict:
+    deps = deps or default_deps()
+    return resolve_signed(app, deps.verifier, event, context, deps)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve_signed(app, verifier, event, context)
+    return process(event, context)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -17,15 +19,30 @@ from qunyun.domain.errors import QunyunError
 from qunyun.domain.events import ID, EventBatch, EventsBody
 from qunyun.services.boards import leaderboard
 from qunyun.services.group_gate import EndedGroups
+from qunyun.services.ledger_ports import BoardsUnitOfWork
 from qunyun.services.members import entries_page, member_view
 from qunyun.services.points import apply_event, reads_of
-from qunyun.web import Verifier, current_tenant, new_api, resolve_signed
+from qunyun.settings import get_settings
+from qunyun.web import Verifier, current_deps, current_tenant, new_api, resolve_signed
 
 logger = Logger()
 metrics = Metrics()
 router = APIGatewayHttpRouter()
-ledger = PointsLedger()
-ended = EndedGroups()  # flash groups' ends, cached per execution environment
+
+
+@dataclass(frozen=True)
+class Deps:
+    ledger: BoardsUnitOfWork
+    verifier: Verifier
+    ended: EndedGroups  # flash groups' ends, cached per execution environment
+
+
+@cache
+def default_deps() -> Deps:
+    """Built once per execution environment."""
+    return Deps(ledger=PointsLedger(), verifier=Verifier(settings=get_settings()), ended=EndedGroups())
+
+
 MemberId = Annotated[str, Path(pattern=ID, description="The member's id in the tenant's systems.")]
 
 
@@ -36,7 +53,8 @@ def _now() -> datetime:
 @router.post("/v1/points/events", summary="Record points events (check-in, quiz, purchase, refund, invite)",
              tags=["points"])
 def post_events(body: Annotated[EventsBody, Body()]) -> dict:
-    tenant = current_tenant(router)
+    tenant, deps = current_tenant(router), current_deps(router)
+    ledger, ended = deps.ledger, deps.ended
     if not isinstance(body.root, EventBatch):
         ended.check(tenant, body.root, _now())
         result = apply_event(tenant, body.root, ledger=ledger, now=_now())
@@ -59,13 +77,14 @@ def post_events(body: Annotated[EventsBody, Body()]) -> dict:
 @router.get("/v1/members/<member_id>", summary="A member's balance, streak and soon-expiring points",
             tags=["points"])
 def get_member(member_id: MemberId) -> dict:
-    return member_view(current_tenant(router).tenant_id, member_id, ledger=ledger, now=_now())
+    return member_view(current_tenant(router).tenant_id, member_id, ledger=current_deps(router).ledger, now=_now())
 
 
 @router.get("/v1/members/<member_id>/entries", summary="A member's ledger entries, newest first", tags=["points"])
 def get_entries(member_id: MemberId, limit: Annotated[int, Query(ge=1, le=100)] = 50,
                 cursor: Annotated[str | None, Query(max_length=2048)] = None) -> dict:
-    return entries_page(current_tenant(router).tenant_id, member_id, limit, cursor, ledger=ledger)
+    return entries_page(current_tenant(router).tenant_id, member_id, limit, cursor,
+                        ledger=current_deps(router).ledger)
 
 
 @router.get("/v1/leaderboards", summary="Members ranked on points earned in a day, week or month",
@@ -78,15 +97,19 @@ def get_leaderboard(
 ) -> dict:
     tenant = current_tenant(router)
     day = on or _now().astimezone(ZoneInfo(tenant.timezone)).date()
-    return leaderboard(tenant.tenant_id, scope, period, day, limit, ledger=ledger, now=_now())
+    return leaderboard(tenant.tenant_id, scope, period, day, limit, ledger=current_deps(router).ledger, now=_now())
 
 
 app = new_api()
 app.include_router(router)
-verifier = Verifier()
+
+
+def process(event: dict, context: LambdaContext, deps: Deps | None = None) -> dict:
+    deps = deps or default_deps()
+    return resolve_signed(app, deps.verifier, event, context, deps)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return resolve_signed(app, verifier, event, context)
+    return process(event, context)

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.jobs import scheduled_now
+from qunyun.services.ledger_ports import JobUnitOfWork
 from qunyun.services.settle import settle
 
 logger = Logger()
 metrics = Metrics()
 
 
-def process(event: dict, ledger: PointsLedger | None = None, tenants: TenantRepository | None = None) -> dict:
+@dataclass(frozen=True)
+class Deps:
+    ledger: JobUnitOfWork
+    tenants: TenantRepository
+
+
+@cache
+def default_deps() -> Deps:
+    """Built once per execution environment."""
+    return Deps(ledger=PointsLedger(), tenants=TenantRepository())
+
+
+def process(event: dict, context: LambdaContext | None = None, deps: Deps | None = None) -> dict:
+    deps = deps or default_deps()
     # "now" is the scheduled time, never the wall clock: a retried or late run does the same work.
-    now = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
-    summary = settle(now, ledger=ledger or PointsLedger(), tenants=tenants or TenantRepository())
+    summary = settle(scheduled_now(event), ledger=deps.ledger, tenants=deps.tenants)
     logger.info("settlement finished", extra={"scheduled_time": event["scheduled_time"], **summary})
     for name, value in summary.items():
         if name != "repeated":
@@ -29,4 +44,4 @@ def process(event: dict, ledger: PointsLedger | None = None, tenants: TenantRepo
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process(event)
+    return process(event, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 
 
@@ -19,3 +20,15 @@ class OnlyTenants(TenantRepository):
 
     def get(self, tenant_id: str):
         return super().get(tenant_id) if tenant_id in self._only else None
+
+
+class CountingLedger(PointsLedger):
+    """The real ledger, counting the transactions it commits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits = 0
+
+    def commit(self, plan, now):
+        super().commit(plan, now)
+        self.commits += 1

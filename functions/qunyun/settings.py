@@ -36,6 +36,12 @@ class Settings(BaseModel):
     channel_timeout_seconds: float = 10.0
     # The outbox channel writes what it would send here (one JSON line per message); None keeps it in memory.
     outbox_dir: str | None = None
+    # The push queue (SQS) that BriefDispatch, SendReminders and ExpireFlashGroups send to and SendPushes
+    # consumes; None where nothing is queued (a function that needs it says so on its first send).
+    push_queue_url: str | None = None
+    # The push queue's maxReceiveCount: SendPushes records a push failed on its last receive instead of asking
+    # for another try, since the queue's redrive would move it to the dead letters unrecorded.
+    push_max_receives: int = 5
 
     def table(self, name: str) -> str:
         return f"{self.stack_name}-{name}"
@@ -51,6 +57,7 @@ def get_settings() -> Settings:
         secrets_file=env.get("QUNYUN_SECRETS_FILE") or None,
         templates_dir=env.get("QUNYUN_TEMPLATES_DIR") or Settings.model_fields["templates_dir"].default,
         **_channel_settings(env),
+        **_push_settings(env),
     )
 
 
@@ -65,4 +72,14 @@ def _channel_settings(env) -> dict:
         out["tenant_cache_seconds"] = float(env["QUNYUN_TENANT_CACHE_SECONDS"])
     if env.get("QUNYUN_OUTBOX_DIR"):
         out["outbox_dir"] = env["QUNYUN_OUTBOX_DIR"]
+    return out
+
+
+def _push_settings(env) -> dict:
+    """PUSH_QUEUE_URL and PUSH_MAX_RECEIVES (template.yaml sets both); only those set."""
+    out: dict = {}
+    if env.get("PUSH_QUEUE_URL"):
+        out["push_queue_url"] = env["PUSH_QUEUE_URL"]
+    if env.get("PUSH_MAX_RECEIVES"):
+        out["push_max_receives"] = int(env["PUSH_MAX_RECEIVES"])
     return out

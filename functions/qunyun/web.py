@@ -2,7 +2,8 @@
 
 Every request to every function is verified by `resolve_signed` before routing or body validation
 (API.md §1), so an unsigned request learns nothing, not even whether its body was well formed. Tenant
-identity comes from the signature, never from the body; routes read it with `current_tenant(app)`.
+identity comes from the signature, never from the body; routes read it with `current_tenant(app)`, and
+the handler's deps (built once per execution environment) with `current_deps(app)`.
 Routes declare their inputs with pydantic models, which Powertools validates and turns into the
 OpenAPI document (`GET /v1/openapi.json`).
 """
@@ -140,8 +141,9 @@ def proxy_error(err: QunyunError) -> dict:
             "body": json.dumps(err.body(), ensure_ascii=False), "isBase64Encoded": False}
 
 
-def resolve_signed(app: APIGatewayHttpResolver, verifier: Verifier, event: dict, context: Any) -> dict:
-    """Verifies the signature, then routes; the tenant is in `app.context` for the route."""
+def resolve_signed(app: APIGatewayHttpResolver, verifier: Verifier, event: dict, context: Any,
+                   deps: Any = None) -> dict:
+    """Verifies the signature, then routes; the tenant and the handler's deps are in `app.context`."""
     try:
         tenant = verifier.verify(event)
         try:
@@ -152,12 +154,23 @@ def resolve_signed(app: APIGatewayHttpResolver, verifier: Verifier, event: dict,
         logger.info("request rejected", extra={"code": err.code})
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return proxy_error(err)
-    app.append_context(tenant=tenant)
+    app.append_context(tenant=tenant, deps=deps)
     return app.resolve(event, context)
 
 
 def current_tenant(app: APIGatewayHttpResolver) -> Tenant:
     return app.context["tenant"]
+
+
+def current_deps(app: APIGatewayHttpResolver) -> Any:
+    """The deps `process` handed to `resolve_signed` (or `resolve_with`) for this request."""
+    return app.context["deps"]
+
+
+def resolve_with(app: APIGatewayHttpResolver, event: dict, context: Any, deps: Any) -> dict:
+    """Routes an unsigned request with the handler's deps in `app.context`."""
+    app.append_context(deps=deps)
+    return app.resolve(event, context)
 
 
 def error_response(err: QunyunError, headers: dict[str, str] | None = None) -> Response:

@@ -3,7 +3,7 @@
 Starts `qunyun local up`, creates a tenant, imports the sample groups (and shows a bad file being
 refused), lists them, calls the signed webhook API as a mall would, earns points, writes tomorrow's morning
 brief and fires BriefDispatch as at 08:00 in the tenant's timezone (the stack's SQS poller hands the queue to
-BriefSend), shows what each group received (the outbox files, the demo robots, and for WeCom customer groups
+SendPushes), shows what each group received (the outbox files, the demo robots, and for WeCom customer groups
 one mass-send task per owner), lets one owner confirm some groups, fires FollowUpOwnerTasks (those groups
 sent, both owners reminded) and the evening brief (skipped for quota in the customer groups), runs the mall,
 announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
@@ -173,7 +173,7 @@ def brief_demo(robots: DemoRobots, state: dict) -> str:
         qunyun("briefs", "preview", "--group", group, "--edition", "morning", "--date", on, "--tenant", TENANT,
                "--local")
 
-    step("BriefDispatch fires as at 08:00 Shanghai time, twice (a scheduler retry); BriefSend drains the queue")
+    step("BriefDispatch fires as at 08:00 Shanghai time, twice (a scheduler retry); SendPushes drains the queue")
     at = f"{on}T08:00:00+08:00"
     for _ in range(2):
         fired = json.loads(qunyun("local", "run", "BriefDispatch", "--at", at, logs=False).stdout)
@@ -216,7 +216,7 @@ def wecom_setup() -> None:
 
 
 def tasks_demo(robots: DemoRobots) -> None:
-    """What WeCom received from BriefSend: one task per owner, whatever the dispatcher did twice."""
+    """What WeCom received from SendPushes: one task per owner, whatever the dispatcher did twice."""
     step("What WeCom received: one mass-send task per owner, each waiting for its owner to tap send")
     tasks = list(robots.wecom.tasks.values())
     chats = {chat: group for group, chat in _chat_ids().items()}
@@ -404,7 +404,7 @@ def flash_demo(port: int, secret: str) -> None:
     deadline = time.monotonic() + 60
     while not (outbox.exists() and outbox.read_text(encoding="utf-8").strip()) and time.monotonic() < deadline:
         time.sleep(0.3)
-    time.sleep(2)  # the second run's message, handled by BriefSend too: it must add nothing
+    time.sleep(2)  # the second run's message, handled by SendPushes too: it must add nothing
     lines = outbox.read_text(encoding="utf-8").splitlines() if outbox.exists() else []
     print(f"the outbox of tea-1212 ({outbox}) holds {len(lines)} message(s):")
     for line in lines:

@@ -1,6 +1,6 @@
 """The demo's stand-in for WeCom's server API for customer groups (客户群群发), served by the demo robots' server.
 
-It answers what BriefSend and FollowUpOwnerTasks call (reference/channels.md): `gettoken`, and under
+It answers what SendPushes and FollowUpOwnerTasks call (reference/channels.md): `gettoken`, and under
 `externalcontact/` `add_msg_template` (a task the owner must confirm), `get_groupmsg_send_result`,
 `remind_groupmsg_send` (at most 3 a task in 24 hours) and `cancel_groupmsg_send`. The owner's side is the
 demo's: `confirm(msgid, chat_ids)` is the owner tapping "send" for some of the task's groups in the WeCom

@@ -14,17 +14,17 @@ Everything runs against one DynamoDB Local of its own, a local SQS endpoint of i
   over its first few thousand calls, and the floor, measured last, would otherwise meet a warmer emulator
   than the run).
 * measured: `brief_dispatch.process` for the scheduled time (one SendMessageBatch per 10 messages) while
-  --consumers BriefSend execution environments (processes of their own, default 3: Lambda runs as many
+  --consumers SendPushes execution environments (processes of their own, default 3: Lambda runs as many
   as the queue needs, and on 2 cores 3 keep them busiest: 2 leave a third idle, 4 contend) drain the queue
   as Lambda's event source mapping does (qunyun_ops.local.sqs):
-  receive up to BriefSend's BatchSize within its MaximumBatchingWindowInSeconds (template.yaml), call
-  `brief_send.process` with the SQS event, delete what it did not report back. Delivered = records `sent`
+  receive up to SendPushes' BatchSize within its MaximumBatchingWindowInSeconds (template.yaml), call
+  `send_pushes.process` with the SQS event, delete what it did not report back. Delivered = records `sent`
   (robots, bots, outbox, webhooks) or `awaiting_owner` (customer groups, whose owner's task was created),
   counted from the records.
 * the floor: plain boto3 put_item of N items of a group day's size into the deliveries table, sequential,
   in the same run (--raw items; 0 = N), sampled twice; the fastest sample counts.
 
-CPU: each process's CPU time over the measured run (DynamoDB Local, the local SQS endpoint, each BriefSend
+CPU: each process's CPU time over the measured run (DynamoDB Local, the local SQS endpoint, each SendPushes
 environment, and the benchmark's own process, which runs the dispatcher and the channel fakes), per delivered
 brief, and the share of the machine's cores they kept busy.
 
@@ -36,13 +36,14 @@ statement that wrote is billed as DynamoDB bills the same UpdateItem or PutItem,
 the run (tests/support.py `write_units`; the rule agrees with DynamoDB Local's own billing of puts:
 tests/integration/test_outcomes_batched.py), and counted in the write units per delivered brief. Render time is
 `render_brief` per group (the board read included) and the Jinja2 render alone, measured once the run is over,
-for the same groups as BriefSend calls it; the same figures taken during the run are reported too (they also
+for the same groups as SendPushes calls it; the same figures taken during the run are reported too (they also
 hold the waits of 2 cores shared by every process of the run).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -213,12 +214,12 @@ def add_figures(total: dict, part: dict) -> dict:
     return total
 
 
-def brief_send_source():
-    """BriefSend's event source as template.yaml declares it (BatchSize, MaximumBatchingWindowInSeconds)."""
+def send_pushes_source():
+    """SendPushes' event source as template.yaml declares it (BatchSize, MaximumBatchingWindowInSeconds)."""
     from qunyun_ops.local.template import Template
 
     template = Template.read(ROOT / "template.yaml")
-    (source,) = [s for s in template.queue_sources if s.function == "BriefSend"]
+    (source,) = [s for s in template.queue_sources if s.function == "SendPushes"]
     return source
 
 
@@ -228,27 +229,27 @@ def receive(sqs, url: str, wait: int, most: int = 10) -> list[dict]:
 
 
 def consumer(url: str, arn: str, customer_url: str, commands, results, handled, stop) -> None:
-    """One BriefSend execution environment (a process of its own, as Lambda runs them): Lambda's event source
+    """One SendPushes execution environment (a process of its own, as Lambda runs them): Lambda's event source
     mapping in a loop: receive up to BatchSize messages within the batching window (template.yaml), call
-    `brief_send.process` with the SQS event, delete what it did not report back. Waits for a command per run;
+    `send_pushes.process` with the SQS event, delete what it did not report back. Waits for a command per run;
     reports its figures when `stop` is set."""
     sys.stdout = sys.stderr
-    import brief_send
-    import qunyun.services.brief_send as send_service
+    import qunyun.services.brief_push as send_service
     import qunyun.services.briefs as brief_service
+    import send_pushes
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
     from qunyun.settings import get_settings
     from qunyun_ops.local.sqs import sqs_client, sqs_record
     from qunyun_ops.local.stack import ddb_client
 
-    deps = brief_send.default_deps()
+    deps = send_pushes.default_deps()
     raw_client = ddb_client(get_settings().dynamodb_endpoint)
     # The probe's clients, made now: some models' clients would otherwise be made for the probe inside the
-    # measured run, though BriefSend never uses them.
-    clients = dynamodb_clients([deps.ledger._connection.client])
-    source = brief_send_source()
+    # measured run, though SendPushes never uses them.
+    clients = dynamodb_clients([deps.send.ledger._connection.client])
+    source = send_pushes_source()
     customer = WecomCustomerGroups(customer_url)
-    deps.customer_groups = lambda: customer
+    deps.send.customer_groups = lambda: customer
     render_timer, jinja_timer = Timed(send_service, "render_brief"), Timed(brief_service, "render")
     sqs = sqs_client(os.environ["QUNYUN_SQS_ENDPOINT"])
     while (command := commands.get()) != "exit":
@@ -269,7 +270,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
                 got += more
                 if not more:
                     time.sleep(0.01)
-            response = brief_send.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]}, deps=deps)
+            response = send_pushes.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]}, deps=deps)
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
             done = [m for m in got if m["MessageId"] not in failed]
             for start in range(0, len(done), 10):  # DeleteMessageBatch takes 10
@@ -292,7 +293,7 @@ def consumer(url: str, arn: str, customer_url: str, commands, results, handled, 
 
 
 class Consumers:
-    """N BriefSend execution environments draining the queue together."""
+    """N SendPushes execution environments draining the queue together."""
 
     def __init__(self, n: int, url: str, arn: str, customer_url: str) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -319,7 +320,7 @@ class Consumers:
             elif time.monotonic() - idle_since > 30:
                 raise AssertionError(f"the queue ran dry after {last} of {expected} messages")
             if not all(w.is_alive() for w in self.workers):
-                raise AssertionError("a BriefSend environment died")
+                raise AssertionError("a SendPushes environment died")
             time.sleep(0.01)
         self.stop.set()
         total: dict = {}
@@ -361,7 +362,7 @@ def main() -> None:
     parser.add_argument("--direct", action="store_true",
                         help="groups on direct channels only (no WeCom customer groups, their quota and owner tasks)")
     parser.add_argument("--consumers", type=int, default=3,
-                        help="BriefSend execution environments draining the queue at once (processes)")
+                        help="SendPushes execution environments draining the queue at once (processes)")
     args = parser.parse_args()
     began = time.perf_counter()
     sys.stdout, stdout = sys.stderr, sys.stdout  # the handlers print their logs; stdout's last line is the report
@@ -386,17 +387,18 @@ def main() -> None:
         create_tables(raw_client, template, STACK)
         sqs = sqs_client(sqs_server.endpoint)
         urls = create_queues(sqs, template, STACK)
-        url = urls["BriefQueue"]
-        os.environ["BRIEF_QUEUE_URL"] = url
-        arn = queue_arn(template.queue_name("BriefQueue", STACK), "us-east-1")
+        url = urls["PushQueue"]
+        os.environ["PUSH_QUEUE_URL"] = url
+        arn = queue_arn(template.queue_name("PushQueue", STACK), "us-east-1")
 
         consumers = Consumers(args.consumers, url, arn, fakes.customer.base_url)
         import brief_dispatch
         import yaml
-        from qunyun.adapters.brief_queue import DispatchCheckpoint
         from qunyun.adapters.content import ContentRepository
         from qunyun.adapters.deliveries import DeliveryRepository
+        from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
         from qunyun.adapters.groups import GroupRepository
+        from qunyun.adapters.push_queue import PushQueue
         from qunyun.adapters.secrets import corp_ref, secret_store
         from qunyun.adapters.tenants import TenantRepository
         from qunyun.domain.briefs import parse_brief
@@ -426,10 +428,11 @@ def main() -> None:
 
         def run(at: str, checkpoint: str, probe: Probe | None) -> dict:
             """Dispatch while the consumers wait on the queue, until they have handled every message."""
-            dispatch_deps = {"checkpoint": DispatchCheckpoint(checkpoint), "deliveries": deliveries}
+            dispatch_deps = dataclasses.replace(brief_dispatch.default_deps(), deliveries=deliveries,
+                                                checkpoint=DispatchCheckpoint(checkpoint), queue=PushQueue(url))
             processes = {"dynamodb_local": server.process.pid, "sqs_endpoint": sqs_server.process.pid,
                          "benchmark_process": os.getpid(),
-                         **{f"brief_send_{n}": w.pid for n, w in enumerate(consumers.workers, 1)}}
+                         **{f"send_pushes_{n}": w.pid for n, w in enumerate(consumers.workers, 1)}}
             consumers.start(measure=probe is not None)
             cpu0 = {name: cpu_seconds(pid) for name, pid in processes.items()}
             t0 = time.perf_counter()
@@ -442,7 +445,7 @@ def main() -> None:
                     "cpu_seconds": cpu, **drained}
 
         def quiet_render(tenant_id: str) -> dict:
-            """`render_brief` for the tenant's groups, as BriefSend calls it, once nothing else runs: the
+            """`render_brief` for the tenant's groups, as SendPushes calls it, once nothing else runs: the
             render's own cost, where the run's figure also holds the waits of a CPU shared by every process."""
             import qunyun.services.briefs as brief_service
             from qunyun.adapters.points_ledger import PointsLedger
@@ -470,7 +473,7 @@ def main() -> None:
         before = fakes.received()
 
         probe = Probe().attach_all(dynamodb_clients())
-        log(f"measured: dispatch as at {AT}, then BriefSend over the queue in {args.consumers} environment(s) ...")
+        log(f"measured: dispatch as at {AT}, then SendPushes over the queue in {args.consumers} environment(s) ...")
         measured = run(AT, "bench", probe)
         consumers.close()
         dispatch_figures = probe_figures(probe)

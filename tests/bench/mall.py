@@ -90,7 +90,7 @@ class _Environment:
         from support import FakeContext, signed_event
 
         self.handler, self.signed_event, self.context = mall_api.lambda_handler, signed_event, FakeContext()
-        ledger_client = mall_api.ledger._connection.client
+        ledger_client = mall_api.default_deps().ledger._connection.client
         self.clients = list({id(c): c for c in [ledger_client] + [pynamodb_client(m) for m in (
             MallOrderItem, MemberItem, LotItem, EntryItem, GuardItem, RewardItem, StockItem, TenantItem)]}.values())
         self.meter = CapacityMeter()
@@ -102,7 +102,7 @@ class _Environment:
             c.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
                                    lambda params, ours=c is ledger_client, **_: self._tx(params, ours))
         self.lost, self.committed, self.reasons = 0, 0, Counter()
-        real = mall_api.ledger.commit
+        real = mall_api.default_deps().ledger.commit
 
         def commit(plan, now):  # counts the races a commit loses (the service re-plans them)
             try:
@@ -113,7 +113,7 @@ class _Environment:
                 raise
             self.committed += 1
 
-        mall_api.ledger.commit = commit
+        mall_api.default_deps().ledger.commit = commit
         self.raw = Connection(region=_PointsMeta.region, host=_PointsMeta.host,
                               max_retry_attempts=_PointsMeta.max_retry_attempts).client
 

@@ -134,8 +134,10 @@ class Poster:
 # ---- settlement ------------------------------------------------------------------------------------
 
 def run_settle(process, ledger, tenants, at: datetime) -> tuple[dict, float]:
+    from settle_points import Deps
+
     start = time.perf_counter()
-    summary = process({"scheduled_time": iso(at)}, ledger=ledger, tenants=tenants)
+    summary = process({"scheduled_time": iso(at)}, None, Deps(ledger=ledger, tenants=tenants))
     return summary, time.perf_counter() - start
 
 
@@ -223,10 +225,10 @@ def main() -> None:
         create_tables(client, Template.read(TEMPLATE), STACK)
         tenants, secrets = TenantRepository(), secret_store()
         settle_ledger = PointsLedger()
-        clients = [points_api.ledger._connection.client, settle_ledger._connection.client] + [
+        clients = [points_api.default_deps().ledger._connection.client, settle_ledger._connection.client] + [
             pynamodb_client(m) for m in (MemberItem, EntryItem, LotItem, GuardItem, EventItem, OrderItem, BoardItem,
                                          JobItem, TenantItem)]
-        tx_clients = {id(points_api.ledger._connection.client), id(settle_ledger._connection.client)}
+        tx_clients = {id(points_api.default_deps().ledger._connection.client), id(settle_ledger._connection.client)}
         seen_tx: list[str] = []
         for c in clients:  # every TransactWriteItems must go through a client the probe watches
             c.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",

@@ -1,7 +1,7 @@
 """BriefDispatch on DynamoDB Local: the groups due at a scheduled time come from the slot indexes, missed slots
 are caught up within the grace period or recorded `missed`, groups without a brief are recorded `no_brief`,
 customer groups travel one message per owner (at most 2,000 groups), and a second run for the same time sends
-the same messages again, which BriefSend turns into nothing (tests/integration/test_brief_send.py).
+the same messages again, which SendPushes turns into nothing (tests/integration/test_brief_send.py).
 
 The slot indexes span every tenant of the test run, so each test reads only its own tenant's messages, and uses
 slot times other tests do not (their groups keep the defaults, 08:00 and 20:30)."""
@@ -9,14 +9,15 @@ slot times other tests do not (their groups keep the defaults, 08:00 and 20:30).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from qunyun.adapters import tables
-from qunyun.adapters.brief_queue import DispatchCheckpoint
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.deliveries_tables import DayItem
+from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
@@ -33,13 +34,13 @@ AT_0615 = datetime(2026, 11, 25, 22, 15, tzinfo=UTC)
 
 
 class ListQueue:
-    """The brief queue as the dispatcher sees it (`send`), keeping the bodies in memory."""
+    """The push queue as the dispatcher sees it (`send`), keeping the bodies in memory."""
 
     def __init__(self):
         self.bodies: list[dict] = []
 
-    def send(self, bodies) -> int:
-        bodies = list(bodies)
+    def send(self, pushes) -> int:
+        bodies = [push.body() for push in pushes]  # as they go on the queue
         self.bodies += bodies
         return len(bodies)
 
@@ -126,7 +127,7 @@ def test_running_twice_for_the_same_time_sends_the_same_messages(tenant, no_scan
     first, second = ListQueue(), ListQueue()
     run(at, first, checkpoint)
     run(at, second, checkpoint)
-    # THEN both runs queue the same one message: BriefSend plans the push once, so the second sends nothing
+    # THEN both runs queue the same one message: SendPushes plans the push once, so the second sends nothing
     assert first.of(tenant.tenant_id) == second.of(tenant.tenant_id)
     assert len(first.of(tenant.tenant_id)) == 1
     assert checkpoint.get() == at
@@ -196,7 +197,7 @@ def test_customer_groups_travel_one_message_per_owner_of_at_most_2000_groups(ten
 
 
 def test_the_handler_takes_now_from_the_scheduled_time(tenant, context):
-    from brief_dispatch import process
+    from brief_dispatch import default_deps, process
 
     # GIVEN a group due at 07:20 Shanghai time on the 27th and its brief
     add(tenant.tenant_id, [row("a", morning="07:20")])
@@ -204,7 +205,7 @@ def test_the_handler_takes_now_from_the_scheduled_time(tenant, context):
     queue = ListQueue()
     # WHEN the scheduler's event for 23:20 UTC the day before arrives (its Input, filled in)
     summary = process({"scheduled_time": "2026-11-26T23:20:00Z"}, context,
-                      deps={"queue": queue, "checkpoint": fresh_checkpoint()})
+                      deps=replace(default_deps(), queue=queue, checkpoint=fresh_checkpoint()))
     # THEN the group's message is for its local date, whatever the wall clock says
     assert queue.of(tenant.tenant_id) == [{"tenant_id": tenant.tenant_id, "edition": "morning", "date": "2026-11-27",
                                            "slot": "2026-11-26T23:20:00+00:00", "group_ids": ["a"]}]

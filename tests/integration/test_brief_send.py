@@ -1,4 +1,4 @@
-"""BriefSend on DynamoDB Local against the fake WeCom robot: one delivery per group, date and edition however
+"""SendPushes on DynamoDB Local against the fake WeCom robot: one delivery per group, date and edition however
 often a message arrives, no second send after a crash between the send and its record, transient failures
 handed back to the queue as partial batch failures, permanent ones marking the channel broken, and a template
 error stopping only its own group."""
@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from brief_send import process
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from fakes.wecom_robot import FakeWecomRobot
 from qunyun.adapters.content import ContentRepository
@@ -26,10 +25,14 @@ from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.briefs import DIALECTS, parse_brief
 from qunyun.domain.deliveries import Status
 from qunyun.domain.groups import Channel
+from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
-from qunyun.services.brief_send import RetryLater, SendDeps, claim_lease, send_message
 from qunyun.services.deliveries import plan_push
 from qunyun.services.groups import import_groups
+from qunyun.services.push_job import RetryLater, claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
+from send_pushes import Deps, process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 11, 27)
@@ -51,7 +54,7 @@ class Clock:
 
 
 class RetryQueue:
-    """The queue as BriefSend sees it: records the retry-after asked for each receipt handle."""
+    """The queue as SendPushes sees it: records the retry-after asked for each receipt handle."""
 
     def __init__(self):
         self.hidden: dict[str, float] = {}
@@ -100,6 +103,16 @@ def body(shop, *groups: str, day: date = DAY) -> dict:
     return {"tenant_id": shop.tenant_id, "edition": "morning", "date": str(day), "group_ids": list(groups)}
 
 
+def handler_deps(send: SendDeps, queue) -> Deps:
+    """SendPushes' dependencies around `send`: the queue's 5 receives, a channel call's 10 seconds at most."""
+    return Deps(send, queue, max_receives=5, channel_timeout_seconds=10.0)
+
+
+def send_body(body: dict, **kwargs) -> None:
+    """`send_message` for a queue body, parsed as SendPushes parses it."""
+    send_message(parse_push(body), **kwargs)
+
+
 def record(shop, group_id: str, day: date = DAY):
     return DeliveryRepository().get(shop.tenant_id, group_id, day, MORNING)
 
@@ -125,9 +138,10 @@ def test_a_duplicate_message_delivers_once(shop, robot, outbox, context):
     deps = make_deps(robot, outbox)
     # GIVEN the same message delivered twice by SQS, once in one batch and once more later
     event = sqs_event(body(shop, "a"), body(shop, "a"))
-    # WHEN BriefSend handles both, then the message a third time
-    assert process(event, context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
-    assert process(sqs_event(body(shop, "a")), context, deps=deps, queue=RetryQueue()) == {"batchItemFailures": []}
+    # WHEN SendPushes handles both, then the message a third time
+    assert process(event, context, deps=handler_deps(deps, RetryQueue())) == {"batchItemFailures": []}
+    assert process(sqs_event(body(shop, "a")), context, deps=handler_deps(deps, RetryQueue())) == {
+        "batchItemFailures": []}
     # THEN the robot received the brief once and the record says sent, with one attempt
     assert [r.key for r in robot.received] == ["k-a"]
     assert robot.received[0].content.startswith("## 早安")
@@ -155,7 +169,7 @@ def test_messages_are_not_started_without_time_for_their_send_and_come_back_at_o
     # GIVEN a batch of three messages handled by an invocation with 60 seconds left at the first, then 9.5
     # (less than a channel call may take: 10 seconds)
     event = sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c"))
-    result = process(event, Running(60, 9.5), deps=deps, queue=queue)
+    result = process(event, Running(60, 9.5), deps=handler_deps(deps, queue))
     # THEN the first is sent, the other two are handed back visible at once, and nothing of them is recorded
     assert [r.key for r in robot.received] == ["k-a"]
     assert result == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"][1:]]}
@@ -163,7 +177,7 @@ def test_messages_are_not_started_without_time_for_their_send_and_come_back_at_o
     assert record(shop, "b") is None and record(shop, "c") is None
     # AND on the queue's last receive a message is tried however little time is left (deferring it would move it
     # to the dead-letter queue unrecorded)
-    last = process(sqs_event(body(shop, "b"), receive_count=5), Running(9.5), deps=deps, queue=RetryQueue())
+    last = process(sqs_event(body(shop, "b"), receive_count=5), Running(9.5), deps=handler_deps(deps, RetryQueue()))
     assert last == {"batchItemFailures": []} and record(shop, "b").status == "sent"
 
 
@@ -175,21 +189,21 @@ def test_a_crash_after_the_send_and_before_the_record_never_sends_again(shop, ro
 
     clock = Clock()
     with pytest.raises(SystemExit):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock, after_send=crash))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock, after_send=crash))
     assert len(robot.received) == 1 and record(shop, "a").status == "planned"
     # WHEN SQS hands the message back while the crashed sender's claim is still within its lease
     clock.now = NOW + LEASE / 2
     with pytest.raises(RetryLater):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock))
     # AND again after the lease, when that sender cannot still be running
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock))
     # THEN the robot has still received it once: the record says nobody knows, rather than risk a second copy
     assert len(robot.received) == 1
     found = record(shop, "a")
     assert (found.status, found.reason) == ("failed", "unknown_after_crash")
     # AND a further copy of the message changes nothing
-    send_message(body(shop, "a"), deps=make_deps(robot, outbox, clock))
+    send_body(body(shop, "a"), deps=make_deps(robot, outbox, clock))
     assert len(robot.received) == 1
 
 
@@ -200,10 +214,10 @@ def test_after_a_crash_the_outbox_is_sent_again_with_the_same_key_and_keeps_one_
 
     clock = Clock()
     with pytest.raises(SystemExit):
-        send_message(body(shop, "out"), deps=make_deps(robot, outbox, clock, after_send=crash))
+        send_body(body(shop, "out"), deps=make_deps(robot, outbox, clock, after_send=crash))
     # WHEN the message comes back after the lease
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    send_message(body(shop, "out"), deps=make_deps(robot, outbox, clock))
+    send_body(body(shop, "out"), deps=make_deps(robot, outbox, clock))
     # THEN it was sent again under the same key, the outbox holds one entry and the record says sent
     assert len(outbox.entries) == 1 and outbox.entries[0]["key"].startswith(f"brief:{DAY}:morning:")
     assert record(shop, "out").status == "sent"
@@ -214,8 +228,8 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
     robot.throttle(60)
     event = sqs_event(body(shop, "b"), body(shop, "out"))
     queue = RetryQueue()
-    # WHEN BriefSend handles the batch
-    response = process(event, context, deps=make_deps(robot, outbox), queue=queue)
+    # WHEN SendPushes handles the batch
+    response = process(event, context, deps=handler_deps(make_deps(robot, outbox), queue))
     # THEN only the robot group's message is reported back, hidden for the platform's minute
     first, second = event["Records"]
     assert response == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
@@ -225,8 +239,8 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
     assert (held.status, held.error) == ("planned", "45009")
     # WHEN it comes back after the minute
     robot.clock.advance(61)
-    response = process(sqs_event(body(shop, "b"), receive_count=2), context, deps=make_deps(robot, outbox),
-                       queue=queue)
+    response = process(sqs_event(body(shop, "b"), receive_count=2), context,
+                       deps=handler_deps(make_deps(robot, outbox), queue))
     # THEN the robot receives it once and the record counts both attempts
     assert response == {"batchItemFailures": []}
     assert [r.key for r in robot.received] == ["k-b"]
@@ -236,9 +250,9 @@ def test_a_rate_limited_group_comes_back_as_a_partial_batch_failure(shop, robot,
 def test_the_last_receive_records_the_failure_instead_of_retrying(shop, robot, outbox, context):
     # GIVEN a robot that keeps failing with 503, and the message's fifth receive (the queue's maxReceiveCount)
     robot.fail_http(503, seconds=3600)
-    # WHEN BriefSend handles it
-    response = process(sqs_event(body(shop, "c"), receive_count=5), context, deps=make_deps(robot, outbox),
-                       queue=RetryQueue())
+    # WHEN SendPushes handles it
+    response = process(sqs_event(body(shop, "c"), receive_count=5), context,
+                       deps=handler_deps(make_deps(robot, outbox), RetryQueue()))
     # THEN it is not handed back, and the record says the retries ran out
     assert response == {"batchItemFailures": []}
     found = record(shop, "c")
@@ -249,7 +263,7 @@ def test_a_revoked_robot_marks_the_group_broken_and_later_briefs_skip_it(shop, r
     # GIVEN a robot removed from its group
     robot.revoke("k-c")
     # WHEN its brief is sent
-    send_message(body(shop, "c"), deps=make_deps(robot, outbox))
+    send_body(body(shop, "c"), deps=make_deps(robot, outbox))
     # THEN the record is failed with the platform's code, the group is marked broken, nothing is retried
     found = record(shop, "c")
     assert (found.status, found.reason) == ("failed", "channel_broken") and found.error.startswith("93000")
@@ -258,7 +272,7 @@ def test_a_revoked_robot_marks_the_group_broken_and_later_briefs_skip_it(shop, r
     calls = len(robot.requests)
     next_day = DAY + timedelta(days=1)
     write_brief(shop.tenant_id, next_day)
-    send_message(body(shop, "c", day=next_day), deps=make_deps(robot, outbox))
+    send_body(body(shop, "c", day=next_day), deps=make_deps(robot, outbox))
     skipped = record(shop, "c", next_day)
     assert (skipped.status, skipped.reason) == ("skipped", "channel_broken") and len(robot.requests) == calls
 
@@ -269,8 +283,8 @@ def test_a_template_error_stops_only_its_own_group(shop, robot, outbox, context)
     ContentRepository().put_template(shop.tenant_id, "morning", dialect,
                                      "{{ 1 // (sections | selectattr('kind', 'eq', 'news') | list | length) }}", NOW)
     # WHEN a batch of a robot group and an outbox group is sent
-    response = process(sqs_event(body(shop, "a"), body(shop, "out")), context, deps=make_deps(robot, outbox),
-                       queue=RetryQueue())
+    response = process(sqs_event(body(shop, "a"), body(shop, "out")), context,
+                       deps=handler_deps(make_deps(robot, outbox), RetryQueue()))
     # THEN the robot group is recorded failed with the reason, nothing reached it, and nothing is retried
     assert response == {"batchItemFailures": []}
     failed = record(shop, "a")
@@ -308,9 +322,9 @@ def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_create
     # GIVEN three customer groups of one owner, the tenant's corp credentials, and a fourth chat not his
     deps = customer_deps(robot, outbox, wecom)
     message = {**body(shop, "cg1", "cg2", "cg3", "cg4"), "owner": "zhang"}
-    # WHEN BriefSend handles the owner's message, and then the same message again
-    send_message(message, deps=deps)
-    send_message(message, deps=deps)
+    # WHEN SendPushes handles the owner's message, and then the same message again
+    send_body(message, deps=deps)
+    send_body(message, deps=deps)
     # THEN one task asks the owner to send it to his groups; each group awaits his confirmation
     assert len(wecom.tasks) == 1
     task = next(iter(wecom.tasks.values()))
@@ -324,7 +338,7 @@ def test_an_owners_customer_groups_get_one_mass_send_task_and_a_duplicate_create
 
 def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_together(shop, robot, outbox, wecom,
                                                                                          monkeypatch):
-    from qunyun.services import brief_send as service
+    from qunyun.services import push_job
 
     # GIVEN cg3's day has a reminder recorded already (so it is planned alone, after cg1 and cg2 are planned
     # together), and planning it alone fails once
@@ -332,17 +346,17 @@ def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_
     tenant = TenantRepository().get(shop.tenant_id)
     cg3 = GroupRepository().get(shop.tenant_id, "cg3")
     plan_push(tenant, cg3, Push.reminder("live", "1h"), DAY, deliveries=DeliveryRepository(), now=NOW)
-    plan = service._Job.plan
+    plan = push_job.PushJob.plan
 
     def failing(job, group, known):
         if group.group_id == "cg3":
             raise ConnectionError("DynamoDB could not be reached")
         return plan(job, group, known)
 
-    monkeypatch.setattr(service._Job, "plan", failing)
+    monkeypatch.setattr(push_job.PushJob, "plan", failing)
     # WHEN the owner's message for cg1-cg3 is handled
     with pytest.raises(ConnectionError):
-        send_message({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
+        send_body({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
     # THEN no task was created, and cg1's and cg2's claims were given back (never sent: not left to look like a
     # crash, which would end them unknown_after_crash)
     assert wecom.tasks == {}
@@ -350,8 +364,8 @@ def test_an_owner_message_failing_to_plan_a_group_gives_back_the_claims_planned_
         stored = DeliveryRepository().day(shop.tenant_id, g, DAY).records[MORNING]
         assert (stored[STATUS], stored.get(CLAIM), stored.get("x")) == ("planned", None, "before_send")
     # AND the retry, planning cg3 without the fault, creates one task for all three
-    monkeypatch.setattr(service._Job, "plan", plan)
-    send_message({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
+    monkeypatch.setattr(push_job.PushJob, "plan", plan)
+    send_body({**body(shop, "cg1", "cg2", "cg3"), "owner": "zhang"}, deps=deps)
     (task,) = wecom.tasks.values()
     assert sorted(task.chat_ids) == ["wr1", "wr2", "wr3"]
     assert all(record(shop, g).status == "awaiting_owner" for g in ("cg1", "cg2", "cg3"))
@@ -364,18 +378,18 @@ def test_an_owner_message_meeting_a_busy_group_gives_back_the_claims_it_took(sho
 
     clock = Clock()
     with pytest.raises(SystemExit):
-        send_message({**body(shop, "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock,
+        send_body({**body(shop, "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock,
                                                                                 after_send=crash))
     # WHEN a message for cg1 and cg2 arrives meanwhile
     with pytest.raises(RetryLater):
-        send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+        send_body({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
     # THEN no task was created for cg1 and its claim was given back, not left to look like a crash
     assert len(wecom.tasks) == 1
     stored = DeliveryRepository().day(shop.tenant_id, "cg1", DAY).records[MORNING]
     assert (stored[STATUS], stored.get(CLAIM)) == ("planned", None)
     # AND after the stopped sender's lease the retry sends cg1 its task and records cg2's outcome as unknown
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    send_message({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
+    send_body({**body(shop, "cg1", "cg2"), "owner": "zhang"}, deps=customer_deps(robot, outbox, wecom, clock))
     assert len(wecom.tasks) == 2 and record(shop, "cg1").status == "awaiting_owner"
     assert (record(shop, "cg2").status, record(shop, "cg2").reason) == ("failed", "unknown_after_crash")
 
@@ -385,8 +399,8 @@ def test_an_ended_group_gets_no_more_briefs(shop, robot, outbox):
 
     # GIVEN a group that ended after its brief was dispatched
     GroupItem(shop.tenant_id, "b").update(actions=[GroupItem.status.set("ended")])
-    # WHEN the message reaches BriefSend
-    send_message(body(shop, "b"), deps=make_deps(robot, outbox))
+    # WHEN the message reaches SendPushes
+    send_body(body(shop, "b"), deps=make_deps(robot, outbox))
     # THEN nothing is sent and the record says why, spending none of the group's pushes
     found = record(shop, "b")
     assert (found.status, found.reason) == ("skipped", "group_ended")
@@ -412,16 +426,16 @@ def send_batch_counting(shop, robot, outbox, context, bodies: list[dict] | None 
     clients = dynamodb_clients([deps.ledger._connection.client])
     bodies = bodies or [body(shop, "a"), body(shop, "b"), body(shop, "c")]
     with DynamoCalls(clients) as seen:
-        result = process(sqs_event(*bodies), context, deps=deps, queue=RetryQueue())
+        result = process(sqs_event(*bodies), context, deps=handler_deps(deps, RetryQueue()))
     return result, dict(seen.calls)
 
 
 def test_a_batch_reads_its_groups_ahead_a_window_at_a_time(shop, robot, outbox, context, monkeypatch):
-    from qunyun.services import brief_send as service
+    from qunyun.services import read_ahead
 
     # GIVEN a read-ahead window of 2 groups, and a batch of messages for groups a, b and c, the first also
     # naming a group that is not registered
-    monkeypatch.setattr(service, "READ_AHEAD_GROUPS", 2)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_GROUPS", 2)
     result, calls = send_batch_counting(shop, robot, outbox, context,
                                         [body(shop, "a", "gone"), body(shop, "b"), body(shop, "c")])
     # THEN all three are sent; the first message was read alone (it fills the window), b and c together
@@ -498,16 +512,16 @@ class SecretsDown:
 
 
 def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_retry_sends(shop, robot, outbox):
-    # GIVEN the secret store failing when BriefSend looks up group a's webhook, after the push was planned
+    # GIVEN the secret store failing when SendPushes looks up group a's webhook, after the push was planned
     secrets = SecretsDown(secret_store())
     with pytest.raises(ConnectionError):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox, secrets=secrets))
     # THEN nothing was sent and the record is planned with nobody's claim on it
     stored = DeliveryRepository().day(shop.tenant_id, "a", DAY).records[MORNING]
     assert not robot.received and (stored[STATUS], stored.get(CLAIM), stored["a"]) == ("planned", None, 1)
     # WHEN SQS hands the message back (within the lease a crashed sender's claim would hold) and the store answers
     secrets.down = False
-    send_message(body(shop, "a"), deps=make_deps(robot, outbox, Clock(NOW + timedelta(seconds=40)), secrets=secrets))
+    send_body(body(shop, "a"), deps=make_deps(robot, outbox, Clock(NOW + timedelta(seconds=40)), secrets=secrets))
     # THEN the robot receives the brief once, on the second attempt
     assert [r.key for r in robot.received] == ["k-a"]
     assert (record(shop, "a").status, record(shop, "a").attempts) == ("sent", 2)
@@ -515,11 +529,11 @@ def test_a_failure_before_the_channel_is_called_gives_the_claim_back_and_the_ret
 
 def test_a_failure_reading_the_corp_gives_every_claim_back_and_the_retry_creates_the_task(shop, robot, outbox,
                                                                                           wecom):
-    # GIVEN the secret store failing when BriefSend reads the tenant's WeCom corp, after cg1 and cg2 were planned
+    # GIVEN the secret store failing when SendPushes reads the tenant's WeCom corp, after cg1 and cg2 were planned
     secrets = SecretsDown(secret_store())
     message = {**body(shop, "cg1", "cg2"), "owner": "zhang"}
     with pytest.raises(ConnectionError):
-        send_message(message, deps=customer_deps(robot, outbox, wecom, secrets=secrets))
+        send_body(message, deps=customer_deps(robot, outbox, wecom, secrets=secrets))
     # THEN no task was created and both records are planned with nobody's claim on them
     assert not wecom.tasks
     for group_id in ("cg1", "cg2"):
@@ -527,7 +541,7 @@ def test_a_failure_reading_the_corp_gives_every_claim_back_and_the_retry_creates
         assert (stored[STATUS], stored.get(CLAIM)) == ("planned", None)
     # WHEN the message comes back within a claim's lease and the store answers
     secrets.down = False
-    send_message(message, deps=customer_deps(robot, outbox, wecom, Clock(NOW + timedelta(seconds=40)),
+    send_body(message, deps=customer_deps(robot, outbox, wecom, Clock(NOW + timedelta(seconds=40)),
                                              secrets=secrets))
     # THEN one task covers both groups, which await their owner
     assert len(wecom.tasks) == 1
@@ -559,7 +573,7 @@ def test_every_write_of_a_groups_day_costs_one_write_unit(shop, robot, outbox, d
         c.meta.events.register("after-call.dynamodb", seen)
     try:
         # WHEN group a gets its morning brief, a farewell (a long platform message id) and an evening skip
-        send_message(body(shop, "a"), deps=deps)
+        send_body(body(shop, "a"), deps=deps)
         after_brief = day_item()
         repo, claims, now = DeliveryRepository(), deps.claims, NOW
         farewell = Push.farewell()
@@ -591,12 +605,12 @@ def test_a_crash_in_a_batch_leaves_its_sent_groups_unknown_and_sends_none_again(
     clock = Clock()
     event = sqs_event(body(shop, "a"), body(shop, "b"), body(shop, "c"))
     with pytest.raises(SystemExit):
-        process(event, context, deps=make_deps(robot, outbox, clock, after_send=crash), queue=RetryQueue())
+        process(event, context, deps=handler_deps(make_deps(robot, outbox, clock, after_send=crash), RetryQueue()))
     assert sorted(r.key for r in robot.received) == ["k-a", "k-b", "k-c"]
     assert {record(shop, g).status for g in "abc"} == {"planned"}
     # WHEN SQS hands the batch back after the claims' lease
     clock.now = NOW + LEASE + timedelta(seconds=1)
-    assert process(event, context, deps=make_deps(robot, outbox, clock), queue=RetryQueue()) == {
+    assert process(event, context, deps=handler_deps(make_deps(robot, outbox, clock), RetryQueue())) == {
         "batchItemFailures": []}
     # THEN no group received a second copy; each is recorded as nobody knows
     assert sorted(r.key for r in robot.received) == ["k-a", "k-b", "k-c"]
@@ -611,7 +625,7 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
     import_groups(shop.tenant_id, "\n".join([HEADER, *rows]), tenants=TenantRepository(), groups=GroupRepository(),
                   secrets=secret_store())
     deps = make_deps(robot, outbox)
-    # WHEN BriefSend handles it, counting at each outcome page written the briefs the outbox had received
+    # WHEN SendPushes handles it, counting at each outcome page written the briefs the outbox had received
     seen_at: list[tuple[int, int]] = []
     pages: list[str] = []
     clients = dynamodb_clients()
@@ -625,8 +639,8 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
         for c in clients:
             c.meta.events.register("provide-client-params.dynamodb.PutItem", count)
         try:
-            result = process(sqs_event(*[body(shop, f"o{n}") for n in range(30)]), context, deps=deps,
-                             queue=RetryQueue())
+            result = process(sqs_event(*[body(shop, f"o{n}") for n in range(30)]), context,
+                             deps=handler_deps(deps, RetryQueue()))
         finally:
             for c in clients:
                 c.meta.events.unregister("provide-client-params.dynamodb.PutItem", count)
@@ -648,11 +662,11 @@ def test_a_batchs_outcomes_are_written_25_at_a_time_and_the_rest_at_its_end(shop
 
 
 def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_written(shop, robot, outbox, context):
-    # GIVEN a batch whose second message fails in a way BriefSend does not expect (a tenant that is not there
+    # GIVEN a batch whose second message fails in a way SendPushes does not expect (a tenant that is not there
     # is no failure: a body without a date is)
     event = sqs_event(body(shop, "a"), {"tenant_id": shop.tenant_id, "group_ids": ["b"]}, body(shop, "c"))
-    # WHEN BriefSend handles it
-    result = process(event, context, deps=make_deps(robot, outbox), queue=RetryQueue())
+    # WHEN SendPushes handles it
+    result = process(event, context, deps=handler_deps(make_deps(robot, outbox), RetryQueue()))
     # THEN that message alone comes back and a's and c's outcomes are recorded sent
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert record(shop, "a").status == record(shop, "c").status == "sent"
@@ -661,7 +675,7 @@ def test_a_failing_message_does_not_keep_the_batchs_sent_outcomes_from_being_wri
 def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_once(shop, robot, outbox):
     import threading
 
-    # GIVEN six BriefSend environments that receive the same message for group a at the same instant (SQS
+    # GIVEN six SendPushes environments that receive the same message for group a at the same instant (SQS
     # delivers at least once, and Lambda runs environments side by side)
     start, outcomes = threading.Barrier(6), []
 
@@ -669,12 +683,12 @@ def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_
         deps = make_deps(robot, outbox)
         # warm, as a running environment is: its clients made and connected by an earlier message (group b's)
         try:
-            send_message(body(shop, "b"), deps=deps)
+            send_body(body(shop, "b"), deps=deps)
         except RetryLater:
             pass
         start.wait()
         try:
-            send_message(body(shop, "a"), deps=deps)
+            send_body(body(shop, "a"), deps=deps)
             outcomes.append("done")
         except RetryLater:
             outcomes.append("retry")  # another environment holds the claim: the message comes back later
@@ -692,5 +706,5 @@ def test_the_same_message_handled_by_six_environments_at_once_reaches_the_group_
     assert len(outcomes) == 6 and "done" in outcomes
     # AND the messages handed back change nothing when they return
     for _ in range(outcomes.count("retry")):
-        send_message(body(shop, "a"), deps=make_deps(robot, outbox))
+        send_body(body(shop, "a"), deps=make_deps(robot, outbox))
     assert [r.key for r in robot.received].count("k-a") == 1

@@ -1,5 +1,5 @@
 """Briefs end to end on `qunyun local up`: groups imported and a brief added with the CLI, BriefDispatch fired
-twice for the same time with `qunyun local run`, the queue polled into BriefSend, and an independent fake WeCom
+twice for the same time with `qunyun local run`, the queue polled into SendPushes, and an independent fake WeCom
 robot receiving exactly one brief per group."""
 
 from __future__ import annotations

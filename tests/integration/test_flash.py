@@ -31,10 +31,13 @@ from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.briefs import parse_brief
 from qunyun.domain.flash import InvalidFlashFile, parse_flash_file
+from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
-from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.flash import ExpireDeps, create_flash_groups, expire, flash_report
 from qunyun.services.groups import import_groups
+from qunyun.services.push_job import claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from support import FakeContext, signed_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
@@ -57,15 +60,15 @@ class PolicyTenants(TenantRepository):
 
 
 class Queue:
-    """The brief queue: keeps what the job sends; `deliver` hands the test tenant's messages to BriefSend, in order
+    """The push queue: keeps what the job sends; `deliver` hands the test tenant's messages to SendPushes, in order
     (the job serves every tenant, so it also ends groups other tests left behind)."""
 
     def __init__(self, send_deps: SendDeps, tenant):
         self.bodies: list[dict] = []
         self.send_deps, self.tenant_id = send_deps, tenant.tenant_id
 
-    def send(self, bodies) -> int:
-        bodies = list(bodies)
+    def send(self, pushes) -> int:
+        bodies = [push.body() for push in pushes]  # as they go on the queue
         self.bodies += bodies
         return len(bodies)
 
@@ -73,7 +76,7 @@ class Queue:
         self.send_deps.clock = lambda: clock_at
         for body in self.bodies:
             if body["tenant_id"] == self.tenant_id:
-                send_message(body, deps=self.send_deps)
+                send_message(parse_push(body), deps=self.send_deps)
         self.bodies = []
 
 
@@ -193,7 +196,7 @@ def test_fired_twice_each_channel_receives_one_farewell_and_nothing_after(tenant
         "sections": [{"kind": "tip", "text": "泡茶"}]}), START)
     brief = {"tenant_id": tenant.tenant_id, "date": str((ENDS + timedelta(days=1)).date()), "edition": "morning",
              "group_ids": ["f1"], **({"owner": "zhang"} if channel == "wecom_customer_group" else {})}
-    send_message(brief, deps=send_deps(fakes))
+    send_message(parse_push(brief), deps=send_deps(fakes))
     assert len(farewells(fakes, channel)) == 1
     skipped = DeliveryRepository().get(tenant.tenant_id, "f1", (ENDS + timedelta(days=1)).date(), "brief.morning")
     assert (skipped.status, skipped.reason) == ("skipped", "group_ended")
@@ -259,8 +262,8 @@ def test_a_customer_group_whose_quota_leaves_one_push_that_day_keeps_it_for_the_
     deps = send_deps(fakes, tenants)
     # WHEN its morning brief is sent at 08:00 and the group ends at 21:00
     deps.clock = lambda: ends - timedelta(hours=13)
-    send_message({"tenant_id": tenant.tenant_id, "date": str(day), "edition": "morning", "group_ids": ["f1"],
-                  "owner": "zhang"}, deps=deps)
+    send_message(parse_push({"tenant_id": tenant.tenant_id, "date": str(day), "edition": "morning",
+                             "group_ids": ["f1"], "owner": "zhang"}), deps=deps)
     queue = Queue(deps, tenant)
     expire(ends, expire_deps(queue, tenants))
     queue.deliver(ends)

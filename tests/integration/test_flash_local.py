@@ -1,5 +1,5 @@
 """A flash group end to end on `qunyun local up`: created with `qunyun flash create`, ExpireFlashGroups fired twice
-as at its end with `qunyun local run`, the queue polled into BriefSend, and an independent fake WeCom robot
+as at its end with `qunyun local run`, the queue polled into SendPushes, and an independent fake WeCom robot
 receiving exactly one farewell; a later firing dissolves the group and `qunyun flash report` shows it."""
 
 from __future__ import annotations

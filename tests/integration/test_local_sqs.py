@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
-from qunyun.adapters.brief_queue import BriefQueue
+from qunyun.adapters.push_queue import PushQueue
+from qunyun.domain.push_messages import BriefMessage
 from qunyun_ops.env import local_environment
 from qunyun_ops.local.sqs import QueueRunner, SqsLocal, create_queues, sqs_client
 from qunyun_ops.local.template import Template
@@ -132,17 +134,18 @@ def test_functions_see_the_queues_and_the_endpoint_and_plain_boto3_reaches_it(ru
     assert runner.receipts("forwarded") == [1]
 
 
-def test_the_brief_queue_sends_in_batches_of_ten_and_holds_a_message_back(moto, monkeypatch):
-    # GIVEN the brief queue on the local endpoint
+def test_the_push_queue_sends_in_batches_of_ten_and_holds_a_message_back(moto, monkeypatch):
+    # GIVEN the push queue on the local endpoint
     client = sqs_client(moto.endpoint)
-    url = client.create_queue(QueueName=f"briefs-{os.getpid()}-{time.monotonic_ns()}")["QueueUrl"]
+    url = client.create_queue(QueueName=f"pushes-{os.getpid()}-{time.monotonic_ns()}")["QueueUrl"]
     calls = []
     send_batch = client.send_message_batch
     monkeypatch.setattr(client, "send_message_batch", lambda **kw: calls.append(len(kw["Entries"])) or send_batch(
         **kw))
-    queue = BriefQueue(url, client)
+    queue = PushQueue(url, client)
     # WHEN 23 messages are sent
-    assert queue.send({"n": i} for i in range(23)) == 23
+    assert queue.send(BriefMessage(tenant_id=f"t{i}", edition="morning", date=date(2026, 11, 27), group_ids=("a",))
+                      for i in range(23)) == 23
     # THEN they went in 3 SendMessageBatch calls of at most 10
     assert calls == [10, 10, 3]
     got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import mall_api
 import pytest
+from points_support import CountingLedger
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.mall import Reward
@@ -138,3 +139,17 @@ def test_another_tenant_sees_nothing(make_tenant, context):
     status, body, _ = redeem(b, context, "r-1")  # same request id in B is B's own, and B has no such reward
     assert (status, body["error"]["code"]) == (422, "unknown_reward")
     assert call(a, "GET", f"/v1/mall/redemptions/{placed['order_id']}", context=context)[1]["status"] == "placed"
+
+
+def test_the_handler_redeems_through_the_deps_it_is_handed(shop, context):
+    # GIVEN MallApi's deps with a ledger of the test's own
+    ledger = CountingLedger()
+    deps = mall_api.Deps(ledger=ledger, verifier=mall_api.default_deps().verifier)
+    event = signed_event(shop.tenant_id, shop.secret, "POST", "/v1/mall/redemptions",
+                         json.dumps({"request_id": "r-deps", "member_id": "u1", "reward_id": "mug"}).encode())
+    # WHEN a redemption goes through process with those deps, and again (a replay)
+    first = mall_api.process(event, context, deps)
+    again = mall_api.process(event, context, deps)
+    # THEN that ledger placed it, once, and the replay answered from the stored order
+    assert (first["statusCode"], again["statusCode"], ledger.commits) == (201, 201, 1)
+    assert json.loads(again["body"]) == json.loads(first["body"])

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from points_support import CountingLedger
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tables import TenantItem
 from qunyun.adapters.tenants import TenantRepository
@@ -89,16 +90,11 @@ def expect_balance(t, ledger, member: str, **parts: int) -> None:
     assert reconcile_member(t.tenant_id, member, ledger=ledger) == [], member
 
 
-class CrashAfterCommit(PointsLedger):
+class CrashAfterCommit(CountingLedger):
     """A ledger whose commit writes and then fails, as a Lambda timing out after its transaction does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.commits = 0
 
     def commit(self, plan, now):
         super().commit(plan, now)
-        self.commits += 1
         raise TimeoutError("Task timed out after 10.00 seconds")
 
 
@@ -203,9 +199,9 @@ class TwinStoresFirst(PointsLedger):
     """A ledger whose refusals always lose the race to a concurrent twin of the same request: the twin's
     identical refusal is stored between this request's read (no order yet) and its own write."""
 
-    def save_failed_order(self, item) -> bool:
-        super().save_failed_order(item)
-        return super().save_failed_order(item)
+    def save_failed(self, tenant_id, redemption) -> bool:
+        super().save_failed(tenant_id, redemption)
+        return super().save_failed(tenant_id, redemption)
 
 
 def test_a_refusal_whose_twin_stored_it_first_replays_the_twins_answer(tenant):
@@ -331,7 +327,7 @@ def two_lots(tenant, early: int, late: int, cost: int):
     stock_up(t, ledger, id="mug", name="Logo mug", cost=cost, stock=5)
     give(t, ledger, "u1", early, now=at("2026-03-01T10:00:00"))
     give(t, ledger, "u1", late, now=at("2026-03-02T10:00:00"))
-    lots = {lot.sk: lot.expires_at for lot in ledger.lots(t.tenant_id, "u1")}
+    lots = {lot.id: lot.expires_at for lot in ledger.lots(t.tenant_id, "u1")}
     assert sorted(datetime.fromisoformat(e) for e in lots.values()) == [at("2026-03-03T00:00:00"),
                                                                         at("2026-03-04T00:00:00")]
     placed = redeem(t, ask("r-1", "u1"), ledger=ledger, now=at("2026-03-02T12:00:00"))
@@ -376,13 +372,13 @@ def test_cancel_that_loses_a_race_to_the_expiry_job_keeps_the_ledger_exact(tenan
 
     # WHEN a cancellation received a second before that expiry commits only after the expiry job ran at
     # it (the job's write changes the member, so the cancel re-plans, with the clock it was given)
-    process_due(Run("JOB#test-expire", ledger, TenantRepository(), expiry + timedelta(seconds=1), {}))
+    process_due(Run("test-expire", ledger, TenantRepository(), expiry + timedelta(seconds=1), {}))
     assert balance(t, ledger, "u1")["expired"] == early - 150
     answer = cancel(t, oid, CancelRequest(request_id="c-1", reason="late"), ledger=ledger,
                     now=expiry - timedelta(seconds=1))
     assert answer.status == 200 and answer.body["points_restored"] + answer.body["points_forfeited"] == 150
     # AND the expiry job runs again afterwards
-    process_due(Run("JOB#test-expire-2", ledger, TenantRepository(), expiry + timedelta(hours=1), {}))
+    process_due(Run("test-expire-2", ledger, TenantRepository(), expiry + timedelta(hours=1), {}))
 
     # THEN the balance still rebuilds from entries and lots, and what it calls available is what the member
     # can actually spend (the 100 of the later lot), the 150 having been forfeited or expired

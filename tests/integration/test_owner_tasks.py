@@ -10,8 +10,8 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-import brief_send
 import pytest
+import send_pushes
 from fakes.base import FakeClock
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
 from follow_up_owner_tasks import process
@@ -29,15 +29,18 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import TokenCache, WecomCustomerGroups
 from qunyun.domain.briefs import parse_brief
 from qunyun.domain.deliveries import Delivery, Status
+from qunyun.domain.push_messages import parse_push
 from qunyun.domain.quota import Push
-from qunyun.services.brief_send import SendDeps, claim_lease, send_message
 from qunyun.services.groups import import_groups
 from qunyun.services.owner_tasks import FollowUpDeps
+from qunyun.services.push_job import claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
 from qunyun_ops.local.sqs import sqs_record
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 11, 27)
-CREATED = datetime(2026, 11, 27, 0, 0, 5, tzinfo=UTC)  # 08:00:05 in Shanghai: BriefSend creates the tasks
+CREATED = datetime(2026, 11, 27, 0, 0, 5, tzinfo=UTC)  # 08:00:05 in Shanghai: SendPushes creates the tasks
 STALE = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai: the morning brief goes stale
 MORNING = Push.brief("morning")
 
@@ -107,11 +110,11 @@ def owner_message(tenant, owner: str) -> dict:
 
 
 def create_tasks(tenant, wecom, *owners: str) -> dict[str, str]:
-    """BriefSend hands the morning brief to each owner as one task, at 08:00:05; owner → msgid."""
+    """SendPushes hands the morning brief to each owner as one task, at 08:00:05; owner → msgid."""
     deps = send_deps(wecom)
     before = set(wecom.tasks)
     for owner in owners or ("zhang",):
-        send_message(owner_message(tenant, owner), deps=deps)
+        send_message(parse_push(owner_message(tenant, owner)), deps=deps)
     return {wecom.tasks[m].sender: m for m in set(wecom.tasks) - before}
 
 
@@ -190,12 +193,14 @@ def test_an_owners_groups_are_read_with_their_months_mass_sends_and_one_used_up_
     # GIVEN cg2 has had November's 30 mass sends already
     CounterItem(group_pk(tenant.tenant_id, "cg2"), quota_sk("M2026-11"),
                 pushes={quota_token(date(2026, 11, 1 + i % 26), f"reminder.old-{i}.1h") for i in range(30)}).save()
-    # WHEN BriefSend's handler gets zhang's message for cg1-cg3 from the queue
+    # WHEN SendPushes' handler gets zhang's message for cg1-cg3 from the queue
     message = {"MessageId": "m-zhang", "ReceiptHandle": "rh-zhang", "Body": json.dumps(owner_message(tenant, "zhang")),
                "Attributes": {"ApproximateReceiveCount": "1"}, "MD5OfBody": "0" * 32}
     event = {"Records": [sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:qunyun-test-briefs", "us-east-1")]}
     with DynamoCalls(dynamodb_clients()) as seen:
-        response = brief_send.process(event, deps=send_deps(wecom), queue=SimpleNamespace(retry_after=None))
+        handler = send_pushes.Deps(send_deps(wecom), SimpleNamespace(retry_after=None), max_receives=5,
+                                   channel_timeout_seconds=10.0)
+        response = send_pushes.process(event, deps=handler)
     assert response == {"batchItemFailures": []}
     (msgid,) = wecom.tasks
     # THEN the task covers cg1 and cg3; cg2 is skipped for the quota
@@ -260,7 +265,7 @@ def farewell_task(tenant, wecom, created: datetime) -> str:
                          created)
     repo, claims = DeliveryRepository(), DeliveryClaims(claim_lease(60))
     assert repo.add(record) and claims.claim(record, "tok", created).state == "claimed"
-    repo.await_owner(msgid, [record], created)  # as BriefSend hands a task over: its entry, then its record
+    repo.await_owner(msgid, [record], created)  # as SendPushes hands a task over: its entry, then its record
     assert claims.finish(record, "tok", Status.awaiting_owner, created, message_ids=[msgid])
     return msgid
 

@@ -226,7 +226,7 @@ def test_a_batch_reads_ahead_and_answers_as_the_same_events_sent_one_by_one(make
     events = [checkin(f"m{i}", member=f"m{i}", at=at) for i in range(60)] + dependent
     batched, alone = make_tenant(), make_tenant()
     # WHEN one tenant sends them as one batch and the other one by one
-    clients = [points_api.ledger._connection.client]
+    clients = [points_api.default_deps().ledger._connection.client]
     with DynamoCalls(clients) as seen:
         status, body = call(batched, "POST", "/v1/points/events", {"events": events}, context)
     one_by_one = [call(alone, "POST", "/v1/points/events", e, context)[1] for e in events]

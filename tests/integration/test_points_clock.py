@@ -165,7 +165,7 @@ def test_a_lot_past_expiry_is_not_spendable_and_the_next_run_expires_it(make_ten
     kinds = [e.kind for e in PointsLedger().all_entries(t.tenant_id, "late")]
     assert kinds.count("expire") == 1
     expire = next(e for e in PointsLedger().all_entries(t.tenant_id, "late") if e.kind == "expire")
-    assert (int(expire.points), expire.deltas.as_dict()) == (-5, {"available": -5, "expired": 5})
+    assert (int(expire.points), expire.deltas) == (-5, {"available": -5, "expired": 5})
     # AND later earnings repay the debt first
     again = send(t, "checkin", "late", end + timedelta(hours=10))
     assert (again["balance"]["debt"], again["balance"]["available"]) == (0, 2)

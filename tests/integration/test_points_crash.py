@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from points_support import OnlyTenants
+from points_support import CountingLedger, OnlyTenants
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
@@ -32,16 +32,6 @@ RULES = Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),
 
 class Crash(Exception):
     """The process running the settle job died."""
-
-
-class CountingLedger(PointsLedger):
-    def __init__(self) -> None:
-        super().__init__()
-        self.commits = 0
-
-    def commit(self, plan, now):
-        super().commit(plan, now)
-        self.commits += 1
 
 
 class CrashingLedger(PointsLedger):
@@ -129,8 +119,8 @@ def state(t) -> dict:
     out = {}
     for m in MEMBERS:
         member = ledger.member(t.tenant_id, m)
-        lots = {lot.sk: (lot.state, lot.remaining) for prefix in ("L#", "P#")
-                for lot in ledger.lots(t.tenant_id, m, prefix)}
+        lots = {lot.id: (lot.state, lot.remaining) for pending in (False, True)
+                for lot in ledger.lots(t.tenant_id, m, pending)}
         kinds = Counter(e.kind for e in ledger.all_entries(t.tenant_id, m))
         out[m] = {"balance": dict(member.balance), "earned": member.earned, "lots": lots, "entries": kinds}
         assert reconcile_member(t.tenant_id, m, ledger=ledger) == [], m

@@ -20,6 +20,7 @@ from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.events import PointsEvent
+from qunyun.domain.ledger import LotId
 from qunyun.domain.rules import PurchaseRule, Rules
 from qunyun.services.adjust import reconcile_member, reconcile_tenant
 from qunyun.services.points import apply_event
@@ -152,7 +153,7 @@ def test_settle_racing_a_refund_resolves_the_pending_points_once(make_tenant):
         assert kinds == ({"pending": 1, "settle": 1, "refund": 1} if settled_first or not full
                          else {"pending": 1, "refund": 1}), kinds
         assert summary["settled"] == kinds["settle"]
-        lot = PointsLedger().lot(t.tenant_id, member, f"P#purchase#{order}")
+        lot = PointsLedger().lot(t.tenant_id, member, LotId("purchase", order))
         assert (lot.state, lot.remaining) == (("settled", 0) if kinds["settle"] else ("cancelled", 0))
         # ... and the balance holds what is left, with nothing pending and no debt
         assert balance(t, member) == {"available": 129 - share, "pending": 0, "spent": 0, "expired": 0,
@@ -253,8 +254,8 @@ class LotReadBefore(PointsLedger):
         super().__init__()
         self.key, self.raw, self.served = key, raw, 0
 
-    def prefetch(self, keys: list[tuple[str, str]]) -> None:
-        super().prefetch(keys)
+    def prefetch_keys(self, keys: list[tuple[str, str]]) -> None:
+        super().prefetch_keys(keys)
         if not self.served and self.key in keys:
             self._local.snapshot[self.key] = self.raw
             self.served += 1
@@ -293,7 +294,7 @@ def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_repla
     assert ledger.served == 1
     assert (answer["reversed"], answer["pending"], answer["granted"]) == (129, 0, -129)
     assert Counter(e.kind for e in entries(t, "u1")) == {"pending": 1, "settle": 1, "refund": 1}
-    lot = PointsLedger().lot(t.tenant_id, "u1", sk)
+    lot = PointsLedger().lot(t.tenant_id, "u1", LotId("purchase", "o-1"))
     assert (lot.state, lot.remaining) == ("settled", 0)
     assert balance(t, "u1") == {"available": 0, "pending": 0, "spent": 0, "expired": 0, "cancelled": 129,
                                 "written_off": 0, "debt": 0, "earned": 129}
@@ -311,7 +312,7 @@ def test_a_settle_run_that_read_the_lot_before_a_refund_and_the_member_after_rep
     # THEN the run did not release the 129 it read but the 86 left, once
     assert ledger.served == 1
     assert (summary["settled"], summary["points_released"]) == (1, 86)
-    lot = PointsLedger().lot(t.tenant_id, "u1", sk)
+    lot = PointsLedger().lot(t.tenant_id, "u1", LotId("purchase", "o-1"))
     assert (lot.state, lot.remaining) == ("settled", 0)
     assert balance(t, "u1") == {"available": 86, "pending": 0, "spent": 0, "expired": 0, "cancelled": 43,
                                 "written_off": 0, "debt": 0, "earned": 129}

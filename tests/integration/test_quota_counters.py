@@ -276,7 +276,7 @@ def test_spending_again_after_the_day_is_full_is_still_a_no_op(tenant, channel):
 
 # ---- pushes planned together (a WeCom owner's groups: nothing is sent before all are planned) ---------------
 def read_ahead(t, *groups: Group, day: date = DAY):
-    """The groups' days as BriefSend reads them ahead: with their quota period's mass sends."""
+    """The groups' days as SendPushes reads them ahead: with their quota period's mass sends."""
     wanted = [(g.group_id, day) for g in groups]
     periods = {(g.group_id, day): f"M{day:%Y-%m}" for g in groups if g.channel.value == "wecom_customer_group"}
     read = DeliveryRepository().days(t.tenant_id, wanted, periods)

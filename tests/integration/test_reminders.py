@@ -1,5 +1,5 @@
 """Event reminders on DynamoDB Local, fired through time: SendReminders (`process`) every 5 minutes finds the
-rungs due through the content table's due index and queues them, BriefSend delivers them, and independent
+rungs due through the content table's due index and queues them, SendPushes delivers them, and independent
 fakes of the WeCom robot and customer-group APIs count what arrives.
 
 The due index spans every tenant of the test run, so each test handles only its own tenant's messages, and
@@ -7,6 +7,7 @@ its events live on dates other tests do not use."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,10 +25,13 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 from qunyun.channels.wecom_robot import WecomRobot
 from qunyun.domain.event_reminders import parse_events
-from qunyun.services.brief_send import SendDeps, claim_lease, send_message
+from qunyun.domain.push_messages import parse_push
 from qunyun.services.events import add_events, cancel_event, event_plan, move_event
 from qunyun.services.groups import import_groups
-from send_reminders import process
+from qunyun.services.push_job import claim_lease
+from qunyun.services.push_send import send_message
+from qunyun.services.send_deps import SendDeps
+from send_reminders import default_deps, process
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 SH = timedelta(hours=8)  # Asia/Shanghai, the test tenants' timezone
@@ -52,15 +56,15 @@ class Clock:
 
 
 class ListQueue:
-    """The brief queue as SendReminders sees it (`send`); `crash_after_send` stops the run once, after the
+    """The push queue as SendReminders sees it (`send`); `crash_after_send` stops the run once, after the
     messages are queued and before the event's due keys move."""
 
     def __init__(self):
         self.bodies: list[dict] = []
         self.crash_after_send = False
 
-    def send(self, bodies) -> int:
-        bodies = list(bodies)
+    def send(self, pushes) -> int:
+        bodies = [push.body() for push in pushes]  # as they go on the queue
         self.bodies += bodies
         if self.crash_after_send:
             self.crash_after_send = False
@@ -75,7 +79,7 @@ class ListQueue:
 
 class World:
     """One tenant's groups, fakes and clock; `run_until` fires SendReminders every 5 minutes and hands what it
-    queued to BriefSend at the same time."""
+    queued to SendPushes at the same time."""
 
     def __init__(self, tenant_id: str, robot: FakeWecomRobot, now: datetime, wecom: FakeWecomCustomerGroups | None):
         self.tenant_id, self.robot, self.clock = tenant_id, robot, Clock(now)
@@ -92,13 +96,14 @@ class World:
 
     def fire(self, at: datetime) -> dict:
         self.clock.now = at
-        summary = process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, deps={"queue": self.queue})
+        summary = process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                          deps=replace(default_deps(), queue=self.queue))
         self.deliver()
         return summary
 
     def deliver(self) -> None:
         for body in self.queue.take(self.tenant_id):
-            send_message(body, deps=self.deps)
+            send_message(parse_push(body), deps=self.deps)
 
     def run_until(self, end: datetime) -> None:
         at = self.clock.now - timedelta(minutes=self.clock.now.minute % 5, seconds=self.clock.now.second)
@@ -272,7 +277,7 @@ def test_firing_twice_for_the_same_time_or_crashing_half_way_sends_each_rung_onc
     w.clock.now = at
     w.queue.crash_after_send = True
     with pytest.raises(SystemExit):
-        process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, deps={"queue": w.queue})
+        process({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}, deps=replace(default_deps(), queue=w.queue))
     assert EventItem.get(f"{w.tenant_id}#EVENTS", "twice").due_sk.startswith(at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     w.fire(at)
     w.fire(at)
@@ -351,7 +356,7 @@ def test_a_rung_queued_for_the_old_time_sends_nothing_and_a_passed_rung_comes_ba
     # WHEN the event moves to 15:00 the same day, and the stale message is handled
     move_event(w.tenant(), "late", local("2026-12-28T15:00"), events=EventRepository(), groups=GroupRepository(),
                deliveries=DeliveryRepository(), now=w.clock.now)
-    send_message(stale, deps=w.deps)
+    send_message(parse_push(stale), deps=w.deps)
     # THEN the stale message sent and recorded nothing; the 1-hour rung is due again at 14:00
     assert robot.received == [] and "reminder.late.1h" not in w.records("a")
     w.run_until(local("2026-12-28T15:00"))

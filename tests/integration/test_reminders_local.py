@@ -1,6 +1,6 @@
 """Event reminders end to end on `qunyun local up`: groups imported and an event added with the CLI, its plan
 printed by `events plan`, SendReminders fired twice at a rung's time with `qunyun local run`, the queue polled
-into BriefSend, and an independent fake WeCom robot receiving that rung once per group; then a cancel with
+into SendPushes, and an independent fake WeCom robot receiving that rung once per group; then a cancel with
 --notify, whose notice the next run sends."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_wecom_corp_credentials_are_stored_where_the_senders_read_them(tenant):
     assert stored_corp(tenant.tenant_id) == (None, None)
     # WHEN the operator stores them, the secret on standard input
     result = wecom(tenant.tenant_id, "--corp-id", "ww0123456789abcdef", secret="S3cret-0f-the-corp_xyz")
-    # THEN BriefSend and the follow-up job find them (they read through corp_ref), and the secret was not echoed
+    # THEN SendPushes and the follow-up job find them (they read through corp_ref), and the secret was not echoed
     assert result.exit_code == 0, result.output
     assert stored_corp(tenant.tenant_id) == ("ww0123456789abcdef", "S3cret-0f-the-corp_xyz")
     assert "S3cret" not in result.output and "ww0123456789abcdef" in result.output

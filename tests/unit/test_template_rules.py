@@ -67,31 +67,31 @@ def test_every_function_is_one_handler_module():
     assert len(modules) == len(set(modules)), "one handler module per function"
 
 
-def test_brief_send_agrees_with_its_queue():
-    # GIVEN BriefSend and the queue it consumes, as template.yaml declares them
-    send = TEMPLATE_DOC.functions["BriefSend"]
-    queue = TEMPLATE_DOC.queues["BriefQueue"]
-    (source,) = [s for s in TEMPLATE_DOC.queue_sources if s.function == "BriefSend"]
+def test_send_pushes_agrees_with_its_queue():
+    # GIVEN SendPushes and the queue it consumes, as template.yaml declares them
+    send = TEMPLATE_DOC.functions["SendPushes"]
+    queue = TEMPLATE_DOC.queues["PushQueue"]
+    (source,) = [s for s in TEMPLATE_DOC.queue_sources if s.function == "SendPushes"]
     # THEN its last receive is the one before the dead letters, so it records retries_exhausted itself
-    assert int(send.environment["BRIEF_MAX_RECEIVES"]) == int(queue["RedrivePolicy"]["maxReceiveCount"])
+    assert int(send.environment["PUSH_MAX_RECEIVES"]) == int(queue["RedrivePolicy"]["maxReceiveCount"])
     # AND it reports failed items rather than failing whole batches
-    assert source.queue == "BriefQueue" and source.report_failures
+    assert source.queue == "PushQueue" and source.report_failures
     # AND a message a crashed sender left comes back after the claim's lease (twice the Timeout the handler
     # assumes), so the retry records the unknown outcome instead of waiting
-    from brief_send import default_deps
+    from send_pushes import default_deps
 
-    lease = default_deps().claims.lease.total_seconds()
+    lease = default_deps().send.claims.lease.total_seconds()
     assert lease == 2 * send.timeout and int(queue["VisibilityTimeout"]) > lease
     # AND a batch of more than 10 has the batching window Lambda requires for it
     assert source.batch_size <= 10 or source.window >= 1
 
 
 @pytest.mark.parametrize("action", ["dynamodb:PartiQLUpdate", "dynamodb:PartiQLInsert"])
-def test_brief_send_may_write_partiql_statements_on_the_deliveries_table(action):
-    # BriefSend writes a batch's outcomes (UPDATE) and plans a WeCom owner's groups (INSERT and UPDATE) with
-    # BatchExecuteStatement (adapters/deliveries.py `execute_statements`); IAM asks for dynamodb:PartiQLUpdate
+def test_send_pushes_may_write_partiql_statements_on_the_deliveries_table(action):
+    # SendPushes writes a batch's outcomes (UPDATE) and plans a WeCom owner's groups (INSERT and UPDATE) with
+    # BatchExecuteStatement (adapters/delivery_statements.py `execute_statements`); IAM asks for dynamodb:PartiQLUpdate
     # and dynamodb:PartiQLInsert on the table, which no SAM policy template grants
-    policies = TEMPLATE_DOC.resources["BriefSend"]["Properties"]["Policies"]
+    policies = TEMPLATE_DOC.resources["SendPushes"]["Properties"]["Policies"]
     statements = [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
     allowed = [s["Resource"] for s in statements if s["Effect"] == "Allow"
                and action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]

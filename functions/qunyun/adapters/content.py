@@ -63,7 +63,8 @@ class ContentRepository:
         return {i.sk.removeprefix(prefix): i.source for i in TemplateItem.query(pk, TemplateItem.sk.startswith(prefix))}
 
     def flash(self, tenant_id: str, group_id: str):
-        """A flash group's item (terms, top members), for its farewell; None for any other group."""
+        """A flash group as stored (terms, top members: adapters/flash.py StoredFlash), for its farewell; None for
+        any other group."""
         from qunyun.adapters.flash import FlashRepository
 
-        return FlashRepository().get(tenant_id, group_id)
+        return FlashRepository().find(tenant_id, group_id)

@@ -14,13 +14,13 @@
 A group's day is one item: spending a slot of its daily cap, recording the push and claiming it for the send
 are one conditional write. Recording the outcome is a second write on the day, or (a direct channel's send)
 one entry of an OutcomePageItem, written once for up to 25 outcomes, under the claim token their records were
-claimed with (a BriefSend batch takes a new token for each page): a planned record still claimed with a token
+claimed with (a SendPushes batch takes a new token for each page): a planned record still claimed with a token
 reads as the outcome that token's page holds for it (DeliveryRepository resolves it on every read, by key), so a
 push costs one write unit and a 25th of its page instead of two. The day's items are keyed by tenant, date
 and one of `DAY_SHARDS` shards of the group id, so listing a tenant's day is a query per shard of the table
 itself (no index to keep in step) and one tenant's 08:00 spreads its writes over that many partitions.
-Records are small maps under `records`, keyed by push id, with one- or two-letter names (adapters/deliveries.py
-`_SHORT`): every write is billed by the item's size, and a day of a few pushes stays under one write unit.
+Records are small maps under `records`, keyed by push id, with one- or two-letter names (adapters/delivery_maps.py
+`SHORT`): every write is billed by the item's size, and a day of a few pushes stays under one write unit.
 A WeCom mass-send task whose groups await their owner's confirmation has one WaitingTaskItem, in the sparse
 `awaiting_owner` index by task (`{tenant}#{msgid}` in one of a few shards): the push and the ids of the groups
 still waiting, written once for the task's up to 2,000 groups and shrunk as the follow-up job records them,
@@ -39,7 +39,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from qunyun.adapters.tables import _Meta, _Table
+from qunyun.adapters.tables import _Keyed, _Meta
 from qunyun.settings import get_settings
 
 TABLE = get_settings().table("deliveries")
@@ -60,12 +60,9 @@ class AwaitingOwnerIndex(GlobalSecondaryIndex):
     awaiting_sk = UnicodeAttribute(range_key=True)
 
 
-class _Item(_Table):
+class _Item(_Keyed):
     class Meta(_DeliveriesMeta):
         pass
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
 
 
 class DayItem(_Item):
@@ -81,7 +78,7 @@ class DayItem(_Item):
 
 class CounterItem(_Item):
     """The WeCom mass sends a customer group spent in a quota period: one short token per push (its local date
-    and a checksum of its id, adapters/deliveries.py `quota_token`), so a month's 31 stay under one write unit
+    and a checksum of its id, adapters/delivery_keys.py `quota_token`), so a month's 31 stay under one write unit
     and spending again for the same push adds nothing."""
 
     class Meta(_DeliveriesMeta):
@@ -110,8 +107,8 @@ class WaitingTaskItem(_Item):
 
 
 class OutcomePageItem(_Item):
-    """Outcomes of pushes claimed with one token (up to 25 of a BriefSend batch), keyed
-    `{group}#{local date}#{push id}`, each the fields `finish` would set (adapters/deliveries.py `_SHORT` names).
+    """Outcomes of pushes claimed with one token (up to 25 of a SendPushes batch), keyed
+    `{group}#{local date}#{push id}`, each the fields `finish` would set (adapters/delivery_maps.py `SHORT` names).
     An entry counts only while its record is still `planned` and claimed with the page's token: a record taken
     over, given back or moved since reads as stored."""
 

@@ -1,4 +1,4 @@
-"""Claims on planned pushes: the conditional writes that keep BriefSend from sending one push twice.
+"""Claims on planned pushes: the conditional writes that keep SendPushes from sending one push twice.
 
 A sender holds a claim on a `planned` delivery record (a token and the time) while it calls the channel: the
 claim is written with the record when the push is planned (DeliveryRepository.spend), or taken by `claim` when a
@@ -23,21 +23,20 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PutError, UpdateError
 
-from qunyun.adapters.deliveries import (
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.delivery_keys import day_key
+from qunyun.adapters.delivery_maps import (
     CLAIM,
     CLAIMED_AT,
     PARTS_SENT,
     STATUS,
-    DeliveryRepository,
-    day_key,
-    execute_statements,
     from_micros,
     micros,
     outcome_actions,
     outcome_fields,
-    outcome_statement,
     record_field,
 )
+from qunyun.adapters.delivery_statements import execute_statements, outcome_statement
 from qunyun.domain.deliveries import Delivery, Status
 
 

@@ -21,8 +21,12 @@ def due_keys(kind: str, tenant_id: str, item_id: str, when: datetime) -> dict[st
     """The index attributes of an item whose work is due at `when` (an aware datetime)."""
     if when.utcoffset() is None:
         raise ValueError("expected an aware datetime")
-    shard = zlib.crc32(f"{tenant_id}#{item_id}".encode()) % SHARDS
-    return {"due_pk": f"{kind}#{shard}", "due_sk": f"{_instant(when)}#{tenant_id}#{item_id}"}
+    item = f"{tenant_id}#{item_id}"
+    return {"due_pk": _due_pk(kind, zlib.crc32(item.encode()) % SHARDS), "due_sk": f"{_instant(when)}#{item}"}
+
+
+def _due_pk(kind: str, shard: int) -> str:
+    return f"{kind}#{shard}"
 
 
 def _instant(when: datetime) -> str:
@@ -34,4 +38,4 @@ def due_items(model: type[_DueContentItem], kind: str, until: datetime, page: in
     """Every item of `kind` whose work is due at or before `until`, shard by shard, oldest first in each."""
     bound = _instant(until) + "#~"
     for shard in range(SHARDS):
-        yield from model.due.query(f"{kind}#{shard}", model.due_sk <= bound, page_size=page)
+        yield from model.due.query(_due_pk(kind, shard), model.due_sk <= bound, page_size=page)

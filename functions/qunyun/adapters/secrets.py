@@ -24,6 +24,16 @@ class SecretStore(Protocol):
     def get(self, ref: str) -> str | None: ...
 
 
+def webhook_secret_name(tenant_id: str) -> str:
+    """Where a tenant's webhook secret (HMAC of its webhooks) lives in the secret store."""
+    return f"{tenant_id}/webhook_secret"
+
+
+def group_secret_name(tenant_id: str, group_id: str, name: str) -> str:
+    """Where a group's channel credential lives in the secret store: its `webhook_url` or its `secret`."""
+    return f"{tenant_id}/groups/{group_id}/{name}"
+
+
 def wecom_corp_name(tenant_id: str, name: str) -> str:
     """Where a tenant's WeCom corp credentials live in the secret store: `{tenant}/wecom/corp_id` and
     `{tenant}/wecom/corp_secret` (the 客户联系 secret), stored by `qunyun tenants wecom`."""

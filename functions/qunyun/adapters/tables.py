@@ -72,6 +72,13 @@ class _Table(Model):
         return connection
 
 
+class _Keyed(_Table):
+    """The base of the single-table items, keyed by a string partition key `pk` and sort key `sk`."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
 class TenantIndex(GlobalSecondaryIndex):
     """Every tenant, for jobs that visit each tenant in turn (a handful of items, never a Scan)."""
 
@@ -183,7 +190,7 @@ class GroupItem(_Table):
     updated_at = UTCDateTimeAttribute()
 
 
-class _ContentItem(_Table):
+class _ContentItem(_Keyed):
     """What operators write for members to read: briefs, their own templates, flash groups' terms, events.
 
         pk                      sk                          item
@@ -196,8 +203,6 @@ class _ContentItem(_Table):
     class Meta(_Meta):
         table_name = _settings.table("content")
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     updated_at = UTCDateTimeAttribute()
 
 

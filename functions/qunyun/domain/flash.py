@@ -1,4 +1,4 @@
-"""Flash groups: a group that lives for one sale or event and ends with a farewell (README "Flash groups").
+"""Flash groups: a group that lives for one sale or event and ends with a farewell (docs/operators.md "Flash groups").
 
 A flash group is an ordinary group row (API.md §4, kind forced to `flash`, `ends_at` required) plus its terms:
 when its sale window opens, the after-sales contact and hours its farewell gives, and optionally a long-term group
@@ -152,7 +152,7 @@ def _messages(e: ValidationError, at: tuple) -> list[tuple[tuple, str]]:
         path = (*at, *(p for p in item["loc"] if p not in ("function-after[_channel_needs()]",)))
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            msg = "unknown key; check its spelling (README \"Flash groups\" lists the keys)"
+            msg = "unknown key; check its spelling (docs/operators.md \"Flash groups\" lists the keys)"
         elif item["type"] == "missing":
             msg = "missing; this key is required here"
         found.append((path, msg))

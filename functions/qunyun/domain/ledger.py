@@ -1,22 +1,111 @@
 """What one ledger change writes, as plain data: the planners decide, the adapter commits atomically.
 
-A Plan is applied in one DynamoDB transaction whose conditions enforce the rules: the member's version
-(every change to a member's balance, lots and entries is serialised by it), guards that may not exist
-yet (once per day, once per question, once per invitee, once per event id) and the day-cap counter.
+A Plan is applied in one transaction whose conditions enforce the rules: the member's version (every
+change to a member's balance, lots and entries is serialised by it), guards that may not exist yet (once
+per day, once per question, once per invitee, once per event id) and the day-cap counter. It names what
+changes (members, lots, guards, stock shards, records, a run's counters); only the adapter knows keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
 from qunyun.domain.points import BALANCE_PARTS, NEVER
 
 
+class Contention(Exception):
+    """A commit lost a race (another change to the same member, a duplicate in flight): re-read and re-plan."""
+
+    def __init__(self, reasons: list[str | None]):
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class LotId:
+    """Which lot: available points named by their expiry (`source` "expiry"), or the pending points of
+    one purchase or invite (`source` "purchase" or "invite", `name` the order or invitee id)."""
+
+    source: str
+    name: str
+
+    @classmethod
+    def expiring(cls, expires: str) -> LotId:
+        return cls("expiry", expires)
+
+    @property
+    def pending(self) -> bool:
+        return self.source != "expiry"
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A once-only mark or counter under a member: a day's check-in, a quiz question, a day's cap of one
+    source of points, a member's use of a reward in one limit window."""
+
+    kind: str  # checkin | quiz | cap | limit
+    parts: tuple[str, ...]
+
+    @classmethod
+    def checkin(cls, day: str) -> Guard:
+        return cls("checkin", (day,))
+
+    @classmethod
+    def quiz(cls, quiz_id: str, question_id: str) -> Guard:
+        return cls("quiz", (quiz_id, question_id))
+
+    @classmethod
+    def cap(cls, day: str, source: str) -> Guard:
+        return cls("cap", (day, source))
+
+    @classmethod
+    def limit(cls, reward_id: str, window: str) -> Guard:
+        return cls("limit", (reward_id, window))
+
+
+RUN_COUNTERS = ("settled", "points_released", "invites_released", "lots_expired", "points_expired", "boards_built")
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One scheduled run of a job, named by the job and its scheduled time: its checkpoint and counters."""
+
+    job: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Read:
+    """One item a change reads before it plans, in domain terms; read together in one round trip."""
+
+    kind: str  # member | guard | lot | event | purchase | invite | redemption | reward | stock
+    tenant_id: str
+    id: str  # the member, event, order, invitee, redemption or reward id
+    part: Guard | LotId | int | None = None  # the member's guard or lot, or the reward's stock shard
+
+    @classmethod
+    def member(cls, tenant_id: str, member_id: str) -> Read:
+        return cls("member", tenant_id, member_id)
+
+    @classmethod
+    def guard(cls, tenant_id: str, member_id: str, guard: Guard) -> Read:
+        return cls("guard", tenant_id, member_id, guard)
+
+    @classmethod
+    def lot(cls, tenant_id: str, member_id: str, lot: LotId) -> Read:
+        return cls("lot", tenant_id, member_id, lot)
+
+    @classmethod
+    def stock(cls, tenant_id: str, reward_id: str, shard: int) -> Read:
+        return cls("stock", tenant_id, reward_id, shard)
+
+
 @dataclass
 class LotState:
-    sk: str
+    id: LotId
     state: str
     remaining: int
     expires_at: str | None = None
@@ -56,16 +145,17 @@ class Entry:
     deltas: dict[str, int]
     earned: int = 0
     reason: str | None = None
-    lots: dict[str, int] = field(default_factory=dict)
+    lots: dict[LotId, int] = field(default_factory=dict)
     group_id: str | None = None
     program_day: str | None = None
     occurred_at: str | None = None
     on_board: bool = False
+    created_at: datetime | None = None  # set when read back; the commit stamps its own time
 
 
 @dataclass
 class LotWrite:
-    sk: str
+    lot: LotId
     add: int = 0
     set: dict[str, Any] = field(default_factory=dict)
     due: str | None = None  # set the due-index time
@@ -76,7 +166,7 @@ class LotWrite:
 
     @classmethod
     def of(cls, lot: LotState, **kw: Any) -> LotWrite:
-        return cls(lot.sk, expect=(lot.state, lot.remaining), **kw)
+        return cls(lot.id, expect=(lot.state, lot.remaining), **kw)
 
 
 @dataclass
@@ -88,30 +178,104 @@ class MemberChange:
     set: dict[str, Any] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)
     lots: list[LotWrite] = field(default_factory=list)
-    guards: list[str] = field(default_factory=list)  # sort keys that must not exist yet
-    cap: tuple[str, int, int] | None = None  # (sort key, granted seen, granted after)
+    guards: list[Guard] = field(default_factory=list)  # marks that must not exist yet
+    cap: tuple[Guard, int, int] | None = None  # (counter, granted seen, granted after)
 
     def add(self, part: str, amount: int) -> None:
         if amount:
             self.deltas[part] = self.deltas.get(part, 0) + amount
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """The idempotency record of a points event: its content digest and the answer it got."""
+
+    event_id: str
+    digest: str
+    response: dict
+
+
+@dataclass
+class RecordWrite:
+    """A record to create (it must not exist yet) or to update, only if still at `version` when given.
+    `key` is the purchase's order id, the invitee's id or the redemption's order id; `fields` are named
+    as the record's domain fields."""
+
+    key: str
+    fields: dict[str, Any]
+    create: bool = False
+    version: int | None = None
+
+    @classmethod
+    def new(cls, record: Any, key_field: str) -> RecordWrite:
+        """The create of a whole record (a dataclass), named by its `key_field`."""
+        fields = {f.name: getattr(record, f.name) for f in dataclass_fields(record) if f.name != key_field}
+        return cls(getattr(record, key_field), fields, create=True)
+
+
+@dataclass(frozen=True)
+class StockMove:
+    """Units put back (positive) or taken (negative: the shard must hold at least that many)."""
+
+    reward_id: str
+    shard: int
+    units: int
+
+
+@dataclass(frozen=True)
+class Board:
+    """A stored leaderboard: ranked rows, the last program-day it counts, and when it was built."""
+
+    entries: list[dict]
+    through: str | None
+    as_of: datetime
+
+
+@dataclass
+class Purchase:
+    """What a purchase earned and what was refunded of it."""
+
+    order_id: str
+    member_id: str
+    amount_fen: int
+    points: int
+    refunded_fen: int = 0
+    reversed_points: int = 0
+    refund_ids: list[str] = field(default_factory=list)
+    group_id: str | None = None
+    version: int = 0
+
+
+@dataclass
+class Invite:
+    """The one invite reward of an invitee: who invited, the inviter's pending lot, and its state."""
+
+    invitee_id: str
+    inviter_id: str | None
+    lot: LotId | None
+    granted: int = 0
+    state: str | None = None  # pending | released
+
+
 @dataclass
 class Plan:
-    changes: list[MemberChange]
-    event: tuple[str, str, dict] | None = None  # (event_id, digest, response)
-    order: dict[str, Any] | None = None  # order item write: {"order_id", "create": bool, "version", "set": {...}}
-    invite: dict[str, Any] | None = None  # invite guard write: {"invitee_id", "create": bool, "set": {...}}
-    job: tuple[str, str, dict[str, int]] | None = None  # (pk, sk, summary counters to add)
+    tenant_id: str
+    changes: list[MemberChange] = field(default_factory=list)
+    event: EventRecord | None = None
+    purchase: RecordWrite | None = None  # what a purchase earned and what was refunded of it
+    invite: RecordWrite | None = None  # the one invite reward of an invitee
+    redemption: RecordWrite | None = None  # a mall order
+    job: tuple[JobRun, dict[str, int]] | None = None  # a run's summary counters to add
     # Items read to decide but not written: the transaction checks they are still as read.
-    absent: list[tuple[str, str]] = field(default_factory=list)  # keys that must still not exist
+    absent_invites: list[str] = field(default_factory=list)  # invitees whose invite must still not exist
     unchanged: list[MemberState] = field(default_factory=list)  # members that must still be at their version
-    stock: list[tuple[str, int]] = field(default_factory=list)  # (shard pk, change); a take needs stock >= it
-    mall_order: dict[str, Any] | None = None  # {"pk", "create": bool, "expect_status", "set": {...}}
+    stock: list[StockMove] = field(default_factory=list)
 
 
-def available_lot_key(expires: str) -> str:
-    return f"L#{expires}"
+def entry_id(action: str, source_id: str) -> str:
+    """The id of an entry qunyun makes itself, one per action on its source (a redemption's spend and restore,
+    a purchase's settle, an invite's release, a lot's expiry); an event's entries carry the event's id."""
+    return f"{action}#{source_id}"
 
 
 def credit(change: MemberChange, points: int, expires: str) -> int:
@@ -123,16 +287,16 @@ def credit(change: MemberChange, points: int, expires: str) -> int:
     if points - repaid:
         change.add("available", points - repaid)
         due = None if expires == NEVER else expires
-        change.lots.append(LotWrite(available_lot_key(expires), add=points - repaid,
+        change.lots.append(LotWrite(LotId.expiring(expires), add=points - repaid,
                                     set={"state": "available", "expires_at": expires}, due=due))
     return repaid
 
 
-def take_available(change: MemberChange, lots: list[LotState], points: int, now: datetime) -> dict[str, int]:
+def take_available(change: MemberChange, lots: list[LotState], points: int, now: datetime) -> dict[LotId, int]:
     """Takes up to `points` from unexpired available lots, soonest-expiring first; returns lot → taken.
 
     Lots past `expires_at` are never used, even before the expiry job has run."""
-    taken: dict[str, int] = {}
+    taken: dict[LotId, int] = {}
     left = points
     for lot in sorted(lots, key=lambda lot: lot.expires_at or NEVER):
         if left == 0:
@@ -142,7 +306,7 @@ def take_available(change: MemberChange, lots: list[LotState], points: int, now:
         if lot.expires_at and lot.expires_at != NEVER and datetime.fromisoformat(lot.expires_at) <= now:
             continue
         use = min(lot.remaining, left)
-        taken[lot.sk] = use
+        taken[lot.id] = use
         change.lots.append(LotWrite.of(lot, add=-use))
         left -= use
     change.add("available", -(points - left))

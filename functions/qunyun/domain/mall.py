@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from qunyun.domain.events import ID
+from qunyun.domain.ledger import Guard, LotId
 
 MAX_SHARDS = 32
 
@@ -114,3 +116,61 @@ class CancelRequest(BaseModel):
 
     request_id: str = Field(pattern=ID)
     reason: str = Field(min_length=1, max_length=500)
+
+
+@dataclass(frozen=True)
+class RewardTerms:
+    """A reward as stored: its terms (times as written, ISO 8601), its shard count and all units ever stocked."""
+
+    id: str
+    name: str
+    cost: int
+    shards: int = 1
+    stock_added: int = 0
+    limit_per_member: int | None = None
+    limit_period: str = "total"
+    active_from: str | None = None
+    active_until: str | None = None
+    fulfilment_url: str | None = None
+
+    @classmethod
+    def of(cls, reward: Reward, shards: int = 1) -> RewardTerms:
+        return cls(reward.id, reward.name, reward.cost, shards, reward.stock, reward.limit_per_member,
+                   reward.limit_period, reward.active_from.isoformat() if reward.active_from else None,
+                   reward.active_until.isoformat() if reward.active_until else None, reward.fulfilment_url)
+
+    def active(self, now: datetime) -> bool:
+        return (self.active_from is None or datetime.fromisoformat(self.active_from) <= now) and (
+            self.active_until is None or now < datetime.fromisoformat(self.active_until))
+
+
+@dataclass
+class Redemption:
+    """A mall order, keyed by the caller's request id, with its replayable answer and the notices owed to
+    the reward's fulfilment URL (`fulfil_at`: when they are due, or since when parked; None when none)."""
+
+    order_id: str
+    request_id: str
+    member_id: str
+    reward_id: str
+    quantity: int
+    status: str  # placed | cancelled | failed
+    status_code: int
+    response: dict
+    created_at: datetime
+    points_spent: int = 0
+    lots: dict[LotId, int] = field(default_factory=dict)
+    shards: dict[int, int] = field(default_factory=dict)  # stock shard → units taken
+    limit: Guard | None = None
+    cancel_request_id: str | None = None
+    cancel_response: dict | None = None
+    fulfilment_url: str | None = None
+    fulfil_state: str | None = None  # due | delivered | parked
+    fulfil_attempts: int = 0
+    fulfil_error: str | None = None
+    fulfil_events: list[str] = field(default_factory=list)  # placed / cancelled notices still owed
+    fulfil_at: str | None = None
+    version: int = 0
+
+    def same_request(self, member_id: str, reward_id: str, quantity: int) -> bool:
+        return (self.member_id, self.reward_id, self.quantity) == (member_id, reward_id, quantity)

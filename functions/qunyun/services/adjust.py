@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
-from qunyun.adapters.points_ledger import Contention, PointsLedger
 from qunyun.domain.errors import InvalidRequest, NotFound, QunyunError
-from qunyun.domain.ledger import Entry, MemberChange, Plan, balance_view, credit, take_available
+from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, balance_view, credit, take_available
 from qunyun.domain.points import BALANCE_PARTS, expires_at, reconcile
 from qunyun.domain.tenants import Tenant
+from qunyun.services.ledger_ports import PointsUnitOfWork as Ledger
 
 
-def adjust(tenant: Tenant, member_id: str, points: int, reason: str, *, ledger: PointsLedger, now: datetime,
+def adjust(tenant: Tenant, member_id: str, points: int, reason: str, *, ledger: Ledger, now: datetime,
            adjustment_id: str | None = None) -> dict:
     """+N credits available points (repaying debt first); −N takes available points, soonest-expiring
     first, and what the member no longer has becomes debt. Both are written off or earned by 'admin'."""
@@ -42,7 +42,7 @@ def adjust(tenant: Tenant, member_id: str, points: int, reason: str, *, ledger: 
         change.entries.append(Entry(adjustment_id, "adjust", "admin", adjustment_id, "admin", points, deltas,
                                     earned=max(points, 0), reason=reason, lots=lots))
         try:
-            ledger.commit(Plan(changes=[change]), now)
+            ledger.commit(Plan(tenant.tenant_id, changes=[change]), now)
             return {"member_id": member_id, "adjustment_id": adjustment_id, "points": points,
                     "balance": balance_view(member.after(change.deltas))}
         except Contention:
@@ -51,15 +51,15 @@ def adjust(tenant: Tenant, member_id: str, points: int, reason: str, *, ledger: 
                       status=409)
 
 
-def reconcile_member(tenant_id: str, member_id: str, *, ledger: PointsLedger) -> list[str]:
+def reconcile_member(tenant_id: str, member_id: str, *, ledger: Ledger) -> list[str]:
     """Rebuilds one balance from its entries and lots; returns what disagrees (nothing when exact)."""
     member = ledger.member(tenant_id, member_id)
     rebuilt = dict.fromkeys(BALANCE_PARTS, 0)
     earned = 0
     for entry in ledger.all_entries(tenant_id, member_id):
-        for part, amount in (entry.deltas.as_dict() if entry.deltas else {}).items():
-            rebuilt[part] += int(amount)
-        earned += int(entry.earned or 0)
+        for part, amount in entry.deltas.items():
+            rebuilt[part] += amount
+        earned += entry.earned
     problems = []
     stored = balance_view(member.balance)
     for part in BALANCE_PARTS:
@@ -70,8 +70,9 @@ def reconcile_member(tenant_id: str, member_id: str, *, ledger: PointsLedger) ->
     if gap := reconcile(stored, member.earned):
         problems.append(f"earned {member.earned} != available + pending + spent + expired + cancelled + "
                         f"written_off - debt (off by {gap})")
-    lots_available = sum(lot.remaining for lot in ledger.lots(tenant_id, member_id, "L#") if lot.state == "available")
-    lots_pending = sum(lot.remaining for lot in ledger.lots(tenant_id, member_id, "P#") if lot.state == "pending")
+    lots_available = sum(lot.remaining for lot in ledger.lots(tenant_id, member_id) if lot.state == "available")
+    lots_pending = sum(lot.remaining for lot in ledger.lots(tenant_id, member_id, pending=True)
+                       if lot.state == "pending")
     if lots_available != stored["available"]:
         problems.append(f"available lots hold {lots_available}, balance says {stored['available']}")
     if lots_pending != stored["pending"]:
@@ -81,7 +82,7 @@ def reconcile_member(tenant_id: str, member_id: str, *, ledger: PointsLedger) ->
     return problems
 
 
-def reconcile_tenant(tenant_id: str, *, ledger: PointsLedger) -> Iterator[tuple[str, list[str]]]:
+def reconcile_tenant(tenant_id: str, *, ledger: Ledger) -> Iterator[tuple[str, list[str]]]:
     """(member, problems) for every member of the tenant, found through the members index."""
     for member_id in ledger.members(tenant_id):
         yield member_id, reconcile_member(tenant_id, member_id, ledger=ledger)

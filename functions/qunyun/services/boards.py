@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from qunyun.adapters.points_ledger import PointsLedger, split_member_pk
 from qunyun.domain.errors import InvalidRequest
+from qunyun.services.ledger_ports import BoardStore
 
 TOP = 500
 PERIODS = ("day", "week", "month")
@@ -31,16 +31,14 @@ def period_key(period: str, day: date) -> str:
     return str(period_days(period, day)[0])
 
 
-def earnings(ledger: PointsLedger, tenant_id: str, days: list[date]) -> dict[str, Counter]:
+def earnings(ledger: BoardStore, tenant_id: str, days: list[date]) -> dict[str, Counter]:
     """scope → member → net points earned over the days ("tenant" and "group:{id}" scopes)."""
     totals: dict[str, Counter] = {"tenant": Counter()}
     for day in days:
-        for entry in ledger.board_entries(tenant_id, str(day)):
-            member = split_member_pk(entry.pk)[1]
-            points = int(entry.points)
+        for member, group_id, points in ledger.earnings_on(tenant_id, str(day)):
             totals["tenant"][member] += points
-            if entry.group_id:
-                totals.setdefault(f"group:{entry.group_id}", Counter())[member] += points
+            if group_id:
+                totals.setdefault(f"group:{group_id}", Counter())[member] += points
     return totals
 
 
@@ -55,27 +53,23 @@ def ranked(totals: Counter, limit: int = TOP) -> list[dict]:
     return out
 
 
-def built_mark(tenant_id: str, day: date) -> tuple[str, str]:
-    """The job item SettlePoints writes once a day's boards are all stored."""
-    return f"{tenant_id}#BOARD", f"built#{day}"
+def boards_built(ledger: BoardStore, tenant_id: str, day: date) -> bool:
+    """Whether SettlePoints has stored every board of the tenant's day."""
+    return ledger.boards_built(tenant_id, str(day))
 
 
-def boards_built(ledger: PointsLedger, tenant_id: str, day: date) -> bool:
-    return ledger.job(*built_mark(tenant_id, day)) is not None
-
-
-def build_boards(ledger: PointsLedger, tenant_id: str, day: date, now: datetime) -> int:
+def build_boards(ledger: BoardStore, tenant_id: str, day: date, now: datetime) -> int:
     """Stores the day, week and month boards that contain `day`, for the tenant and every group."""
     built = 0
     for period in PERIODS:
         days = [d for d in period_days(period, day) if d <= day]
         for scope, totals in earnings(ledger, tenant_id, days).items():
-            ledger.save_board(tenant_id, f"{scope}#{period}#{period_key(period, day)}", ranked(totals), str(day), now)
+            ledger.save_board(tenant_id, scope, period, period_key(period, day), ranked(totals), str(day), now)
             built += 1
     return built
 
 
-def leaderboard(tenant_id: str, scope: str, period: str, day: date, limit: int, *, ledger: PointsLedger,
+def leaderboard(tenant_id: str, scope: str, period: str, day: date, limit: int, *, ledger: BoardStore,
                 now: datetime) -> dict:
     if period not in PERIODS:
         raise InvalidRequest("period must be day, week or month.", field="period")
@@ -83,7 +77,7 @@ def leaderboard(tenant_id: str, scope: str, period: str, day: date, limit: int, 
         raise InvalidRequest("scope must be tenant or group:{group_id}.", field="scope")
     if not 1 <= limit <= TOP:
         raise InvalidRequest(f"limit must be between 1 and {TOP}.", field="limit")
-    stored = ledger.board(tenant_id, f"{scope}#{period}#{period_key(period, day)}")
+    stored = ledger.board(tenant_id, scope, period, period_key(period, day))
     if stored is not None and stored.through >= str(max(period_days(period, day))):
         return {"entries": stored.entries[:limit], "as_of": stored.as_of.isoformat()}
     totals = earnings(ledger, tenant_id, period_days(period, day)).get(scope, Counter())

@@ -7,7 +7,7 @@ whose tenant wrote no brief for its local date and edition is skipped with `no_b
 a queue message; WeCom customer groups are gathered into one message per tenant, owner, edition and date
 (at most 2,000 groups, the size of one mass-send task).
 
-Running twice for the same time is harmless: skips are conditional writes, and BriefSend plans each push once
+Running twice for the same time is harmless: skips are conditional writes, and SendPushes plans each push once
 (its delivery record is keyed by group, date and push), so a second message for a group sends nothing.
 """
 
@@ -17,14 +17,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from qunyun.adapters.brief_queue import BriefQueue, DispatchCheckpoint
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
 from qunyun.adapters.groups import GroupRepository, SlotMember
+from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import MAX_CHATS
 from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.groups import Channel
+from qunyun.domain.push_messages import BriefMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.slots import EDITIONS, LocalSlot, floor_instant, instants_to_dispatch, local_slot
 from qunyun.domain.tenants import Tenant
@@ -60,10 +62,10 @@ class _Run:
         self.summary[reason] += 1
 
 
-def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMember]) -> list[dict]:
+def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMember]) -> list[BriefMessage]:
     """The queue messages of one slot and edition, after recording the groups it skips."""
     age = floor_instant(run.now) - slot.instant
-    base = {"edition": edition, "date": slot.day.isoformat(), "slot": slot.instant.isoformat()}
+    base = {"edition": edition, "date": slot.day, "slot": slot.instant}
     out, owners = [], defaultdict(list)
     for m in members:
         tenant = run.tenant(m.tenant_id)
@@ -76,16 +78,16 @@ def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMe
         elif m.channel == Channel.wecom_customer_group.value:
             owners[(m.tenant_id, m.owner or "")].append(m.group_id)
         else:
-            out.append({"tenant_id": m.tenant_id, **base, "group_ids": [m.group_id]})
+            out.append(BriefMessage(tenant_id=m.tenant_id, **base, group_ids=(m.group_id,)))
     for (tenant_id, owner), ids in owners.items():
         for i in range(0, len(ids), MAX_CHATS):
-            out.append({"tenant_id": tenant_id, **base, "owner": owner, "group_ids": ids[i:i + MAX_CHATS]})
-    run.summary["groups"] += sum(len(m["group_ids"]) for m in out)
+            out.append(BriefMessage(tenant_id=tenant_id, **base, owner=owner, group_ids=tuple(ids[i:i + MAX_CHATS])))
+    run.summary["groups"] += sum(len(m.group_ids) for m in out)
     return out
 
 
 def dispatch(now: datetime, *, groups: GroupRepository, tenants: TenantRepository, content: ContentRepository,
-             deliveries: DeliveryRepository, queue: BriefQueue, checkpoint: DispatchCheckpoint) -> dict:
+             deliveries: DeliveryRepository, queue: PushQueue, checkpoint: DispatchCheckpoint) -> dict:
     """Sends a queue message for every group due at `now` (the scheduled time) or in a slot missed since the
     last finished run, and records the skips; then moves the checkpoint to `now`'s slot. Returns counts."""
     run = _Run(now, tenants, content, deliveries)

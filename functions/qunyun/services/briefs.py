@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.points_ledger import PointsLedger, member_key
+from qunyun.adapters.ledger_reads import group_day_board, nicknames
+from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.render import check_dialect, compile_override, inert, render
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.briefs import DIALECTS, EDITIONS, Brief, BriefRenderError, compose, member_name, parse_brief
@@ -57,15 +58,13 @@ class DayBoards:
         self._earnings: dict | None = None
 
     def entries(self, group_id: str) -> list[dict]:
-        scope = f"group:{group_id}"
         if self._built is None:
             self._built = boards_built(self.ledger, self.tenant_id, self.day)
         if self._built:
-            stored = self.ledger.board(self.tenant_id, f"{scope}#day#{self.day}")
-            return stored.entries if stored is not None else []
+            return group_day_board(self.ledger, self.tenant_id, group_id, self.day)
         if self._earnings is None:
             self._earnings = earnings(self.ledger, self.tenant_id, [self.day])
-        return ranked(self._earnings.get(scope, Counter()))
+        return ranked(self._earnings.get(f"group:{group_id}", Counter()))
 
 
 def yesterday_board(tenant_id: str, group_id: str, day: date, *, ledger: PointsLedger, now: datetime,
@@ -80,11 +79,7 @@ def yesterday_board(tenant_id: str, group_id: str, day: date, *, ledger: PointsL
     if not entries:
         return None
     top = entries[:3]
-    ledger.prefetch([member_key(tenant_id, e["member_id"]) for e in top])
-    try:
-        names = {e["member_id"]: ledger.member(tenant_id, e["member_id"]).nickname for e in top}
-    finally:
-        ledger.forget()
+    names = nicknames(ledger, tenant_id, [e["member_id"] for e in top])
     return {"day": before, "active": len(entries), "top": [
         {"rank": e["rank"], "name": member_name(names[e["member_id"]], e["member_id"]), "points": e["points"]}
         for e in top]}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.deliveries import Delivery, Status
@@ -13,12 +13,16 @@ from qunyun.domain.errors import NotFound
 from qunyun.domain.groups import Group
 from qunyun.domain.quota import Push, local_day
 from qunyun.domain.tenants import Tenant
+from qunyun.services.delivery_ports import DeliveryLog, PushPlanning
 from qunyun.services.groups import require_tenant
 from qunyun.services.quota import Contention, budget_of, spend, spend_together
 
+if TYPE_CHECKING:
+    from qunyun.adapters.group_days import GroupDay
+
 
 def plan_push(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
-              deliveries: DeliveryRepository, now: datetime, known: GroupDay | None = None,
+              deliveries: PushPlanning, now: datetime, known: GroupDay | None = None,
               claim: str | None = None) -> tuple[Delivery, bool]:
     """Decides whether the push goes to the group on its local `day` and records it: `planned` with its slot
     spent in the same write, or `skipped` with the reason (daily_cap, quota). The same push again returns the
@@ -57,7 +61,7 @@ def _planned(tenant: Tenant, group: Group, push: Push, day: date, now: datetime)
 
 
 def plan_together(tenant: Tenant, push: Push, day: date, wanted: Sequence[tuple[Group, GroupDay, Sequence[Push]]],
-                  *, deliveries: DeliveryRepository, now: datetime, claim: str) -> dict[str, Delivery | None]:
+                  *, deliveries: PushPlanning, now: datetime, claim: str) -> dict[str, Delivery | None]:
     """`plan_push` for many groups without a record of the push, each `(group, its day as just read, its later
     pushes)`, written together where the push simply goes on a day not written to yet (quota.spend_together):
     group id → the record written `planned` and claimed for `claim`, or None when its write was refused (its
@@ -70,7 +74,7 @@ def plan_together(tenant: Tenant, push: Push, day: date, wanted: Sequence[tuple[
 
 
 def list_deliveries(tenant_id: str, day: date | None = None, group_id: str | None = None, *,
-                    tenants: TenantRepository, groups: GroupRepository, deliveries: DeliveryRepository,
+                    tenants: TenantRepository, groups: GroupRepository, deliveries: DeliveryLog,
                     now: datetime) -> tuple[date | None, list[Delivery]]:
     """The tenant's deliveries of a local date (today in the tenant's timezone when none is given), one
     group's only when `group_id` is given; a group without a date lists its latest 100. Returns the date

@@ -10,10 +10,10 @@ What is guaranteed, and why:
   A later re-plan that makes the rung due again on that date removes such a skip first; a rung that was
   delivered keeps its record, so it is not sent twice on one local date.
 * **Found through the index.** An event carries its next due rung in the content table's `due` index;
-  SendReminders reads what is due up to its scheduled time, queues one BriefQueue message per group (per
+  SendReminders reads what is due up to its scheduled time, queues one push queue message per group (per
   owner and rung for WeCom customer groups) and moves the keys to the next rung, or removes them.
 * **Nothing twice.** A run that crashes before moving the keys, or a second run for the same time, queues
-  the same messages again; BriefSend delivers each (group, local date, push) at most once. A queued rung that
+  the same messages again; SendPushes delivers each (group, local date, push) at most once. A queued rung that
   no longer applies (the event was moved and the rung's time changed) sends and records nothing; one whose
   event was cancelled is recorded skipped with `event_cancelled`.
 * **A cancelled event sends nothing more**; with notify, the next SendReminders run queues one cancellation
@@ -26,7 +26,6 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.tenants import TenantRepository
@@ -35,8 +34,10 @@ from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.errors import Conflict, NotFound
 from qunyun.domain.event_reminders import RECORDED_SKIPS, Event, GroupLadder, StoredEvent, plan_ladders
 from qunyun.domain.groups import Channel
+from qunyun.domain.push_messages import PushMessage, parse_push
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
+from qunyun.services.delivery_ports import DeliveryLog
 
 CANCELLED = "cancelled"  # the lead of a cancellation notice's push id: reminder.{event}.cancelled
 # Skips a re-plan may lift: they said the rung would not come, and now it does.
@@ -54,7 +55,7 @@ def _planned(tenant: Tenant, event: Event, groups: GroupRepository, now: datetim
                         policy.quiet_hours, now)
 
 
-def _record_plan(stored: StoredEvent, deliveries: DeliveryRepository, now: datetime) -> None:
+def _record_plan(stored: StoredEvent, deliveries: DeliveryLog, now: datetime) -> None:
     """Lifts the skips the new plan overrides, then records the new plan's skips (conditional: a rung
     delivered on that date keeps its record)."""
     for ladder in stored.ladders:
@@ -75,7 +76,7 @@ def _save(stored: StoredEvent, previous: StoredEvent | None, events: EventReposi
 
 
 def add_events(tenant: Tenant, parsed: list[Event], *, events: EventRepository, groups: GroupRepository,
-               deliveries: DeliveryRepository, now: datetime) -> list[dict]:
+               deliveries: DeliveryLog, now: datetime) -> list[dict]:
     """Stores checked events, planning each; an id stored before is replaced and planned again from now."""
     out = []
     for event in parsed:
@@ -102,7 +103,7 @@ def require_event(tenant_id: str, event_id: str, events: EventRepository) -> Sto
 
 
 def move_event(tenant: Tenant, event_id: str, starts_at: datetime, *, events: EventRepository,
-               groups: GroupRepository, deliveries: DeliveryRepository, now: datetime) -> dict:
+               groups: GroupRepository, deliveries: DeliveryLog, now: datetime) -> dict:
     """Moves the event to `starts_at` and plans it again from now: rungs already past are skipped."""
     previous = require_event(tenant.tenant_id, event_id, events)
     if previous.status != "active":
@@ -129,7 +130,7 @@ def cancel_event(tenant: Tenant, event_id: str, notify: bool, *, events: EventRe
     return {"id": event_id, "status": "cancelled", "notify": notify, "groups": len(stored.ladders)}
 
 
-def event_plan(tenant: Tenant, event_id: str, *, events: EventRepository, deliveries: DeliveryRepository) -> dict:
+def event_plan(tenant: Tenant, event_id: str, *, events: EventRepository, deliveries: DeliveryLog) -> dict:
     """The ladder per group: each rung's local time, due or skipped with the reason, and its delivery."""
     stored = require_event(tenant.tenant_id, event_id, events)
     groups = []
@@ -153,7 +154,7 @@ def event_plan(tenant: Tenant, event_id: str, *, events: EventRepository, delive
 
 # ---- SendReminders ----------------------------------------------------------------------------------------
 
-def _bodies(stored: StoredEvent, items: list[tuple[GroupLadder, date, dict]]) -> list[dict]:
+def _bodies(stored: StoredEvent, items: list[tuple[GroupLadder, date, dict]]) -> list[PushMessage]:
     """Queue messages: one per group, or per owner (up to one mass-send task) for WeCom customer groups."""
     out, owners = [], defaultdict(list)
     for ladder, day, extra in items:
@@ -161,15 +162,15 @@ def _bodies(stored: StoredEvent, items: list[tuple[GroupLadder, date, dict]]) ->
         if ladder.channel == Channel.wecom_customer_group.value:
             owners[(ladder.owner or "", tuple(sorted(base.items())))].append(ladder.group_id)
         else:
-            out.append({**base, "group_ids": [ladder.group_id]})
+            out.append(parse_push({**base, "group_ids": [ladder.group_id]}))
     for (owner, base), ids in owners.items():
         for i in range(0, len(ids), MAX_CHATS):
-            out.append({**dict(base), "owner": owner, "group_ids": ids[i:i + MAX_CHATS]})
+            out.append(parse_push({**dict(base), "owner": owner, "group_ids": ids[i:i + MAX_CHATS]}))
     return out
 
 
-def _fire(stored: StoredEvent, tenant: Tenant, now: datetime, deliveries: DeliveryRepository,
-          summary: Counter) -> list[dict]:
+def _fire(stored: StoredEvent, tenant: Tenant, now: datetime, deliveries: DeliveryLog,
+          summary: Counter) -> list[PushMessage]:
     """The messages of the rungs due after the event's progress and up to now; rungs older than the tenant's
     grace (SendReminders was down) are recorded skipped as `missed` instead of being sent late."""
     if stored.status == "cancelled":
@@ -201,7 +202,7 @@ def _fire(stored: StoredEvent, tenant: Tenant, now: datetime, deliveries: Delive
 
 
 def send_reminders(now: datetime, *, events: EventRepository, tenants: TenantRepository,
-                   deliveries: DeliveryRepository, queue) -> dict:
+                   deliveries: DeliveryLog, queue) -> dict:
     """Queues every rung due at or before `now` (the scheduled time), then moves each event's due keys to its
     next rung (or removes them). Returns counts."""
     summary: Counter = Counter()

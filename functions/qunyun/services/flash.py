@@ -3,18 +3,18 @@
 The ending of one group, step by step (each step can be repeated; a run that stops anywhere is finished by the
 next run, which finds the group through the `due` index again, since its keys only move at the end of a step):
 
-1. `active`, due at `ends_at`: the top members and the lifetime figures are computed and stored on the FlashItem,
+1. `active`, due at `ends_at`: the top members and the lifetime figures are computed and stored with the flash group,
    the group is marked `ended` (it leaves the slot indexes: no brief is dispatched to it any more), ONE farewell
-   message (kind `farewell`) is queued for BriefSend, and the FlashItem becomes `ended`, due again
+   message (kind `farewell`) is queued for SendPushes, and the flash group's state becomes `ended`, due again
    `RECHECK` later. Queuing twice after a crash is harmless: the farewell's delivery record (group, local date of
-   `ends_at`, push `farewell`) lets BriefSend deliver it once.
+   `ends_at`, push `farewell`) lets SendPushes deliver it once.
 2. `ended`: the job reads the farewell's delivery record. Final (sent, skipped, failed, or `awaiting_owner` for a
    WeCom customer group: the mass-send task is handed to its owner, which is as far as qunyun can take it), the
-   group and the FlashItem become `dissolved` and the figures are completed with its pushes; the due keys go.
+   group and its flash state become `dissolved` and the figures are completed with its pushes; the due keys go.
    Still planned: due again `RECHECK` later. No record at all (the message was lost): the farewell is queued
    again, which is as harmless as above.
 
-Every later push is cancelled because BriefSend refuses briefs to a group that is not active (`group_ended`),
+Every later push is cancelled because SendPushes refuses briefs to a group that is not active (`group_ended`),
 and the only push a flash group gets after its end is this farewell.
 """
 
@@ -25,21 +25,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from qunyun.adapters.deliveries import DeliveryRepository
-from qunyun.adapters.flash import FlashRepository, tenant_of
+from qunyun.adapters.flash import FlashRepository, StoredFlash
 from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.points_ledger import PointsLedger, member_key
+from qunyun.adapters.ledger_reads import earner, nicknames, whole_entries
+from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.secrets import SecretStore
-from qunyun.adapters.tables import FlashItem
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.briefs import member_name
 from qunyun.domain.deliveries import Status as DeliveryStatus
 from qunyun.domain.errors import NotFound
 from qunyun.domain.flash import FlashGroup, State, Terms
 from qunyun.domain.groups import Channel, Group, Status
+from qunyun.domain.push_messages import FarewellMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import ranked
+from qunyun.services.delivery_ports import DeliveryLog
 from qunyun.services.groups import import_rows, require_tenant
 
 RECHECK = timedelta(minutes=5)
@@ -85,7 +86,7 @@ def group_earnings(ledger: PointsLedger, tenant: Tenant, group: Group, ends_at: 
     for day in lifetime_days(group, ends_at, tenant.timezone):
         for entry in ledger.board_entries(tenant.tenant_id, str(day)):
             if entry.group_id == group.group_id:
-                points[entry.pk.partition("#")[2]] += int(entry.points)
+                points[earner(entry)] += int(entry.points)
                 entries.append(entry)
     return Earnings(points, entries)
 
@@ -95,7 +96,7 @@ def lifetime_figures(ledger: PointsLedger, tenant: Tenant, group: Group, ends_at
     """The figures README "Flash groups" defines: members, check-ins, points earned, purchases, redemptions.
     Costs one BatchGetItem per 100 of the group's earning entries (their type), one GetItem per purchase (its
     amount) and one Query per member (their redemptions during the group's life)."""
-    full = ledger.entries_by_key([(e.pk, e.sk) for e in earnings.entries])
+    full = whole_entries(ledger, earnings.entries)
     checkins = sum(1 for e in full if e.source_type == "checkin")
     orders = [ledger.order(tenant.tenant_id, e.source_id) for e in full if e.source_type == "purchase"]
     members = sorted(m for m, p in earnings.points.items() if p > 0)
@@ -115,7 +116,7 @@ def lifetime_figures(ledger: PointsLedger, tenant: Tenant, group: Group, ends_at
     }
 
 
-def push_figures(deliveries: DeliveryRepository, group: Group, until: date) -> dict:
+def push_figures(deliveries: DeliveryLog, group: Group, until: date) -> dict:
     """The group's delivery records by status (briefs, farewell) of the 400 days up to `until`, its farewell's
     date (a flash group lives days or weeks): sent, awaiting_owner, skipped, failed."""
     counts = Counter(r.status.value for r in deliveries.of_group(
@@ -130,9 +131,9 @@ class ExpireDeps:
     flash: FlashRepository
     groups: GroupRepository
     tenants: TenantRepository
-    deliveries: DeliveryRepository
+    deliveries: DeliveryLog
     ledger: PointsLedger
-    queue: object  # BriefQueue: send(bodies)
+    queue: object  # PushQueue: send(pushes)
 
 
 def farewell_day(group: Group, ends_at: datetime, tenant: Tenant) -> date:
@@ -141,26 +142,19 @@ def farewell_day(group: Group, ends_at: datetime, tenant: Tenant) -> date:
     return ends_at.astimezone(ZoneInfo(group.effective_timezone(tenant.timezone))).date()
 
 
-def farewell_message(tenant: Tenant, group: Group, day: date) -> dict:
-    body = {"tenant_id": tenant.tenant_id, "date": str(day), "group_ids": [group.group_id], "kind": "farewell"}
-    if group.channel is Channel.wecom_customer_group:
-        body["owner"] = group.owner  # the owner's mass-send task, as for briefs
-    return body
+def farewell_message(tenant: Tenant, group: Group, day: date) -> FarewellMessage:
+    # A customer group's farewell goes in its owner's mass-send task, as briefs do.
+    owner = group.owner if group.channel is Channel.wecom_customer_group else None
+    return FarewellMessage(tenant_id=tenant.tenant_id, date=day, group_ids=(group.group_id,), owner=owner)
 
 
 def _named(ledger: PointsLedger, tenant_id: str, rows: list[dict]) -> list[dict]:
     """The invitation's top members with the nicknames they gave (briefs' rule: masked id when none)."""
-    if not rows:
-        return []
-    ledger.prefetch([member_key(tenant_id, r["member_id"]) for r in rows])
-    try:
-        return [{**r, "name": member_name(ledger.member(tenant_id, r["member_id"]).nickname, r["member_id"])}
-                for r in rows]
-    finally:
-        ledger.forget()
+    names = nicknames(ledger, tenant_id, [r["member_id"] for r in rows])
+    return [{**r, "name": member_name(names[r["member_id"]], r["member_id"])} for r in rows]
 
 
-def end_group(item: FlashItem, tenant: Tenant, group: Group, deps: ExpireDeps, now: datetime) -> None:
+def end_group(item: StoredFlash, tenant: Tenant, group: Group, deps: ExpireDeps, now: datetime) -> None:
     ends_at = item.ends_at
     terms = Terms.model_validate(item.terms or {})
     _, invite = terms.resolved(tenant)
@@ -176,7 +170,7 @@ def end_group(item: FlashItem, tenant: Tenant, group: Group, deps: ExpireDeps, n
     deps.flash.mark_ended(item, now + RECHECK, now)
 
 
-def check_farewell(item: FlashItem, tenant: Tenant, group: Group, deps: ExpireDeps, now: datetime) -> str:
+def check_farewell(item: StoredFlash, tenant: Tenant, group: Group, deps: ExpireDeps, now: datetime) -> str:
     day = date.fromisoformat(item.farewell_date)
     record = deps.deliveries.get(tenant.tenant_id, group.group_id, day, Push.farewell().push_id)
     if record is None:
@@ -196,7 +190,7 @@ def expire(now: datetime, deps: ExpireDeps) -> dict:
     summary = Counter(ended=0, dissolved=0, waiting=0, missing=0)
     tenants: dict[str, Tenant | None] = {}
     for item in deps.flash.due(now):
-        tenant_id = tenant_of(item)
+        tenant_id = item.tenant_id
         if tenant_id not in tenants:
             tenants[tenant_id] = deps.tenants.get(tenant_id)
         tenant, group = tenants[tenant_id], deps.groups.get(tenant_id, item.group_id)
@@ -216,7 +210,7 @@ def expire(now: datetime, deps: ExpireDeps) -> dict:
 
 def flash_report(tenant_id: str, group_id: str, *, tenants: TenantRepository, flash: FlashRepository) -> dict:
     require_tenant(tenant_id, tenants)
-    item = flash.get(tenant_id, group_id)
+    item = flash.find(tenant_id, group_id)
     if item is None:
         raise NotFound(f"Tenant {tenant_id!r} has no flash group {group_id!r}.", code="unknown_flash_group")
     return {"group_id": group_id, "state": item.state, "ends_at": item.ends_at.isoformat(),

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from qunyun.adapters.points_ledger import Contention, PointsLedger
-from qunyun.adapters.points_tables import MallOrderItem
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain import signing
 from qunyun.domain.errors import InvalidRequest
-from qunyun.domain.ledger import Plan
-from qunyun.services.mall import FULFIL_SHARDS, get_order
+from qunyun.domain.ledger import Contention, Plan, RecordWrite
+from qunyun.domain.mall import Redemption
+from qunyun.services.ledger_ports import MallUnitOfWork as Ledger
+from qunyun.services.mall import order_of, order_view
 
 MAX_ATTEMPTS = 6
 BACKOFF = timedelta(minutes=1)  # 1, 2, 4, 8, 16 minutes between tries
@@ -52,10 +52,10 @@ def _notice(tenant_id: str, secret: str, url: str, event: str, view: dict, now: 
     return body, headers
 
 
-def _deliver(order: MallOrderItem, tenant_id: str, secret: str, now: datetime, post: Post) -> tuple[list[str], str]:
+def _deliver(order: Redemption, tenant_id: str, secret: str, now: datetime, post: Post) -> tuple[list[str], str]:
     """Sends the owed notices in order; returns those still owed and the last error."""
-    view = get_order_view(order, tenant_id)
-    owed = list(order.fulfil_events or [])
+    view = order_view(order)
+    owed = list(order.fulfil_events)
     while owed:
         body, headers = _notice(tenant_id, secret, order.fulfilment_url, owed[0], view, now)
         try:
@@ -68,64 +68,50 @@ def _deliver(order: MallOrderItem, tenant_id: str, secret: str, now: datetime, p
     return owed, ""
 
 
-def get_order_view(order: MallOrderItem, tenant_id: str) -> dict:
-    oid = order.pk.rsplit("#", 1)[-1]
-    return {"order_id": oid, "request_id": order.request_id, "member_id": order.member_id,
-            "reward_id": order.reward_id, "quantity": int(order.quantity), "status": order.status,
-            "points_spent": int(order.points_spent or 0)}
+def _outcome(order: Redemption, owed: list[str], error: str, now: datetime) -> tuple[str, dict]:
+    """Delivered, parked after the last try, or retried after a backoff that doubles each time."""
+    attempts = order.fulfil_attempts + (1 if owed else 0)
+    if not owed:
+        return "delivered", {"fulfil_state": "delivered", "fulfil_events": [], "fulfil_error": None, "fulfil_at": None}
+    if attempts >= MAX_ATTEMPTS:
+        return "parked", {"fulfil_state": "parked", "fulfil_events": owed, "fulfil_attempts": attempts,
+                          "fulfil_error": error, "fulfil_at": now.isoformat()}
+    retry_at = now + BACKOFF * 2 ** (attempts - 1)
+    return "retrying", {"fulfil_events": owed, "fulfil_attempts": attempts, "fulfil_error": error,
+                        "fulfil_at": retry_at.isoformat()}
 
 
-def deliver_due(now: datetime, *, ledger: PointsLedger, tenants: TenantRepository, secrets: SecretStore,
+def deliver_due(now: datetime, *, ledger: Ledger, tenants: TenantRepository, secrets: SecretStore,
                 post: Post = http_post) -> dict[str, int]:
     """One pass over every due notice; each order's outcome is written with a condition on its version."""
     summary = {"delivered": 0, "retrying": 0, "parked": 0}
     cache: dict[str, str | None] = {}
-    for shard in range(FULFIL_SHARDS):
-        for key in ledger.orders_due(f"FULFIL#{shard}", now.isoformat()):
-            tenant_id = key.pk.split("#RD#")[0]
-            order = ledger.mall_order(tenant_id, key.pk.rsplit("#", 1)[-1])
-            if order is None or order.fulfil_state != "due":
-                continue
-            if tenant_id not in cache:
-                tenant = tenants.get(tenant_id)
-                cache[tenant_id] = secrets.get(tenant.secret_ref) if tenant else None
-            secret = cache[tenant_id]
-            owed, error = _deliver(order, tenant_id, secret, now, post) if secret else (
-                list(order.fulfil_events or []), "the tenant's webhook secret is missing")
-            attempts = int(order.fulfil_attempts or 0) + (1 if owed else 0)
-            if not owed:
-                update = {"fulfil_state": "delivered", "fulfil_events": [], "fulfil_error": None, "fulfil_pk": None,
-                          "fulfil_sk": None}
-                outcome = "delivered"
-            elif attempts >= MAX_ATTEMPTS:
-                update = {"fulfil_state": "parked", "fulfil_events": owed, "fulfil_attempts": attempts,
-                          "fulfil_error": error, "fulfil_pk": f"PARKED#{tenant_id}",
-                          "fulfil_sk": f"{now.isoformat()}#{tenant_id}#{order.pk.rsplit('#', 1)[-1]}"}
-                outcome = "parked"
-            else:
-                retry_at = now + BACKOFF * 2 ** (attempts - 1)
-                update = {"fulfil_events": owed, "fulfil_attempts": attempts, "fulfil_error": error,
-                          "fulfil_sk": f"{retry_at.isoformat()}#{tenant_id}#{order.pk.rsplit('#', 1)[-1]}"}
-                outcome = "retrying"
-            plan = Plan(changes=[], mall_order={"pk": order.pk, "create": False, "version": int(order.version or 0),
-                                                "set": update})
-            try:
-                ledger.commit(plan, now)
-                summary[outcome] += 1
-            except Contention:
-                continue  # the order changed meanwhile (a cancellation): the next pass sees it fresh
+    for tenant_id, oid in ledger.notices(now.isoformat()):
+        order = ledger.redemption(tenant_id, oid)
+        if order is None or order.fulfil_state != "due":
+            continue
+        if tenant_id not in cache:
+            tenant = tenants.get(tenant_id)
+            cache[tenant_id] = secrets.get(tenant.secret_ref) if tenant else None
+        secret = cache[tenant_id]
+        owed, error = _deliver(order, tenant_id, secret, now, post) if secret else (
+            list(order.fulfil_events), "the tenant's webhook secret is missing")
+        outcome, update = _outcome(order, owed, error, now)
+        plan = Plan(tenant_id, redemption=RecordWrite(oid, update, version=order.version))
+        try:
+            ledger.commit(plan, now)
+            summary[outcome] += 1
+        except Contention:
+            continue  # the order changed meanwhile (a cancellation): the next pass sees it fresh
     return summary
 
 
-def orders_by_state(tenant_id: str, state: str, *, ledger: PointsLedger) -> list[dict]:
+def orders_by_state(tenant_id: str, state: str, *, ledger: Ledger) -> list[dict]:
+    """The tenant's orders whose notices are due, or parked after the last try (the dead letters)."""
     if state not in ("due", "parked"):
         raise InvalidRequest("--status must be due or parked.", field="status")
     if state == "parked":
-        keys = ledger.orders_due(f"PARKED#{tenant_id}", "9999", page=1000)
+        found = ledger.notices("9999", tenant_id, page=1000)
     else:
-        keys = [k for shard in range(FULFIL_SHARDS) for k in ledger.orders_due(f"FULFIL#{shard}", "9999", page=1000)
-                if k.pk.startswith(f"{tenant_id}#RD#")]
-    from qunyun.adapters.tenants import TenantRepository
-
-    tenant = TenantRepository().get(tenant_id)
-    return [get_order(tenant, k.pk.rsplit("#", 1)[-1], ledger=ledger) for k in keys]
+        found = ((t, oid) for t, oid in ledger.notices("9999", page=1000) if t == tenant_id)
+    return [order_of(tenant_id, oid, ledger=ledger) for _, oid in found]

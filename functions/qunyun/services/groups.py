@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from qunyun.adapters.flash import FlashRepository
 from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.secrets import SecretStore, group_secret_name
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import InvalidRequest, NotFound
 from qunyun.domain.group_csv import RowError, parse_group_csv
@@ -46,15 +46,14 @@ def require_tenant(tenant_id: str, tenants: TenantRepository) -> Tenant:
 
 def _to_group(tenant_id: str, row: GroupRow, refs: dict[str, str], known: tuple[str, datetime] | None,
               now: datetime) -> Group:
-    base = f"{tenant_id}/groups/{row.group_id}"
     data = row.model_dump(exclude={"webhook_url", "secret"})
     status, created = known or (Status.active, now)
     return Group(
         tenant_id=tenant_id,
         **data,
-        webhook_ref=refs.get(f"{base}/webhook_url"),
+        webhook_ref=refs.get(group_secret_name(tenant_id, row.group_id, "webhook_url")),
         webhook_host=urlsplit(row.webhook_url).netloc if row.webhook_url else None,
-        secret_ref=refs.get(f"{base}/secret"),
+        secret_ref=refs.get(group_secret_name(tenant_id, row.group_id, "secret")),
         status=status,
         created_at=created,
         updated_at=now,
@@ -67,7 +66,7 @@ def import_groups(
 ) -> ImportReport:
     """Checks every row first; writes nothing unless all are valid. Re-importing a file is an upsert that
     keeps each group's status and creation time, so it can be run again after a failure. A flash group gets its
-    FlashItem (the tenant's default terms) so that it ends too."""
+    end stored (with the tenant's default terms) so that it ends too."""
     tenant = require_tenant(tenant_id, tenants)
     rows, errors = parse_group_csv(csv_text)
     if errors:
@@ -85,11 +84,9 @@ def import_rows(tenant: Tenant, rows: list[GroupRow], *, groups: GroupRepository
     tenant_id = tenant.tenant_id
     credentials = {}
     for row in rows:
-        base = f"{tenant_id}/groups/{row.group_id}"
-        if row.webhook_url:
-            credentials[f"{base}/webhook_url"] = row.webhook_url
-        if row.secret:
-            credentials[f"{base}/secret"] = row.secret
+        for name in ("webhook_url", "secret"):
+            if getattr(row, name):
+                credentials[group_secret_name(tenant_id, row.group_id, name)] = getattr(row, name)
     refs = secrets.put_many(credentials) if credentials else {}
     known = groups.created_at(tenant_id)
     now = datetime.now(UTC)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime
 
-from qunyun.adapters.points_ledger import PointsLedger, member_pk
-from qunyun.domain.errors import InvalidRequest, NotFound
+from qunyun.domain.errors import NotFound
 from qunyun.domain.ledger import balance_view
 from qunyun.domain.points import NEVER, is_expired
+from qunyun.services.ledger_ports import MemberReads
 
 
-def member_view(tenant_id: str, member_id: str, *, ledger: PointsLedger, now: datetime) -> dict:
+def member_view(tenant_id: str, member_id: str, *, ledger: MemberReads, now: datetime) -> dict:
     member = ledger.member(tenant_id, member_id)
     if not member.exists:
         raise NotFound(f"There is no member {member_id!r}.", code="unknown_member")
@@ -40,26 +37,15 @@ def member_view(tenant_id: str, member_id: str, *, ledger: PointsLedger, now: da
     }
 
 
-def _decode_cursor(cursor: str, pk: str) -> dict:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        assert key["pk"]["S"] == pk and key["sk"]["S"].startswith("E#")
-        return key
-    except (ValueError, KeyError, TypeError, AssertionError, binascii.Error):
-        raise InvalidRequest("cursor is not one this API returned for this member.", field="cursor") from None
-
-
-def entries_page(tenant_id: str, member_id: str, limit: int, cursor: str | None, *, ledger: PointsLedger) -> dict:
+def entries_page(tenant_id: str, member_id: str, limit: int, cursor: str | None, *, ledger: MemberReads) -> dict:
+    """A page of the member's entries, newest first; `next_cursor` fetches the next page."""
     if not ledger.member(tenant_id, member_id).exists:
         raise NotFound(f"There is no member {member_id!r}.", code="unknown_member")
-    pk = member_pk(tenant_id, member_id)
-    items, last = ledger.entries(tenant_id, member_id, limit, _decode_cursor(cursor, pk) if cursor else None)
+    items, next_cursor = ledger.entries_page(tenant_id, member_id, limit, cursor)
     entries = [{
         "entry_id": i.entry_id, "kind": i.kind, "source_type": i.source_type, "source_id": i.source_id,
-        "actor": i.actor, "reason": i.reason, "points": int(i.points),
-        "deltas": {k: int(v) for k, v in (i.deltas.as_dict() if i.deltas else {}).items()},
+        "actor": i.actor, "reason": i.reason, "points": i.points, "deltas": i.deltas,
         "group_id": i.group_id, "program_day": i.program_day, "occurred_at": i.occurred_at,
         "created_at": i.created_at.isoformat(),
     } for i in items]
-    next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
     return {"entries": entries, "next_cursor": next_cursor}

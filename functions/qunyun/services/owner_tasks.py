@@ -1,6 +1,6 @@
 """Following up WeCom mass-send tasks: what each owner confirmed, reminders for the rest, and the stale ones cancelled.
 
-BriefSend hands a customer group's push to its owner as an `add_msg_template` task and records the group
+SendPushes hands a customer group's push to its owner as an `add_msg_template` task and records the group
 `awaiting_owner` with the task's msgid (domain/owner_tasks.py). Every run of the follow-up job, for each task
 that still has groups waiting (found through the deliveries table's `awaiting_owner` index, no Scan; each task
 is one item listing its push and its waiting groups, which loses each group as it is recorded):
@@ -39,7 +39,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from qunyun.adapters.deliveries import AWAITING_SHARDS, DeliveryRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.owner_tasks import OwnerTaskLog
 from qunyun.adapters.secrets import SecretStore
@@ -48,15 +47,16 @@ from qunyun.channels.wecom_customer_group import CORP_ERRORS, ApiResult, Corp, G
 from qunyun.domain.deliveries import Delivery, Status
 from qunyun.domain.owner_tasks import OUTCOME, OwnerTask, TaskLog, reminder_due, stale_at
 from qunyun.domain.tenants import Tenant
+from qunyun.services.delivery_ports import OwnerTaskWork
 
 STOP_MARGIN_SECONDS = 20.0  # a run starts no task with less time than this left before its timeout
 
 
-@dataclass
+@dataclass(frozen=True)
 class FollowUpDeps:
     tenants: TenantRepository
     groups: GroupRepository
-    deliveries: DeliveryRepository
+    deliveries: OwnerTaskWork
     log: OwnerTaskLog
     secrets: SecretStore
     customer_groups: Callable[[], WecomCustomerGroups]
@@ -233,9 +233,9 @@ def follow_up(now: datetime, *, deps: FollowUpDeps) -> dict:
     """Follows up every WeCom task with groups awaiting their owner, as at `now` (the scheduled time): records
     what the owners sent, reminds them, cancels stale tasks. Returns counts and `problems` (sentences)."""
     run = _Run(now, deps)
-    # Each run starts at another shard, so a run that stops early does not always leave the same tasks last.
-    first = int(now.timestamp() // 900) % AWAITING_SHARDS
-    for task in deps.deliveries.awaiting_owner(first_shard=first):
+    # Each run (every 15 minutes) starts at another shard, so a run that stops early does not always leave the
+    # same tasks last.
+    for task in deps.deliveries.awaiting_owner(first_shard=int(now.timestamp() // 900)):
         if deps.time_left() < STOP_MARGIN_SECONDS:
             run.summary["stopped_early"] = 1
             break

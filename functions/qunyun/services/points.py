@@ -7,22 +7,30 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from qunyun.adapters.points_ledger import (
-    Contention,
-    PointsLedger,
-    event_key,
-    invite_key,
-    member_key,
-    member_pk,
-    order_key,
-)
 from qunyun.domain.errors import Conflict, InvalidRequest, QunyunError, Unprocessable
 from qunyun.domain.events import MAX_AGE, MAX_FUTURE, PointsEvent
-from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, balance_view, credit, take_available
+from qunyun.domain.ledger import (
+    Contention,
+    Entry,
+    EventRecord,
+    Guard,
+    Invite,
+    LotId,
+    LotWrite,
+    MemberChange,
+    Plan,
+    Purchase,
+    Read,
+    RecordWrite,
+    balance_view,
+    credit,
+    take_available,
+)
 from qunyun.domain.points import cap_grant, checkin_points, expires_at, program_day, purchase_points, refund_share
 from qunyun.domain.points import streak_after as next_streak
 from qunyun.domain.rules import Rules
 from qunyun.domain.tenants import Tenant
+from qunyun.services.ledger_ports import PointsUnitOfWork as Ledger
 
 MAX_ATTEMPTS = 25
 
@@ -32,7 +40,7 @@ class Outcome:
 
     def __init__(self, change: MemberChange, granted: int = 0, pending: int = 0, capped: bool = False,
                  reason: str | None = None, **extra):
-        self.plan = Plan(changes=[change])
+        self.plan = Plan(change.member.tenant_id, changes=[change])
         self.granted, self.pending, self.capped, self.reason, self.extra = granted, pending, capped, reason, extra
 
     def response(self, event_id: str) -> dict:
@@ -61,17 +69,16 @@ def _entry(event: PointsEvent, change: MemberChange, kind: str, source_id: str, 
                  occurred_at=event.occurred_at.isoformat(), on_board=True)
 
 
-def _capped(change: MemberChange, ledger: PointsLedger, rules: Rules, source: str, day: str,
+def _capped(change: MemberChange, ledger: Ledger, rules: Rules, source: str, day: str,
             requested: int) -> tuple[int, bool]:
     cap = rules.daily_caps.get(source)
     if cap is None:
         return requested, False
-    sk = f"G#cap#{day}#{source}"
-    seen = ledger.guard(member_pk(change.member.tenant_id, change.member.member_id), sk)
-    granted_today = int(seen.granted) if seen else 0
+    guard = Guard.cap(day, source)
+    granted_today = ledger.guard(change.member.tenant_id, change.member.member_id, guard) or 0
     grant, capped = cap_grant(requested, granted_today, cap)
     if grant:
-        change.cap = (sk, granted_today, granted_today + grant)
+        change.cap = (guard, granted_today, granted_today + grant)
     return grant, capped
 
 
@@ -82,11 +89,11 @@ def _earn(change: MemberChange, event: PointsEvent, rules: Rules, tz: str, now: 
     change.entries.append(_entry(event, change, "earn", source_id, points, day, earned=points))
 
 
-def plan_checkin(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change: MemberChange,
+def plan_checkin(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange,
                  now: datetime) -> Outcome:
     rules, day = tenant.rules, program_day(event.occurred_at, tenant.timezone)
-    guard = f"G#checkin#{day}"
-    if ledger.guard(member_pk(tenant.tenant_id, event.member_id), guard):
+    guard = Guard.checkin(str(day))
+    if ledger.guard(tenant.tenant_id, event.member_id, guard) is not None:
         return Outcome(change, reason="already_checked_in")
     m = change.member
     late = m.last_checkin is not None and day <= m.last_checkin
@@ -101,11 +108,11 @@ def plan_checkin(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, chang
     return Outcome(change, granted=grant, capped=capped, streak=streak)
 
 
-def plan_quiz(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change: MemberChange,
+def plan_quiz(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange,
               now: datetime) -> Outcome:
     rules, day = tenant.rules, str(program_day(event.occurred_at, tenant.timezone))
-    guard = f"G#quiz#{event.quiz_id}#{event.question_id}"
-    if ledger.guard(member_pk(tenant.tenant_id, event.member_id), guard):
+    guard = Guard.quiz(event.quiz_id, event.question_id)
+    if ledger.guard(tenant.tenant_id, event.member_id, guard) is not None:
         return Outcome(change, reason="already_answered")
     change.guards.append(guard)
     requested = rules.quiz.points_per_correct if event.correct else 0
@@ -115,7 +122,7 @@ def plan_quiz(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change: 
     return Outcome(change, granted=grant, capped=capped)
 
 
-def plan_purchase(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change: MemberChange,
+def plan_purchase(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange,
                   now: datetime) -> Outcome:
     rules, day = tenant.rules, str(program_day(event.occurred_at, tenant.timezone))
     if ledger.order(tenant.tenant_id, event.order_id):
@@ -124,36 +131,34 @@ def plan_purchase(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, chan
     requested = purchase_points(event.amount_fen, rules.purchase.points_per_yuan)
     grant, capped = _capped(change, ledger, rules, "purchase", day, requested)
     settle_at = (event.occurred_at + timedelta(days=rules.purchase.return_window_days)).astimezone(UTC).isoformat()
-    lot_sk = f"P#purchase#{event.order_id}"
     if grant:
         change.add("pending", grant)
         change.add("earned", grant)
-        change.lots.append(LotWrite(lot_sk, add=grant, due=settle_at, set={
+        change.lots.append(LotWrite(LotId("purchase", event.order_id), add=grant, due=settle_at, set={
             "state": "pending", "settle_at": settle_at, "source_type": "purchase", "source_id": event.order_id,
             "group_id": event.group_id}))
         change.entries.append(_entry(event, change, "pending", event.order_id, grant, day, earned=grant))
     outcome = Outcome(change, pending=grant, capped=capped, settles_at=settle_at)
-    outcome.plan.order = {"order_id": event.order_id, "create": True, "set": {
-        "member_id": event.member_id, "amount_fen": event.amount_fen, "points": grant, "group_id": event.group_id,
-        "refunded_fen": 0, "reversed_points": 0, "refund_ids": [], "version": 0}}
+    purchase = Purchase(event.order_id, event.member_id, event.amount_fen, grant, group_id=event.group_id)
+    outcome.plan.purchase = RecordWrite.new(purchase, "order_id")
     return outcome
 
 
-def plan_refund(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change: MemberChange,
+def plan_refund(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange,
                 now: datetime) -> Outcome:
     day = str(program_day(event.occurred_at, tenant.timezone))
     order = ledger.order(tenant.tenant_id, event.order_id)
     if order is None or order.member_id != event.member_id:
         raise Unprocessable(f"Member {event.member_id!r} has no order {event.order_id!r}.", code="unknown_order",
                             field="order_id")
-    if event.refund_id in (order.refund_ids or []):
+    if event.refund_id in order.refund_ids:
         return Outcome(change, reason="refund_already_recorded")
-    left = int(order.amount_fen) - int(order.refunded_fen)
+    left = order.amount_fen - order.refunded_fen
     if event.amount_fen > left:
         raise Unprocessable(f"The refund of {event.amount_fen} fen exceeds the {left} fen not yet refunded.",
                             code="refund_exceeds_order", field="amount_fen")
-    share = refund_share(int(order.points), int(order.amount_fen), int(order.refunded_fen), event.amount_fen)
-    lot = ledger.lot(tenant.tenant_id, event.member_id, f"P#purchase#{event.order_id}")
+    share = refund_share(order.points, order.amount_fen, order.refunded_fen, event.amount_fen)
+    lot = ledger.lot(tenant.tenant_id, event.member_id, LotId("purchase", event.order_id))
     from_pending = min(share, lot.remaining) if lot and lot.state == "pending" else 0
     if from_pending:
         change.add("pending", -from_pending)
@@ -168,21 +173,20 @@ def plan_refund(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change
     entry = _entry(event, change, "refund", event.order_id, -share, day)
     change.entries.append(entry)
     outcome = Outcome(change, granted=-rest, pending=-from_pending, reversed=share)
-    outcome.plan.order = {"order_id": event.order_id, "create": False, "version": int(order.version), "set": {
-        "refunded_fen": int(order.refunded_fen) + event.amount_fen,
-        "reversed_points": int(order.reversed_points) + share,
-        "refund_ids": [*(order.refund_ids or []), event.refund_id]}}
+    outcome.plan.purchase = RecordWrite(event.order_id, version=order.version, fields={
+        "refunded_fen": order.refunded_fen + event.amount_fen, "reversed_points": order.reversed_points + share,
+        "refund_ids": [*order.refund_ids, event.refund_id]})
     return outcome
 
 
-def plan_invite(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change: MemberChange,
+def plan_invite(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange,
                 now: datetime) -> Outcome:
     rules, day = tenant.rules, str(program_day(event.occurred_at, tenant.timezone))
-    if ledger.guard(f"{tenant.tenant_id}#IN#{event.invitee_id}", "#INVITE"):
+    if ledger.invite(tenant.tenant_id, event.invitee_id) is not None:
         return Outcome(change, reason="already_invited")
     grant, capped = _capped(change, ledger, rules, "invite", day, rules.invite.points)
     invitee = ledger.member(tenant.tenant_id, event.invitee_id)
-    lot_sk = f"P#invite#{event.invitee_id}"
+    lot = LotId("invite", event.invitee_id)
     # Whether the invitee has a settled purchase decides pending or released; the invitee's first
     # settlement bumps its version, so one of the two transactions sees the other.
     state = "released" if invitee.settled_purchase else "pending"
@@ -192,14 +196,13 @@ def plan_invite(tenant: Tenant, event: PointsEvent, ledger: PointsLedger, change
         # Pending until the invitee's first purchase settles (the settle job releases it).
         change.add("pending", grant)
         change.add("earned", grant)
-        change.lots.append(LotWrite(lot_sk, add=grant, set={
+        change.lots.append(LotWrite(lot, add=grant, set={
             "state": "pending", "source_type": "invite", "source_id": event.invitee_id,
             "invitee_id": event.invitee_id, "group_id": event.group_id}))
         change.entries.append(_entry(event, change, "pending", event.invitee_id, grant, day, earned=grant))
     outcome = Outcome(change, granted=grant if state == "released" else 0, pending=0 if state == "released" else grant,
                       capped=capped)
-    outcome.plan.invite = {"invitee_id": event.invitee_id, "create": True, "set": {
-        "inviter_id": event.member_id, "lot_sk": lot_sk, "granted": grant, "state": state}}
+    outcome.plan.invite = RecordWrite.new(Invite(event.invitee_id, event.member_id, lot, grant, state), "invitee_id")
     outcome.plan.unchanged.append(invitee)
     return outcome
 
@@ -213,33 +216,32 @@ PLANNERS: dict[str, Callable[..., Outcome]] = {
 }
 
 
-def _replay(stored, event: PointsEvent) -> dict:
+def _replay(stored: EventRecord, event: PointsEvent) -> dict:
     if stored.digest != event.digest():
         raise Conflict(f"Event {event.event_id!r} was already received with different content.",
                        code="idempotency_conflict", field="event_id")
     return {**stored.response, "status": "duplicate"}
 
 
-def reads_of(tenant: Tenant, event: PointsEvent) -> list[tuple[str, str]]:
-    """Every item the event's planner reads, so that one BatchGetItem fetches them all."""
-    t, day = tenant.tenant_id, program_day(event.occurred_at, tenant.timezone)
-    pk = member_pk(t, event.member_id)
-    keys = [event_key(t, event.event_id), member_key(t, event.member_id)]
+def reads_of(tenant: Tenant, event: PointsEvent) -> list[Read]:
+    """Every item the event's planner reads, so that one round trip fetches them all."""
+    t, m, day = tenant.tenant_id, event.member_id, str(program_day(event.occurred_at, tenant.timezone))
+    reads = [Read("event", t, event.event_id), Read.member(t, m)]
     source = {"quiz_answer": "quiz", "purchase_refund": None}.get(event.type, event.type)
     if source:
-        keys.append((pk, f"G#cap#{day}#{source}"))
+        reads.append(Read.guard(t, m, Guard.cap(day, source)))
     if event.type == "checkin":
-        keys.append((pk, f"G#checkin#{day}"))
+        reads.append(Read.guard(t, m, Guard.checkin(day)))
     elif event.type == "quiz_answer":
-        keys.append((pk, f"G#quiz#{event.quiz_id}#{event.question_id}"))
+        reads.append(Read.guard(t, m, Guard.quiz(event.quiz_id, event.question_id)))
     elif event.type in ("purchase", "purchase_refund"):
-        keys += [order_key(t, event.order_id), (pk, f"P#purchase#{event.order_id}")]
+        reads += [Read("purchase", t, event.order_id), Read.lot(t, m, LotId("purchase", event.order_id))]
     elif event.type == "invite":
-        keys += [invite_key(t, event.invitee_id), member_key(t, event.invitee_id)]
-    return keys
+        reads += [Read("invite", t, event.invitee_id), Read.member(t, event.invitee_id)]
+    return reads
 
 
-def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: PointsLedger, now: datetime) -> dict:
+def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: datetime) -> dict:
     """Applies one points event exactly once; a repeat of its event_id returns the first result."""
     for attempt in range(MAX_ATTEMPTS):
         ledger.prefetch(reads_of(tenant, event))
@@ -265,7 +267,7 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: PointsLedger, now
         finally:
             ledger.forget()
         response = outcome.response(event.event_id)
-        outcome.plan.event = (event.event_id, event.digest(), response)
+        outcome.plan.event = EventRecord(event.event_id, event.digest(), response)
         try:
             ledger.commit(outcome.plan, now)
             return response

@@ -6,13 +6,17 @@ import random
 import time
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from qunyun.adapters.deliveries import DeliveryRepository, GroupDay
 from qunyun.domain.deliveries import Delivery
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.groups import Group
 from qunyun.domain.quota import Allowance, Budget, Decision, Push, Spent, allowance, decide
 from qunyun.domain.tenants import Tenant
+from qunyun.services.delivery_ports import PushPlanning
+
+if TYPE_CHECKING:
+    from qunyun.adapters.group_days import GroupDay
 
 ATTEMPTS = 12
 
@@ -26,7 +30,7 @@ def budget_of(tenant: Tenant, group: Group) -> Budget:
 
 
 def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[Push] = (), *,
-          deliveries: DeliveryRepository, record: Delivery, claim: tuple[str, datetime] | None = None,
+          deliveries: PushPlanning, record: Delivery, claim: tuple[str, datetime] | None = None,
           known: GroupDay | None = None) -> Decision:
     """Decides whether `push` goes to the group on its local `day` and, if it does, spends its slot.
 
@@ -59,7 +63,7 @@ def spend(tenant: Tenant, group: Group, push: Push, day: date, later: Sequence[P
 
 def spend_together(tenant: Tenant, push: Push, day: date,
                    wanted: Sequence[tuple[Group, Delivery, GroupDay, Sequence[Push]]], *,
-                   deliveries: DeliveryRepository, claim: tuple[str, datetime]) -> list[bool | None]:
+                   deliveries: PushPlanning, claim: tuple[str, datetime]) -> list[bool | None]:
     """`spend` for many groups' `push` on their local `day`, each `(group, record, day as just read, its later
     pushes)`, written together when nothing was written to the day yet and the push simply goes; each True is a
     push spent and its record written claimed. The others are left to `spend`: None for a push that does not

@@ -1,35 +1,36 @@
-"""An event's reminder rung and its cancellation notice as BriefSend content (services/brief_send.py).
+"""An event's reminder rung and its cancellation notice as push content (services/push_send.py sends them).
 
-A reminder message is `{tenant_id, date, group_ids, owner?, kind: "reminder", event_id, lead, due}`; a
-cancellation notice `{..., kind: "event_cancelled", event_id}`. Both read the event as stored when they are
-handled, so a message queued before a move or a cancel cannot send what no longer applies: a rung whose time
-changed sends and records nothing (its new time is queued on its own), a rung of a cancelled event is recorded
-skipped with `event_cancelled`.
+A reminder is a ReminderMessage, a cancellation notice a CancellationMessage (domain/push_messages.py). Both
+read the event as stored when they are handled, so a message queued before a move or a cancel cannot send what
+no longer applies: a rung whose time changed sends and records nothing (its new time is queued on its own), a
+rung of a cancelled event is recorded skipped with `event_cancelled`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from qunyun.adapters.events import EventRepository
 from qunyun.adapters.render import inert, render
 from qunyun.domain.briefs import DIALECTS
 from qunyun.domain.event_reminders import StoredEvent
 from qunyun.domain.groups import Channel, Group
 from qunyun.domain.groups import Status as GroupStatus
 from qunyun.domain.notices import LABELS, compose_cancellation, compose_reminder
+from qunyun.domain.push_messages import CancellationMessage, ReminderMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.reminders import Rung
 from qunyun.domain.tenants import Tenant
-from qunyun.services.brief_send import CONTENT, SendDeps
 from qunyun.services.briefs import Rendered
 from qunyun.services.events import CANCELLED
+from qunyun.services.push_content import Sending
+from qunyun.services.send_deps import SendDeps
 
 
 class _EventNotice:
     name: str  # the notice template
 
-    def __init__(self, event_id: str, stored: StoredEvent | None, tenant: Tenant, lead: str, due: str | None):
+    def __init__(self, event_id: str, stored: StoredEvent | None, tenant: Tenant, lead: str,
+                 due: datetime | None):
         self.event_id, self.stored, self.tenant, self.lead, self.due = event_id, stored, tenant, lead, due
 
     @property
@@ -51,7 +52,7 @@ class _EventNotice:
     def _context(self, group: Group, zone: str) -> dict:
         raise NotImplementedError
 
-    def render(self, job, group: Group) -> Rendered:
+    def render(self, job: Sending, group: Group) -> Rendered:
         event, locale = self.stored.event, self.tenant.policy.locale
         dialect = DIALECTS[group.channel]
         zone = group.effective_timezone(self.tenant.timezone)
@@ -80,8 +81,7 @@ class ReminderContent(_EventNotice):
             return None  # recorded as missing instead
         ladder = self.stored.ladder(group.group_id)
         rung = next((r for r in ladder.rungs if r["lead"] == self.lead), None) if ladder else None
-        if rung is None or rung["due"] is None or datetime.fromisoformat(rung["due"]) != \
-                datetime.fromisoformat(self.due):
+        if rung is None or rung["due"] is None or datetime.fromisoformat(rung["due"]) != self.due:
             return "event_moved"
         return None
 
@@ -107,19 +107,13 @@ class CancellationContent(_EventNotice):
                                     event.starts_at, zone, self.tenant.policy.locale)
 
 
-def _events(deps: SendDeps) -> EventRepository:
-    return getattr(deps, "events", None) or EventRepository()
+def reminder_content(message: ReminderMessage, tenant: Tenant, deps: SendDeps) -> ReminderContent:
+    event_id = message.event_id
+    return ReminderContent(event_id, deps.events.get(tenant.tenant_id, event_id), tenant, message.lead,
+                           message.due)
 
 
-def reminder_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> ReminderContent:
-    event_id = body["event_id"]
-    return ReminderContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, body["lead"], body["due"])
+def cancellation_content(message: CancellationMessage, tenant: Tenant, deps: SendDeps) -> CancellationContent:
+    event_id = message.event_id
+    return CancellationContent(event_id, deps.events.get(tenant.tenant_id, event_id), tenant, CANCELLED, None)
 
-
-def cancellation_content(body: dict, tenant: Tenant, day: date, deps: SendDeps) -> CancellationContent:
-    event_id = body["event_id"]
-    return CancellationContent(event_id, _events(deps).get(tenant.tenant_id, event_id), tenant, CANCELLED, None)
-
-
-CONTENT["reminder"] = reminder_content
-CONTENT["event_cancelled"] = cancellation_content

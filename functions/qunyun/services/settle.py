@@ -15,32 +15,41 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from qunyun.adapters.points_ledger import (
-    DUE_SHARDS,
-    Contention,
-    PointsLedger,
-    invite_key,
-    member_key,
-    member_pk,
-    split_member_pk,
-)
 from qunyun.adapters.tenants import TenantRepository
-from qunyun.domain.ledger import Entry, LotWrite, MemberChange, Plan, credit
+from qunyun.domain.ledger import (
+    RUN_COUNTERS,
+    Contention,
+    Entry,
+    JobRun,
+    LotId,
+    LotState,
+    LotWrite,
+    MemberChange,
+    Plan,
+    Read,
+    RecordWrite,
+    credit,
+    entry_id,
+)
 from qunyun.domain.points import expires_at, is_expired
 from qunyun.domain.tenants import Tenant
-from qunyun.services.boards import boards_built, build_boards, built_mark
+from qunyun.services.boards import build_boards
+from qunyun.services.ledger_ports import JobUnitOfWork as Ledger
 
-SUMMARY = ("settled", "points_released", "invites_released", "lots_expired", "points_expired", "boards_built")
 BOARD_HOUR = 2  # boards of a day are built from 02:00 local the next day, once late events have arrived
 
 
 @dataclass
 class Run:
-    pk: str
-    ledger: PointsLedger
+    job: str
+    ledger: Ledger
     tenants: TenantRepository
     now: datetime
     _cache: dict[str, Tenant]
+
+    @property
+    def id(self) -> JobRun:
+        return JobRun(self.job, self.now)
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         if tenant_id not in self._cache:
@@ -57,16 +66,20 @@ def _retry(work: Callable[[], None]) -> None:
     raise RuntimeError("settlement kept losing races for one member; it will be retried by the next run")
 
 
-def _settle(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
+def _start(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> tuple[MemberChange, LotState | None, Plan]:
+    """Reads the member and the lot in one round trip, and an empty plan of a change to the member."""
+    run.ledger.prefetch(_reads(tenant.tenant_id, member_id, lot_id))
+    change = MemberChange(run.ledger.member(tenant.tenant_id, member_id))
+    lot = run.ledger.lot(tenant.tenant_id, member_id, lot_id)
+    return change, lot, Plan(tenant.tenant_id, changes=[change])
+
+
+def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
     ledger, now = run.ledger, run.now
-    ledger.prefetch([member_key(tenant.tenant_id, member_id), (member_pk(tenant.tenant_id, member_id), lot_sk),
-                     invite_key(tenant.tenant_id, member_id)])
-    member = ledger.member(tenant.tenant_id, member_id)
-    lot = ledger.lot(tenant.tenant_id, member_id, lot_sk)
-    change = MemberChange(member)
-    plan = Plan(changes=[change])
+    change, lot, plan = _start(run, tenant, member_id, lot_id)
+    member = change.member
     if lot is None or lot.state != "pending" or lot.remaining <= 0 or not lot.settle_at:
-        change.lots.append(LotWrite(lot_sk, clear_due=True))
+        change.lots.append(LotWrite(lot_id, clear_due=True))
         return ledger.commit(plan, now)
     if datetime.fromisoformat(lot.settle_at) > now:
         ledger.forget()
@@ -76,50 +89,46 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     credit(change, points, expires_at(available_at, tenant.rules.expiry, tenant.timezone))
     change.lots.append(LotWrite.of(lot, add=-points, set={"state": "settled"}, clear_due=True))
     deltas = {k: v for k, v in change.deltas.items() if v}
-    change.entries.append(Entry(f"settle#{lot.source_id}", "settle", "purchase", lot.source_id or "", "system",
+    change.entries.append(Entry(entry_id("settle", lot.source_id), "settle", "purchase", lot.source_id or "", "system",
                                 points, deltas, group_id=lot.group_id))
     counters = {"settled": 1, "points_released": points}
     if not member.settled_purchase:
         change.set["settled_purchase"] = True
         counters["invites_released"] = _release_invite(plan, tenant, member_id, available_at, ledger)
-    plan.job = (run.pk, "run", {k: v for k, v in counters.items() if v})
+    plan.job = (run.id, {k: v for k, v in counters.items() if v})
     ledger.commit(plan, now)
 
 
-def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, ledger: PointsLedger) -> int:
+def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, ledger: Ledger) -> int:
     """The invitee's first settled purchase releases the inviter's pending invite points, in the same
     transaction, so the release happens exactly once."""
-    invite = ledger.guard(*invite_key(tenant.tenant_id, invitee_id))
+    invite = ledger.invite(tenant.tenant_id, invitee_id)
     if invite is None:
         # An invite arriving meanwhile must see this settlement or be seen by it: it may not slip in.
-        plan.absent.append(invite_key(tenant.tenant_id, invitee_id))
+        plan.absent_invites.append(invitee_id)
         return 0
     if invite.state != "pending":
         return 0
     inviter = ledger.member(tenant.tenant_id, invite.inviter_id)
-    lot = ledger.lot(tenant.tenant_id, invite.inviter_id, invite.lot_sk)
-    plan.invite = {"invitee_id": invitee_id, "create": False, "set": {"state": "released"}}
+    lot = ledger.lot(tenant.tenant_id, invite.inviter_id, invite.lot)
+    plan.invite = RecordWrite(invitee_id, {"state": "released"})
     if lot is None or lot.state != "pending" or lot.remaining <= 0:
         return 0
     change = MemberChange(inviter)
     change.add("pending", -lot.remaining)
     credit(change, lot.remaining, expires_at(at, tenant.rules.expiry, tenant.timezone))
     change.lots.append(LotWrite.of(lot, add=-lot.remaining, set={"state": "settled"}))
-    change.entries.append(Entry(f"release#{invitee_id}", "release", "invite", invitee_id, "system", lot.remaining,
-                                {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
+    change.entries.append(Entry(entry_id("release", invitee_id), "release", "invite", invitee_id, "system",
+                                lot.remaining, {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
     plan.changes.append(change)
     return 1
 
 
-def _expire(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
+def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
     ledger, now = run.ledger, run.now
-    ledger.prefetch([member_key(tenant.tenant_id, member_id), (member_pk(tenant.tenant_id, member_id), lot_sk)])
-    member = ledger.member(tenant.tenant_id, member_id)
-    lot = ledger.lot(tenant.tenant_id, member_id, lot_sk)
-    change = MemberChange(member)
-    plan = Plan(changes=[change])
+    change, lot, plan = _start(run, tenant, member_id, lot_id)
     if lot is None or lot.remaining <= 0 or lot.state != "available":
-        change.lots.append(LotWrite(lot_sk, clear_due=True))
+        change.lots.append(LotWrite(lot_id, clear_due=True))
         return ledger.commit(plan, now)
     if not is_expired(lot.expires_at, now):
         ledger.forget()
@@ -128,38 +137,30 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_sk: str) -> None:
     change.add("available", -points)
     change.add("expired", points)
     change.lots.append(LotWrite.of(lot, add=-points, set={"state": "expired"}, clear_due=True))
-    change.entries.append(Entry(f"expire#{lot.expires_at}", "expire", "expiry", lot.expires_at or "", "system",
-                                -points, {"available": -points, "expired": points}, lots={lot_sk: points}))
-    plan.job = (run.pk, "run", {"lots_expired": 1, "points_expired": points})
+    change.entries.append(Entry(entry_id("expire", lot.expires_at), "expire", "expiry", lot.expires_at or "", "system",
+                                -points, {"available": -points, "expired": points}, lots={lot_id: points}))
+    plan.job = (run.id, {"lots_expired": 1, "points_expired": points})
     ledger.commit(plan, now)
 
 
-def _reads(item) -> list[tuple[str, str]]:
-    """What settling or expiring a due item reads first: its member, the lot and, for a purchase, the invite."""
-    tenant_id, member_id = split_member_pk(item.pk)
-    keys = [member_key(tenant_id, member_id), (item.pk, item.sk)]
-    return keys + [invite_key(tenant_id, member_id)] if item.sk.startswith("P#") else keys
+def _reads(tenant_id: str, member_id: str, lot: LotId) -> list[Read]:
+    """What settling or expiring a lot reads first: its member, the lot and, for a purchase, the invite."""
+    reads = [Read.member(tenant_id, member_id), Read.lot(tenant_id, member_id, lot)]
+    return reads + [Read("invite", tenant_id, member_id)] if lot.pending else reads
 
 
 def process_due(run: Run) -> int:
     """Pages through every shard of the due index up to `now`; returns the pieces of work done."""
     done = 0
-    until = run.now.isoformat()
-    for shard in range(DUE_SHARDS):
-        cursor = None
-        while True:
-            items, cursor = run.ledger.due(f"DUE#{shard}", until, cursor)
-            with run.ledger.ahead([key for item in items for key in _reads(item)]):
-                for item in items:
-                    tenant_id, member_id = split_member_pk(item.pk)
-                    tenant = run.tenant(tenant_id)
-                    if tenant is None:
-                        continue
-                    work = _settle if item.sk.startswith("P#") else _expire
-                    _retry(lambda w=work, t=tenant, m=member_id, s=item.sk: w(run, t, m, s))
-                    done += 1
-            if not cursor:
-                break
+    for page in run.ledger.due_work(run.now.isoformat()):
+        with run.ledger.ahead([read for work in page for read in _reads(*work)]):
+            for tenant_id, member_id, lot in page:
+                tenant = run.tenant(tenant_id)
+                if tenant is None:
+                    continue
+                work = _settle if lot.pending else _expire
+                _retry(lambda w=work, t=tenant, m=member_id, x=lot: w(run, t, m, x))
+                done += 1
     return done
 
 
@@ -173,25 +174,28 @@ def build_due_boards(run: Run) -> int:
     built = 0
     for tenant_id in run.tenants.ids():
         tenant = run.tenant(tenant_id)
-        day = board_day(run.now, tenant.timezone)
-        if boards_built(run.ledger, tenant_id, day):
+        day = str(board_day(run.now, tenant.timezone))
+        if run.ledger.boards_built(tenant_id, day):
             continue
-        count = build_boards(run.ledger, tenant_id, day, run.now)
-        if run.ledger.mark_boards(built_mark(tenant_id, day), run.pk, count):
+        count = build_boards(run.ledger, tenant_id, date.fromisoformat(day), run.now)
+        if run.ledger.mark_boards(tenant_id, day, run.id, count):
             built += count
     return built
 
 
-def settle(now: datetime, *, ledger: PointsLedger, tenants: TenantRepository, job_name: str = "SettlePoints") -> dict:
+def settle(now: datetime, *, ledger: Ledger, tenants: TenantRepository, job_name: str = "SettlePoints") -> dict:
     """One run as at `now` (the scheduled time). Returns its summary; a finished run is not repeated."""
-    now = now.astimezone(UTC)  # due keys and run keys are written in UTC; one instant is one run
-    run = Run(f"JOB#{job_name}#{now.isoformat()}", ledger, tenants, now, {})
-    job = ledger.job(run.pk, "run")
-    if job and job.done:
-        return {**{k: int(getattr(job, k) or 0) for k in SUMMARY}, "repeated": True}
+    now = now.astimezone(UTC)  # due work and runs are named in UTC; one instant is one run
+    run = Run(job_name, ledger, tenants, now, {})
+    before = ledger.run(run.id)
+    if before and before["done"]:
+        return {**_summary(before), "repeated": True}
     process_due(run)
     build_due_boards(run)
-    job = ledger.job(run.pk, "run")
-    summary = {k: int(getattr(job, k) or 0) if job else 0 for k in SUMMARY}
-    ledger.save_job(run.pk, "run", done=True)
+    summary = _summary(ledger.run(run.id))
+    ledger.finish_run(run.id)
     return summary
+
+
+def _summary(counters: dict | None) -> dict:
+    return {k: (counters or {}).get(k, 0) for k in RUN_COUNTERS}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from qunyun.adapters.secrets import SecretStore, wecom_corp_name
+from qunyun.adapters.secrets import SecretStore, webhook_secret_name, wecom_corp_name
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import Conflict, InvalidRequest, NotFound
 from qunyun.domain.tenants import DEFAULT_TIMEZONE, Tenant, TenantPolicy, check_tenant_id, check_timezone
@@ -26,7 +26,8 @@ def create_tenant(
     if tenants.get(tenant_id) is not None:
         raise Conflict(f"Tenant {tenant_id!r} already exists.", code="tenant_exists")
     secret = token.token_urlsafe(32)
-    ref = secrets.put_many({f"{tenant_id}/webhook_secret": secret})[f"{tenant_id}/webhook_secret"]
+    name = webhook_secret_name(tenant_id)
+    ref = secrets.put_many({name: secret})[name]
     tenant = Tenant(tenant_id=tenant_id, name=name, timezone=timezone, secret_ref=ref, created_at=datetime.now(UTC))
     tenants.add(tenant)
     return tenant, secret

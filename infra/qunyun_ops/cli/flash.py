@@ -1,4 +1,4 @@
-"""`qunyun flash ...`: flash groups, their terms and their final report (README "Flash groups")."""
+"""`qunyun flash ...`: flash groups, their terms and their final report (docs/operators.md "Flash groups")."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ FIGURES = (("members", "members who earned points"), ("checkins", "check-ins"), 
 
 
 @app.command("create")
-def create(file: Path = typer.Argument(..., metavar="FILE.yaml", help="Flash groups and their terms (README)."),
+def create(file: Path = typer.Argument(..., metavar="FILE.yaml", help="Flash groups and terms (docs/operators.md)."),
            tenant: str = TenantOption, json_: bool = JsonOption, local: bool = LocalOption) -> None:
     """Checks a flash file and creates or updates its groups and their terms; a file with any error writes
     nothing. A group that has ended already keeps its status and terms."""
@@ -50,7 +50,7 @@ def create(file: Path = typer.Argument(..., metavar="FILE.yaml", help="Flash gro
 @app.command("report")
 def report(group_id: str = typer.Argument(..., metavar="ID", help="The flash group's id."),
            tenant: str = TenantOption, json_: bool = JsonOption, local: bool = LocalOption) -> None:
-    """A flash group's state and, once it has ended, its final figures (README "Flash groups")."""
+    """A flash group's state and, once it has ended, its final figures (docs/operators.md "Flash groups")."""
     connect(local)
     from qunyun.adapters.flash import FlashRepository
     from qunyun.adapters.tenants import TenantRepository

@@ -30,7 +30,7 @@ app.add_typer(rules_app, name="rules")
 
 @rules_app.command("set")
 def rules_set(
-    file: Path = typer.Argument(..., metavar="FILE.yaml", help="Earning rules (see the README)."),
+    file: Path = typer.Argument(..., metavar="FILE.yaml", help="Earning rules (docs/points.md)."),
     tenant: str = TenantOption,
     local: bool = LocalOption,
 ) -> None:

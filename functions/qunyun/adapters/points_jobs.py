@@ -1,0 +1,86 @@
+"""Scheduled runs' checkpoints and counters, and the built leaderboards, in the points table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_tables import BoardItem, JobItem, LotItem
+from qunyun.domain.ledger import RUN_COUNTERS, Board, JobRun, LotId
+
+
+class JobStore:
+    """Mixed into PointsLedger, whose connection it writes with."""
+
+    def run(self, run: JobRun) -> dict | None:
+        """The run's counters and whether it finished (`done`); None before its first piece of work."""
+        try:
+            item = JobItem.get(*keys.run_key(run), consistent_read=True)
+        except JobItem.DoesNotExist:
+            return None
+        return {"done": bool(item.done), **{k: int(getattr(item, k) or 0) for k in RUN_COUNTERS}}
+
+    def finish_run(self, run: JobRun) -> None:
+        """Marks the run done, so that a repeat of it answers from its counters."""
+        self.save_job(*keys.run_key(run), done=True)
+
+    def save_job(self, pk: str, sk: str, **fields) -> None:
+        try:
+            item = JobItem.get(pk, sk, consistent_read=True)
+        except JobItem.DoesNotExist:
+            item = JobItem(pk, sk)
+        for k, v in fields.items():
+            setattr(item, k, v)
+        item.save()
+
+    def due_work(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
+        """Pages of (tenant, member, lot) whose pending points settle or whose lot expires by `until`."""
+        for queue in keys.due_queues():
+            cursor = None
+            while True:
+                query = LotItem.due.query(queue, LotItem.due_sk <= until + "~", limit=page, page_size=page,
+                                          last_evaluated_key=cursor)
+                items = list(query)
+                cursor = query.last_evaluated_key
+                yield [(*keys.split_member_pk(i.pk), keys.lot_of(i.sk)) for i in items]
+                if not cursor:
+                    break
+
+    # ---- leaderboards -------------------------------------------------------------------------------
+    def board(self, tenant_id: str, scope: str, period: str, start: str) -> Board | None:
+        """The stored board of a scope ("tenant", "group:{id}") and period (day, week, month) starting on `start`."""
+        try:
+            item = BoardItem.get(keys.boards_pk(tenant_id), keys.board_sk(scope, period, start))
+        except BoardItem.DoesNotExist:
+            return None
+        return Board(list(item.entries or []), item.through, item.as_of)
+
+    def save_board(self, tenant_id: str, scope: str, period: str, start: str, entries: list, through: str,
+                   as_of: datetime) -> None:
+        BoardItem(keys.boards_pk(tenant_id), keys.board_sk(scope, period, start), entries=entries, through=through,
+                  as_of=as_of).save()
+
+    def boards_built(self, tenant_id: str, day: str) -> bool:
+        try:
+            JobItem.get(*keys.boards_built_key(tenant_id, day), consistent_read=True)
+            return True
+        except JobItem.DoesNotExist:
+            return False
+
+    def mark_boards(self, tenant_id: str, day: str, run: JobRun, count: int) -> bool:
+        """Records that a tenant-day's boards are built and adds them to the run's count, atomically, so a
+        run stopped in between and started again reports them once. False if already marked."""
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(JobItem(*keys.boards_built_key(tenant_id, day), done=True, boards_built=count),
+                        condition=JobItem.pk.does_not_exist())
+                tx.update(JobItem(*keys.run_key(run)), actions=[JobItem.boards_built.add(count)])
+            return True
+        except TransactWriteError as err:
+            if err.cause_response_code == "TransactionCanceledException":
+                return False
+            raise

@@ -1,0 +1,155 @@
+"""Every key of the points table, written once: the domain names a member, lot, guard, record or shard,
+and these functions say where it lives (the layout is in points_tables.py)."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime
+
+from qunyun.domain.ledger import Guard, JobRun, LotId, Read
+
+Key = tuple[str, str]
+DUE_SHARDS = 4
+FULFIL_SHARDS = 4
+BALANCE_SK = "#BALANCE"
+STOCK_SK = "#STOCK"
+RECORD_SK = {"event": "#EVENT", "purchase": "#ORDER", "invite": "#INVITE", "redemption": "#ORDER"}
+RECORD_TAG = {"event": "EV", "purchase": "OR", "invite": "IN", "redemption": "RD"}
+
+
+def member_pk(tenant_id: str, member_id: str) -> str:
+    return f"{tenant_id}#{member_id}"
+
+
+def member_key(tenant_id: str, member_id: str) -> Key:
+    return member_pk(tenant_id, member_id), BALANCE_SK
+
+
+def split_member_pk(pk: str) -> tuple[str, str]:
+    tenant_id, _, member_id = pk.partition("#")
+    return tenant_id, member_id
+
+
+def record_key(kind: str, tenant_id: str, record_id: str) -> Key:
+    """A points event's idempotency record, a purchase, an invite or a redemption."""
+    return f"{tenant_id}#{RECORD_TAG[kind]}#{record_id}", RECORD_SK[kind]
+
+
+def record_id(pk: str) -> str:
+    return pk.rsplit("#", 1)[-1]
+
+
+def record_tenant(kind: str, pk: str) -> str:
+    return pk.split(f"#{RECORD_TAG[kind]}#")[0]
+
+
+def guard_sk(guard: Guard) -> str:
+    return "#".join(("G", guard.kind, *guard.parts))
+
+
+def guard_of(sk: str) -> Guard:
+    _, kind, *parts = sk.split("#")
+    return Guard(kind, tuple(parts))
+
+
+def lot_sk(lot: LotId) -> str:
+    return f"L#{lot.name}" if lot.source == "expiry" else f"P#{lot.source}#{lot.name}"
+
+
+def lot_of(sk: str) -> LotId:
+    if sk.startswith("L#"):
+        return LotId.expiring(sk.removeprefix("L#"))
+    _, source, name = sk.split("#", 2)
+    return LotId(source, name)
+
+
+def lot_prefix(pending: bool) -> str:
+    return "P#" if pending else "L#"
+
+
+def lots_stored(lots: dict[LotId, int]) -> dict[str, int]:
+    return {lot_sk(lot): points for lot, points in lots.items()}
+
+
+def lots_read(stored: dict[str, int] | None) -> dict[LotId, int]:
+    return {lot_of(sk): int(points) for sk, points in (stored or {}).items()}
+
+
+def due_shard(pk: str) -> str:
+    return due_queues()[zlib.crc32(pk.encode()) % DUE_SHARDS]
+
+
+def due_queues() -> list[str]:
+    return [f"DUE#{i}" for i in range(DUE_SHARDS)]
+
+
+def due_sk(pk: str, sk: str, at: str) -> str:
+    return f"{at}#{pk}#{sk}"
+
+
+def rewards_pk(tenant_id: str) -> str:
+    return f"{tenant_id}#REWARDS"
+
+
+def stock_pk(tenant_id: str, reward_id: str, shard: int) -> str:
+    return f"{tenant_id}#RW#{reward_id}#S{shard}"
+
+
+def shard_of(pk: str) -> int:
+    return int(pk.rsplit("#S", 1)[-1])
+
+
+def fulfil_pk(tenant_id: str, order_id: str, state: str) -> str:
+    """Owed notices are spread over FULFIL shards by order; parked ones stay listed under their tenant."""
+    return f"PARKED#{tenant_id}" if state == "parked" else f"FULFIL#{int(order_id[-6:], 16) % FULFIL_SHARDS}"
+
+
+def fulfil_sk(tenant_id: str, order_id: str, at: str) -> str:
+    return f"{at}#{tenant_id}#{order_id}"
+
+
+def fulfil_queues(tenant_id: str | None = None) -> list[str]:
+    """The due shards, or a tenant's parked list."""
+    return [f"PARKED#{tenant_id}"] if tenant_id else [f"FULFIL#{i}" for i in range(FULFIL_SHARDS)]
+
+
+def run_key(run: JobRun) -> Key:
+    return f"JOB#{run.job}#{run.at.isoformat()}", "run"
+
+
+def boards_pk(tenant_id: str) -> str:
+    return f"{tenant_id}#BOARD"
+
+
+def board_sk(scope: str, period: str, start: str) -> str:
+    return f"{scope}#{period}#{start}"
+
+
+def boards_built_key(tenant_id: str, day: str) -> Key:
+    """The job item SettlePoints writes once a day's boards are all stored."""
+    return boards_pk(tenant_id), f"built#{day}"
+
+
+def board_day_pk(tenant_id: str, day: str) -> str:
+    return f"{tenant_id}#{day}"
+
+
+def entry_sk(at: datetime, entry_id: str = "") -> str:
+    """Entries sort by the UTC time they were written."""
+    return f"E#{at.astimezone(UTC).isoformat(timespec='microseconds')}" + (f"#{entry_id}" if entry_id else "")
+
+
+def key_of(read: Read) -> Key:
+    """Where one domain read lives."""
+    t, i = read.tenant_id, read.id
+    if read.kind == "member":
+        return member_key(t, i)
+    if read.kind == "guard":
+        return member_pk(t, i), guard_sk(read.part)
+    if read.kind == "lot":
+        return member_pk(t, i), lot_sk(read.part)
+    if read.kind == "reward":
+        return rewards_pk(t), i
+    if read.kind == "stock":
+        return stock_pk(t, i, read.part), STOCK_SK
+    return record_key(read.kind, t, i)

@@ -1,0 +1,208 @@
+"""Consistent reads of the points table, and the per-thread snapshot a change plans from.
+
+A change reads its member, guards and counters before it writes; `prefetch` fetches them in one
+BatchGetItem. Correctness never rests on these reads: the transaction's conditions (member version, lots
+as read, guards that must not exist) reject a plan made from stale ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+
+from pynamodb.connection import Connection
+
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_keys import Key
+from qunyun.adapters.points_tables import (
+    TABLE,
+    EntryItem,
+    EventItem,
+    GuardItem,
+    LotItem,
+    MemberItem,
+    OrderItem,
+    _PointsMeta,
+)
+from qunyun.adapters.tables import share_session
+from qunyun.domain.errors import InvalidRequest
+from qunyun.domain.ledger import Entry, EventRecord, Guard, Invite, LotId, LotState, MemberState, Purchase, Read
+from qunyun.domain.points import BALANCE_PARTS
+
+_ENTRY_FIELDS = ("entry_id", "kind", "source_type", "source_id", "actor", "reason", "group_id", "program_day",
+                 "occurred_at", "created_at")
+_PURCHASE_FIELDS = ("member_id", "group_id")
+
+
+def _lot_state(item: LotItem) -> LotState:
+    return LotState(id=keys.lot_of(item.sk), state=item.state, remaining=int(item.remaining or 0),
+                    expires_at=item.expires_at, settle_at=item.settle_at, source_type=item.source_type,
+                    source_id=item.source_id, group_id=item.group_id, invitee_id=item.invitee_id)
+
+
+def entry_of(item: EntryItem) -> Entry:
+    deltas = item.deltas.as_dict() if item.deltas else {}
+    return Entry(points=int(item.points), deltas={k: int(v) for k, v in deltas.items()},
+                 earned=int(item.earned or 0), lots=keys.lots_read(item.lots.as_dict() if item.lots else {}),
+                 **{f: getattr(item, f) for f in _ENTRY_FIELDS})
+
+
+class LedgerReads:
+    """Reads in domain terms, from the prefetched snapshot where it holds the item."""
+
+    def __init__(self) -> None:
+        self._connection = share_session(Connection(region=_PointsMeta.region, host=_PointsMeta.host,
+                                                    max_retry_attempts=_PointsMeta.max_retry_attempts))
+        self._local = threading.local()  # the prefetched snapshot of the current thread's attempt
+
+    # ---- one round trip for everything a change needs to read ------------------------------------
+    def _read(self, wanted: list[Key]) -> dict[Key, dict | None]:
+        """These items (None for those that do not exist), read consistently, 100 to a BatchGetItem."""
+        found: dict[Key, dict] = {}
+        unique = list(dict.fromkeys(wanted))
+        for start in range(0, len(unique), 100):
+            request: dict | None = {TABLE: {"ConsistentRead": True, "Keys": [
+                {"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique[start:start + 100]]}}
+            while request:
+                resp = self._connection.client.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(TABLE, []):
+                    found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+                request = resp.get("UnprocessedKeys") or None
+        return {key: found.get(key) for key in unique}
+
+    def prefetch(self, reads: list[Read | Key]) -> None:
+        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`.
+        Raw keys are still taken from callers not yet speaking in domain reads (briefs, flash groups)."""
+        self.prefetch_keys([r if isinstance(r, tuple) else keys.key_of(r) for r in reads])
+
+    def prefetch_keys(self, wanted: list[Key]) -> None:
+        """Keys read ahead (`ahead`) and not yet used are taken from there instead."""
+        wanted = list(dict.fromkeys(wanted))
+        ahead = getattr(self._local, "ahead", None) or {}
+        taken = {key: ahead.pop(key) for key in wanted if key in ahead}
+        missing = [key for key in wanted if key not in taken]
+        self._local.snapshot = {**taken, **(self._read(missing) if missing else {})}
+
+    @contextmanager
+    def ahead(self, reads: list[Read]) -> Iterator[None]:
+        """Reads the items many small changes will need, 100 to a BatchGetItem, for their `prefetch` to take.
+        Each item is taken once: a second change needing it (it may have been written since) and every retry
+        read it again. Nothing read ahead outlives the block."""
+        self._local.ahead = self._read([keys.key_of(r) for r in reads])
+        try:
+            yield
+        finally:
+            self._local.ahead = None
+
+    def forget(self) -> None:
+        self._local.snapshot = None
+
+    def _get(self, model, key: Key):
+        snapshot = getattr(self._local, "snapshot", None)
+        if snapshot is not None and key in snapshot:
+            raw = snapshot[key]
+            return model.from_raw_data(raw) if raw is not None else None
+        try:
+            return model.get(*key, consistent_read=True)
+        except model.DoesNotExist:
+            return None
+
+    # ---- a member and what hangs under it ----------------------------------------------------------
+    def member(self, tenant_id: str, member_id: str) -> MemberState:
+        item = self._get(MemberItem, keys.member_key(tenant_id, member_id))
+        if item is None:
+            return MemberState(tenant_id, member_id)
+        return MemberState(
+            tenant_id, member_id, exists=True, version=int(item.version), status=item.status,
+            nickname=item.nickname, balance={p: int(getattr(item, p) or 0) for p in BALANCE_PARTS},
+            earned=int(item.earned or 0), streak_days=int(item.streak_days or 0),
+            last_checkin=date.fromisoformat(item.last_checkin) if item.last_checkin else None,
+            settled_purchase=bool(item.settled_purchase),
+        )
+
+    def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
+        """The member's lots named by expiry (available or expired), or its pending ones."""
+        pk = keys.member_pk(tenant_id, member_id)
+        query = LotItem.query(pk, LotItem.sk.startswith(keys.lot_prefix(pending)), consistent_read=True)
+        return [_lot_state(i) for i in query]
+
+    def lot(self, tenant_id: str, member_id: str, lot: LotId) -> LotState | None:
+        item = self._get(LotItem, (keys.member_pk(tenant_id, member_id), keys.lot_sk(lot)))
+        return _lot_state(item) if item is not None else None
+
+    def guard(self, tenant_id: str, member_id: str, guard: Guard) -> int | None:
+        """How many a counter guard has granted (0 for a mark); None when it does not exist."""
+        item = self._get(GuardItem, (keys.member_pk(tenant_id, member_id), keys.guard_sk(guard)))
+        return None if item is None else int(item.granted or 0)
+
+    def members(self, tenant_id: str) -> Iterator[str]:
+        for item in MemberItem.members.query(tenant_id):
+            yield item.member_id
+
+    # ---- records ------------------------------------------------------------------------------------
+    def event(self, tenant_id: str, event_id: str) -> EventRecord | None:
+        item = self._get(EventItem, keys.record_key("event", tenant_id, event_id))
+        return EventRecord(event_id, item.digest, item.response) if item is not None else None
+
+    def order(self, tenant_id: str, order_id: str) -> Purchase | None:
+        item = self._get(OrderItem, keys.record_key("purchase", tenant_id, order_id))
+        if item is None:
+            return None
+        return Purchase(order_id, amount_fen=int(item.amount_fen), points=int(item.points),
+                        refunded_fen=int(item.refunded_fen or 0), reversed_points=int(item.reversed_points or 0),
+                        refund_ids=list(item.refund_ids or []), version=int(item.version or 0),
+                        **{f: getattr(item, f) for f in _PURCHASE_FIELDS})
+
+    def invite(self, tenant_id: str, invitee_id: str) -> Invite | None:
+        item = self._get(GuardItem, keys.record_key("invite", tenant_id, invitee_id))
+        if item is None:
+            return None
+        return Invite(invitee_id, item.inviter_id, keys.lot_of(item.lot_sk) if item.lot_sk else None,
+                      int(item.granted or 0), item.state)
+
+    # ---- entries ------------------------------------------------------------------------------------
+    def entries_page(self, tenant_id: str, member_id: str, limit: int,
+                     cursor: str | None) -> tuple[list[Entry], str | None]:
+        """A page of entries, newest first, and the opaque cursor of the next page (None after the last)."""
+        pk = keys.member_pk(tenant_id, member_id)
+        query = EntryItem.query(pk, EntryItem.sk.startswith("E#"), limit=limit, scan_index_forward=False,
+                                last_evaluated_key=_decode_cursor(cursor, pk) if cursor else None, page_size=limit)
+        items = [entry_of(i) for i in query]
+        last = query.last_evaluated_key
+        return items, base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+
+    def all_entries(self, tenant_id: str, member_id: str) -> Iterator[Entry]:
+        query = EntryItem.query(keys.member_pk(tenant_id, member_id), EntryItem.sk.startswith("E#"),
+                                consistent_read=True)
+        yield from (entry_of(i) for i in query)
+
+    def entries_by_key(self, wanted: list[Key]) -> list[EntryItem]:
+        """Whole entries by (pk, sk), 100 to a BatchGetItem."""
+        return list(EntryItem.batch_get(wanted)) if wanted else []
+
+    def entries_between(self, tenant_id: str, member_id: str, start: datetime, end: datetime) -> Iterator[EntryItem]:
+        """A member's entries written from `start` to `end` (their sort keys begin with the UTC time)."""
+        low, high = keys.entry_sk(start), keys.entry_sk(end)
+        yield from EntryItem.query(keys.member_pk(tenant_id, member_id), EntryItem.sk.between(low, high + "~"))
+
+    def board_entries(self, tenant_id: str, day: str) -> Iterator[EntryItem]:
+        yield from EntryItem.board.query(keys.board_day_pk(tenant_id, day))
+
+    def earnings_on(self, tenant_id: str, day: str) -> Iterator[tuple[str, str | None, int]]:
+        """(member, group, points) of every earning entry of the tenant's program-day."""
+        for item in self.board_entries(tenant_id, day):
+            yield keys.split_member_pk(item.pk)[1], item.group_id, int(item.points)
+
+
+def _decode_cursor(cursor: str, pk: str) -> dict:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        assert key["pk"]["S"] == pk and key["sk"]["S"].startswith("E#")
+        return key
+    except (ValueError, KeyError, TypeError, AssertionError, binascii.Error):
+        raise InvalidRequest("cursor is not one this API returned for this member.", field="cursor") from None

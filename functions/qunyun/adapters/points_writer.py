@@ -1,0 +1,160 @@
+"""Commits a Plan as one TransactWriteItems (PynamoDB TransactWrite): the one write path of the ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_tables import (
+    EntryItem,
+    EventItem,
+    GuardItem,
+    JobItem,
+    LotItem,
+    MemberItem,
+    OrderItem,
+    StockItem,
+)
+from qunyun.adapters.redemptions import write_redemption
+from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWrite
+
+
+def transact(connection: Connection, plan: Plan, now: datetime) -> None:
+    """All of the plan or nothing; a lost race raises Contention."""
+    try:
+        with TransactWrite(connection=connection) as tx:
+            _write(tx, plan, now)
+    except TransactWriteError as err:
+        if err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
+            reasons = [getattr(r, "code", None) if r else None for r in (err.cancellation_reasons or [])]
+            raise Contention(reasons) from err
+        raise
+
+
+def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
+    tenant_id = plan.tenant_id
+    if plan.event:
+        tx.save(EventItem(*keys.record_key("event", tenant_id, plan.event.event_id), digest=plan.event.digest,
+                          response=plan.event.response, created_at=now), condition=EventItem.pk.does_not_exist())
+    for change in plan.changes:
+        _write_member(tx, change, now)
+    if plan.purchase:
+        _write_purchase(tx, tenant_id, plan.purchase)
+    if plan.invite:
+        _write_invite(tx, tenant_id, plan.invite)
+    for invitee_id in plan.absent_invites:
+        tx.condition_check(GuardItem, *keys.record_key("invite", tenant_id, invitee_id),
+                           condition=GuardItem.pk.does_not_exist())
+    for m in plan.unchanged:
+        cond = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
+        tx.condition_check(MemberItem, *keys.member_key(m.tenant_id, m.member_id), condition=cond)
+    for move in plan.stock:
+        cond = (StockItem.stock >= -move.units) if move.units < 0 else None
+        tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
+                  actions=[StockItem.stock.add(move.units)], condition=cond)
+    if plan.redemption:
+        write_redemption(tx, tenant_id, plan.redemption)
+    if plan.job:
+        run, counters = plan.job
+        tx.update(JobItem(*keys.run_key(run)), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
+
+
+def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> None:
+    m = change.member
+    pk, sk = keys.member_key(m.tenant_id, m.member_id)
+    actions = [MemberItem.version.set(m.version + 1)]
+    if not m.exists:
+        actions += [MemberItem.tenant_id.set(m.tenant_id), MemberItem.member_id.set(m.member_id),
+                    MemberItem.created_at.set(now), MemberItem.status.set("active")]
+    for part, amount in change.deltas.items():
+        if amount:
+            actions.append(getattr(MemberItem, part).add(amount))
+    for name, value in change.set.items():
+        attr = getattr(MemberItem, name)
+        actions.append(attr.remove() if value is None else attr.set(value))
+    condition = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
+    tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
+    for guard in change.guards:
+        tx.save(GuardItem(pk, keys.guard_sk(guard)), condition=GuardItem.pk.does_not_exist())
+    if change.cap:
+        guard, seen, after = change.cap
+        cond = GuardItem.granted == seen
+        if seen == 0:  # never counted, or counted back down to zero by a cancellation
+            cond = cond | GuardItem.pk.does_not_exist()
+        tx.update(GuardItem(pk, keys.guard_sk(guard)), actions=[GuardItem.granted.set(after)], condition=cond)
+    for lot in _merge_lots(change.lots):
+        cond = None
+        if lot.expect:
+            cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
+        lot_sk = keys.lot_sk(lot.lot)
+        tx.update(LotItem(pk, lot_sk), actions=_lot_actions(pk, lot_sk, lot), condition=cond)
+    for entry in change.entries:
+        tx.save(_entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
+
+
+def _write_purchase(tx: TransactWrite, tenant_id: str, order: RecordWrite) -> None:
+    key = keys.record_key("purchase", tenant_id, order.key)
+    if order.create:
+        tx.save(OrderItem(*key, **order.fields), condition=OrderItem.pk.does_not_exist())
+    else:
+        actions = [OrderItem.version.set(order.version + 1)]
+        actions += [getattr(OrderItem, k).set(v) for k, v in order.fields.items()]
+        tx.update(OrderItem(*key), actions=actions, condition=OrderItem.version == order.version)
+
+
+def _write_invite(tx: TransactWrite, tenant_id: str, invite: RecordWrite) -> None:
+    key = keys.record_key("invite", tenant_id, invite.key)
+    fields = dict(invite.fields)
+    if "lot" in fields:
+        fields["lot_sk"] = keys.lot_sk(fields.pop("lot"))
+    if invite.create:
+        tx.save(GuardItem(*key, **fields), condition=GuardItem.pk.does_not_exist())
+    else:
+        tx.update(GuardItem(*key), actions=[getattr(GuardItem, k).set(v) for k, v in fields.items()])
+
+
+def _merge_lots(lots):
+    merged: dict[Any, Any] = {}
+    for lot in lots:
+        if lot.lot in merged:
+            prev = merged[lot.lot]
+            prev.add += lot.add
+            prev.set.update(lot.set)
+            prev.due = lot.due or prev.due
+            prev.clear_due = lot.clear_due or prev.clear_due
+            prev.expect = prev.expect or lot.expect
+        else:
+            merged[lot.lot] = type(lot)(lot.lot, lot.add, dict(lot.set), lot.due, lot.clear_due, lot.expect)
+    return merged.values()
+
+
+def _lot_actions(pk: str, sk: str, lot) -> list:
+    actions = []
+    if lot.add:
+        actions.append(LotItem.remaining.add(lot.add))
+    for name, value in lot.set.items():
+        attr = getattr(LotItem, name)
+        actions.append(attr.remove() if value is None else attr.set(value))
+    if lot.due:
+        actions += [LotItem.due_pk.set(keys.due_shard(pk)), LotItem.due_sk.set(keys.due_sk(pk, sk, lot.due))]
+    elif lot.clear_due:
+        actions += [LotItem.due_pk.remove(), LotItem.due_sk.remove()]
+    if not actions:
+        actions.append(LotItem.version.add(0))
+    return actions
+
+
+def _entry_item(pk: str, tenant_id: str, entry: Entry, now: datetime) -> EntryItem:
+    return EntryItem(
+        pk, keys.entry_sk(now, entry.entry_id),
+        board_pk=keys.board_day_pk(tenant_id, entry.program_day) if entry.on_board and entry.program_day else None,
+        entry_id=entry.entry_id, kind=entry.kind, source_type=entry.source_type, source_id=entry.source_id,
+        actor=entry.actor, reason=entry.reason, points=entry.points, deltas=entry.deltas, earned=entry.earned,
+        lots=keys.lots_stored(entry.lots), group_id=entry.group_id, program_day=entry.program_day,
+        occurred_at=entry.occurred_at, created_at=now,
+    )

@@ -1,0 +1,41 @@
+"""What SendPushes sends with: its repositories, channels and clock, and the batch it is part of."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from qunyun.adapters.content import ContentRepository
+from qunyun.adapters.deliveries import DeliveryRepository
+from qunyun.adapters.delivery_claims import DeliveryClaims
+from qunyun.adapters.events import EventRepository
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.secrets import SecretStore
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.services.push_batch import Batch
+
+
+@dataclass
+class SendDeps:
+    tenants: TenantRepository
+    groups: GroupRepository
+    content: ContentRepository
+    deliveries: DeliveryRepository
+    ledger: PointsLedger
+    secrets: SecretStore
+    claims: DeliveryClaims
+    channel: Callable[[str], object]  # channel name → sender (qunyun.channels.channel)
+    customer_groups: Callable[[], object]  # → WecomCustomerGroups
+    clock: Callable[[], datetime]
+    # Called after every channel call, before its outcome is recorded (tests inject a crash here).
+    after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
+    events: EventRepository = field(default_factory=EventRepository)  # what reminders read of their event
+    batch: Batch | None = None  # what one batch of messages keeps (`for_batch`); one message's at least
+
+    def for_batch(self) -> SendDeps:
+        """These dependencies with a batch of their own: what one batch of messages reads once, reads ahead
+        and waits to write (services/push_batch.py)."""
+        return dataclasses.replace(self, batch=Batch(self.tenants, self.groups, self.deliveries, self.claims))
