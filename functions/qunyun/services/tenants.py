@@ -26,8 +26,8 @@ def create_tenant(
     if tenants.get(tenant_id) is not None:
         raise Conflict(f"Tenant {tenant_id!r} already exists.", code="tenant_exists")
     secret = token.token_urlsafe(32)
-    name = webhook_secret_name(tenant_id)
-    ref = secrets.put_many({name: secret})[name]
+    secret_name = webhook_secret_name(tenant_id)
+    ref = secrets.put_many({secret_name: secret})[secret_name]
     tenant = Tenant(tenant_id=tenant_id, name=name, timezone=timezone, secret_ref=ref, created_at=datetime.now(UTC))
     tenants.add(tenant)
     return tenant, secret
