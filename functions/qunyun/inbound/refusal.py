@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 # reason -> HTTP status: a callback that fails its platform's scheme is 401, one that cannot be read 400.
 STATUS = {"signature_invalid": 401, "timestamp_out_of_window": 401, "receive_id_mismatch": 401,
-          "token_invalid": 401, "unparsable": 400}
+          "token_invalid": 401, "unparsable": 400, "too_large": 413}
 
 
 @dataclass(frozen=True)
