@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from qunyun.adapters.secrets import SecretStore, corp_ref
+from qunyun.channels.result import Outcome
 from qunyun.channels.wecom_customer_group import Corp
 from qunyun.domain.roster import PlatformMember
 
@@ -27,7 +28,10 @@ class WecomMembers:
 
             self._client = WecomGroupChats(self.base_url)
         result = self._client.group_members(Corp(corp_id, secret), chat_id)
+        if result.outcome is Outcome.transient:
+            # WeCom busy or unreachable: the chat's events are retried, so the mismatch is not forgotten.
+            raise RuntimeError(f"groupchat/get failed for now: {result.code}")
         if not result.ok:
-            logger.warning("groupchat/get failed", extra={"code": result.code, "detail": result.detail})
+            logger.warning("groupchat/get refused", extra={"code": result.code, "detail": result.detail})
             return None
         return result.data
