@@ -3,6 +3,7 @@ writes once, unmapped chats kept bounded, and WeCom rosters reconciled with grou
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import process_group_events
@@ -111,8 +112,7 @@ def test_a_missed_wecom_member_version_reconciles_with_groupchat_get(groups, con
     with FakeWecomCustomerGroups() as wecom:
         wecom.add_corp("ww1", "corp-secret-1")
         set_wecom_corp(groups.tenant_id, "ww1", "corp-secret-1", tenants=TenantRepository(), secrets=secret_store())
-        deps = process_group_events.default_deps()
-        deps = type(deps)(**{**deps.__dict__, "wecom_members": WecomMembers(secret_store(), wecom.base_url)})
+        deps = replace(process_group_events.default_deps(), wecom_members=WecomMembers(secret_store(), wecom.base_url))
 
         def joined(user: str, at: datetime, versions: tuple[str, str]) -> MemberJoined:
             return MemberJoined(tenant_id=groups.tenant_id, platform="wecom", event_id=f"e-{user}", chat_id="wrChat1",
@@ -134,3 +134,20 @@ def test_a_missed_wecom_member_version_reconciles_with_groupchat_get(groups, con
     assert (rows["wecom:wmB"]["joined_how"], rows["wecom:wmB"]["name"]) == ("link", "Bea")
     assert rows["wecom:wmB"]["joined_at"] == (T0 + timedelta(seconds=60)).isoformat()
     assert rows["wecom:wmC"]["joined_how"] == "qr" and rows["wecom:wmC"]["left_at"] is None
+
+
+def test_importing_the_group_later_maps_the_chat(groups, context):
+    from qunyun.adapters.chats import ChatDirectory
+
+    deps = replace(process_group_events.default_deps(), directory=ChatDirectory(seconds=0))
+    # GIVEN a message from a chat no group names yet
+    process_group_events.process(sqs_event([message(groups, 1, "u1", T0, chat="-300")]), context, deps)
+    assert [c.chat_id for c in UnmappedStore().chats(groups.tenant_id)] == ["-300"]
+    # WHEN a group with that chat id is imported, and the chat speaks again
+    import_groups(groups.tenant_id, "\n".join([HEADER, "late,后来的群,traffic,telegram_bot,,BOT:3,,-300,,,,,,,"]),
+                  tenants=TenantRepository(), groups=GroupRepository(), secrets=secret_store())
+    process_group_events.process(sqs_event([message(groups, 2, "u1", T0 + timedelta(seconds=5), chat="-300")]),
+                                 context, deps)
+    # THEN the new message is the group's activity, and the unmapped chat still counts only the first
+    assert [p.messages.split("\t")[0] for p in pages_of(groups, "late")] == ["2"]
+    assert [c.event_count for c in UnmappedStore().chats(groups.tenant_id)] == [1]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from qunyun.adapters.community_tables import ActivityPageItem
-from qunyun.domain.activity import Sent, page_id
+from qunyun.domain.activity import Page, Sent, page_id
 
 KEEP_DAYS = 400  # metrics read up to 400 days back (API.md §8)
 
@@ -27,11 +28,18 @@ def _decode(text: str) -> list[Sent]:
 
 
 class ActivityStore:
-    def write(self, tenant_id: str, group_id: str, day: date, page: list[Sent], names: dict[str, str]) -> None:
-        """One put; the same page again (a redelivered batch) rewrites the same item."""
-        expires = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=KEEP_DAYS)
-        ActivityPageItem(_pk(tenant_id, group_id), f"{day.isoformat()}#{page_id(page)}", messages=_encode(page),
-                         names=names, expires=expires).save()
+    def write_many(self, pages: Iterable[Page]) -> int:
+        """Puts the pages with BatchWriteItem (25 a request); the same page again (a redelivered batch) rewrites
+        the same item."""
+        n = 0
+        with ActivityPageItem.batch_write() as batch:
+            for page in pages:
+                expires = datetime(page.day.year, page.day.month, page.day.day, tzinfo=UTC) + timedelta(days=KEEP_DAYS)
+                batch.save(ActivityPageItem(_pk(page.tenant_id, page.group_id),
+                                            f"{page.day.isoformat()}#{page_id(page.sent)}", messages=_encode(page.sent),
+                                            names=page.names, expires=expires))
+                n += 1
+        return n
 
     def read(self, tenant_id: str, group_id: str, first: date, last: date
              ) -> tuple[dict[date, list[Sent]], dict[str, str]]:

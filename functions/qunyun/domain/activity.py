@@ -22,6 +22,17 @@ class Sent:
     at: int  # Unix seconds
 
 
+@dataclass(frozen=True)
+class Page:
+    """A group's messages of one local day in one batch (at most PAGE_MESSAGES), with the names they showed."""
+
+    tenant_id: str
+    group_id: str
+    day: date
+    sent: list[Sent]
+    names: dict[str, str]
+
+
 def page_id(messages: Iterable[Sent]) -> str:
     ids = sorted(m.message_id for m in messages)
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:20]

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from qunyun.domain.activity import Sent, pages
+from qunyun.domain.activity import Page, Sent, pages
 from qunyun.domain.connections import CHANNELS, ChatGroup
 from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
@@ -35,7 +35,7 @@ class Roster(Protocol):
 
 
 class Activity(Protocol):
-    def write(self, tenant_id: str, group_id: str, day: date, page: list[Sent], names: dict[str, str]) -> None: ...
+    def write_many(self, pages: Iterable[Page]) -> int: ...
 
 
 class Unmapped(Protocol):
@@ -68,6 +68,7 @@ def process_batch(events: Keyed, deps: GroupEventDeps) -> set[str]:
     for key, event in events:
         chats[(event.tenant_id, event.platform, event.chat_id)].append((key, event))
     failed: set[str] = set()
+    written: list[tuple[Page, list[str]]] = []  # each page, with the records behind its chat
     for tenant_id in {t for t, _, _ in chats}:
         mine = {k: v for k, v in chats.items() if k[0] == tenant_id}
         try:
@@ -78,12 +79,26 @@ def process_batch(events: Keyed, deps: GroupEventDeps) -> set[str]:
             continue
         for (_, platform, chat_id), keyed in mine.items():
             try:
-                _record_chat(tenant_id, platform, chat_id, [e for _, e in keyed], groups.get(chat_id, []), deps)
+                for page in _record_chat(tenant_id, platform, chat_id, [e for _, e in keyed],
+                                         groups.get(chat_id, []), deps):
+                    written.append((page, [key for key, _ in keyed]))
             except Exception:
                 logger.exception("a chat's events could not be recorded")
                 failed |= {key for key, _ in keyed}
+    failed |= _write_pages(written, deps)
     _touch(events, failed, deps)
     return failed
+
+
+def _write_pages(written: list[tuple[Page, list[str]]], deps: GroupEventDeps) -> set[str]:
+    """The batch's pages together (BatchWriteItem); should that fail, their records are retried (a page written
+    again is the same item)."""
+    try:
+        deps.activity.write_many(page for page, _ in written)
+    except Exception:
+        logger.exception("activity pages could not be written")
+        return {key for _, keys in written for key in keys}
+    return set()
 
 
 def _touch(events: Keyed, failed: set[str], deps: GroupEventDeps) -> None:
@@ -97,16 +112,20 @@ def _touch(events: Keyed, failed: set[str], deps: GroupEventDeps) -> None:
 
 
 def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[GroupEvent], groups: list[ChatGroup],
-                 deps: GroupEventDeps) -> None:
+                 deps: GroupEventDeps) -> list[Page]:
+    """Applies a chat's joins and leaves to its groups' rosters; returns the activity pages to write."""
     mapped = [g for g in groups if g.channel in CHANNELS[platform]]
     if not mapped:
         deps.unmapped.keep(tenant_id, platform, chat_id, events, deps.clock())
-        return
+        return []
     ordered = sorted(events, key=lambda e: e.occurred_at)
+    messages = [e for e in ordered if isinstance(e, Message)]
+    out = []
     for group in mapped:
         _roster(tenant_id, platform, chat_id, group.group_id, ordered, deps)
         zone = ZoneInfo(group.timezone or deps.timezone(tenant_id))
-        _activity(tenant_id, platform, group.group_id, [e for e in ordered if isinstance(e, Message)], zone, deps)
+        out += _activity(tenant_id, platform, group.group_id, messages, zone)
+    return out
 
 
 def _roster(tenant_id: str, platform: str, chat_id: str, group_id: str, events: list[GroupEvent],
@@ -141,8 +160,7 @@ def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, e
     deps.roster.set_member_version(tenant_id, group_id, current, event.occurred_at)
 
 
-def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Message], zone: ZoneInfo,
-              deps: GroupEventDeps) -> None:
+def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Message], zone: ZoneInfo) -> list[Page]:
     days: dict[date, list[Sent]] = defaultdict(list)
     names: dict[str, str] = {}
     for m in messages:
@@ -151,7 +169,6 @@ def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Messa
         days[m.occurred_at.astimezone(zone).date()].append(sent)
         if m.sender.name:
             names[member_id] = m.sender.name
-    for day, sent in days.items():
-        for page in pages(sent):
-            deps.activity.write(tenant_id, group_id, day, page,
-                                {s.member_id: names[s.member_id] for s in page if s.member_id in names})
+    return [Page(tenant_id, group_id, day, page, {s.member_id: names[s.member_id] for s in page
+                                                  if s.member_id in names})
+            for day, sent in days.items() for page in pages(sent)]
