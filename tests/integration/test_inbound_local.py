@@ -266,3 +266,23 @@ def test_an_update_for_another_tenants_chat_stays_unmapped(connected):
 
 def _fail():
     raise AssertionError("not yet")
+
+
+def test_a_secret_left_out_is_asked_for_hidden(connected):
+    import subprocess
+    import sys
+
+    from support_stack import ROOT
+
+    stack, _, _ = connected
+    # GIVEN `connect slack` without --signing-secret, run with no terminal (so the hidden prompt reads stdin)
+    result = subprocess.run([sys.executable, "-m", "qunyun_ops.cli", "connect", "slack", "--tenant", "other",
+                             "--bot-token", "xoxb-2", "--local", "--json"], input="other-signing\n", env=stack.env,
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, start_new_session=True)
+    # THEN the secret is taken, never echoed, and callbacks signed with it verify
+    assert result.returncode == 0, result.stderr
+    assert "other-signing" not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["callback_url"].endswith("/v1/inbound/slack/other")
+    answer = send(stack, "slack", SlackCallbacks("other-signing").call({"type": "url_verification",
+                                                                        "challenge": "c2"}), tenant="other")
+    assert answer.json() == {"challenge": "c2"}

@@ -21,8 +21,8 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def _secret(value: str | None, label: str) -> str:
-    """A secret left out of the command line is asked for, hidden (and stays out of shell history)."""
-    return value if value else typer.prompt(label, hide_input=True)
+    """A secret left out of the command line is asked for, hidden, on stderr (stdout stays the output)."""
+    return value if value else typer.prompt(label, hide_input=True, err=True)
 
 
 def base_url(local: bool) -> str:
