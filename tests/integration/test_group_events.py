@@ -99,9 +99,10 @@ def test_an_unmapped_chat_keeps_its_events_once_each(groups, context):
     process_group_events.process(sqs_event(events[:1]), context)
     # THEN the chat is listed with 3 events, each kept once, and no roster or activity anywhere
     store = UnmappedStore()
-    [chat] = store.chats(groups.tenant_id)
+    now = datetime.now(UTC)
+    [chat] = store.chats(groups.tenant_id, now)
     assert (chat.platform, chat.chat_id, chat.event_count) == ("telegram", "-999", 3)
-    assert sorted(e.event_id for e in store.events(groups.tenant_id, "telegram", "-999")) == ["u0", "u1", "u2"]
+    assert sorted(e.event_id for e in store.events(groups.tenant_id, "telegram", "-999", now)) == ["u0", "u1", "u2"]
     assert pages_of(groups, "tg") == []
 
 
@@ -142,7 +143,7 @@ def test_importing_the_group_later_maps_the_chat(groups, context):
     deps = replace(process_group_events.default_deps(), directory=ChatDirectory(seconds=0))
     # GIVEN a message from a chat no group names yet
     process_group_events.process(sqs_event([message(groups, 1, "u1", T0, chat="-300")]), context, deps)
-    assert [c.chat_id for c in UnmappedStore().chats(groups.tenant_id)] == ["-300"]
+    assert [c.chat_id for c in UnmappedStore().chats(groups.tenant_id, datetime.now(UTC))] == ["-300"]
     # WHEN a group with that chat id is imported, and the chat speaks again
     import_groups(groups.tenant_id, "\n".join([HEADER, "late,后来的群,traffic,telegram_bot,,BOT:3,,-300,,,,,,,"]),
                   tenants=TenantRepository(), groups=GroupRepository(), secrets=secret_store())
@@ -150,4 +151,4 @@ def test_importing_the_group_later_maps_the_chat(groups, context):
                                  context, deps)
     # THEN the new message is the group's activity, and the unmapped chat still counts only the first
     assert [p.messages.split("\t")[0] for p in pages_of(groups, "late")] == ["2"]
-    assert [c.event_count for c in UnmappedStore().chats(groups.tenant_id)] == [1]
+    assert [c.event_count for c in UnmappedStore().chats(groups.tenant_id, datetime.now(UTC))] == [1]

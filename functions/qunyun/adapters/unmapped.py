@@ -35,7 +35,7 @@ class UnmappedStore:
     def keep(self, tenant_id: str, platform: str, chat_id: str, events: list[GroupEvent], now: datetime) -> int:
         """Stores the events not stored already and counts them on the chat's summary; returns how many."""
         new = 0
-        for event in events:
+        for event in {e.event_id: e for e in events}.values():  # a batch may hold one event twice
             item = UnmappedEventItem(f"{tenant_id}#UNMAPPED#{platform}#{chat_id}", _slot(event.event_id),
                                      event_id=event.event_id, occurred_at=event.occurred_at,
                                      event=GROUP_EVENT.dump_json(event).decode(),
@@ -54,10 +54,12 @@ class UnmappedStore:
                                 UnmappedChatItem.expires.set(now + timedelta(days=CHAT_DAYS))])
         return new
 
-    def chats(self, tenant_id: str) -> list[UnmappedChat]:
+    def chats(self, tenant_id: str, now: datetime) -> list[UnmappedChat]:
+        """The chats not yet expired (DynamoDB deletes expired items within a few days, not at once)."""
         return [UnmappedChat(i.platform, i.chat_id, i.first_seen, i.last_seen, int(i.event_count or 0))
-                for i in UnmappedChatItem.query(f"{tenant_id}#UNMAPPED")]
+                for i in UnmappedChatItem.query(f"{tenant_id}#UNMAPPED") if not i.expires or i.expires > now]
 
-    def events(self, tenant_id: str, platform: str, chat_id: str) -> list[GroupEvent]:
+    def events(self, tenant_id: str, platform: str, chat_id: str, now: datetime) -> list[GroupEvent]:
         items = UnmappedEventItem.query(f"{tenant_id}#UNMAPPED#{platform}#{chat_id}")
-        return sorted((GROUP_EVENT.validate_json(i.event) for i in items), key=lambda e: e.occurred_at)
+        return sorted((GROUP_EVENT.validate_json(i.event) for i in items if not i.expires or i.expires > now),
+                      key=lambda e: e.occurred_at)

@@ -15,14 +15,16 @@ def unmapped(tenant: str = TenantOption, json_: bool = JsonOption, local: bool =
     """Each such chat: platform, chat id, first and last seen, events; import a group with its chat_id to map
     it (its events from then on are recorded)."""
     connect(local)
+    from datetime import UTC, datetime
+
     from qunyun.adapters.unmapped import UnmappedStore
     from rich.table import Table
 
-    store = UnmappedStore()
+    store, now = UnmappedStore(), datetime.now(UTC)
     rows = []
-    for chat in sorted(store.chats(tenant), key=lambda c: c.last_seen, reverse=True):
+    for chat in sorted(store.chats(tenant, now), key=lambda c: c.last_seen, reverse=True):
         kinds: dict[str, int] = {}
-        for event in store.events(tenant, chat.platform, chat.chat_id):
+        for event in store.events(tenant, chat.platform, chat.chat_id, now):
             kinds[event.kind] = kinds.get(event.kind, 0) + 1
         rows.append({"platform": chat.platform, "chat_id": chat.chat_id, "first_seen": chat.first_seen.isoformat(),
                      "last_seen": chat.last_seen.isoformat(), "events": chat.event_count, "kept": kinds})
