@@ -108,7 +108,10 @@ def _touch(events: Keyed, failed: set[str], deps: GroupEventDeps) -> None:
         if key not in failed and (connection not in latest or e.occurred_at > latest[connection]):
             latest[connection] = e.occurred_at
     for (tenant_id, platform), at in latest.items():
-        deps.connections.touch(tenant_id, platform, at)
+        try:
+            deps.connections.touch(tenant_id, platform, at)
+        except Exception:  # what `connect show` says; the events themselves are recorded
+            logger.exception("the connection's last event could not be updated")
 
 
 def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[GroupEvent], groups: list[ChatGroup],
