@@ -34,6 +34,11 @@ class Settings(BaseModel):
     slack_base_url: str = "https://hooks.slack.com"
     telegram_base_url: str = "https://api.telegram.org"
     channel_timeout_seconds: float = 10.0
+    # Where InboundApi queues group events for ProcessGroupEvents (template.yaml sets GROUP_EVENT_QUEUE_URL).
+    group_event_queue_url: str | None = None
+    # How long an environment trusts a platform connection it read (or found missing) for callbacks: the same
+    # for both, so an unknown tenant costs what a known one does.
+    connection_cache_seconds: float = 5.0
     # The outbox channel writes what it would send here (one JSON line per message); None keeps it in memory.
     outbox_dir: str | None = None
     # The push queue (SQS) that BriefDispatch, SendReminders and ExpireFlashGroups send to and SendPushes
@@ -56,6 +61,7 @@ def get_settings() -> Settings:
         dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
         secrets_file=env.get("QUNYUN_SECRETS_FILE") or None,
         templates_dir=env.get("QUNYUN_TEMPLATES_DIR") or Settings.model_fields["templates_dir"].default,
+        group_event_queue_url=env.get("GROUP_EVENT_QUEUE_URL") or None,
         **_channel_settings(env),
         **_push_settings(env),
     )
@@ -70,6 +76,8 @@ def _channel_settings(env) -> dict:
         out["channel_timeout_seconds"] = float(env["QUNYUN_CHANNEL_TIMEOUT_SECONDS"])
     if env.get("QUNYUN_TENANT_CACHE_SECONDS"):
         out["tenant_cache_seconds"] = float(env["QUNYUN_TENANT_CACHE_SECONDS"])
+    if env.get("QUNYUN_CONNECTION_CACHE_SECONDS"):
+        out["connection_cache_seconds"] = float(env["QUNYUN_CONNECTION_CACHE_SECONDS"])
     if env.get("QUNYUN_OUTBOX_DIR"):
         out["outbox_dir"] = env["QUNYUN_OUTBOX_DIR"]
     return out

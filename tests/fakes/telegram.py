@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -72,6 +73,7 @@ class FakeTelegramBot(FakeServer):
         self.kicked: set[str] = set()
         self.revoked: set[str] = set()
         self.received: list[Accepted] = []
+        self.webhooks: dict[str, dict] = {}  # bot token → the last setWebhook's parameters
         self.per_group = RateWindow(20, 60.0)  # 20 a minute to one group
         self.per_bot = RateWindow(30, 1.0)  # about 30 a second overall
         self._ids = itertools.count(1)
@@ -92,12 +94,23 @@ class FakeTelegramBot(FakeServer):
     def throttle(self, retry_after: int, seconds: float | None = None) -> None:
         self.force(error(429, f"Too Many Requests: retry after {retry_after}", retry_after), seconds or retry_after)
 
+    def _set_webhook(self, token: str, body) -> Answer:
+        """setWebhook: an https URL (http to 127.0.0.1 stands in for it here) and a well-formed secret token."""
+        if not isinstance(body, dict) or not str(body.get("url", "")).startswith(("https://", "http://127.0.0.1")):
+            return error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(body.get("secret_token", ""))):
+            return error(400, "Bad Request: secret token contains unallowed characters")
+        self.webhooks[token] = body
+        return Answer(200, {"ok": True, "result": True, "description": "Webhook was set"})
+
     def handle(self, request: Request) -> Answer:
         token, _, method = request.path.removeprefix("/bot").partition("/")
         if request.method != "POST" or not request.path.startswith("/bot"):
             return Answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
         if token not in self.tokens or token in self.revoked:
             return error(401, "Unauthorized")
+        if method == "setWebhook":
+            return self._set_webhook(token, json_or_none(request))
         if method != "sendMessage":
             return error(404, "Not Found: method not found")
         body = json_or_none(request)

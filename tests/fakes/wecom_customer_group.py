@@ -54,6 +54,8 @@ class FakeWecomCustomerGroups(FakeServer):
         self.reminded: list[tuple[str, float]] = []  # (msgid, when) of every reminder accepted
         self.refused_reminders = 0
         self.cancel_again_errcode: int | None = None
+        # chat id → (member_version, [{userid, join_time, join_scene, name}]) that groupchat/get answers
+        self.groupchats: dict[str, tuple[str, list[dict]]] = {}
         self._ids = itertools.count(1)
 
     # --- setup and the owner's side ------------------------------------------------------------------------------
@@ -105,7 +107,8 @@ class FakeWecomCustomerGroups(FakeServer):
             return self._gettoken(request.query)
         api = request.path.removeprefix("/cgi-bin/externalcontact/")
         routes = {"add_msg_template": self._add_msg_template, "get_groupmsg_send_result": self._send_result,
-                  "remind_groupmsg_send": self._remind, "cancel_groupmsg_send": self._cancel}
+                  "remind_groupmsg_send": self._remind, "cancel_groupmsg_send": self._cancel,
+                  "groupchat/get": self._groupchat_get}
         if request.method != "POST" or api not in routes:
             return Answer(404, "not found")
         token = request.query.get("access_token")
@@ -192,6 +195,20 @@ class FakeWecomCustomerGroups(FakeServer):
             return error(self.cancel_again_errcode, "the task was cancelled already")
         task.cancelled = True
         return error(0, "ok")
+
+    def set_groupchat(self, chat_id: str, member_version: str, members: list[dict]) -> None:
+        self.groupchats[chat_id] = (member_version, members)
+
+    def _groupchat_get(self, body: dict) -> Answer:
+        if str(body.get("chat_id")) not in self.groupchats:
+            return error(40050, "chat not exist")
+        version, members = self.groupchats[str(body["chat_id"])]
+        member_list = [{"type": 2, "invitor": {"userid": "owner"}, **m} for m in members]
+        if not body.get("need_name"):
+            member_list = [{k: v for k, v in m.items() if k != "name"} for m in member_list]
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "group_chat": {
+            "chat_id": body["chat_id"], "name": "group", "owner": "owner", "create_time": 1700000000,
+            "member_list": member_list, "admin_list": [], "member_version": version}})
 
     def calls(self, api: str) -> int:
         """Requests made to one API (`remind_groupmsg_send`, ...), answered or refused."""

@@ -155,10 +155,22 @@ class EveningSlotIndex(_SlotIndex):
     tenant_id = UnicodeAttribute(range_key=True)
 
 
+class ChatIndex(GlobalSecondaryIndex):
+    """The group a platform chat is (its CSV chat_id), for the callbacks of that chat; sparse by nature."""
+
+    class Meta:
+        index_name = "chat"
+        projection = KeysOnlyProjection()
+
+    chat_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
 class GroupItem(_Table):
     class Meta(_Meta):
         table_name = _settings.table("groups")
 
+    chat = ChatIndex()
     morning_index = MorningSlotIndex()
     evening_index = EveningSlotIndex()
     # `{edition}#{HH:MM slot}#{timezone}` while the group is active and has the edition; absent otherwise.

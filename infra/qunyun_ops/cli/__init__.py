@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from qunyun_ops.cli import briefs, deadletters, deliveries, events, flash, groups, local, points, rewards, tenants
+from qunyun_ops.cli import (
+    briefs,
+    connect,
+    deadletters,
+    deliveries,
+    events,
+    flash,
+    groups,
+    inbound,
+    local,
+    members,
+    points,
+    rewards,
+    tenants,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="qunyun: private-domain community operations.")
 app.add_typer(tenants.app, name="tenants", help="Tenants: operator organisations and their webhook secrets.")
@@ -17,6 +31,9 @@ app.add_typer(events.app, name="events", help="Events and their reminder ladders
 app.add_typer(flash.app, name="flash", help="Flash groups: their terms, their end and farewell, their report.")
 app.add_typer(deliveries.app, name="deliveries", help="Every push to a group: sent, skipped and why, failed.")
 app.add_typer(deadletters.app, name="deadletters", help="Messages parked after failing too often: list, redrive.")
+app.add_typer(connect.app, name="connect", help="Platform apps whose group callbacks qunyun hears.")
+app.add_typer(inbound.app, name="inbound", help="Platform callbacks: chats no group names yet.")
+app.add_typer(members.app, name="members", help="Group rosters: who joined, who left, who speaks.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 
 

@@ -1,0 +1,74 @@
+"""ProcessGroupEvents: consumes the group event queue; each batch is recorded together (services/group_events.py)
+and the records whose events could not be recorded come back as partial batch failures."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from qunyun.domain.group_events import GROUP_EVENT
+from qunyun.services.group_events import GroupEventDeps, process_batch
+from qunyun.settings import get_settings
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class NotRecorded(Exception):
+    pass
+
+
+@functools.cache
+def default_deps() -> GroupEventDeps:
+    """Built once per execution environment: the WeCom client keeps its connections and tokens warm."""
+    from qunyun.adapters.activity import ActivityStore
+    from qunyun.adapters.chats import ChatDirectory
+    from qunyun.adapters.connections import ConnectionStore
+    from qunyun.adapters.roster import RosterStore
+    from qunyun.adapters.secrets import secret_store
+    from qunyun.adapters.tenants import TenantRepository
+    from qunyun.adapters.unmapped import UnmappedStore
+    from qunyun.adapters.wecom_members import WecomMembers
+    from qunyun.domain.tenants import DEFAULT_TIMEZONE
+
+    settings = get_settings()
+    tenants = TenantRepository()
+
+    @functools.lru_cache(maxsize=1024)
+    def timezone(tenant_id: str) -> str:
+        tenant = tenants.get(tenant_id)
+        return tenant.timezone if tenant else DEFAULT_TIMEZONE
+
+    return GroupEventDeps(directory=ChatDirectory(), roster=RosterStore(), activity=ActivityStore(),
+                          unmapped=UnmappedStore(), connections=ConnectionStore(), timezone=timezone,
+                          wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
+                          clock=lambda: datetime.now(UTC))
+
+
+def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:
+    parsed, unreadable = [], set()
+    for record in event.get("Records") or []:
+        try:
+            parsed.append((record["messageId"], GROUP_EVENT.validate_json(record["body"])))
+        except (KeyError, TypeError, ValueError):
+            unreadable.add(record.get("messageId"))
+    failed = process_batch(parsed, deps or default_deps()) | unreadable
+    metrics.add_metric(name="GroupEvents", unit=MetricUnit.Count, value=len(parsed))
+
+    def handle(record: SQSRecord) -> None:
+        if record.message_id in failed:
+            raise NotRecorded(record.message_id)
+
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process(event, context)

@@ -1,0 +1,95 @@
+"""PynamoDB models of the community table: what qunyun hears from inside groups.
+
+    pk                              sk                  item
+    {tenant}#CONNECTIONS            {platform}          ConnectionItem: a platform connection's public part
+    {tenant}#ROSTER#{group}         {member_id}         RosterItem: one member of one group
+    {tenant}#GROUPSTATE             {group}             GroupStateItem: WeCom's member-list version
+    {tenant}#ACTIVITY#{group}       {day}#{page id}     ActivityPageItem: a batch's messages of a group's day
+    {tenant}#UNMAPPED               {platform}#{chat}   UnmappedChatItem: a chat no group names yet
+    {tenant}#UNMAPPED#{platform}#{chat}  {slot}         UnmappedEventItem: one of its events (1,000 slots)
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+
+from qunyun.adapters.tables import _Meta, _settings, _Table
+
+
+class _CommunityItem(_Table):
+    class Meta(_Meta):
+        table_name = _settings.table("community")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    expires = TTLAttribute(null=True)
+
+
+class ConnectionItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    platform = UnicodeAttribute()
+    connected_at = UTCDateTimeAttribute()
+    secret_refs = MapAttribute(default=dict)  # name → secret store reference; never a value
+    last_event_at = UTCDateTimeAttribute(null=True)
+    refusals = MapAttribute(default=dict)  # reason → count
+
+
+class RosterItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    member_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="member")  # member | left
+    joined_at = UTCDateTimeAttribute(null=True)
+    joined_how = UnicodeAttribute(null=True)
+    invite_link = UnicodeAttribute(null=True)
+    left_at = UTCDateTimeAttribute(null=True)
+    left_how = UnicodeAttribute(null=True)
+    # The time of the event that last changed the entry: every write is conditional on being later.
+    changed_at = UTCDateTimeAttribute()
+
+
+class GroupStateItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    member_version = UnicodeAttribute(null=True)
+    changed_at = UTCDateTimeAttribute(null=True)
+
+
+class ActivityPageItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    # "message id\tmember id\tunix seconds" lines: the compact form keeps a page a few write units.
+    messages = UnicodeAttribute()
+    names = MapAttribute(default=dict)  # member id → the name the platform showed with a message
+
+
+class UnmappedChatItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    platform = UnicodeAttribute()
+    chat_id = UnicodeAttribute()
+    first_seen = UTCDateTimeAttribute()
+    last_seen = UTCDateTimeAttribute()
+    event_count = NumberAttribute(default=0)
+
+
+class UnmappedEventItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    event_id = UnicodeAttribute()
+    occurred_at = UTCDateTimeAttribute()
+    event = UnicodeAttribute()  # the normalised event as JSON

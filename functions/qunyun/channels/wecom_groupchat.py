@@ -1,0 +1,28 @@
+"""WeCom's `externalcontact/groupchat/get`: a customer group's members as WeCom lists them, to reconcile a
+roster after a lost or reordered `change_external_chat` callback (reference/inbound.md §1). Tokens, retries
+and error classification are the mass-send client's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from qunyun.channels.result import Failure, Outcome
+from qunyun.channels.wecom_customer_group import ApiResult, Corp, WecomCustomerGroups, classify
+from qunyun.domain.roster import WECOM_JOIN_SCENE, PlatformMember
+
+
+class WecomGroupChats(WecomCustomerGroups):
+    def group_members(self, corp: Corp, chat_id: str) -> ApiResult[tuple[str, list[PlatformMember]]]:
+        """(member_version, members) of a customer group; `need_name` asks for members' names."""
+        body = self._call(corp, "groupchat/get", {"chat_id": chat_id, "need_name": 1})
+        if isinstance(body, Failure):
+            return ApiResult.failed(body)
+        failure = classify(int(body["errcode"]), str(body.get("errmsg", "")))
+        if failure:
+            return ApiResult.failed(failure)
+        chat = body.get("group_chat") or {}
+        members = [PlatformMember(str(m["userid"]), m.get("group_nickname") or m.get("name"),
+                                  datetime.fromtimestamp(int(m["join_time"]), UTC) if m.get("join_time") else None,
+                                  WECOM_JOIN_SCENE.get(int(m.get("join_scene") or 0), "unknown"))
+                   for m in chat.get("member_list") or [] if m.get("userid")]
+        return ApiResult(Outcome.delivered, (str(chat.get("member_version") or ""), members))
