@@ -110,15 +110,21 @@ def dispatch(now: datetime, *, groups: GroupRepository, tenants: TenantRepositor
                 if pages is None:
                     run.summary["messages"] += queue.send(_messages(run, slot, edition, members))
                 else:
-                    planned = list(paginate(now, instant, zone, edition, (_member(m) for m in members)))
-                    run.summary["pages"] += pages.send(planned)
-                    run.summary["planned"] += sum(len(p.members) for p in planned)
+                    planned = paginate(now, instant, zone, edition, (_member(m) for m in members))
+                    run.summary["pages"] += pages.send(_counted(planned, run.summary))
     checkpoint.advance(instants[-1])
     return {"slots": len(instants), "timezones": len(zones), **run.summary}
 
 
 def _member(m: SlotMember) -> PageMember:
     return PageMember(m.tenant_id, m.group_id, m.channel, m.owner, m.chat_id)
+
+
+def _counted(pages: Iterator[DispatchPage], summary: Counter) -> Iterator[DispatchPage]:
+    """The pages as they are sent, counting their groups: a million groups' pages are never all in memory."""
+    for page in pages:
+        summary["planned"] += len(page.members)
+        yield page
 
 
 def dispatch_page(page: DispatchPage, *, tenants: TenantRepository, content: ContentRepository,
