@@ -47,6 +47,9 @@ class Settings(BaseModel):
     # The push queue's maxReceiveCount: SendPushes records a push failed on its last receive instead of asking
     # for another try, since the queue's redrive would move it to the dead letters unrecorded.
     push_max_receives: int = 5
+    # BriefDispatch's own queue of dispatch pages (template.yaml sets it): its scheduled run queues a slot's
+    # groups there in pages, and each page's invocation queues their pushes. None queues them in the run itself.
+    dispatch_page_queue_url: str | None = None
 
     def table(self, name: str) -> str:
         return f"{self.stack_name}-{name}"
@@ -84,10 +87,12 @@ def _channel_settings(env) -> dict:
 
 
 def _push_settings(env) -> dict:
-    """PUSH_QUEUE_URL and PUSH_MAX_RECEIVES (template.yaml sets both); only those set."""
+    """PUSH_QUEUE_URL, PUSH_MAX_RECEIVES and DISPATCH_PAGE_QUEUE_URL (template.yaml sets them); only those set."""
     out: dict = {}
     if env.get("PUSH_QUEUE_URL"):
         out["push_queue_url"] = env["PUSH_QUEUE_URL"]
+    if env.get("DISPATCH_PAGE_QUEUE_URL"):
+        out["dispatch_page_queue_url"] = env["DISPATCH_PAGE_QUEUE_URL"]
     if env.get("PUSH_MAX_RECEIVES"):
         out["push_max_receives"] = int(env["PUSH_MAX_RECEIVES"])
     return out

@@ -5,6 +5,7 @@ DISPATCH_FUNCTION, DISPATCH_MODULE = "BriefDispatch", "brief_dispatch"
 SEND_FUNCTION, SEND_MODULE = "SendPushes", "send_pushes"
 SEND_SERVICE = "qunyun.services.brief_push"  # where SendPushes calls render_brief (timed by the briefs benchmark)
 SEND_QUEUE, SEND_QUEUE_ENV = "PushQueue", "PUSH_QUEUE_URL"
+PAGE_QUEUE, PAGE_QUEUE_ENV = "DispatchPageQueue", "DISPATCH_PAGE_QUEUE_URL"  # BriefDispatch's pages of a slot
 POINTS_FUNCTION, POINTS_MODULE = "PointsApi", "points_api"
 SETTLE_FUNCTION, SETTLE_MODULE = "SettlePoints", "settle_points"
 MALL_FUNCTION, MALL_MODULE = "MallApi", "mall_api"

@@ -50,7 +50,10 @@ def test_firing_the_dispatcher_twice_delivers_one_brief_per_group(stack, robot):
     ok(stack.cli("briefs", "add", str(stack.state / "brief.yaml"), "--tenant", "tea", "--local"))
     # WHEN BriefDispatch is fired twice as at 06:05 Shanghai time (a scheduler retry)
     for _ in range(2):
-        ok(stack.cli("local", "run", "BriefDispatch", "--at", "2026-11-29T06:05:00+08:00"))
+        run = json.loads(ok(stack.cli("local", "run", "BriefDispatch", "--at", "2026-11-29T06:05:00+08:00")).stdout)
+        # (the scheduled run plans the slot as dispatch pages; the stack hands each page to BriefDispatch
+        # from its own queue, as it hands the push queue to SendPushes)
+        assert run["pages"] >= 1 and "messages" not in run
     # THEN each group's robot receives the brief, once
     deadline = time.monotonic() + 60
     while len(robot.received) < len(KEYS) and time.monotonic() < deadline:
@@ -69,6 +72,7 @@ def test_firing_the_dispatcher_twice_delivers_one_brief_per_group(stack, robot):
     while not queues_empty(client, state["consumed_queues"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert queues_empty(client, state["consumed_queues"])
+    assert any(url.endswith("-dispatch-pages") for url in state["consumed_queues"])
     assert sorted(r.key for r in robot.received) == sorted(KEYS)
     assert all(r.msgtype == "markdown" and "泡绿茶水温" in r.content for r in robot.received)
     # AND each push has one record, sent, for its group

@@ -96,3 +96,22 @@ def test_send_pushes_may_write_partiql_statements_on_the_deliveries_table(action
     allowed = [s["Resource"] for s in statements if s["Effect"] == "Allow"
                and action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert allowed == [{"Fn::GetAtt": ["DeliveriesTable", "Arn"]}], statements
+
+
+def test_brief_dispatch_consumes_its_own_page_queue_with_dead_letters():
+    # GIVEN BriefDispatch and the dispatch page queue, as template.yaml declares them
+    dispatch = TEMPLATE_DOC.functions["BriefDispatch"]
+    queue = TEMPLATE_DOC.queues["DispatchPageQueue"]
+    (source,) = [s for s in TEMPLATE_DOC.queue_sources if s.function == "BriefDispatch"]
+    # THEN it consumes the queue it is told to send its pages to, a page an invocation (a failed page alone
+    # comes back), and may send to it
+    assert source.queue == "DispatchPageQueue" and source.batch_size == 1
+    assert dispatch.environment["DISPATCH_PAGE_QUEUE_URL"] == {"Ref": "DispatchPageQueue"}
+    policies = TEMPLATE_DOC.resources["BriefDispatch"]["Properties"]["Policies"]
+    assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["DispatchPageQueue", "QueueName"]}}} in policies
+    # AND a page comes back only after its invocation's Timeout (six times it, as Lambda recommends), and is
+    # parked in its own dead letters after 5 receives
+    assert int(queue["VisibilityTimeout"]) >= 6 * dispatch.timeout
+    redrive = queue["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DispatchPageDeadLetterQueue", "Arn"]}
+    assert int(redrive["maxReceiveCount"]) == 5

@@ -7,6 +7,11 @@ whose tenant wrote no brief for its local date and edition is skipped with `no_b
 a queue message; WeCom customer groups are gathered into one message per tenant, owner, edition and date
 (at most 2,000 groups, the size of one mass-send task).
 
+A slot can hold more groups than one invocation can queue (a million: docs/scale.md), so with a dispatch page
+queue the scheduled run only plans: it reads each slot's groups and queues them in pages (domain/dispatch_pages.py),
+and each page's invocation (`dispatch_page`) records its skips and queues its pushes, then checkpoints the page.
+Without one, the run queues the pushes itself, page after page (a small deployment, the tests).
+
 Running twice for the same time is harmless: skips are conditional writes, and SendPushes plans each push once
 (its delivery record is keyed by group, date and push), so a second message for a group sends nothing.
 """
@@ -19,12 +24,13 @@ from datetime import date, datetime, timedelta
 
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
-from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint
+from qunyun.adapters.dispatch_checkpoint import DispatchCheckpoint, PageCheckpoint
 from qunyun.adapters.groups import GroupRepository, SlotMember
 from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.wecom_customer_group import MAX_CHATS
 from qunyun.domain.deliveries import Delivery, Status
+from qunyun.domain.dispatch_pages import DispatchPage, PageMember, paginate
 from qunyun.domain.groups import Channel
 from qunyun.domain.push_messages import BriefMessage
 from qunyun.domain.quota import Push
@@ -62,7 +68,8 @@ class _Run:
         self.summary[reason] += 1
 
 
-def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMember]) -> list[BriefMessage]:
+def _messages(run: _Run, slot: LocalSlot, edition: str,
+              members: Iterator[SlotMember | PageMember]) -> list[BriefMessage]:
     """The queue messages of one slot and edition, after recording the groups it skips."""
     age = floor_instant(run.now) - slot.instant
     base = {"edition": edition, "date": slot.day, "slot": slot.instant}
@@ -87,9 +94,11 @@ def _messages(run: _Run, slot: LocalSlot, edition: str, members: Iterator[SlotMe
 
 
 def dispatch(now: datetime, *, groups: GroupRepository, tenants: TenantRepository, content: ContentRepository,
-             deliveries: DeliveryRepository, queue: PushQueue, checkpoint: DispatchCheckpoint) -> dict:
-    """Sends a queue message for every group due at `now` (the scheduled time) or in a slot missed since the
-    last finished run, and records the skips; then moves the checkpoint to `now`'s slot. Returns counts."""
+             deliveries: DeliveryRepository, queue: PushQueue, checkpoint: DispatchCheckpoint,
+             pages: PushQueue | None = None) -> dict:
+    """For every slot due at `now` (the scheduled time) or missed since the last finished run: with `pages`,
+    queues the slot's groups as dispatch pages; without, sends a queue message for every group and records the
+    skips. Then moves the checkpoint to `now`'s slot. Returns counts."""
     run = _Run(now, tenants, content, deliveries)
     instants = instants_to_dispatch(now, checkpoint.get())
     zones = sorted(groups.timezones())
@@ -97,6 +106,37 @@ def dispatch(now: datetime, *, groups: GroupRepository, tenants: TenantRepositor
         for zone in zones:
             slot = local_slot(instant, zone)
             for edition in EDITIONS:
-                run.summary["messages"] += queue.send(_messages(run, slot, edition, groups.in_slot(slot.key(edition))))
+                members = groups.in_slot(slot.key(edition))
+                if pages is None:
+                    run.summary["messages"] += queue.send(_messages(run, slot, edition, members))
+                else:
+                    planned = paginate(now, instant, zone, edition, (_member(m) for m in members))
+                    run.summary["pages"] += pages.send(_counted(planned, run.summary))
     checkpoint.advance(instants[-1])
     return {"slots": len(instants), "timezones": len(zones), **run.summary}
+
+
+def _member(m: SlotMember) -> PageMember:
+    return PageMember(m.tenant_id, m.group_id, m.channel, m.owner, m.chat_id)
+
+
+def _counted(pages: Iterator[DispatchPage], summary: Counter) -> Iterator[DispatchPage]:
+    """The pages as they are sent, counting their groups: a million groups' pages are never all in memory."""
+    for page in pages:
+        summary["planned"] += len(page.members)
+        yield page
+
+
+def dispatch_page(page: DispatchPage, *, tenants: TenantRepository, content: ContentRepository,
+                  deliveries: DeliveryRepository, queue: PushQueue, done: PageCheckpoint) -> dict:
+    """Records the page's skips and queues its pushes, then checkpoints the page; a page already checkpointed
+    (delivered twice, or planned again by a rerun) queues nothing. Returns counts."""
+    if done.done(page.slot_id, page.digest):
+        return {"pages_done_before": 1}
+    run = _Run(page.now, tenants, content, deliveries)
+    slot = local_slot(page.instant, page.timezone)
+    run.summary["messages"] += queue.send(_messages(run, slot, page.edition, iter(page.members)))
+    # After the pushes are queued: a page that fails in between is queued again whole, which SendPushes,
+    # planning each push once, turns into nothing more.
+    done.mark(page.slot_id, page.digest, page.now)
+    return {"pages": 1, **run.summary}
