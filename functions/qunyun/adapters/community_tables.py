@@ -7,6 +7,7 @@
     {tenant}#ACTIVITY#{group}       {day}#{page id}     ActivityPageItem: a batch's messages of a group's day
     {tenant}#UNMAPPED               {platform}#{chat}   UnmappedChatItem: a chat no group names yet
     {tenant}#UNMAPPED#{platform}#{chat}  {slot}         UnmappedEventItem: one of its events (1,000 slots)
+    {tenant}#GUARD                  RULES               GuardRulesItem: the tenant's group rules (API.md §7)
 """
 
 from __future__ import annotations
@@ -93,3 +94,12 @@ class UnmappedEventItem(_CommunityItem):
     event_id = UnicodeAttribute()
     occurred_at = UTCDateTimeAttribute()
     event = UnicodeAttribute()  # the normalised event as JSON
+
+
+class GuardRulesItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    rules = UnicodeAttribute()  # the checked rules as JSON
+    set_at = UTCDateTimeAttribute()
+    version = NumberAttribute(default=1)  # compiled matchers are cached per tenant and version
