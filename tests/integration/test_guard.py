@@ -184,3 +184,24 @@ def test_a_pardon_lets_the_member_back_and_clears_the_offences(world, telegram):
     # AND their next offence is a first one again: a warning, no removal
     world.batch((7, "刷单", T0 + timedelta(minutes=5)))
     assert len(telegram.bans) == 1 and len(world.actions("warn")) == 2
+
+
+def test_the_cli_lists_tasks_closes_them_and_shows_the_log(world, telegram):
+    import json
+
+    from qunyun_ops.cli import app
+    from typer.testing import CliRunner
+
+    telegram.refuse("banChatMember", "not enough rights")
+    world.batch((7, "加微信", T0), (7, "加微信!", T0 + timedelta(minutes=1)))
+    runner = CliRunner()
+    [task] = json.loads(runner.invoke(app, ["guard", "tasks", "--tenant", world.tenant_id, "--json"]).output)
+    closed = runner.invoke(app, ["guard", "done", task["id"], "--tenant", world.tenant_id])
+    assert closed.exit_code == 0 and "closed" in closed.output
+    again = runner.invoke(app, ["guard", "done", task["id"], "--tenant", world.tenant_id])
+    assert again.exit_code == 2 and "not an open task" in again.output
+    rows = json.loads(runner.invoke(app, ["guard", "log", "--tenant", world.tenant_id, "--member", "telegram:7",
+                                          "--json"]).output)
+    assert [r["kind"] for r in rows].count("offence") == 2
+    table = runner.invoke(app, ["guard", "log", "--tenant", world.tenant_id])
+    assert table.exit_code == 0 and "telegram:7" in table.output

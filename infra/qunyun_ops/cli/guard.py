@@ -1,4 +1,5 @@
-"""`qunyun guard set|show`: the group rules (API.md §7), checked whole before anything changes."""
+"""`qunyun guard`: the group rules (API.md §7), checked whole before anything changes; the guard's log, its
+operator tasks and their closing (done, pardon)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,79 @@ def show(tenant: str = TenantOption, json_: bool = JsonOption, local: bool = Loc
         print_json(rules)
         return
     out.print(yaml.safe_dump(rules, allow_unicode=True, sort_keys=False), highlight=False, markup=False)
+
+
+COLUMNS = ("id", "kind", "status", "group_id", "member_id", "rule", "at", "reason", "evidence")
+
+
+def _table(title: str, rows: list[dict]) -> None:
+    from rich.table import Table
+
+    from qunyun_ops.cli.members import inert
+
+    table = Table(title=title, title_justify="left")
+    for column in COLUMNS:
+        table.add_column(column)
+    for row in rows:  # evidence and reasons are what members and platforms wrote: shown inert
+        table.add_row(*(inert(row[c]) for c in COLUMNS))
+    out.print(table)
+
+
+@app.command("tasks")
+def tasks(tenant: str = TenantOption, json_: bool = JsonOption, local: bool = LocalOption) -> None:
+    """Removals an operator must make (no platform API, refused, or interrupted), with the evidence."""
+    connect(local)
+    from qunyun.adapters.guard_log import GuardLog
+    from qunyun.services.guard_ops import tasks as open_tasks
+
+    rows = open_tasks(tenant, log=GuardLog())
+    print_json(rows) if json_ else _table(f"Guard tasks of {tenant}", rows)
+
+
+@app.command("log")
+def log(tenant: str = TenantOption, member: str = typer.Option(None, "--member", help="A member id."),
+        json_: bool = JsonOption, local: bool = LocalOption) -> None:
+    """Offences, deletions, warnings, removals and pardons, oldest first, each with its evidence."""
+    connect(local)
+    from qunyun.adapters.guard_log import GuardLog
+    from qunyun.services.guard_ops import history
+
+    rows = history(tenant, member, log=GuardLog())
+    print_json(rows) if json_ else _table(f"Guard log of {tenant}", rows)
+
+
+@app.command("done")
+def done(task_id: str = typer.Argument(..., metavar="ID"), tenant: str = TenantOption,
+         local: bool = LocalOption) -> None:
+    """The removal was made by hand: the task is closed."""
+    connect(local)
+    from datetime import UTC, datetime
+
+    from qunyun.adapters.guard_log import GuardLog
+    from qunyun.services.guard_ops import done as close
+
+    with reporting_errors():
+        row = close(tenant, task_id, datetime.now(UTC), log=GuardLog())
+    out.print(f"{task_id}: {row['status']}.", highlight=False, markup=False)
+
+
+@app.command("pardon")
+def pardon(task_id: str = typer.Argument(..., metavar="ID"), tenant: str = TenantOption,
+           local: bool = LocalOption) -> None:
+    """Clears the member's offences in the group; a removal made is reversed where the platform allows it."""
+    connect(local)
+    from datetime import UTC, datetime
+
+    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms
+    from qunyun.adapters.guard_log import GuardLog
+    from qunyun.adapters.secrets import secret_store
+    from qunyun.channels.moderation import Moderation
+    from qunyun.services.guard_ops import pardon as forgive
+    from qunyun.settings import get_settings
+
+    settings = get_settings()
+    with reporting_errors():
+        row = forgive(tenant, task_id, datetime.now(UTC), log=GuardLog(),
+                      platforms=GuardPlatforms(Moderation(settings.telegram_base_url)),
+                      group=GuardGroups(secret_store(settings)))
+    out.print(f"{task_id}: {row['status']} ({row['reason']}).", highlight=False, markup=False)
