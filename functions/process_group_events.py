@@ -4,9 +4,7 @@ and the records whose events could not be recorded come back as partial batch fa
 from __future__ import annotations
 
 import functools
-import time
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,7 +13,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.domain.group_events import GROUP_EVENT
 from qunyun.services.group_events import GroupEventDeps, process_batch
-from qunyun.services.guard import GuardDeps, guard_messages
+from qunyun.services.guard import guard_messages
+from qunyun.services.guard_deps import guard_deps
 from qunyun.settings import get_settings
 
 logger = Logger()
@@ -54,37 +53,6 @@ def default_deps() -> GroupEventDeps:
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
                           clock=lambda: datetime.now(UTC),
                           guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)))
-
-
-def guard_deps(directory, timezone) -> GuardDeps:
-    """The guard's rules, records and platform calls; matchers compiled once per tenant and rules version."""
-    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms
-    from qunyun.adapters.guard_log import GuardLog
-    from qunyun.adapters.guard_rules import GuardRulesStore
-    from qunyun.adapters.points_ledger import PointsLedger
-    from qunyun.adapters.secrets import secret_store
-    from qunyun.channels.moderation import Moderation
-    from qunyun.services.boards import TOP, leaderboard
-    from qunyun.services.guard_rules import RulesCache
-
-    settings, ledger = get_settings(), PointsLedger()
-    top_cache: dict[tuple[str, int], tuple[float, set[str]]] = {}
-
-    def top_members(tenant_id: str, n: int) -> set[str]:
-        """The month's top N of the tenant's leaderboard, read at most every 10 minutes."""
-        hit = top_cache.get((tenant_id, n))
-        if hit is None or time.monotonic() - hit[0] > 600:
-            now = datetime.now(UTC)
-            day = now.astimezone(ZoneInfo(timezone(tenant_id))).date()
-            board = leaderboard(tenant_id, "tenant", "month", day, min(n, TOP), ledger=ledger, now=now)
-            hit = (time.monotonic(), {e["member_id"] for e in board["entries"]})
-            top_cache[(tenant_id, n)] = hit
-        return hit[1]
-
-    return GuardDeps(directory=directory, groups=GuardGroups(secret_store(settings)),
-                     rules=RulesCache(GuardRulesStore()), log=GuardLog(),
-                     platforms=GuardPlatforms(Moderation(settings.telegram_base_url)), top_members=top_members,
-                     clock=lambda: datetime.now(UTC))
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:

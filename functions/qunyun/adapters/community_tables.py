@@ -10,6 +10,7 @@
     {tenant}#GUARD                  RULES               GuardRulesItem: the tenant's group rules (API.md §7)
     {tenant}#GUARDLOG               O#{group}#{member}#{message}  GuardOffenceItem: an offence and its evidence
     {tenant}#GUARDLOG               A#{action id}       GuardActionItem: a deletion, warning, removal or task
+    {tenant}#SWEEP                  {week}#{group}      SweepRunItem: a group's inactivity sweep of one week
 """
 
 from __future__ import annotations
@@ -140,3 +141,10 @@ class GuardActionItem(_CommunityItem):
     reason = UnicodeAttribute(null=True)
     evidence = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+
+
+class SweepRunItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    run = UnicodeAttribute()  # the group's list of the week as JSON: who, last message, counts, outcome

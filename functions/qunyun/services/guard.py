@@ -143,23 +143,23 @@ def _offence(m: Message, group: GuardGroup, guard: GuardSection, hit: Hit, warni
                       evidence=m.text or "")
 
     if m.platform in CAN_DELETE:
-        _act(action("delete"), lambda: deps.platforms.delete(group, m.message_id), deps)
+        act(action("delete"), lambda: deps.platforms.delete(group, m.message_id), deps)
     if ladder_step(guard.ladder, count) == "remove":
-        _remove(action("remove"), group, deps)
+        remove(action("remove"), group, deps)
         return
     warn = action("warn")
     if deps.log.intend(warn, deps.clock()) is None:
         warnings.pending.append((warn, m.sender.name or m.sender.user_id))
 
 
-def _remove(removal: Action, group: GuardGroup, deps: GuardDeps) -> None:
+def remove(removal: Action, group: GuardGroup, deps: GuardDeps) -> None:
     if removal.platform in NO_REMOVAL:
-        _act(removal, lambda: Outcome(False, NO_REMOVAL[removal.platform], unsupported=True), deps)
+        act(removal, lambda: Outcome(False, NO_REMOVAL[removal.platform], unsupported=True), deps)
         return
-    _act(removal, lambda: deps.platforms.remove(group, user_id(removal.member_id)), deps)
+    act(removal, lambda: deps.platforms.remove(group, user_id(removal.member_id)), deps)
 
 
-def _act(action: Action, attempt: Callable[[], Outcome], deps: GuardDeps) -> None:
+def act(action: Action, attempt: Callable[[], Outcome], deps: GuardDeps) -> None:
     """Intended, then attempted, then its result: an action found already intended is not attempted again."""
     found = deps.log.intend(action, deps.clock())
     if found is not None:

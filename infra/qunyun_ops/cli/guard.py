@@ -126,3 +126,36 @@ def pardon(task_id: str = typer.Argument(..., metavar="ID"), tenant: str = Tenan
                       platforms=GuardPlatforms(Moderation(settings.telegram_base_url)),
                       group=GuardGroups(secret_store(settings)))
     out.print(f"{task_id}: {row['status']} ({row['reason']}).", highlight=False, markup=False)
+
+
+sweep_app = typer.Typer(no_args_is_help=True)
+SWEEP_COLUMNS = ("group_id", "member_id", "name", "last_message_at", "messages_7d", "messages_30d", "why", "outcome",
+                 "removal")
+
+
+@sweep_app.command("list")
+def sweep_list(tenant: str = TenantOption, group: str = typer.Option(None, "--group", help="One group's list."),
+               json_: bool = JsonOption, local: bool = LocalOption) -> None:
+    """The latest sweep: who, last message, counts, removed or reported; a group not swept says why."""
+    connect(local)
+    from qunyun.adapters.guard_log import GuardLog
+    from qunyun.adapters.sweep_runs import SweepRuns
+    from qunyun.services.sweep import sweep_list as runs_of
+    from rich.table import Table
+
+    from qunyun_ops.cli.members import inert
+
+    runs = runs_of(tenant, group, runs=SweepRuns(), log=GuardLog())
+    if json_:
+        print_json(runs)
+        return
+    for run in runs:
+        if run["skipped"]:
+            out.print(f"{inert(run['group_id'])} ({run['week']}): not swept: {inert(run['skipped'])}.")
+            continue
+        table = Table(title=f"Sweep of {inert(run['group_id'])}, {run['week']} ({run['mode']})", title_justify="left")
+        for column in SWEEP_COLUMNS:
+            table.add_column(column)
+        for row in run["members"]:
+            table.add_row(*(inert(row.get(c) if c != "group_id" else run["group_id"]) for c in SWEEP_COLUMNS))
+        out.print(table)
