@@ -13,6 +13,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.domain.group_events import GROUP_EVENT
 from qunyun.services.group_events import GroupEventDeps, process_batch
+from qunyun.services.guard import guard_messages
+from qunyun.services.guard_deps import guard_deps
 from qunyun.settings import get_settings
 
 logger = Logger()
@@ -45,10 +47,12 @@ def default_deps() -> GroupEventDeps:
         tenant = tenants.get(tenant_id)
         return tenant.timezone if tenant else DEFAULT_TIMEZONE
 
-    return GroupEventDeps(directory=ChatDirectory(), roster=RosterStore(), activity=ActivityStore(),
+    directory = ChatDirectory()
+    return GroupEventDeps(directory=directory, roster=RosterStore(), activity=ActivityStore(),
                           unmapped=UnmappedStore(), connections=ConnectionStore(), timezone=timezone,
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
-                          clock=lambda: datetime.now(UTC))
+                          clock=lambda: datetime.now(UTC),
+                          guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)))
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:

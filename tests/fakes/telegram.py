@@ -77,6 +77,12 @@ class FakeTelegramBot(FakeServer):
         self.per_group = RateWindow(20, 60.0)  # 20 a minute to one group
         self.per_bot = RateWindow(30, 1.0)  # about 30 a second overall
         self._ids = itertools.count(1)
+        # The guard's calls: deleted (chat, message id), bans and unbans (chat, user id), refusals by method.
+        self.deleted: list[tuple[str, str]] = []
+        self.bans: list[tuple[str, str]] = []
+        self.unbans: list[tuple[str, str]] = []
+        self.banned: set[tuple[str, str]] = set()
+        self.refusals: dict[str, str] = {}
 
     def add_bot(self, token: str) -> None:
         self.tokens.add(token)
@@ -90,6 +96,29 @@ class FakeTelegramBot(FakeServer):
 
     def revoke(self, token: str) -> None:
         self.revoked.add(token)
+
+    def refuse(self, method: str, description: str) -> None:
+        """Answer `method` with 400 and Telegram's description, as when the bot is not an admin."""
+        self.refusals[method] = description
+
+    def _moderate(self, method: str, body) -> Answer:
+        """deleteMessage, banChatMember, unbanChatMember(only_if_banned): the bot must know the chat."""
+        if not isinstance(body, dict) or str(body.get("chat_id", "")) not in self.chats:
+            return error(400, "Bad Request: chat not found")
+        if method in self.refusals:
+            return error(400, f"Bad Request: {self.refusals[method]}")
+        chat, subject = str(body["chat_id"]), str(body.get("message_id" if method == "deleteMessage" else "user_id"))
+        if method == "deleteMessage":
+            self.deleted.append((chat, subject))
+        elif method == "banChatMember":
+            self.bans.append((chat, subject))
+            self.banned.add((chat, subject))
+        else:
+            if body.get("only_if_banned") and (chat, subject) not in self.banned:
+                return Answer(200, {"ok": True, "result": True})
+            self.unbans.append((chat, subject))
+            self.banned.discard((chat, subject))
+        return Answer(200, {"ok": True, "result": True})
 
     def throttle(self, retry_after: int, seconds: float | None = None) -> None:
         self.force(error(429, f"Too Many Requests: retry after {retry_after}", retry_after), seconds or retry_after)
@@ -111,6 +140,8 @@ class FakeTelegramBot(FakeServer):
             return error(401, "Unauthorized")
         if method == "setWebhook":
             return self._set_webhook(token, json_or_none(request))
+        if method in ("deleteMessage", "banChatMember", "unbanChatMember"):
+            return self._moderate(method, json_or_none(request))
         if method != "sendMessage":
             return error(404, "Not Found: method not found")
         body = json_or_none(request)

@@ -7,11 +7,16 @@
     {tenant}#ACTIVITY#{group}       {day}#{page id}     ActivityPageItem: a batch's messages of a group's day
     {tenant}#UNMAPPED               {platform}#{chat}   UnmappedChatItem: a chat no group names yet
     {tenant}#UNMAPPED#{platform}#{chat}  {slot}         UnmappedEventItem: one of its events (1,000 slots)
+    {tenant}#GUARD                  RULES               GuardRulesItem: the tenant's group rules (API.md §7)
+    {tenant}#GUARDLOG               O#{group}#{member}#{message}  GuardOffenceItem: an offence and its evidence
+    {tenant}#GUARDLOG               A#{action id}       GuardActionItem: a deletion, warning, removal or task
+    {tenant}#SWEEP                  {week}#{group}      SweepRunItem: a group's inactivity sweep of one week
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -93,3 +98,53 @@ class UnmappedEventItem(_CommunityItem):
     event_id = UnicodeAttribute()
     occurred_at = UTCDateTimeAttribute()
     event = UnicodeAttribute()  # the normalised event as JSON
+
+
+class GuardRulesItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    rules = UnicodeAttribute()  # the checked rules as JSON
+    set_at = UTCDateTimeAttribute()
+    version = NumberAttribute(default=1)  # compiled matchers are cached per tenant and version
+
+
+class GuardOffenceItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    group_id = UnicodeAttribute()
+    platform = UnicodeAttribute()
+    chat_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    text = UnicodeAttribute(null=True)
+    rule = UnicodeAttribute()
+    detail = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+    pardoned = BooleanAttribute(default=False)
+
+
+class GuardActionItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    kind = UnicodeAttribute()
+    group_id = UnicodeAttribute()
+    platform = UnicodeAttribute()
+    chat_id = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    status = UnicodeAttribute()  # intended | done | failed | task | closed | pardoned
+    reason = UnicodeAttribute(null=True)
+    evidence = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class SweepRunItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    run = UnicodeAttribute()  # the group's list of the week as JSON: who, last message, counts, outcome

@@ -20,6 +20,7 @@ class Member(BaseModel):
 
     user_id: str = Field(min_length=1, max_length=128)  # the platform's own id
     name: str | None = Field(None, max_length=256)  # member-controlled text: escaped wherever it is shown
+    role: Literal["owner", "admin"] | None = None  # where the platform's event says so (the guard's exemptions)
 
     def member_id(self, platform: str) -> str:
         """qunyun's member id for points and rosters (API.md §6): `{platform}:{user id}`."""

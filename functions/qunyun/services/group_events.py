@@ -57,6 +57,8 @@ class GroupEventDeps:
     # (member_version, members) of a WeCom customer group as WeCom lists it, or None when it cannot be read.
     wecom_members: Callable[[str, str], tuple[str, list[PlatformMember]] | None]
     clock: Callable[[], datetime]
+    # The group rules' guard (services/guard.py): the batch's recorded messages in, the records to retry out.
+    guard: Callable[[list[tuple[str, Message]]], set[str]] | None = None
 
 
 Keyed = list[tuple[str, GroupEvent]]  # (record id, event)
@@ -86,6 +88,8 @@ def process_batch(events: Keyed, deps: GroupEventDeps) -> set[str]:
                 logger.exception("a chat's events could not be recorded")
                 failed |= {key for key, _ in keyed}
     failed |= _write_pages(written, deps)
+    if deps.guard is not None:
+        failed |= deps.guard([(key, e) for key, e in events if key not in failed and isinstance(e, Message)])
     _touch(events, failed, deps)
     return failed
 

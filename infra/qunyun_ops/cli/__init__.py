@@ -12,6 +12,7 @@ from qunyun_ops.cli import (
     events,
     flash,
     groups,
+    guard,
     inbound,
     local,
     members,
@@ -34,6 +35,8 @@ app.add_typer(deadletters.app, name="deadletters", help="Messages parked after f
 app.add_typer(connect.app, name="connect", help="Platform apps whose group callbacks qunyun hears.")
 app.add_typer(inbound.app, name="inbound", help="Platform callbacks: chats no group names yet.")
 app.add_typer(members.app, name="members", help="Group rosters: who joined, who left, who speaks.")
+app.add_typer(guard.app, name="guard", help="Group rules: the guard's offences, warnings, removals and tasks.")
+app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the latest list of the silent.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 
 

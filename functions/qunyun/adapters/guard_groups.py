@@ -1,0 +1,53 @@
+"""The guard's view of groups and platforms: a group's rules scope and its bot's credential (from the secret
+store), cached a while per execution environment; the platform client addressed by the group's channel."""
+
+from __future__ import annotations
+
+import time
+
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.secrets import SecretStore
+from qunyun.channels.moderation import Moderation, ModTarget
+from qunyun.domain.connections import CHANNELS
+from qunyun.domain.guard import GuardGroup, Outcome
+
+PLATFORM_OF = {channel: platform for platform, channels in CHANNELS.items() for channel in channels}
+
+
+class GuardGroups:
+    def __init__(self, secrets: SecretStore, seconds: float = 300.0):
+        self.repo, self.secrets, self.seconds = GroupRepository(), secrets, seconds
+        self._cache: dict[tuple[str, str], tuple[float, GuardGroup | None]] = {}
+
+    def __call__(self, tenant_id: str, group_id: str) -> GuardGroup | None:
+        hit = self._cache.get((tenant_id, group_id))
+        if hit is not None and time.monotonic() - hit[0] < self.seconds:
+            return hit[1]
+        g = self.repo.get(tenant_id, group_id)
+        found = None if g is None else GuardGroup(
+            g.group_id, str(g.kind.value if hasattr(g.kind, "value") else g.kind), tuple(g.tags),
+            str(g.channel.value if hasattr(g.channel, "value") else g.channel), g.chat_id or "", g.owner,
+            self.secrets.get(g.secret_ref) if g.secret_ref else None)
+        self._cache[(tenant_id, group_id)] = (time.monotonic(), found)
+        return found
+
+
+class GuardPlatforms:
+    def __init__(self, moderation: Moderation):
+        self.moderation = moderation
+
+    @staticmethod
+    def _target(group: GuardGroup) -> ModTarget:
+        return ModTarget(PLATFORM_OF.get(group.channel, group.channel), group.chat_id, group.secret)
+
+    def delete(self, group: GuardGroup, message_id: str) -> Outcome:
+        return self.moderation.delete(self._target(group), message_id)
+
+    def post(self, group: GuardGroup, text: str) -> Outcome:
+        return self.moderation.post(self._target(group), text)
+
+    def remove(self, group: GuardGroup, user_id: str) -> Outcome:
+        return self.moderation.remove(self._target(group), user_id)
+
+    def restore(self, group: GuardGroup, user_id: str) -> Outcome:
+        return self.moderation.restore(self._target(group), user_id)

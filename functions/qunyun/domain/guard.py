@@ -1,0 +1,119 @@
+"""The guard's rules of conduct: what an offence is worth on the ladder, what each platform lets qunyun do about
+it, and the records that make every action happen at most once.
+
+An action is written as intended before it is attempted and its result after; a retried batch that finds an
+action already intended does not attempt it again (it may have happened), it becomes an operator task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+ActionKind = Literal["delete", "warn", "remove", "restore"]
+# intended: written, not yet known to be done; task: for an operator; closed/pardoned: an operator closed it.
+Status = Literal["intended", "done", "failed", "task", "closed", "pardoned"]
+OPEN = ("intended", "task")
+
+# What each platform allows a bot (reference/inbound.md): removal where an API exists; None means an operator
+# must remove by hand, with the reason they are told.
+NO_REMOVAL = {
+    "wecom": "WeCom has no API that removes a member from a customer group",
+    "dingtalk": "DingTalk removes members by API only from scene groups the app created",
+}
+CAN_DELETE = frozenset({"telegram", "feishu", "slack"})  # a bot may recall others' messages (as admin)
+CAN_RESTORE = frozenset({"telegram"})  # unbanChatMember lets a removed member come back
+
+
+@dataclass(frozen=True)
+class Offence:
+    tenant_id: str
+    group_id: str
+    platform: str
+    chat_id: str
+    member_id: str
+    message_id: str
+    text: str  # the evidence: kept for the operator, never posted back into the group
+    rule: str
+    detail: str
+    at: datetime
+    pardoned: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    tenant_id: str
+    action_id: str
+    kind: ActionKind
+    group_id: str
+    platform: str
+    chat_id: str
+    member_id: str
+    message_id: str  # of the offence behind it
+    rule: str
+    at: datetime
+    status: Status = "intended"
+    reason: str = ""
+    evidence: str = ""  # the offending text, for tasks and the log
+
+
+def action_id(kind: str, group_id: str, member_id: str, message_id: str) -> str:
+    """The same offence always names the same action: a retry finds what the first attempt wrote."""
+    return f"{kind}:{group_id}:{member_id}:{message_id}"
+
+
+def offences_in_window(offences: list[Offence], offence: Offence, window_days: int) -> int:
+    """How many offences (this one included, pardoned ones not) the member has in the window ending at it."""
+    since = offence.at - timedelta(days=window_days)
+    return sum(1 for o in offences if not o.pardoned and since < o.at <= offence.at)
+
+
+def ladder_step(ladder: str, count: int) -> Literal["warn", "remove"]:
+    if ladder == "remove" or (ladder == "warn_then_remove" and count >= 2):
+        return "remove"
+    return "warn"
+
+
+def user_id(member_id: str) -> str:
+    """The platform's own id of a member id `{platform}:{user id}`."""
+    return member_id.partition(":")[2]
+
+
+def warning_text(warned: list[tuple[str, str]]) -> str:
+    """One message for a group's warnings of a batch: each member (by name) and the rule they broke; never the
+    offending text or link."""
+    lines = [f"{name}：违反群规（{rule}），已警告；再次违反将被移出本群。" for name, rule in warned]
+    return "\n".join(["群规提醒 / Group rules reminder:", *lines])
+
+
+RULE_NAMES = {"link": "禁止发链接 / links", "invite code": "禁止发邀请码 / invitation codes"}
+
+
+def rule_name(rule: str) -> str:
+    """A rule as members read it: its kind and number, never the word or pattern itself."""
+    if rule in RULE_NAMES:
+        return RULE_NAMES[rule]
+    kind, _, number = rule.partition(" ")
+    return f"{'违禁词' if kind == 'word' else '违规内容'} {number} / {rule}"
+
+
+@dataclass(frozen=True)
+class GuardGroup:
+    """A group as the guard needs it: its rules' scope (kind, tags), its chat and its bot's credential."""
+
+    group_id: str
+    kind: str
+    tags: tuple[str, ...]
+    channel: str
+    chat_id: str
+    owner: str | None
+    secret: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a platform answered to one action."""
+
+    ok: bool
+    reason: str = ""  # the platform's own words when it refused
+    unsupported: bool = False  # no API for it on this platform or channel

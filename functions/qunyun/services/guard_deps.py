@@ -1,0 +1,43 @@
+"""The guard's wiring, shared by ProcessGroupEvents and SweepInactive: its rules (compiled once per tenant and
+rules version), records, platform client and the tenant's top members by points (read at most every 10 minutes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from qunyun.services.guard import ChatGroups, GuardDeps
+
+
+def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDeps:
+    """The guard's rules, records and platform calls; matchers compiled once per tenant and rules version."""
+    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms
+    from qunyun.adapters.guard_log import GuardLog
+    from qunyun.adapters.guard_rules import GuardRulesStore
+    from qunyun.adapters.points_ledger import PointsLedger
+    from qunyun.adapters.secrets import secret_store
+    from qunyun.channels.moderation import Moderation
+    from qunyun.services.boards import TOP, leaderboard
+    from qunyun.services.guard_rules import RulesCache
+    from qunyun.settings import get_settings
+
+    settings, ledger = get_settings(), PointsLedger()
+    top_cache: dict[tuple[str, int], tuple[float, set[str]]] = {}
+
+    def top_members(tenant_id: str, n: int) -> set[str]:
+        """The month's top N of the tenant's leaderboard, read at most every 10 minutes."""
+        hit = top_cache.get((tenant_id, n))
+        if hit is None or time.monotonic() - hit[0] > 600:
+            now = datetime.now(UTC)
+            day = now.astimezone(ZoneInfo(timezone(tenant_id))).date()
+            board = leaderboard(tenant_id, "tenant", "month", day, min(n, TOP), ledger=ledger, now=now)
+            hit = (time.monotonic(), {e["member_id"] for e in board["entries"]})
+            top_cache[(tenant_id, n)] = hit
+        return hit[1]
+
+    return GuardDeps(directory=directory, groups=GuardGroups(secret_store(settings)),
+                     rules=RulesCache(GuardRulesStore()), log=GuardLog(),
+                     platforms=GuardPlatforms(Moderation(settings.telegram_base_url)), top_members=top_members,
+                     clock=lambda: datetime.now(UTC))

@@ -1,0 +1,207 @@
+"""The guard on DynamoDB Local: signed Telegram updates through InboundApi into ProcessGroupEvents, against a
+fake Telegram that deletes, warns and removes (and can refuse). First and second offence, exemptions, an
+allowed link, an offence outside the window, a retried batch after the removal call, a refusal, a pardon."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import inbound_api
+import process_group_events
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from fakes.callbacks import TelegramCallbacks
+from fakes.telegram import FakeTelegramBot
+from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.guard_groups import GuardPlatforms
+from qunyun.adapters.guard_log import GuardLog
+from qunyun.adapters.guard_rules import GuardRulesStore
+from qunyun.adapters.secrets import secret_store
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.channels.moderation import Moderation
+from qunyun.domain.group_events import GROUP_EVENT
+from qunyun.domain.guard_rules import GroupRules
+from qunyun.services import guard_ops
+from qunyun.services.groups import import_groups
+from qunyun.services.guard import guard_messages
+from qunyun.services.guard_rules import RulesCache, set_rules
+from qunyun.services.inbound import InboundDeps
+from support import http_event
+
+HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
+BOT, CHAT = "123:TOKEN", "-100200"
+TELEGRAM = TelegramCallbacks("secret-token")
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+RULES = {"guard": {"words": ["加微信", "刷单"], "allow_domains": ["example.com"], "window_days": 30,
+                   "exempt": {"members": ["telegram:900"]}}}
+
+
+class Credentials:
+    """InboundApi's connection, in memory: the callbacks are verified as in production, then queued here."""
+
+    def __init__(self):
+        self.queued = []
+
+    def get(self, tenant_id, platform):
+        return {"bot_token": BOT, "secret_token": "secret-token"} if platform == "telegram" else None
+
+    def send(self, events):
+        self.queued.extend(events)
+        return len(events)
+
+    def refused(self, tenant_id, platform, reason):
+        raise AssertionError(reason)
+
+
+class World:
+    def __init__(self, tenant_id: str, telegram: FakeTelegramBot, platforms=None):
+        self.tenant_id, self.telegram, self.updates = tenant_id, telegram, 0
+        self.platforms = platforms or GuardPlatforms(Moderation(telegram.base_url))
+        base = process_group_events.default_deps()
+        guard = replace(process_group_events.guard_deps(base.directory, base.timezone),
+                        platforms=self.platforms, rules=RulesCache(GuardRulesStore(), seconds=0))
+        self.deps = replace(base, guard=partial(guard_messages, deps=guard))
+
+    def batch(self, *said: tuple[int, str, datetime]) -> dict:
+        """Each (user, text, time) as a signed update through InboundApi; then one ProcessGroupEvents batch."""
+        memory = Credentials()
+        for user, text, at in said:
+            self.updates += 1
+            call = TELEGRAM.update({"update_id": self.updates, "message": {
+                "message_id": self.updates, "date": int(at.timestamp()), "text": text,
+                "from": {"id": user, "first_name": f"U{user}"}, "chat": {"id": int(CHAT), "type": "supergroup"}}})
+            event = http_event(call.method, call.path("telegram", self.tenant_id), call.body, call.headers)
+            event["pathParameters"] = {"platform": "telegram", "tenant": self.tenant_id}
+            deps = InboundDeps(credentials=memory, queue=memory, refusals=memory, clock=time.time)
+            assert inbound_api.process(event, None, deps)["statusCode"] == 200
+        self.last = sqs_event(memory.queued)
+        return process_group_events.process(self.last, None, self.deps)
+
+    def actions(self, kind: str) -> list:
+        return [a for a in GuardLog().actions(self.tenant_id) if a.kind == kind]
+
+
+def sqs_event(events) -> dict:
+    return {"Records": [{"messageId": f"m{e.event_id}", "receiptHandle": "r", "body": GROUP_EVENT.dump_json(e).decode(),
+                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
+                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q",
+                         "awsRegion": "us-east-1"} for e in events]}
+
+
+@pytest.fixture
+def telegram():
+    with FakeTelegramBot() as fake:
+        fake.add_bot(BOT)
+        fake.add_chat(CHAT)
+        yield fake
+
+
+@pytest.fixture
+def world(tenant, telegram):
+    import_groups(tenant.tenant_id, "\n".join([HEADER, f"tg,电报群,traffic,telegram_bot,,{BOT},,{CHAT},,,,,,,"]),
+                  tenants=TenantRepository(), groups=GroupRepository(), secrets=secret_store())
+    set_rules(tenant.tenant_id, GroupRules.model_validate(RULES), datetime.now(UTC), store=GuardRulesStore())
+    return World(tenant.tenant_id, telegram)
+
+
+def test_a_first_offence_warns_and_a_second_removes(world, telegram):
+    # GIVEN a member who posts an ad
+    assert world.batch((7, "便宜，加微信 abc123", T0)) == {"batchItemFailures": []}
+    # THEN the message is deleted and one warning names the rule, never the offending text
+    assert telegram.deleted == [(CHAT, "1")]
+    [warning] = telegram.received
+    assert "U7" in warning.text and "违禁词 1" in warning.text and "加微信" not in warning.text
+    assert telegram.bans == []
+    # WHEN they post another within the window
+    world.batch((7, "刷单 兼职", T0 + timedelta(days=3)))
+    # THEN they are removed (banned then unbanned: they may come back), not warned again
+    assert telegram.bans == [(CHAT, "7")] and telegram.unbans == [(CHAT, "7")]
+    assert len(telegram.received) == 1
+    [removal] = world.actions("remove")
+    assert (removal.status, removal.evidence, removal.rule) == ("done", "刷单 兼职", "word 2")
+    # AND the log has both offences with their evidence, before the actions they caused
+    log = guard_ops.history(world.tenant_id, "telegram:7", log=GuardLog())
+    assert [r["kind"] for r in log] == ["offence", "delete", "warn", "offence", "delete", "remove"]
+    assert log[0]["evidence"] == "便宜，加微信 abc123"
+
+
+def test_exempt_members_and_allowed_links_are_left_alone(world, telegram):
+    world.batch((900, "加微信 加微信", T0), (8, "menu at https://shop.example.com/tea", T0),
+                (8, "and example.com too", T0 + timedelta(seconds=1)))
+    assert telegram.received == [] and telegram.deleted == [] and GuardLog().offences(world.tenant_id) == []
+    # AND another domain's link is an offence, named as a link
+    world.batch((8, "cheaper at https://rival.cn/x", T0 + timedelta(minutes=1)))
+    assert [o.rule for o in GuardLog().offences(world.tenant_id)] == ["link"]
+    assert "rival.cn" not in telegram.received[0].text
+
+
+def test_an_offence_outside_the_window_is_warned_again(world, telegram):
+    world.batch((7, "加微信", T0))
+    world.batch((7, "加微信", T0 + timedelta(days=31)))
+    assert telegram.bans == [] and len(telegram.received) == 2 and len(world.actions("warn")) == 2
+
+
+def test_a_batch_retried_after_the_removal_call_removes_once(world, telegram):
+    class Crashing(GuardPlatforms):
+        def remove(self, group, user_id):
+            super().remove(group, user_id)
+            raise TimeoutError("the function stopped before the result was recorded")
+
+    crashing = World(world.tenant_id, telegram, Crashing(Moderation(telegram.base_url)))
+    crashing.batch((7, "加微信", T0))
+    with pytest.raises(BatchProcessingError):  # every record of the batch failed: SQS delivers it again
+        crashing.batch((7, "加微信 again", T0 + timedelta(hours=1)))
+    assert telegram.bans == [(CHAT, "7")]
+    # WHEN the queue delivers the failed record again
+    process_group_events.process(crashing.last, None, crashing.deps)
+    # THEN the removal is not attempted again; it is a task to check, with the evidence
+    assert telegram.bans == [(CHAT, "7")] and len(telegram.received) == 1
+    [task] = guard_ops.tasks(world.tenant_id, log=GuardLog())
+    assert task["kind"] == "remove" and "interrupted" in task["reason"] and task["evidence"] == "加微信 again"
+
+
+def test_a_refused_removal_is_a_task_with_the_platforms_reason(world, telegram):
+    telegram.refuse("banChatMember", "not enough rights to restrict/unrestrict chat member")
+    world.batch((7, "加微信", T0), (7, "加微信!", T0 + timedelta(minutes=1)))
+    [task] = guard_ops.tasks(world.tenant_id, log=GuardLog())
+    assert "not enough rights" in task["reason"] and task["member_id"] == "telegram:7"
+    closed = guard_ops.done(world.tenant_id, task["id"], datetime.now(UTC), log=GuardLog())
+    assert closed["status"] == "closed" and guard_ops.tasks(world.tenant_id, log=GuardLog()) == []
+
+
+def test_a_pardon_lets_the_member_back_and_clears_the_offences(world, telegram):
+    world.batch((7, "加微信", T0), (7, "加微信!", T0 + timedelta(minutes=1)))
+    [removal] = world.actions("remove")
+    before = sum(1 for r in telegram.requests if r.path.endswith("/unbanChatMember"))
+    pardoned = guard_ops.pardon(world.tenant_id, removal.action_id, datetime.now(UTC), log=GuardLog(),
+                                platforms=world.platforms, group=world.deps.guard.keywords["deps"].groups)
+    assert pardoned["status"] == "pardoned" and "may rejoin" in pardoned["reason"]
+    assert sum(1 for r in telegram.requests if r.path.endswith("/unbanChatMember")) == before + 1
+    assert all(o.pardoned for o in GuardLog().offences(world.tenant_id))
+    # AND their next offence is a first one again: a warning, no removal
+    world.batch((7, "刷单", T0 + timedelta(minutes=5)))
+    assert len(telegram.bans) == 1 and len(world.actions("warn")) == 2
+
+
+def test_the_cli_lists_tasks_closes_them_and_shows_the_log(world, telegram):
+    import json
+
+    from qunyun_ops.cli import app
+    from typer.testing import CliRunner
+
+    telegram.refuse("banChatMember", "not enough rights")
+    world.batch((7, "加微信", T0), (7, "加微信!", T0 + timedelta(minutes=1)))
+    runner = CliRunner()
+    [task] = json.loads(runner.invoke(app, ["guard", "tasks", "--tenant", world.tenant_id, "--json"]).output)
+    closed = runner.invoke(app, ["guard", "done", task["id"], "--tenant", world.tenant_id])
+    assert closed.exit_code == 0 and "closed" in closed.output
+    again = runner.invoke(app, ["guard", "done", task["id"], "--tenant", world.tenant_id])
+    assert again.exit_code == 2 and "not an open task" in again.output
+    rows = json.loads(runner.invoke(app, ["guard", "log", "--tenant", world.tenant_id, "--member", "telegram:7",
+                                          "--json"]).output)
+    assert [r["kind"] for r in rows].count("offence") == 2
+    table = runner.invoke(app, ["guard", "log", "--tenant", world.tenant_id])
+    assert table.exit_code == 0 and "telegram:7" in table.output
