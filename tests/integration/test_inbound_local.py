@@ -182,7 +182,10 @@ def test_verified_callbacks_reach_the_roster_and_activity(connected):
         return row
 
     row = eventually(telegram_recorded)
-    assert (row["name"], row["joined_how"], row["messages_7d"], row["checkins"]) == (NAME, "link", 2, 0)
+    # Both messages say 签到 (the second replayed): one check-in a day, granted once
+    assert (row["name"], row["joined_how"], row["messages_7d"], row["checkins"]) == (NAME, "link", 2, 1)
+    shown = json.loads(ok(stack.cli("points", "show", "telegram:501", "--tenant", "tea", "--local", "--json")).stdout)
+    assert (shown["earned"], shown["streak"]["days"], shown["nickname"]) == (5, 1, NAME[:64]), shown
     assert eventually(lambda: members(stack, "wc")["wecom:wmNew"])["joined_how"] == "qr"
     assert eventually(lambda: members(stack, "fs")["feishu:ou_1"])["messages_30d"] == 1
     assert eventually(lambda: members(stack, "sl")["slack:U1"])["messages_30d"] == 1
