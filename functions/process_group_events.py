@@ -31,6 +31,7 @@ def default_deps() -> GroupEventDeps:
     from qunyun.adapters.chats import ChatDirectory
     from qunyun.adapters.connections import ConnectionStore
     from qunyun.adapters.points_ledger import PointsLedger
+    from qunyun.adapters.push_queue import PushQueue
     from qunyun.adapters.roster import RosterStore
     from qunyun.adapters.secrets import secret_store
     from qunyun.adapters.tenants import TenantRepository
@@ -52,7 +53,9 @@ def default_deps() -> GroupEventDeps:
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
                           clock=lambda: datetime.now(UTC),
                           # The tenant as stored now, so a change of its check-in keywords applies at once.
-                          checkins=CheckinDeps(tenant=tenants.get, ledger=PointsLedger()))
+                          checkins=CheckinDeps(tenant=tenants.get, ledger=PointsLedger(),
+                                               reply=PushQueue(settings.push_queue_url).send_later
+                                               if settings.push_queue_url else None))
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:

@@ -3,6 +3,7 @@ of its sender through the ledger, granted once however often its callback comes,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -62,3 +63,27 @@ def test_the_tenants_keywords_decide(tenant, context):
     ledger = PointsLedger()
     assert ledger.member(tenant.tenant_id, "telegram:601").earned == 0
     assert ledger.member(tenant.tenant_id, "telegram:602").earned == 5
+
+
+def test_each_window_queues_its_reply_delayed_until_it_closes(tenant, context):
+    import_groups(tenant.tenant_id, "\n".join([HEADER, "tg,电报群,traffic,telegram_bot,,BOT:TOKEN,,-100200,,,,,,,"]),
+                  tenants=TenantRepository(), groups=GroupRepository(), secrets=secret_store())
+    queued = []
+    base = process_group_events.default_deps()
+    deps = replace(base, checkins=replace(base.checkins, reply=lambda m, delay: queued.append((m, delay))))
+    now = datetime.now(UTC)
+    window = int(now.timestamp()) // 60 * 60
+    # GIVEN check-ins in two batches of the current window, one replayed, and a plain message
+    first = [said(tenant, 1, "701", "签到", now), said(tenant, 2, "702", "hello", now)]
+    second = [said(tenant, 3, "703", "打卡", now)]
+    for batch in (first, second, first):
+        assert process_group_events.process(sqs_event(batch), context, deps) == {"batchItemFailures": []}
+    # THEN each batch queued the window's reply (the same push, so the group gets one), received once it closed
+    assert {(m.kind, m.group_ids, m.window, m.seconds) for m, _ in queued} == {("checkin_reply", ("tg",), window, 60)}
+    assert len(queued) == 3
+    assert all(window + 60 - now.timestamp() <= delay <= window + 63 - now.timestamp() + 1 for _, delay in queued)
+    # AND with replies off, a check-in queues nothing
+    change_policy(tenant.tenant_id, ["checkin_reply=false"], tenants=TenantRepository())
+    queued.clear()
+    process_group_events.process(sqs_event([said(tenant, 4, "704", "签到", now)]), context, deps)
+    assert queued == [] and PointsLedger().member(tenant.tenant_id, "telegram:704").earned == 5

@@ -37,6 +37,8 @@ SLACK = SlackCallbacks("slack-signing-secret")
 def world(tmp_path_factory):
     with FakeTelegramBot() as telegram, FakeWecomCustomerGroups() as wecom:
         telegram.add_bot(BOT)
+        telegram.add_bot("BOT:1")  # group tg's bot: the check-in reply is sent with it
+        telegram.add_chat("-1001")
         stack = Stack(tmp_path_factory.mktemp("inbound-local"))
         stack.env |= {"QUNYUN_TELEGRAM_BASE_URL": telegram.base_url, "QUNYUN_WECOM_BASE_URL": wecom.base_url,
                       "QUNYUN_CONNECTION_CACHE_SECONDS": "0"}
@@ -51,6 +53,7 @@ def world(tmp_path_factory):
 def _setup(stack: Stack) -> None:
     for tenant in ("tea", "other"):
         ok(stack.cli("tenants", "create", tenant, "--name", tenant, "--timezone", "Asia/Shanghai", "--local"))
+    ok(stack.cli("tenants", "policy", "tea", "--set", "checkin_reply_seconds=10", "--local"))
     rows = {"tea": ["tg,电报群,traffic,telegram_bot,,BOT:1,,-1001,,,,,,,",
                     "wc,客户群,traffic,wecom_customer_group,,,owner1,wrC1,,,,,,,",
                     "fs,飞书群,traffic,feishu_bot,https://open.feishu.cn/open-apis/bot/v2/hook/x,,,oc_1,,,,,,,",
@@ -186,6 +189,20 @@ def test_verified_callbacks_reach_the_roster_and_activity(connected):
     assert (row["name"], row["joined_how"], row["messages_7d"], row["checkins"]) == (NAME, "link", 2, 1)
     shown = json.loads(ok(stack.cli("points", "show", "telegram:501", "--tenant", "tea", "--local", "--json")).stdout)
     assert (shown["earned"], shown["streak"]["days"], shown["nickname"]) == (5, 1, NAME[:64]), shown
+    # AND the group got one reply for the window, naming her inert: no mention, no markup, no control character
+    _, telegram, _ = connected
+
+    def replied():
+        replies = [r for r in telegram.received if r.chat_id == "-1001"]
+        assert len(replies) == 1, replies
+        return replies[0]
+
+    reply = eventually(replied, timeout=60)
+    assert reply.text.startswith("签到成功：") and "＠all" in reply.text and "@all" not in reply.text
+    assert "**粗体**" in reply.text and "\x07" not in reply.text and "\u202e" not in reply.text
+    assert "<" not in reply.html.replace("&lt;", "") and "\x07" not in reply.html, reply.html
+    time.sleep(3)
+    assert len([r for r in telegram.received if r.chat_id == "-1001"]) == 1
     assert eventually(lambda: members(stack, "wc")["wecom:wmNew"])["joined_how"] == "qr"
     assert eventually(lambda: members(stack, "fs")["feishu:ou_1"])["messages_30d"] == 1
     assert eventually(lambda: members(stack, "sl")["slack:U1"])["messages_30d"] == 1

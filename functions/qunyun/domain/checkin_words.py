@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from qunyun.domain.events import ID
@@ -28,3 +29,29 @@ def checkin_event_id(platform: str, chat_id: str, message_id: str) -> str:
     if _ID.match(readable):
         return readable
     return f"{platform}.{hashlib.sha256(readable.encode()).hexdigest()[:40]}"
+
+
+def shown_name(name: str | None, member_id: str) -> str:
+    """A member's name as a reply shows it: without control or format characters (a bell, a bidi override, a
+    line break), at most 32 characters; the member id where nothing is left. Markup and mentions are escaped
+    by the dialect's renderer (adapters/render.py)."""
+    kept = "".join(c for c in (name or "") if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp")).strip()
+    return kept[:32] or member_id
+
+
+MAX_NAMED = 20  # a reply (or a welcome) names this many members; the others are counted
+REPLY_LABELS: dict[str, dict[str, str]] = {
+    "zh-CN": {"title": "签到成功", "colon": "：", "sep": "、", "streak": "（连续 {n} 天）", "others": " 等 {n} 人"},
+    "en": {"title": "Checked in", "colon": ": ", "sep": ", ", "streak": " ({n}-day streak)",
+           "others": " and {n} others"},
+}
+
+
+def compose_checkin_reply(checked: list[tuple[str, int]], locale: str) -> dict:
+    """What templates/notices/{dialect}/checkin_reply.j2 sees: up to MAX_NAMED (name, streak) in order of
+    check-in, and how many more."""
+    labels = REPLY_LABELS.get(locale, REPLY_LABELS["zh-CN"])
+    named = [{"name": name, "streak": labels["streak"].format(n=streak) if streak > 1 else ""}
+             for name, streak in checked[:MAX_NAMED]]
+    more = len(checked) - len(named)
+    return {"labels": labels, "named": named, "others": labels["others"].format(n=more) if more else ""}

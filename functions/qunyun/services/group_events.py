@@ -129,11 +129,11 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
     for i, group in enumerate(mapped):
         _roster(tenant_id, platform, chat_id, group.group_id, ordered, deps)
         # A chat is one group's in all but odd set-ups; its check-ins are that first group's.
+        zone = ZoneInfo(group.timezone or deps.timezone(tenant_id))
         checked = set()
         if i == 0 and messages and deps.checkins is not None:
-            checked = {c.message_id for c in record_checkins(tenant_id, platform, chat_id, group.group_id, messages,
-                                                               deps.checkins, deps.clock())}
-        zone = ZoneInfo(group.timezone or deps.timezone(tenant_id))
+            checked = {c.message_id for c in record_checkins(tenant_id, platform, chat_id, group.group_id, zone,
+                                                               messages, deps.checkins, deps.clock())}
         out += _activity(tenant_id, platform, group.group_id, messages, zone, checked)
     return out
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from qunyun.adapters.activity import ActivityStore
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
@@ -33,6 +34,7 @@ class SendDeps:
     # Called after every channel call, before its outcome is recorded (tests inject a crash here).
     after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
     events: EventRepository = field(default_factory=EventRepository)  # what reminders read of their event
+    activity: ActivityStore = field(default_factory=ActivityStore)  # where check-in replies find the check-ins
     batch: Batch | None = None  # what one batch of messages keeps (`for_batch`); one message's at least
 
     def for_batch(self) -> SendDeps:
