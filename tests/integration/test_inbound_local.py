@@ -192,17 +192,20 @@ def test_verified_callbacks_reach_the_roster_and_activity(connected):
     # AND the group got one reply for the window, naming her inert: no mention, no markup, no control character
     _, telegram, _ = connected
 
-    def replied():
-        replies = [r for r in telegram.received if r.chat_id == "-1001"]
-        assert len(replies) == 1, replies
-        return replies[0]
+    # AND one welcome for the join's window, naming her just as inert
+    def received(prefix: str) -> list:
+        return [r for r in telegram.received if r.chat_id == "-1001" and r.text.startswith(prefix)]
 
-    reply = eventually(replied, timeout=60)
-    assert reply.text.startswith("签到成功：") and "＠all" in reply.text and "@all" not in reply.text
-    assert "**粗体**" in reply.text and "\x07" not in reply.text and "\u202e" not in reply.text
-    assert "<" not in reply.html.replace("&lt;", "") and "\x07" not in reply.html, reply.html
+    def replied():
+        assert len(received("签到成功：")) == 1 and len(received("欢迎 ")) == 1, telegram.received
+        return received("签到成功：")[0], received("欢迎 ")[0]
+
+    for sent in eventually(replied, timeout=90):
+        assert "＠all" in sent.text and "@all" not in sent.text
+        assert "**粗体**" in sent.text and "\x07" not in sent.text and "\u202e" not in sent.text
+        assert "<" not in sent.html.replace("&lt;", "") and "\x07" not in sent.html, sent.html
     time.sleep(3)
-    assert len([r for r in telegram.received if r.chat_id == "-1001"]) == 1
+    assert len([r for r in telegram.received if r.chat_id == "-1001"]) == 2
     assert eventually(lambda: members(stack, "wc")["wecom:wmNew"])["joined_how"] == "qr"
     assert eventually(lambda: members(stack, "fs")["feishu:ou_1"])["messages_30d"] == 1
     assert eventually(lambda: members(stack, "sl")["slack:U1"])["messages_30d"] == 1

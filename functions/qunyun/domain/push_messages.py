@@ -93,6 +93,16 @@ class CheckinReplyMessage(PushMessage):
     seconds: int
 
 
+class WelcomeMessage(PushMessage):
+    """A group's welcome to the members who joined in one window (`window`, Unix seconds, `seconds` long), sent
+    once the window has closed; like a check-in reply, its push id names the window."""
+
+    kind: Literal["welcome"] = "welcome"
+    group_ids: tuple[str]
+    window: int
+    seconds: int
+
+
 def _kind_of(value) -> str:
     if isinstance(value, dict):
         return value.get("kind", BRIEF)

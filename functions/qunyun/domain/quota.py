@@ -22,16 +22,16 @@ from zoneinfo import ZoneInfo
 
 from qunyun.domain.groups import Channel
 
-PushKind = Literal["brief", "reminder", "farewell", "checkin_reply"]
+PushKind = Literal["brief", "reminder", "farewell", "checkin_reply", "welcome"]
 QuotaPeriod = Literal["month", "week", "day"]
 SkipReason = Literal["daily_cap", "quota"]
-PUSH_KINDS: tuple[str, ...] = ("brief", "reminder", "farewell", "checkin_reply")
+PUSH_KINDS: tuple[str, ...] = ("brief", "reminder", "farewell", "checkin_reply", "welcome")
 # Lower ranks first: what a member would miss most is kept when slots run short.
 _RANK = {("farewell", None): 0, ("reminder", None): 1, ("brief", "morning"): 2, ("brief", "evening"): 3,
-         ("checkin_reply", None): 4}
+         ("checkin_reply", None): 4, ("welcome", None): 5}
 # Answers to what members did in the group: they spend no slot of the daily cap (and keep none), so a busy
 # group's replies never crowd out its brief. Their push ids start with the kind's prefix.
-FREE_PREFIXES = ("checkin.",)
+FREE_PREFIXES = ("checkin.", "welcome.")
 FREE_DAY = 1_000_000  # the daily "cap" a free push is held to
 
 
@@ -71,6 +71,11 @@ class Push:
     def checkin_reply(cls, window: str) -> Push:
         """The group's reply to the check-ins of one window, `window` naming its start."""
         return cls("checkin_reply", f"checkin.{window}")
+
+    @classmethod
+    def welcome(cls, window: str) -> Push:
+        """The group's welcome to the members who joined in one window, `window` naming its start."""
+        return cls("welcome", f"welcome.{window}")
 
     @property
     def free(self) -> bool:

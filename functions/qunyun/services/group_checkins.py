@@ -23,7 +23,7 @@ from qunyun.domain.checkin_words import checkin_event_id, says_checkin
 from qunyun.domain.errors import QunyunError
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.group_events import Message
-from qunyun.domain.push_messages import CheckinReplyMessage
+from qunyun.domain.push_messages import CheckinReplyMessage, PushMessage
 from qunyun.domain.tenants import Tenant
 from qunyun.services.ledger_ports import PointsUnitOfWork
 from qunyun.services.points import apply_event
@@ -38,8 +38,9 @@ SETTLE = 2  # seconds after a window closes: a check-in of its last moment is re
 class CheckinDeps:
     tenant: Callable[[str], Tenant | None]
     ledger: PointsUnitOfWork
-    # Queues a push message to be received no sooner than in so many seconds; None: no replies.
-    reply: Callable[[CheckinReplyMessage, int], None] | None = None
+    # Queues a push message (a check-in reply, a welcome) to be received no sooner than in so many seconds;
+    # None: no replies and no welcomes.
+    reply: Callable[[PushMessage, int], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from qunyun.domain.connections import CHANNELS, ChatGroup
 from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
 from qunyun.services.group_checkins import CheckinDeps, record_checkins
+from qunyun.services.group_welcomes import queue_welcomes
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class GroupEventDeps:
     # (member_version, members) of a WeCom customer group as WeCom lists it, or None when it cannot be read.
     wecom_members: Callable[[str, str], tuple[str, list[PlatformMember]] | None]
     clock: Callable[[], datetime]
-    checkins: CheckinDeps | None = None  # None: messages are counted, never check-ins
+    checkins: CheckinDeps | None = None  # None: messages are counted, never check-ins; no welcome is queued
 
 
 Keyed = list[tuple[str, GroupEvent]]  # (record id, event)
@@ -130,6 +131,8 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
         _roster(tenant_id, platform, chat_id, group.group_id, ordered, deps)
         # A chat is one group's in all but odd set-ups; its check-ins are that first group's.
         zone = ZoneInfo(group.timezone or deps.timezone(tenant_id))
+        if deps.checkins is not None and deps.checkins.reply is not None:  # after the joins are on the roster
+            queue_welcomes(tenant_id, group.group_id, group.channel, zone, ordered, deps.checkins.reply, deps.clock())
         checked = set()
         if i == 0 and messages and deps.checkins is not None:
             checked = {c.message_id for c in record_checkins(tenant_id, platform, chat_id, group.group_id, zone,

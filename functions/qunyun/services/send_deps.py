@@ -14,6 +14,7 @@ from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.push_batch import Batch
@@ -35,6 +36,7 @@ class SendDeps:
     after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
     events: EventRepository = field(default_factory=EventRepository)  # what reminders read of their event
     activity: ActivityStore = field(default_factory=ActivityStore)  # where check-in replies find the check-ins
+    roster: RosterStore = field(default_factory=RosterStore)  # where a welcome finds its window's newcomers
     batch: Batch | None = None  # what one batch of messages keeps (`for_batch`); one message's at least
 
     def for_batch(self) -> SendDeps:
