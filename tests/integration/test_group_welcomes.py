@@ -14,7 +14,7 @@ from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.result import Outcome, SendResult
-from qunyun.domain.group_events import Member, MemberJoined
+from qunyun.domain.group_events import Member, MemberJoined, MemberLeft
 from qunyun.domain.push_messages import parse_push
 from qunyun.services.groups import import_groups
 from qunyun.services.push_send import send_message
@@ -90,3 +90,20 @@ def test_a_wecom_customer_group_gets_no_per_join_welcome(tenant, context):
     event = joined(tenant, 1, "Ann", datetime.now(UTC), chat="wrC1", platform="wecom")
     assert process_group_events.process(sqs_event([event]), context, deps) == {"batchItemFailures": []}
     assert queued == []
+
+
+def test_nobody_left_to_welcome_sends_nothing(tenant, context):
+    deps, queued, recorder, send = world(tenant)
+    now = datetime.now(UTC)
+    start = datetime.fromtimestamp(int(now.timestamp()) // 60 * 60, UTC)
+    # GIVEN a member who joined and left within the window
+    left = MemberLeft(tenant_id=tenant.tenant_id, platform="telegram", event_id="l1", chat_id="-100200",
+                      occurred_at=start + timedelta(seconds=1), members=[Member(user_id="1")], how="left")
+    process_group_events.process(sqs_event([joined(tenant, 1, "Ann", start), left]), context, deps)
+    # WHEN the window's welcome is handled
+    [(body, _)] = queued
+    send_message(parse_push(body), deps=send)
+    # THEN nothing is sent, and the window's welcome is recorded skipped (a later message of it sends nothing)
+    assert recorder.sent == []
+    record = DeliveryRepository().get(tenant.tenant_id, "tg", parse_push(body).date, f"welcome.{body['window']}")
+    assert (record.status.value, record.reason) == ("skipped", "no_newcomers")

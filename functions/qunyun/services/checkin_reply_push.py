@@ -32,15 +32,23 @@ class CheckinReplyContent:
     deps: SendDeps
     push: Push = field(init=False)
     missing: str | None = None
+    _read: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # group id → its check-ins, read once
 
     def __post_init__(self) -> None:
         self.push = Push.checkin_reply(str(self.message.window))
 
     def refuses(self, group: Group) -> str | None:
-        return None if group.status is GroupStatus.active else f"group_{group.status.value}"
+        if group.status is not GroupStatus.active:
+            return f"group_{group.status.value}"
+        return None if self.checked(group) else "no_checkins"
 
     def checked(self, group: Group) -> list[tuple[str, int]]:
         """The window's check-ins in the group, in order: (name as shown, streak)."""
+        if group.group_id not in self._read:
+            self._read[group.group_id] = self._checked(group)
+        return self._read[group.group_id]
+
+    def _checked(self, group: Group) -> list[tuple[str, int]]:
         start = datetime.fromtimestamp(self.message.window, UTC)
         end = start + timedelta(seconds=self.message.seconds)
         zone = ZoneInfo(group.effective_timezone(self.tenant.timezone))

@@ -33,6 +33,7 @@ class WelcomeContent:
     deps: SendDeps
     push: Push = field(init=False)
     missing: str | None = None
+    _read: dict[str, list[str]] = field(default_factory=dict)  # group id → its newcomers, read once
 
     def __post_init__(self) -> None:
         self.push = Push.welcome(str(self.message.window))
@@ -40,10 +41,17 @@ class WelcomeContent:
     def refuses(self, group: Group) -> str | None:
         if group.channel is Channel.wecom_customer_group:  # WeCom's own group welcome template greets there
             return "wecom_customer_group"
-        return None if group.status is GroupStatus.active else f"group_{group.status.value}"
+        if group.status is not GroupStatus.active:
+            return f"group_{group.status.value}"
+        return None if self.newcomers(group) else "no_newcomers"  # all who joined in the window have left
 
     def newcomers(self, group: Group) -> list[str]:
         """The names of the members who joined in the window and are still members, in order of joining."""
+        if group.group_id not in self._read:
+            self._read[group.group_id] = self._newcomers(group)
+        return self._read[group.group_id]
+
+    def _newcomers(self, group: Group) -> list[str]:
         start, end = self.message.window, self.message.window + self.message.seconds
         joined = [e for e in self.deps.roster.entries(self.tenant.tenant_id, group.group_id)
                   if e.status == "member" and e.joined_at is not None and start <= e.joined_at.timestamp() < end]
