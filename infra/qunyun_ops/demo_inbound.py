@@ -22,8 +22,9 @@ def _updates(now: int) -> list[dict]:
     join = {"update_id": 1, "chat_member": {
         "chat": chat, "from": mei, "date": now - 5, "invite_link": {"invite_link": "https://t.me/+demo", "name": "vip"},
         "old_chat_member": {"status": "left", "user": mei}, "new_chat_member": {"status": "member", "user": mei}}}
+    # One second for all, so that both check-ins fall in the same reply window.
     said = [(mei, "签到"), (bob, "打卡！"), (mei, "早上好"), (bob, "今天的茶真香")]
-    messages = [{"update_id": 2 + n, "message": {"message_id": 500 + n, "date": now - 4 + n, "chat": chat,
+    messages = [{"update_id": 2 + n, "message": {"message_id": 500 + n, "date": now - 4, "chat": chat,
                                                   "from": who, "text": text}} for n, (who, text) in enumerate(said)]
     return [join, *messages]
 
