@@ -32,12 +32,15 @@ def default_deps() -> GroupEventDeps:
     from qunyun.adapters.activity import ActivityStore
     from qunyun.adapters.chats import ChatDirectory
     from qunyun.adapters.connections import ConnectionStore
+    from qunyun.adapters.points_ledger import PointsLedger
+    from qunyun.adapters.push_queue import PushQueue
     from qunyun.adapters.roster import RosterStore
     from qunyun.adapters.secrets import secret_store
     from qunyun.adapters.tenants import TenantRepository
     from qunyun.adapters.unmapped import UnmappedStore
     from qunyun.adapters.wecom_members import WecomMembers
     from qunyun.domain.tenants import DEFAULT_TIMEZONE
+    from qunyun.services.group_checkins import CheckinDeps
 
     settings = get_settings()
     tenants = TenantRepository()
@@ -52,7 +55,11 @@ def default_deps() -> GroupEventDeps:
                           unmapped=UnmappedStore(), connections=ConnectionStore(), timezone=timezone,
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
                           clock=lambda: datetime.now(UTC),
-                          guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)))
+                          guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)),
+                          # The tenant as stored now, so a change of its check-in keywords applies at once.
+                          checkins=CheckinDeps(tenant=tenants.get, ledger=PointsLedger(),
+                                               reply=PushQueue(settings.push_queue_url).send_later
+                                               if settings.push_queue_url else None))
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:

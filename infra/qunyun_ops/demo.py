@@ -7,7 +7,8 @@ SendPushes), shows what each group received (the outbox files, the demo robots, 
 one mass-send task per owner), lets one owner confirm some groups, fires FollowUpOwnerTasks (those groups
 sent, both owners reminded) and the evening brief (skipped for quota in the customer groups), runs the mall,
 announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
-outbox, its final report), then stops the stack and checks that nothing is left running.
+outbox, its final report), hears a Telegram group (a join, check-ins granting points and answered once, the
+roster), then stops the stack and checks that nothing is left running.
 
 The stack runs without its scheduler: every scheduled function is fired at the time the demo shows. Its
 channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py, with WeCom's customer-group API in
@@ -31,6 +32,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from qunyun_ops import demo_dates
+from qunyun_ops.demo_inbound import inbound_demo
 from qunyun_ops.demo_robots import CORP_ID, CORP_SECRET, DemoRobots
 from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
@@ -421,7 +423,7 @@ def flash_demo(port: int, secret: str) -> None:
     print(f"an after-sales purchase in it (within the 7-day grace): HTTP {status} {body.get('status')}")
 
 
-PARTS = ("points", "briefs", "mall", "reminders", "flash")
+PARTS = ("points", "briefs", "mall", "reminders", "flash", "inbound")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -483,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             reminder_demo()
         if "flash" in parts:
             flash_demo(state["port"], secret)
+        if "inbound" in parts:
+            inbound_demo(state["port"], TENANT, robots, qunyun, step)
     finally:
         step("Stop the local stack")
         proc.send_signal(signal.SIGTERM)

@@ -37,6 +37,8 @@ SLACK = SlackCallbacks("slack-signing-secret")
 def world(tmp_path_factory):
     with FakeTelegramBot() as telegram, FakeWecomCustomerGroups() as wecom:
         telegram.add_bot(BOT)
+        telegram.add_bot("BOT:1")  # group tg's bot: the check-in reply is sent with it
+        telegram.add_chat("-1001")
         stack = Stack(tmp_path_factory.mktemp("inbound-local"))
         stack.env |= {"QUNYUN_TELEGRAM_BASE_URL": telegram.base_url, "QUNYUN_WECOM_BASE_URL": wecom.base_url,
                       "QUNYUN_CONNECTION_CACHE_SECONDS": "0"}
@@ -51,6 +53,7 @@ def world(tmp_path_factory):
 def _setup(stack: Stack) -> None:
     for tenant in ("tea", "other"):
         ok(stack.cli("tenants", "create", tenant, "--name", tenant, "--timezone", "Asia/Shanghai", "--local"))
+    ok(stack.cli("tenants", "policy", "tea", "--set", "checkin_reply_seconds=10", "--local"))
     rows = {"tea": ["tg,电报群,traffic,telegram_bot,,BOT:1,,-1001,,,,,,,",
                     "wc,客户群,traffic,wecom_customer_group,,,owner1,wrC1,,,,,,,",
                     "fs,飞书群,traffic,feishu_bot,https://open.feishu.cn/open-apis/bot/v2/hook/x,,,oc_1,,,,,,,",
@@ -182,7 +185,27 @@ def test_verified_callbacks_reach_the_roster_and_activity(connected):
         return row
 
     row = eventually(telegram_recorded)
-    assert (row["name"], row["joined_how"], row["messages_7d"], row["checkins"]) == (NAME, "link", 2, 0)
+    # Both messages say 签到 (the second replayed): one check-in a day, granted once
+    assert (row["name"], row["joined_how"], row["messages_7d"], row["checkins"]) == (NAME, "link", 2, 1)
+    shown = json.loads(ok(stack.cli("points", "show", "telegram:501", "--tenant", "tea", "--local", "--json")).stdout)
+    assert (shown["earned"], shown["streak"]["days"], shown["nickname"]) == (5, 1, NAME[:64]), shown
+    # AND the group got one reply for the window, naming her inert: no mention, no markup, no control character
+    _, telegram, _ = connected
+
+    # AND one welcome for the join's window, naming her just as inert
+    def received(prefix: str) -> list:
+        return [r for r in telegram.received if r.chat_id == "-1001" and r.text.startswith(prefix)]
+
+    def replied():
+        assert len(received("签到成功：")) == 1 and len(received("欢迎 ")) == 1, telegram.received
+        return received("签到成功：")[0], received("欢迎 ")[0]
+
+    for sent in eventually(replied, timeout=90):
+        assert "＠all" in sent.text and "@all" not in sent.text
+        assert "**粗体**" in sent.text and "\x07" not in sent.text and "\u202e" not in sent.text
+        assert "<" not in sent.html.replace("&lt;", "") and "\x07" not in sent.html, sent.html
+    time.sleep(3)
+    assert len([r for r in telegram.received if r.chat_id == "-1001"]) == 2
     assert eventually(lambda: members(stack, "wc")["wecom:wmNew"])["joined_how"] == "qr"
     assert eventually(lambda: members(stack, "fs")["feishu:ou_1"])["messages_30d"] == 1
     assert eventually(lambda: members(stack, "sl")["slack:U1"])["messages_30d"] == 1

@@ -419,3 +419,21 @@ def test_a_day_and_a_month_planned_together_are_the_items_the_single_writes_leav
         return {k: v for k, v in day.items() if k not in ("pk", "sk")}, {"pushes": month.serialize()["pushes"]}
 
     assert stored(together_) == stored(alone)
+
+
+def test_a_check_in_reply_spends_no_slot(tenant):
+    # GIVEN a group whose two pushes of the day are spent
+    t, g, repo = shop(tenant), group(tenant.tenant_id), DeliveryRepository()
+    assert spend(t, g, MORNING, DAY, deliveries=repo).take and spend(t, g, EVENING, DAY, deliveries=repo).take
+    # WHEN two windows' check-in replies are planned, one of them twice
+    reply = Push.checkin_reply("1764806400")
+    assert spend(t, g, reply, DAY, deliveries=repo).take
+    assert spend(t, g, reply, DAY, deliveries=repo).already
+    assert spend(t, g, Push.checkin_reply("1764806460"), DAY, deliveries=repo).take
+    # THEN they are recorded on the day and the day's count is still the two pushes
+    assert day_of(g).spent == 2
+    # AND on a new day a reply first does not take the brief's slot either
+    other = group(tenant.tenant_id)
+    assert spend(t, other, reply, DAY, deliveries=repo).take
+    assert spend(t, other, MORNING, DAY, deliveries=repo).take and spend(t, other, EVENING, DAY, deliveries=repo).take
+    assert day_of(other).spent == 2

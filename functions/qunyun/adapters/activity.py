@@ -16,14 +16,15 @@ def _pk(tenant_id: str, group_id: str) -> str:
 
 
 def _encode(page: list[Sent]) -> str:
-    return "\n".join(f"{m.message_id}\t{m.member_id}\t{m.at}" for m in page)
+    # A check-in carries a fourth column; pages written before check-ins existed have three.
+    return "\n".join(f"{m.message_id}\t{m.member_id}\t{m.at}" + ("\tc" if m.checkin else "") for m in page)
 
 
 def _decode(text: str) -> list[Sent]:
     out = []
     for line in text.splitlines():
-        message_id, member_id, at = line.split("\t")
-        out.append(Sent(message_id, member_id, int(at)))
+        message_id, member_id, at, *flags = line.split("\t")
+        out.append(Sent(message_id, member_id, int(at), checkin="c" in flags))
     return out
 
 

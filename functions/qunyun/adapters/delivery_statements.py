@@ -13,7 +13,7 @@ from qunyun.adapters.deliveries_tables import CounterItem, DayItem
 from qunyun.adapters.delivery_keys import counter_key, day_key, quota_token
 from qunyun.adapters.delivery_maps import CLAIM, CLAIMED_AT, SHORT, STATUS, outcome_fields, written
 from qunyun.domain.deliveries import Delivery, Status
-from qunyun.domain.quota import Allowance, Spent
+from qunyun.domain.quota import Allowance, Spent, is_free
 
 STATEMENTS_PER_REQUEST = 25  # BatchExecuteStatement's limit
 
@@ -78,7 +78,8 @@ def new_day_statement(record: Delivery, claim: tuple[str, datetime]) -> tuple[tu
     """The day's first write (`spend` on a day not begun), with its item's key: its slot spent and the push's
     record, claimed; refused when the day has an item by now."""
     key = day_key(record.tenant_id, record.date, record.group_id)
-    return key, _insert_statement(DayItem(*key, spent=1, pushes={record.push_id},
+    spent = 0 if is_free(record.push_id) else 1  # a free push (domain/quota.py) spends no slot of the day
+    return key, _insert_statement(DayItem(*key, spent=spent, pushes={record.push_id},
                                           records={record.push_id: written(record, claim)}))
 
 

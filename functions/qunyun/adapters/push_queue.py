@@ -52,6 +52,10 @@ class PushQueue:
             entries = [e for e in entries if e["Id"] in failed]
         raise RuntimeError(f"the push queue refused {len(entries)} message(s): {sorted(failed)}")
 
+    def send_later(self, push: PushMessage, seconds: int) -> None:
+        """Sends one push that SQS hands over no sooner than `seconds` from now (at most 900)."""
+        self.client.send_message(QueueUrl=self.url, MessageBody=push.to_json(), DelaySeconds=max(0, min(900, seconds)))
+
     def retry_after(self, receipt_handle: str, seconds: float) -> None:
         """Keeps a received message hidden for `seconds`, so SQS hands it back no earlier than that."""
         timeout = min(MAX_VISIBILITY, max(0, int(seconds + 0.999)))

@@ -70,10 +70,11 @@ class QuotaCounters:
                 on_day = DayItem.pk.exists() & ~DayItem.pushes.contains(push.push_id) \
                     & DayItem.records[push.push_id].does_not_exist() \
                     & (DayItem.spent.does_not_exist() | (DayItem.spent < limits.day))
-                DayItem(pk, sk).update(actions=[DayItem.spent.add(1), DayItem.pushes.add({push.push_id}),
+                slot = 0 if push.free else 1  # a free push (domain/quota.py) spends no slot of the day
+                DayItem(pk, sk).update(actions=[DayItem.spent.add(slot), DayItem.pushes.add({push.push_id}),
                                                 DayItem.records[push.push_id].set(data)], condition=on_day)
             else:
-                DayItem(pk, sk, spent=1, pushes={push.push_id}, records={push.push_id: data}).save(
+                DayItem(pk, sk, spent=int(not push.free), pushes={push.push_id}, records={push.push_id: data}).save(
                     condition=DayItem.pk.does_not_exist())
         except (PutError, UpdateError) as err:
             if conditional_failed(err):

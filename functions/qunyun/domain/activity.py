@@ -20,6 +20,7 @@ class Sent:
     message_id: str
     member_id: str
     at: int  # Unix seconds
+    checkin: bool = False  # a check-in written in the group that the ledger took (services/group_checkins.py)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class MemberActivity:
     messages_7d: int = 0
     messages_30d: int = 0
     last_message_at: datetime | None = None
+    checkins: int = 0  # in the same 30 days
 
 
 def member_activity(days: dict[date, Iterable[Sent]], today: date) -> dict[str, MemberActivity]:
@@ -65,6 +67,7 @@ def member_activity(days: dict[date, Iterable[Sent]], today: date) -> dict[str, 
             activity = out.setdefault(m.member_id, MemberActivity())
             activity.messages_30d += 1
             activity.messages_7d += age < 7
+            activity.checkins += m.checkin
             at = datetime.fromtimestamp(m.at, UTC)
             if activity.last_message_at is None or at > activity.last_message_at:
                 activity.last_message_at = at

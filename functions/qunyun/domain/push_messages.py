@@ -82,6 +82,27 @@ class FarewellMessage(PushMessage):
     group_ids: tuple[str]
 
 
+class CheckinReplyMessage(PushMessage):
+    """A group's reply to the check-ins written in it during one window: queued as the window opens, delayed
+    until it closes, so that it names everyone who checked in within it. `window` is the window's start (Unix
+    seconds): the push id names it, so however many batches queue it the group gets it once."""
+
+    kind: Literal["checkin_reply"] = "checkin_reply"
+    group_ids: tuple[str]
+    window: int
+    seconds: int
+
+
+class WelcomeMessage(PushMessage):
+    """A group's welcome to the members who joined in one window (`window`, Unix seconds, `seconds` long), sent
+    once the window has closed; like a check-in reply, its push id names the window."""
+
+    kind: Literal["welcome"] = "welcome"
+    group_ids: tuple[str]
+    window: int
+    seconds: int
+
+
 def _kind_of(value) -> str:
     if isinstance(value, dict):
         return value.get("kind", BRIEF)

@@ -22,12 +22,21 @@ from zoneinfo import ZoneInfo
 
 from qunyun.domain.groups import Channel
 
-PushKind = Literal["brief", "reminder", "farewell"]
+PushKind = Literal["brief", "reminder", "farewell", "checkin_reply", "welcome"]
 QuotaPeriod = Literal["month", "week", "day"]
 SkipReason = Literal["daily_cap", "quota"]
-PUSH_KINDS: tuple[str, ...] = ("brief", "reminder", "farewell")
+PUSH_KINDS: tuple[str, ...] = ("brief", "reminder", "farewell", "checkin_reply", "welcome")
 # Lower ranks first: what a member would miss most is kept when slots run short.
-_RANK = {("farewell", None): 0, ("reminder", None): 1, ("brief", "morning"): 2, ("brief", "evening"): 3}
+_RANK = {("farewell", None): 0, ("reminder", None): 1, ("brief", "morning"): 2, ("brief", "evening"): 3,
+         ("checkin_reply", None): 4, ("welcome", None): 5}
+# Answers to what members did in the group: they spend no slot of the daily cap (and keep none), so a busy
+# group's replies never crowd out its brief. Their push ids start with the kind's prefix.
+FREE_PREFIXES = ("checkin.", "welcome.")
+FREE_DAY = 1_000_000  # the daily "cap" a free push is held to
+
+
+def is_free(push_id: str) -> bool:
+    return push_id.startswith(FREE_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,20 @@ class Push:
     @classmethod
     def farewell(cls) -> Push:
         return cls("farewell", "farewell")
+
+    @classmethod
+    def checkin_reply(cls, window: str) -> Push:
+        """The group's reply to the check-ins of one window, `window` naming its start."""
+        return cls("checkin_reply", f"checkin.{window}")
+
+    @classmethod
+    def welcome(cls, window: str) -> Push:
+        """The group's welcome to the members who joined in one window, `window` naming its start."""
+        return cls("welcome", f"welcome.{window}")
+
+    @property
+    def free(self) -> bool:
+        return is_free(self.push_id)
 
     @property
     def rank(self) -> int:
@@ -145,6 +168,8 @@ def allowance(push: Push, day: date, budget: Budget, later: Iterable[Push] = (),
               spent: frozenset[str] = frozenset()) -> Allowance:
     """The limits this push is held to, after keeping a slot for every later push that outranks it."""
     reserved = _reserved(push, later, spent)
+    if push.free:
+        return Allowance(day=FREE_DAY)
     if budget.quota_period is None:
         return Allowance(day=budget.daily_cap - reserved)
     return Allowance(day=budget.daily_cap - reserved,

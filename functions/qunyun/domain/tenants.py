@@ -47,12 +47,26 @@ class TenantPolicy(BaseModel):
     # Until then the owner is reminded this long after the task, and again as long after each reminder
     # (WeCom allows 3 reminders a task in 24 hours, and qunyun never asks for more).
     owner_reminder_minutes: int = Field(60, ge=15, le=24 * 60)
+    # In-group check-in: a message that says one of these words (alone, trimmed, any case) is a `checkin`
+    # points event of its sender (services/group_checkins.py); the group is answered once a window with who
+    # checked in and their streaks, unless checkin_reply is false.
+    checkin_keywords: list[str] = Field(default_factory=lambda: ["签到", "打卡"], max_length=20)
+    checkin_reply: bool = True
+    checkin_reply_seconds: int = Field(60, ge=10, le=600)
 
     @field_validator("reminder_ladder")
     @classmethod
     def _ladder(cls, v: list[str]) -> list[str]:
         parse_ladder(v)
         return v
+
+    @field_validator("checkin_keywords")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        words = [w.strip() for w in v]
+        if any(not w or len(w) > 20 for w in words):
+            raise ValueError("each check-in keyword is 1-20 characters (comma-separated)")
+        return words
 
     @field_validator("quiet_hours")
     @classmethod

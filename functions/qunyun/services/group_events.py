@@ -19,6 +19,8 @@ from qunyun.domain.activity import Page, Sent, pages
 from qunyun.domain.connections import CHANNELS, ChatGroup
 from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
+from qunyun.services.group_checkins import CheckinDeps, record_checkins
+from qunyun.services.group_welcomes import queue_welcomes
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class GroupEventDeps:
     clock: Callable[[], datetime]
     # The group rules' guard (services/guard.py): the batch's recorded messages in, the records to retry out.
     guard: Callable[[list[tuple[str, Message]]], set[str]] | None = None
+    checkins: CheckinDeps | None = None  # None: messages are counted, never check-ins; no welcome is queued
 
 
 Keyed = list[tuple[str, GroupEvent]]  # (record id, event)
@@ -128,10 +131,17 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
     ordered = sorted(events, key=lambda e: e.occurred_at)
     messages = [e for e in ordered if isinstance(e, Message)]
     out = []
-    for group in mapped:
+    for i, group in enumerate(mapped):
         _roster(tenant_id, platform, chat_id, group.group_id, ordered, deps)
+        # A chat is one group's in all but odd set-ups; its check-ins are that first group's.
         zone = ZoneInfo(group.timezone or deps.timezone(tenant_id))
-        out += _activity(tenant_id, platform, group.group_id, messages, zone)
+        if deps.checkins is not None and deps.checkins.reply is not None:  # after the joins are on the roster
+            queue_welcomes(tenant_id, group.group_id, group.channel, zone, ordered, deps.checkins.reply, deps.clock())
+        checked = set()
+        if i == 0 and messages and deps.checkins is not None:
+            checked = {c.message_id for c in record_checkins(tenant_id, platform, chat_id, group.group_id, zone,
+                                                               messages, deps.checkins, deps.clock())}
+        out += _activity(tenant_id, platform, group.group_id, messages, zone, checked)
     return out
 
 
@@ -167,12 +177,13 @@ def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, e
     deps.roster.set_member_version(tenant_id, group_id, current, event.occurred_at)
 
 
-def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Message], zone: ZoneInfo) -> list[Page]:
+def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Message], zone: ZoneInfo,
+              checked: set[str]) -> list[Page]:
     days: dict[date, list[Sent]] = defaultdict(list)
     names: dict[str, str] = {}
     for m in messages:
         member_id = m.sender.member_id(platform)
-        sent = Sent(m.message_id, member_id, int(m.occurred_at.timestamp()))
+        sent = Sent(m.message_id, member_id, int(m.occurred_at.timestamp()), checkin=m.message_id in checked)
         days[m.occurred_at.astimezone(zone).date()].append(sent)
         if m.sender.name:
             names[member_id] = m.sender.name

@@ -47,17 +47,20 @@ from qunyun.domain.groups import Group
 from qunyun.domain.push_messages import PushMessage
 from qunyun.domain.tenants import Tenant
 from qunyun.services.brief_push import brief_content
+from qunyun.services.checkin_reply_push import checkin_reply_content
 from qunyun.services.farewell_push import farewell_content
 from qunyun.services.mass_send import send_customer
 from qunyun.services.push_content import PushContent
 from qunyun.services.push_job import PushJob, RetryLater
 from qunyun.services.reminder_push import cancellation_content, reminder_content
 from qunyun.services.send_deps import SendDeps
+from qunyun.services.welcome_push import welcome_content
 
 # Each kind of queue message (domain/push_messages.py) → what builds its content from the message.
 CONTENT: dict[str, Callable[[PushMessage, Tenant, SendDeps], PushContent]] = {
     "brief": brief_content, "farewell": farewell_content,
-    "reminder": reminder_content, "event_cancelled": cancellation_content,
+    "reminder": reminder_content, "event_cancelled": cancellation_content, "checkin_reply": checkin_reply_content,
+    "welcome": welcome_content,
 }
 
 

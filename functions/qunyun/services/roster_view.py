@@ -42,6 +42,6 @@ def members(tenant_id: str, group_id: str, today: date, *, roster: RosterReader,
             "left_how": e.left_how if e and e.status == "left" else None,
             "messages_7d": a.messages_7d if a else 0, "messages_30d": a.messages_30d if a else 0,
             "last_message_at": _iso(a.last_message_at) if a else None,
-            "checkins": 0,  # check-ins written in the group come with the in-group check-in
+            "checkins": a.checkins if a else 0,
         })
     return sorted(rows, key=lambda r: (r["left_at"] is not None, r["joined_at"] or "", r["member_id"]))

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from qunyun.adapters.activity import ActivityStore
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.push_batch import Batch
@@ -33,6 +35,8 @@ class SendDeps:
     # Called after every channel call, before its outcome is recorded (tests inject a crash here).
     after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
     events: EventRepository = field(default_factory=EventRepository)  # what reminders read of their event
+    activity: ActivityStore = field(default_factory=ActivityStore)  # where check-in replies find the check-ins
+    roster: RosterStore = field(default_factory=RosterStore)  # where a welcome finds its window's newcomers
     batch: Batch | None = None  # what one batch of messages keeps (`for_batch`); one message's at least
 
     def for_batch(self) -> SendDeps:

@@ -1,0 +1,33 @@
+"""Welcomes: a batch that records joins in a group queues the welcome of each window they fall in (windows of
+WELCOME_WINDOW seconds on a grid from the epoch, so every batch agrees on them), delayed until the window has
+closed (services/welcome_push.py). The welcome's push id names the window, so the window's later batches, a
+retried batch or 10,000 joins in a minute still give the group one welcome a window: the delivery record
+decides. WeCom customer groups are greeted by WeCom's own group welcome template, never per join."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from qunyun.domain.checkin_words import WELCOME_WINDOW
+from qunyun.domain.group_events import GroupEvent, MemberJoined
+from qunyun.domain.push_messages import PushMessage, WelcomeMessage
+
+SETTLE = 2  # seconds after a window closes: a join of its last moment is on the roster by then
+MAX_DELAY = 900  # SQS's longest DelaySeconds
+NO_PER_JOIN = ("wecom_customer_group",)
+
+
+def queue_welcomes(tenant_id: str, group_id: str, channel: str, zone: ZoneInfo, events: list[GroupEvent],
+                   send: Callable[[PushMessage, int], None], now: datetime) -> int:
+    """Queues the welcome of every window with a join among `events`; returns how many were queued."""
+    if channel in NO_PER_JOIN:
+        return 0
+    windows = {int(e.occurred_at.timestamp()) // WELCOME_WINDOW * WELCOME_WINDOW
+               for e in events if isinstance(e, MemberJoined)}
+    for window in sorted(windows):
+        delay = min(MAX_DELAY, max(0, int(window + WELCOME_WINDOW - now.timestamp()) + SETTLE))
+        send(WelcomeMessage(tenant_id=tenant_id, date=datetime.fromtimestamp(window, zone).date(),
+                            group_ids=(group_id,), window=window, seconds=WELCOME_WINDOW), delay)
+    return len(windows)
