@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from qunyun.adapters.render import render
 from qunyun.domain.briefs import DIALECT_NAMES
-from qunyun.domain.checkin_words import checkin_event_id, compose_checkin_reply, says_checkin, shown_name
+from qunyun.domain.checkin_words import checkin_event_id, compose_checkin_reply, says_checkin
+from qunyun.domain.member_names import shown_name
 from qunyun.domain.quota import Budget, Push, Spent, decide
 from test_brief_render import HOSTILE, visible
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable
 
 from qunyun.domain.events import ID
+from qunyun.domain.member_names import MAX_NAMED
 
 _ID = re.compile(ID)
 # Said around the word, not part of it: "签到！" and "打卡~" are check-ins too.
@@ -31,15 +31,6 @@ def checkin_event_id(platform: str, chat_id: str, message_id: str) -> str:
     return f"{platform}.{hashlib.sha256(readable.encode()).hexdigest()[:40]}"
 
 
-def shown_name(name: str | None, member_id: str) -> str:
-    """A member's name as a reply shows it: without control or format characters (a bell, a bidi override, a
-    line break), at most 32 characters; the member id where nothing is left. Markup and mentions are escaped
-    by the dialect's renderer (adapters/render.py)."""
-    kept = "".join(c for c in (name or "") if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp")).strip()
-    return kept[:32] or member_id
-
-
-MAX_NAMED = 20  # a reply (or a welcome) names this many members; the others are counted
 REPLY_LABELS: dict[str, dict[str, str]] = {
     "zh-CN": {"title": "签到成功", "colon": "：", "sep": "、", "streak": "（连续 {n} 天）", "others": " 等 {n} 人"},
     "en": {"title": "Checked in", "colon": ": ", "sep": ", ", "streak": " ({n}-day streak)",
@@ -55,22 +46,3 @@ def compose_checkin_reply(checked: list[tuple[str, int]], locale: str) -> dict:
              for name, streak in checked[:MAX_NAMED]]
     more = len(checked) - len(named)
     return {"labels": labels, "named": named, "others": labels["others"].format(n=more) if more else ""}
-
-
-WELCOME_WINDOW = 60  # seconds: joins within one window are welcomed together
-# The default welcome, a template rendered in the sandbox like a tenant's own (values escaped for the channel).
-WELCOME_LABELS: dict[str, dict[str, str]] = {
-    "zh-CN": {"title": "欢迎新朋友", "sep": "、", "others": " 等 {n} 人",
-              "text": "欢迎 {{ newcomers }} 加入{{ group.name }}！请先看看群公告，每天发“签到”领积分。"},
-    "en": {"title": "Welcome", "sep": ", ", "others": " and {n} others",
-           "text": "Welcome {{ newcomers }} to {{ group.name }}! Please read the group notice; "
-                   "say “check in” each day for points."},
-}
-
-
-def newcomers_line(names: list[str], locale: str) -> str:
-    """Up to MAX_NAMED names, then how many others (a wave of joins is one welcome)."""
-    labels = WELCOME_LABELS.get(locale, WELCOME_LABELS["zh-CN"])
-    shown = labels["sep"].join(names[:MAX_NAMED])
-    more = len(names) - min(len(names), MAX_NAMED)
-    return shown + (labels["others"].format(n=more) if more else "")

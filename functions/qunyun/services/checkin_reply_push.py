@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 from qunyun.adapters.render import render
 from qunyun.domain.briefs import DIALECTS
-from qunyun.domain.checkin_words import REPLY_LABELS, compose_checkin_reply, shown_name
+from qunyun.domain.checkin_words import REPLY_LABELS, compose_checkin_reply
 from qunyun.domain.groups import Group
 from qunyun.domain.groups import Status as GroupStatus
+from qunyun.domain.member_names import shown_name
 from qunyun.domain.push_messages import CheckinReplyMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant

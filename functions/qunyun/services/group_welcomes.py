@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from qunyun.domain.checkin_words import WELCOME_WINDOW
 from qunyun.domain.group_events import GroupEvent, MemberJoined
 from qunyun.domain.push_messages import PushMessage, WelcomeMessage
+from qunyun.domain.welcomes import WELCOME_WINDOW
 
 SETTLE = 2  # seconds after a window closes: a join of its last moment is on the roster by then
 MAX_DELAY = 900  # SQS's longest DelaySeconds

@@ -13,12 +13,13 @@ from datetime import date
 
 from qunyun.adapters.render import render
 from qunyun.domain.briefs import DIALECTS
-from qunyun.domain.checkin_words import WELCOME_LABELS, newcomers_line, shown_name
 from qunyun.domain.groups import Channel, Group
 from qunyun.domain.groups import Status as GroupStatus
+from qunyun.domain.member_names import shown_name
 from qunyun.domain.push_messages import WelcomeMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
+from qunyun.domain.welcomes import WELCOME_LABELS, newcomers_line
 from qunyun.services.briefs import Rendered
 from qunyun.services.push_content import Sending
 from qunyun.services.send_deps import SendDeps
