@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from qunyun.adapters.points_keys import member_key, split_member_pk
+from qunyun.adapters.points_keys import split_member_pk
+from qunyun.domain.ledger import Read
 
 if TYPE_CHECKING:
     from qunyun.adapters.points_ledger import PointsLedger
@@ -25,7 +26,7 @@ def nicknames(ledger: PointsLedger, tenant_id: str, member_ids: Iterable[str]) -
     ids = list(dict.fromkeys(member_ids))
     if not ids:
         return {}
-    ledger.prefetch([member_key(tenant_id, m) for m in ids])
+    ledger.prefetch([Read.member(tenant_id, m) for m in ids])
     try:
         return {m: ledger.member(tenant_id, m).nickname for m in ids}
     finally:

@@ -7,12 +7,11 @@ from datetime import datetime
 
 from qunyun.adapters.mall_store import MallStore
 from qunyun.adapters.points_jobs import JobStore
-from qunyun.adapters.points_keys import member_key
 from qunyun.adapters.points_reads import LedgerReads
 from qunyun.adapters.points_writer import transact
 from qunyun.domain.ledger import Contention, Plan
 
-__all__ = ["Contention", "PointsLedger", "member_key"]
+__all__ = ["Contention", "PointsLedger"]
 
 
 class PointsLedger(MallStore, JobStore, LedgerReads):

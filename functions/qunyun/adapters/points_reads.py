@@ -75,10 +75,9 @@ class LedgerReads:
                 request = resp.get("UnprocessedKeys") or None
         return {key: found.get(key) for key in unique}
 
-    def prefetch(self, reads: list[Read | Key]) -> None:
-        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`.
-        Raw keys are still taken from callers not yet speaking in domain reads (briefs, flash groups)."""
-        self.prefetch_keys([r if isinstance(r, tuple) else keys.key_of(r) for r in reads])
+    def prefetch(self, reads: list[Read]) -> None:
+        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`."""
+        self.prefetch_keys([keys.key_of(r) for r in reads])
 
     def prefetch_keys(self, wanted: list[Key]) -> None:
         """Keys read ahead (`ahead`) and not yet used are taken from there instead."""
