@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from qunyun.domain.briefs import dotted
 from qunyun.domain.errors import InvalidRequest
@@ -75,25 +75,19 @@ class Terms(BaseModel):
         return after, {"group_id": self.invite.group_id, "link": self.invite.link, "top": top}
 
 
-class _Entry(Terms):
+# The group row's columns as a flash file may write them (GroupRow checks them, as an import does), made from
+# the CSV's own list; kind and ends_at are the flash entry's own, typed below.
+_RowColumns = create_model("_RowColumns", **{column: (str | list[str] | None, None) for column in COLUMNS
+                                             if column not in ("group_id", "name", "channel", "kind", "ends_at")},
+                           group_id=(str, ...), name=(str, ...), channel=(str, ...))
+
+
+class _Entry(Terms, _RowColumns):
     """One entry of a flash file: the group row's fields and the terms."""
 
     model_config = ConfigDict(extra="forbid")
 
-    group_id: str
-    name: str
     kind: str = "flash"
-    channel: str
-    webhook_url: str | None = None
-    secret: str | None = None
-    owner: str | None = None
-    chat_id: str | None = None
-    timezone: str | None = None
-    morning: str | None = None
-    evening: str | None = None
-    tags: list[str] | str | None = None
-    store: str | None = None
-    sales_rep: str | None = None
     ends_at: datetime
 
     @field_validator("kind")
