@@ -99,7 +99,7 @@ def main() -> None:
         def tenant(tag: str, n: int, at: str) -> None:
             create_tenant(tag, tag, None, tenants=tenants, secrets=secrets)
             rows = [HEADER] + [f"{tag}-{i:07d},群 {i},welfare,outbox,,,,,,{at[11:16]},-,,,," for i in range(n)]
-            for start in range(0, n + 1, 20_000):  # the import takes a CSV at a time, as an operator sends it
+            for start in range(0, n, 20_000):  # the import takes a CSV at a time, as an operator sends it
                 import_groups(tag, "\n".join([HEADER] + rows[1 + start:1 + start + 20_000]) + "\n", tenants=tenants,
                               groups=groups, secrets=secrets)
             add_brief(tenants.get(tag), parse_brief(BRIEF), content=ContentRepository(), now=datetime.now(UTC))
