@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from qunyun.adapters.activity import ActivityStore
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
-from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.push_batch import Batch
+
+if TYPE_CHECKING:
+    from qunyun.adapters.activity import ActivityStore
+    from qunyun.adapters.roster import RosterStore
 
 
 @dataclass
@@ -35,9 +39,21 @@ class SendDeps:
     # Called after every channel call, before its outcome is recorded (tests inject a crash here).
     after_send: Callable[[str, object], None] = field(default=lambda group_id, result: None)
     events: EventRepository = field(default_factory=EventRepository)  # what reminders read of their event
-    activity: ActivityStore = field(default_factory=ActivityStore)  # where check-in replies find the check-ins
-    roster: RosterStore = field(default_factory=RosterStore)  # where a welcome finds its window's newcomers
     batch: Batch | None = None  # what one batch of messages keeps (`for_batch`); one message's at least
+
+    # The community table's models load only for the pushes that read it (welcomes, check-in replies): a
+    # brief's cold start makes no client for them.
+    @functools.cached_property
+    def activity(self) -> ActivityStore:
+        """Where check-in replies find the check-ins."""
+        from qunyun.adapters.activity import ActivityStore
+        return ActivityStore()
+
+    @functools.cached_property
+    def roster(self) -> RosterStore:
+        """Where a welcome finds its window's newcomers."""
+        from qunyun.adapters.roster import RosterStore
+        return RosterStore()
 
     def for_batch(self) -> SendDeps:
         """These dependencies with a batch of their own: what one batch of messages reads once, reads ahead
