@@ -5,8 +5,10 @@ leaves, as the platforms send them (Telegram updates with their secret-token hea
 Callback i of a burst (deterministic, so every process builds its own share):
 * i % 100 == 50: a join or a leave (1%), in turn a Telegram `chat_member` join, a Telegram leave, a WeCom join
   and a WeCom leave (customer groups: WeCom shows no message text, so they only join and leave);
-* otherwise a Telegram group message of member (i // G) % 200 of group i % G; when i % 100 == OFFENDING
-  (1%) its text carries one of the guard's 200 rules (RULE_WORDS words, RULE_PATTERNS patterns) or a link.
+* otherwise a Telegram group message of member (i // G) % 200 of group i % G; one in a hundred (a different
+  place in each hundred) is offending: sent to one of a tenth of the groups in turn by one of its 3 spammers
+  (its last members), its text carries one of the guard's 200 rules (RULE_WORDS words, RULE_PATTERNS
+  patterns) or a link, so a spammer's second offence removes them.
 No text says a check-in keyword, so no message becomes a points event.
 """
 
@@ -18,7 +20,8 @@ import time
 
 MEMBERS = 200
 RULE_WORDS, RULE_PATTERNS = 150, 50  # the guard benchmark's 200 rules
-OFFENDING = 7  # i % 100 == OFFENDING: an offending message (1%)
+OFFENDING = 7  # (i + i // 100) % 100 == OFFENDING: an offending message (1%)
+SPAMMERS = 3
 TEXTS = ("早上好，今天的茶真香", "这款新品什么时候到货？", "谢谢群主分享", "周末有活动吗", "收到，明天去店里看看",
          "Good morning everyone", "哈哈哈，太有意思了", "这个价格还能再优惠吗？", "已经下单了，期待", "请问怎么退换货")
 WECOM_TOKEN, WECOM_CORP = "bench-wecom-token", "ww-bench"
@@ -63,7 +66,7 @@ def offending_text(i: int) -> str:
 
 
 def is_offending(i: int) -> bool:
-    return i % 100 == OFFENDING
+    return kind(i) == "message" and (i + i // 100) % 100 == OFFENDING
 
 
 def kind(i: int) -> str:
@@ -76,6 +79,8 @@ def kind(i: int) -> str:
 def telegram_update(i: int, groups: int, run: int, at: int) -> dict:
     """The Telegram update of callback i (a message, or a chat_member join or leave)."""
     g, m = i % groups, (i // groups) % MEMBERS
+    if is_offending(i):  # the spammers of a tenth of the groups, in turn
+        g, m = (i // 100) % max(groups // 10, 1), MEMBERS - 1 - (i // 100) % SPAMMERS
     chat = {"id": int(telegram_chat(g)), "type": "supergroup", "title": f"电报群 {g}"}
     update_id = run * 10_000_000 + i
     if kind(i) == "message":
