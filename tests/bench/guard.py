@@ -10,8 +10,10 @@ One DynamoDB Local, one local SQS endpoint (the welcomes' queue) and a fake Tele
   `process_group_events.process` in --clients processes (an execution environment each), for tenants without
   group rules (the floor) and tenants with 200 rules set as `qunyun guard set` sets them (150 words, 50
   patterns, links other than an allowed domain): floor, guarded, floor, guarded, floor, each with tenants of
-  their own. Offences are recorded, the messages deleted and their senders warned, and a second offence in the
-  window removes (ban and unban) at the fake. Target: the guarded time a message event at most 1.2x the floor's.
+  their own, its environments' caches warmed first by a message from each group (a tenant's steady state: the
+  chats, the guard's groups and rules are cached for minutes). Offences are recorded, the messages deleted and
+  their senders warned, and a second offence in the window removes (ban and unban) at the fake.
+  Target: the guarded time a message event at most 1.2x the floor's.
 * the sweep: `sweep_inactive.process` for one tenant of --sweep-groups Telegram groups (1,000; QUICK: 100) of 200
   members, 30 days of activity pages (a page a group and day), group rules set (mode report). Every item a
   DynamoDB answer carries is counted by its key; the floor: boto3 Queries, one after another as the sweep reads,
@@ -62,8 +64,14 @@ def bodies_for(n: int, groups: int, wecom: int) -> list[str]:
 
 def guard_phase(args, clients, template_bodies: list[str], batch_size: int, wecom: int, telegram) -> tuple:
     from fakes.callbacks import aes_key
+    from qunyun.domain.group_events import GROUP_EVENT
 
-    key, n = aes_key(), len(template_bodies)
+    key, n, at = aes_key(), len(template_bodies), int(time.time())
+
+    def warm(tenant: str) -> list[str]:
+        return [GROUP_EVENT.dump_json(e).decode() for i in range(args.groups)
+                if burst.kind(i) == "message" and not burst.is_offending(i)
+                for e in burst.group_events(tenant, i, args.groups, wecom, 2, at)]
     runs: dict[str, list] = {"plain": [], "guarded": []}
 
     def run(name: str, tenant: str, rules: bool) -> float:
@@ -72,6 +80,9 @@ def guard_phase(args, clients, template_bodies: list[str], batch_size: int, weco
             set_rules(tenant)
         bodies = [b.replace('"tenant_id":"TENANT"', f'"tenant_id":"{tenant}"') for b in template_bodies]
         batches = burst.plan_batches(bodies, args.clients, batch_size)
+        # Each environment's caches warm for the tenant (chats, the guard's groups and rules), as in a tenant's
+        # steady state: a batch of a message from each group, not timed.
+        clients.run({"kind": "process", "tag": f"{tenant}-warm", "batches": [[warm(tenant)]] * args.clients})
         log(f"{name} {tenant}: {n} events in {len(batches)} batches by {args.clients} environments ...")
         results, wall = clients.run({"kind": "process", "tag": tenant, "batches": deal(batches, args.clients)})
         m = merged(results)
