@@ -4,6 +4,8 @@ matcher for words, patterns, links and invitation codes, with links allowed by d
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from qunyun.domain.errors import InvalidRequest
 from qunyun.domain.guard_rules import GroupRules, GuardSection, Matcher
 from qunyun_ops.cli.yamlfile import load_model
@@ -81,3 +83,33 @@ def test_overrides_apply_by_kind_or_tag_in_order():
     assert rules.for_group("traffic")[0].ladder == "warn_only"
     assert rules.for_group("traffic", ["vip"])[0].ladder == "remove"
     assert rules.for_group("flash", ["vip"])[0].window_days == 3
+
+
+def _rule_by_rule(guard: GuardSection, text: str):
+    """What a loop over the rules finds: the leftmost offence, and at one place the first rule in the file's order
+    (words, then patterns, then invitation codes, then links not allowed)."""
+    import re
+
+    from qunyun.domain.guard_rules import INVITE_CODE, LINK, link_host
+
+    rules = [(f"word {i + 1}", f"(?i:{re.escape(w)})") for i, w in enumerate(guard.words)]
+    rules += [(f"pattern {i + 1}", f"(?:{p})") for i, p in enumerate(guard.patterns)]
+    rules += [("invite code", f"(?i:{INVITE_CODE})"), ("link", f"(?i:{LINK})")]
+    allowed = Matcher(GuardSection(allow_domains=guard.allow_domains)).allowed
+    for pos in range(len(text) + 1):
+        for name, rule in rules:
+            m = re.compile(rule).match(text, pos)
+            if m and not (name == "link" and allowed(link_host(m.group()))):
+                return name
+    return None
+
+
+@given(st.lists(st.text("abAB加微", min_size=1, max_size=3), max_size=4),
+       st.lists(st.sampled_from([r"a+b", r"[bB]\s*加", r"微{2}", r"ab|ba"]), max_size=3),
+       st.text("abAB加微 .xcom:/", max_size=24))
+def test_the_combined_matcher_finds_what_each_rule_would(words, patterns, text):
+    # GIVEN words and patterns that overlap each other, links and codes; WHEN a message is matched
+    guard = GuardSection(words=[w for w in words if w.strip()], patterns=patterns, allow_domains=["x.com"])
+    hit = Matcher(guard).first(text)
+    # THEN the rule named is the one a rule-by-rule scan finds first
+    assert (hit.rule if hit else None) == _rule_by_rule(guard, text)

@@ -145,14 +145,20 @@ class Hit:
 
 
 class Matcher:
-    """The guard's rules as one regex; `first(text)` is the first offence in a message, or None."""
+    """The guard's rules as one regex; `first(text)` is the first offence in a message, or None.
+
+    The words are one case-insensitive alternation and the patterns another: which one matched is found after a
+    hit, trying each in order where the match starts (the alternative the regex took). A named group per rule
+    kept Python's regex engine from testing a list of words at once: 150 words cost ~100 us of CPU a message."""
 
     def __init__(self, guard: GuardSection):
         self.allow = tuple(guard.allow_domains)
-        parts = [f"(?P<w{i}>(?i:{re.escape(w)}))" for i, w in enumerate(guard.words)]
-        parts += [f"(?P<p{i}>(?:{p}))" for i, p in enumerate(guard.patterns)]
+        parts = [f"(?P<word>(?i:{'|'.join(re.escape(w) for w in guard.words)}))"] if guard.words else []
+        parts += [f"(?P<pattern>{'|'.join(f'(?:{p})' for p in guard.patterns)})"] if guard.patterns else []
         parts += [f"(?P<code>(?i:{INVITE_CODE}))", f"(?P<link>(?i:{LINK}))"]
         self._words, self._patterns = guard.words, guard.patterns
+        self._each_word = [re.compile(f"(?i:{re.escape(w)})") for w in guard.words]
+        self._each_pattern = [re.compile(f"(?:{p})") for p in guard.patterns]
         self._regex = re.compile("|".join(parts))
 
     def first(self, text: str | None) -> Hit | None:
@@ -165,8 +171,9 @@ class Matcher:
                 return Hit("link", host)
             if name == "code":
                 return Hit("invite code", "invitation code")
-            index = int(name[1:])
-            if name[0] == "w":
+            each = self._each_word if name == "word" else self._each_pattern
+            index = next(i for i, rule in enumerate(each) if rule.match(m.string, m.start()))
+            if name == "word":
                 return Hit(f"word {index + 1}", self._words[index])
             return Hit(f"pattern {index + 1}", self._patterns[index])
         return None

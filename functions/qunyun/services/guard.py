@@ -102,11 +102,11 @@ def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
 
 
 def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: GuardDeps) -> None:
-    group = deps.groups(tenant_id, group_id)
-    if group is None:
-        return
     rules, version = deps.rules.rules(tenant_id)
     if version == 0:  # a tenant that never set group rules has no guard: nothing is an offence by default
+        return
+    group = deps.groups(tenant_id, group_id)  # after the rules: a tenant without any reads no group here
+    if group is None:
         return
     guard = rules.for_group(group.kind, group.tags)[0]
     matcher = deps.rules.matcher(tenant_id, guard)
