@@ -13,10 +13,12 @@ from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
+from qunyun.adapters.guard_rules import GuardRulesStore
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.adapters.welcomes import WelcomeStore
 from qunyun.services.push_batch import Batch
 
 
@@ -37,6 +39,8 @@ class SendDeps:
     events: EventRepository = field(default_factory=EventRepository)  # what reminders read of their event
     activity: ActivityStore = field(default_factory=ActivityStore)  # where check-in replies find the check-ins
     roster: RosterStore = field(default_factory=RosterStore)  # where a welcome finds its window's newcomers
+    welcomes: WelcomeStore = field(default_factory=WelcomeStore)  # the tenant's welcome file
+    guard_rules: GuardRulesStore = field(default_factory=GuardRulesStore)  # the rules a welcome may quote
     batch: Batch | None = None  # what one batch of messages keeps (`for_batch`); one message's at least
 
     def for_batch(self) -> SendDeps:
