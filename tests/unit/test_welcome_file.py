@@ -49,3 +49,21 @@ def test_the_wecom_text_names_the_newcomer_with_wecoms_placeholder():
     assert wecom_text(file, EN, GroupRules()) == "Hi %NICKNAME%, welcome to the group; say check in"
     with pytest.raises(InvalidRequest, match="3000"):
         wecom_text(WelcomeFile(text="欢" * 1001), TENANT, GroupRules())
+
+
+def test_the_api_example_is_accepted(tmp_path):
+    from qunyun_ops.cli.yamlfile import load_model
+
+    path = tmp_path / "welcome.yaml"
+    path.write_text("""\
+text: |                          # Jinja2, sandboxed: group, newcomers (their names, escaped), rules
+  欢迎 {{ newcomers }} 加入{{ group.name }}！
+  群规：1. 禁止广告 2. 每天 8 点前发"签到"领积分
+window_seconds: 60               # joins within the window get one welcome together (default 60)
+overrides:                       # optional, by group kind or tag
+  - for: {kinds: [flash]}
+    text: 欢迎参加本次限时活动！
+""", encoding="utf-8")
+    file = load_model(path, WelcomeFile)
+    assert check_welcome(file, TENANT, GroupRules()) == [] and file.text_for("flash") == "欢迎参加本次限时活动！"
+    assert wecom_text(file, TENANT, GroupRules()).startswith("欢迎 %NICKNAME% 加入本群！\n群规：1. 禁止广告")
