@@ -207,3 +207,26 @@ def test_a_wecom_template_over_3000_bytes_is_refused_before_wecom_is_asked(tenan
     refused = cli("welcome", "set", write(tmp_path, long), "--tenant", tenant.tenant_id)
     assert refused.exit_code == 2 and "3000" in refused.output
     assert wecom.requests == [] and WelcomeStore().get(tenant.tenant_id) is None
+
+
+def test_a_template_deleted_in_wecom_is_replaced_on_request(tenant, tmp_path, wecom):
+    set_wecom_corp(tenant.tenant_id, "ww1", "corp-secret-1", tenants=TenantRepository(), secrets=secret_store())
+    assert cli("welcome", "set", write(tmp_path, GOOD), "--tenant", tenant.tenant_id).exit_code == 0
+    [first] = wecom.welcome_templates
+    # GIVEN the template deleted in the admin console: editing it is refused, and the refusal says what to do
+    wecom.welcome_templates.clear()
+    refused = cli("welcome", "set", write(tmp_path, GOOD), "--tenant", tenant.tenant_id)
+    assert refused.exit_code == 1 and "--new-wecom-template" in " ".join(refused.output.split())
+    # WHEN the file is set again asking for a new template
+    again = cli("welcome", "set", write(tmp_path, GOOD), "--tenant", tenant.tenant_id, "--new-wecom-template")
+    # THEN WeCom has a new one, and it is the one stored
+    assert again.exit_code == 0, again.output
+    [second] = wecom.welcome_templates
+    assert second != first and WelcomeStore().get(tenant.tenant_id).wecom_template_id == second
+
+
+def test_without_wecom_credentials_wecoms_limit_does_not_apply(tenant, tmp_path):
+    long = "text: |\n  " + "欢" * 1500 + "\n"  # 4,500 bytes: over WeCom's 3,000, within the file's 2,000 characters
+    assert cli("welcome", "set", write(tmp_path, long), "--tenant", tenant.tenant_id).exit_code == 0
+    stored = WelcomeStore().get(tenant.tenant_id)
+    assert (stored.wecom_template_id, stored.wecom_text) == (None, None) and len(stored.file.text) == 1501

@@ -39,6 +39,9 @@ class WelcomeStore(Protocol):
 
 
 class WecomTemplates(Protocol):
+    def connected(self, tenant_id: str) -> bool:
+        """Whether the tenant has WeCom credentials (`tenants wecom`)."""
+
     def save(self, tenant_id: str, template_id: str | None, text: str) -> str | None:
         """Adds or edits the tenant's WeCom template; its id, or None for a tenant without WeCom credentials."""
 
@@ -98,17 +101,17 @@ def wecom_text(file: WelcomeFile, tenant: Tenant, rules: GroupRules) -> str:
 
 
 def set_welcome(tenant: Tenant, file: WelcomeFile, now: datetime, *, store: WelcomeStore, wecom: WecomTemplates,
-                rules: GroupRules) -> tuple[int, WelcomeSettings]:
-    """Replaces the tenant's welcome (already checked whole): the WeCom template first (added the first time,
-    edited after), then the file with it. Returns the new version and what is stored."""
+                rules: GroupRules, new_template: bool = False) -> tuple[int, WelcomeSettings]:
+    """Replaces the tenant's welcome (already checked whole): the WeCom template first (added the first time or
+    with `new_template`, edited after), then the file with it. Returns the new version and what is stored."""
     current = store.get(tenant.tenant_id)
     template_id = current.wecom_template_id if current else None
-    text = wecom_text(file, tenant, rules)
-    saved = wecom.save(tenant.tenant_id, template_id, text)
-    if saved is None:  # no WeCom credentials: a template set before stays as it was
-        text = current.wecom_text if current else None
-    version = store.put(tenant.tenant_id, file, now, saved or template_id, text)
-    return version, WelcomeSettings(file, version, now, saved or template_id, text)
+    text = current.wecom_text if current else None  # a tenant without WeCom keeps a template set before
+    if wecom.connected(tenant.tenant_id):
+        text = wecom_text(file, tenant, rules)
+        template_id = wecom.save(tenant.tenant_id, None if new_template else template_id, text) or template_id
+    version = store.put(tenant.tenant_id, file, now, template_id, text)
+    return version, WelcomeSettings(file, version, now, template_id, text)
 
 
 class WelcomeWindows:

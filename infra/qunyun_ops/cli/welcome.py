@@ -52,7 +52,10 @@ def _refuse(path: Path, problems) -> None:
 
 @app.command("set")
 def set_(file: Path = typer.Argument(..., metavar="FILE.yaml", help="The welcome (API.md §6, docs/inbound.md)."),
-         tenant: str = TenantOption, local: bool = LocalOption) -> None:
+         tenant: str = TenantOption, local: bool = LocalOption,
+         new_wecom_template: bool = typer.Option(False, "--new-wecom-template", help=(
+             "Add a new WeCom group welcome template rather than edit the one added before (deleted in WeCom)."))
+         ) -> None:
     """Replaces the tenant's welcome with the file's, and adds or edits its WeCom group welcome template; any
     error names its line and changes nothing."""
     from qunyun_ops.cli.yamlfile import load_model
@@ -78,7 +81,8 @@ def set_(file: Path = typer.Argument(..., metavar="FILE.yaml", help="The welcome
             _refuse(file, problems)
         settings = get_settings()
         version, stored = set_welcome(found, welcome, datetime.now(UTC), store=WelcomeStore(), rules=rules,
-                                      wecom=WecomWelcomes(secret_store(settings), settings.wecom_base_url))
+                                      wecom=WecomWelcomes(secret_store(settings), settings.wecom_base_url),
+                                      new_template=new_wecom_template)
     wecom = (f"; WeCom group welcome template {stored.wecom_template_id}" if stored.wecom_template_id
              else "; no WeCom credentials, so no WeCom group welcome template")
     out.print(f"Welcome of {tenant} set (version {version}): window {welcome.window_seconds} s, "
