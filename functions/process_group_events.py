@@ -39,8 +39,10 @@ def default_deps() -> GroupEventDeps:
     from qunyun.adapters.tenants import TenantRepository
     from qunyun.adapters.unmapped import UnmappedStore
     from qunyun.adapters.wecom_members import WecomMembers
+    from qunyun.adapters.welcomes import WelcomeStore
     from qunyun.domain.tenants import DEFAULT_TIMEZONE
     from qunyun.services.group_checkins import CheckinDeps
+    from qunyun.services.welcome_settings import WelcomeWindows
 
     settings = get_settings()
     tenants = TenantRepository()
@@ -54,7 +56,7 @@ def default_deps() -> GroupEventDeps:
     return GroupEventDeps(directory=directory, roster=RosterStore(), activity=ActivityStore(),
                           unmapped=UnmappedStore(), connections=ConnectionStore(), timezone=timezone,
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
-                          clock=lambda: datetime.now(UTC),
+                          clock=lambda: datetime.now(UTC), welcome_window=WelcomeWindows(WelcomeStore()),
                           guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)),
                           # The tenant as stored now, so a change of its check-in keywords applies at once.
                           checkins=CheckinDeps(tenant=tenants.get, ledger=PointsLedger(),

@@ -6,6 +6,11 @@ days) is counted, and a confirmation past it fails that group with status 3. Rem
 task in any 24 hours (a fourth answers 45009); `reminded` keeps every reminder accepted and `refused_reminders`
 counts the others. A task cancelled once is cancelled again without complaint; what WeCom answers to that is
 not documented, so `cancel_again_errcode` lets a test make it refuse instead.
+
+Group welcome templates (`group_welcome_template/add|edit`, WeCom doc 92366) are kept per corp in
+`welcome_templates`: text.content up to 3000 bytes, not all of text and attachments empty, 100 templates a corp;
+an edit names a template the corp added. WeCom's errcode for a full library is not documented: 40058 here, as for
+every other parameter it rejects.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from fakes.base import Answer, FakeServer, Request, json_or_none
 TOKEN_TTL = 7200
 MAX_CHATS = 2000
 TEXT_LIMIT = 4000
+WELCOME_TEXT_LIMIT, WELCOME_LIBRARY = 3000, 100
+WELCOME_PARTS = ("text", "image", "link", "miniprogram", "file", "video")
 REMINDS_PER_DAY = 3
 DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
 CST = timedelta(hours=8)  # quota months follow China Standard Time
@@ -56,6 +63,8 @@ class FakeWecomCustomerGroups(FakeServer):
         self.cancel_again_errcode: int | None = None
         # chat id → (member_version, [{userid, join_time, join_scene, name}]) that groupchat/get answers
         self.groupchats: dict[str, tuple[str, list[dict]]] = {}
+        # template_id → {"corp": corp id, "text": text.content, "notify": notify, "edits": n}
+        self.welcome_templates: dict[str, dict] = {}
         self._ids = itertools.count(1)
 
     # --- setup and the owner's side ------------------------------------------------------------------------------
@@ -108,7 +117,8 @@ class FakeWecomCustomerGroups(FakeServer):
         api = request.path.removeprefix("/cgi-bin/externalcontact/")
         routes = {"add_msg_template": self._add_msg_template, "get_groupmsg_send_result": self._send_result,
                   "remind_groupmsg_send": self._remind, "cancel_groupmsg_send": self._cancel,
-                  "groupchat/get": self._groupchat_get}
+                  "groupchat/get": self._groupchat_get, "group_welcome_template/add": self._welcome_add,
+                  "group_welcome_template/edit": self._welcome_edit}
         if request.method != "POST" or api not in routes:
             return Answer(404, "not found")
         token = request.query.get("access_token")
@@ -121,6 +131,8 @@ class FakeWecomCustomerGroups(FakeServer):
         body = json_or_none(request)
         if not isinstance(body, dict):
             return error(47001, "data format error")
+        if api.startswith("group_welcome_template/"):
+            return routes[api](body, self.tokens[token][0])
         return routes[api](body)
 
     def _gettoken(self, query: dict[str, str]) -> Answer:
@@ -209,6 +221,37 @@ class FakeWecomCustomerGroups(FakeServer):
         return Answer(200, {"errcode": 0, "errmsg": "ok", "group_chat": {
             "chat_id": body["chat_id"], "name": "group", "owner": "owner", "create_time": 1700000000,
             "member_list": member_list, "admin_list": [], "member_version": version}})
+
+    @staticmethod
+    def _welcome_refusal(body: dict) -> Answer | None:
+        content = str((body.get("text") or {}).get("content", ""))
+        if not content and not any(body.get(part) for part in WELCOME_PARTS[1:]):
+            return error(40058, "text, image, link, miniprogram, file and video cannot all be empty")
+        if len(content.encode("utf-8")) > WELCOME_TEXT_LIMIT:
+            return error(40058, f"text.content exceeds {WELCOME_TEXT_LIMIT} bytes")
+        return None
+
+    def _welcome_add(self, body: dict, corp: str) -> Answer:
+        refused = self._welcome_refusal(body)
+        if refused:
+            return refused
+        if sum(1 for t in self.welcome_templates.values() if t["corp"] == corp) >= WELCOME_LIBRARY:
+            return error(40058, f"the group welcome library holds {WELCOME_LIBRARY} templates at most")
+        template_id = f"msg{secrets.token_hex(8)}"
+        self.welcome_templates[template_id] = {"corp": corp, "text": (body.get("text") or {}).get("content", ""),
+                                               "notify": body.get("notify", 1), "edits": 0}
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "template_id": template_id})
+
+    def _welcome_edit(self, body: dict, corp: str) -> Answer:
+        template = self.welcome_templates.get(str(body.get("template_id", "")))
+        if template is None or template["corp"] != corp:  # only a template the corp's app added can be edited
+            return error(40058, "invalid template_id")
+        refused = self._welcome_refusal(body)
+        if refused:
+            return refused
+        template["text"] = (body.get("text") or {}).get("content", "")
+        template["edits"] += 1
+        return error(0, "ok")
 
     def calls(self, api: str) -> int:
         """Requests made to one API (`remind_groupmsg_send`, ...), answered or refused."""

@@ -6,13 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 
 import inbound_api
 import pytest
 from fakes.callbacks import Call, DingtalkCallbacks, FeishuCallbacks, SlackCallbacks, TelegramCallbacks, aes_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from qunyun.services.inbound import InboundDeps
+from qunyun.services import inbound
+from qunyun.services.inbound import NO_CONNECTION, InboundDeps
 from support import http_event
 
 DINGTALK = DingtalkCallbacks("app-key", "app-secret", "token", aes_key())
@@ -29,7 +31,7 @@ SECRETS = {
 
 class Memory:
     def __init__(self):
-        self.queued, self.refusals = [], []
+        self.queued, self.refusals, self.writes = [], [], []
 
     def get(self, tenant_id, platform):
         return SECRETS.get(platform) if tenant_id == "tea" else None
@@ -39,7 +41,10 @@ class Memory:
         return len(events)
 
     def refused(self, tenant_id, platform, reason):
-        self.refusals.append((platform, reason))
+        """As the connection store's conditional write: made every time, recorded where the connection exists."""
+        self.writes.append((tenant_id, platform, reason))
+        if self.get(tenant_id, platform) is not None:
+            self.refusals.append((platform, reason))
 
 
 @pytest.fixture
@@ -91,6 +96,53 @@ def test_unknown_tenant_unconnected_platform_and_bad_signature_answer_alike(memo
     assert [a["statusCode"] for a in (bad, unknown, unconnected, nonsense)] == [401, 404, 404, 404]
     assert bad["body"] == unknown["body"] == unconnected["body"] == nonsense["body"]
     assert memory.queued == [] and memory.refusals == [("slack", "signature_invalid")]
+
+
+FORGED = {
+    "dingtalk": DingtalkCallbacks("app-key", "app-secret", "other-token", aes_key()).event({"EventType": "check_url"}),
+    "feishu": replace(FEISHU.event("im.chat.disbanded_v1", {"chat_id": "oc_1"}),
+                      headers={"x-lark-request-timestamp": str(int(time.time())), "x-lark-signature": "0" * 64}),
+    "slack": SlackCallbacks("guess").call({"type": "event_callback", "event_id": "E1", "event": {}}),
+    "telegram": TelegramCallbacks("guess").update({"update_id": 1}),
+}
+
+
+@pytest.mark.parametrize("platform", sorted(FORGED))
+def test_an_unknown_tenant_does_the_work_of_a_bad_signature(memory, monkeypatch, platform):
+    """What makes the two take the same time: the same verification, with keys of the same shapes, and the same
+    refusal write (one that records nothing for no connection). Skipping either for an unknown tenant fails here."""
+    verified = []
+
+    def spy(platform_, tenant_id, secrets, callback, now):
+        verified.append((platform_, callback, secrets))
+        return handle(platform_, tenant_id, secrets, callback, now)
+
+    handle = inbound.handle
+    monkeypatch.setattr(inbound, "handle", spy)
+    # WHEN the same forged callback comes for the connected tenant, and for one that does not exist
+    bad = call(memory, platform, FORGED[platform])
+    unknown = call(memory, platform, FORGED[platform], tenant="nobody")
+    # THEN both were verified by the platform's scheme, the unknown one with stand-in keys (a secret the scheme
+    # reads missing from them would have been a 5xx, not the 404 below)
+    [(known_platform, known_callback, secrets), (stand_in_platform, stand_in_callback, stand_in)] = verified
+    assert known_platform == stand_in_platform == platform and known_callback == stand_in_callback
+    assert set(stand_in) & set(secrets) and not set(stand_in.values()) & set(secrets.values())
+    # AND both made the refusal's write, which only the connected tenant's recorded (the reason may differ: a
+    # Feishu body that does not decrypt with the stand-in key is refused before its signature is compared)
+    reason = "token_invalid" if platform == "telegram" else "signature_invalid"  # Telegram signs with a token
+    assert [w[:2] for w in memory.writes] == [("tea", platform), NO_CONNECTION]
+    assert memory.refusals == [(platform, reason)]
+    assert (bad["statusCode"], unknown["statusCode"]) == (401, 404)
+    if reason == "signature_invalid":  # AND the answers differ by status alone, to the byte (API.md §6)
+        assert unknown["body"] == bad["body"] and unknown["headers"] == bad["headers"]
+
+
+def test_an_unknown_tenant_over_64_kb_makes_the_same_write(memory):
+    big = Call("POST", {}, {}, b"x" * (64 * 1024 + 1))
+    answers = [call(memory, "slack", big), call(memory, "slack", big, tenant="nobody")]
+    assert [a["statusCode"] for a in answers] == [413, 413] and answers[0]["body"] == answers[1]["body"]
+    assert memory.writes == [("tea", "slack", "too_large"), (*NO_CONNECTION, "too_large")]
+    assert memory.refusals == [("slack", "too_large")]
 
 
 def test_a_body_that_is_not_base64_is_unparsable(memory):

@@ -11,6 +11,7 @@
     {tenant}#GUARDLOG               O#{group}#{member}#{message}  GuardOffenceItem: an offence and its evidence
     {tenant}#GUARDLOG               A#{action id}       GuardActionItem: a deletion, warning, removal or task
     {tenant}#SWEEP                  {week}#{group}      SweepRunItem: a group's inactivity sweep of one week
+    {tenant}#WELCOME                FILE                WelcomeItem: the tenant's welcome file (API.md §6)
 """
 
 from __future__ import annotations
@@ -148,3 +149,14 @@ class SweepRunItem(_CommunityItem):
         pass
 
     run = UnicodeAttribute()  # the group's list of the week as JSON: who, last message, counts, outcome
+
+
+class WelcomeItem(_CommunityItem):
+    class Meta(_CommunityItem.Meta):
+        pass
+
+    file = UnicodeAttribute()  # the checked welcome file as JSON
+    set_at = UTCDateTimeAttribute()
+    version = NumberAttribute(default=1)  # readers that cache the file see a new one by its version
+    wecom_template_id = UnicodeAttribute(null=True)  # the tenant's WeCom group welcome template
+    wecom_text = UnicodeAttribute(null=True)  # what that template says

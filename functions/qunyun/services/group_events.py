@@ -19,6 +19,7 @@ from qunyun.domain.activity import Page, Sent, pages
 from qunyun.domain.connections import CHANNELS, ChatGroup
 from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
+from qunyun.domain.welcomes import WELCOME_WINDOW
 from qunyun.services.group_checkins import CheckinDeps, record_checkins
 from qunyun.services.group_welcomes import queue_welcomes
 
@@ -62,6 +63,7 @@ class GroupEventDeps:
     # The group rules' guard (services/guard.py): the batch's recorded messages in, the records to retry out.
     guard: Callable[[list[tuple[str, Message]]], set[str]] | None = None
     checkins: CheckinDeps | None = None  # None: messages are counted, never check-ins; no welcome is queued
+    welcome_window: Callable[[str], int] = lambda tenant_id: WELCOME_WINDOW  # a tenant's window_seconds
 
 
 Keyed = list[tuple[str, GroupEvent]]  # (record id, event)
@@ -136,7 +138,8 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
         # A chat is one group's in all but odd set-ups; its check-ins are that first group's.
         zone = ZoneInfo(group.timezone or deps.timezone(tenant_id))
         if deps.checkins is not None and deps.checkins.reply is not None:  # after the joins are on the roster
-            queue_welcomes(tenant_id, group.group_id, group.channel, zone, ordered, deps.checkins.reply, deps.clock())
+            queue_welcomes(tenant_id, group.group_id, group.channel, zone, ordered, deps.checkins.reply, deps.clock(),
+                           deps.welcome_window(tenant_id))
         checked = set()
         if i == 0 and messages and deps.checkins is not None:
             checked = {c.message_id for c in record_checkins(tenant_id, platform, chat_id, group.group_id, zone,

@@ -1,7 +1,8 @@
 """InboundApi's rules (API.md §6): a platform callback is verified with the tenant's connection, answered as
 the platform expects and its group events queued; nothing else. A refusal is counted on the connection by its
 reason and queues nothing. An unknown tenant or a platform not connected goes through the same verification
-with a stand-in connection, and is answered with the body of a bad signature, so neither is told apart."""
+with a stand-in connection, makes the same conditional write of a refusal (on a connection that cannot exist, so
+it records nothing) and is answered with the body of a bad signature, so neither is told apart, by body or time."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from qunyun.inbound.dispatch import Callback, handle
 from qunyun.inbound.refusal import CallbackRefused
 
 SIGNATURE_MESSAGE = "The callback does not verify with this tenant's connection."
+# Where an unknown connection's refusal is counted: no tenant id is empty, so no connection is ever found there.
+NO_CONNECTION = ("", "none")
 
 
 class Credentials(Protocol):
@@ -27,7 +30,8 @@ class EventQueue(Protocol):
 
 
 class RefusalLog(Protocol):
-    def refused(self, tenant_id: str, platform: str, reason: str) -> None: ...
+    def refused(self, tenant_id: str, platform: str, reason: str) -> None:
+        """Counts a refusal on the connection, and records nothing where there is no connection."""
 
 
 @dataclass(frozen=True)
@@ -59,21 +63,24 @@ def refusal(reason: str, detail: str, status: int) -> Answer:
     return Answer(status, {"error": {"code": reason, "message": detail}})
 
 
+def _count(deps: InboundDeps, tenant_id: str, platform: str, reason: str, connected: bool) -> None:
+    deps.refusals.refused(*((tenant_id, platform) if connected else NO_CONNECTION), reason)
+
+
 def receive(platform: str, tenant_id: str, callback: Callback, deps: InboundDeps) -> Answer:
     """The answer to one callback; its events are queued only when it verifies."""
     known = platform in PLATFORMS and len(tenant_id) <= 64
     secrets = deps.credentials.get(tenant_id, platform) if known else None
     if len(callback.body) > deps.max_body_bytes:
-        if secrets is not None:
-            deps.refusals.refused(tenant_id, platform, "too_large")
+        _count(deps, tenant_id, platform, "too_large", secrets is not None)
         return refusal("too_large", f"The body is over {deps.max_body_bytes} bytes.", 413)
     try:
         handled = handle(platform if known else "telegram", tenant_id, secrets or _stand_in(platform), callback,
                          deps.clock())
     except CallbackRefused as refused:
+        _count(deps, tenant_id, platform, refused.reason, secrets is not None)
         if secrets is None:
             return refusal("not_connected", "", 404)
-        deps.refusals.refused(tenant_id, platform, refused.reason)
         return refusal(refused.reason, refused.detail, refused.status)
     if secrets is None:  # a stand-in never verifies; should one, it still speaks for no connection
         return refusal("not_connected", "", 404)

@@ -21,7 +21,9 @@ from qunyun.services.push_batch import Batch
 
 if TYPE_CHECKING:
     from qunyun.adapters.activity import ActivityStore
+    from qunyun.adapters.guard_rules import GuardRulesStore
     from qunyun.adapters.roster import RosterStore
+    from qunyun.adapters.welcomes import WelcomeStore
 
 
 @dataclass
@@ -43,6 +45,18 @@ class SendDeps:
 
     # The community table's models load only for the pushes that read it (welcomes, check-in replies): a
     # brief's cold start makes no client for them.
+    @functools.cached_property
+    def welcomes(self) -> WelcomeStore:
+        """The tenant's welcome file."""
+        from qunyun.adapters.welcomes import WelcomeStore
+        return WelcomeStore()
+
+    @functools.cached_property
+    def guard_rules(self) -> GuardRulesStore:
+        """The group rules a welcome may quote."""
+        from qunyun.adapters.guard_rules import GuardRulesStore
+        return GuardRulesStore()
+
     @functools.cached_property
     def activity(self) -> ActivityStore:
         """Where check-in replies find the check-ins."""

@@ -4,7 +4,8 @@ ProcessGroupEvents queues it when a batch records joins, delayed until the windo
 group's roster for the members who joined in the window (and are still there), so a wave of joins is one
 welcome naming up to 20 and counting the others. Its push id names the window: the messages of the window's
 later batches, or of a retried batch, find its delivery recorded and send nothing. Like a check-in reply it
-spends no slot of the daily cap (domain/quota.py)."""
+spends no slot of the daily cap (domain/quota.py). The text is the tenant's welcome file's for the group's kind and
+tags (services/welcome_settings.py), or the default of the tenant's locale."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from qunyun.adapters.render import render
 from qunyun.domain.briefs import DIALECTS
 from qunyun.domain.groups import Channel, Group
 from qunyun.domain.groups import Status as GroupStatus
+from qunyun.domain.guard_rules import GroupRules
 from qunyun.domain.member_names import shown_name
 from qunyun.domain.push_messages import WelcomeMessage
 from qunyun.domain.quota import Push
 from qunyun.domain.tenants import Tenant
-from qunyun.domain.welcomes import WELCOME_LABELS, newcomers_line
+from qunyun.domain.welcomes import WelcomeSettings, labels_of, newcomers_line, welcome_context
 from qunyun.services.briefs import Rendered
 from qunyun.services.push_content import Sending
 from qunyun.services.send_deps import SendDeps
@@ -35,6 +37,7 @@ class WelcomeContent:
     push: Push = field(init=False)
     missing: str | None = None
     _read: dict[str, list[str]] = field(default_factory=dict)  # group id → its newcomers, read once
+    _settings: tuple[WelcomeSettings | None, GroupRules] | None = None  # the tenant's welcome and rules, read once
 
     def __post_init__(self) -> None:
         self.push = Push.welcome(str(self.message.window))
@@ -59,13 +62,23 @@ class WelcomeContent:
         joined.sort(key=lambda e: (e.joined_at, e.member_id))
         return [shown_name(e.name, e.member_id) for e in joined]
 
+    def settings(self) -> tuple[WelcomeSettings | None, GroupRules]:
+        if self._settings is None:
+            found = self.deps.guard_rules.get(self.tenant.tenant_id)
+            self._settings = (self.deps.welcomes.get(self.tenant.tenant_id), found[0] if found else GroupRules())
+        return self._settings
+
     def render(self, job: Sending, group: Group) -> Rendered:
         locale = self.tenant.policy.locale
-        labels = WELCOME_LABELS.get(locale, WELCOME_LABELS["zh-CN"])
+        labels = labels_of(locale)
+        welcome, rules = self.settings()
+        kind, tags = group.kind.value, tuple(group.tags)
+        text = (welcome.file.text_for(kind, tags) if welcome else None) or labels["text"]
+        context = welcome_context({"id": group.group_id, "name": group.name, "kind": kind, "tags": list(tags)},
+                                  newcomers_line(self.newcomers(group), locale), rules, kind, tags,
+                                  self.tenant.policy.checkin_keywords)
         dialect = DIALECTS[group.channel]
-        context = {"group": {"id": group.group_id, "name": group.name},
-                   "newcomers": newcomers_line(self.newcomers(group), locale)}
-        text = render(dialect, NAME, context, override=labels["text"], family="notices")
+        text = render(dialect, NAME, context, override=text, family="notices")
         return Rendered(group.group_id, group.channel.value, dialect, NAME, str(job.day), labels["title"], text)
 
     def later(self, group: Group) -> list[Push]:

@@ -19,6 +19,7 @@ from qunyun_ops.cli import (
     points,
     rewards,
     tenants,
+    welcome,
 )
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="qunyun: private-domain community operations.")
@@ -38,6 +39,7 @@ app.add_typer(members.app, name="members", help="Group rosters: who joined, who 
 app.add_typer(guard.app, name="guard", help="Group rules: the guard's offences, warnings, removals and tasks.")
 app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the latest list of the silent.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
+app.add_typer(welcome.app, name="welcome", help="The welcome to newcomers, and the WeCom group welcome template.")
 
 
 def main() -> None:
