@@ -437,3 +437,44 @@ def test_bad_input_to_the_api_is_a_400_naming_the_field(world, query, field):
     assert status == 400, body
     assert body["error"]["code"] == "invalid_request"
     assert body["error"]["field"] == field
+
+
+def cli(*args: str):
+    from qunyun_ops.cli import app
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, ["metrics", *args])
+
+
+def test_the_cli_prints_what_the_api_answers_as_json_csv_and_a_table(world):
+    a, _, _ = world
+    window = ["--from", str(LAST - timedelta(days=6)), "--to", str(LAST)]
+    shown = cli("--tenant", a.tenant_id, "--scope", "store:s2", *window, "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output) == api(a, f"scope=store:s2&from={LAST - timedelta(days=6)}&to={LAST}")[1]
+    as_csv = cli("--tenant", a.tenant_id, "--scope", "store:s2", *window, "--csv")
+    lines = as_csv.output.splitlines()
+    assert as_csv.exit_code == 0 and lines[0].startswith("date,members,joins,leaves,removed,leave_rate")
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        str(LAST - timedelta(days=n)) for n in range(6, -1, -1)] + ["total"]
+    assert [int(line.split(",")[1]) for line in lines[1:-1]] == [d["members"] for d in json.loads(shown.output)["days"]]
+    table = cli("--tenant", a.tenant_id, *window)
+    assert table.exit_code == 0 and "tenant of" in table.output and "total" in table.output
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--scope", "shop:1"], "scope must be tenant, group:ID"),
+    (["--from", "2026-02-30"], "--from '2026-02-30' is not a date"),
+    (["--from", "2026-03-01", "--to", "2026-02-01"], "from must be on or before to"),
+    (["--from", "2024-01-01", "--to", "2026-01-01"], "more than 400 days"),
+])
+def test_bad_input_to_the_cli_exits_2_saying_what_to_fix(world, args, says):
+    a, _, _ = world
+    result = cli("--tenant", a.tenant_id, *args)
+    assert result.exit_code == 2
+    assert says in " ".join(result.output.split())
+
+
+def test_an_unknown_tenant_and_two_formats_are_refused(ddb):
+    assert cli("--tenant", "t-nobody-here").exit_code == 2
+    assert cli("--tenant", "t-nobody-here", "--json", "--csv").exit_code == 2
