@@ -478,3 +478,10 @@ def test_bad_input_to_the_cli_exits_2_saying_what_to_fix(world, args, says):
 def test_an_unknown_tenant_and_two_formats_are_refused(ddb):
     assert cli("--tenant", "t-nobody-here").exit_code == 2
     assert cli("--tenant", "t-nobody-here", "--json", "--csv").exit_code == 2
+
+
+def test_the_openapi_document_lists_the_metrics_route_and_its_parameters():
+    import api_docs
+
+    route = json.loads(api_docs.document())["paths"]["/v1/metrics"]["get"]
+    assert {p["name"] for p in route["parameters"]} == {"scope", "from", "to"}
