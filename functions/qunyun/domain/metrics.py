@@ -47,6 +47,11 @@ def activity_source(channel: str) -> str:
     return "messages" if channel in MESSAGE_CHANNELS else "checkins"
 
 
+def _fair(ident: str) -> bool:
+    """An id as operators write stores and reps (Chinese names too): 1-200 printable characters, no `#`."""
+    return 0 < len(ident) <= 200 and ident.isprintable() and "#" not in ident
+
+
 @dataclass(frozen=True)
 class Scope:
     kind: str
@@ -57,7 +62,7 @@ class Scope:
         """`tenant`, `group:ID`, `store:ID`, `rep:ID` or `kind:KIND`; anything else is a 400 naming `scope`."""
         text = (text or "tenant").strip()
         kind, _, ident = text.partition(":")
-        if kind == "tenant" and not ident or kind in SCOPE_KINDS[1:] and ident and len(ident) <= 200:
+        if kind == "tenant" and not ident or kind in SCOPE_KINDS[1:] and _fair(ident):
             return cls(kind, ident)
         raise InvalidRequest("scope must be tenant, group:ID, store:ID, rep:ID or kind:KIND.", field="scope")
 

@@ -47,7 +47,6 @@ class GroupSources:
     earnings: list[Earning]  # the group's entries only
     pushes: list[tuple[str, str | None]]  # (status, reason) of each delivery record of the day
     redemptions: int = 0
-    statistic: tuple[int, int] | None = None  # (active members, messages): the group's share of its owner's day
     quota: tuple[int, int] | None = None  # (used, limit) of its WeCom quota period
 
 
@@ -58,14 +57,15 @@ def bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
 
 
 def member_at(entry: RosterEntry, at: datetime) -> bool:
-    """Whether the roster entry was a member at an instant. An entry keeps its last join and last leave: a
-    member who left and came back was a member before the leave and again from the join."""
+    """Whether the roster entry was a member just before an instant (a day's members are those just before its
+    end; a join or leave at the instant itself belongs to the next day). An entry keeps its last join and last
+    leave: a member who left and came back was a member before the leave and again from the join."""
     joined, left = entry.joined_at, entry.left_at
     if entry.status == "member":
-        if joined is None or at >= joined:
+        if joined is None or joined < at:
             return True
-        return left is not None and left <= joined and at < left
-    return left is not None and at < left and (joined is None or joined <= at)
+        return left is not None and left <= joined and at <= left
+    return left is not None and at <= left and (joined is None or joined < at)
 
 
 def _in(at: datetime | None, start: datetime, end: datetime) -> bool:
@@ -92,16 +92,11 @@ def group_day(day: date, src: GroupSources) -> DayFigures:
     out = roster_figures(src.roster, start, end)
     messages = {m.message_id: m.member_id for m in src.sent}
     checkers = {e.member_id for e in src.earnings if e.source_type == "checkin"}
-    source = activity_source(src.channel)
-    if source == "wecom_statistic" and src.statistic is None:
-        source = "checkins"  # no statistics pulled (no corp credentials): the ledger's check-ins
+    # A customer group's activity is its share of its owner's WeCom day, put in by `with_statistic`; until then
+    # (and without statistics) it counts check-ins like any group whose platform shows no messages.
+    source = "messages" if activity_source(src.channel) == "messages" else "checkins"
     out.messages = len(messages)
-    if source == "messages":
-        out.active_members = len(set(messages.values()))
-    elif source == "checkins":
-        out.active_members = len(checkers)
-    else:
-        out.active_members, out.messages = src.statistic
+    out.active_members = len(set(messages.values())) if source == "messages" else len(checkers)
     out.checkins = sum(1 for e in src.earnings if e.source_type == "checkin")
     out.points_earned = sum(e.points for e in src.earnings)
     out.buyers = len({e.member_id for e in src.earnings if e.source_type == "purchase"})

@@ -64,6 +64,8 @@ def rollup(now: datetime, deps: RollupDeps) -> dict:
     for tenant_id in deps.tenants.ids():
         try:
             tenant = deps.tenants.get(tenant_id)
+            if tenant is None:  # removed since the listing
+                continue
             groups = list(deps.groups.list(tenant_id))
             zones = {tenant.timezone, *(g.timezone for g in groups if g.timezone)}
             last = min(local_day(now, z) for z in zones) - timedelta(days=1)
