@@ -21,13 +21,12 @@ def default_deps() -> RollupDeps:
     from qunyun.adapters.activity import ActivityStore
     from qunyun.adapters.groups import GroupRepository
     from qunyun.adapters.metrics_store import MetricsStore
-    from qunyun.adapters.roster import RosterStore
     from qunyun.adapters.secrets import secret_store
     from qunyun.adapters.tenants import TenantRepository
     from qunyun.adapters.wecom_statistics import WecomStatistics
     from qunyun.settings import get_settings
 
-    return RollupDeps(tenants=TenantRepository(), groups=GroupRepository(), roster=RosterStore(),
+    return RollupDeps(tenants=TenantRepository(), groups=GroupRepository(), roster=metrics_sources.RosterReads(),
                       activity=ActivityStore(), sources=metrics_sources,
                       statistics=WecomStatistics(secret_store(), get_settings().wecom_base_url), store=MetricsStore())
 

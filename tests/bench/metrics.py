@@ -115,6 +115,25 @@ def raw_floor(client, tenant_id: str, groups: int, puts: int, put_bytes: float, 
     return time.perf_counter() - start
 
 
+def window_read(store, tenant_id: str, probe) -> dict:
+    """What a 90-day window of the tenant scope costs to read: the closed day's tenant row put under the 89 days
+    before it too (as 90 closings would), then `metrics_report` over the 90 days, timed and metered."""
+    from qunyun.domain.metrics import DayFigures
+    from qunyun.services.metrics import metrics_report
+
+    row = store.scope_days(tenant_id, "tenant", DAY, DAY)[DAY]
+    for n in range(1, 90):
+        store.put_day(tenant_id, DAY - timedelta(days=n), [], {"tenant": DayFigures.of(row.stored())},
+                      datetime.now(UTC))
+    store.set_closed(tenant_id, DAY, datetime.now(UTC))
+    probe.reset()
+    start = time.perf_counter()
+    report_ = metrics_report(store, tenant_id, "tenant", DAY - timedelta(days=89), DAY)
+    seconds = time.perf_counter() - start
+    assert len(report_["days"]) == 90 and report_["total"]["members"] == row.members
+    return {"seconds": round(seconds, 4), "read_units": round(probe.read, 2), "calls": dict(probe.calls)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=scaled(10_000), help="groups of the tenant's day")
@@ -136,7 +155,6 @@ def main() -> None:
     from qunyun.adapters.metrics_store import MetricsStore
     from qunyun.adapters.metrics_tables import ClosedItem, GroupDayItem, ScopeDayItem
     from qunyun.adapters.points_tables import EntryItem
-    from qunyun.adapters.roster import RosterStore
     from qunyun.adapters.secrets import secret_store
     from qunyun.adapters.tables import GroupItem, TenantItem
     from qunyun.adapters.tenants import TenantRepository
@@ -163,8 +181,8 @@ def main() -> None:
         seed(tenant_id, args.groups, args.members)
 
         store = MetricsStore()
-        deps = RollupDeps(tenants=tenants, groups=groups, roster=RosterStore(), activity=ActivityStore(),
-                          sources=metrics_sources, statistics=lambda *_: None, store=store)
+        deps = RollupDeps(tenants=tenants, groups=groups, roster=metrics_sources.RosterReads(),
+                          activity=ActivityStore(), sources=metrics_sources, statistics=lambda *_: None, store=store)
         tenant = tenants.get(tenant_id)
         clients = [pynamodb_client(m) for m in (RosterItem, ActivityPageItem, EntryItem, DayItem, OutcomePageItem,
                                                 CounterItem, GroupItem, TenantItem, GroupDayItem, ScopeDayItem,
@@ -194,6 +212,7 @@ def main() -> None:
                "dynamodb_calls": dict(sorted(probe.calls.items())),
                "dynamodb_calls_by_table": dict(sorted(probe.by_table.items())),
                "ratio_rollup_to_raw_seconds": None}
+        out["window_90_days"] = window_read(store, tenant_id, probe)
         probe.detach_all()
     ratio = ratios(floors, paths)
     out["ratio_rollup_to_raw_seconds"] = {"median": round(ratio.median, 3), "samples": ratio.samples}
