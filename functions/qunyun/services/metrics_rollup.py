@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from qunyun.domain.activity import Sent
+from qunyun.domain.groups import Group
 from qunyun.domain.metrics import DayFigures, GroupLabel, scope_sums
 from qunyun.domain.metrics_day import (
     Earning,
@@ -41,6 +42,24 @@ class MetricsSources(Protocol):
     def quota_spent(self, tenant_id: str, group_ids: Iterable[str], day: date, period_key: str) -> dict[str, int]: ...
 
 
+class TenantRead(Protocol):
+    def ids(self) -> list[str]: ...
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+
+class GroupList(Protocol):
+    def list(self, tenant_id: str) -> Iterable[Group]: ...
+
+
+class RosterRead(Protocol):
+    def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]: ...
+
+
+class ActivityRead(Protocol):
+    def read(self, tenant_id: str, group_id: str, first: date, last: date
+             ) -> tuple[dict[date, list[Sent]], dict[str, str]]: ...
+
+
 class MetricsWrites(Protocol):
     def put_day(self, tenant_id: str, day: date, groups, scopes: dict[str, DayFigures], now: datetime) -> int: ...
     def closed_through(self, tenant_id: str) -> date | None: ...
@@ -49,10 +68,10 @@ class MetricsWrites(Protocol):
 
 @dataclass(frozen=True)
 class RollupDeps:
-    tenants: object  # TenantRepository: ids(), get(id)
-    groups: object  # GroupRepository: list(tenant_id)
-    roster: object  # RosterStore: entries(tenant_id, group_id)
-    activity: object  # ActivityStore: read(tenant_id, group_id, first, last)
+    tenants: TenantRead
+    groups: GroupList
+    roster: RosterRead
+    activity: ActivityRead
     sources: MetricsSources
     statistics: Callable[[str, str, date], OwnerDay | None]  # (tenant, owner, day) → WeCom's owner day
     store: MetricsWrites
@@ -100,9 +119,8 @@ def close_day(tenant: Tenant, day: date, deps: RollupDeps, now: datetime, groups
     for g in groups:
         tz = g.timezone or tenant.timezone
         _, end = bounds(day, tz)
-        roster: list[RosterEntry] = deps.roster.entries(tid, g.group_id)
-        pages, _ = deps.activity.read(tid, g.group_id, day, day)
-        sent: list[Sent] = pages.get(day, [])
+        roster = deps.roster.entries(tid, g.group_id)
+        sent = deps.activity.read(tid, g.group_id, day, day)[0].get(day, [])
         members = [e.member_id for e in roster if member_at(e, end)]
         src = GroupSources(g.channel, tz, roster, sent, earnings.get(g.group_id, []), pushes.get(g.group_id, []),
                            redemptions=sum(redeemed.get(m, 0) for m in members),
