@@ -485,3 +485,26 @@ def test_the_openapi_document_lists_the_metrics_route_and_its_parameters():
 
     route = json.loads(api_docs.document())["paths"]["/v1/metrics"]["get"]
     assert {p["name"] for p in route["parameters"]} == {"scope", "from", "to"}
+
+
+def test_wecom_busy_leaves_the_day_open_until_the_next_hour_gets_its_statistics(ddb, wecom):
+    # GIVEN a tenant with one customer group of owner o2, whose day WeCom knows, and WeCom busy
+    h = seed(SHANGHAI, ["wc9,客户群,store,wecom_customer_group,,,o2,wrZ,,,,,,,"], {}, 9, None)
+    secret_store().put_many({f"{h.tenant_id}/wecom/corp_id": "corp-1", f"{h.tenant_id}/wecom/corp_secret": "s"})
+    wecom.add_owner("o2", ["wrZ"])
+    wecom.set_statistic("o2", int(datetime.combine(LAST, time(), ZoneInfo(SHANGHAI)).timestamp()),
+                        {"member_has_msg": 6, "msg_total": 30})
+    run, at = deps(wecom, h.tenant_id), _midnight(LAST + timedelta(days=1), SHANGHAI) + timedelta(minutes=5)
+    wecom.force_errcode(-1, 3600)
+    # WHEN the hour's run meets it THEN the tenant fails and its day stays open
+    assert rollup(at, run)["failed"] == 1
+    assert MetricsStore().closed_through(h.tenant_id) is None
+    # WHEN WeCom answers again THEN the next hour closes the day with WeCom's figures
+    wecom.clock.advance(3601)
+    try:
+        assert rollup(at + timedelta(hours=1), run) == {"tenants": 1, "days": 1, "groups": 1, "failed": 0}
+    finally:
+        wecom.clock.advance(-3601)
+    status, body = api(h, f"scope=group:wc9&from={LAST}&to={LAST}")
+    day = body["days"][0]
+    assert (day["activity_source"], day["active_members"], day["messages"]) == ("wecom_statistic", 6, 30)

@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from qunyun.adapters.secrets import SecretStore, corp_ref
+from qunyun.channels.result import Outcome
 from qunyun.channels.wecom_customer_group import Corp
 from qunyun.domain.metrics_day import OwnerDay
 
@@ -23,7 +24,8 @@ class WecomStatistics:
         self._client = None
 
     def __call__(self, tenant_id: str, owner: str, day: date) -> OwnerDay | None:
-        """The owner's day; None without corp credentials or when WeCom refuses (the day then counts check-ins)."""
+        """The owner's day; None without corp credentials or when WeCom refuses them (the day then counts
+        check-ins). WeCom busy or unreachable raises: the tenant's day stays open and the next hour tries again."""
         corp_id = self.secrets.get(corp_ref(self.secrets, tenant_id, "corp_id"))
         secret = self.secrets.get(corp_ref(self.secrets, tenant_id, "corp_secret"))
         if not corp_id or not secret:
@@ -34,6 +36,8 @@ class WecomStatistics:
             self._client = WecomGroupChats(self.base_url)
         start = int(datetime.combine(day, time(), WECOM_TZ).timestamp())
         result = self._client.owner_days(Corp(corp_id, secret), owner, start, start)
+        if result.outcome is Outcome.transient:
+            raise RuntimeError(f"statistic_group_by_day failed for now: {result.code}")
         if not result.ok:
             logger.warning("statistic_group_by_day refused", extra={"code": result.code, "detail": result.detail})
             return None
