@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import mall_api
+import metrics_api
 import points_api
 import tenant_api
 from aws_lambda_powertools import Logger, Metrics
@@ -29,7 +30,7 @@ SIGNED = {name: APIKey(name=f"X-Qunyun-{name}", **{"in": APIKeyIn.header},
 }.items()}
 
 spec = new_api()
-for module in (tenant_api, points_api, mall_api):
+for module in (tenant_api, points_api, mall_api, metrics_api):
     own = module.router.api_resolver
     spec.include_router(module.router)
     # Including a router makes the spec its resolver (its request context); the spec only reads the routes,

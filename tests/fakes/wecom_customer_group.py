@@ -11,6 +11,10 @@ Group welcome templates (`group_welcome_template/add|edit`, WeCom doc 92366) are
 `welcome_templates`: text.content up to 3000 bytes, not all of text and attachments empty, 100 templates a corp;
 an edit names a template the corp added. WeCom's errcode for a full library is not documented: 40058 here, as for
 every other parameter it rejects.
+
+`groupchat/statistic_group_by_day` answers from `set_statistic(owner, stat_time, data)`: per day (its start in
+China Standard Time, as WeCom counts) the sum of the listed owners' figures, zeros for a day nothing was set; it
+refuses a span over 30 days, a day more than 180 days back, and an owner list empty or over 100.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ WELCOME_PARTS = ("text", "image", "link", "miniprogram", "file", "video")
 REMINDS_PER_DAY = 3
 DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
 CST = timedelta(hours=8)  # quota months follow China Standard Time
+STAT_FIELDS = ("new_chat_cnt", "chat_total", "chat_has_msg", "new_member_cnt", "member_total", "member_has_msg",
+               "msg_total")
 
 
 @dataclass
@@ -65,6 +71,7 @@ class FakeWecomCustomerGroups(FakeServer):
         self.groupchats: dict[str, tuple[str, list[dict]]] = {}
         # template_id → {"corp": corp id, "text": text.content, "notify": notify, "edits": n}
         self.welcome_templates: dict[str, dict] = {}
+        self.statistics: dict[tuple[str, int], dict[str, int]] = {}  # (owner, day start) → that day's figures
         self._ids = itertools.count(1)
 
     # --- setup and the owner's side ------------------------------------------------------------------------------
@@ -118,7 +125,8 @@ class FakeWecomCustomerGroups(FakeServer):
         routes = {"add_msg_template": self._add_msg_template, "get_groupmsg_send_result": self._send_result,
                   "remind_groupmsg_send": self._remind, "cancel_groupmsg_send": self._cancel,
                   "groupchat/get": self._groupchat_get, "group_welcome_template/add": self._welcome_add,
-                  "group_welcome_template/edit": self._welcome_edit}
+                  "group_welcome_template/edit": self._welcome_edit,
+                  "groupchat/statistic_group_by_day": self._statistic_by_day}
         if request.method != "POST" or api not in routes:
             return Answer(404, "not found")
         token = request.query.get("access_token")
@@ -252,6 +260,29 @@ class FakeWecomCustomerGroups(FakeServer):
         template["text"] = (body.get("text") or {}).get("content", "")
         template["edits"] += 1
         return error(0, "ok")
+
+    def set_statistic(self, owner: str, stat_time: int, data: dict[str, int]) -> None:
+        self.statistics[(owner, stat_time)] = dict(data)
+
+    def _statistic_by_day(self, body: dict) -> Answer:
+        owners = list(((body.get("owner_filter") or {}).get("userid_list")) or [])
+        if not owners or len(owners) > 100:
+            return error(40058, "owner_filter.userid_list must hold 1..100 userids")
+        try:
+            begin = int(body["day_begin_time"])
+            end = int(body.get("day_end_time") or begin)
+        except (KeyError, TypeError, ValueError):
+            return error(40058, "day_begin_time required")
+        if end < begin or end - begin > 29 * 86400 or begin < self.clock() - 180 * 86400:
+            return error(40058, "the range must lie within 180 days back and span at most 30 days")
+        items = []
+        for start in range(begin, end + 1, 86400):
+            data = {f: 0 for f in STAT_FIELDS}
+            for owner in owners:
+                for f, v in self.statistics.get((owner, start), {}).items():
+                    data[f] = data.get(f, 0) + v
+            items.append({"stat_time": start, "data": data})
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "items": items})
 
     def calls(self, api: str) -> int:
         """Requests made to one API (`remind_groupmsg_send`, ...), answered or refused."""

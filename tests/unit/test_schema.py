@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from pynamodb.models import Model
-from qunyun.adapters import community_tables, deliveries_tables, points_tables, tables
+from qunyun.adapters import community_tables, deliveries_tables, metrics_tables, points_tables, tables
 from qunyun_ops.local.tables import table_request
 from qunyun_ops.local.template import Template
 from qunyun_ops.paths import TEMPLATE
 from support import STACK
 
+_MODULES = (tables, points_tables, deliveries_tables, community_tables, metrics_tables)
 MODELS = sorted(
-    {m for mod in (tables, points_tables, deliveries_tables, community_tables) for m in vars(mod).values()
+    {m for mod in _MODULES for m in vars(mod).values()
      if isinstance(m, type) and issubclass(m, Model) and m is not Model and not m.__name__.startswith("_")},
     key=lambda m: m.__name__,
 )

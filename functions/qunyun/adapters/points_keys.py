@@ -134,6 +134,11 @@ def board_day_pk(tenant_id: str, day: str) -> str:
     return f"{tenant_id}#{day}"
 
 
+def redemptions_day_pk(tenant_id: str, day: str) -> str:
+    """The board index's list of a program day's redemptions, apart from its earnings (no tenant id holds `#`)."""
+    return f"{tenant_id}#REDEEM#{day}"
+
+
 def entry_sk(at: datetime, entry_id: str = "") -> str:
     """Entries sort by the UTC time they were written."""
     return f"E#{at.astimezone(UTC).isoformat(timespec='microseconds')}" + (f"#{entry_id}" if entry_id else "")

@@ -50,11 +50,12 @@ class DueIndex(GlobalSecondaryIndex):
 
 
 class BoardIndex(GlobalSecondaryIndex):
-    """Earning entries by tenant and program-day: what leaderboards are built from."""
+    """Earning entries by tenant and program-day: what leaderboards are built from, and (with the event type)
+    the check-ins, points and buyers RollupMetrics counts."""
 
     class Meta:
         index_name = "board"
-        projection = IncludeProjection(["group_id", "points"])
+        projection = IncludeProjection(["group_id", "points", "source_type"])
 
     board_pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

@@ -149,10 +149,19 @@ def _lot_actions(pk: str, sk: str, lot) -> list:
     return actions
 
 
+def _board_pk(tenant_id: str, entry: Entry) -> str | None:
+    """Earning entries list under their program day (leaderboards), redemptions under their own (metrics)."""
+    if not entry.program_day:
+        return None
+    if entry.on_board:
+        return keys.board_day_pk(tenant_id, entry.program_day)
+    return keys.redemptions_day_pk(tenant_id, entry.program_day) if entry.kind == "spend" else None
+
+
 def _entry_item(pk: str, tenant_id: str, entry: Entry, now: datetime) -> EntryItem:
     return EntryItem(
         pk, keys.entry_sk(now, entry.entry_id),
-        board_pk=keys.board_day_pk(tenant_id, entry.program_day) if entry.on_board and entry.program_day else None,
+        board_pk=_board_pk(tenant_id, entry),
         entry_id=entry.entry_id, kind=entry.kind, source_type=entry.source_type, source_id=entry.source_id,
         actor=entry.actor, reason=entry.reason, points=entry.points, deltas=entry.deltas, earned=entry.earned,
         lots=keys.lots_stored(entry.lots), group_id=entry.group_id, program_day=entry.program_day,

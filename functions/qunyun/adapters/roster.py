@@ -16,6 +16,11 @@ def _pk(tenant_id: str, group_id: str) -> str:
     return f"{tenant_id}#ROSTER#{group_id}"
 
 
+def roster_pk(tenant_id: str, group_id: str) -> str:
+    """A group's roster partition, for readers that take its items raw (adapters/metrics_sources.py)."""
+    return _pk(tenant_id, group_id)
+
+
 def _actions(change: RosterChange) -> list:
     since = change.since or change.at
     actions = [RosterItem.member_id.set(change.member_id), RosterItem.status.set(change.status),

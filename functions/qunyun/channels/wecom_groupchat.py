@@ -26,3 +26,16 @@ class WecomGroupChats(WecomCustomerGroups):
                                   WECOM_JOIN_SCENE.get(int(m.get("join_scene") or 0), "unknown"))
                    for m in chat.get("member_list") or [] if m.get("userid")]
         return ApiResult(Outcome.delivered, (str(chat.get("member_version") or ""), members))
+
+    def owner_days(self, corp: Corp, owner: str, first: int, last: int) -> ApiResult[dict[int, dict]]:
+        """`groupchat/statistic_group_by_day` of one owner's customer groups from the day starting at Unix time
+        `first` to the one starting at `last` (WeCom takes at most 30 days): each day's `data` by its start."""
+        body = self._call(corp, "groupchat/statistic_group_by_day",
+                          {"day_begin_time": first, "day_end_time": last, "owner_filter": {"userid_list": [owner]}})
+        if isinstance(body, Failure):
+            return ApiResult.failed(body)
+        failure = classify(int(body["errcode"]), str(body.get("errmsg", "")))
+        if failure:
+            return ApiResult.failed(failure)
+        days = {int(i["stat_time"]): dict(i.get("data") or {}) for i in body.get("items") or [] if "stat_time" in i}
+        return ApiResult(Outcome.delivered, days)

@@ -16,6 +16,7 @@ from qunyun_ops.cli import (
     inbound,
     local,
     members,
+    metrics,
     points,
     rewards,
     tenants,
@@ -38,6 +39,7 @@ app.add_typer(inbound.app, name="inbound", help="Platform callbacks: chats no gr
 app.add_typer(members.app, name="members", help="Group rosters: who joined, who left, who speaks.")
 app.add_typer(guard.app, name="guard", help="Group rules: the guard's offences, warnings, removals and tasks.")
 app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the latest list of the silent.")
+app.command("metrics")(metrics.metrics)
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 app.add_typer(welcome.app, name="welcome", help="The welcome to newcomers, and the WeCom group welcome template.")
 

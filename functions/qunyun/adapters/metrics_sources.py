@@ -1,0 +1,96 @@
+"""What RollupMetrics reads of a tenant's day besides activity pages: each group's roster (one Query), the
+ledger's earnings and redemptions of the program day (the board index, one Query each), the day's delivery records
+(one Query per day shard) and the WeCom quota spent by customer groups (their counters, 100 to a BatchGetItem).
+
+Rosters and earnings are read as DynamoDB answers them, only the attributes the figures need turned into values:
+made into item models, a day's 200 members a group cost the rollup more time than the reads themselves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import date
+
+from qunyun.adapters import points_keys
+from qunyun.adapters.community_tables import RosterItem
+from qunyun.adapters.deliveries_tables import CounterItem
+from qunyun.adapters.delivery_keys import counter_key
+from qunyun.adapters.group_days import GroupDays
+from qunyun.adapters.points_tables import EntryItem
+from qunyun.adapters.roster import roster_pk
+from qunyun.domain.metrics_day import Earning
+from qunyun.domain.roster import RosterEntry
+
+_ROSTER_NEEDS = ("member_id", "status", "joined_at", "joined_how", "left_at", "left_how", "changed_at")
+
+
+def _raw(connection, hash_key: str, **kw) -> Iterator[dict]:
+    """Every item of a Query as DynamoDB answers it, page after page."""
+    start = None
+    while True:
+        page = connection.query(hash_key, exclusive_start_key=start, **kw)
+        yield from page.get("Items", [])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
+
+
+def _text(item: dict, name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value is not None and "S" in value else None
+
+
+class RosterReads:
+    """Rosters as the rollup reads them: the entries' membership fields, without names or invite links."""
+
+    def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
+        when = RosterItem.changed_at.deserialize
+        out = []
+        for item in _raw(RosterItem._get_connection(), roster_pk(tenant_id, group_id),
+                         attributes_to_get=list(_ROSTER_NEEDS)):
+            joined, left = _text(item, "joined_at"), _text(item, "left_at")
+            out.append(RosterEntry(_text(item, "member_id"), None, _text(item, "status") or "member",
+                                   when(joined) if joined else None, _text(item, "joined_how"),
+                                   when(left) if left else None, _text(item, "left_how"),
+                                   when(_text(item, "changed_at"))))
+        return out
+
+
+def earnings_on(tenant_id: str, day: date) -> list[Earning]:
+    """Every earning entry of the tenant's program day: member, group, points and the event type."""
+    items = _raw(EntryItem._get_connection(), points_keys.board_day_pk(tenant_id, day.isoformat()),
+                 index_name=EntryItem.board.Meta.index_name)
+    return [Earning(points_keys.split_member_pk(i["pk"]["S"])[1], _text(i, "group_id"), int(i["points"]["N"]),
+                    _text(i, "source_type")) for i in items]
+
+
+def redemptions_on(tenant_id: str, day: date) -> dict[str, int]:
+    """Redemptions placed on the tenant's program day, by member."""
+    out: dict[str, int] = defaultdict(int)
+    for i in EntryItem.board.query(points_keys.redemptions_day_pk(tenant_id, day.isoformat())):
+        out[points_keys.split_member_pk(i.pk)[1]] += 1
+    return dict(out)
+
+
+def pushes_on(tenant_id: str, day: date) -> dict[str, list[tuple[str, str | None]]]:
+    """(status, reason) of every delivery record of the local date, by group."""
+    out: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for record in GroupDays().on_day(tenant_id, day):
+        out[record.group_id].append((record.status.value, record.reason))
+    return dict(out)
+
+
+def quota_spent(tenant_id: str, group_ids: Iterable[str], day: date, period_key: str) -> dict[str, int]:
+    """The WeCom mass sends each customer group spent in the quota period up to and including `day` (its
+    counter holds one token per send, starting with the send's MMDD)."""
+    keys = {counter_key(tenant_id, g, period_key): g for g in group_ids}
+    out = {g: 0 for g in keys.values()}
+    for item in CounterItem.batch_get(list(keys)):
+        out[keys[(item.pk, item.sk)]] = sum(1 for t in (item.pushes or ()) if _by(t, day))
+    return out
+
+
+def _by(token: str, day: date) -> bool:
+    month, dom = int(token[:2]), int(token[2:4])
+    # A week's period may begin in December and end in January: December is then the year before.
+    return (month == 12 and day.month == 1) or (month, dom) <= (day.month, day.day)
