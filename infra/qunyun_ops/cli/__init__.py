@@ -7,6 +7,7 @@ import typer
 from qunyun_ops.cli import (
     briefs,
     connect,
+    console,
     deadletters,
     deliveries,
     events,
@@ -38,6 +39,7 @@ app.add_typer(members.app, name="members", help="Group rosters: who joined, who 
 app.add_typer(guard.app, name="guard", help="Group rules: the guard's offences, warnings, removals and tasks.")
 app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the latest list of the silent.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
+app.command("console", help="A one-time login link to the web console.")(console.console)
 
 
 def main() -> None:
