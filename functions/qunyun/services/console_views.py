@@ -66,10 +66,10 @@ def today(tenant: Tenant, now: datetime, deps: ConsoleDeps) -> dict:
 
 
 def _last_briefs(tenant: Tenant, day: date, deps: ConsoleDeps) -> dict[str, tuple[str, str]]:
-    """group_id → (date, status) of its latest brief of today or yesterday (the tenant's days): the later date,
-    then the evening edition after the morning one."""
+    """group_id → (date, status) of its latest brief from yesterday to tomorrow (the tenant's days; a group ahead of
+    the tenant's timezone may be on tomorrow already): the later date, then the evening edition after the morning."""
     latest: dict[str, tuple[tuple, str, str]] = {}
-    for d in (day - timedelta(days=1), day):
+    for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
         for r in deps.deliveries.on_day(tenant.tenant_id, d):
             order = (r.date, r.edition == "evening", r.updated_at)
             if r.kind == "brief" and (r.group_id not in latest or latest[r.group_id][0] <= order):
@@ -85,6 +85,11 @@ def quota_left(tenant: Tenant, group: Group, now: datetime, deliveries: Any) -> 
     day = local_day(now, group.effective_timezone(tenant.timezone))
     spent = deliveries.spent(tenant.tenant_id, group.group_id, day, budget.period_of(day))
     return max(quota_limit(budget.quota_period, day) - spent.period, 0)
+
+
+def roster_members(tenant_id: str, group_id: str, deps: ConsoleDeps) -> int:
+    """Members on the group's roster now (joined and not left), the count both the table and the group page show."""
+    return sum(1 for e in deps.roster.entries(tenant_id, group_id) if e.status == "member")
 
 
 def _matches(group: Group, filters: dict[str, str]) -> bool:
@@ -107,11 +112,10 @@ def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "
     for g in deps.groups.list(tenant.tenant_id):
         if not _matches(g, filters):
             continue
-        roster = deps.roster.entries(tenant.tenant_id, g.group_id)
         rate = by_group.get(g.group_id, {})
         rows.append({"group_id": g.group_id, "name": g.name, "kind": g.kind.value, "channel": g.channel.value,
                      "store": g.store, "rep": g.sales_rep, "tags": g.tags,
-                     "members": sum(1 for e in roster if e.status == "member"),
+                     "members": roster_members(tenant.tenant_id, g.group_id, deps),
                      "active_rate": rate.get("active_rate"), "leave_rate": rate.get("leave_rate"),
                      "last_brief": briefs.get(g.group_id), "quota_left": quota_left(tenant, g, now, deps.deliveries)})
     sort = sort if sort in SORTABLE else "group_id"
@@ -131,7 +135,7 @@ def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, 
     today_ = local_day(now, group.effective_timezone(tenant.timezone))
     days = deps.rollups.group_days(tenant.tenant_id, group_id, today_ - timedelta(days=CHART_DAYS),
                                    today_ - timedelta(days=1))
-    return {"group": group, "day": today_.isoformat(),
+    return {"group": group, "day": today_.isoformat(), "member_count": roster_members(tenant.tenant_id, group_id, deps),
             "members": members(tenant.tenant_id, group_id, today_, roster=deps.roster, activity=deps.activity),
             "pushes": list(deps.deliveries.of_group(tenant.tenant_id, group_id, 50)),
             "quota_left": quota_left(tenant, group, now, deps.deliveries),
