@@ -14,11 +14,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.content import ContentRepository
-from qunyun.adapters.deliveries import DeliveryRepository
-from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.push_queue import PushQueue
+from qunyun.adapters.push_tally import TalliedClaims, TalliedDeliveries, Tally
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.push_messages import PushMessage, parse_push
@@ -47,6 +46,8 @@ class Deps:
     # records the delivery failed instead of asking for another try.
     max_receives: int
     channel_timeout_seconds: float
+    # The outcomes recorded in an invocation, published as the Pushes_* metrics the alarms watch (template.yaml).
+    tally: Tally | None = None
 
     def time_needed(self, message: PushMessage) -> float:
         """Seconds a message may take: its channel call's timeout and its groups' writes."""
@@ -61,17 +62,18 @@ def default_deps() -> Deps:
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 
     settings = get_settings()
-    deliveries = DeliveryRepository()
+    tally = Tally()
+    deliveries = TalliedDeliveries(tally)
     send = SendDeps(
         tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
         deliveries=deliveries, ledger=PointsLedger(), secrets=secret_store(),
-        claims=DeliveryClaims(claim_lease(TIMEOUT_SECONDS), deliveries),
+        claims=TalliedClaims(claim_lease(TIMEOUT_SECONDS), deliveries, tally),
         channel=functools.cache(channel),  # one sender per channel, made on first use (each holds an HTTP client)
         customer_groups=functools.cache(WecomCustomerGroups),
         clock=lambda: datetime.now(UTC),
     )
     return Deps(send, PushQueue(settings.push_queue_url), settings.push_max_receives,
-                settings.channel_timeout_seconds)
+                settings.channel_timeout_seconds, tally)
 
 
 def _messages(event: dict) -> dict[tuple[str, str], PushMessage]:
@@ -111,8 +113,12 @@ def process(event: dict, context: LambdaContext | None = None, deps: Deps | None
             logger.info("push to retry", extra={"message_id": record.message_id, "reason": str(e)})
             raise
 
-    with send.batch.outcomes.written():  # sent pushes' outcomes are written together (services/outcome_pages.py)
-        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    try:
+        with send.batch.outcomes.written():  # sent pushes' outcomes are written together (services/outcome_pages.py)
+            return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    finally:
+        for name, value in (deps.tally.drain() if deps.tally else {}).items():
+            metrics.add_metric(name=f"Pushes_{name}", unit=MetricUnit.Count, value=value)
 
 
 @logger.inject_lambda_context

@@ -50,6 +50,9 @@ class Settings(BaseModel):
     # BriefDispatch's own queue of dispatch pages (template.yaml sets it): its scheduled run queues a slot's
     # groups there in pages, and each page's invocation queues their pushes. None queues them in the run itself.
     dispatch_page_queue_url: str | None = None
+    # The dead-letter queues whose depth the console's today page shows (template.yaml sets DEAD_LETTER_QUEUE_URLS,
+    # comma-separated).
+    dead_letter_queue_urls: tuple[str, ...] = ()
 
     def table(self, name: str) -> str:
         return f"{self.stack_name}-{name}"
@@ -67,6 +70,7 @@ def get_settings() -> Settings:
         group_event_queue_url=env.get("GROUP_EVENT_QUEUE_URL") or None,
         **_channel_settings(env),
         **_push_settings(env),
+        dead_letter_queue_urls=tuple(u for u in (env.get("DEAD_LETTER_QUEUE_URLS") or "").split(",") if u.strip()),
     )
 
 

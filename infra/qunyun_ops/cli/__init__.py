@@ -7,6 +7,7 @@ import typer
 from qunyun_ops.cli import (
     briefs,
     connect,
+    console,
     deadletters,
     deliveries,
     events,
@@ -42,6 +43,7 @@ app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the lat
 app.command("metrics")(metrics.metrics)
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 app.add_typer(welcome.app, name="welcome", help="The welcome to newcomers, and the WeCom group welcome template.")
+app.command("console", help="A one-time login link to the web console.")(console.console)
 
 
 def main() -> None:

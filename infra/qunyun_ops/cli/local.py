@@ -14,12 +14,14 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("setup")
 def setup() -> None:
-    """Fetches DynamoDB Local (once) and makes sure Java 17+ is present."""
+    """Fetches DynamoDB Local (once) and makes sure Java 17+ and Chromium (the console's browser tests) are present."""
+    from qunyun_ops.browser import ensure_chromium
     from qunyun_ops.local.dynamodb import SetupError, ensure_jar, ensure_java
 
     try:
         ensure_java(log=err.print)
         where = ensure_jar(log=err.print)
+        ensure_chromium(log=err.print)
     except SetupError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from None
