@@ -23,6 +23,7 @@ from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.flash import FlashRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.guard_log import GuardLog
+from qunyun.adapters.metrics_store import MetricsStore
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.sweep_runs import SweepRuns
@@ -30,7 +31,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import InvalidRequest, QunyunError
 from qunyun.services import console_views as views
 from qunyun.services.console_auth import SESSION_LIFETIME, LinkRefused, Session, csrf_matches, open_session, session_of
-from qunyun.services.console_rollups import NoRollups
+from qunyun.services.console_rollups import MetricsRollups
 from qunyun.services.guard_ops import done as close_task
 from qunyun.settings import get_settings
 from qunyun.web import raw_body
@@ -48,13 +49,13 @@ HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Re
 
 @cache
 def default_deps() -> views.ConsoleDeps:
-    """Built once per execution environment. `rollups` is where the daily rollups plug in (console_rollups.py)."""
+    """Built once per execution environment; the rates and charts read the days RollupMetrics closed."""
     settings = get_settings()
     return views.ConsoleDeps(
         tenants=TenantRepository(), groups=GroupRepository(), deliveries=DeliveryRepository(), roster=RosterStore(),
         activity=ActivityStore(), guard_log=GuardLog(), sweep_runs=SweepRuns(), ledger=PointsLedger(),
         flash=FlashRepository(), reads=ConsoleReads(), dead_letters=DeadLetterCounts(settings.dead_letter_queue_urls),
-        rollups=NoRollups(), keys=ConsoleKeys())
+        rollups=MetricsRollups(MetricsStore()), keys=ConsoleKeys())
 
 
 class NotLoggedIn(QunyunError):

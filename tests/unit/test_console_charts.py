@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from qunyun.domain.charts import HEIGHT, LEFT, TOP, Series, line_chart
-from qunyun.services.console_rollups import CHARTS, NoRollups, group_charts
+from qunyun.services.console_rollups import CHARTS, MetricsRollups, group_charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 DAYS = [f"2026-11-{d:02d}" for d in range(1, 6)]
@@ -59,8 +59,40 @@ def test_the_group_charts_come_from_the_rollup_days():
     assert rate.findall(f"{SVG}circle")[-1].find(f"{SVG}title").text.endswith(": 40%")
 
 
-def test_before_the_rollups_are_wired_there_are_no_figures():
+class _Days:
+    """Closed days in memory, through the same port MetricsStore gives (services/metrics.py MetricsReads)."""
+
+    def __init__(self, closed, rows):
+        self.closed, self.rows = closed, rows  # rows: {(group_id, day): (GroupLabel, DayFigures)}
+
+    def closed_through(self, tenant_id):
+        return self.closed if tenant_id == "t" else None
+
+    def group_days(self, tenant_id, group_id, start, end):
+        return {d: f for (g, d), (_, f) in self.rows.items() if g == group_id and start <= d <= end}
+
+    def groups_on(self, tenant_id, day):
+        return [(label, f) for (_, d), (label, f) in self.rows.items() if d == day]
+
+    def scope_days(self, tenant_id, scope, start, end):
+        return {}
+
+
+def test_the_rollups_read_the_closed_days_and_nothing_after_them():
     from datetime import date
 
-    assert NoRollups().group_table("t", date(2026, 11, 1), date(2026, 11, 30)) is None
-    assert NoRollups().group_days("t", "g", date(2026, 11, 1), date(2026, 11, 30)) is None
+    from qunyun.domain.metrics import DayFigures, GroupLabel
+
+    label = GroupLabel("g", "茶友群", "traffic")
+    rows = {("g", date(2026, 11, d)): (label, DayFigures(members=200, active_members=20 * d, leaves=d,
+                                                           messages=d))
+            for d in range(1, 6)}
+    rollups = MetricsRollups(_Days(date(2026, 11, 4), rows))
+    days = rollups.group_days("t", "g", date(2026, 11, 1), date(2026, 11, 30))
+    assert [d["date"] for d in days] == ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+    assert [d["active_rate"] for d in days] == [0.1, 0.2, 0.3, 0.4] and [d["messages"] for d in days] == [1, 2, 3, 4]
+    [row] = rollups.group_table("t", date(2026, 11, 1), date(2026, 11, 30))
+    assert row["group_id"] == "g" and row["active_rate"] == 200 / 800 and row["days"] == 4
+    assert row["leave_rate"] == round(10 / 210, 4)  # the window's 1+2+3+4 leaves of the 210 who were members
+    assert rollups.group_days("other", "g", date(2026, 11, 1), date(2026, 11, 30)) == []
+    assert rollups.group_table("other", date(2026, 11, 1), date(2026, 11, 30)) == []

@@ -1,11 +1,6 @@
 """The console's figures that come from the daily rollups (docs/metrics.md): a group's active and leave rate
-in the groups table, and its 30-day charts. They are behind this one port so the pages work before the rollups
-exist: `NoRollups` answers None and the pages say the figures are not available yet.
-
-Wiring, once `qunyun.services.metrics` is there: a `MetricsRollups(reads)` whose `group_table` returns
-`metrics.group_table(reads, tenant_id, day_from, day_to)` and whose `group_days` returns
-`metrics.metrics_report(reads, tenant_id, f"group:{group_id}", start, end)["days"]`, handed to the console's
-deps in functions/console.py instead of `NoRollups()`."""
+in the groups table, and its 30-day charts, read from the days RollupMetrics closed through the same services
+`GET /v1/metrics` answers from, so the console and the API show the same numbers."""
 
 from __future__ import annotations
 
@@ -13,26 +8,31 @@ from datetime import date
 from typing import Protocol
 
 from qunyun.domain.charts import Series, line_chart
+from qunyun.services.metrics import MetricsReads, group_table, metrics_report
 
 CHART_DAYS = 30
 
 
 class Rollups(Protocol):
-    def group_table(self, tenant_id: str, day_from: date, day_to: date) -> list[dict] | None:
-        """One row per group with at least `group_id`, `active_rate` and `leave_rate` (fractions), or None."""
+    def group_table(self, tenant_id: str, day_from: date, day_to: date) -> list[dict]:
+        """One row per group with closed days in the window: at least `group_id`, `active_rate` and
+        `leave_rate` (fractions)."""
 
-    def group_days(self, tenant_id: str, group_id: str, start: date, end: date) -> list[dict] | None:
-        """The group's days as API.md §8 `days` rows, or None."""
+    def group_days(self, tenant_id: str, group_id: str, start: date, end: date) -> list[dict]:
+        """The group's closed days as API.md §8 `days` rows (empty before any day is closed)."""
 
 
-class NoRollups:
-    """Before the rollups are wired: no figures, and the pages say so."""
+class MetricsRollups:
+    """The rollups of the metrics table (adapters/metrics_store.py, or any `MetricsReads`)."""
 
-    def group_table(self, tenant_id: str, day_from: date, day_to: date) -> list[dict] | None:
-        return None
+    def __init__(self, reads: MetricsReads) -> None:
+        self.reads = reads
 
-    def group_days(self, tenant_id: str, group_id: str, start: date, end: date) -> list[dict] | None:
-        return None
+    def group_table(self, tenant_id: str, day_from: date, day_to: date) -> list[dict]:
+        return group_table(self.reads, tenant_id, day_from, day_to)
+
+    def group_days(self, tenant_id: str, group_id: str, start: date, end: date) -> list[dict]:
+        return metrics_report(self.reads, tenant_id, f"group:{group_id}", start, end)["days"]
 
 
 # (message key of the chart's title, [(message key of a series, its field)], whether the values are fractions)

@@ -102,12 +102,12 @@ def _matches(group: Group, filters: dict[str, str]) -> bool:
 def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "group_id", descending: bool = False,
                  filters: dict[str, str] | None = None) -> dict:
     """One row per group (filtered by kind, tag, store, rep), sorted on any column; active and leave rate come
-    from the rollups over the last 30 closed days (None until they are wired)."""
+    from the rollups over the last 30 days, of the days closed (none before RollupMetrics closes the first)."""
     filters = filters or {}
     day = local_day(now, tenant.timezone)
     briefs = _last_briefs(tenant, day, deps)
     rates = deps.rollups.group_table(tenant.tenant_id, day - timedelta(days=CHART_DAYS), day - timedelta(days=1))
-    by_group = {r["group_id"]: r for r in rates or []}
+    by_group = {r["group_id"]: r for r in rates}
     rows = []
     for g in deps.groups.list(tenant.tenant_id):
         if not _matches(g, filters):
@@ -123,12 +123,12 @@ def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "
     known = sorted((r for r in rows if r[sort] is not None), key=lambda r: (r[sort], r["group_id"]),
                    reverse=descending)
     return {"rows": known + [r for r in rows if r[sort] is None], "sort": sort, "descending": descending,
-            "filters": filters, "rates_wired": rates is not None, "kinds": [k.value for k in Kind]}
+            "filters": filters, "rates_closed": bool(rates), "kinds": [k.value for k in Kind]}
 
 
 def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, text) -> dict:
-    """A group of the tenant: its roster, its latest pushes, its 30-day charts (None until the rollups are
-    wired). Another tenant's group is not found."""
+    """A group of the tenant: its roster, its latest pushes, its 30-day charts (empty until a day of it is
+    closed). Another tenant's group is not found."""
     group = deps.groups.get(tenant.tenant_id, group_id)
     if group is None:
         raise NotFound(f"There is no group {group_id!r}.", code="unknown_group")
@@ -139,7 +139,7 @@ def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, 
             "members": members(tenant.tenant_id, group_id, today_, roster=deps.roster, activity=deps.activity),
             "pushes": list(deps.deliveries.of_group(tenant.tenant_id, group_id, 50)),
             "quota_left": quota_left(tenant, group, now, deps.deliveries),
-            "charts": group_charts(days, text) if days is not None else None}
+            "charts": group_charts(days, text) if days else []}
 
 
 def points_page(tenant: Tenant, now: datetime, deps: ConsoleDeps, period: str = "month", n: int = 20) -> dict:
