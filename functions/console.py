@@ -134,7 +134,10 @@ def _no_page(_: Exception) -> Response:
 
 
 @app.get("/console")
+@app.get("/console/")
 def home() -> Response:
+    # API Gateway hands /console/ to the /console/{proxy+} route with the slash kept, and this resolver (unlike
+    # the REST one) matches paths exactly: both spellings of the console's address open today's page.
     return Response(status_code=303, headers={**HEADERS, "Location": "/console/today"})
 
 

@@ -7,6 +7,7 @@ import calendar
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import console
 import points_api
@@ -19,6 +20,8 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.boards import leaderboard
 from qunyun.services.console_auth import issue_link
 from qunyun.services.guard_ops import tasks
+from qunyun_ops.local.gateway import compile_route, match
+from qunyun_ops.local.template import Template
 from support import FakeContext, http_event, signed_event
 
 
@@ -195,3 +198,17 @@ def test_flash_page_and_english(tenant, world, context):
     assert any(c.startswith("qunyun_lang=en") for c in english["cookies"])
     remembered = get("/console/groups", context, [cookie, "qunyun_lang=en"])
     assert "Groups" in remembered["body"] and "Active rate" in remembered["body"]
+
+
+def test_the_console_address_with_or_without_a_trailing_slash_opens_today(context):
+    """/console/ is what people type: the gateway (local as on AWS) hands it to the console's greedy route, and
+    the console sends it on to today's page like /console."""
+    routes = [compile_route(r) for r in Template.read(Path(__file__).resolve().parents[2] / "template.yaml").routes]
+    slash, params = match(routes, "GET", "/console/")
+    assert (slash.route.function, slash.route.path, params) == ("Console", "/console/{proxy+}", {"proxy": ""})
+    assert match(routes, "GET", "/console")[0].route.path == "/console"
+    assert match(routes, "GET", "/consoles") is None
+    for path in ("/console", "/console/"):
+        resp = get(path, context)
+        assert resp["statusCode"] == 303 and resp["headers"]["Location"] == "/console/today", path
+    assert get("/console/nothing-here", context)["statusCode"] == 404

@@ -52,7 +52,8 @@ def compile_route(route: Route) -> CompiledRoute:
         names.append(m.group(1))
         group = f"g{len(names) - 1}"
         if m.group(2):
-            parts.append(f"(?P<{group}>.+)")
+            # As on an HTTP API, /console/ reaches /console/{proxy+} (an empty remainder); /console does not.
+            parts.append(f"(?P<{group}>.*)")
             greedy = 1
         else:
             parts.append(f"(?P<{group}>[^/]+)")
