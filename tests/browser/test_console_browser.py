@@ -1,7 +1,8 @@
 """The console in a real headless Chromium (Debian's chromium and chromium-driver, driven with selenium), served
 the way the local stack serves it: the template's HttpApi routes on a real gateway, the Console function in its
 own worker process, DynamoDB Local and the SQS endpoint. A seeded tenant logs in with a link; the figures on the
-pages are checked against the services' own answers; a used and an expired link are refused; another tenant's
+pages are checked against the services' own answers and the rates and charts against `GET /v1/metrics` on days
+RollupMetrics closed; a used and an expired link are refused; another tenant's
 group is not reachable by URL; a guard task is closed with the page's button. Every page is saved as a
 screenshot under .qunyun/screenshots/ for a look."""
 
@@ -9,16 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import metrics_api
 import points_api
 import pytest
+import rollup_metrics
 from console_support import add_points, now_utc, seed_world
+from metrics_support import BERLIN, DAYS, FIRST, LAST, SHANGHAI, Group, History, seed
+from points_support import OnlyTenants
 from qunyun.adapters.console_sessions import ConsoleKeys
 from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.guard_log import GuardLog
+from qunyun.adapters.metrics_store import MetricsStore
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.boards import leaderboard
@@ -26,6 +34,7 @@ from qunyun.services.console_auth import issue_link
 from qunyun.services.console_rollups import group_charts
 from qunyun.services.deliveries import list_deliveries
 from qunyun.services.guard_ops import tasks
+from qunyun.services.metrics_rollup import close_day
 from qunyun_ops.browser import SCREENSHOTS, chromium, full_page_screenshot, screenshot_console
 from qunyun_ops.env import local_environment, local_overrides
 from qunyun_ops.local.gateway import Gateway
@@ -126,8 +135,74 @@ def test_log_in_see_the_figures_and_save_every_page(console_url, browser, tenant
     assert all(p.stat().st_size > 10_000 for p in saved)
 
 
+@pytest.fixture(scope="module")
+def history(ddb) -> History:
+    """A Shanghai tenant's 40 days (a Telegram group counted by its messages, a Berlin group by its check-ins)
+    closed by RollupMetrics, as the metrics tests seed and close them."""
+    h = seed(SHANGHAI, ["g1,电报群,traffic,telegram_bot,,123:TOKEN,,-100200,,,,vip,s1,r1,",
+                        f"g2,柏林群,welfare,outbox,,,,,{BERLIN},,,,s1,,"],
+             {"g1": Group("g1", "telegram_bot", SHANGHAI, "s1", "r1"), "g2": Group("g2", "outbox", BERLIN, "s1")}, 11)
+    tenant = TenantRepository().get(h.tenant_id)
+    run = replace(rollup_metrics.default_deps(), tenants=OnlyTenants(h.tenant_id))
+    for n in range(DAYS):
+        close_day(tenant, FIRST + timedelta(days=n), run, datetime.now(UTC))
+    MetricsStore().set_closed(h.tenant_id, LAST, datetime.now(UTC))
+    return h
+
+
+def api_metrics(h: History, scope: str, start: date, end: date) -> dict:
+    """What a signed `GET /v1/metrics` answers for the scope and window."""
+    event = signed_event(h.tenant_id, h.secret, "GET", f"/v1/metrics?scope={scope}&from={start}&to={end}")
+    answer = metrics_api.process(event, FakeContext())
+    assert answer["statusCode"] == 200, answer["body"]
+    return json.loads(answer["body"])
+
+
+def window(tz: str) -> tuple[date, date]:
+    """The console's window: the 30 days before today in the timezone."""
+    today = datetime.now(ZoneInfo(tz)).date()
+    return today - timedelta(days=30), today - timedelta(days=1)
+
+
+def chart_value(value: float, percent: bool = False) -> str:
+    return f"{value * 100:.0f}%" if percent else f"{value:,.0f}"
+
+
+# The group page's charts, in order, and the §8 fields each draws (issue 20: members, joins and leaves, active
+# rate, messages, check-ins).
+CHART_FIELDS = ((("members",), False), (("joins", "leaves"), False), (("active_rate",), True), (("messages",), False),
+                (("checkins",), False))
+
+
+def test_the_groups_page_and_a_group_s_charts_equal_get_v1_metrics(console_url, browser, history):
+    log_in(browser, link(console_url, history.tenant_id))
+    browser.get(f"{console_url}/console/groups")
+    start, end = window(history.tz)
+    for group_id in history.groups:
+        total = api_metrics(history, f"group:{group_id}", start, end)["total"]
+        assert figure(browser, f'[data-group="{group_id}"] .active-rate') == f"{total['active_rate'] * 100:.1f}%"
+        assert figure(browser, f'[data-group="{group_id}"] .leave-rate') == f"{total['leave_rate'] * 100:.1f}%"
+    assert not browser.find_elements(By.CSS_SELECTOR, "p.note")
+    saved = [full_page_screenshot(browser, SCREENSHOTS / "groups-with-metrics.png")]
+    for group_id, group in history.groups.items():
+        browser.get(f"{console_url}/console/groups/{group_id}")
+        days = api_metrics(history, f"group:{group_id}", *window(group.tz))["days"]
+        assert len(days) >= 25 and any(d["active_rate"] for d in days)  # a month of closed days, some of it active
+        charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
+        assert len(charts) == len(CHART_FIELDS)
+        for chart, (fields, percent) in zip(charts, CHART_FIELDS, strict=True):
+            shown = [t.get_attribute("textContent") for t in chart.find_elements(By.CSS_SELECTOR, "circle title")]
+            # each point's tooltip is "date series: value"
+            assert [(t.split(" ", 1)[0], t.rsplit(": ", 1)[1]) for t in shown] == [
+                (d["date"], chart_value(d[f], percent)) for f in fields for d in days]
+        # an outbox group shows no messages: its active rate counts check-ins, and its chart says so
+        assert ("按签到计" in charts[2].get_attribute("aria-label")) == (group.channel == "outbox")
+        saved.append(full_page_screenshot(browser, SCREENSHOTS / f"group-{group_id}-with-metrics.png"))
+    assert all(p.stat().st_size > 10_000 for p in saved)
+
+
 def test_the_chart_component_renders_in_the_browser(browser, tmp_path):
-    """The group page's 30-day charts, drawn from rollup rows (they are wired to the rollups later)."""
+    """The group page's chart component alone, on a month of made-up rows."""
     days = [{"date": (datetime(2026, 11, 1) + timedelta(days=i)).date().isoformat(), "members": 180 + i * 2 - (i % 7),
              "joins": 3 + i % 4, "leaves": i % 3, "active_rate": 0.08 + 0.006 * i, "messages": 20 + 3 * i,
              "checkins": 10 + i % 5} for i in range(30)]

@@ -96,3 +96,8 @@ def test_the_rollups_read_the_closed_days_and_nothing_after_them():
     assert row["leave_rate"] == round(10 / 210, 4)  # the window's 1+2+3+4 leaves of the 210 who were members
     assert rollups.group_days("other", "g", date(2026, 11, 1), date(2026, 11, 30)) == []
     assert rollups.group_table("other", date(2026, 11, 1), date(2026, 11, 30)) == []
+
+
+def test_a_count_chart_s_ticks_are_whole_numbers():
+    svg = ET.fromstring(line_chart(DAYS[:2], [Series("members", [5, 17])], title="成员数"))
+    assert [t.text for t in svg.findall(f"{SVG}text") if t.get("class") == "tick"][:3] == ["18", "9", "0"]

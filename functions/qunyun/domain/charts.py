@@ -4,6 +4,7 @@ the result safe for its page."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -30,7 +31,8 @@ def _scale(series: Sequence[Series], percent: bool) -> float:
     top = max((v for s in series for v in s.values if v is not None), default=0.0)
     if percent:
         return max(top, 0.01)
-    return max(top, 1.0)
+    # Counts are whole: an even top keeps the half-way tick whole too (9 members, not 8.5).
+    return float(max(2, math.ceil(top / 2) * 2))
 
 
 def line_chart(days: Sequence[str], series: Sequence[Series], *, title: str, percent: bool = False) -> str:

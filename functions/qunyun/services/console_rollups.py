@@ -49,8 +49,12 @@ def group_charts(days: list[dict], text) -> list[dict]:
     """The group page's five charts (members, joins and leaves, active rate, messages, check-ins) as SVG, from
     §8 `days` rows; `text(key)` names titles and series in the page's language."""
     dates = [d["date"] for d in days]
+    # Where the platform shows no messages the active rate counts check-ins (docs/metrics.md): its title says so.
+    source = days[-1].get("activity_source", "messages") if days else "messages"
     charts = []
     for title, fields, percent in CHARTS:
-        series = [Series(text(name), [d.get(field) for d in days]) for name, field in fields]
-        charts.append({"title": text(title), "svg": line_chart(dates, series, title=text(title), percent=percent)})
+        name = text(title) + (f" ({text('activity_by_' + source)})"
+                              if title == "chart_active_rate" and source != "messages" else "")
+        series = [Series(text(key), [d.get(field) for d in days]) for key, field in fields]
+        charts.append({"title": name, "svg": line_chart(dates, series, title=name, percent=percent)})
     return charts
