@@ -18,7 +18,8 @@ from pathlib import Path
 from harness import QUICK, Check, missed, table
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("groups_import", "cold_start", "points", "mall", "briefs", "dispatch", "inbound", "guard", "metrics")
+BENCHMARKS = ("groups_import", "cold_start", "points", "mall", "briefs", "dispatch", "inbound", "guard", "metrics",
+              "console")
 KEPT = HERE.parents[1] / ".qunyun" / "bench"
 
 
