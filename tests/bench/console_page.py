@@ -1,7 +1,7 @@
 """Benchmark: the console's group page (GET /console/groups/{id}) for a group with 90 days of history, on the
 local stack's gateway and Console worker.
 
-    .venv/bin/python tests/bench/console.py [--requests N] [--runs R] [--members M]
+    .venv/bin/python tests/bench/console_page.py [--requests N] [--runs R] [--members M]
 
 One DynamoDB Local, the local stack's HTTP gateway and function workers (qunyun_ops.local: FunctionPool, Gateway),
 one logged-in session. The group (seeded, not measured): M members (default 200), 90 days of activity pages (a
@@ -19,6 +19,9 @@ and 90 days closed by RollupMetrics (its metrics rows, the last day closed yeste
   between and after the path's runs.
 * target: the page's p99 (the median of the samples' p99s) at most 150 ms (issue 20); the ratio to the floor's
   p99 and the read units a page reads (metered in-process on the same render) are reported beside it.
+
+Named console_page.py, not console.py: the benchmarks' folder is on sys.path beside functions/, where
+`console` is the Console function's handler module.
 """
 
 from __future__ import annotations
