@@ -67,12 +67,24 @@ class World:
 
     def batch(self, *said: tuple[int, str, datetime]) -> dict:
         """Each (user, text, time) as a signed update through InboundApi; then one ProcessGroupEvents batch."""
+        return self.updates_batch(*[{"message": {
+            "date": int(at.timestamp()), "text": text, "from": {"id": user, "first_name": f"U{user}"},
+            "chat": {"id": int(CHAT), "type": "supergroup"}}} for user, text, at in said])
+
+    def join(self, user: int, at: datetime, status: str = "member") -> dict:
+        """A chat_member update: the user joins (or is promoted: `status` administrator or creator)."""
+        person = {"id": user, "first_name": f"U{user}"}
+        return self.updates_batch({"chat_member": {
+            "chat": {"id": int(CHAT), "type": "supergroup"}, "from": person, "date": int(at.timestamp()),
+            "old_chat_member": {"status": "left", "user": person}, "new_chat_member": {"status": status, "user": person}}})
+
+    def updates_batch(self, *updates: dict) -> dict:
         memory = Credentials()
-        for user, text, at in said:
+        for update in updates:
             self.updates += 1
-            call = TELEGRAM.update({"update_id": self.updates, "message": {
-                "message_id": self.updates, "date": int(at.timestamp()), "text": text,
-                "from": {"id": user, "first_name": f"U{user}"}, "chat": {"id": int(CHAT), "type": "supergroup"}}})
+            if "message" in update:
+                update["message"]["message_id"] = self.updates
+            call = TELEGRAM.update({"update_id": self.updates, **update})
             event = http_event(call.method, call.path("telegram", self.tenant_id), call.body, call.headers)
             event["pathParameters"] = {"platform": "telegram", "tenant": self.tenant_id}
             deps = InboundDeps(credentials=memory, queue=memory, refusals=memory, clock=time.time)
@@ -126,6 +138,30 @@ def test_a_first_offence_warns_and_a_second_removes(world, telegram):
     log = guard_ops.history(world.tenant_id, "telegram:7", log=GuardLog())
     assert [r["kind"] for r in log] == ["offence", "delete", "warn", "offence", "delete", "remove"]
     assert log[0]["evidence"] == "便宜，加微信 abc123"
+
+
+def test_a_third_offence_in_the_window_is_recorded_and_removes_no_one_again(world, telegram):
+    # GIVEN a member removed on their second offence, whose third came in the same batch
+    world.batch((7, "加微信", T0), (7, "加微信!", T0 + timedelta(minutes=1)), (7, "刷单", T0 + timedelta(minutes=2)))
+    assert telegram.bans == [(CHAT, "7")] and len(telegram.received) == 1
+    # WHEN a fourth arrives later in the window (sent before the removal took effect, or while a task is open)
+    world.batch((7, "刷单 4", T0 + timedelta(days=1)))
+    # THEN each offence is recorded and its message deleted, but there is one removal and no second warning
+    assert len(GuardLog().offences(world.tenant_id)) == 4 and len(telegram.deleted) == 4
+    assert telegram.bans == [(CHAT, "7")] and len(world.actions("remove")) == 1 and len(telegram.received) == 1
+    # WHEN the member joins again after the removal and offends inside the same window
+    world.join(7, T0 + timedelta(days=2))
+    world.batch((7, "加微信 again", T0 + timedelta(days=2, hours=1)))
+    # THEN they are removed again: the removal that stood was for their previous stay
+    assert telegram.bans == [(CHAT, "7"), (CHAT, "7")] and len(world.actions("remove")) == 2
+
+
+def test_a_removal_that_is_a_task_is_not_repeated_for_later_offences(world, telegram):
+    telegram.refuse("banChatMember", "not enough rights to restrict/unrestrict chat member")
+    world.batch((7, "加微信", T0), (7, "加微信!", T0 + timedelta(minutes=1)))
+    world.batch((7, "加微信!!", T0 + timedelta(hours=1)), (7, "刷单", T0 + timedelta(hours=2)))
+    [task] = guard_ops.tasks(world.tenant_id, log=GuardLog())
+    assert task["evidence"] == "加微信!" and len(GuardLog().offences(world.tenant_id)) == 4
 
 
 def test_exempt_members_and_allowed_links_are_left_alone(world, telegram):
