@@ -4,17 +4,17 @@ allowed link, an offence outside the window, a retried batch after the removal c
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-import inbound_api
+import inbound_support
 import process_group_events
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from fakes.callbacks import TelegramCallbacks
 from fakes.telegram import FakeTelegramBot
+from inbound_support import BOT, CHAT, Queued, deliver, sqs_event
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.guard_groups import GuardPlatforms
 from qunyun.adapters.guard_log import GuardLog
@@ -22,38 +22,26 @@ from qunyun.adapters.guard_rules import GuardRulesStore
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.channels.moderation import Moderation
-from qunyun.domain.group_events import GROUP_EVENT
 from qunyun.domain.guard_rules import GroupRules
 from qunyun.services import guard_ops
 from qunyun.services.groups import import_groups
 from qunyun.services.guard import guard_messages
 from qunyun.services.guard_rules import RulesCache, set_rules
-from qunyun.services.inbound import InboundDeps
-from support import http_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
-BOT, CHAT = "123:TOKEN", "-100200"
 TELEGRAM = TelegramCallbacks("secret-token")
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 RULES = {"guard": {"words": ["加微信", "刷单"], "allow_domains": ["example.com"], "window_days": 30,
                    "exempt": {"members": ["telegram:900"]}}}
 
+telegram = inbound_support.telegram  # the shared fixture: a fake Telegram with the group's bot and chat
+
 
 class Credentials:
-    """InboundApi's connection, in memory: the callbacks are verified as in production, then queued here."""
-
-    def __init__(self):
-        self.queued = []
+    """InboundApi's Telegram connection, in memory."""
 
     def get(self, tenant_id, platform):
         return {"bot_token": BOT, "secret_token": "secret-token"} if platform == "telegram" else None
-
-    def send(self, events):
-        self.queued.extend(events)
-        return len(events)
-
-    def refused(self, tenant_id, platform, reason):
-        raise AssertionError(reason)
 
 
 class World:
@@ -76,39 +64,23 @@ class World:
         person = {"id": user, "first_name": f"U{user}"}
         return self.updates_batch({"chat_member": {
             "chat": {"id": int(CHAT), "type": "supergroup"}, "from": person, "date": int(at.timestamp()),
-            "old_chat_member": {"status": "left", "user": person}, "new_chat_member": {"status": status, "user": person}}})
+            "old_chat_member": {"status": "left", "user": person},
+            "new_chat_member": {"status": status, "user": person}}})
 
     def updates_batch(self, *updates: dict) -> dict:
-        memory = Credentials()
+        """Each update signed through InboundApi; then one ProcessGroupEvents batch of what it queued."""
+        queued = Queued()
         for update in updates:
             self.updates += 1
             if "message" in update:
                 update["message"]["message_id"] = self.updates
-            call = TELEGRAM.update({"update_id": self.updates, **update})
-            event = http_event(call.method, call.path("telegram", self.tenant_id), call.body, call.headers)
-            event["pathParameters"] = {"platform": "telegram", "tenant": self.tenant_id}
-            deps = InboundDeps(credentials=memory, queue=memory, refusals=memory, clock=time.time)
-            assert inbound_api.process(event, None, deps)["statusCode"] == 200
-        self.last = sqs_event(memory.queued)
+            deliver(TELEGRAM.update({"update_id": self.updates, **update}), "telegram", self.tenant_id, Credentials(),
+                    queued)
+        self.last = sqs_event(queued.events)
         return process_group_events.process(self.last, None, self.deps)
 
     def actions(self, kind: str) -> list:
         return [a for a in GuardLog().actions(self.tenant_id) if a.kind == kind]
-
-
-def sqs_event(events) -> dict:
-    return {"Records": [{"messageId": f"m{e.event_id}", "receiptHandle": "r", "body": GROUP_EVENT.dump_json(e).decode(),
-                         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-                         "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q",
-                         "awsRegion": "us-east-1"} for e in events]}
-
-
-@pytest.fixture
-def telegram():
-    with FakeTelegramBot() as fake:
-        fake.add_bot(BOT)
-        fake.add_chat(CHAT)
-        yield fake
 
 
 @pytest.fixture
