@@ -4,11 +4,13 @@ allowed link, an offence outside the window, a retried batch after the removal c
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import inbound_support
+import points_api
 import process_group_events
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -27,6 +29,7 @@ from qunyun.services import guard_ops
 from qunyun.services.groups import import_groups
 from qunyun.services.guard import guard_messages
 from qunyun.services.guard_rules import RulesCache, set_rules
+from support import signed_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 TELEGRAM = TelegramCallbacks("secret-token")
@@ -195,8 +198,6 @@ def test_a_pardon_lets_the_member_back_and_clears_the_offences(world, telegram):
 
 
 def test_the_cli_lists_tasks_closes_them_and_shows_the_log(world, telegram):
-    import json
-
     from qunyun_ops.cli import app
     from typer.testing import CliRunner
 
@@ -213,3 +214,23 @@ def test_the_cli_lists_tasks_closes_them_and_shows_the_log(world, telegram):
     assert [r["kind"] for r in rows].count("offence") == 2
     table = runner.invoke(app, ["guard", "log", "--tenant", world.tenant_id])
     assert table.exit_code == 0 and "telegram:7" in table.output
+
+
+def test_the_top_members_by_points_are_exempt(world, telegram, tenant, context):
+    # GIVEN rules exempting the month's top 1 by points, and two members who earned points today (signed events)
+    rules = dict(RULES, guard=dict(RULES["guard"], exempt={"top_points": 1}))
+    set_rules(world.tenant_id, GroupRules.model_validate(rules), datetime.now(UTC), store=GuardRulesStore())
+    now = datetime.now(UTC).isoformat()
+    for event in ({"event_id": "c7", "type": "checkin", "member_id": "telegram:7", "occurred_at": now},
+                  {"event_id": "q7", "type": "quiz_answer", "member_id": "telegram:7", "quiz_id": "night",
+                   "question_id": "1", "correct": True, "occurred_at": now},
+                  {"event_id": "c8", "type": "checkin", "member_id": "telegram:8", "occurred_at": now}):
+        answer = points_api.lambda_handler(signed_event(tenant.tenant_id, tenant.secret, "POST", "/v1/points/events",
+                                                        json.dumps(event).encode()), context)
+        assert answer["statusCode"] == 200, answer
+    # WHEN both post two ads
+    world.batch((7, "加微信", T0), (8, "加微信", T0), (7, "刷单", T0 + timedelta(minutes=1)),
+                (8, "刷单", T0 + timedelta(minutes=1)))
+    # THEN the top member (15 points) is left alone; the second (5 points) is warned, then removed
+    assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"telegram:8"}
+    assert telegram.bans == [(CHAT, "8")] and "U7" not in telegram.received[0].text
