@@ -62,12 +62,13 @@ class World:
             "date": int(at.timestamp()), "text": text, "from": {"id": user, "first_name": f"U{user}"},
             "chat": {"id": int(CHAT), "type": "supergroup"}}} for user, text, at in said])
 
-    def join(self, user: int, at: datetime, status: str = "member") -> dict:
-        """A chat_member update: the user joins (or is promoted: `status` administrator or creator)."""
+    def join(self, user: int, at: datetime, status: str = "member", was: str = "left") -> dict:
+        """A chat_member update: the user joins (as `status`: member, administrator or creator), or, from a
+        present status `was`, is promoted or demoted."""
         person = {"id": user, "first_name": f"U{user}"}
         return self.updates_batch({"chat_member": {
             "chat": {"id": int(CHAT), "type": "supergroup"}, "from": person, "date": int(at.timestamp()),
-            "old_chat_member": {"status": "left", "user": person},
+            "old_chat_member": {"status": was, "user": person},
             "new_chat_member": {"status": status, "user": person}}})
 
     def updates_batch(self, *updates: dict) -> dict:
@@ -234,3 +235,21 @@ def test_the_top_members_by_points_are_exempt(world, telegram, tenant, context):
     # THEN the top member (15 points) is left alone; the second (5 points) is warned, then removed
     assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"telegram:8"}
     assert telegram.bans == [(CHAT, "8")] and "U7" not in telegram.received[0].text
+
+
+def test_owners_and_admins_are_exempt_by_the_roles_telegrams_chat_member_updates_give(world, telegram):
+    rules = dict(RULES, guard=dict(RULES["guard"], exempt={"roles": ["owner", "admin"]}))
+    set_rules(world.tenant_id, GroupRules.model_validate(rules), datetime.now(UTC), store=GuardRulesStore())
+    # GIVEN the owner (creator), a member promoted to administrator, and an ordinary member
+    world.join(8, T0 - timedelta(days=1), status="creator")
+    world.join(7, T0 - timedelta(days=1))
+    world.join(7, T0 - timedelta(hours=1), status="administrator", was="member")
+    world.join(9, T0 - timedelta(days=1))
+    # WHEN each posts an ad
+    world.batch((7, "加微信", T0), (8, "加微信", T0), (9, "加微信", T0))
+    # THEN only the ordinary member is an offender
+    assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"telegram:9"}
+    # AND once demoted, the former admin is not exempt any more
+    world.join(7, T0 + timedelta(hours=1), status="member", was="administrator")
+    world.batch((7, "加微信", T0 + timedelta(hours=2)))
+    assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"telegram:9", "telegram:7"}

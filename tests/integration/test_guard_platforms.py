@@ -90,9 +90,9 @@ class Platforms:
         return SLACK.call({"type": "event_callback", "event_id": f"Ev{self.serial}", "event_time": int(time.time()),
                            "event": {"type": "message", "channel": "C100", "user": user, "text": text, "ts": ts}})
 
-    def dingtalk(self, chat: str, user: str, text: str):
+    def dingtalk(self, chat: str, user: str, text: str, admin: bool = False):
         self.serial += 1
-        return DINGTALK.robot({"conversationType": "2", "conversationId": chat, "senderStaffId": user,
+        return DINGTALK.robot({"conversationType": "2", "conversationId": chat, "senderStaffId": user, "isAdmin": admin,
                                "senderNick": user, "msgId": f"msg{self.serial}", "msgtype": "text",
                                "createAt": int(time.time() * 1000) + self.serial,
                                "text": {"content": f"@机器人 {text}"}})
@@ -201,3 +201,23 @@ def test_a_group_tagged_scene_group_that_dingtalk_does_not_know_is_a_task(world,
     world.said("dingtalk", world.dingtalk("cidScene", "u7", "加微信"), world.dingtalk("cidScene", "u7", "刷单"))
     [task] = guard_ops.tasks(world.tenant_id, log=GuardLog())
     assert "4000003" in task["reason"] and dingtalk.removed == []
+
+
+def test_roles_from_feishu_and_dingtalk_exempt_the_owner_and_admins(world, fakes):
+    feishu = fakes[0]
+    rules = {"guard": dict(RULES["guard"], exempt={"roles": ["owner", "admin"]})}
+    set_rules(world.tenant_id, GroupRules.model_validate(rules), datetime.now(UTC), store=GuardRulesStore())
+    # GIVEN Feishu's chat handed over to ou_8 (im.chat.updated_v1 with the owner before and after)
+    world.said("feishu", FEISHU.event("im.chat.updated_v1", {
+        "chat_id": "oc_chat", "before_change": {"owner_id": {"open_id": "ou_1"}},
+        "after_change": {"owner_id": {"open_id": "ou_8"}}}))
+    feishu.said("oc_chat", "om_1")
+    feishu.said("oc_chat", "om_2")
+    # WHEN the new owner and the former one post an ad
+    world.said("feishu", world.feishu("ou_8", "om_1", "加微信"), world.feishu("ou_1", "om_2", "加微信"))
+    # THEN the new owner is exempt, the former one is not
+    assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"feishu:ou_1"}
+    # AND a DingTalk sender the robot's callback marks isAdmin is exempt, another is not
+    world.said("dingtalk", world.dingtalk("cidScene", "u8", "加微信", admin=True),
+               world.dingtalk("cidScene", "u7", "加微信"))
+    assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"feishu:ou_1", "dingtalk:u7"}

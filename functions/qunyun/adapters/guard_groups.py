@@ -46,7 +46,7 @@ def roster_entry(tenant_id: str, group_id: str, member_id: str) -> RosterEntry |
     except RosterItem.DoesNotExist:
         return None
     return RosterEntry(i.member_id, i.name, i.status, i.joined_at, i.joined_how, i.left_at, i.left_how,
-                       i.changed_at)
+                       i.changed_at, i.role)
 
 
 class GuardPlatforms:

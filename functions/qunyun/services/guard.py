@@ -130,6 +130,10 @@ def _exempt(m: Message, group: GuardGroup, guard: GuardSection, deps: GuardDeps)
         return True
     if "owner" in exempt.roles and group.owner and group.owner == m.sender.user_id:
         return True
+    if exempt.roles:  # a role the roster learned from the platform's events (a message seldom carries one)
+        entry = deps.member(m.tenant_id, group.group_id, member_id)
+        if entry is not None and entry.role in exempt.roles:
+            return True
     return bool(exempt.top_points) and member_id in deps.top_members(m.tenant_id, exempt.top_points)
 
 
