@@ -101,8 +101,9 @@ def _telegram_part(port: int, tenant: str, robots, qunyun: Callable, step: Calla
     qunyun("guard", "log", "--tenant", tenant, "--member", f"telegram:{OFFENDER['id']}", "--local", logs=False)
 
 
-def _dingtalk_part(port: int, tenant: str, qunyun: Callable, step: Callable[[str], None], demo: Path) -> None:
-    step("A DingTalk ordinary group: its robot hears only @-messages, and no API removes a member")
+def _dingtalk_part(port: int, tenant: str, robots, qunyun: Callable, step: Callable[[str], None],
+                   demo: Path) -> None:
+    step("A DingTalk ordinary group: its robot hears only @-messages; it warns, but no API removes a member")
     qunyun("groups", "import", str(demo / "groups_guard.csv"), "--tenant", tenant, "--local", logs=False)
     qunyun("connect", "dingtalk", "--tenant", tenant, *[a for k, v in DING_APP.items()
                                                         for a in (f"--{k.replace('_', '-')}", v)],
@@ -115,13 +116,16 @@ def _dingtalk_part(port: int, tenant: str, qunyun: Callable, step: Callable[[str
         return [r for r in rows if r["group_id"] == "tea-ding"]
 
     _wait("the DingTalk operator task", tasks)
+    warning = _wait("the DingTalk warning", lambda: next((r for r in robots.received
+                                                          if r.robot == "demo-ding-members"), None))
+    print(f"the DingTalk group's robot posted: {warning.text}")
     step("The removal is an operator task, with the evidence: `guard tasks`, closed with `guard done ID`")
     qunyun("guard", "tasks", "--tenant", tenant, "--local", logs=False)
 
 
 def guard_demo(port: int, tenant: str, robots, qunyun: Callable, step: Callable[[str], None], demo: Path) -> None:
     _telegram_part(port, tenant, robots, qunyun, step)
-    _dingtalk_part(port, tenant, qunyun, step, demo)
+    _dingtalk_part(port, tenant, robots, qunyun, step, demo)
     step("A WeCom customer group cannot be guarded: WeCom gives an app no message text without the paid "
          "archive (会话内容存档), and no API removes a member")
     print("so the guard never sees its messages, and the sweep lists why it skips the group (below).")

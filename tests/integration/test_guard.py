@@ -253,3 +253,10 @@ def test_owners_and_admins_are_exempt_by_the_roles_telegrams_chat_member_updates
     world.join(7, T0 + timedelta(hours=1), status="member", was="administrator")
     world.batch((7, "加微信", T0 + timedelta(hours=2)))
     assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"telegram:9", "telegram:7"}
+
+
+def test_a_warning_names_the_member_without_their_name_mentioning_anyone(world, telegram):
+    world.updates_batch({"message": {"date": int(T0.timestamp()), "text": "加微信", "chat": {"id": int(CHAT),
+                         "type": "supergroup"}, "from": {"id": 5, "first_name": "@all <b>[x](http://a.cn)</b>"}}})
+    [warning] = telegram.received
+    assert "＠all ＜b＞［x］(http://a.cn)＜/b＞" in warning.text and "@all" not in warning.text

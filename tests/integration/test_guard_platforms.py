@@ -110,6 +110,8 @@ def fakes():
         slack.add_channel("C100", members={"UBOT", "U7", "U8"})
         dingtalk.add_app("dingapp", "dingtalk-secret")
         dingtalk.add_scene_group("cidScene", members={"u7", "u8"})
+        dingtalk.add_robot("r1")
+        dingtalk.add_robot("r2")
         yield feishu, slack, dingtalk
 
 
@@ -193,6 +195,10 @@ def test_dingtalk_removes_from_a_scene_group_and_tasks_an_ordinary_groups_remova
     # AND no message could be deleted: recorded as not possible
     deletions = world.actions("delete", "ds") + world.actions("delete", "dd")
     assert len(deletions) == 4 and all(d.status == "failed" and "no API" in d.reason for d in deletions)
+    # AND each group's first offence was warned through the group's own robot, the word never repeated
+    assert sorted(r.token for r in dingtalk.received) == ["r1", "r2"]
+    assert all("违禁词 1" in r.text and "加微信" not in r.text for r in dingtalk.received)
+    assert [a.status for a in world.actions("warn", "dd")] == ["done"]
 
 
 def test_a_group_tagged_scene_group_that_dingtalk_does_not_know_is_a_task(world, fakes):

@@ -34,7 +34,9 @@ class GuardGroups:
         found = None if g is None else GuardGroup(
             g.group_id, str(g.kind.value if hasattr(g.kind, "value") else g.kind), tuple(g.tags), channel,
             g.chat_id or "", g.owner, self.secrets.get(g.secret_ref) if g.secret_ref else None,
-            app=self.apps.get(tenant_id, PLATFORM_OF.get(channel, channel)) or {})
+            app=self.apps.get(tenant_id, PLATFORM_OF.get(channel, channel)) or {},
+            # Only a DingTalk group's warnings go through its robot (the others' through the platform's API).
+            webhook_url=self.secrets.get(g.webhook_ref) if channel == "dingtalk_robot" and g.webhook_ref else None)
         self._cache[(tenant_id, group_id)] = (time.monotonic(), found)
         return found
 
@@ -55,7 +57,8 @@ class GuardPlatforms:
 
     @staticmethod
     def _target(group: GuardGroup) -> ModTarget:
-        return ModTarget(PLATFORM_OF.get(group.channel, group.channel), group.chat_id, group.secret, group.app)
+        return ModTarget(PLATFORM_OF.get(group.channel, group.channel), group.chat_id, group.secret, group.app,
+                         group.webhook_url)
 
     def delete(self, group: GuardGroup, message_id: str) -> Outcome:
         return self.moderation.delete(self._target(group), message_id)

@@ -26,6 +26,7 @@ class ModTarget:
     # The platform connection's app credentials (`qunyun connect`): Feishu app_id/app_secret, Slack bot_token,
     # DingTalk app_key/app_secret.
     app: Mapping[str, str] = field(default_factory=dict, compare=False)
+    webhook_url: str | None = None  # DingTalk: the group's robot, which posts the warnings
 
 
 class PlatformModeration(Protocol):

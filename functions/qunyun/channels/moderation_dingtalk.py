@@ -2,14 +2,16 @@
 removed from scene groups (场景群, groups the app created from a template) with
 `POST /topapi/im/chat/scenegroup/member/delete?access_token=…` `{open_conversation_id, user_ids}`, the token from
 `GET /gettoken?appkey=…&appsecret=…` (reference/inbound.md §3). Ordinary groups have no removal API (the guard
-makes those removals operator tasks before calling here); no API recalls a member's message; the robot's
-callbacks carry no way to post back into the group outside a session, so warnings are not posted."""
+makes those removals operator tasks before calling here) and no API recalls a member's message. Warnings go to
+the group through its own custom robot (its webhook URL and signing secret, as the group's briefs do)."""
 
 from __future__ import annotations
 
 import httpx
 
 from qunyun.channels.app_tokens import TokenCache, TokenRefused
+from qunyun.channels.dingtalk_robot import DingtalkRobot
+from qunyun.channels.result import Message, Target
 from qunyun.domain.guard import Outcome
 
 TOKEN_INVALID = {40014, 42001}  # an invalid or expired access_token: fetch anew
@@ -18,6 +20,7 @@ TOKEN_INVALID = {40014, 42001}  # an invalid or expired access_token: fetch anew
 class DingtalkModeration:
     def __init__(self, base_url: str, client: httpx.Client, tokens: TokenCache | None = None):
         self.base_url, self.client, self.tokens = base_url.rstrip("/"), client, tokens or TokenCache()
+        self.robot = DingtalkRobot(self.base_url, client=client, timeout=client.timeout.read or 5.0)
 
     def _fetch(self, app_key: str, app_secret: str) -> tuple[str, float] | str:
         body = self.client.get(f"{self.base_url}/gettoken", params={"appkey": app_key, "appsecret": app_secret}).json()
@@ -51,7 +54,11 @@ class DingtalkModeration:
         return Outcome(False, "DingTalk has no API that recalls a member's message", unsupported=True)
 
     def post(self, target, text: str) -> Outcome:
-        return Outcome(False, "qunyun posts no warnings on DingTalk", unsupported=True)
+        if not target.webhook_url:
+            return Outcome(False, "the DingTalk group has no robot webhook URL", unsupported=True)
+        sent = self.robot.send(Target(webhook_url=target.webhook_url, secret=target.secret),
+                               Message(text=text, title="群规提醒"))
+        return Outcome(True) if sent.ok else Outcome(False, f"DingTalk robot: {sent.code} {sent.detail}"[:200])
 
     def restore(self, target, user_id: str) -> Outcome:
         return Outcome(False, "DingTalk keeps no ban to lift: the member may be added back", unsupported=True)

@@ -106,10 +106,15 @@ def user_id(member_id: str) -> str:
     return member_id.partition(":")[2]
 
 
+# Characters that would make a member's name a mention (@all, <at user_id="all">, <!channel>), markup or a link on
+# some platform, written full-width: they read the same to members and mean nothing to the platform.
+INERT = str.maketrans({"@": "＠", "<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "#": "＃"})
+
+
 def warning_text(warned: list[tuple[str, str]]) -> str:
-    """One message for a group's warnings of a batch: each member (by name) and the rule they broke; never the
-    offending text or link."""
-    lines = [f"{name}：违反群规（{rule}），已警告；再次违反将被移出本群。" for name, rule in warned]
+    """One message for a group's warnings of a batch: each member (by name, made inert) and the rule they broke;
+    never the offending text or link."""
+    lines = [f"{name.translate(INERT)}：违反群规（{rule}），已警告；再次违反将被移出本群。" for name, rule in warned]
     return "\n".join(["群规提醒 / Group rules reminder:", *lines])
 
 
@@ -138,6 +143,7 @@ class GuardGroup:
     # The platform connection's app credentials (`qunyun connect`), for the platforms whose moderation calls are
     # the app's: Feishu, Slack, DingTalk.
     app: Mapping[str, str] = field(default_factory=dict, compare=False)
+    webhook_url: str | None = field(default=None, compare=False)  # a DingTalk group's robot: where warnings go
 
 
 @dataclass(frozen=True)

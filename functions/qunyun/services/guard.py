@@ -33,6 +33,7 @@ from qunyun.domain.guard import (
     warning_text,
 )
 from qunyun.domain.guard_rules import GroupRules, GuardSection, Hit, Matcher
+from qunyun.domain.member_names import shown_name
 from qunyun.domain.roster import RosterEntry
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def _offence(m: Message, group: GuardGroup, guard: GuardSection, hit: Hit, warni
         return
     warn = action("warn")
     if deps.log.intend(warn, deps.clock()) is None:
-        warnings.pending.append((warn, m.sender.name or m.sender.user_id))
+        warnings.pending.append((warn, shown_name(m.sender.name, m.sender.user_id)))
 
 
 def _standing_removal(o: Offence, guard: GuardSection, deps: GuardDeps) -> bool:
