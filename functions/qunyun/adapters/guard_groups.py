@@ -17,6 +17,7 @@ from qunyun.domain.guard import GuardGroup, Outcome
 from qunyun.domain.roster import RosterEntry
 
 PLATFORM_OF = {channel: platform for platform, channels in CHANNELS.items() for channel in channels}
+APPS = frozenset({"feishu", "slack", "dingtalk"})  # where moderation is the tenant's app's, on its connection
 
 
 class GuardGroups:
@@ -29,16 +30,22 @@ class GuardGroups:
         hit = self._cache.get((tenant_id, group_id))
         if hit is not None and time.monotonic() - hit[0] < self.seconds:
             return hit[1]
-        g = self.repo.get(tenant_id, group_id)
-        channel = None if g is None else str(g.channel.value if hasattr(g.channel, "value") else g.channel)
-        found = None if g is None else GuardGroup(
-            g.group_id, str(g.kind.value if hasattr(g.kind, "value") else g.kind), tuple(g.tags), channel,
-            g.chat_id or "", g.owner, self.secrets.get(g.secret_ref) if g.secret_ref else None,
-            app=self.apps.get(tenant_id, PLATFORM_OF.get(channel, channel)) or {},
-            # Only a DingTalk group's warnings go through its robot (the others' through the platform's API).
-            webhook_url=self.secrets.get(g.webhook_ref) if channel == "dingtalk_robot" and g.webhook_ref else None)
+        found = self._read(tenant_id, group_id)
         self._cache[(tenant_id, group_id)] = (time.monotonic(), found)
         return found
+
+    def _read(self, tenant_id: str, group_id: str) -> GuardGroup | None:
+        g = self.repo.get(tenant_id, group_id)
+        if g is None:
+            return None
+        channel = str(g.channel.value if hasattr(g.channel, "value") else g.channel)
+        platform = PLATFORM_OF.get(channel, channel)
+        return GuardGroup(
+            g.group_id, str(g.kind.value if hasattr(g.kind, "value") else g.kind), tuple(g.tags), channel,
+            g.chat_id or "", g.owner, self.secrets.get(g.secret_ref) if g.secret_ref else None,
+            app=(self.apps.get(tenant_id, platform) or {}) if platform in APPS else {},
+            # Only a DingTalk group's warnings go through its robot (the others' through the platform's API).
+            webhook_url=self.secrets.get(g.webhook_ref) if channel == "dingtalk_robot" and g.webhook_ref else None)
 
 
 def roster_entry(tenant_id: str, group_id: str, member_id: str) -> RosterEntry | None:
