@@ -62,6 +62,8 @@ class RosterItem(_CommunityItem):
     left_how = UnicodeAttribute(null=True)
     # The time of the event that last changed the entry: every write is conditional on being later.
     changed_at = UTCDateTimeAttribute()
+    role = UnicodeAttribute(null=True)  # owner | admin, where the platform's events say so
+    role_at = UTCDateTimeAttribute(null=True)  # the time of the event that set it: roles too only move forward
 
 
 class GroupStateItem(_CommunityItem):

@@ -28,7 +28,9 @@ def _actions(change: RosterChange) -> list:
     if change.name:
         actions.append(RosterItem.name.set(change.name))
     if change.status == "member":
-        actions += [RosterItem.joined_at.set(since), RosterItem.joined_how.set(change.how)]
+        actions += [RosterItem.joined_at.set(since), RosterItem.joined_how.set(change.how),
+                    RosterItem.role.set(change.role) if change.role else RosterItem.role.remove(),
+                    RosterItem.role_at.set(change.at)]
         actions.append(RosterItem.invite_link.set(change.invite_link) if change.invite_link
                        else RosterItem.invite_link.remove())
     else:
@@ -51,9 +53,22 @@ class RosterStore:
             raise
         return True
 
+    def set_role(self, tenant_id: str, group_id: str, member_id: str, role: str | None, at: datetime) -> bool:
+        """A member's role as of an event, unless a later event set it already. False when nothing changed."""
+        try:
+            RosterItem(_pk(tenant_id, group_id), member_id).update(
+                actions=[RosterItem.member_id.set(member_id), RosterItem.changed_at.set(RosterItem.changed_at | at),
+                         RosterItem.role.set(role) if role else RosterItem.role.remove(), RosterItem.role_at.set(at)],
+                condition=RosterItem.role_at.does_not_exist() | (RosterItem.role_at < at))
+        except UpdateError as err:
+            if conditional_failed(err):
+                return False
+            raise
+        return True
+
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
         return [RosterEntry(i.member_id, i.name, i.status, i.joined_at, i.joined_how, i.left_at, i.left_how,
-                            i.changed_at) for i in RosterItem.query(_pk(tenant_id, group_id))]
+                            i.changed_at, i.role) for i in RosterItem.query(_pk(tenant_id, group_id))]
 
     def member_version(self, tenant_id: str, group_id: str) -> str | None:
         try:

@@ -23,6 +23,7 @@ class RosterChange:
     name: str | None = None
     invite_link: str | None = None
     since: datetime | None = None  # when the platform says it happened, where not at the event's time
+    role: str | None = None  # owner or admin, where the platform's join says so
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class RosterEntry:
     left_at: datetime | None
     left_how: str | None
     changed_at: datetime
+    role: str | None = None  # owner or admin where the platform's events said so (the guard's exemptions)
 
 
 @dataclass(frozen=True)

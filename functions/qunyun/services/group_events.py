@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from qunyun.domain.activity import Page, Sent, pages
 from qunyun.domain.connections import CHANNELS, ChatGroup
-from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
+from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message, RoleChanged
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
 from qunyun.domain.welcomes import WELCOME_WINDOW
 from qunyun.services.group_checkins import CheckinDeps, record_checkins
@@ -35,6 +35,7 @@ class Roster(Protocol):
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]: ...
     def member_version(self, tenant_id: str, group_id: str) -> str | None: ...
     def set_member_version(self, tenant_id: str, group_id: str, version: str, at: datetime) -> None: ...
+    def set_role(self, tenant_id: str, group_id: str, member_id: str, role: str | None, at: datetime) -> bool: ...
 
 
 class Activity(Protocol):
@@ -156,11 +157,15 @@ def _roster(tenant_id: str, platform: str, chat_id: str, group_id: str, events: 
         if isinstance(event, MemberJoined):
             for m in event.members:
                 deps.roster.apply(tenant_id, group_id, RosterChange(
-                    m.member_id(platform), "member", event.occurred_at, event.how, m.name, event.invite_link))
+                    m.member_id(platform), "member", event.occurred_at, event.how, m.name, event.invite_link,
+                    role=m.role))
         elif isinstance(event, MemberLeft):
             for m in event.members:
                 deps.roster.apply(tenant_id, group_id, RosterChange(
                     m.member_id(platform), "left", event.occurred_at, event.how, m.name))
+        elif isinstance(event, RoleChanged):
+            for m in event.members:
+                deps.roster.set_role(tenant_id, group_id, m.member_id(platform), m.role, event.occurred_at)
 
 
 def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, event: GroupEvent,
