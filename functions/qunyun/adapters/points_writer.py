@@ -77,11 +77,17 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
     for name, value in change.set.items():
         attr = getattr(MemberItem, name)
         actions.append(attr.remove() if value is None else attr.set(value))
+    held = _held_after(change, now)
+    if held is not None:
+        actions.append(MemberItem.held.set(keys.held_stored(held)))
+    if not m.exists:
+        actions.append(MemberItem.layout.set(2))
     condition = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
-        tx.save(GuardItem(pk, keys.guard_sk(guard)), condition=GuardItem.pk.does_not_exist())
-    if change.cap:
+        if not keys.held(guard):
+            tx.save(GuardItem(pk, keys.guard_sk(guard)), condition=GuardItem.pk.does_not_exist())
+    if change.cap and not keys.held(change.cap[0]):
         guard, seen, after = change.cap
         cond = GuardItem.granted == seen
         if seen == 0:  # never counted, or counted back down to zero by a cancellation
@@ -95,6 +101,23 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
         tx.update(LotItem(pk, lot_sk), actions=_lot_actions(pk, lot_sk, lot), condition=cond)
     for entry in change.entries:
         tx.save(_entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
+
+
+def _held_after(change: MemberChange, now: datetime) -> dict | None:
+    """The member's held guards after the change (stale ones dropped), or None when they stay as they are.
+    The member's version condition stands for every one of them: none can change under the plan."""
+    marks = [g for g in change.guards if keys.held(g)]
+    cap = change.cap if change.cap and keys.held(change.cap[0]) else None
+    if not marks and not cap:
+        return None
+    held = {g: n for g, n in change.member.held.items() if keys.held_fresh(g, now)}
+    held.update(dict.fromkeys(marks, 0))
+    if cap:
+        guard, _, after = cap
+        held[guard] = after
+        if after == 0 and guard.kind == "limit":  # a limit counted back to nothing needs no key
+            del held[guard]
+    return held
 
 
 def _write_purchase(tx: TransactWrite, tenant_id: str, order: RecordWrite) -> None:
