@@ -38,13 +38,13 @@ def _old_guards(pk: str) -> list[GuardItem]:
 def _round(member: MemberItem, guards: list[GuardItem], moved: Moved, now: datetime, last: bool,
            ledger: PointsLedger) -> None:
     """One transaction: these guards into the member (the last round also sets the layout), then deleted."""
-    held = keys.held_read(member.held)
+    held, dropped = keys.held_read(member.held), 0
     for item in guards:
         guard = keys.guard_of(item.sk)
         if keys.held_fresh(guard, now):
             held.setdefault(guard, int(item.granted or 0))
         else:
-            moved.dropped += 1
+            dropped += 1
     actions = [MemberItem.version.set(int(member.version) + 1), MemberItem.held.set(keys.held_stored(held))]
     if last:
         actions.append(MemberItem.layout.set(2))
@@ -52,7 +52,7 @@ def _round(member: MemberItem, guards: list[GuardItem], moved: Moved, now: datet
         tx.update(MemberItem(member.pk, member.sk), actions=actions, condition=MemberItem.version == member.version)
         for item in guards:
             tx.delete(GuardItem(item.pk, item.sk))
-    moved.guards += len(guards)
+    moved.guards, moved.dropped = moved.guards + len(guards), moved.dropped + dropped  # counted once committed
 
 
 def migrate_member(tenant_id: str, member_id: str, now: datetime, moved: Moved, ledger: PointsLedger) -> None:
