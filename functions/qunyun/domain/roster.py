@@ -23,6 +23,8 @@ class RosterChange:
     name: str | None = None
     invite_link: str | None = None
     since: datetime | None = None  # when the platform says it happened, where not at the event's time
+    link_id: str | None = None  # the qunyun join link that brought the member (domain/links.py)
+    link_for: str | None = None  # and what it is for: store:ID | rep:ID | member:ID | campaign:NAME
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class RosterEntry:
     left_at: datetime | None
     left_how: str | None
     changed_at: datetime
+    link_id: str | None = None
+    link_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class PlatformMember:
     name: str | None
     joined_at: datetime | None
     how: str
+    state: str | None = None  # WeCom: the `state` of the join way (群活码) the member came through
 
 
 def reconcile(platform: str, present: list[RosterEntry], listed: list[PlatformMember], at: datetime

@@ -29,7 +29,8 @@ def _chat_member(common: dict, update: dict) -> list[GroupEvent]:
         inviter = (update.get("from") or {}).get("id")
         how = "link" if link else ("invited" if inviter and inviter != user["id"] else "unknown")
         return [MemberJoined(**common, members=[_member(user)], how=how, invite_link=link.get("name") or
-                             link.get("invite_link"), inviter=str(inviter) if how == "invited" else None)]
+                             link.get("invite_link"), invite_url=link.get("invite_link") or None,
+                             inviter=str(inviter) if how == "invited" else None)]
     if was and not now:
         how = "removed" if new.get("status") == "kicked" else "left"
         return [MemberLeft(**common, members=[_member(user)], how=how)]

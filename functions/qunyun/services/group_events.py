@@ -21,6 +21,7 @@ from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Mes
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
 from qunyun.services.group_checkins import CheckinDeps, record_checkins
 from qunyun.services.group_welcomes import queue_welcomes
+from qunyun.services.link_joins import LinkJoins
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Directory(Protocol):
 class Roster(Protocol):
     def apply(self, tenant_id: str, group_id: str, change: RosterChange) -> bool: ...
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]: ...
+    def left_at(self, tenant_id: str, group_id: str, member_id: str) -> datetime | None: ...
     def member_version(self, tenant_id: str, group_id: str) -> str | None: ...
     def set_member_version(self, tenant_id: str, group_id: str, version: str, at: datetime) -> None: ...
 
@@ -62,6 +64,7 @@ class GroupEventDeps:
     # The group rules' guard (services/guard.py): the batch's recorded messages in, the records to retry out.
     guard: Callable[[list[tuple[str, Message]]], set[str]] | None = None
     checkins: CheckinDeps | None = None  # None: messages are counted, never check-ins; no welcome is queued
+    links: LinkJoins | None = None  # join links: who brought whom (services/link_joins.py); None: no attribution
 
 
 Keyed = list[tuple[str, GroupEvent]]  # (record id, event)
@@ -125,6 +128,9 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
                  deps: GroupEventDeps) -> list[Page]:
     """Applies a chat's joins and leaves to its groups' rosters; returns the activity pages to write."""
     mapped = [g for g in groups if g.channel in CHANNELS[platform]]
+    if not mapped and platform == "wecom" and deps.links is not None:
+        rolled = deps.links.rollover(tenant_id, chat_id)  # a group WeCom opened for a full join link's groups
+        mapped = [rolled] if rolled else []
     if not mapped:
         deps.unmapped.keep(tenant_id, platform, chat_id, events, deps.clock())
         return []
@@ -151,13 +157,28 @@ def _roster(tenant_id: str, platform: str, chat_id: str, group_id: str, events: 
         if event.member_version:
             _check_version(tenant_id, platform, chat_id, group_id, event, deps)
         if isinstance(event, MemberJoined):
-            for m in event.members:
-                deps.roster.apply(tenant_id, group_id, RosterChange(
-                    m.member_id(platform), "member", event.occurred_at, event.how, m.name, event.invite_link))
+            _joined(tenant_id, platform, chat_id, group_id, event, deps)
         elif isinstance(event, MemberLeft):
             for m in event.members:
-                deps.roster.apply(tenant_id, group_id, RosterChange(
-                    m.member_id(platform), "left", event.occurred_at, event.how, m.name))
+                change = RosterChange(m.member_id(platform), "left", event.occurred_at, event.how, m.name)
+                applied = deps.roster.apply(tenant_id, group_id, change)
+                # Also when a retry finds the leave recorded already: the invite's cancel may not have been.
+                if deps.links is not None and (applied or deps.roster.left_at(
+                        tenant_id, group_id, change.member_id) == event.occurred_at):
+                    deps.links.left(tenant_id, group_id, change.member_id, event.occurred_at)
+
+
+def _joined(tenant_id: str, platform: str, chat_id: str, group_id: str, event: MemberJoined,
+            deps: GroupEventDeps) -> None:
+    """A join, with the link that brought each member where one did; a `member:` link's inviter earns (held)."""
+    links = deps.links.joined(tenant_id, platform, chat_id, event) if deps.links is not None else {}
+    for m in event.members:
+        link = links.get(m.user_id)
+        deps.roster.apply(tenant_id, group_id, RosterChange(
+            m.member_id(platform), "member", event.occurred_at, event.how, m.name, event.invite_link,
+            link_id=link.link_id if link else None, link_for=str(link.for_) if link else None))
+        if link is not None:
+            deps.links.invited(tenant_id, link, m.member_id(platform), group_id, event.occurred_at)
 
 
 def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, event: GroupEvent,

@@ -14,6 +14,7 @@ from qunyun_ops.cli import (
     groups,
     guard,
     inbound,
+    links,
     local,
     members,
     points,
@@ -37,6 +38,7 @@ app.add_typer(inbound.app, name="inbound", help="Platform callbacks: chats no gr
 app.add_typer(members.app, name="members", help="Group rosters: who joined, who left, who speaks.")
 app.add_typer(guard.app, name="guard", help="Group rules: the guard's offences, warnings, removals and tasks.")
 app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the latest list of the silent.")
+app.add_typer(links.app, name="links", help="Join links that remember who brought whom: create, list, revoke, bulk.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 
 
