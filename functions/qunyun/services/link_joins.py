@@ -46,7 +46,8 @@ class Listed(Protocol):
 
 class Groups(Protocol):
     def get(self, tenant_id: str, group_id: str) -> Group | None: ...
-    def save_many(self, groups, progress=None, default_timezone: str | None = None) -> int: ...
+    def save_many(self, groups, progress=None, default_timezone: str | None = None,
+                  register_zones: bool = True) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ class LinkJoins:
             group = base.model_copy(update={"group_id": group_id, "name": (listed.name or base.name)[:200],
                                             "chat_id": chat_id, "owner": listed.owner or base.owner,
                                             "created_at": now, "updated_at": now})
-            self.deps.groups.save_many([group], default_timezone=tenant.timezone)
+            # The copy's zone is the first group's, registered for the dispatcher already.
+            self.deps.groups.save_many([group], default_timezone=tenant.timezone, register_zones=False)
             if group.ends_at is not None:
                 self.deps.flash_ends(tenant_id, group_id, group.ends_at, now)
             logger.info("registered a group a join link opened", extra={"group_id": group_id, "link": link.link_id})
