@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from qunyun_ops.demo_links import DemoJoinLinks
 from qunyun_ops.demo_wecom import DemoWecom
 
 PLATFORMS = ("wecom", "dingtalk", "feishu", "slack", "telegram")
@@ -50,6 +51,7 @@ class DemoRobots:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.wecom = DemoWecom(CORP_ID, CORP_SECRET)
+        self.links = DemoJoinLinks(self.wecom)  # WeCom's join ways and Telegram's invite links (demo_links.py)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -63,7 +65,7 @@ class DemoRobots:
         return {f"QUNYUN_{p.upper()}_BASE_URL": self.base_url for p in PLATFORMS}
 
     def _answer(self, method: str, path: str, query: dict[str, str], body: dict) -> tuple[int, dict]:
-        answered = self.wecom.answer(method, path, query, body)
+        answered = self.links.answer(method, path, query, body) or self.wecom.answer(method, path, query, body)
         if answered is not None:
             return answered
         if method == "POST" and path == "/cgi-bin/webhook/send":
@@ -109,6 +111,12 @@ class DemoRobots:
                 self.wfile.write(payload)
 
             do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except ConnectionResetError:
+                    pass  # a function's kept-alive client went away as the stack stopped
 
             def log_message(self, *args: object) -> None:
                 pass
