@@ -180,19 +180,36 @@ def links_demo(port: int, tenant: str, robots, qunyun: Callable, step: Callable[
             os.environ.pop(k) if v is None else os.environ.update({k: v})
 
 
+def _balance(tenant: str) -> dict:
+    """The member's balance, read quietly (zero while the ledger has not heard of them)."""
+    shown = subprocess.run([sys.executable, "-m", "qunyun_ops.cli", "points", "show", KOC, "--tenant", tenant,
+                            "--local", "--json"], text=True, capture_output=True)
+    return json.loads(shown.stdout)["balance"] if shown.returncode == 0 else {
+        "available": 0, "pending": 0, "cancelled": 0}
+
+
 def _links_demo(port: int, tenant: str, links: DemoJoinLinks, qunyun: Callable, step: Callable[[str], None],
                 corp: tuple[str, str]) -> None:
-    def listed(group: str) -> dict:
-        return json.loads(qunyun("links", "list", "--tenant", tenant, "--group", group, "--local", "--json",
-                                 echo=False).stdout)[0]
+    _store_link(port, tenant, links, qunyun, corp)
+    step("Join links: a top member's personal Telegram link brings two friends; one leaves the next day")
+    joined = _member_link(port, tenant, qunyun)
+    step("Three days later: SettlePoints releases the invite points of the friend who stayed")
+    before = _balance(tenant)
+    at = (datetime.fromtimestamp(joined, UTC) + timedelta(days=3, hours=1)).replace(minute=0, second=0, microsecond=0)
+    qunyun("local", "run", "SettlePoints", "--at", at.isoformat(), logs=False)
+    gained = {k: _balance(tenant)[k] - before[k] for k in ("available", "pending", "cancelled")}
+    print(f"{KOC}: " + ", ".join(f"{k} {v:+d}" for k, v in gained.items()))
+    if gained != {"available": 50, "pending": -50, "cancelled": 0}:
+        raise SystemExit(f"demo: expected the 50 held points released, got {gained}")
+    qunyun("links", "list", "--tenant", tenant, "--group", TG_GROUP, "--local")
 
-    def balance() -> dict:
-        """The member's balance, read quietly (zero while the ledger has not heard of them)."""
-        shown = subprocess.run([sys.executable, "-m", "qunyun_ops.cli", "points", "show", KOC, "--tenant", tenant,
-                                "--local", "--json"], text=True, capture_output=True)
-        return json.loads(shown.stdout)["balance"] if shown.returncode == 0 else {
-            "available": 0, "pending": 0, "cancelled": 0}
 
+def _listed(qunyun: Callable, tenant: str, group: str) -> dict:
+    return json.loads(qunyun("links", "list", "--tenant", tenant, "--group", group, "--local", "--json",
+                             echo=False).stdout)[0]
+
+
+def _store_link(port: int, tenant: str, links: DemoJoinLinks, qunyun: Callable, corp: tuple[str, str]) -> None:
     path = Path(tempfile.mkdtemp()) / "store-groups.csv"
     path.write_text(GROUPS_CSV, encoding="utf-8")
     qunyun("groups", "import", str(path), "--tenant", tenant, "--local")
@@ -211,7 +228,7 @@ def _links_demo(port: int, tenant: str, links: DemoJoinLinks, qunyun: Callable, 
         status = _wecom_join(port, tenant, corp[0], chat, f"wmDemoScan{n}", now + n)
         print(f"{name} scans {made['url']} → {'a new group WeCom opened, ' if opened else ''}{chat}: "
               f"callback HTTP {status}")
-    _until("the three joins' attribution", lambda: listed(STORE_GROUP)["joins"] == 3)
+    _until("the three joins' attribution", lambda: _listed(qunyun, tenant, STORE_GROUP)["joins"] == 3)
     qunyun("links", "list", "--tenant", tenant, "--group", STORE_GROUP, "--local")
     rolled = [g for g in json.loads(qunyun("groups", "list", "--tenant", tenant, "--local", "--json",
                                            echo=False).stdout) if g["group_id"].startswith(f"{STORE_GROUP}.")]
@@ -219,10 +236,16 @@ def _links_demo(port: int, tenant: str, links: DemoJoinLinks, qunyun: Callable, 
           + json.dumps({k: rolled[0][k] for k in ("group_id", "name", "kind", "tags", "store", "sales_rep", "owner",
                                                   "chat_id")}, ensure_ascii=False))
 
-    step("Join links: a top member's personal Telegram link brings two friends; one leaves the next day")
+
+def _member_link(port: int, tenant: str, qunyun: Callable) -> int:
+    """Two friends join through 小美's link, one leaves the next day; returns when they joined."""
     shown = json.loads(qunyun("connect", "telegram", "--tenant", tenant, "--bot-token", "demo-bot-token",
                               "--no-register", "--local", "--json", logs=False, echo=False).stdout)
-    before = balance()
+    before = _balance(tenant)
+
+    def gained(part: str) -> int:
+        return _balance(tenant)[part] - before[part]
+
     made = json.loads(qunyun("links", "create", "--group", TG_GROUP, "--for", f"member:{KOC}", "--name", "小美的邀请",
                              "--tenant", tenant, "--local", "--json").stdout)
     friends = [{"id": 8201, "is_bot": False, "first_name": "Aki"}, {"id": 8202, "is_bot": False, "first_name": "Ren"}]
@@ -230,22 +253,12 @@ def _links_demo(port: int, tenant: str, links: DemoJoinLinks, qunyun: Callable, 
     for n, friend in enumerate(friends):
         status = _telegram_member(port, tenant, shown["secret_token"], 9100 + n, friend, joined, made["url"], True)
         print(f"{friend['first_name']} joins through {made['url']}: callback HTTP {status}")
-    _until("the friends' invite points, held", lambda: balance()["pending"] - before["pending"] == 100)
+    _until("the friends' invite points, held", lambda: gained("pending") == 100)
     print(f"{KOC}'s invite points, held until the friends have stayed 3 days (invite_hold_days): "
-          f"pending {balance()['pending'] - before['pending']}")
-    next_day = joined + 24 * 3600
-    status = _telegram_member(port, tenant, shown["secret_token"], 9102, friends[1], next_day, None, False)
+          f"pending {gained('pending')}")
+    status = _telegram_member(port, tenant, shown["secret_token"], 9102, friends[1], joined + 24 * 3600, None, False)
     print(f"{friends[1]['first_name']} leaves the next day: callback HTTP {status}")
-    _until("the leaver's invite cancelled", lambda: balance()["cancelled"] - before["cancelled"] == 50)
-    print(f"the invite for {friends[1]['first_name']} is cancelled: pending "
-          f"{balance()['pending'] - before['pending']}, cancelled {balance()['cancelled'] - before['cancelled']}")
-
-    step("Three days later: SettlePoints releases the invite points of the friend who stayed")
-    at = (datetime.fromtimestamp(joined, UTC) + timedelta(days=3, hours=1)).replace(minute=0, second=0, microsecond=0)
-    qunyun("local", "run", "SettlePoints", "--at", at.isoformat(), logs=False)
-    after = balance()
-    gained = {k: after[k] - before[k] for k in ("available", "pending", "cancelled")}
-    print(f"{KOC}: " + ", ".join(f"{k} {v:+d}" for k, v in gained.items()))
-    if gained != {"available": 50, "pending": 0, "cancelled": 50}:
-        raise SystemExit(f"demo: expected 50 released and 50 cancelled, got {gained}")
-    qunyun("links", "list", "--tenant", tenant, "--group", TG_GROUP, "--local")
+    _until("the leaver's invite cancelled", lambda: gained("cancelled") == 50)
+    print(f"the invite for {friends[1]['first_name']} is cancelled: pending {gained('pending')}, cancelled "
+          f"{gained('cancelled')}")
+    return joined

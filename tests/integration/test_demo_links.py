@@ -31,5 +31,5 @@ def test_the_demo_shows_join_links(tmp_path):
     assert re.search(r"│ store:store-03 .*│ active │ 2\s+│ 3\s+│ 3\s+│", out)
     # AND the member's invite points: 100 held, 50 cancelled by the leave, 50 released by the settle job
     assert "pending 100" in out and "pending 50, cancelled 50" in out
-    assert "telegram:8001: available +50, pending +0, cancelled +50" in out
+    assert "telegram:8001: available +50, pending -50, cancelled +0" in out
     assert re.search(r"│ member:telegram:8001 .*│ 1\s+│ 2\s+│ 1\s+│", out)
