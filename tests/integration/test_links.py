@@ -24,6 +24,7 @@ from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
+from qunyun.adapters.wecom_members import WecomMembers
 from qunyun.domain.errors import InvalidRequest, NotFound, Unprocessable
 from qunyun.domain.group_events import GROUP_EVENT
 from qunyun.domain.links import credited
@@ -78,7 +79,8 @@ class World:
                              clock=lambda: datetime.now(UTC))
         joins = process_group_events.link_joins(tenants, PointsLedger())
         joins.deps = replace(joins.deps, wecom_chat=platforms.group_chat)
-        self.events = replace(process_group_events.default_deps(), links=joins)
+        self.events = replace(process_group_events.default_deps(), links=joins,
+                              wecom_members=WecomMembers(secret_store(), wecom.base_url))
 
     def deliver(self, platform: str, calls: list) -> dict:
         memory = Connections()
@@ -226,6 +228,24 @@ def test_a_stores_wecom_link_rolls_over_to_the_group_wecom_opens(world, make_ten
     # AND revoking deletes the join way
     revoke_link(world.tenant_id, link.link_id, deps=world.deps)
     assert world.wecom.join_ways == {} and world.wecom.calls("groupchat/del_join_way") == 1
+
+
+def test_a_lost_wecom_callback_still_credits_the_link_through_groupchat_get(world):
+    # GIVEN a member's WeCom join link, and three customers scanning it, the second one's callback lost
+    link = create_link(world.tenant_id, "store-a", "member:u_koc", deps=world.deps)
+    [way] = world.wecom.join_ways.values()
+    at = int(time.time()) - 60
+    for n in range(3):
+        world.wecom.scan(way["config_id"], f"wm{n}", f"客{n}", at + n)
+    heard = [WECOM.event(WECOM.change_external_chat("wrA", "add_member", [f"wm{n}"], at + n, scene="3",
+                                                    versions=(str(n), str(n + 1)))) for n in (0, 2)]
+    # WHEN the two callbacks that came are processed (the second's LastMemVer is not the roster's)
+    for call in heard:
+        assert world.deliver("wecom", [call]) == {"batchItemFailures": []}
+    # THEN the roster brought in line with groupchat/get credits all three to the link, and each earns an invite
+    assert {m: e.link_id for m, e in world.roster("store-a").items()} == {
+        f"wecom:wm{n}": link.link_id for n in range(3)}
+    assert world.balance("u_koc")["pending"] == 150
 
 
 def test_links_are_refused_where_they_could_not_tell_who_joined(world):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from qunyun.domain.activity import Page, Sent, pages
 from qunyun.domain.connections import CHANNELS, ChatGroup
 from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
+from qunyun.domain.links import Link
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
 from qunyun.services.group_checkins import CheckinDeps, record_checkins
 from qunyun.services.group_welcomes import queue_welcomes
@@ -193,9 +194,21 @@ def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, e
             current, members = listed[0] or current, listed[1]
             # Just before the event, so that the event's own join or leave (and its how) still applies after.
             before = event.occurred_at - timedelta(microseconds=1)
+            links = deps.links.listed(tenant_id, platform, members) if deps.links is not None else {}
             for change in reconcile(platform, deps.roster.entries(tenant_id, group_id), members, before):
-                deps.roster.apply(tenant_id, group_id, change)
+                _reconciled(tenant_id, group_id, change, links.get(change.member_id), deps)
     deps.roster.set_member_version(tenant_id, group_id, current, event.occurred_at)
+
+
+def _reconciled(tenant_id: str, group_id: str, change: RosterChange, link: Link | None,
+                deps: GroupEventDeps) -> None:
+    """A change groupchat/get shows: a member it lists came through the join way its `state` names, if any."""
+    at = change.since or change.at
+    if change.status != "member" or link is None or not link.usable_at(at):
+        deps.roster.apply(tenant_id, group_id, change)
+        return
+    deps.roster.apply(tenant_id, group_id, replace(change, link_id=link.link_id, link_for=str(link.for_)))
+    deps.links.invited(tenant_id, link, change.member_id, group_id, at)
 
 
 def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Message], zone: ZoneInfo,

@@ -108,6 +108,13 @@ class LinkJoins:
         return {u: link for u, link in found.items()
                 if link and (platform == "wecom" or chat_id in link.chat_ids) and link.usable_at(at)}
 
+    def listed(self, tenant_id: str, platform: str, members: list) -> dict[str, Link]:
+        """member id → the tenant's link whose `state` groupchat/get lists for the member (a roster brought in
+        line after a lost callback)."""
+        found = {f"{platform}:{m.user_id}": self._by_ref(tenant_id, "wecom", m.state)
+                 for m in members if getattr(m, "state", None)}
+        return {member_id: link for member_id, link in found.items() if link}
+
     def invited(self, tenant_id: str, link: Link, invitee_id: str, group_id: str, at: datetime) -> None:
         """A join through a `member:` link: the inviter's held invite points."""
         tenant = self.deps.tenant(tenant_id)
