@@ -95,3 +95,22 @@ def test_the_settle_job_racing_a_leave_resolves_the_held_points_once(make_tenant
     assert balance["pending"] == 0
     assert (balance["available"] + balance["cancelled"]) == 8 * 50
     assert balance["cancelled"] == 50 * winners["leave"]
+
+
+def test_the_hold_is_the_tenants_invite_hold_days(make_tenant):
+    from qunyun.services.tenants import change_policy
+
+    # GIVEN a tenant that holds invite points one day
+    tenant_id = make_tenant().tenant_id
+    change_policy(tenant_id, ["invite_hold_days=1"], tenants=TenantRepository())
+    tenant, joined = TenantRepository().get(tenant_id), datetime.now(UTC) - timedelta(minutes=5)
+    # WHEN a newcomer joins through a member's link
+    answer = invite_on_join(tenant, INVITER, "telegram:77", "tg", joined, "lkaaaaaaaa", ledger=PointsLedger(),
+                            now=joined)
+    # THEN the points are due a day later, and released by the first settle run after that
+    assert answer["releases_at"] == (joined + timedelta(days=1)).isoformat()
+    assert settle(joined + timedelta(hours=23), ledger=PointsLedger(), tenants=TenantRepository())[
+        "invites_released"] == 0
+    assert settle(joined + timedelta(days=1, minutes=1), ledger=PointsLedger(), tenants=TenantRepository())[
+        "invites_released"] == 1
+    assert _balance(tenant, INVITER)["available"] == 50
