@@ -19,8 +19,8 @@ logger = logging.getLogger(__name__)
 
 class LinkPlatforms:
     def __init__(self, secrets: SecretStore, wecom_base_url: str, telegram_base_url: str):
-        self.secrets, self.wecom_base_url, self.telegram = secrets, wecom_base_url, TelegramInviteLinks(
-            telegram_base_url)
+        self.secrets, self.wecom_base_url = secrets, wecom_base_url
+        self.telegram = TelegramInviteLinks(telegram_base_url)
         self._ways: WecomJoinWays | None = None
         self._chats: WecomGroupChats | None = None
 
