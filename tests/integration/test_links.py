@@ -225,6 +225,11 @@ def test_a_stores_wecom_link_rolls_over_to_the_group_wecom_opens(world, make_ten
     world.deliver("wecom", [WECOM.event(WECOM.change_external_chat("wrA", "add_member", ["wmX"], at + 5,
                                                                    scene="3"))])
     assert world.roster("store-a")["wecom:wmX"].link_id is None
+    # AND a leave in a chat no group names costs no groupchat/get and registers nothing
+    calls = world.wecom.calls("groupchat/get")
+    world.deliver("wecom", [WECOM.event(WECOM.change_external_chat("wrOther", "del_member", ["wm9"], at + 6))])
+    assert world.wecom.calls("groupchat/get") == calls
+    assert not [g for g in GroupRepository().list(world.tenant_id) if g.chat_id == "wrOther"]
     # AND revoking deletes the join way
     revoke_link(world.tenant_id, link.link_id, deps=world.deps)
     assert world.wecom.join_ways == {} and world.wecom.calls("groupchat/del_join_way") == 1

@@ -129,7 +129,8 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
                  deps: GroupEventDeps) -> list[Page]:
     """Applies a chat's joins and leaves to its groups' rosters; returns the activity pages to write."""
     mapped = [g for g in groups if g.channel in CHANNELS[platform]]
-    if not mapped and platform == "wecom" and deps.links is not None:
+    opened = any(isinstance(e, MemberJoined) or getattr(e, "change", None) == "create" for e in events)
+    if not mapped and platform == "wecom" and opened and deps.links is not None:
         rolled = deps.links.rollover(tenant_id, chat_id)  # a group WeCom opened for a full join link's groups
         mapped = [rolled] if rolled else []
     if not mapped:

@@ -156,6 +156,7 @@ def list_links(tenant_id: str, group_id: str | None = None, *, deps: LinkDeps) -
                 entries += [e for e in rosters[g] if e.link_id == link.link_id]
         rows.append({"link_id": link.link_id, "group_id": link.group_id, "platform": link.platform,
                      "for": str(link.for_), "name": link.name, "url": link.url, "status": link.status,
+                     "revoked_at": link.revoked_at.isoformat() if link.revoked_at else None,
                      "expires_at": link.expires_at.isoformat() if link.expires_at else None, "limit": link.limit,
                      "groups": len(link.chat_ids), "joins": len(entries),
                      "still_members": sum(1 for e in entries if e.status == "member"),
