@@ -251,6 +251,13 @@ def test_a_lost_wecom_callback_still_credits_the_link_through_groupchat_get(worl
     assert {m: e.link_id for m, e in world.roster("store-a").items()} == {
         f"wecom:wm{n}": link.link_id for n in range(3)}
     assert world.balance("u_koc")["pending"] == 150
+    # AND a newcomer whose leave callback is lost is found gone at the next mismatch: their invite is cancelled
+    world.wecom.leave("wrA", "wm1")
+    world.wecom.scan(way["config_id"], "wm3", "客3", at + 10)
+    world.deliver("wecom", [WECOM.event(WECOM.change_external_chat("wrA", "add_member", ["wm3"], at + 10, scene="3",
+                                                                   versions=("4", "5")))])
+    assert world.roster("store-a")["wecom:wm1"].status == "left"
+    assert (world.balance("u_koc")["pending"], world.balance("u_koc")["cancelled"]) == (150, 50)
 
 
 def test_links_are_refused_where_they_could_not_tell_who_joined(world):

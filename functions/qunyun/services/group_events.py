@@ -203,10 +203,12 @@ def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, e
 
 def _reconciled(tenant_id: str, group_id: str, change: RosterChange, link: Link | None,
                 deps: GroupEventDeps) -> None:
-    """A change groupchat/get shows: a member it lists came through the join way its `state` names, if any."""
+    """A change groupchat/get shows: a member it lists came through the join way its `state` names, if any; a
+    member gone from it left before the event at the latest, which cancels a held invite still due after that."""
     at = change.since or change.at
     if change.status != "member" or link is None or not link.usable_at(at):
-        deps.roster.apply(tenant_id, group_id, change)
+        if deps.roster.apply(tenant_id, group_id, change) and change.status == "left" and deps.links is not None:
+            deps.links.left(tenant_id, group_id, change.member_id, at)
         return
     deps.roster.apply(tenant_id, group_id, replace(change, link_id=link.link_id, link_for=str(link.for_)))
     deps.links.invited(tenant_id, link, change.member_id, group_id, at)
