@@ -37,6 +37,7 @@ from qunyun_ops import demo_dates
 from qunyun_ops.demo_console import console_demo
 from qunyun_ops.demo_guard import guard_demo, set_group_rules
 from qunyun_ops.demo_inbound import inbound_demo
+from qunyun_ops.demo_links import links_demo
 from qunyun_ops.demo_robots import CORP_ID, CORP_SECRET, DemoRobots
 from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
@@ -427,7 +428,7 @@ def flash_demo(port: int, secret: str) -> None:
     print(f"an after-sales purchase in it (within the 7-day grace): HTTP {status} {body.get('status')}")
 
 
-PARTS = ("points", "briefs", "mall", "reminders", "flash", "inbound", "guard", "console")
+PARTS = ("points", "briefs", "mall", "reminders", "flash", "inbound", "links", "guard", "console")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
             flash_demo(state["port"], secret)
         if "inbound" in parts:
             inbound_demo(state["port"], TENANT, robots, qunyun, step)
+        if "links" in parts:
+            links_demo(state["port"], TENANT, robots, qunyun, step, (CORP_ID, CORP_SECRET))
         if "guard" in parts:
             guard_demo(state["port"], TENANT, robots, qunyun, step, DEMO)
         if "console" in parts:

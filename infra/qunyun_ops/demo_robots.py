@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from qunyun_ops.demo_links import DemoJoinLinks
 from qunyun_ops.demo_wecom import DemoWecom
 
 PLATFORMS = ("wecom", "dingtalk", "feishu", "slack", "telegram")
@@ -53,6 +54,7 @@ class DemoRobots:
         self.received: list[Received] = []
         self.moderated: list[tuple[str, str, str]] = []  # (Telegram method, chat, message or user id)
         self.wecom = DemoWecom(CORP_ID, CORP_SECRET)
+        self.links = DemoJoinLinks(self.wecom)  # WeCom's join ways and Telegram's invite links (demo_links.py)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -66,7 +68,7 @@ class DemoRobots:
         return {f"QUNYUN_{p.upper()}_BASE_URL": self.base_url for p in PLATFORMS}
 
     def _answer(self, method: str, path: str, query: dict[str, str], body: dict) -> tuple[int, dict]:
-        answered = self.wecom.answer(method, path, query, body)
+        answered = self.links.answer(method, path, query, body) or self.wecom.answer(method, path, query, body)
         if answered is not None:
             return answered
         if method == "POST" and path == "/cgi-bin/webhook/send":
@@ -117,6 +119,12 @@ class DemoRobots:
                 self.wfile.write(payload)
 
             do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except ConnectionResetError:
+                    pass  # a function's kept-alive client went away as the stack stopped
 
             def log_message(self, *args: object) -> None:
                 pass

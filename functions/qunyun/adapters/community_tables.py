@@ -58,6 +58,8 @@ class RosterItem(_CommunityItem):
     joined_at = UTCDateTimeAttribute(null=True)
     joined_how = UnicodeAttribute(null=True)
     invite_link = UnicodeAttribute(null=True)
+    link_id = UnicodeAttribute(null=True)  # the qunyun join link that brought the member
+    link_for = UnicodeAttribute(null=True)  # what it is for: store:ID | rep:ID | member:ID | campaign:NAME
     left_at = UTCDateTimeAttribute(null=True)
     left_how = UnicodeAttribute(null=True)
     # The time of the event that last changed the entry: every write is conditional on being later.

@@ -45,6 +45,7 @@ class MemberJoined(_Event):
     how: Literal["invited", "link", "qr", "unknown"] = "unknown"
     inviter: str | None = None
     invite_link: str | None = None  # the link's URL or name, where the platform says which was used
+    invite_url: str | None = None  # the link's URL itself (Telegram), which names a qunyun join link
 
 
 class MemberLeft(_Event):

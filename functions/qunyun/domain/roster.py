@@ -24,6 +24,8 @@ class RosterChange:
     invite_link: str | None = None
     since: datetime | None = None  # when the platform says it happened, where not at the event's time
     role: str | None = None  # owner or admin, where the platform's join says so
+    link_id: str | None = None  # the qunyun join link that brought the member (domain/links.py)
+    link_for: str | None = None  # and what it is for: store:ID | rep:ID | member:ID | campaign:NAME
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class RosterEntry:
     left_how: str | None
     changed_at: datetime
     role: str | None = None  # owner or admin where the platform's events said so (the guard's exemptions)
+    link_id: str | None = None
+    link_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class PlatformMember:
     name: str | None
     joined_at: datetime | None
     how: str
+    state: str | None = None  # WeCom: the `state` of the join way (群活码) the member came through
 
 
 def reconcile(platform: str, present: list[RosterEntry], listed: list[PlatformMember], at: datetime

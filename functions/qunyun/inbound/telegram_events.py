@@ -32,7 +32,8 @@ def _chat_member(common: dict, update: dict) -> list[GroupEvent]:
         inviter = (update.get("from") or {}).get("id")
         how = "link" if link else ("invited" if inviter and inviter != user["id"] else "unknown")
         return [MemberJoined(**common, members=[_member(user, role)], how=how, invite_link=link.get("name") or
-                             link.get("invite_link"), inviter=str(inviter) if how == "invited" else None)]
+                             link.get("invite_link"), invite_url=link.get("invite_link") or None,
+                             inviter=str(inviter) if how == "invited" else None)]
     if now and was and ROLES.get(old.get("status")) != role:  # promoted, demoted or made the owner
         return [RoleChanged(**common, members=[_member(user, role)])]
     if was and not now:
