@@ -15,6 +15,7 @@ from qunyun.domain.group_events import GROUP_EVENT
 from qunyun.services.group_events import GroupEventDeps, process_batch
 from qunyun.services.guard import guard_messages
 from qunyun.services.guard_deps import guard_deps
+from qunyun.services.link_joins import LinkJoinDeps, LinkJoins
 from qunyun.settings import get_settings
 
 logger = Logger()
@@ -53,15 +54,34 @@ def default_deps() -> GroupEventDeps:
         return tenant.timezone if tenant else DEFAULT_TIMEZONE
 
     directory = ChatDirectory()
+    ledger = PointsLedger()
     return GroupEventDeps(directory=directory, roster=RosterStore(), activity=ActivityStore(),
                           unmapped=UnmappedStore(), connections=ConnectionStore(), timezone=timezone,
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
                           clock=lambda: datetime.now(UTC), welcome_window=WelcomeWindows(WelcomeStore()),
                           guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)),
                           # The tenant as stored now, so a change of its check-in keywords applies at once.
-                          checkins=CheckinDeps(tenant=tenants.get, ledger=PointsLedger(),
+                          checkins=CheckinDeps(tenant=tenants.get, ledger=ledger,
                                                reply=PushQueue(settings.push_queue_url).send_later
-                                               if settings.push_queue_url else None))
+                                               if settings.push_queue_url else None),
+                          links=link_joins(tenants, ledger))
+
+
+def link_joins(tenants, ledger) -> LinkJoins:
+    """Join links' side of group events: attribution, held invite points, groups WeCom opens for a full link."""
+    from qunyun.adapters.flash import FlashRepository
+    from qunyun.adapters.groups import GroupRepository
+    from qunyun.adapters.link_platforms import LinkPlatforms
+    from qunyun.adapters.links import LinkStore
+    from qunyun.adapters.secrets import secret_store
+
+    settings = get_settings()
+    platforms = LinkPlatforms(secret_store(settings), settings.wecom_base_url, settings.telegram_base_url)
+    flash = FlashRepository()
+    return LinkJoins(LinkJoinDeps(
+        links=LinkStore(), wecom_chat=platforms.group_chat, tenant=tenants.get, ledger=ledger,
+        groups=GroupRepository(), clock=lambda: datetime.now(UTC),
+        flash_ends=lambda t, g, ends_at, now: flash.add_new(t, [(g, ends_at)], now)))
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     dingtalk_base_url: str = "https://oapi.dingtalk.com"
     slack_base_url: str = "https://hooks.slack.com"
     telegram_base_url: str = "https://api.telegram.org"
+    # Slack's Web API (chat.delete, conversations.kick): another host than its incoming webhooks'.
+    slack_api_base_url: str = "https://slack.com"
     channel_timeout_seconds: float = 10.0
     # Where InboundApi queues group events for ProcessGroupEvents (template.yaml sets GROUP_EVENT_QUEUE_URL).
     group_event_queue_url: str | None = None
@@ -77,7 +79,7 @@ def get_settings() -> Settings:
 def _channel_settings(env) -> dict:
     """QUNYUN_WECOM_BASE_URL and friends; only those set, so the defaults stay in one place."""
     out: dict = {f"{name}_base_url": env[f"QUNYUN_{name.upper()}_BASE_URL"].rstrip("/")
-                 for name in ("wecom", "feishu", "dingtalk", "slack", "telegram")
+                 for name in ("wecom", "feishu", "dingtalk", "slack", "telegram", "slack_api")
                  if env.get(f"QUNYUN_{name.upper()}_BASE_URL")}
     if env.get("QUNYUN_CHANNEL_TIMEOUT_SECONDS"):
         out["channel_timeout_seconds"] = float(env["QUNYUN_CHANNEL_TIMEOUT_SECONDS"])

@@ -8,8 +8,9 @@ one mass-send task per owner), lets one owner confirm some groups, fires FollowU
 sent, both owners reminded) and the evening brief (skipped for quota in the customer groups), runs the mall,
 announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
 outbox, its final report), hears a Telegram group (a join, check-ins granting points and answered once, the
-roster), prints a login link to the web console and saves a screenshot of each of its pages, then stops the stack
-and checks that nothing is left running.
+roster), guards the groups (an ad warned then removed, a DingTalk removal tasked, the weekly sweep's list),
+prints a login link to the web console and saves a screenshot of each of its pages, then stops the stack and
+checks that nothing is left running.
 
 The stack runs without its scheduler: every scheduled function is fired at the time the demo shows. Its
 channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py, with WeCom's customer-group API in
@@ -34,7 +35,9 @@ from zoneinfo import ZoneInfo
 
 from qunyun_ops import demo_dates
 from qunyun_ops.demo_console import console_demo
+from qunyun_ops.demo_guard import guard_demo, set_group_rules
 from qunyun_ops.demo_inbound import inbound_demo
+from qunyun_ops.demo_links import links_demo
 from qunyun_ops.demo_robots import CORP_ID, CORP_SECRET, DemoRobots
 from qunyun_ops.env import OUTBOX_DIR
 from qunyun_ops.local.dynamodb import free_port
@@ -425,7 +428,7 @@ def flash_demo(port: int, secret: str) -> None:
     print(f"an after-sales purchase in it (within the 7-day grace): HTTP {status} {body.get('status')}")
 
 
-PARTS = ("points", "briefs", "mall", "reminders", "flash", "inbound", "console")
+PARTS = ("points", "briefs", "mall", "reminders", "flash", "inbound", "links", "guard", "console")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -457,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         created = json.loads(qunyun("tenants", "create", TENANT, "--name", "一茶一会 Tea Club", "--local",
                                     "--json").stdout)
         secret = created["webhook_secret"]
+        if "guard" in parts:
+            set_group_rules(qunyun, step, DEMO, TENANT)
 
         step("Import a CSV with bad rows: nothing is imported, every bad row is named")
         bad = qunyun("groups", "import", str(DEMO / "groups_bad.csv"), "--tenant", TENANT, "--local", check=False)
@@ -489,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
             flash_demo(state["port"], secret)
         if "inbound" in parts:
             inbound_demo(state["port"], TENANT, robots, qunyun, step)
+        if "links" in parts:
+            links_demo(state["port"], TENANT, robots, qunyun, step, (CORP_ID, CORP_SECRET))
+        if "guard" in parts:
+            guard_demo(state["port"], TENANT, robots, qunyun, step, DEMO)
         if "console" in parts:
             console_demo(state["port"], TENANT, qunyun, step)
     finally:

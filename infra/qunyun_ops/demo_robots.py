@@ -1,6 +1,7 @@
 """The demo's stand-in for the chat platforms: one small HTTP server on 127.0.0.1 that answers as a WeCom group
 robot, a DingTalk robot, a Feishu bot and a Telegram bot accept a message, and records what each robot received; WeCom's
 customer-group mass-send API is answered by its own stand-in (demo_wecom.py) on the same base URL, as on WeCom.
+It also answers the guard's Telegram calls (deleteMessage, banChatMember, unbanChatMember) and records them.
 
 The demo points the local stack's channels at it (QUNYUN_WECOM_BASE_URL and friends), so the demo groups'
 robots "receive" their briefs without anything leaving the machine. It checks nothing (tests/fakes/ holds
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from qunyun_ops.demo_links import DemoJoinLinks
 from qunyun_ops.demo_wecom import DemoWecom
 
 PLATFORMS = ("wecom", "dingtalk", "feishu", "slack", "telegram")
 CORP_ID, CORP_SECRET = "ww-demo-tea", "demo-corp-secret"  # the demo tenant's corp and 客户联系 secret
+MODERATION = ("deleteMessage", "banChatMember", "unbanChatMember")  # the Telegram calls of the guard
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class DemoRobots:
 
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.moderated: list[tuple[str, str, str]] = []  # (Telegram method, chat, message or user id)
         self.wecom = DemoWecom(CORP_ID, CORP_SECRET)
+        self.links = DemoJoinLinks(self.wecom)  # WeCom's join ways and Telegram's invite links (demo_links.py)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -63,7 +68,7 @@ class DemoRobots:
         return {f"QUNYUN_{p.upper()}_BASE_URL": self.base_url for p in PLATFORMS}
 
     def _answer(self, method: str, path: str, query: dict[str, str], body: dict) -> tuple[int, dict]:
-        answered = self.wecom.answer(method, path, query, body)
+        answered = self.links.answer(method, path, query, body) or self.wecom.answer(method, path, query, body)
         if answered is not None:
             return answered
         if method == "POST" and path == "/cgi-bin/webhook/send":
@@ -78,6 +83,11 @@ class DemoRobots:
         if method == "POST" and path.startswith("/bot") and path.endswith("/sendMessage"):
             self._keep("telegram_bot", str(body.get("chat_id", "")), body)
             return 200, {"ok": True, "result": {"message_id": len(self.received)}}
+        if method == "POST" and path.startswith("/bot") and path.rsplit("/", 1)[1] in MODERATION:
+            with self._lock:  # the guard's calls: what it deleted, and whom it removed
+                self.moderated.append((path.rsplit("/", 1)[1], str(body.get("chat_id", "")),
+                                       str(body.get("message_id") or body.get("user_id") or "")))
+            return 200, {"ok": True, "result": True}
         return 404, {"errcode": 404, "errmsg": "the demo robots do not serve this"}
 
     def _keep(self, platform: str, robot: str, body: dict) -> None:
@@ -109,6 +119,12 @@ class DemoRobots:
                 self.wfile.write(payload)
 
             do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except ConnectionResetError:
+                    pass  # a function's kept-alive client went away as the stack stopped
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -74,6 +74,11 @@ class DemoWecom:
                 return _error(42001, "access_token expired")
             return routes[api](body)
 
+    def token_valid(self, token: str) -> bool:
+        """Whether `gettoken` issued this access token and it has not expired (other stand-ins check it too)."""
+        with self._lock:
+            return self._tokens.get(token, 0.0) > time.time()
+
     def _gettoken(self, query: dict[str, str]) -> tuple[int, dict]:
         if query.get("corpid") != self.corp_id:
             return _error(40013, "invalid corpid")

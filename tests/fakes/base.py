@@ -145,7 +145,7 @@ class FakeServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+            do_GET = do_POST = do_DELETE = _serve  # noqa: N815 - http.server's naming
 
             def log_message(self, *args):
                 pass

@@ -1,4 +1,5 @@
-"""Fake DingTalk custom robot: `POST /robot/send?access_token=X&timestamp=T&sign=S` (reference/channels.md)."""
+"""Fake DingTalk: the custom robot, `POST /robot/send?access_token=X&timestamp=T&sign=S` (reference/channels.md),
+and the app API calls of the guard (fakes/dingtalk_app.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hmac
 from dataclasses import dataclass
 
 from fakes.base import Answer, FakeServer, RateWindow, Request, json_or_none
+from fakes.dingtalk_app import DingtalkApp
 
 SIGNATURE_WINDOW_MS = 3600 * 1000
 THROTTLE_SECONDS = 600  # a robot over 20 a minute is throttled for 10 minutes
@@ -39,9 +41,10 @@ def expected_sign(timestamp_ms: str, secret: str) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
-class FakeDingtalkRobot(FakeServer):
+class FakeDingtalkRobot(DingtalkApp, FakeServer):
     def __init__(self, clock=None):
         super().__init__(clock)
+        self._init_app()
         self.robots: dict[str, Robot] = {}
         self.revoked: set[str] = set()
         self.received: list[Accepted] = []
@@ -56,6 +59,9 @@ class FakeDingtalkRobot(FakeServer):
         self.revoked.add(token)
 
     def handle(self, request: Request) -> Answer:
+        app = self.handle_app(request)
+        if app is not None:
+            return app
         if request.method != "POST" or request.path != "/robot/send":
             return Answer(404, "not found")
         robot = self.robots.get(request.query.get("access_token", ""))

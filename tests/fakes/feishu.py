@@ -1,4 +1,5 @@
-"""Fake Feishu custom bot: `POST /open-apis/bot/v2/hook/{token}` (reference/channels.md)."""
+"""Fake Feishu: the custom bot, `POST /open-apis/bot/v2/hook/{token}` (reference/channels.md), and the Open API
+calls of the guard (fakes/feishu_app.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hmac
 from dataclasses import dataclass, field
 
 from fakes.base import Answer, FakeServer, RateWindow, Request, json_or_none
+from fakes.feishu_app import FeishuApp
 
 BODY_LIMIT = 20 * 1024
 SIGNATURE_WINDOW = 3600
@@ -47,9 +49,10 @@ def visible_text(msg_type: str, content: dict) -> str:
     return "\n".join(lines)
 
 
-class FakeFeishuBot(FakeServer):
+class FakeFeishuBot(FeishuApp, FakeServer):
     def __init__(self, clock=None):
         super().__init__(clock)
+        self._init_app()
         self.bots: dict[str, Bot] = {}
         self.revoked: set[str] = set()
         self.received: list[Accepted] = []
@@ -67,6 +70,9 @@ class FakeFeishuBot(FakeServer):
         self.force(error(11232, "frequency limited psm[lark.oapi.app_platform_runtime]appID[1]"), seconds)
 
     def handle(self, request: Request) -> Answer:
+        app = self.handle_app(request)
+        if app is not None:
+            return app
         prefix = "/open-apis/bot/v2/hook/"
         if request.method != "POST" or not request.path.startswith(prefix):
             return Answer(404, "404 page not found")

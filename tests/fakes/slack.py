@@ -1,10 +1,12 @@
-"""Fake Slack incoming webhook: `POST /services/T…/B…/X…` (reference/channels.md)."""
+"""Fake Slack: the incoming webhook, `POST /services/T…/B…/X…` (reference/channels.md), and the Web API calls
+of the guard (fakes/slack_api.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from fakes.base import Answer, FakeServer, RateWindow, Request, json_or_none
+from fakes.slack_api import SlackApi
 
 TEXT_LIMIT = 40_000  # longer text is truncated, not refused
 SECTION_LIMIT = 3_000
@@ -19,9 +21,10 @@ class Accepted:
     at: float
 
 
-class FakeSlackWebhook(FakeServer):
+class FakeSlackWebhook(SlackApi, FakeServer):
     def __init__(self, clock=None):
         super().__init__(clock)
+        self._init_api()
         self.hooks: set[str] = set()
         self.revoked: set[str] = set()
         self.received: list[Accepted] = []
@@ -35,6 +38,9 @@ class FakeSlackWebhook(FakeServer):
         self.revoked.add(path)
 
     def handle(self, request: Request) -> Answer:
+        api = self.handle_api(request)
+        if api is not None:
+            return api
         path = request.path.removeprefix("/services/")
         if request.method != "POST" or path not in self.hooks:
             return Answer(404, "no_service")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -83,6 +84,7 @@ class FakeTelegramBot(FakeServer):
         self.unbans: list[tuple[str, str]] = []
         self.banned: set[tuple[str, str]] = set()
         self.refusals: dict[str, str] = {}
+        self.invite_links: dict[str, dict] = {}  # URL → the ChatInviteLink
 
     def add_bot(self, token: str) -> None:
         self.tokens.add(token)
@@ -142,6 +144,8 @@ class FakeTelegramBot(FakeServer):
             return self._set_webhook(token, json_or_none(request))
         if method in ("deleteMessage", "banChatMember", "unbanChatMember"):
             return self._moderate(method, json_or_none(request))
+        if method in ("createChatInviteLink", "revokeChatInviteLink"):
+            return self._invite_link(method, json_or_none(request))
         if method != "sendMessage":
             return error(404, "Not Found: method not found")
         body = json_or_none(request)
@@ -171,3 +175,34 @@ class FakeTelegramBot(FakeServer):
         self.received.append(accepted)
         return Answer(200, {"ok": True, "result": {"message_id": accepted.message_id, "chat": {"id": chat_id},
                                                    "date": int(now), "text": text}})
+
+    def _invite_link(self, method: str, body) -> Answer:
+        """createChatInviteLink (name ≤ 32, member_limit 1-99999, expire_date in the future) and
+        revokeChatInviteLink; the bot must be an administrator of a chat it knows."""
+        if not isinstance(body, dict) or str(body.get("chat_id", "")) not in self.chats:
+            return error(400, "Bad Request: chat not found")
+        if method in self.refusals:
+            return error(400, f"Bad Request: {self.refusals[method]}")
+        chat = str(body["chat_id"])
+        if method == "revokeChatInviteLink":
+            link = self.invite_links.get(str(body.get("invite_link", "")))
+            if link is None or link["chat_id"] != chat:
+                return error(400, "Bad Request: INVITE_HASH_EXPIRED")
+            link["is_revoked"] = True
+            return Answer(200, {"ok": True, "result": {k: v for k, v in link.items() if k != "chat_id"}})
+        if len(str(body.get("name") or "")) > 32:
+            return error(400, "Bad Request: invite link name is too long")
+        limit = body.get("member_limit")
+        if limit is not None and not (isinstance(limit, int) and 1 <= limit <= 99999):
+            return error(400, "Bad Request: member limit must be between 1 and 99999")
+        expire = body.get("expire_date")
+        if expire is not None and int(expire) <= self.clock():
+            return error(400, "Bad Request: EXPIRE_DATE_INVALID")
+        url = f"https://t.me/+{secrets.token_urlsafe(12)}"
+        link = {"invite_link": url, "creator": {"id": 1, "is_bot": True, "first_name": "qunyun"},
+                "creates_join_request": False, "is_primary": False, "is_revoked": False, "chat_id": chat,
+                **({"name": body["name"]} if body.get("name") else {}),
+                **({"member_limit": limit} if limit is not None else {}),
+                **({"expire_date": int(expire)} if expire is not None else {})}
+        self.invite_links[url] = link
+        return Answer(200, {"ok": True, "result": {k: v for k, v in link.items() if k != "chat_id"}})

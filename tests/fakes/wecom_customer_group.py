@@ -72,6 +72,11 @@ class FakeWecomCustomerGroups(FakeServer):
         # template_id → {"corp": corp id, "text": text.content, "notify": notify, "edits": n}
         self.welcome_templates: dict[str, dict] = {}
         self.statistics: dict[tuple[str, int], dict[str, int]] = {}  # (owner, day start) → that day's figures
+        self.chat_names: dict[str, str] = {}
+        self.chat_owners: dict[str, str] = {}
+        # Join ways (群活码): config id → add_join_way's parameters, chat_id_list growing as WeCom opens groups.
+        self.join_ways: dict[str, dict] = {}
+        self.room_capacity = 200  # members a customer group takes before a join way moves on to the next
         self._ids = itertools.count(1)
 
     # --- setup and the owner's side ------------------------------------------------------------------------------
@@ -126,7 +131,9 @@ class FakeWecomCustomerGroups(FakeServer):
                   "remind_groupmsg_send": self._remind, "cancel_groupmsg_send": self._cancel,
                   "groupchat/get": self._groupchat_get, "group_welcome_template/add": self._welcome_add,
                   "group_welcome_template/edit": self._welcome_edit,
-                  "groupchat/statistic_group_by_day": self._statistic_by_day}
+                  "groupchat/statistic_group_by_day": self._statistic_by_day,
+                  "groupchat/add_join_way": self._add_join_way, "groupchat/get_join_way": self._get_join_way,
+                  "groupchat/del_join_way": self._del_join_way}
         if request.method != "POST" or api not in routes:
             return Answer(404, "not found")
         token = request.query.get("access_token")
@@ -226,8 +233,10 @@ class FakeWecomCustomerGroups(FakeServer):
         member_list = [{"type": 2, "invitor": {"userid": "owner"}, **m} for m in members]
         if not body.get("need_name"):
             member_list = [{k: v for k, v in m.items() if k != "name"} for m in member_list]
+        chat = str(body["chat_id"])
         return Answer(200, {"errcode": 0, "errmsg": "ok", "group_chat": {
-            "chat_id": body["chat_id"], "name": "group", "owner": "owner", "create_time": 1700000000,
+            "chat_id": chat, "name": self.chat_names.get(chat, "group"), "owner": self._owner_of(chat),
+            "create_time": 1700000000,
             "member_list": member_list, "admin_list": [], "member_version": version}})
 
     @staticmethod
@@ -287,3 +296,76 @@ class FakeWecomCustomerGroups(FakeServer):
     def calls(self, api: str) -> int:
         """Requests made to one API (`remind_groupmsg_send`, ...), answered or refused."""
         return sum(1 for r in self.requests if r.path.endswith(f"/{api}"))
+
+    # --- join ways (群活码): add_join_way, get_join_way, del_join_way, and a customer scanning the QR code -------
+
+    def _owner_of(self, chat_id: str) -> str:
+        return self.chat_owners.get(chat_id) or next(
+            (u for u, chats in self.owners.items() if chat_id in chats), "owner")
+
+    def _known_chat(self, chat_id: str) -> bool:
+        return chat_id in self.groupchats or any(chat_id in chats for chats in self.owners.values())
+
+    def _add_join_way(self, body: dict) -> Answer:
+        if body.get("scene") not in (1, 2):
+            return error(40058, "scene must be 1 (mini program) or 2 (QR code)")
+        chats = body.get("chat_id_list")
+        if not isinstance(chats, list) or not 1 <= len(chats) <= 5:
+            return error(40058, "chat_id_list holds 1 to 5 customer groups")
+        if any(not self._known_chat(str(c)) for c in chats):
+            return error(40050, "chat not exist")
+        if len(str(body.get("state") or "")) > 30:
+            return error(40058, "state is at most 30 characters")
+        if body.get("auto_create_room", 1) and len(str(body.get("room_base_name") or "")) > 40:
+            return error(40058, "room_base_name is at most 40 characters")
+        config_id = secrets.token_hex(16)
+        self.join_ways[config_id] = {
+            "config_id": config_id, "scene": body["scene"], "remark": str(body.get("remark") or "")[:30],
+            "auto_create_room": int(body.get("auto_create_room", 1)), "room_base_name": body.get("room_base_name"),
+            "room_base_id": int(body.get("room_base_id") or 1), "chat_id_list": [str(c) for c in chats],
+            "state": str(body.get("state") or ""), "created": 0}
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "config_id": config_id})
+
+    def _get_join_way(self, body: dict) -> Answer:
+        way = self.join_ways.get(str(body.get("config_id", "")))
+        if way is None:
+            return error(40058, "invalid config_id")
+        shown = {k: v for k, v in way.items() if k != "created"}
+        if way["scene"] == 2:
+            shown["qr_code"] = f"https://wework.qpic.cn/wwpic/{way['config_id'][:12]}/0"
+        return Answer(200, {"errcode": 0, "errmsg": "ok", "join_way": shown})
+
+    def _del_join_way(self, body: dict) -> Answer:
+        if self.join_ways.pop(str(body.get("config_id", "")), None) is None:
+            return error(40058, "invalid config_id")
+        return error(0, "ok")
+
+    def scan(self, config_id: str, userid: str, name: str, at: int) -> tuple[str, bool]:
+        """A customer scans the join way's QR code and joins its first group with room; when all are full and
+        `auto_create_room` is on, WeCom opens `room_base_name`N (owned by the first group's owner) and adds it to
+        the join way. The member is listed with the join way's `state`. Returns (chat id, whether it is new)."""
+        with self.lock:
+            way = self.join_ways[config_id]
+            room = next((c for c in way["chat_id_list"] if len(self.groupchats.get(c, ("", []))[1])
+                         < self.room_capacity), None)
+            created = room is None
+            if created:
+                assert way["auto_create_room"], "the groups are full and the join way opens none"
+                first = way["chat_id_list"][0]
+                room = f"wrAuto{next(self._ids):04d}"
+                self.chat_names[room] = f"{way['room_base_name']}{way['room_base_id'] + way['created']}"
+                self.chat_owners[room] = self._owner_of(first)
+                for chats in self.owners.values():
+                    if first in chats:
+                        chats.add(room)
+                way["created"] += 1
+                way["chat_id_list"].append(room)
+            version, members = self.groupchats.get(room, ("0", []))
+            members = [*members, {"userid": userid, "join_time": at, "join_scene": 3, "name": name,
+                                  "state": way["state"]}]
+            self.groupchats[room] = (str(int(version or 0) + 1), members)
+            return room, created
+
+    def leave(self, chat_id: str, userid: str) -> None:
+        version, members = self.groupchats[chat_id]
+        self.groupchats[chat_id] = (str(int(version) + 1), [m for m in members if m["userid"] != userid])

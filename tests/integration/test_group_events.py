@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import process_group_events
 import pytest
+from inbound_support import sqs_event
 from qunyun.adapters.activity import ActivityStore
 from qunyun.adapters.community_tables import ActivityPageItem, RosterItem
 from qunyun.adapters.groups import GroupRepository
@@ -15,7 +16,7 @@ from qunyun.adapters.roster import RosterStore
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.adapters.unmapped import UnmappedStore
-from qunyun.domain.group_events import GROUP_EVENT, Member, MemberJoined, MemberLeft, Message
+from qunyun.domain.group_events import Member, MemberJoined, MemberLeft, Message
 from qunyun.services.groups import import_groups
 from qunyun.services.roster_view import members
 from qunyun.services.tenants import set_wecom_corp
@@ -32,14 +33,6 @@ def groups(tenant):
     import_groups(tenant.tenant_id, "\n".join(rows), tenants=TenantRepository(), groups=GroupRepository(),
                   secrets=secret_store())
     return tenant
-
-
-def sqs_event(events, ids=None) -> dict:
-    return {"Records": [{"messageId": (ids or {}).get(i, f"m{i}"), "receiptHandle": "r", "body":
-                         GROUP_EVENT.dump_json(e).decode(), "attributes": {"ApproximateReceiveCount": "1"},
-                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                         "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q", "awsRegion": "us-east-1"}
-                        for i, e in enumerate(events)]}
 
 
 def message(tenant, n: int, user: str, at: datetime, chat: str = "-100200", name: str | None = None) -> Message:

@@ -123,3 +123,16 @@ def test_unknown_scheduled_function_is_named(shop):
     stack, _ = shop
     result = stack.cli("local", "run", "NoSuchJob", "--at", "2026-11-25T02:00:00+08:00")
     assert result.returncode == 2 and "SettlePoints" in result.stderr
+
+
+def test_migrate_finds_members_written_by_this_layout_already_moved(shop):
+    # GIVEN the tenant's members, all written by the current layout
+    stack, _ = shop
+    send(shop, event_id="migrate-1", type="checkin", member_id="mover", occurred_at=datetime.now(UTC).isoformat())
+    # WHEN `points migrate` runs, twice
+    runs = [stack.cli("points", "migrate", "--tenant", "tea", "--local") for _ in range(2)]
+    # THEN each says it moved nothing, and every member was already at the new layout
+    for run in runs:
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "Migrated 0 member(s) of tea: 0 guard item(s)" in run.stdout and " already migrated." in run.stdout
+    assert runs[0].stdout == runs[1].stdout

@@ -8,10 +8,11 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import inbound_support
 import process_group_events
 import pytest
 import sweep_inactive
-from fakes.telegram import FakeTelegramBot
+from inbound_support import BOT, CHAT, sqs_event
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.guard_rules import GuardRulesStore
 from qunyun.adapters.secrets import secret_store
@@ -20,7 +21,7 @@ from qunyun.domain.group_events import Member, MemberJoined
 from qunyun.domain.guard_rules import GroupRules
 from qunyun.services.groups import import_groups
 from qunyun.services.guard_rules import RulesCache, set_rules
-from test_guard import BOT, CHAT, HEADER, World, sqs_event
+from test_guard import HEADER, World
 from typer.testing import CliRunner
 
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # a Monday's scheduled run
@@ -28,13 +29,7 @@ RULES = {"guard": {"words": ["加微信"], "exempt": {"members": ["telegram:6"]}
          "sweep": {"mode": "remove", "max_per_run": 2, "silent_days": 7, "min_messages_30d": 3,
                    "newcomer_grace_days": 7, "notice": "长期未发言的群友将被移出。"}}
 
-
-@pytest.fixture
-def telegram():
-    with FakeTelegramBot() as fake:
-        fake.add_bot(BOT)
-        fake.add_chat(CHAT)
-        yield fake
+telegram = inbound_support.telegram  # the shared fixture: a fake Telegram with the group's bot and chat
 
 
 @pytest.fixture

@@ -58,10 +58,14 @@ class RosterItem(_CommunityItem):
     joined_at = UTCDateTimeAttribute(null=True)
     joined_how = UnicodeAttribute(null=True)
     invite_link = UnicodeAttribute(null=True)
+    link_id = UnicodeAttribute(null=True)  # the qunyun join link that brought the member
+    link_for = UnicodeAttribute(null=True)  # what it is for: store:ID | rep:ID | member:ID | campaign:NAME
     left_at = UTCDateTimeAttribute(null=True)
     left_how = UnicodeAttribute(null=True)
     # The time of the event that last changed the entry: every write is conditional on being later.
     changed_at = UTCDateTimeAttribute()
+    role = UnicodeAttribute(null=True)  # owner | admin, where the platform's events say so
+    role_at = UTCDateTimeAttribute(null=True)  # the time of the event that set it: roles too only move forward
 
 
 class GroupStateItem(_CommunityItem):

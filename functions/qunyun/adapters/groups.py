@@ -71,10 +71,12 @@ class GroupRepository:
         attrs = ["group_id", "status", "created_at"]
         return {i.group_id: (i.status, i.created_at) for i in GroupItem.query(tenant_id, attributes_to_get=attrs)}
 
-    def save_many(self, groups: Iterable[Group], progress=None, default_timezone: str | None = None) -> int:
+    def save_many(self, groups: Iterable[Group], progress=None, default_timezone: str | None = None,
+                  register_zones: bool = True) -> int:
         """Writes groups with BatchWriteItem (25 a request; PynamoDB retries unprocessed items), with the slot
         index attributes of each active group (in `default_timezone`, the tenant's, unless it has its own), and
-        registers their timezones for the dispatcher."""
+        registers their timezones for the dispatcher (unless `register_zones` is false: a copy of a group whose
+        zone is registered already)."""
         n, zones = 0, set()
         with GroupItem.batch_write() as batch:
             for group in groups:
@@ -85,7 +87,7 @@ class GroupRepository:
                 n += 1
                 if progress and n % 500 == 0:
                     progress(n)
-        if zones:
+        if zones and register_zones:
             TimezonesItem().update(actions=[TimezonesItem.timezones.add(zones)])
         return n
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError
 
 from qunyun.adapters.community_tables import GuardActionItem, GuardOffenceItem
-from qunyun.domain.guard import Action, Offence
+from qunyun.domain.guard import Action, Offence, action_id
 
 
 def _pk(tenant_id: str) -> str:
@@ -78,6 +78,12 @@ class GuardLog:
             return _action(tenant_id, GuardActionItem.get(_pk(tenant_id), f"A#{action_id}", consistent_read=True))
         except GuardActionItem.DoesNotExist:
             return None
+
+    def removals(self, tenant_id: str, group_id: str, member_id: str) -> list[Action]:
+        """The member's removals in the group (one Query of their action ids' prefix)."""
+        prefix = "A#" + action_id("remove", group_id, member_id, "")
+        items = GuardActionItem.query(_pk(tenant_id), GuardActionItem.sk.startswith(prefix), consistent_read=True)
+        return [_action(tenant_id, i) for i in items]
 
     def actions(self, tenant_id: str) -> list[Action]:
         items = GuardActionItem.query(_pk(tenant_id), GuardActionItem.sk.startswith("A#"), consistent_read=True)

@@ -4,7 +4,7 @@ and these functions say where it lives (the layout is in points_tables.py)."""
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from qunyun.domain.ledger import Guard, JobRun, LotId, Read
 
@@ -158,3 +158,56 @@ def key_of(read: Read) -> Key:
     if read.kind == "stock":
         return stock_pk(t, i, read.part), STOCK_SK
     return record_key(read.kind, t, i)
+
+
+# ---- guards held in the member item --------------------------------------------------------------------
+HELD_KINDS = ("checkin", "cap", "limit")
+HELD_DAYS = 8  # events over 7 days old are refused, and a program-day is at most a day before its UTC date
+_MARK = "@"  # a day's check-in mark among that day's cap counters
+
+
+def held(guard: Guard) -> bool:
+    return guard.kind in HELD_KINDS
+
+
+def held_stored(guards: dict[Guard, int]) -> dict:
+    """Compact for the member item: {"days": {day: {"@": 0, source: granted}}, "limits": {"reward#window": n}}."""
+    days: dict[str, dict[str, int]] = {}
+    limits: dict[str, int] = {}
+    for guard, n in sorted(guards.items(), key=lambda kv: kv[0].parts):
+        if guard.kind == "limit":
+            limits["#".join(guard.parts)] = n
+        else:
+            day, *source = guard.parts
+            days.setdefault(day, {})[source[0] if source else _MARK] = n
+    return {k: v for k, v in (("days", days), ("limits", limits)) if v}
+
+
+def held_read(stored: dict | None) -> dict[Guard, int]:
+    guards: dict[Guard, int] = {}
+    for day, marks in (stored or {}).get("days", {}).items():
+        for name, n in marks.items():
+            guards[Guard.checkin(day) if name == _MARK else Guard.cap(day, name)] = int(n)
+    for name, n in (stored or {}).get("limits", {}).items():
+        reward_id, _, window = name.rpartition("#")
+        guards[Guard.limit(reward_id, window)] = int(n)
+    return guards
+
+
+def held_fresh(guard: Guard, now: datetime) -> bool:
+    """Whether a held guard may still matter: a day's marks for HELD_DAYS, a limit window while it runs
+    (a day or week window keyed by its first day, a month by "YYYY-MM"; "total" always)."""
+    oldest = (now.astimezone(UTC).date() - timedelta(days=HELD_DAYS)).isoformat()
+    if guard.kind != "limit":
+        return guard.parts[0] >= oldest
+    window = guard.parts[-1]
+    if window == "total":
+        return True
+    return window >= (oldest if len(window) == 10 else oldest[:7])
+
+
+def stored_key(read: Read) -> Key:
+    """Where a read is served from: a held guard from its member's item, anything else from its own."""
+    if read.kind == "guard" and held(read.part):
+        return member_key(read.tenant_id, read.id)
+    return key_of(read)

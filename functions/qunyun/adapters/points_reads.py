@@ -77,7 +77,7 @@ class LedgerReads:
 
     def prefetch(self, reads: list[Read]) -> None:
         """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`."""
-        self.prefetch_keys([keys.key_of(r) for r in reads])
+        self.prefetch_keys([keys.stored_key(r) for r in reads])
 
     def prefetch_keys(self, wanted: list[Key]) -> None:
         """Keys read ahead (`ahead`) and not yet used are taken from there instead."""
@@ -92,7 +92,7 @@ class LedgerReads:
         """Reads the items many small changes will need, 100 to a BatchGetItem, for their `prefetch` to take.
         Each item is taken once: a second change needing it (it may have been written since) and every retry
         read it again. Nothing read ahead outlives the block."""
-        self._local.ahead = self._read([keys.key_of(r) for r in reads])
+        self._local.ahead = self._read([keys.stored_key(r) for r in reads])
         try:
             yield
         finally:
@@ -121,7 +121,7 @@ class LedgerReads:
             nickname=item.nickname, balance={p: int(getattr(item, p) or 0) for p in BALANCE_PARTS},
             earned=int(item.earned or 0), streak_days=int(item.streak_days or 0),
             last_checkin=date.fromisoformat(item.last_checkin) if item.last_checkin else None,
-            settled_purchase=bool(item.settled_purchase),
+            settled_purchase=bool(item.settled_purchase), held=keys.held_read(item.held),
         )
 
     def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
@@ -136,6 +136,12 @@ class LedgerReads:
 
     def guard(self, tenant_id: str, member_id: str, guard: Guard) -> int | None:
         """How many a counter guard has granted (0 for a mark); None when it does not exist."""
+        if keys.held(guard):
+            member = self._get(MemberItem, keys.member_key(tenant_id, member_id))
+            held = keys.held_read(member.held) if member is not None else {}
+            if guard in held or member is None or member.layout:
+                return held.get(guard)
+            # A member of the old layout: its guard items stand until `points migrate` moves them.
         item = self._get(GuardItem, (keys.member_pk(tenant_id, member_id), keys.guard_sk(guard)))
         return None if item is None else int(item.granted or 0)
 

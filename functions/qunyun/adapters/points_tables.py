@@ -1,11 +1,13 @@
 """PynamoDB models of the points table: one table, several item kinds, every key a string.
 
     pk                          sk                      item
-    {tenant}#{member}           #BALANCE                MemberItem: balance parts, streak, status, version
+    {tenant}#{member}           #BALANCE                MemberItem: balance parts, streak, status, version,
+                                                        check-in marks, day caps and reward limits
     {tenant}#{member}           E#{time}#{entry_id}     EntryItem: one immutable ledger entry
     {tenant}#{member}           L#{expires_at}          LotItem: available points sharing one expiry instant
     {tenant}#{member}           P#{source}#{id}         LotItem: pending points of one order or invite
-    {tenant}#{member}           G#...                   GuardItem: once-per-day / per-question keys, day caps
+    {tenant}#{member}           G#quiz#...              GuardItem: once-per-question keys (marks and caps
+                                                        of the old layout until `points migrate`)
     {tenant}#EV#{event_id}      #EVENT                  EventItem: idempotency record of a points event
     {tenant}#OR#{order_id}      #ORDER                  OrderItem: what a purchase earned and what was refunded
     {tenant}#IN#{invitee}       #INVITE                 GuardItem: one invite reward per invitee
@@ -101,6 +103,10 @@ class MemberItem(_Item):
     streak_days = NumberAttribute(default=0)
     last_checkin = UnicodeAttribute(null=True)
     settled_purchase = BooleanAttribute(default=False)
+    # Check-in marks, day caps and reward limits (points_keys.held_stored); `layout` 2 once they live here
+    # only (new members, and members `qunyun points migrate` moved): before, guard items are read as well.
+    held = JSONAttribute(null=True)
+    layout = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 

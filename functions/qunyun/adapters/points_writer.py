@@ -1,16 +1,19 @@
-"""Commits a Plan as one TransactWriteItems (PynamoDB TransactWrite): the one write path of the ledger."""
+"""Commits a Plan as one TransactWriteItems (PynamoDB TransactWrite), or an event that changes nothing as its record
+alone: the one write path of the ledger."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.points_tables import (
+    TABLE,
     EntryItem,
     EventItem,
     GuardItem,
@@ -26,6 +29,8 @@ from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWr
 
 def transact(connection: Connection, plan: Plan, now: datetime) -> None:
     """All of the plan or nothing; a lost race raises Contention."""
+    if _record_only(plan):
+        return _save_record(connection, plan, now)
     try:
         with TransactWrite(connection=connection) as tx:
             _write(tx, plan, now)
@@ -36,23 +41,56 @@ def transact(connection: Connection, plan: Plan, now: datetime) -> None:
         raise
 
 
+def _event_item(plan: Plan, now: datetime) -> EventItem:
+    return EventItem(*keys.record_key("event", plan.tenant_id, plan.event.event_id), digest=plan.event.digest,
+                     response=plan.event.response, created_at=now)
+
+
+def _record_only(plan: Plan) -> bool:
+    """An event that changes nothing: a second check-in of the day, a question answered before, a refund or
+    invite already recorded. Such an answer can never turn into another (the mark, question, refund id or
+    invite it found stays), so its record alone is written, one conditional put and no transaction."""
+    others = (plan.purchase, plan.invite, plan.redemption, plan.job, plan.absent_invites, plan.unchanged, plan.stock)
+    # A member's first event makes it a member, whatever it earns: that is a write of the member item.
+    return plan.event is not None and not any(others) and not any(
+        not c.member.exists or any(c.deltas.values()) or c.set or c.entries or c.lots or c.guards or c.cap
+        for c in plan.changes)
+
+
+def _save_record(connection: Connection, plan: Plan, now: datetime) -> None:
+    try:
+        connection.client.put_item(TableName=TABLE, Item=_event_item(plan, now).serialize(),
+                                   ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":  # a twin recorded it: replay
+            raise Contention(["ConditionalCheckFailed"]) from err
+        raise
+
+
 def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
     tenant_id = plan.tenant_id
     if plan.event:
-        tx.save(EventItem(*keys.record_key("event", tenant_id, plan.event.event_id), digest=plan.event.digest,
-                          response=plan.event.response, created_at=now), condition=EventItem.pk.does_not_exist())
+        tx.save(_event_item(plan, now), condition=EventItem.pk.does_not_exist())
     for change in plan.changes:
         _write_member(tx, change, now)
     if plan.purchase:
         _write_purchase(tx, tenant_id, plan.purchase)
     if plan.invite:
         _write_invite(tx, tenant_id, plan.invite)
+    # Every invite moves its invitee's version (or needs the invitee absent): a plan that changes the invitee at
+    # the version it read cannot commit after an invite it did not see, with no check of the invite's own.
+    at_version = {c.member.member_id for c in plan.changes if c.member.exists}
     for invitee_id in plan.absent_invites:
-        tx.condition_check(GuardItem, *keys.record_key("invite", tenant_id, invitee_id),
-                           condition=GuardItem.pk.does_not_exist())
+        if invitee_id not in at_version:
+            tx.condition_check(GuardItem, *keys.record_key("invite", tenant_id, invitee_id),
+                               condition=GuardItem.pk.does_not_exist())
     for m in plan.unchanged:
-        cond = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
-        tx.condition_check(MemberItem, *keys.member_key(m.tenant_id, m.member_id), condition=cond)
+        key = keys.member_key(m.tenant_id, m.member_id)
+        if m.exists:
+            tx.update(MemberItem(*key), actions=[MemberItem.version.set(m.version + 1)],
+                      condition=MemberItem.version == m.version)
+        else:
+            tx.condition_check(MemberItem, *key, condition=MemberItem.pk.does_not_exist())
     for move in plan.stock:
         cond = (StockItem.stock >= -move.units) if move.units < 0 else None
         tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
@@ -77,11 +115,17 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
     for name, value in change.set.items():
         attr = getattr(MemberItem, name)
         actions.append(attr.remove() if value is None else attr.set(value))
+    held = _held_after(change, now)
+    if held is not None:
+        actions.append(MemberItem.held.set(keys.held_stored(held)))
+    if not m.exists:
+        actions.append(MemberItem.layout.set(2))
     condition = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
-        tx.save(GuardItem(pk, keys.guard_sk(guard)), condition=GuardItem.pk.does_not_exist())
-    if change.cap:
+        if not keys.held(guard):
+            tx.save(GuardItem(pk, keys.guard_sk(guard)), condition=GuardItem.pk.does_not_exist())
+    if change.cap and not keys.held(change.cap[0]):
         guard, seen, after = change.cap
         cond = GuardItem.granted == seen
         if seen == 0:  # never counted, or counted back down to zero by a cancellation
@@ -95,6 +139,23 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
         tx.update(LotItem(pk, lot_sk), actions=_lot_actions(pk, lot_sk, lot), condition=cond)
     for entry in change.entries:
         tx.save(_entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
+
+
+def _held_after(change: MemberChange, now: datetime) -> dict | None:
+    """The member's held guards after the change (stale ones dropped), or None when they stay as they are.
+    The member's version condition stands for every one of them: none can change under the plan."""
+    marks = [g for g in change.guards if keys.held(g)]
+    cap = change.cap if change.cap and keys.held(change.cap[0]) else None
+    if not marks and not cap:
+        return None
+    held = {g: n for g, n in change.member.held.items() if keys.held_fresh(g, now)}
+    held.update(dict.fromkeys(marks, 0))
+    if cap:
+        guard, _, after = cap
+        held[guard] = after
+        if after == 0 and guard.kind == "limit":  # a limit counted back to nothing needs no key
+            del held[guard]
+    return held
 
 
 def _write_purchase(tx: TransactWrite, tenant_id: str, order: RecordWrite) -> None:

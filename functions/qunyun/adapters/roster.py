@@ -28,9 +28,12 @@ def _actions(change: RosterChange) -> list:
     if change.name:
         actions.append(RosterItem.name.set(change.name))
     if change.status == "member":
-        actions += [RosterItem.joined_at.set(since), RosterItem.joined_how.set(change.how)]
-        actions.append(RosterItem.invite_link.set(change.invite_link) if change.invite_link
-                       else RosterItem.invite_link.remove())
+        actions += [RosterItem.joined_at.set(since), RosterItem.joined_how.set(change.how),
+                    RosterItem.role.set(change.role) if change.role else RosterItem.role.remove(),
+                    RosterItem.role_at.set(change.at)]
+        for attr, value in ((RosterItem.invite_link, change.invite_link), (RosterItem.link_id, change.link_id),
+                            (RosterItem.link_for, change.link_for)):
+            actions.append(attr.set(value) if value else attr.remove())
     else:
         actions += [RosterItem.left_at.set(since), RosterItem.left_how.set(change.how)]
     return actions
@@ -51,9 +54,36 @@ class RosterStore:
             raise
         return True
 
+    def set_role(self, tenant_id: str, group_id: str, member_id: str, role: str | None, at: datetime) -> bool:
+        """A member's role as of an event, unless a later event set it already. False when nothing changed."""
+        try:
+            RosterItem(_pk(tenant_id, group_id), member_id).update(
+                actions=[RosterItem.member_id.set(member_id), RosterItem.changed_at.set(RosterItem.changed_at | at),
+                         RosterItem.role.set(role) if role else RosterItem.role.remove(), RosterItem.role_at.set(at)],
+                condition=RosterItem.role_at.does_not_exist() | (RosterItem.role_at < at))
+        except UpdateError as err:
+            if conditional_failed(err):
+                return False
+            raise
+        return True
+
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
         return [RosterEntry(i.member_id, i.name, i.status, i.joined_at, i.joined_how, i.left_at, i.left_how,
-                            i.changed_at) for i in RosterItem.query(_pk(tenant_id, group_id))]
+                            i.changed_at, i.role, i.link_id, i.link_for)
+                for i in RosterItem.query(_pk(tenant_id, group_id))]
+
+    def attributed(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
+        """The group's members (present and gone) that a join link brought, with the link and what it is for:
+        what per-store and per-rep figures count (domain/links.py `credited`)."""
+        return [e for e in self.entries(tenant_id, group_id) if e.link_id]
+
+    def left_at(self, tenant_id: str, group_id: str, member_id: str) -> datetime | None:
+        """When the member left the group, while they are out of it."""
+        try:
+            item = RosterItem.get(_pk(tenant_id, group_id), member_id, consistent_read=True)
+        except RosterItem.DoesNotExist:
+            return None
+        return item.left_at if item.status == "left" else None
 
     def member_version(self, tenant_id: str, group_id: str) -> str | None:
         try:

@@ -1,16 +1,20 @@
-"""The guard's platform calls: delete a message, post a warning, remove a member, let a removed member back.
+"""The guard's platform calls: delete a message, post a warning, remove a member, let a removed member back,
+each addressed to the platform of the group's channel (one module per platform: moderation_*.py).
 
-Telegram: deleteMessage, sendMessage, banChatMember then unbanChatMember(only_if_banned) — a removal, not a
-permanent ban (reference/inbound.md §4). The other platforms answer `unsupported`, which the guard turns into
-an operator task with the evidence."""
+A platform or channel without the API answers `unsupported`; the guard records a deletion or warning it could not
+make as failed and turns a removal into an operator task with the evidence."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import httpx
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from qunyun.channels import transport
+from qunyun.channels.moderation_dingtalk import DingtalkModeration
+from qunyun.channels.moderation_feishu import FeishuModeration
+from qunyun.channels.moderation_slack import SlackModeration
+from qunyun.channels.moderation_telegram import TelegramModeration
 from qunyun.domain.guard import Outcome
 
 
@@ -19,51 +23,52 @@ class ModTarget:
     platform: str
     chat_id: str
     secret: str | None  # Telegram: the group's bot token
+    # The platform connection's app credentials (`qunyun connect`): Feishu app_id/app_secret, Slack bot_token,
+    # DingTalk app_key/app_secret.
+    app: Mapping[str, str] = field(default_factory=dict, compare=False)
+    webhook_url: str | None = None  # DingTalk: the group's robot, which posts the warnings
+
+
+class PlatformModeration(Protocol):
+    def delete(self, target: ModTarget, message_id: str) -> Outcome: ...
+    def post(self, target: ModTarget, text: str) -> Outcome: ...
+    def remove(self, target: ModTarget, user_id: str) -> Outcome: ...
+    def restore(self, target: ModTarget, user_id: str) -> Outcome: ...
+
+
+def unsupported(platform: str, what: str) -> Outcome:
+    return Outcome(False, f"qunyun cannot {what} on {platform}", unsupported=True)
 
 
 class Moderation:
-    def __init__(self, telegram_base_url: str, timeout: float = 5.0):
-        self.telegram = telegram_base_url.rstrip("/")
+    """One client per platform, sharing one HTTP client; each built from its platform's base URL."""
+
+    def __init__(self, telegram_base_url: str, *, feishu_base_url: str = "https://open.feishu.cn",
+                 slack_api_base_url: str = "https://slack.com", dingtalk_base_url: str = "https://oapi.dingtalk.com",
+                 timeout: float = 5.0):
         self.client = transport.make_client(timeout)
+        self.platforms: dict[str, PlatformModeration] = {
+            "telegram": TelegramModeration(telegram_base_url, self.client),
+            "feishu": FeishuModeration(feishu_base_url, self.client),
+            "slack": SlackModeration(slack_api_base_url, self.client),
+            "dingtalk": DingtalkModeration(dingtalk_base_url, self.client),
+        }
 
-    def _telegram(self, target: ModTarget, method: str, payload: dict) -> Outcome:
-        if not target.secret:
-            return Outcome(False, "the group has no bot token", unsupported=True)
-        try:
-            resp = self.client.post(f"{self.telegram}/bot{target.secret}/{method}",
-                                    json={"chat_id": target.chat_id, **payload})
-            body = resp.json()
-        except (httpx.HTTPError, ValueError) as e:
-            return Outcome(False, f"Telegram {method} did not answer: {type(e).__name__}")
-        if isinstance(body, dict) and body.get("ok"):
-            return Outcome(True)
-        description = str((body or {}).get("description", resp.status_code))[:200] if isinstance(body, dict) \
-            else str(resp.status_code)
-        return Outcome(False, f"Telegram {method}: {description}")
-
-    def _unsupported(self, target: ModTarget, what: str) -> Outcome:
-        return Outcome(False, f"qunyun cannot {what} on {target.platform} yet", unsupported=True)
+    def _of(self, target: ModTarget) -> PlatformModeration | None:
+        return self.platforms.get(target.platform)
 
     def delete(self, target: ModTarget, message_id: str) -> Outcome:
-        if target.platform == "telegram":
-            return self._telegram(target, "deleteMessage", {"message_id": message_id})
-        return self._unsupported(target, "delete a message")
+        found = self._of(target)
+        return found.delete(target, message_id) if found else unsupported(target.platform, "delete a message")
 
     def post(self, target: ModTarget, text: str) -> Outcome:
-        if target.platform == "telegram":
-            return self._telegram(target, "sendMessage", {"text": text})
-        return self._unsupported(target, "post a warning")
+        found = self._of(target)
+        return found.post(target, text) if found else unsupported(target.platform, "post a warning")
 
     def remove(self, target: ModTarget, user_id: str) -> Outcome:
-        if target.platform != "telegram":
-            return self._unsupported(target, "remove a member")
-        banned = self._telegram(target, "banChatMember", {"user_id": user_id})
-        if not banned.ok:
-            return banned
-        self._telegram(target, "unbanChatMember", {"user_id": user_id, "only_if_banned": True})
-        return banned
+        found = self._of(target)
+        return found.remove(target, user_id) if found else unsupported(target.platform, "remove a member")
 
     def restore(self, target: ModTarget, user_id: str) -> Outcome:
-        if target.platform != "telegram":
-            return self._unsupported(target, "let a removed member back")
-        return self._telegram(target, "unbanChatMember", {"user_id": user_id, "only_if_banned": True})
+        found = self._of(target)
+        return found.restore(target, user_id) if found else unsupported(target.platform, "let a member back")

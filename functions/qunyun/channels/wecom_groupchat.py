@@ -4,6 +4,7 @@ and error classification are the mass-send client's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from qunyun.channels.result import Failure, Outcome
@@ -11,9 +12,21 @@ from qunyun.channels.wecom_customer_group import ApiResult, Corp, WecomCustomerG
 from qunyun.domain.roster import WECOM_JOIN_SCENE, PlatformMember
 
 
+@dataclass(frozen=True)
+class GroupChat:
+    """A customer group as groupchat/get shows it."""
+
+    chat_id: str
+    name: str
+    owner: str
+    member_version: str
+    members: list[PlatformMember]
+
+
 class WecomGroupChats(WecomCustomerGroups):
-    def group_members(self, corp: Corp, chat_id: str) -> ApiResult[tuple[str, list[PlatformMember]]]:
-        """(member_version, members) of a customer group; `need_name` asks for members' names."""
+    def group_chat(self, corp: Corp, chat_id: str) -> ApiResult[GroupChat]:
+        """A customer group with its members (names asked for with `need_name`; each member's `state` is the
+        join way's that brought them)."""
         body = self._call(corp, "groupchat/get", {"chat_id": chat_id, "need_name": 1})
         if isinstance(body, Failure):
             return ApiResult.failed(body)
@@ -23,9 +36,19 @@ class WecomGroupChats(WecomCustomerGroups):
         chat = body.get("group_chat") or {}
         members = [PlatformMember(str(m["userid"]), m.get("group_nickname") or m.get("name"),
                                   datetime.fromtimestamp(int(m["join_time"]), UTC) if m.get("join_time") else None,
-                                  WECOM_JOIN_SCENE.get(int(m.get("join_scene") or 0), "unknown"))
+                                  WECOM_JOIN_SCENE.get(int(m.get("join_scene") or 0), "unknown"),
+                                  str(m["state"]) if m.get("state") else None)
                    for m in chat.get("member_list") or [] if m.get("userid")]
-        return ApiResult(Outcome.delivered, (str(chat.get("member_version") or ""), members))
+        return ApiResult(Outcome.delivered, GroupChat(chat_id, str(chat.get("name") or ""),
+                                                      str(chat.get("owner") or ""),
+                                                      str(chat.get("member_version") or ""), members))
+
+    def group_members(self, corp: Corp, chat_id: str) -> ApiResult[tuple[str, list[PlatformMember]]]:
+        """(member_version, members) of a customer group."""
+        got = self.group_chat(corp, chat_id)
+        if not got.ok:
+            return ApiResult(got.outcome, None, got.retry_after, got.code, got.detail)
+        return ApiResult(Outcome.delivered, (got.data.member_version, got.data.members))
 
     def owner_days(self, corp: Corp, owner: str, first: int, last: int) -> ApiResult[dict[int, dict]]:
         """`groupchat/statistic_group_by_day` of one owner's customer groups from the day starting at Unix time

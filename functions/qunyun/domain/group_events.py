@@ -45,6 +45,7 @@ class MemberJoined(_Event):
     how: Literal["invited", "link", "qr", "unknown"] = "unknown"
     inviter: str | None = None
     invite_link: str | None = None  # the link's URL or name, where the platform says which was used
+    invite_url: str | None = None  # the link's URL itself (Telegram), which names a qunyun join link
 
 
 class MemberLeft(_Event):
@@ -60,6 +61,14 @@ class Message(_Event):
     text: str | None = None  # None where the platform shows that a message was sent but not what it said
 
 
+class RoleChanged(_Event):
+    """Members' roles in the group changed (promoted, demoted, the owner handed over): each member with their role
+    now, None for an ordinary member."""
+
+    kind: Literal["role_changed"] = "role_changed"
+    members: list[Member] = Field(min_length=1)
+
+
 class GroupChanged(_Event):
     kind: Literal["group_changed"] = "group_changed"
     change: str  # the platform's word: change_name, change_owner, chat_updated, ...
@@ -69,6 +78,6 @@ class GroupDismissed(_Event):
     kind: Literal["group_dismissed"] = "group_dismissed"
 
 
-GroupEvent = Annotated[MemberJoined | MemberLeft | Message | GroupChanged | GroupDismissed,
+GroupEvent = Annotated[MemberJoined | MemberLeft | Message | GroupChanged | GroupDismissed | RoleChanged,
                        Field(discriminator="kind")]
 GROUP_EVENT: TypeAdapter[GroupEvent] = TypeAdapter(GroupEvent)

@@ -6,7 +6,8 @@ action already intended does not attempt it again (it may have happened), it bec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -14,14 +15,21 @@ ActionKind = Literal["delete", "warn", "remove", "restore"]
 # intended: written, not yet known to be done; task: for an operator; closed/pardoned: an operator closed it.
 Status = Literal["intended", "done", "failed", "task", "closed", "pardoned"]
 OPEN = ("intended", "task")
+# A removal in one of these stands: made, about to be, or an operator's to make (a pardon undoes it).
+STANDING = ("intended", "done", "task", "closed")
 
-# What each platform allows a bot (reference/inbound.md): removal where an API exists; None means an operator
-# must remove by hand, with the reason they are told.
+# What each platform allows a bot (reference/inbound.md): removal where an API exists; where none does, an
+# operator must remove by hand, with the reason they are told.
 NO_REMOVAL = {
     "wecom": "WeCom has no API that removes a member from a customer group",
-    "dingtalk": "DingTalk removes members by API only from scene groups the app created",
+    "dingtalk": "DingTalk removes members by API only from scene groups (场景群) the app created; this group is "
+                "not tagged scene_group",
 }
-CAN_DELETE = frozenset({"telegram", "feishu", "slack"})  # a bot may recall others' messages (as admin)
+# A DingTalk group the app created from a scene-group template: the operator tags it so in the group CSV, since
+# neither the robot's callback nor the group events say which kind a group is.
+SCENE_GROUP_TAG = "scene_group"
+# Where the guard tries to delete an offending message and records the answer (DingTalk's is always "no API").
+CAN_DELETE = frozenset({"telegram", "feishu", "slack", "dingtalk"})
 CAN_RESTORE = frozenset({"telegram"})  # unbanChatMember lets a removed member come back
 
 
@@ -57,6 +65,13 @@ class Action:
     evidence: str = ""  # the offending text, for tasks and the log
 
 
+def no_removal(platform: str, tags: tuple[str, ...]) -> str | None:
+    """Why no API can remove a member of this group, or None where one can."""
+    if platform == "dingtalk" and SCENE_GROUP_TAG in tags:
+        return None
+    return NO_REMOVAL.get(platform)
+
+
 def action_id(kind: str, group_id: str, member_id: str, message_id: str) -> str:
     """The same offence always names the same action: a retry finds what the first attempt wrote."""
     return f"{kind}:{group_id}:{member_id}:{message_id}"
@@ -66,6 +81,18 @@ def offences_in_window(offences: list[Offence], offence: Offence, window_days: i
     """How many offences (this one included, pardoned ones not) the member has in the window ending at it."""
     since = offence.at - timedelta(days=window_days)
     return sum(1 for o in offences if not o.pardoned and since < o.at <= offence.at)
+
+
+def removed_already(removals: list[Action], offence: Offence, window_days: int, joined_at: datetime | None,
+                    this_removal: str) -> bool:
+    """Whether a removal for an earlier offence of the window still stands: the member is then not removed (nor
+    warned) again for a later one, unless the roster shows them joining again after that removal."""
+    since = offence.at - timedelta(days=window_days)
+    for r in removals:
+        if r.action_id != this_removal and r.status in STANDING and since < r.at <= offence.at:
+            if joined_at is None or joined_at <= r.at:
+                return True
+    return False
 
 
 def ladder_step(ladder: str, count: int) -> Literal["warn", "remove"]:
@@ -79,10 +106,15 @@ def user_id(member_id: str) -> str:
     return member_id.partition(":")[2]
 
 
+# Characters that would make a member's name a mention (@all, <at user_id="all">, <!channel>), markup or a link on
+# some platform, written full-width: they read the same to members and mean nothing to the platform.
+INERT = str.maketrans({"@": "＠", "<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "#": "＃"})
+
+
 def warning_text(warned: list[tuple[str, str]]) -> str:
-    """One message for a group's warnings of a batch: each member (by name) and the rule they broke; never the
-    offending text or link."""
-    lines = [f"{name}：违反群规（{rule}），已警告；再次违反将被移出本群。" for name, rule in warned]
+    """One message for a group's warnings of a batch: each member (by name, made inert) and the rule they broke;
+    never the offending text or link."""
+    lines = [f"{name.translate(INERT)}：违反群规（{rule}），已警告；再次违反将被移出本群。" for name, rule in warned]
     return "\n".join(["群规提醒 / Group rules reminder:", *lines])
 
 
@@ -108,6 +140,10 @@ class GuardGroup:
     chat_id: str
     owner: str | None
     secret: str | None
+    # The platform connection's app credentials (`qunyun connect`), for the platforms whose moderation calls are
+    # the app's: Feishu, Slack, DingTalk.
+    app: Mapping[str, str] = field(default_factory=dict, compare=False)
+    webhook_url: str | None = field(default=None, compare=False)  # a DingTalk group's robot: where warnings go
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,9 @@ class MemberState:
     streak_days: int = 0
     last_checkin: date | None = None
     settled_purchase: bool = False
+    # The guards kept on the member itself (check-in marks, day caps, reward limits): they change only with
+    # the member, whose version condition guards them, so they cost no item of their own.
+    held: dict[Guard, int] = field(default_factory=dict)
 
     def after(self, deltas: dict[str, int]) -> dict[str, int]:
         return {p: self.balance.get(p, 0) + deltas.get(p, 0) for p in BALANCE_PARTS}

@@ -23,6 +23,9 @@ class RosterChange:
     name: str | None = None
     invite_link: str | None = None
     since: datetime | None = None  # when the platform says it happened, where not at the event's time
+    role: str | None = None  # owner or admin, where the platform's join says so
+    link_id: str | None = None  # the qunyun join link that brought the member (domain/links.py)
+    link_for: str | None = None  # and what it is for: store:ID | rep:ID | member:ID | campaign:NAME
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class RosterEntry:
     left_at: datetime | None
     left_how: str | None
     changed_at: datetime
+    role: str | None = None  # owner or admin where the platform's events said so (the guard's exemptions)
+    link_id: str | None = None
+    link_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class PlatformMember:
     name: str | None
     joined_at: datetime | None
     how: str
+    state: str | None = None  # WeCom: the `state` of the join way (群活码) the member came through
 
 
 def reconcile(platform: str, present: list[RosterEntry], listed: list[PlatformMember], at: datetime

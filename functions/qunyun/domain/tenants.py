@@ -53,6 +53,9 @@ class TenantPolicy(BaseModel):
     checkin_keywords: list[str] = Field(default_factory=lambda: ["签到", "打卡"], max_length=20)
     checkin_reply: bool = True
     checkin_reply_seconds: int = Field(60, ge=10, le=600)
+    # Invite points of a join through a member's link are held this many days, and cancelled if the newcomer
+    # leaves the group before (services/invite_holds.py).
+    invite_hold_days: int = Field(3, ge=0, le=90)
 
     @field_validator("reminder_ladder")
     @classmethod

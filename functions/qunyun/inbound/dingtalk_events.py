@@ -35,12 +35,15 @@ def group_events(tenant_id: str, event: dict) -> list[GroupEvent]:
 
 
 def robot_message(tenant_id: str, payload: dict) -> list[GroupEvent]:
-    """A robot callback: a group message that @-mentions the robot (`conversationType` 2 is a group)."""
+    """A robot callback: a group message that @-mentions the robot (`conversationType` 2 is a group). `isAdmin`
+    marks a sender who is an admin (of the organisation: DingTalk gives no group role here), taken as an admin."""
     sender = payload.get("senderStaffId") or payload.get("senderId")
     if str(payload.get("conversationType")) != "2" or not sender or not payload.get("msgId"):
         return []
     text = (payload.get("text") or {}).get("content") if payload.get("msgtype") == "text" else None
     return [Message(tenant_id=tenant_id, platform="dingtalk", event_id=payload["msgId"],
                     chat_id=payload.get("conversationId") or "", occurred_at=from_unix_ms(payload.get("createAt") or 0),
-                    sender=Member(user_id=str(sender), name=payload.get("senderNick")), message_id=payload["msgId"],
+                    sender=Member(user_id=str(sender), name=payload.get("senderNick"),
+                                  role="admin" if payload.get("isAdmin") is True else None),
+                    message_id=payload["msgId"],
                     text=text.strip() if text else None)]

@@ -1,5 +1,6 @@
 """Feishu's schema-2.0 events as group events (reference/inbound.md §2): messages of group chats (text where
-the app has `im:message.group_msg`, or was @-mentioned), members added and deleted, chats updated and disbanded."""
+the app has `im:message.group_msg`, or was @-mentioned), members added and deleted, chats updated and disbanded.
+A chat updated with a new `owner_id` hands the owner's role over (the only role Feishu's events carry)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from qunyun.domain.group_events import (
     MemberJoined,
     MemberLeft,
     Message,
+    RoleChanged,
 )
 from qunyun.inbound.normalised import from_unix_ms
 
@@ -30,6 +32,18 @@ def _text(message: dict) -> str | None:
         return json.loads(message.get("content") or "{}").get("text")
     except (ValueError, AttributeError):
         return None
+
+
+def _owner_change(common: dict, event: dict) -> list[GroupEvent]:
+    def owner(side: str) -> str | None:
+        ids = (event.get(side) or {}).get("owner_id") or {}
+        return ids.get("open_id") if isinstance(ids, dict) else None
+
+    new, old = owner("after_change"), owner("before_change")
+    if not new or new == old:
+        return []
+    members = [Member(user_id=new, role="owner")] + ([Member(user_id=old)] if old else [])
+    return [RoleChanged(**common | {"event_id": f"{common['event_id']}#owner"}, members=members)]
 
 
 def group_events(tenant_id: str, envelope: dict) -> list[GroupEvent]:
@@ -55,5 +69,5 @@ def group_events(tenant_id: str, envelope: dict) -> list[GroupEvent]:
     if kind == "im.chat.disbanded_v1":
         return [GroupDismissed(**common)]
     if kind == "im.chat.updated_v1":
-        return [GroupChanged(**common, change="chat_updated")]
+        return [GroupChanged(**common, change="chat_updated"), *_owner_change(common, event)]
     return []

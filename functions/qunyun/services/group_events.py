@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from qunyun.domain.activity import Page, Sent, pages
 from qunyun.domain.connections import CHANNELS, ChatGroup
-from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message
+from qunyun.domain.group_events import GroupEvent, MemberJoined, MemberLeft, Message, RoleChanged
+from qunyun.domain.links import Link
 from qunyun.domain.roster import PlatformMember, RosterChange, RosterEntry, reconcile
 from qunyun.domain.welcomes import WELCOME_WINDOW
 from qunyun.services.group_checkins import CheckinDeps, record_checkins
 from qunyun.services.group_welcomes import queue_welcomes
+from qunyun.services.link_joins import LinkJoins
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,10 @@ class Directory(Protocol):
 class Roster(Protocol):
     def apply(self, tenant_id: str, group_id: str, change: RosterChange) -> bool: ...
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]: ...
+    def left_at(self, tenant_id: str, group_id: str, member_id: str) -> datetime | None: ...
     def member_version(self, tenant_id: str, group_id: str) -> str | None: ...
     def set_member_version(self, tenant_id: str, group_id: str, version: str, at: datetime) -> None: ...
+    def set_role(self, tenant_id: str, group_id: str, member_id: str, role: str | None, at: datetime) -> bool: ...
 
 
 class Activity(Protocol):
@@ -64,6 +68,7 @@ class GroupEventDeps:
     guard: Callable[[list[tuple[str, Message]]], set[str]] | None = None
     checkins: CheckinDeps | None = None  # None: messages are counted, never check-ins; no welcome is queued
     welcome_window: Callable[[str], int] = lambda tenant_id: WELCOME_WINDOW  # a tenant's window_seconds
+    links: LinkJoins | None = None  # join links: who brought whom (services/link_joins.py); None: no attribution
 
 
 Keyed = list[tuple[str, GroupEvent]]  # (record id, event)
@@ -127,6 +132,10 @@ def _record_chat(tenant_id: str, platform: str, chat_id: str, events: list[Group
                  deps: GroupEventDeps) -> list[Page]:
     """Applies a chat's joins and leaves to its groups' rosters; returns the activity pages to write."""
     mapped = [g for g in groups if g.channel in CHANNELS[platform]]
+    opened = any(isinstance(e, MemberJoined) or getattr(e, "change", None) == "create" for e in events)
+    if not mapped and platform == "wecom" and opened and deps.links is not None:
+        rolled = deps.links.rollover(tenant_id, chat_id)  # a group WeCom opened for a full join link's groups
+        mapped = [rolled] if rolled else []
     if not mapped:
         deps.unmapped.keep(tenant_id, platform, chat_id, events, deps.clock())
         return []
@@ -154,13 +163,31 @@ def _roster(tenant_id: str, platform: str, chat_id: str, group_id: str, events: 
         if event.member_version:
             _check_version(tenant_id, platform, chat_id, group_id, event, deps)
         if isinstance(event, MemberJoined):
-            for m in event.members:
-                deps.roster.apply(tenant_id, group_id, RosterChange(
-                    m.member_id(platform), "member", event.occurred_at, event.how, m.name, event.invite_link))
+            _joined(tenant_id, platform, chat_id, group_id, event, deps)
         elif isinstance(event, MemberLeft):
             for m in event.members:
-                deps.roster.apply(tenant_id, group_id, RosterChange(
-                    m.member_id(platform), "left", event.occurred_at, event.how, m.name))
+                change = RosterChange(m.member_id(platform), "left", event.occurred_at, event.how, m.name)
+                applied = deps.roster.apply(tenant_id, group_id, change)
+                # Also when a retry finds the leave recorded already: the invite's cancel may not have been.
+                if deps.links is not None and (applied or deps.roster.left_at(
+                        tenant_id, group_id, change.member_id) == event.occurred_at):
+                    deps.links.left(tenant_id, group_id, change.member_id, event.occurred_at)
+        elif isinstance(event, RoleChanged):
+            for m in event.members:
+                deps.roster.set_role(tenant_id, group_id, m.member_id(platform), m.role, event.occurred_at)
+
+
+def _joined(tenant_id: str, platform: str, chat_id: str, group_id: str, event: MemberJoined,
+            deps: GroupEventDeps) -> None:
+    """A join, with the link that brought each member where one did; a `member:` link's inviter earns (held)."""
+    links = deps.links.joined(tenant_id, platform, chat_id, event) if deps.links is not None else {}
+    for m in event.members:
+        link = links.get(m.user_id)
+        deps.roster.apply(tenant_id, group_id, RosterChange(
+            m.member_id(platform), "member", event.occurred_at, event.how, m.name, event.invite_link,
+            role=m.role, link_id=link.link_id if link else None, link_for=str(link.for_) if link else None))
+        if link is not None:
+            deps.links.invited(tenant_id, link, m.member_id(platform), group_id, event.occurred_at)
 
 
 def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, event: GroupEvent,
@@ -175,9 +202,23 @@ def _check_version(tenant_id: str, platform: str, chat_id: str, group_id: str, e
             current, members = listed[0] or current, listed[1]
             # Just before the event, so that the event's own join or leave (and its how) still applies after.
             before = event.occurred_at - timedelta(microseconds=1)
+            links = deps.links.listed(tenant_id, platform, members) if deps.links is not None else {}
             for change in reconcile(platform, deps.roster.entries(tenant_id, group_id), members, before):
-                deps.roster.apply(tenant_id, group_id, change)
+                _reconciled(tenant_id, group_id, change, links.get(change.member_id), deps)
     deps.roster.set_member_version(tenant_id, group_id, current, event.occurred_at)
+
+
+def _reconciled(tenant_id: str, group_id: str, change: RosterChange, link: Link | None,
+                deps: GroupEventDeps) -> None:
+    """A change groupchat/get shows: a member it lists came through the join way its `state` names, if any; a
+    member gone from it left before the event at the latest, which cancels a held invite still due after that."""
+    at = change.since or change.at
+    if change.status != "member" or link is None or not link.usable_at(at):
+        if deps.roster.apply(tenant_id, group_id, change) and change.status == "left" and deps.links is not None:
+            deps.links.left(tenant_id, group_id, change.member_id, at)
+        return
+    deps.roster.apply(tenant_id, group_id, replace(change, link_id=link.link_id, link_for=str(link.for_)))
+    deps.links.invited(tenant_id, link, change.member_id, group_id, at)
 
 
 def _activity(tenant_id: str, platform: str, group_id: str, messages: list[Message], zone: ZoneInfo,

@@ -19,19 +19,22 @@ from qunyun.domain.connections import CHANNELS
 from qunyun.domain.group_events import Message
 from qunyun.domain.guard import (
     CAN_DELETE,
-    NO_REMOVAL,
     Action,
     GuardGroup,
     Offence,
     Outcome,
     action_id,
     ladder_step,
+    no_removal,
     offences_in_window,
+    removed_already,
     rule_name,
     user_id,
     warning_text,
 )
 from qunyun.domain.guard_rules import GroupRules, GuardSection, Hit, Matcher
+from qunyun.domain.member_names import shown_name
+from qunyun.domain.roster import RosterEntry
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class GuardStore(Protocol):
     def finish(self, tenant_id: str, action_id: str, status: str, reason: str, now: datetime) -> None: ...
     def action(self, tenant_id: str, action_id: str) -> Action | None: ...
     def actions(self, tenant_id: str) -> list[Action]: ...
+    def removals(self, tenant_id: str, group_id: str, member_id: str) -> list[Action]: ...
 
 
 class Platforms(Protocol):
@@ -72,6 +76,8 @@ class GuardDeps:
     platforms: Platforms
     top_members: Callable[[str, int], set[str]]  # the tenant's top N members by points (cached)
     clock: Callable[[], datetime]
+    # The member's roster entry (their role, and when they last joined), read only for an offence.
+    member: Callable[[str, str, str], RosterEntry | None] = lambda tenant_id, group_id, member_id: None
 
 
 Keyed = list[tuple[str, Message]]  # (record id, message)
@@ -125,6 +131,10 @@ def _exempt(m: Message, group: GuardGroup, guard: GuardSection, deps: GuardDeps)
         return True
     if "owner" in exempt.roles and group.owner and group.owner == m.sender.user_id:
         return True
+    if exempt.roles:  # a role the roster learned from the platform's events (a message seldom carries one)
+        entry = deps.member(m.tenant_id, group.group_id, member_id)
+        if entry is not None and entry.role in exempt.roles:
+            return True
     return bool(exempt.top_points) and member_id in deps.top_members(m.tenant_id, exempt.top_points)
 
 
@@ -144,17 +154,33 @@ def _offence(m: Message, group: GuardGroup, guard: GuardSection, hit: Hit, warni
 
     if m.platform in CAN_DELETE:
         act(action("delete"), lambda: deps.platforms.delete(group, m.message_id), deps)
+    if _standing_removal(offence, guard, deps):  # recorded (and deleted); the removal made stands for it
+        return
     if ladder_step(guard.ladder, count) == "remove":
         remove(action("remove"), group, deps)
         return
     warn = action("warn")
     if deps.log.intend(warn, deps.clock()) is None:
-        warnings.pending.append((warn, m.sender.name or m.sender.user_id))
+        warnings.pending.append((warn, shown_name(m.sender.name, m.sender.user_id)))
+
+
+def _standing_removal(o: Offence, guard: GuardSection, deps: GuardDeps) -> bool:
+    """A member already removed for an earlier offence of the window (by the guard: the sweep's removals are its
+    own) is not removed or warned again, unless they joined again since."""
+    removals = [r for r in deps.log.removals(o.tenant_id, o.group_id, o.member_id)
+                if not r.message_id.startswith("sweep-")]
+    if not removals:
+        return False
+    entry = deps.member(o.tenant_id, o.group_id, o.member_id)
+    joined_at = entry.joined_at if entry is not None and entry.status == "member" else None
+    return removed_already(removals, o, guard.window_days, joined_at,
+                           action_id("remove", o.group_id, o.member_id, o.message_id))
 
 
 def remove(removal: Action, group: GuardGroup, deps: GuardDeps) -> None:
-    if removal.platform in NO_REMOVAL:
-        act(removal, lambda: Outcome(False, NO_REMOVAL[removal.platform], unsupported=True), deps)
+    reason = no_removal(removal.platform, group.tags)
+    if reason is not None:
+        act(removal, lambda: Outcome(False, reason, unsupported=True), deps)
         return
     act(removal, lambda: deps.platforms.remove(group, user_id(removal.member_id)), deps)
 

@@ -13,12 +13,11 @@ from qunyun.services.guard import ChatGroups, GuardDeps
 
 def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDeps:
     """The guard's rules, records and platform calls; matchers compiled once per tenant and rules version."""
-    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms
+    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms, roster_entry
     from qunyun.adapters.guard_log import GuardLog
     from qunyun.adapters.guard_rules import GuardRulesStore
     from qunyun.adapters.points_ledger import PointsLedger
     from qunyun.adapters.secrets import secret_store
-    from qunyun.channels.moderation import Moderation
     from qunyun.services.boards import TOP, leaderboard
     from qunyun.services.guard_rules import RulesCache
     from qunyun.settings import get_settings
@@ -39,5 +38,13 @@ def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDe
 
     return GuardDeps(directory=directory, groups=GuardGroups(secret_store(settings)),
                      rules=RulesCache(GuardRulesStore()), log=GuardLog(),
-                     platforms=GuardPlatforms(Moderation(settings.telegram_base_url)), top_members=top_members,
-                     clock=lambda: datetime.now(UTC))
+                     platforms=GuardPlatforms(moderation(settings)), top_members=top_members,
+                     clock=lambda: datetime.now(UTC), member=roster_entry)
+
+
+def moderation(settings):
+    """The platforms' moderation clients, at the base URLs the settings give (local fakes in tests)."""
+    from qunyun.channels.moderation import Moderation
+
+    return Moderation(settings.telegram_base_url, feishu_base_url=settings.feishu_base_url,
+                      slack_api_base_url=settings.slack_api_base_url, dingtalk_base_url=settings.dingtalk_base_url)

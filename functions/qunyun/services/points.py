@@ -207,6 +207,29 @@ def plan_invite(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: Memb
     return outcome
 
 
+def plan_held_invite(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange, now: datetime, *,
+                     release_at: datetime) -> Outcome:
+    """An invite heard as a join through the member's link: pending until `release_at` (the join plus the tenant's
+    `invite_hold_days`), when the settle job releases it if the invitee has not left the group meanwhile
+    (services/invite_holds.py cancels it then). Still one reward per invitee, whichever way it came."""
+    rules, day = tenant.rules, str(program_day(event.occurred_at, tenant.timezone))
+    if ledger.invite(tenant.tenant_id, event.invitee_id) is not None:
+        return Outcome(change, reason="already_invited")
+    grant, capped = _capped(change, ledger, rules, "invite", day, rules.invite.points)
+    lot, settle_at = LotId("invite", event.invitee_id), release_at.astimezone(UTC).isoformat()
+    if grant:
+        change.add("pending", grant)
+        change.add("earned", grant)
+        change.lots.append(LotWrite(lot, add=grant, due=settle_at, set={
+            "state": "pending", "settle_at": settle_at, "source_type": "invite", "source_id": event.invitee_id,
+            "invitee_id": event.invitee_id, "group_id": event.group_id}))
+        change.entries.append(_entry(event, change, "pending", event.invitee_id, grant, day, earned=grant))
+    outcome = Outcome(change, pending=grant, capped=capped, releases_at=settle_at)
+    outcome.plan.invite = RecordWrite.new(Invite(event.invitee_id, event.member_id, lot, grant, "pending"),
+                                          "invitee_id")
+    return outcome
+
+
 PLANNERS: dict[str, Callable[..., Outcome]] = {
     "checkin": plan_checkin,
     "quiz_answer": plan_quiz,
@@ -241,8 +264,10 @@ def reads_of(tenant: Tenant, event: PointsEvent) -> list[Read]:
     return reads
 
 
-def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: datetime) -> dict:
-    """Applies one points event exactly once; a repeat of its event_id returns the first result."""
+def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: datetime,
+                planner: Callable[..., Outcome] | None = None) -> dict:
+    """Applies one points event exactly once; a repeat of its event_id returns the first result. `planner`
+    stands in for the event type's own where qunyun itself hears the event (a join through an invite link)."""
     for attempt in range(MAX_ATTEMPTS):
         ledger.prefetch(reads_of(tenant, event))
         stored = ledger.event(tenant.tenant_id, event.event_id)
@@ -263,7 +288,7 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: date
         if event.nickname and event.nickname != member.nickname:
             change.set["nickname"] = event.nickname
         try:
-            outcome = PLANNERS[event.type](tenant, event, ledger, change, now)
+            outcome = (planner or PLANNERS[event.type])(tenant, event, ledger, change, now)
         finally:
             ledger.forget()
         response = outcome.response(event.event_id)

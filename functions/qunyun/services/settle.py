@@ -111,6 +111,8 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
         return 0
     inviter = ledger.member(tenant.tenant_id, invite.inviter_id)
     lot = ledger.lot(tenant.tenant_id, invite.inviter_id, invite.lot)
+    if lot is not None and lot.settle_at:
+        return 0  # an invite held while the invitee stays in the group is released at its own time
     plan.invite = RecordWrite(invitee_id, {"state": "released"})
     if lot is None or lot.state != "pending" or lot.remaining <= 0:
         return 0
@@ -122,6 +124,30 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
                                 lot.remaining, {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
     plan.changes.append(change)
     return 1
+
+
+def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
+    """An invite heard as a join through the inviter's link, held `invite_hold_days`: released to the inviter
+    once the hold is over, unless the invitee left first (which cancelled the lot: nothing to do then)."""
+    ledger, now = run.ledger, run.now
+    change, lot, plan = _start(run, tenant, member_id, lot_id)
+    invite = ledger.invite(tenant.tenant_id, lot_id.name)
+    if lot is None or lot.state != "pending" or lot.remaining <= 0 or not lot.settle_at:
+        change.lots.append(LotWrite(lot_id, clear_due=True))
+        return ledger.commit(plan, now)
+    if datetime.fromisoformat(lot.settle_at) > now:
+        ledger.forget()
+        return None
+    points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
+    change.add("pending", -points)
+    credit(change, points, expires_at(available_at, tenant.rules.expiry, tenant.timezone))
+    change.lots.append(LotWrite.of(lot, add=-points, set={"state": "settled"}, clear_due=True))
+    change.entries.append(Entry(entry_id("release", lot_id.name), "release", "invite", lot_id.name, "system", points,
+                                {k: v for k, v in change.deltas.items() if v}, group_id=lot.group_id))
+    if invite is not None and invite.state == "pending":
+        plan.invite = RecordWrite(lot_id.name, {"state": "released"})
+    plan.job = (run.id, {"invites_released": 1, "points_released": points})
+    ledger.commit(plan, now)
 
 
 def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
@@ -146,6 +172,8 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
 def _reads(tenant_id: str, member_id: str, lot: LotId) -> list[Read]:
     """What settling or expiring a lot reads first: its member, the lot and, for a purchase, the invite."""
     reads = [Read.member(tenant_id, member_id), Read.lot(tenant_id, member_id, lot)]
+    if lot.source == "invite":
+        return reads + [Read("invite", tenant_id, lot.name)]
     return reads + [Read("invite", tenant_id, member_id)] if lot.pending else reads
 
 
@@ -158,7 +186,7 @@ def process_due(run: Run) -> int:
                 tenant = run.tenant(tenant_id)
                 if tenant is None:
                     continue
-                work = _settle if lot.pending else _expire
+                work = _release_held if lot.source == "invite" else _settle if lot.pending else _expire
                 _retry(lambda w=work, t=tenant, m=member_id, x=lot: w(run, t, m, x))
                 done += 1
     return done

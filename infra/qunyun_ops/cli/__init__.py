@@ -15,6 +15,7 @@ from qunyun_ops.cli import (
     groups,
     guard,
     inbound,
+    links,
     local,
     members,
     metrics,
@@ -41,6 +42,7 @@ app.add_typer(members.app, name="members", help="Group rosters: who joined, who 
 app.add_typer(guard.app, name="guard", help="Group rules: the guard's offences, warnings, removals and tasks.")
 app.add_typer(guard.sweep_app, name="sweep", help="The inactivity sweep: the latest list of the silent.")
 app.command("metrics")(metrics.metrics)
+app.add_typer(links.app, name="links", help="Join links that remember who brought whom: create, list, revoke, bulk.")
 app.add_typer(local.app, name="local", help="The local stack: DynamoDB Local, webhooks and schedules.")
 app.add_typer(welcome.app, name="welcome", help="The welcome to newcomers, and the WeCom group welcome template.")
 app.command("console", help="A one-time login link to the web console.")(console.console)

@@ -116,14 +116,14 @@ def pardon(task_id: str = typer.Argument(..., metavar="ID"), tenant: str = Tenan
     from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms
     from qunyun.adapters.guard_log import GuardLog
     from qunyun.adapters.secrets import secret_store
-    from qunyun.channels.moderation import Moderation
+    from qunyun.services.guard_deps import moderation
     from qunyun.services.guard_ops import pardon as forgive
     from qunyun.settings import get_settings
 
     settings = get_settings()
     with reporting_errors():
         row = forgive(tenant, task_id, datetime.now(UTC), log=GuardLog(),
-                      platforms=GuardPlatforms(Moderation(settings.telegram_base_url)),
+                      platforms=GuardPlatforms(moderation(settings)),
                       group=GuardGroups(secret_store(settings)))
     out.print(f"{task_id}: {row['status']} ({row['reason']}).", highlight=False, markup=False)
 

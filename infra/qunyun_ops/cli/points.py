@@ -177,3 +177,18 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
     out.print(f"Reconciled {members} members of {len(tenant_ids)} tenant(s): "
               + ("every balance matches its entries." if not bad else f"{bad} mismatch(es)."), highlight=False)
     raise typer.Exit(1 if bad else 0)
+
+
+@app.command("migrate")
+def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
+    """Moves the tenant's check-in marks, day caps and reward limits into its members' items (docs/ledger.md);
+    running it again changes nothing."""
+    connect(local)
+    from qunyun.adapters.points_migrate import migrate_tenant
+
+    with reporting_errors():
+        tenant_id = stores.tenant(tenant).tenant_id
+    moved = migrate_tenant(tenant_id, datetime.now(UTC), ledger=stores.ledger())
+    out.print(f"Migrated {moved.members} member(s) of {tenant_id}: {moved.guards} guard item(s) moved into their "
+              f"member ({moved.dropped} of them too old to keep); {moved.skipped} already migrated.",
+              highlight=False)

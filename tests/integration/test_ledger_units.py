@@ -1,0 +1,163 @@
+"""What each ledger change writes: transaction items, their request bytes and the write units AWS bills.
+
+DynamoDB Local reports a transaction's capacity per table, not per item, so units are estimated as AWS bills
+them: 2 write units per transaction item per started KB of its request, 1 per started KB for a single write.
+The budgets below are the layout's item counts (docs/ledger.md): a change that writes more fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from points_support import OnlyTenants
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.domain.events import PointsEvent
+from qunyun.domain.mall import CancelRequest, RedemptionRequest, Reward
+from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
+from qunyun.services.adjust import adjust, reconcile_tenant
+from qunyun.services.mall import add_rewards, cancel, redeem
+from qunyun.services.points import apply_event
+from qunyun.services.settle import settle
+
+T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+class Units:
+    """Counts the writes of one ledger's client: per change, its transaction items and bytes, or single writes."""
+
+    def __init__(self, ledger: PointsLedger) -> None:
+        self.client = ledger._connection.client
+        self.changes: list[list[int]] = []  # request bytes of each item a change wrote
+
+    def _look(self, params, model, **_) -> None:
+        if model.name == "TransactWriteItems":
+            self.changes.append([len(json.dumps(i, separators=(",", ":"))) for i in params["TransactItems"]])
+        elif model.name in _WRITES:
+            self.changes.append([-len(json.dumps(params, separators=(",", ":")))])  # negative: not transactional
+
+    def __enter__(self) -> Units:
+        self.changes = []
+        self.client.meta.events.register("provide-client-params.dynamodb", self._look)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.meta.events.unregister("provide-client-params.dynamodb", self._look)
+
+    @property
+    def items(self) -> int:
+        return sum(len(c) for c in self.changes)
+
+    @property
+    def write_units(self) -> int:
+        return sum(2 * math.ceil(b / 1024) if b > 0 else math.ceil(-b / 1024) for c in self.changes for b in c)
+
+
+def dynamodb_size(raw: dict) -> int:
+    """An item's size as DynamoDB counts it: names and values (numbers taken at their digits, an upper bound)."""
+    size = 0
+    for name, value in raw.items():
+        (kind, v), = value.items()
+        size += len(name.encode()) + (1 if kind == "BOOL" else len(str(v).encode()) + (1 if kind == "N" else 0))
+    return size
+
+
+def shop(make_tenant):
+    fx = make_tenant()
+    TenantRepository().set_rules(fx.tenant_id, Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),
+                                                     expiry=ExpiryRule(policy="rolling_days", days=60)))
+    return TenantRepository().get(fx.tenant_id)
+
+
+def event(kind: str, member: str, at: datetime, **fields) -> PointsEvent:
+    return PointsEvent(event_id=f"ev-{uuid.uuid4().hex[:10]}", type=kind, member_id=member, occurred_at=at,
+                       group_id="g-1", **fields)
+
+
+def measured(ledger: PointsLedger, call) -> tuple[int, int, list]:
+    """(items, AWS write units, request bytes of each item) of the writes a call makes."""
+    with Units(ledger) as units:
+        call()
+    return units.items, units.write_units, units.changes
+
+
+def measure_all(make_tenant) -> dict[str, tuple[int, int, list]]:
+    """(items, AWS write units, bytes) of each kind of change, on a tenant of its own."""
+    t, ledger, seen = shop(make_tenant), PointsLedger(), {}
+
+    def points(name: str, ev: PointsEvent, now: datetime) -> None:
+        seen[name] = measured(ledger, lambda: apply_event(t, ev, ledger=ledger, now=now))
+
+    points("checkin (new member)", event("checkin", "u1", T0 - timedelta(days=1)), T0)
+    points("checkin (next day)", event("checkin", "u1", T0), T0)
+    points("checkin (already checked in)", event("checkin", "u1", T0), T0)
+    points("quiz answer", event("quiz_answer", "u1", T0, quiz_id="q1", question_id="a", correct=True), T0)
+    points("purchase", event("purchase", "u1", T0, order_id="o-1", amount_fen=12900), T0)
+    points("refund (pending)", event("purchase_refund", "u1", T0, order_id="o-1", refund_id="r-1",
+                                     amount_fen=4300), T0)
+    points("invite", event("invite", "u1", T0, invitee_id="u9"), T0)
+    seen["adjust"] = measured(ledger, lambda: adjust(t, "u1", 500, "grant", ledger=ledger, now=T0))
+    add_rewards(t, [Reward(id="mug", name="Mug", cost=10, stock=50),
+                    Reward(id="cap", name="Cap", cost=10, stock=50, limit_per_member=3, limit_period="month")],
+                ledger=ledger, now=T0)
+    answers = {}
+    for reward in ("mug", "cap"):
+        req = RedemptionRequest(request_id=f"rq-{reward}", member_id="u1", reward_id=reward, quantity=1)
+        seen[f"redemption ({reward}{', limited' if reward == 'cap' else ''})"] = measured(
+            ledger, lambda req=req: answers.setdefault(req.reward_id, redeem(t, req, ledger=ledger, now=T0)))
+    oid = answers["cap"].body["order_id"]
+    seen["cancellation (limited)"] = measured(ledger, lambda: cancel(
+        t, oid, CancelRequest(request_id="c-1", reason="changed mind"), ledger=ledger, now=T0))
+    job = f"units-{uuid.uuid4().hex[:6]}"
+    later = T0 + timedelta(days=3)
+    seen["settle run (1 purchase)"] = measured(ledger, lambda: settle(
+        later, ledger=ledger, tenants=OnlyTenants(t.tenant_id), job_name=job))
+    assert all(not problems for _, problems in reconcile_tenant(t.tenant_id, ledger=PointsLedger()))
+    return seen
+
+
+# Items of each change in the current layout (docs/ledger.md has the table and the reasons).
+BUDGET = {
+    "checkin (new member)": 4, "checkin (next day)": 4, "checkin (already checked in)": 1, "quiz answer": 5,
+    "purchase": 5, "settle run (1 purchase)": 7,
+    "refund (pending)": 5, "invite": 6, "adjust": 3, "redemption (mug)": 5, "redemption (cap, limited)": 5,
+    "cancellation (limited)": 5,
+}
+
+
+def test_each_change_writes_no_more_items_than_its_budget(make_tenant):
+    # GIVEN a member who checks in, answers, buys, is refunded, invites, is granted points and redeems
+    # WHEN each change is measured
+    seen = measure_all(make_tenant)
+    print(json.dumps({k: v for k, v in seen.items()}))
+    # THEN each wrote exactly its budget of items, and a write unit per started KB of each (two in a transaction)
+    assert {k: seen[k][0] for k in BUDGET} == BUDGET
+    assert all(units <= 2 * items for items, units, _ in seen.values()), seen
+
+
+def test_a_member_busy_every_day_stays_under_one_kilobyte(make_tenant):
+    from qunyun.adapters import points_keys as keys
+    from qunyun.adapters.points_tables import TABLE
+
+    # GIVEN a member who checks in, answers a quiz question and buys every day for two weeks
+    t, ledger = shop(make_tenant), PointsLedger()
+    for day in range(14):
+        at = T0 + timedelta(days=day)
+        for ev in (event("checkin", "u1", at), event("quiz_answer", "u1", at, quiz_id=f"q{day}", question_id="a",
+                                                      correct=True),
+                   event("purchase", "u1", at, order_id=f"o-{day}", amount_fen=12900)):
+            apply_event(t, ev, ledger=ledger, now=at)
+    # WHEN its member item is read as stored
+    pk, sk = keys.member_key(t.tenant_id, "u1")
+    raw = ledger._connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                             ConsistentRead=True)["Item"]
+    # THEN it holds only the last days' marks and caps, and stays well under the 1 KB that one write unit pays
+    # for (room for a nickname and a few limited rewards)
+    days = json.loads(raw["held"]["S"])["days"]
+    assert len(days) == keys.HELD_DAYS + 1 and max(days) == (T0 + timedelta(days=13)).date().isoformat()
+    print("member item:", dynamodb_size(raw), "bytes;", len(raw["held"]["S"]), "of them held guards")
+    assert dynamodb_size(raw) < 1024 - 200, raw
