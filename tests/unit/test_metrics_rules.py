@@ -10,7 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from qunyun.domain.errors import InvalidRequest
 from qunyun.domain.metrics import DayFigures, Scope, default_range, leave_rate, total, window_view
-from qunyun.domain.metrics_day import Earning, GroupSources, group_day, member_at, roster_figures, split
+from qunyun.domain.metrics_day import (
+    Earning,
+    GroupSources,
+    credited_days,
+    group_day,
+    member_at,
+    roster_figures,
+    shared_statistic,
+    split,
+)
 from qunyun.domain.roster import RosterEntry
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -87,3 +96,22 @@ def test_a_customer_group_counts_check_ins_until_its_owner_s_statistics_are_shar
     assert (day.activity_source, day.active_members, day.quota_used, day.quota_left) == ("checkins", 1, 3, 28)
     with_statistic(day, 7, 40)
     assert (day.activity_source, day.active_members, day.messages) == ("wecom_statistic", 7, 40)
+
+
+def _entry(member_id: str, link_for: str | None = None) -> RosterEntry:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    return RosterEntry(member_id, None, "member", at, "link", None, None, at, link_for=link_for)
+
+
+def test_a_group_without_links_elsewhere_is_not_split():
+    src = GroupSources("outbox", "UTC", [_entry("a"), _entry("b", "campaign:x")], [], [], [])
+    assert credited_days(date(2026, 11, 20), src, ("s1", "r1"), lambda e: ("s1", "r1"), {}) is None
+
+
+def test_wecom_activity_is_shared_over_the_credited_parts_by_members():
+    parts = {("s1", "r1"): DayFigures(members=3), ("s2", "r1"): DayFigures(members=1)}
+    whole = DayFigures(members=4, active_members=5, messages=9, sources={"wecom_statistic": 1})
+    shared_statistic(whole, parts)
+    assert [(p.active_members, p.messages, p.sources) for p in parts.values()] == [
+        (4, 7, {"wecom_statistic": 1}), (1, 2, {"wecom_statistic": 1})]
+    assert sum(p.messages for p in parts.values()) == whole.messages

@@ -21,7 +21,7 @@ from qunyun.adapters.roster import roster_pk
 from qunyun.domain.metrics_day import Earning
 from qunyun.domain.roster import RosterEntry
 
-_ROSTER_NEEDS = ("member_id", "status", "joined_at", "joined_how", "left_at", "left_how", "changed_at")
+_ROSTER_NEEDS = ("member_id", "status", "joined_at", "joined_how", "left_at", "left_how", "changed_at", "link_for")
 
 
 def _raw(connection, hash_key: str, **kw) -> Iterator[dict]:
@@ -41,7 +41,8 @@ def _text(item: dict, name: str) -> str | None:
 
 
 class RosterReads:
-    """Rosters as the rollup reads them: the entries' membership fields, without names or invite links."""
+    """Rosters as the rollup reads them: the entries' membership fields and what a join link credits each member
+    to (store, rep), without names or invite links."""
 
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
         when = RosterItem.changed_at.deserialize
@@ -52,7 +53,7 @@ class RosterReads:
             out.append(RosterEntry(_text(item, "member_id"), None, _text(item, "status") or "member",
                                    when(joined) if joined else None, _text(item, "joined_how"),
                                    when(left) if left else None, _text(item, "left_how"),
-                                   when(_text(item, "changed_at"))))
+                                   when(_text(item, "changed_at")), link_for=_text(item, "link_for")))
         return out
 
 

@@ -196,10 +196,20 @@ class GroupLabel:
         return out
 
 
-def scope_sums(rows: Iterable[tuple[GroupLabel, DayFigures]]) -> dict[str, DayFigures]:
-    """Each scope's day (tenant, store:ID, rep:ID, kind:KIND) as the sum of its groups' days."""
+def scope_sums(rows: Iterable[tuple[GroupLabel, DayFigures]],
+               credited: dict[str, dict[tuple[str | None, str | None], DayFigures]] | None = None
+               ) -> dict[str, DayFigures]:
+    """Each scope's day (tenant, store:ID, rep:ID, kind:KIND) as the sum of its groups' days; where a group's day
+    is split by the (store, rep) its members count for (`credited`, by group id: join links), its stores and reps
+    get those parts instead of the whole."""
     out: dict[str, DayFigures] = {"tenant": DayFigures()}
+    credited = credited or {}
     for label, figures in rows:
+        parts = credited.get(label.group_id)
         for scope in label.scopes():
-            out.setdefault(str(scope), DayFigures()).add(figures)
+            if parts is None or scope.kind not in ("store", "rep"):
+                out.setdefault(str(scope), DayFigures()).add(figures)
+        for (store, rep), part in sorted((parts or {}).items(), key=str):
+            for scope in ([Scope("store", store)] if store else []) + ([Scope("rep", rep)] if rep else []):
+                out.setdefault(str(scope), DayFigures()).add(part)
     return out

@@ -5,7 +5,7 @@ owner's WeCom statistics."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -110,6 +110,37 @@ def group_day(day: date, src: GroupSources) -> DayFigures:
     return out
 
 
+Credit = tuple[str | None, str | None]  # the (store, rep) a member counts for (domain/links.py `credited`)
+
+
+def credited_days(day: date, src: GroupSources, own: Credit, credit: Callable[[RosterEntry], Credit],
+                  redeemed: dict[str, int]) -> dict[Credit, DayFigures] | None:
+    """The group's day split by the (store, rep) each member counts for: a member a join link of another store or
+    rep brought counts there, everyone else (and whatever no roster entry names) for the group's own. The group's
+    pushes, quota and its count as a group stay with its own. None when every member counts for the group's own,
+    as without join links."""
+    credits = {e.member_id: credit(e) for e in src.roster}
+    if all(c == own for c in credits.values()):
+        return None
+    _, end = bounds(day, src.timezone)
+    parts = {}
+    for key in sorted(set(credits.values()) | {own}, key=str):
+        mine = key == own
+
+        def counts(member_id: str, key=key, mine=mine) -> bool:
+            return credits.get(member_id, own) == key if mine else credits.get(member_id) == key
+
+        roster = [e for e in src.roster if counts(e.member_id)]
+        part = group_day(day, GroupSources(
+            src.channel, src.timezone, roster, [m for m in src.sent if counts(m.member_id)],
+            [e for e in src.earnings if counts(e.member_id)], src.pushes if mine else [],
+            redemptions=sum(redeemed.get(e.member_id, 0) for e in roster if member_at(e, end)),
+            quota=src.quota if mine else None))
+        part.groups = 1 if mine else 0
+        parts[key] = part
+    return parts
+
+
 def split(amount: int, weights: dict[str, int]) -> dict[str, int]:
     """`amount` shared in proportion to the weights, by largest remainder (ties by key), so the shares add up to
     it exactly; all weights zero shares it equally."""
@@ -130,3 +161,15 @@ def with_statistic(figures: DayFigures, active_members: int, messages: int) -> D
     figures.active_members, figures.messages = active_members, messages
     figures.sources = {"wecom_statistic": 1}
     return figures
+
+
+def shared_statistic(figures: DayFigures, parts: dict[Credit, DayFigures]) -> None:
+    """A customer group's WeCom activity (which names no member) shared over its credited parts in proportion to
+    their members, as an owner's day is shared over the owner's groups."""
+    if figures.sources != {"wecom_statistic": 1}:
+        return
+    weights = {str(k): p.members for k, p in parts.items()}
+    active, messages = split(figures.active_members, weights), split(figures.messages, weights)
+    for k, part in parts.items():
+        part.active_members, part.messages = active[str(k)], messages[str(k)]
+        part.sources = {"wecom_statistic": 1}

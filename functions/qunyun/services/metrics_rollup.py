@@ -16,14 +16,17 @@ from typing import Protocol
 
 from qunyun.domain.activity import Sent
 from qunyun.domain.groups import Group
+from qunyun.domain.links import credited
 from qunyun.domain.metrics import DayFigures, GroupLabel, scope_sums
 from qunyun.domain.metrics_day import (
     Earning,
     GroupSources,
     OwnerDay,
     bounds,
+    credited_days,
     group_day,
     member_at,
+    shared_statistic,
     split,
     with_statistic,
 )
@@ -116,6 +119,7 @@ def close_day(tenant: Tenant, day: date, deps: RollupDeps, now: datetime, groups
     spent = deps.sources.quota_spent(tid, [g.group_id for g in customer], day, period) if customer else {}
     limit = quota_limit(tenant.policy.quota_period, day)
     rows: dict[str, tuple[GroupLabel, DayFigures]] = {}
+    credited_parts: dict[str, dict] = {}
     for g in groups:
         tz = g.timezone or tenant.timezone
         _, end = bounds(day, tz)
@@ -127,8 +131,14 @@ def close_day(tenant: Tenant, day: date, deps: RollupDeps, now: datetime, groups
                            quota=(spent.get(g.group_id, 0), limit) if g.channel == "wecom_customer_group" else None)
         rows[g.group_id] = (GroupLabel(g.group_id, g.name, str(g.kind), tuple(g.tags), g.store, g.sales_rep),
                             group_day(day, src))
+        parts = credited_days(day, src, (g.store, g.sales_rep),
+                              lambda e, g=g: credited(e.link_for, g.store, g.sales_rep), redeemed)
+        if parts is not None:
+            credited_parts[g.group_id] = parts
     _owner_statistics(tid, day, [g for g in customer if g.group_id in rows and g.owner], rows, deps)
-    deps.store.put_day(tid, day, rows.values(), scope_sums(rows.values()), now)
+    for group_id, parts in credited_parts.items():
+        shared_statistic(rows[group_id][1], parts)
+    deps.store.put_day(tid, day, rows.values(), scope_sums(rows.values(), credited_parts), now)
     return len(rows)
 
 
