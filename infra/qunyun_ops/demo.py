@@ -8,9 +8,10 @@ one mass-send task per owner), lets one owner confirm some groups, fires FollowU
 sent, both owners reminded) and the evening brief (skipped for quota in the customer groups), runs the mall,
 announces an event and fires its reminder ladder, runs a flash group to its end (its farewell in the
 outbox, its final report), hears a Telegram group (a join, check-ins granting points and answered once, the
-roster), guards the groups (an ad warned then removed, a DingTalk removal tasked, the weekly sweep's list),
-prints a login link to the web console and saves a screenshot of each of its pages, then stops the stack and
-checks that nothing is left running.
+roster), makes join links (a WeCom code rolling over, a member's Telegram link earning invite points), guards
+the groups (an ad warned then removed, a DingTalk removal tasked, the weekly sweep's list), closes the day's
+figures (RollupMetrics, `qunyun metrics`), prints a login link to the web console and saves a screenshot of each
+of its pages, then stops the stack and checks that nothing is left running.
 
 The stack runs without its scheduler: every scheduled function is fired at the time the demo shows. Its
 channels go to the demo robots on 127.0.0.1 (qunyun_ops/demo_robots.py, with WeCom's customer-group API in
