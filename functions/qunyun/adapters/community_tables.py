@@ -8,8 +8,9 @@
     {tenant}#UNMAPPED               {platform}#{chat}   UnmappedChatItem: a chat no group names yet
     {tenant}#UNMAPPED#{platform}#{chat}  {slot}         UnmappedEventItem: one of its events (1,000 slots)
     {tenant}#GUARD                  RULES               GuardRulesItem: the tenant's group rules (API.md §7)
-    {tenant}#GUARDLOG               O#{group}#{member}#{message}  GuardOffenceItem: an offence and its evidence
-    {tenant}#GUARDLOG               A#{action id}       GuardActionItem: a deletion, warning, removal or task
+    {tenant}#GUARDLOG               O#{group}#{member}#{message}  GuardOffenceItem: an offence, its evidence and its
+                                                        deletion, warning or removal (each with its status)
+    {tenant}#GUARDLOG               A#{action id}       GuardActionItem: an action of the sweep (its notice, removals)
     {tenant}#SWEEP                  {week}#{group}      SweepRunItem: a group's inactivity sweep of one week
     {tenant}#WELCOME                FILE                WelcomeItem: the tenant's welcome file (API.md §6)
 """
@@ -128,6 +129,14 @@ class GuardOffenceItem(_CommunityItem):
     detail = UnicodeAttribute(null=True)
     at = UTCDateTimeAttribute()
     pardoned = BooleanAttribute(default=False)
+    # Its actions, written as intended with the offence (one write) and finished after: status and reason each.
+    delete_status = UnicodeAttribute(null=True)
+    delete_reason = UnicodeAttribute(null=True)
+    warn_status = UnicodeAttribute(null=True)
+    warn_reason = UnicodeAttribute(null=True)
+    remove_status = UnicodeAttribute(null=True)
+    remove_reason = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
 
 
 class GuardActionItem(_CommunityItem):

@@ -2,7 +2,9 @@
 it, and the records that make every action happen at most once.
 
 An action is written as intended before it is attempted and its result after; a retried batch that finds an
-action already intended does not attempt it again (it may have happened), it becomes an operator task."""
+action already intended does not attempt it again (it may have happened): a removal becomes an operator task,
+a deletion or warning is recorded as failed. An offence's own actions (its deletion, then its warning or removal)
+are written with it, in one record: the offence and what is to be done about it are on record together."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ ActionKind = Literal["delete", "warn", "remove", "restore"]
 # intended: written, not yet known to be done; task: for an operator; closed/pardoned: an operator closed it.
 Status = Literal["intended", "done", "failed", "task", "closed", "pardoned"]
 OPEN = ("intended", "task")
+OFFENCE_ACTIONS: tuple[ActionKind, ...] = ("delete", "warn", "remove")  # what an offence's record may carry
+INTERRUPTED = "interrupted before its result was recorded: check whether it happened"
 # A removal in one of these stands: made, about to be, or an operator's to make (a pardon undoes it).
 STANDING = ("intended", "done", "task", "closed")
 
@@ -34,21 +38,6 @@ CAN_RESTORE = frozenset({"telegram"})  # unbanChatMember lets a removed member c
 
 
 @dataclass(frozen=True)
-class Offence:
-    tenant_id: str
-    group_id: str
-    platform: str
-    chat_id: str
-    member_id: str
-    message_id: str
-    text: str  # the evidence: kept for the operator, never posted back into the group
-    rule: str
-    detail: str
-    at: datetime
-    pardoned: bool = False
-
-
-@dataclass(frozen=True)
 class Action:
     tenant_id: str
     action_id: str
@@ -63,6 +52,33 @@ class Action:
     status: Status = "intended"
     reason: str = ""
     evidence: str = ""  # the offending text, for tasks and the log
+
+
+@dataclass(frozen=True)
+class Offence:
+    tenant_id: str
+    group_id: str
+    platform: str
+    chat_id: str
+    member_id: str
+    message_id: str
+    text: str  # the evidence: kept for the operator, never posted back into the group
+    rule: str
+    detail: str
+    at: datetime
+    pardoned: bool = False
+    # Its actions, written as intended with it and finished after: kind → (status, reason).
+    actions: Mapping[str, tuple[str, str]] = field(default_factory=dict, compare=False)
+
+    def action(self, kind: str) -> Action:
+        """One of the offence's actions, as the log and the operators' tasks show it."""
+        status, reason = self.actions.get(kind, ("intended", ""))
+        return Action(self.tenant_id, action_id(kind, self.group_id, self.member_id, self.message_id), kind,
+                      self.group_id, self.platform, self.chat_id, self.member_id, self.message_id, self.rule, self.at,
+                      status, reason, self.text)
+
+    def removals(self) -> list[Action]:
+        return [self.action("remove")] if "remove" in self.actions else []
 
 
 def no_removal(platform: str, tags: tuple[str, ...]) -> str | None:
@@ -93,6 +109,12 @@ def removed_already(removals: list[Action], offence: Offence, window_days: int, 
             if joined_at is None or joined_at <= r.at:
                 return True
     return False
+
+
+def not_done(kind: str) -> Status:
+    """What an action that did not happen (or may not have: found still intended) becomes: a removal is an
+    operator's task, anything else failed."""
+    return "task" if kind == "remove" else "failed"
 
 
 def ladder_step(ladder: str, count: int) -> Literal["warn", "remove"]:

@@ -1,17 +1,20 @@
 """The guard: each batch's messages checked against the group rules; an offence is recorded with its evidence
-before anything is done about it, then the message deleted where the platform allows it, the member warned
-(one message per group and batch, naming the rule, never the offending text) or, on the ladder's say, removed.
+and what is to be done about it before anything is done, then the message deleted where the platform allows it,
+the member warned (one message per group and batch, naming the rule, never the offending text) or, on the
+ladder's say, removed.
 
-Every action is written as intended before it is attempted and its result after (domain/guard.py), so a
-retried batch never deletes, warns or removes twice. A removal the platform cannot make or refuses becomes an
-operator task with the evidence (`qunyun guard tasks`)."""
+An offence's actions are written as intended with the offence itself (one item) before any is attempted, and
+their results after (domain/guard.py), so a retried batch never deletes, warns or removes twice. A member's
+offences are read once per group and batch (one Query), which gives both their count in the window and a
+removal that still stands. A removal the platform cannot make or refuses becomes an operator task with the
+evidence (`qunyun guard tasks`)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -19,6 +22,7 @@ from qunyun.domain.connections import CHANNELS
 from qunyun.domain.group_events import Message
 from qunyun.domain.guard import (
     CAN_DELETE,
+    INTERRUPTED,
     Action,
     GuardGroup,
     Offence,
@@ -26,6 +30,7 @@ from qunyun.domain.guard import (
     action_id,
     ladder_step,
     no_removal,
+    not_done,
     offences_in_window,
     removed_already,
     rule_name,
@@ -40,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 
 class GuardStore(Protocol):
-    def add_offence(self, o: Offence) -> None: ...
+    def add_offence(self, o: Offence) -> Offence | None: ...
+    def finish_offence(self, o: Offence, results: Mapping[str, tuple[str, str]], now: datetime) -> None: ...
     def offences(self, tenant_id: str, group_id: str | None = None, member_id: str | None = None
                  ) -> list[Offence]: ...
     def pardon_offences(self, tenant_id: str, group_id: str, member_id: str) -> int: ...
@@ -48,7 +54,6 @@ class GuardStore(Protocol):
     def finish(self, tenant_id: str, action_id: str, status: str, reason: str, now: datetime) -> None: ...
     def action(self, tenant_id: str, action_id: str) -> Action | None: ...
     def actions(self, tenant_id: str) -> list[Action]: ...
-    def removals(self, tenant_id: str, group_id: str, member_id: str) -> list[Action]: ...
 
 
 class Platforms(Protocol):
@@ -84,9 +89,17 @@ Keyed = list[tuple[str, Message]]  # (record id, message)
 
 
 @dataclass
-class _Warnings:
+class _Batch:
+    """A group's batch: its members' offences as read once (and as written since), what is to be done."""
+
     group: GuardGroup
-    pending: list[tuple[Action, str]] = field(default_factory=list)  # (warn action, member's name)
+    known: dict[str, list[Offence]] = field(default_factory=dict)
+    planned: list[tuple[Offence, str]] = field(default_factory=list)  # (offence, the member's name)
+
+    def offences(self, tenant_id: str, member_id: str, log: GuardStore) -> list[Offence]:
+        if member_id not in self.known:
+            self.known[member_id] = log.offences(tenant_id, self.group.group_id, member_id)
+        return self.known[member_id]
 
 
 def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
@@ -116,12 +129,12 @@ def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: G
         return
     guard = rules.for_group(group.kind, group.tags)[0]
     matcher = deps.rules.matcher(tenant_id, guard)
-    warnings = _Warnings(group)
+    batch = _Batch(group)
     for m in sorted(messages, key=lambda m: m.occurred_at):
         hit = matcher.first(m.text)
         if hit is not None and not _exempt(m, group, guard, deps):
-            _offence(m, group, guard, hit, warnings, deps)
-    _post_warnings(tenant_id, warnings, deps)
+            _offence(m, guard, hit, batch, deps)
+    _carry_out(batch, deps)
 
 
 def _exempt(m: Message, group: GuardGroup, guard: GuardSection, deps: GuardDeps) -> bool:
@@ -138,37 +151,42 @@ def _exempt(m: Message, group: GuardGroup, guard: GuardSection, deps: GuardDeps)
     return bool(exempt.top_points) and member_id in deps.top_members(m.tenant_id, exempt.top_points)
 
 
-def _offence(m: Message, group: GuardGroup, guard: GuardSection, hit: Hit, warnings: _Warnings,
-             deps: GuardDeps) -> None:
-    member_id = m.sender.member_id(m.platform)
+def _offence(m: Message, guard: GuardSection, hit: Hit, batch: _Batch, deps: GuardDeps) -> None:
+    """Records the offence with what is to be done about it: its deletion, then a warning or, on the ladder's
+    say, a removal (none while an earlier removal of the window stands)."""
+    member_id, group = m.sender.member_id(m.platform), batch.group
+    known = batch.offences(m.tenant_id, member_id, deps.log)
+    found = next((o for o in known if o.message_id == m.message_id), None)
+    if found is not None:  # a retried batch: what was written as intended may have happened
+        _interrupted(found, deps)
+        return
     offence = Offence(m.tenant_id, group.group_id, m.platform, m.chat_id, member_id, m.message_id, m.text or "",
                       hit.rule, hit.detail, m.occurred_at)
-    deps.log.add_offence(offence)  # the evidence first: whatever follows, the offence is on record
-    count = offences_in_window(deps.log.offences(m.tenant_id, group.group_id, member_id), offence,
-                               guard.window_days)
-
-    def action(kind: str, reason: str = "") -> Action:
-        return Action(m.tenant_id, action_id(kind, group.group_id, member_id, m.message_id), kind, group.group_id,
-                      m.platform, m.chat_id, member_id, m.message_id, hit.rule, m.occurred_at, reason=reason,
-                      evidence=m.text or "")
-
-    if m.platform in CAN_DELETE:
-        act(action("delete"), lambda: deps.platforms.delete(group, m.message_id), deps)
-    if _standing_removal(offence, guard, deps):  # recorded (and deleted); the removal made stands for it
+    kinds = ["delete"] if m.platform in CAN_DELETE else []
+    if not _standing_removal(offence, known, guard, deps):  # recorded (and deleted); the removal made stands
+        count = offences_in_window([*known, offence], offence, guard.window_days)
+        kinds.append(ladder_step(guard.ladder, count))
+    offence = replace(offence, actions={k: ("intended", "") for k in kinds})
+    stored = deps.log.add_offence(offence)  # the evidence and the intentions first, in one write
+    if stored is not None:  # written meanwhile by another delivery of the same message
+        known.append(stored)
+        _interrupted(stored, deps)
         return
-    if ladder_step(guard.ladder, count) == "remove":
-        remove(action("remove"), group, deps)
-        return
-    warn = action("warn")
-    if deps.log.intend(warn, deps.clock()) is None:
-        warnings.pending.append((warn, shown_name(m.sender.name, m.sender.user_id)))
+    known.append(offence)
+    batch.planned.append((offence, shown_name(m.sender.name, m.sender.user_id)))
 
 
-def _standing_removal(o: Offence, guard: GuardSection, deps: GuardDeps) -> bool:
+def _interrupted(o: Offence, deps: GuardDeps) -> None:
+    """An offence found written: its actions still intended are not attempted again; their results are unknown."""
+    open_ = {k: (not_done(k), INTERRUPTED) for k, (status, _) in o.actions.items() if status == "intended"}
+    if open_:
+        deps.log.finish_offence(o, open_, deps.clock())
+
+
+def _standing_removal(o: Offence, known: list[Offence], guard: GuardSection, deps: GuardDeps) -> bool:
     """A member already removed for an earlier offence of the window (by the guard: the sweep's removals are its
     own) is not removed or warned again, unless they joined again since."""
-    removals = [r for r in deps.log.removals(o.tenant_id, o.group_id, o.member_id)
-                if not r.message_id.startswith("sweep-")]
+    removals = [r for k in known for r in k.removals()]
     if not removals:
         return False
     entry = deps.member(o.tenant_id, o.group_id, o.member_id)
@@ -177,12 +195,39 @@ def _standing_removal(o: Offence, guard: GuardSection, deps: GuardDeps) -> bool:
                            action_id("remove", o.group_id, o.member_id, o.message_id))
 
 
-def remove(removal: Action, group: GuardGroup, deps: GuardDeps) -> None:
+def _carry_out(batch: _Batch, deps: GuardDeps) -> None:
+    """The batch's deletions, removals and one warning; then each offence's results in one write."""
+    if not batch.planned:
+        return
+    group, results = batch.group, {o.message_id: {} for o, _ in batch.planned}
+    for o, _ in batch.planned:
+        if "delete" in o.actions:
+            outcome = deps.platforms.delete(group, o.message_id)
+            results[o.message_id]["delete"] = ("done" if outcome.ok else "failed", outcome.reason)
+    for o, _ in batch.planned:
+        if "remove" in o.actions:
+            outcome = attempt_removal(o.action("remove"), group, deps)
+            results[o.message_id]["remove"] = ("done" if outcome.ok else "task", outcome.reason)
+    warned = [(o, name) for o, name in batch.planned if "warn" in o.actions]
+    if warned:
+        outcome = deps.platforms.post(group, warning_text([(name, rule_name(o.rule)) for o, name in warned]))
+        for o, _ in warned:
+            results[o.message_id]["warn"] = ("done" if outcome.ok else "failed", outcome.reason)
+    for o, _ in batch.planned:
+        deps.log.finish_offence(o, results[o.message_id], deps.clock())
+
+
+def attempt_removal(removal: Action, group: GuardGroup, deps: GuardDeps) -> Outcome:
+    """The platform's removal, or why there is none (the removal is then an operator task)."""
     reason = no_removal(removal.platform, group.tags)
     if reason is not None:
-        act(removal, lambda: Outcome(False, reason, unsupported=True), deps)
-        return
-    act(removal, lambda: deps.platforms.remove(group, user_id(removal.member_id)), deps)
+        return Outcome(False, reason, unsupported=True)
+    return deps.platforms.remove(group, user_id(removal.member_id))
+
+
+def remove(removal: Action, group: GuardGroup, deps: GuardDeps) -> None:
+    """A removal of its own (the sweep's): intended, then attempted, then its result."""
+    act(removal, lambda: attempt_removal(removal, group, deps), deps)
 
 
 def act(action: Action, attempt: Callable[[], Outcome], deps: GuardDeps) -> None:
@@ -190,19 +235,8 @@ def act(action: Action, attempt: Callable[[], Outcome], deps: GuardDeps) -> None
     found = deps.log.intend(action, deps.clock())
     if found is not None:
         if found.status == "intended":  # the last attempt stopped between the call and its record
-            status = "task" if action.kind == "remove" else "failed"
-            deps.log.finish(action.tenant_id, action.action_id, status,
-                            "interrupted before its result was recorded: check whether it happened", deps.clock())
+            deps.log.finish(action.tenant_id, action.action_id, not_done(action.kind), INTERRUPTED, deps.clock())
         return
     outcome = attempt()
-    status = "done" if outcome.ok else ("task" if action.kind == "remove" else "failed")
+    status = "done" if outcome.ok else not_done(action.kind)
     deps.log.finish(action.tenant_id, action.action_id, status, outcome.reason, deps.clock())
-
-
-def _post_warnings(tenant_id: str, warnings: _Warnings, deps: GuardDeps) -> None:
-    if not warnings.pending:
-        return
-    text = warning_text([(name, rule_name(a.rule)) for a, name in warnings.pending])
-    outcome = deps.platforms.post(warnings.group, text)
-    for a, _ in warnings.pending:
-        deps.log.finish(tenant_id, a.action_id, "done" if outcome.ok else "failed", outcome.reason, deps.clock())
