@@ -1,4 +1,6 @@
-"""Fake Telegram Bot API: `POST /bot{token}/sendMessage` with parse_mode HTML (reference/channels.md)."""
+"""Fake Telegram Bot API: `POST /bot{token}/sendMessage` with parse_mode HTML (reference/channels.md), and the
+guard's calls: deleteMessage, deleteMessages (1-100 ids; ids it cannot find are skipped), banChatMember and
+unbanChatMember."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from html.parser import HTMLParser
 from fakes.base import Answer, FakeServer, RateWindow, Request, json_or_none
 
 TEXT_LIMIT = 4096  # characters after entity parsing
+DELETE_AT_ONCE = 100  # deleteMessages: "a JSON-serialized list of 1-100 identifiers of messages to delete"
 TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
         "blockquote", "tg-emoji"}
 
@@ -122,6 +125,29 @@ class FakeTelegramBot(FakeServer):
             self.banned.discard((chat, subject))
         return Answer(200, {"ok": True, "result": True})
 
+    def _delete_messages(self, body) -> Answer:
+        """deleteMessages: the chat's messages at once, with Telegram's answers to a list it cannot take; messages
+        it cannot find are skipped (the answer is still True)."""
+        if not isinstance(body, dict) or not str(body.get("chat_id", "")):
+            return error(400, "Bad Request: chat_id is empty")
+        if str(body["chat_id"]) not in self.chats:
+            return error(400, "Bad Request: chat not found")
+        ids = body.get("message_ids")
+        if ids is None or ids == []:
+            return error(400, "Bad Request: message identifiers are not specified")
+        if not isinstance(ids, list):
+            return error(400, "Bad Request: expected an Array of message identifiers")
+        if len(ids) > DELETE_AT_ONCE:
+            return error(400, "Bad Request: too many message identifiers specified")
+        if any(not isinstance(i, int) or isinstance(i, bool) or i <= 0 for i in ids):
+            return error(400, "Bad Request: invalid message identifier specified")
+        if "deleteMessages" in self.refusals:
+            return error(400, f"Bad Request: {self.refusals['deleteMessages']}")
+        chat = str(body["chat_id"])
+        gone = set(self.deleted)
+        self.deleted += [(chat, str(i)) for i in dict.fromkeys(ids) if (chat, str(i)) not in gone]
+        return Answer(200, {"ok": True, "result": True})
+
     def throttle(self, retry_after: int, seconds: float | None = None) -> None:
         self.force(error(429, f"Too Many Requests: retry after {retry_after}", retry_after), seconds or retry_after)
 
@@ -142,10 +168,11 @@ class FakeTelegramBot(FakeServer):
             return error(401, "Unauthorized")
         if method == "setWebhook":
             return self._set_webhook(token, json_or_none(request))
-        if method in ("deleteMessage", "banChatMember", "unbanChatMember"):
-            return self._moderate(method, json_or_none(request))
-        if method in ("createChatInviteLink", "revokeChatInviteLink"):
-            return self._invite_link(method, json_or_none(request))
+        other = {"deleteMessage": self._moderate, "banChatMember": self._moderate, "unbanChatMember": self._moderate,
+                 "deleteMessages": lambda _, body: self._delete_messages(body),
+                 "createChatInviteLink": self._invite_link, "revokeChatInviteLink": self._invite_link}.get(method)
+        if other is not None:
+            return other(method, json_or_none(request))
         if method != "sendMessage":
             return error(404, "Not Found: method not found")
         body = json_or_none(request)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import process_group_events
 import pytest
+import test_guard
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from inbound_support import CHAT
 from qunyun.adapters.community_tables import GuardActionItem, GuardOffenceItem
@@ -16,8 +17,9 @@ from qunyun.adapters.guard_log import GuardLog
 from qunyun.channels.moderation import Moderation
 from qunyun.domain.guard import Offence, action_id
 from qunyun.services import guard_ops
-from test_guard import T0, World, telegram, world  # noqa: F401  (fixtures)
+from test_guard import T0, World
 
+world, telegram = test_guard.world, test_guard.telegram  # the guard's fixtures
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
 
@@ -39,8 +41,8 @@ def test_an_offence_and_its_actions_are_one_item(world, telegram):
 
 def test_a_batch_retried_after_the_deletion_call_deletes_once(world, telegram):
     class Crashing(GuardPlatforms):
-        def delete(self, group, message_id):
-            super().delete(group, message_id)
+        def delete_many(self, group, message_ids):
+            super().delete_many(group, message_ids)
             raise TimeoutError("the function stopped before the result was recorded")
 
     crashing = World(world.tenant_id, telegram, Crashing(Moderation(telegram.base_url)))

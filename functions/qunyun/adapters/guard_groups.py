@@ -70,6 +70,9 @@ class GuardPlatforms:
     def delete(self, group: GuardGroup, message_id: str) -> Outcome:
         return self.moderation.delete(self._target(group), message_id)
 
+    def delete_many(self, group: GuardGroup, message_ids: list[str]) -> list[Outcome]:
+        return self.moderation.delete_many(self._target(group), message_ids)
+
     def post(self, group: GuardGroup, text: str) -> Outcome:
         return self.moderation.post(self._target(group), text)
 

@@ -61,6 +61,13 @@ class Moderation:
         found = self._of(target)
         return found.delete(target, message_id) if found else unsupported(target.platform, "delete a message")
 
+    def delete_many(self, target: ModTarget, message_ids: list[str]) -> list[Outcome]:
+        """A batch's messages of one chat: in one call where the platform has one (Telegram), else one by one."""
+        found = self._of(target)
+        if found is not None and hasattr(found, "delete_many"):
+            return found.delete_many(target, message_ids)
+        return [self.delete(target, m) for m in message_ids]
+
     def post(self, target: ModTarget, text: str) -> Outcome:
         found = self._of(target)
         return found.post(target, text) if found else unsupported(target.platform, "post a warning")

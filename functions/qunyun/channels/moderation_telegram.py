@@ -1,11 +1,14 @@
-"""The guard on Telegram: deleteMessage, sendMessage, banChatMember then unbanChatMember(only_if_banned) — a
-removal, not a permanent ban (reference/inbound.md §4) — and unbanChatMember to let a removed member back."""
+"""The guard on Telegram: deleteMessages (a batch's offending messages of a chat, up to 100 a call), sendMessage,
+banChatMember then unbanChatMember(only_if_banned) — a removal, not a permanent ban (reference/inbound.md §4) —
+and unbanChatMember to let a removed member back."""
 
 from __future__ import annotations
 
 import httpx
 
 from qunyun.domain.guard import Outcome
+
+DELETE_AT_ONCE = 100  # deleteMessages takes 1-100 message ids
 
 
 class TelegramModeration:
@@ -29,6 +32,17 @@ class TelegramModeration:
 
     def delete(self, target, message_id: str) -> Outcome:
         return self._call(target, "deleteMessage", {"message_id": message_id})
+
+    def delete_many(self, target, message_ids: list[str]) -> list[Outcome]:
+        """deleteMessages, 100 ids a call; Telegram skips a message it cannot find (already deleted)."""
+        out: list[Outcome] = []
+        for start in range(0, len(message_ids), DELETE_AT_ONCE):
+            chunk = message_ids[start:start + DELETE_AT_ONCE]
+            numbers = [int(m) for m in chunk if m.isdigit()]
+            outcome = self._call(target, "deleteMessages", {"message_ids": numbers}) if numbers else None
+            out += [outcome if m.isdigit() and outcome else Outcome(False, f"Telegram has no message {m!r}")
+                    for m in chunk]
+        return out
 
     def post(self, target, text: str) -> Outcome:
         return self._call(target, "sendMessage", {"text": text})

@@ -57,7 +57,7 @@ class GuardStore(Protocol):
 
 
 class Platforms(Protocol):
-    def delete(self, group: GuardGroup, message_id: str) -> Outcome: ...
+    def delete_many(self, group: GuardGroup, message_ids: list[str]) -> list[Outcome]: ...  # in one call if can
     def post(self, group: GuardGroup, text: str) -> Outcome: ...
     def remove(self, group: GuardGroup, user_id: str) -> Outcome: ...
     def restore(self, group: GuardGroup, user_id: str) -> Outcome: ...
@@ -200,9 +200,10 @@ def _carry_out(batch: _Batch, deps: GuardDeps) -> None:
     if not batch.planned:
         return
     group, results = batch.group, {o.message_id: {} for o, _ in batch.planned}
-    for o, _ in batch.planned:
-        if "delete" in o.actions:
-            outcome = deps.platforms.delete(group, o.message_id)
+    deleting = [o for o, _ in batch.planned if "delete" in o.actions]
+    if deleting:  # one call for the chat's batch where the platform deletes several messages at once
+        for o, outcome in zip(deleting, deps.platforms.delete_many(group, [o.message_id for o in deleting]),
+                              strict=True):
             results[o.message_id]["delete"] = ("done" if outcome.ok else "failed", outcome.reason)
     for o, _ in batch.planned:
         if "remove" in o.actions:
