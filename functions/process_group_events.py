@@ -4,6 +4,7 @@ and the records whose events could not be recorded come back as partial batch fa
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger, Metrics
@@ -84,6 +85,13 @@ def link_joins(tenants, ledger) -> LinkJoins:
         flash_ends=lambda t, g, ends_at, now: flash.add_new(t, [(g, ends_at)], now)))
 
 
+def for_batch(deps: GroupEventDeps) -> GroupEventDeps:
+    """The tenant read once a batch (the check-ins' keywords, as stored now), not once a chat."""
+    if deps.checkins is None:
+        return deps
+    return replace(deps, checkins=replace(deps.checkins, tenant=functools.cache(deps.checkins.tenant)))
+
+
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:
     parsed, unreadable = [], set()
     for record in event.get("Records") or []:
@@ -91,7 +99,7 @@ def process(event: dict, context: LambdaContext | None = None, deps: GroupEventD
             parsed.append((record["messageId"], GROUP_EVENT.validate_json(record["body"])))
         except (KeyError, TypeError, ValueError):
             unreadable.add(record.get("messageId"))
-    failed = process_batch(parsed, deps or default_deps()) | unreadable
+    failed = process_batch(parsed, for_batch(deps or default_deps())) | unreadable
     metrics.add_metric(name="GroupEvents", unit=MetricUnit.Count, value=len(parsed))
 
     def handle(record: SQSRecord) -> None:

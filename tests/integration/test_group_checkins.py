@@ -87,3 +87,23 @@ def test_each_window_queues_its_reply_delayed_until_it_closes(tenant, context):
     queued.clear()
     process_group_events.process(sqs_event([said(tenant, 4, "704", "签到", now)]), context, deps)
     assert queued == [] and PointsLedger().member(tenant.tenant_id, "telegram:704").earned == 5
+
+
+def test_a_batch_reads_the_tenant_once_for_all_its_chats(tenant, context):
+    import_groups(tenant.tenant_id, "\n".join([HEADER, "tg,电报群,traffic,telegram_bot,,BOT:TOKEN,,-100200,,,,,,,",
+                                               "tg2,电报群2,traffic,telegram_bot,,BOT:TOKEN,,-100300,,,,,,,"]),
+                  tenants=TenantRepository(), groups=GroupRepository(), secrets=secret_store())
+    reads = []
+    base = process_group_events.default_deps()
+    deps = replace(base, checkins=replace(base.checkins, tenant=lambda t: reads.append(t) or base.checkins.tenant(t)))
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    # GIVEN a batch of check-ins in two chats of the tenant
+    events = [said(tenant, 1, "801", "签到", now),
+              said(tenant, 2, "802", "签到", now).model_copy(update={"chat_id": "-100300"})]
+    assert process_group_events.process(sqs_event(events), context, deps) == {"batchItemFailures": []}
+    # THEN both are granted, the tenant read once; the next batch reads it again (a keyword change applies there)
+    ledger = PointsLedger()
+    assert [ledger.member(tenant.tenant_id, m).earned for m in ("telegram:801", "telegram:802")] == [5, 5]
+    assert reads == [tenant.tenant_id]
+    process_group_events.process(sqs_event(events[:1]), context, deps)
+    assert reads == [tenant.tenant_id] * 2
