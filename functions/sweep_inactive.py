@@ -18,10 +18,9 @@ metrics = Metrics()
 def default_deps() -> SweepDeps:
     """Built once per execution environment: the guard's rules, log and platform client, as ProcessGroupEvents'
     (services/guard_deps.py)."""
-    from qunyun.adapters.activity import ActivityStore
     from qunyun.adapters.chats import ChatDirectory
     from qunyun.adapters.groups import GroupRepository
-    from qunyun.adapters.roster import RosterStore
+    from qunyun.adapters.sweep_reads import SweepReads
     from qunyun.adapters.sweep_runs import SweepRuns
     from qunyun.adapters.tenants import TenantRepository
     from qunyun.domain.tenants import DEFAULT_TIMEZONE
@@ -34,8 +33,9 @@ def default_deps() -> SweepDeps:
         tenant = tenants.get(tenant_id)
         return tenant.timezone if tenant else DEFAULT_TIMEZONE
 
-    return SweepDeps(tenants=tenants.ids, timezone=timezone, groups=GroupRepository(), roster=RosterStore(),
-                     activity=ActivityStore(), runs=SweepRuns(), guard=guard_deps(ChatDirectory(), timezone))
+    reads = SweepReads()  # rosters and activity pages raw: no item model per roster entry
+    return SweepDeps(tenants=tenants.ids, timezone=timezone, groups=GroupRepository(), roster=reads, activity=reads,
+                     runs=SweepRuns(), guard=guard_deps(ChatDirectory(), timezone))
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: SweepDeps | None = None) -> dict:

@@ -17,7 +17,7 @@ from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.guard_rules import GuardRulesStore
 from qunyun.adapters.secrets import secret_store
 from qunyun.adapters.tenants import TenantRepository
-from qunyun.domain.group_events import Member, MemberJoined
+from qunyun.domain.group_events import Member, MemberJoined, MemberLeft
 from qunyun.domain.guard_rules import GroupRules
 from qunyun.services.groups import import_groups
 from qunyun.services.guard_rules import RulesCache, set_rules
@@ -91,3 +91,24 @@ def test_report_mode_lists_without_removing(swept, telegram):
     [tg] = [r for r in listed(world.tenant_id) if r["group_id"] == "tg"]
     assert [r["outcome"] for r in tg["members"]] == ["reported"] * 3
     assert telegram.bans == [] and telegram.received == []
+
+
+def test_the_sweeps_raw_reads_give_what_the_stores_give(swept):
+    from qunyun.adapters.activity import ActivityStore
+    from qunyun.adapters.roster import RosterStore
+    from qunyun.adapters.sweep_reads import SweepReads
+
+    world, _ = swept
+    # GIVEN a member who left, besides the members who joined and spoke
+    left = MemberLeft(tenant_id=world.tenant_id, platform="telegram", event_id="l1", chat_id=CHAT,
+                      occurred_at=NOW - timedelta(days=3), members=[Member(user_id="1", name="One")])
+    process_group_events.process(sqs_event([left]), None, world.deps)
+    reads, first, last = SweepReads(), (NOW - timedelta(days=29)).date(), NOW.date()
+    # THEN the roster's membership, names and join times, and the pages' messages, are the stores' own
+    fields = ("member_id", "name", "status", "joined_at", "changed_at")
+    stored = RosterStore().entries(world.tenant_id, "tg")
+    assert [tuple(getattr(e, f) for f in fields) for e in reads.entries(world.tenant_id, "tg")] == \
+        [tuple(getattr(e, f) for f in fields) for e in stored]
+    assert {e.status for e in stored} == {"member", "left"} and len(stored) == 6
+    days, _ = ActivityStore().read(world.tenant_id, "tg", first, last)
+    assert reads.read(world.tenant_id, "tg", first, last)[0] == days and sum(map(len, days.values())) == 10

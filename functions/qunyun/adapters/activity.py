@@ -15,6 +15,11 @@ def _pk(tenant_id: str, group_id: str) -> str:
     return f"{tenant_id}#ACTIVITY#{group_id}"
 
 
+def activity_pk(tenant_id: str, group_id: str) -> str:
+    """A group's activity partition, for readers that take its pages raw (adapters/sweep_reads.py)."""
+    return _pk(tenant_id, group_id)
+
+
 def _encode(page: list[Sent]) -> str:
     # A check-in carries a fourth column; pages written before check-ins existed have three.
     return "\n".join(f"{m.message_id}\t{m.member_id}\t{m.at}" + ("\tc" if m.checkin else "") for m in page)
@@ -26,6 +31,11 @@ def _decode(text: str) -> list[Sent]:
         message_id, member_id, at, *flags = line.split("\t")
         out.append(Sent(message_id, member_id, int(at), checkin="c" in flags))
     return out
+
+
+def decode_page(text: str) -> list[Sent]:
+    """A page's `messages` as stored, for the same readers."""
+    return _decode(text)
 
 
 class ActivityStore:
