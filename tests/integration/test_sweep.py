@@ -112,3 +112,22 @@ def test_the_sweeps_raw_reads_give_what_the_stores_give(swept):
     assert {e.status for e in stored} == {"member", "left"} and len(stored) == 6
     days, _ = ActivityStore().read(world.tenant_id, "tg", first, last)
     assert reads.read(world.tenant_id, "tg", first, last)[0] == days and sum(map(len, days.values())) == 10
+
+
+def test_the_weeks_runs_are_read_once_for_all_the_tenants_groups(swept):
+    world, deps = swept
+    asked = []
+
+    class Counted(type(deps.runs)):
+        def get(self, *args):
+            asked.append("get")
+            return super().get(*args)
+
+        def of_week(self, *args):
+            asked.append("of_week")
+            return super().of_week(*args)
+
+    deps = replace(deps, runs=Counted())
+    for _ in range(2):  # the run, then its rerun (which finds both groups' runs)
+        assert sweep_inactive.process({"scheduled_time": NOW.isoformat()}, None, deps)["groups"] == 2
+    assert asked == ["of_week", "of_week"]

@@ -24,6 +24,11 @@ class SweepRuns:
         except SweepRunItem.DoesNotExist:
             return None
 
+    def of_week(self, tenant_id: str, week: str) -> dict[str, dict]:
+        """The week's runs made so far, by group (one Query: a sweep reads them once, not a GetItem a group)."""
+        items = SweepRunItem.query(_pk(tenant_id), SweepRunItem.sk.startswith(f"{week}#"), consistent_read=True)
+        return {item.sk.partition("#")[2]: json.loads(item.run) for item in items}
+
     def add(self, tenant_id: str, week: str, group_id: str, run: dict) -> dict:
         """Stores the run unless the week's is already there; returns the one stored."""
         item = SweepRunItem(_pk(tenant_id), f"{week}#{group_id}", run=json.dumps(run, ensure_ascii=False),

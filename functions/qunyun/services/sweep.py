@@ -28,6 +28,7 @@ PLATFORM_OF = {channel: platform for platform, channels in CHANNELS.items() for 
 
 class SweepRuns(Protocol):
     def get(self, tenant_id: str, week: str, group_id: str) -> dict | None: ...
+    def of_week(self, tenant_id: str, week: str) -> dict[str, dict]: ...
     def add(self, tenant_id: str, week: str, group_id: str, run: dict) -> dict: ...
     def latest(self, tenant_id: str) -> list[dict]: ...
 
@@ -61,12 +62,13 @@ def sweep_all(now: datetime, deps: SweepDeps) -> dict:
         rules, version = deps.guard.rules.rules(tenant_id)
         if version == 0:  # no group rules set: the sweep, like the guard, is off
             continue
+        made = _made(tenant_id, deps.runs)
         for group in deps.groups.list(tenant_id):
             if group.channel not in PLATFORM_OF:
                 continue
             try:
                 guard, sweep = rules.for_group(str(group.kind), group.tags)
-                run = sweep_group(tenant_id, group, guard, sweep, now, deps)
+                run = sweep_group(tenant_id, group, guard, sweep, now, deps, made)
                 summary["groups"] += 1
                 summary["listed"] += len(run["members"])
                 summary["removals"] += sum(1 for r in run["members"] if r["outcome"] == "remove")
@@ -76,12 +78,26 @@ def sweep_all(now: datetime, deps: SweepDeps) -> dict:
     return summary
 
 
+def _made(tenant_id: str, runs: SweepRuns) -> Callable[[str, str], dict | None]:
+    """A group's run of a week if made already: the tenant's runs of the week read once (one Query), not a read
+    a group."""
+    weeks: dict[str, dict[str, dict]] = {}
+
+    def made(week: str, group_id: str) -> dict | None:
+        if week not in weeks:
+            weeks[week] = runs.of_week(tenant_id, week)
+        return weeks[week].get(group_id)
+
+    return made
+
+
 def sweep_group(tenant_id: str, group, guard: GuardSection, sweep: SweepSection, now: datetime,
-                deps: SweepDeps) -> dict:
-    """The group's run of the week (stored first, or found stored), and its removals where mode is remove."""
+                deps: SweepDeps, made: Callable[[str, str], dict | None] | None = None) -> dict:
+    """The group's run of the week (stored first, or found stored: `made`, else its own read), and its removals
+    where mode is remove."""
     today = now.astimezone(ZoneInfo(group.timezone or deps.timezone(tenant_id))).date()
     week = week_of(today)
-    run = deps.runs.get(tenant_id, week, group.group_id)
+    run = made(week, group.group_id) if made is not None else deps.runs.get(tenant_id, week, group.group_id)
     if run is None:
         run = deps.runs.add(tenant_id, week, group.group_id, _run(tenant_id, group, guard, sweep, now, today, deps))
     if run["mode"] == "remove" and any(r["outcome"] == "remove" for r in run["members"]):
