@@ -4,7 +4,9 @@ member and message ids hold; a batch retried after the deletion call deletes not
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import process_group_events
 import pytest
@@ -17,6 +19,7 @@ from qunyun.adapters.guard_log import GuardLog
 from qunyun.channels.moderation import Moderation
 from qunyun.domain.guard import Offence, action_id
 from qunyun.services import guard_ops
+from qunyun.services.guard import guard_messages
 from test_guard import T0, World
 
 world, telegram = test_guard.world, test_guard.telegram  # the guard's fixtures
@@ -74,3 +77,23 @@ def test_an_action_is_found_and_closed_by_its_id_whatever_colons_the_ids_hold(te
     closed = guard_ops.done(tenant.tenant_id, task_id, NOW, log=log)
     assert closed["status"] == "closed" and guard_ops.tasks(tenant.tenant_id, log=log) == []
     assert log.action(tenant.tenant_id, action_id("warn", "store:12:vip", "slack:U:7", "1700000000.0001:x")) is None
+
+
+def test_a_groups_batch_reads_its_offenders_entries_at_once_and_each_ones_offences_once(world, telegram):
+    guard, asked = world.deps.guard.keywords["deps"], []
+
+    class Log(GuardLog):
+        def offences(self, tenant_id, group_id=None, member_id=None):
+            asked.append(("offences", member_id))
+            return super().offences(tenant_id, group_id, member_id)
+
+    counted = replace(guard, log=Log(), member=lambda *a: asked.append(("member", a[2])) or guard.member(*a),
+                      members=lambda t, g, ids: asked.append(("members", sorted(ids))) or guard.members(t, g, ids))
+    world.deps = replace(world.deps, guard=partial(guard_messages, deps=counted))
+    # WHEN two members post two ads each in one batch (the owner and admins are exempt: roles are looked at)
+    world.batch((7, "加微信", T0), (8, "加微信", T0), (7, "刷单", T0 + timedelta(minutes=1)),
+                (8, "刷单", T0 + timedelta(minutes=1)), (9, "早上好", T0))
+    # THEN their roster entries are one read, their offences one read each; and both are removed
+    assert asked == [("members", ["telegram:7", "telegram:8"]), ("offences", "telegram:7"),
+                     ("offences", "telegram:8")]
+    assert telegram.bans == [(CHAT, "7"), (CHAT, "8")]

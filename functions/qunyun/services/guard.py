@@ -83,6 +83,8 @@ class GuardDeps:
     clock: Callable[[], datetime]
     # The member's roster entry (their role, and when they last joined), read only for an offence.
     member: Callable[[str, str, str], RosterEntry | None] = lambda tenant_id, group_id, member_id: None
+    # Several members' entries at once (tenant, group, member ids → entries by member id): a batch's offenders.
+    members: Callable[[str, str, Iterable[str]], dict[str, RosterEntry]] | None = None
 
 
 Keyed = list[tuple[str, Message]]  # (record id, message)
@@ -95,11 +97,17 @@ class _Batch:
     group: GuardGroup
     known: dict[str, list[Offence]] = field(default_factory=dict)
     planned: list[tuple[Offence, str]] = field(default_factory=list)  # (offence, the member's name)
+    entries: dict[str, RosterEntry | None] = field(default_factory=dict)  # the offenders' roster entries
 
     def offences(self, tenant_id: str, member_id: str, log: GuardStore) -> list[Offence]:
         if member_id not in self.known:
             self.known[member_id] = log.offences(tenant_id, self.group.group_id, member_id)
         return self.known[member_id]
+
+    def entry(self, tenant_id: str, member_id: str, deps: GuardDeps) -> RosterEntry | None:
+        if member_id not in self.entries:
+            self.entries[member_id] = deps.member(tenant_id, self.group.group_id, member_id)
+        return self.entries[member_id]
 
 
 def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
@@ -130,14 +138,18 @@ def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: G
     guard = rules.for_group(group.kind, group.tags)[0]
     matcher = deps.rules.matcher(tenant_id, guard)
     batch = _Batch(group)
-    for m in sorted(messages, key=lambda m: m.occurred_at):
-        hit = matcher.first(m.text)
-        if hit is not None and not _exempt(m, group, guard, deps):
+    hits = [(m, hit) for m in sorted(messages, key=lambda m: m.occurred_at) if (hit := matcher.first(m.text))]
+    if hits and guard.exempt.roles and deps.members is not None:  # the offenders' roles and joins, read at once
+        wanted = {m.sender.member_id(m.platform) for m, _ in hits}
+        found = deps.members(tenant_id, group_id, wanted)
+        batch.entries = {member_id: found.get(member_id) for member_id in wanted}
+    for m, hit in hits:
+        if not _exempt(m, group, guard, batch, deps):
             _offence(m, guard, hit, batch, deps)
     _carry_out(batch, deps)
 
 
-def _exempt(m: Message, group: GuardGroup, guard: GuardSection, deps: GuardDeps) -> bool:
+def _exempt(m: Message, group: GuardGroup, guard: GuardSection, batch: _Batch, deps: GuardDeps) -> bool:
     member_id = m.sender.member_id(m.platform)
     exempt = guard.exempt
     if member_id in exempt.members or (m.sender.role and m.sender.role in exempt.roles):
@@ -145,7 +157,7 @@ def _exempt(m: Message, group: GuardGroup, guard: GuardSection, deps: GuardDeps)
     if "owner" in exempt.roles and group.owner and group.owner == m.sender.user_id:
         return True
     if exempt.roles:  # a role the roster learned from the platform's events (a message seldom carries one)
-        entry = deps.member(m.tenant_id, group.group_id, member_id)
+        entry = batch.entry(m.tenant_id, member_id, deps)
         if entry is not None and entry.role in exempt.roles:
             return True
     return bool(exempt.top_points) and member_id in deps.top_members(m.tenant_id, exempt.top_points)
@@ -163,7 +175,7 @@ def _offence(m: Message, guard: GuardSection, hit: Hit, batch: _Batch, deps: Gua
     offence = Offence(m.tenant_id, group.group_id, m.platform, m.chat_id, member_id, m.message_id, m.text or "",
                       hit.rule, hit.detail, m.occurred_at)
     kinds = ["delete"] if m.platform in CAN_DELETE else []
-    if not _standing_removal(offence, known, guard, deps):  # recorded (and deleted); the removal made stands
+    if not _standing_removal(offence, known, guard, lambda: batch.entry(m.tenant_id, member_id, deps)):
         count = offences_in_window([*known, offence], offence, guard.window_days)
         kinds.append(ladder_step(guard.ladder, count))
     offence = replace(offence, actions={k: ("intended", "") for k in kinds})
@@ -183,13 +195,15 @@ def _interrupted(o: Offence, deps: GuardDeps) -> None:
         deps.log.finish_offence(o, open_, deps.clock())
 
 
-def _standing_removal(o: Offence, known: list[Offence], guard: GuardSection, deps: GuardDeps) -> bool:
+def _standing_removal(o: Offence, known: list[Offence], guard: GuardSection,
+                      entry_of: Callable[[], RosterEntry | None]) -> bool:
     """A member already removed for an earlier offence of the window (by the guard: the sweep's removals are its
-    own) is not removed or warned again, unless they joined again since."""
+    own) is not removed or warned again, unless they joined again since (their roster entry says): the offence
+    is recorded (and its message deleted), the removal made stands for it."""
     removals = [r for k in known for r in k.removals()]
     if not removals:
         return False
-    entry = deps.member(o.tenant_id, o.group_id, o.member_id)
+    entry = entry_of()
     joined_at = entry.joined_at if entry is not None and entry.status == "member" else None
     return removed_already(removals, o, guard.window_days, joined_at,
                            action_id("remove", o.group_id, o.member_id, o.message_id))

@@ -13,7 +13,7 @@ from qunyun.services.guard import ChatGroups, GuardDeps
 
 def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDeps:
     """The guard's rules, records and platform calls; matchers compiled once per tenant and rules version."""
-    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms, roster_entry
+    from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms, roster_entries, roster_entry
     from qunyun.adapters.guard_log import GuardLog
     from qunyun.adapters.guard_rules import GuardRulesStore
     from qunyun.adapters.points_ledger import PointsLedger
@@ -39,7 +39,8 @@ def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDe
     return GuardDeps(directory=directory, groups=GuardGroups(secret_store(settings)),
                      rules=RulesCache(GuardRulesStore()), log=GuardLog(),
                      platforms=GuardPlatforms(moderation(settings)), top_members=top_members,
-                     clock=lambda: datetime.now(UTC), member=roster_entry)
+                     clock=lambda: datetime.now(UTC), member=roster_entry,
+                     members=roster_entries)
 
 
 def moderation(settings):
