@@ -92,14 +92,18 @@ def guard_phase(args, clients, template_bodies: list[str], batch_size: int, weco
         return wall / n
 
     before = (len(telegram.deleted), len(telegram.received), len(telegram.bans))
+    asked = len(telegram.requests)
     floors, paths = interleaved(lambda k: run("plain", f"plain-{k}", False),
                                 [lambda r=r: run("guarded", f"guarded-{r}", True) for r in range(1, args.runs + 1)])
     offending = sum(1 for i in range(n) if burst.is_offending(i)) * args.runs
     deleted, posted, bans = (len(telegram.deleted) - before[0], len(telegram.received) - before[1],
                              len(telegram.bans) - before[2])
     assert deleted == offending, f"{deleted} messages deleted for {offending} offending"
+    methods = Counter(r.path.rpartition("/")[2] for r in telegram.requests[asked:])
     out = {"events": n, "batches_per_run": runs["plain"][0][2], "offending_messages": offending // args.runs,
-           "deleted": deleted, "warnings_posted": posted, "removals": bans}
+           "deleted": deleted, "warnings_posted": posted, "removals": bans,
+           # the guarded runs' calls to the Bot API, by method (per run)
+           "telegram_calls_per_run": {k: v / args.runs for k, v in sorted(methods.items())}}
     for name, rows in runs.items():
         m = merged([x for x, _, _ in rows])
         events, batches = n * len(rows), sum(b for _, _, b in rows)

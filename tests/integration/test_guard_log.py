@@ -79,7 +79,7 @@ def test_an_action_is_found_and_closed_by_its_id_whatever_colons_the_ids_hold(te
     assert log.action(tenant.tenant_id, action_id("warn", "store:12:vip", "slack:U:7", "1700000000.0001:x")) is None
 
 
-def test_a_groups_batch_reads_its_offenders_entries_at_once_and_each_ones_offences_once(world, telegram):
+def test_a_batch_reads_its_offenders_at_once_and_records_its_results_in_one_write(world, telegram):
     guard, asked = world.deps.guard.keywords["deps"], []
 
     class Log(GuardLog):
@@ -87,13 +87,24 @@ def test_a_groups_batch_reads_its_offenders_entries_at_once_and_each_ones_offenc
             asked.append(("offences", member_id))
             return super().offences(tenant_id, group_id, member_id)
 
+        def finish_offence(self, o, results, now):
+            asked.append(("finish", o.message_id))
+            return super().finish_offence(o, results, now)
+
+        def finish_offences(self, done, now):
+            asked.append(("finish", [o.message_id for o, _ in done]))
+            return super().finish_offences(done, now)
+
     counted = replace(guard, log=Log(), member=lambda *a: asked.append(("member", a[2])) or guard.member(*a),
                       members=lambda t, g, ids: asked.append(("members", sorted(ids))) or guard.members(t, g, ids))
     world.deps = replace(world.deps, guard=partial(guard_messages, deps=counted))
     # WHEN two members post two ads each in one batch (the owner and admins are exempt: roles are looked at)
     world.batch((7, "加微信", T0), (8, "加微信", T0), (7, "刷单", T0 + timedelta(minutes=1)),
                 (8, "刷单", T0 + timedelta(minutes=1)), (9, "早上好", T0))
-    # THEN their roster entries are one read, their offences one read each; and both are removed
+    # THEN their roster entries are one read, their offences one read each, the four results one write; and both
+    # are removed
     assert asked == [("members", ["telegram:7", "telegram:8"]), ("offences", "telegram:7"),
-                     ("offences", "telegram:8")]
+                     ("offences", "telegram:8"), ("finish", ["1", "2", "3", "4"])]
     assert telegram.bans == [(CHAT, "7"), (CHAT, "8")]
+    assert {(i.delete_status, i.warn_status, i.remove_status) for i in items(world.tenant_id)} == {
+        ("done", "done", None), ("done", None, "done")}

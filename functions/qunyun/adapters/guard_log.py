@@ -73,6 +73,19 @@ class GuardLog:
         GuardOffenceItem(_pk(o.tenant_id), _offence_sk(o.group_id, o.member_id, o.message_id)).update(
             actions=actions, condition=GuardOffenceItem.pk.exists())
 
+    def finish_offences(self, done: list[tuple[Offence, Mapping[str, tuple[str, str]]]], now: datetime) -> None:
+        """A batch's offences with their actions' results, written whole (BatchWriteItem, 25 a request): each was
+        written moments before, with its actions intended, by this batch."""
+        with GuardOffenceItem.batch_write() as batch:
+            for o, results in done:
+                states = {**{k: ("intended", "") for k in o.actions}, **results}
+                batch.save(GuardOffenceItem(
+                    _pk(o.tenant_id), _offence_sk(o.group_id, o.member_id, o.message_id), group_id=o.group_id,
+                    platform=o.platform, chat_id=o.chat_id, member_id=o.member_id, message_id=o.message_id,
+                    text=o.text, rule=o.rule, detail=o.detail, at=o.at, updated_at=now,
+                    **{f"{k}_status": status for k, (status, _) in states.items()},
+                    **{f"{k}_reason": reason for k, (_, reason) in states.items() if reason}))
+
     def offences(self, tenant_id: str, group_id: str | None = None, member_id: str | None = None
                  ) -> list[Offence]:
         """The tenant's offences, or one member's in one group (one Query), with their actions."""

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 class GuardStore(Protocol):
     def add_offence(self, o: Offence) -> Offence | None: ...
     def finish_offence(self, o: Offence, results: Mapping[str, tuple[str, str]], now: datetime) -> None: ...
+    def finish_offences(self, done: list[tuple[Offence, Mapping[str, tuple[str, str]]]], now: datetime) -> None: ...
     def offences(self, tenant_id: str, group_id: str | None = None, member_id: str | None = None
                  ) -> list[Offence]: ...
     def pardon_offences(self, tenant_id: str, group_id: str, member_id: str) -> int: ...
@@ -88,6 +89,7 @@ class GuardDeps:
 
 
 Keyed = list[tuple[str, Message]]  # (record id, message)
+Results = dict[str, tuple[str, str]]  # an offence's actions' results: kind → (status, reason)
 
 
 @dataclass
@@ -116,25 +118,37 @@ def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
     for key, m in messages:
         chats[(m.tenant_id, m.platform, m.chat_id)].append((key, m))
     failed: set[str] = set()
+    finished: list[tuple[Offence, Results]] = []
+    finished_keys: set[str] = set()
     for (tenant_id, platform, chat_id), keyed in chats.items():
         try:
             mapped = deps.directory.groups(tenant_id, [chat_id]).get(chat_id, [])
             for chat_group in mapped:
                 if chat_group.channel in CHANNELS[platform]:
-                    _guard_group(tenant_id, chat_group.group_id, [m for _, m in keyed], deps)
+                    done = _guard_group(tenant_id, chat_group.group_id, [m for _, m in keyed], deps)
+                    finished += done
+                    finished_keys |= {key for key, _ in keyed} if done else set()
         except Exception:
             logger.exception("the guard could not finish a chat's messages")
             failed |= {key for key, _ in keyed}
+    try:  # the batch's results together; lost, their chats come back and find their actions intended
+        if finished:
+            deps.log.finish_offences(finished, deps.clock())
+    except Exception:
+        logger.exception("the guard's results could not be recorded")
+        failed |= finished_keys
     return failed
 
 
-def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: GuardDeps) -> None:
+def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: GuardDeps
+                 ) -> list[tuple[Offence, Results]]:
+    """The group's offences of the batch, recorded and acted on; returns their actions' results."""
     rules, version = deps.rules.rules(tenant_id)
     if version == 0:  # a tenant that never set group rules has no guard: nothing is an offence by default
-        return
+        return []
     group = deps.groups(tenant_id, group_id)  # after the rules: a tenant without any reads no group here
     if group is None:
-        return
+        return []
     guard = rules.for_group(group.kind, group.tags)[0]
     matcher = deps.rules.matcher(tenant_id, guard)
     batch = _Batch(group)
@@ -146,7 +160,7 @@ def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: G
     for m, hit in hits:
         if not _exempt(m, group, guard, batch, deps):
             _offence(m, guard, hit, batch, deps)
-    _carry_out(batch, deps)
+    return _carry_out(batch, deps)
 
 
 def _exempt(m: Message, group: GuardGroup, guard: GuardSection, batch: _Batch, deps: GuardDeps) -> bool:
@@ -209,10 +223,10 @@ def _standing_removal(o: Offence, known: list[Offence], guard: GuardSection,
                            action_id("remove", o.group_id, o.member_id, o.message_id))
 
 
-def _carry_out(batch: _Batch, deps: GuardDeps) -> None:
-    """The batch's deletions, removals and one warning; then each offence's results in one write."""
+def _carry_out(batch: _Batch, deps: GuardDeps) -> list[tuple[Offence, Results]]:
+    """The batch's deletions, removals and one warning; returns each offence's results (to record)."""
     if not batch.planned:
-        return
+        return []
     group, results = batch.group, {o.message_id: {} for o, _ in batch.planned}
     deleting = [o for o, _ in batch.planned if "delete" in o.actions]
     if deleting:  # one call for the chat's batch where the platform deletes several messages at once
@@ -228,8 +242,7 @@ def _carry_out(batch: _Batch, deps: GuardDeps) -> None:
         outcome = deps.platforms.post(group, warning_text([(name, rule_name(o.rule)) for o, name in warned]))
         for o, _ in warned:
             results[o.message_id]["warn"] = ("done" if outcome.ok else "failed", outcome.reason)
-    for o, _ in batch.planned:
-        deps.log.finish_offence(o, results[o.message_id], deps.clock())
+    return [(o, results[o.message_id]) for o, _ in batch.planned]
 
 
 def attempt_removal(removal: Action, group: GuardGroup, deps: GuardDeps) -> Outcome:
