@@ -4,10 +4,10 @@ the member warned (one message per group and batch, naming the rule, never the o
 ladder's say, removed.
 
 An offence's actions are written as intended with the offence itself (one item) before any is attempted, and
-their results after (domain/guard.py), so a retried batch never deletes, warns or removes twice. A member's
-offences are read once per group and batch (one Query), which gives both their count in the window and a
-removal that still stands. A removal the platform cannot make or refuses becomes an operator task with the
-evidence (`qunyun guard tasks`)."""
+their results after, the whole batch's together (domain/guard.py), so a retried batch never deletes, warns or
+removes twice. A member's offences are read once per group and batch (one Query), which gives both their count
+in the window and a removal that still stands; the offenders' roster entries (roles, joins) at once. A removal
+the platform cannot make or refuses becomes an operator task with the evidence (`qunyun guard tasks`)."""
 
 from __future__ import annotations
 
