@@ -96,7 +96,8 @@ def test_a_batch_reads_its_offenders_at_once_and_records_its_results_in_one_writ
             return super().finish_offences(done, now)
 
     counted = replace(guard, log=Log(), member=lambda *a: asked.append(("member", a[2])) or guard.member(*a),
-                      members=lambda t, g, ids: asked.append(("members", sorted(ids))) or guard.members(t, g, ids))
+                      members=lambda seats: asked.append(("members", sorted(m for _, _, m in seats))) or
+                      guard.members(seats))
     world.deps = replace(world.deps, guard=partial(guard_messages, deps=counted))
     # WHEN two members post two ads each in one batch (the owner and admins are exempt: roles are looked at)
     world.batch((7, "加微信", T0), (8, "加微信", T0), (7, "刷单", T0 + timedelta(minutes=1)),

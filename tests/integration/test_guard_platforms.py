@@ -227,3 +227,15 @@ def test_roles_from_feishu_and_dingtalk_exempt_the_owner_and_admins(world, fakes
     world.said("dingtalk", world.dingtalk("cidScene", "u8", "加微信", admin=True),
                world.dingtalk("cidScene", "u7", "加微信"))
     assert {o.member_id for o in GuardLog().offences(world.tenant_id)} == {"feishu:ou_1", "dingtalk:u7"}
+
+
+def test_a_batchs_offenders_in_several_groups_are_read_from_their_rosters_at_once(world, fakes):
+    guard, asked = world.deps.guard.keywords["deps"], []
+    counted = replace(guard, members=lambda seats: asked.append(sorted(seats)) or guard.members(seats))
+    world.deps = replace(world.deps, guard=partial(guard_messages, deps=counted))
+    # WHEN a batch holds an ad in each of two DingTalk groups (owners and admins exempt: roles are looked at)
+    world.said("dingtalk", world.dingtalk("cidScene", "u7", "加微信"), world.dingtalk("cidOrdinary", "u9", "加微信"))
+    # THEN both offenders' roster entries are one read, and both offences are recorded
+    t = world.tenant_id
+    assert asked == [[(t, "dd", "dingtalk:u9"), (t, "ds", "dingtalk:u7")]]
+    assert {o.group_id for o in GuardLog().offences(t)} == {"dd", "ds"}

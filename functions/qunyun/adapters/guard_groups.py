@@ -62,10 +62,12 @@ def roster_entry(tenant_id: str, group_id: str, member_id: str) -> RosterEntry |
         return None
 
 
-def roster_entries(tenant_id: str, group_id: str, member_ids: Iterable[str]) -> dict[str, RosterEntry]:
-    """Several members' roster entries (a BatchGetItem a hundred), by member id; those not on it left out."""
-    keys = [(f"{tenant_id}#ROSTER#{group_id}", m) for m in dict.fromkeys(member_ids)]
-    return {i.sk: _entry(i) for i in RosterItem.batch_get(keys, consistent_read=True)}
+def roster_entries(seats: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], RosterEntry]:
+    """Members' roster entries in any groups (a BatchGetItem a hundred), by (tenant, group, member); those on no
+    roster left out."""
+    keys = {(f"{tenant_id}#ROSTER#{group_id}", member_id): (tenant_id, group_id, member_id)
+            for tenant_id, group_id, member_id in seats}
+    return {keys[(i.pk, i.sk)]: _entry(i) for i in RosterItem.batch_get(list(keys), consistent_read=True)}
 
 
 class GuardPlatforms:

@@ -64,6 +64,9 @@ class Platforms(Protocol):
     def restore(self, group: GuardGroup, user_id: str) -> Outcome: ...
 
 
+Seat = tuple[str, str, str]  # (tenant, group, member): a member's place in a group
+
+
 class Rules(Protocol):
     def rules(self, tenant_id: str) -> tuple[GroupRules, int]: ...
     def matcher(self, tenant_id: str, guard: GuardSection) -> Matcher: ...
@@ -84,8 +87,9 @@ class GuardDeps:
     clock: Callable[[], datetime]
     # The member's roster entry (their role, and when they last joined), read only for an offence.
     member: Callable[[str, str, str], RosterEntry | None] = lambda tenant_id, group_id, member_id: None
-    # Several members' entries at once (tenant, group, member ids → entries by member id): a batch's offenders.
-    members: Callable[[str, str, Iterable[str]], dict[str, RosterEntry]] | None = None
+    # Several members' entries at once, (tenant, group, member) → entry, those not on a roster left out: a batch's
+    # offenders in all its groups.
+    members: Callable[[Iterable[Seat]], dict[Seat, RosterEntry]] | None = None
 
 
 Keyed = list[tuple[str, Message]]  # (record id, message)
@@ -94,12 +98,15 @@ Results = dict[str, tuple[str, str]]  # an offence's actions' results: kind → 
 
 @dataclass
 class _Batch:
-    """A group's batch: its members' offences as read once (and as written since), what is to be done."""
+    """A group's batch: its messages that match a rule, its members' offences as read once (and as written since),
+    what is to be done."""
 
     group: GuardGroup
+    guard: GuardSection
+    hits: list[tuple[Message, Hit]]
+    entries: dict[Seat, RosterEntry | None]  # the batch's offenders' roster entries, shared by its groups
     known: dict[str, list[Offence]] = field(default_factory=dict)
     planned: list[tuple[Offence, str]] = field(default_factory=list)  # (offence, the member's name)
-    entries: dict[str, RosterEntry | None] = field(default_factory=dict)  # the offenders' roster entries
 
     def offences(self, tenant_id: str, member_id: str, log: GuardStore) -> list[Offence]:
         if member_id not in self.known:
@@ -107,59 +114,93 @@ class _Batch:
         return self.known[member_id]
 
     def entry(self, tenant_id: str, member_id: str, deps: GuardDeps) -> RosterEntry | None:
-        if member_id not in self.entries:
-            self.entries[member_id] = deps.member(tenant_id, self.group.group_id, member_id)
-        return self.entries[member_id]
+        seat = (tenant_id, self.group.group_id, member_id)
+        if seat not in self.entries:
+            self.entries[seat] = deps.member(*seat)
+        return self.entries[seat]
 
 
 def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
-    """Checks a batch's messages; returns the record ids to retry (their chat's guard could not finish)."""
+    """Checks a batch's messages; returns the record ids to retry (their chat's guard could not finish).
+
+    In three steps: the messages that match a rule, group by group; the offenders' roster entries, all at once;
+    then each group's offences recorded and acted on, and the results of all of them written together."""
     chats: dict[tuple[str, str, str], Keyed] = defaultdict(list)
     for key, m in messages:
         chats[(m.tenant_id, m.platform, m.chat_id)].append((key, m))
     failed: set[str] = set()
-    finished: list[tuple[Offence, Results]] = []
-    finished_keys: set[str] = set()
+    entries: dict[Seat, RosterEntry | None] = {}
+    batches: list[tuple[set[str], _Batch]] = []
     for (tenant_id, platform, chat_id), keyed in chats.items():
         try:
             mapped = deps.directory.groups(tenant_id, [chat_id]).get(chat_id, [])
-            for chat_group in mapped:
-                if chat_group.channel in CHANNELS[platform]:
-                    done = _guard_group(tenant_id, chat_group.group_id, [m for _, m in keyed], deps)
-                    finished += done
-                    finished_keys |= {key for key, _ in keyed} if done else set()
+            batches += [({key for key, _ in keyed}, b) for g in mapped if g.channel in CHANNELS[platform]
+                        if (b := _hits(tenant_id, g.group_id, [m for _, m in keyed], entries, deps)) is not None]
         except Exception:
             logger.exception("the guard could not finish a chat's messages")
             failed |= {key for key, _ in keyed}
-    try:  # the batch's results together; lost, their chats come back and find their actions intended
-        if finished:
-            deps.log.finish_offences(finished, deps.clock())
-    except Exception:
-        logger.exception("the guard's results could not be recorded")
-        failed |= finished_keys
-    return failed
+    _read_entries(batches, entries, deps)
+    finished: list[tuple[set[str], list[tuple[Offence, Results]]]] = []
+    for keys, batch in batches:
+        if keys & failed:
+            continue
+        try:
+            finished.append((keys, _guard_group(batch, deps)))
+        except Exception:
+            logger.exception("the guard could not finish a chat's messages")
+            failed |= keys
+    return failed | _record_results(finished, deps)
 
 
-def _guard_group(tenant_id: str, group_id: str, messages: list[Message], deps: GuardDeps
-                 ) -> list[tuple[Offence, Results]]:
-    """The group's offences of the batch, recorded and acted on; returns their actions' results."""
+def _hits(tenant_id: str, group_id: str, messages: list[Message], entries: dict[Seat, RosterEntry | None],
+          deps: GuardDeps) -> _Batch | None:
+    """The group's messages that match its rules, or None when none does (or the tenant has no rules)."""
     rules, version = deps.rules.rules(tenant_id)
     if version == 0:  # a tenant that never set group rules has no guard: nothing is an offence by default
-        return []
+        return None
     group = deps.groups(tenant_id, group_id)  # after the rules: a tenant without any reads no group here
     if group is None:
-        return []
+        return None
     guard = rules.for_group(group.kind, group.tags)[0]
     matcher = deps.rules.matcher(tenant_id, guard)
-    batch = _Batch(group)
     hits = [(m, hit) for m in sorted(messages, key=lambda m: m.occurred_at) if (hit := matcher.first(m.text))]
-    if hits and guard.exempt.roles and deps.members is not None:  # the offenders' roles and joins, read at once
-        wanted = {m.sender.member_id(m.platform) for m, _ in hits}
-        found = deps.members(tenant_id, group_id, wanted)
-        batch.entries = {member_id: found.get(member_id) for member_id in wanted}
-    for m, hit in hits:
-        if not _exempt(m, group, guard, batch, deps):
-            _offence(m, guard, hit, batch, deps)
+    return _Batch(group, guard, hits, entries) if hits else None
+
+
+def _read_entries(batches: list[tuple[set[str], _Batch]], entries: dict[Seat, RosterEntry | None],
+                  deps: GuardDeps) -> None:
+    """The roster entries (roles, joins) of the batch's offenders wherever roles exempt, in one read; should it
+    fail, each is read when needed."""
+    wanted = {(m.tenant_id, b.group.group_id, m.sender.member_id(m.platform))
+              for _, b in batches if b.guard.exempt.roles for m, _ in b.hits}
+    if not wanted or deps.members is None:
+        return
+    try:
+        found = deps.members(wanted)
+    except Exception:
+        logger.exception("the offenders' roster entries could not be read at once")
+        return
+    entries.update({seat: found.get(seat) for seat in wanted})
+
+
+def _record_results(finished: list[tuple[set[str], list[tuple[Offence, Results]]]], deps: GuardDeps) -> set[str]:
+    """The batch's results together; should that fail, their chats come back and find their actions intended."""
+    done = [r for _, results in finished for r in results]
+    if not done:
+        return set()
+    try:
+        deps.log.finish_offences(done, deps.clock())
+    except Exception:
+        logger.exception("the guard's results could not be recorded")
+        return {key for keys, results in finished if results for key in keys}
+    return set()
+
+
+def _guard_group(batch: _Batch, deps: GuardDeps) -> list[tuple[Offence, Results]]:
+    """The group's offences of the batch, recorded and acted on; returns their actions' results."""
+    for m, hit in batch.hits:
+        if not _exempt(m, batch.group, batch.guard, batch, deps):
+            _offence(m, batch.guard, hit, batch, deps)
     return _carry_out(batch, deps)
 
 
