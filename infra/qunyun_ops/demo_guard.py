@@ -91,8 +91,8 @@ def _telegram_part(port: int, tenant: str, robots, qunyun: Callable, step: Calla
             step("The same member's second ad in the window: deleted, and the member removed")
     _wait("the removal", lambda: ("banChatMember", str(CHAT), str(OFFENDER["id"])) in robots.moderated)
     for call in robots.moderated:
-        print(f"Telegram was asked: {call[0]}(chat_id={call[1]}, {'user_id' if 'Chat' in call[0] else 'message_id'}"
-              f"={call[2]})")
+        subject = "user_id" if "Chat" in call[0] else "message_ids" if call[0] == "deleteMessages" else "message_id"
+        print(f"Telegram was asked: {call[0]}(chat_id={call[1]}, {subject}={call[2]})")
     # As Telegram tells the bot: the removed member's status went to kicked.
     _telegram(port, tenant, token, {"update_id": 9020, "chat_member": {
         "chat": chat, "from": {"id": 1, "is_bot": True, "first_name": "bot"}, "date": now,

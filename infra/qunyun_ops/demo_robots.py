@@ -1,7 +1,8 @@
 """The demo's stand-in for the chat platforms: one small HTTP server on 127.0.0.1 that answers as a WeCom group
 robot, a DingTalk robot, a Feishu bot and a Telegram bot accept a message, and records what each robot received; WeCom's
 customer-group mass-send API is answered by its own stand-in (demo_wecom.py) on the same base URL, as on WeCom.
-It also answers the guard's Telegram calls (deleteMessage, banChatMember, unbanChatMember) and records them.
+It also answers the guard's Telegram calls (deleteMessage, deleteMessages, banChatMember, unbanChatMember) and
+records them.
 
 The demo points the local stack's channels at it (QUNYUN_WECOM_BASE_URL and friends), so the demo groups'
 robots "receive" their briefs without anything leaving the machine. It checks nothing (tests/fakes/ holds
@@ -22,7 +23,7 @@ from qunyun_ops.demo_wecom import DemoWecom
 
 PLATFORMS = ("wecom", "dingtalk", "feishu", "slack", "telegram")
 CORP_ID, CORP_SECRET = "ww-demo-tea", "demo-corp-secret"  # the demo tenant's corp and 客户联系 secret
-MODERATION = ("deleteMessage", "banChatMember", "unbanChatMember")  # the Telegram calls of the guard
+MODERATION = ("deleteMessage", "deleteMessages", "banChatMember", "unbanChatMember")  # the guard's Telegram calls
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class DemoRobots:
         if method == "POST" and path.startswith("/bot") and path.rsplit("/", 1)[1] in MODERATION:
             with self._lock:  # the guard's calls: what it deleted, and whom it removed
                 self.moderated.append((path.rsplit("/", 1)[1], str(body.get("chat_id", "")),
-                                       str(body.get("message_id") or body.get("user_id") or "")))
+                                       str(body.get("message_id") or body.get("user_id") or
+                                           ",".join(map(str, body.get("message_ids") or ())))))
             return 200, {"ok": True, "result": True}
         return 404, {"errcode": 404, "errmsg": "the demo robots do not serve this"}
 
