@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import logging
 import os
 import signal
@@ -24,6 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 
 from qunyun_ops.local.server import die_with_parent
 
@@ -184,6 +187,54 @@ def lean_requests() -> None:
     DomainDispatcherApplication._qunyun_lean = True
 
 
+class KeepAliveHandler(MotoRequestHandler):
+    """HTTP/1.1 connections kept open between calls, as SQS's endpoint keeps them. werkzeug's server closes every
+    connection after one answer (it cannot tell where a body the application left unread ends), so each call of a
+    client paid a new TCP connection and a new server thread, and the server then waited 10 ms for stray bytes.
+    Here the body is read whole, by its Content-Length, before moto sees it, and the answer carries its length;
+    a chunked body or an application error closes the connection as before."""
+
+    protocol_version = "HTTP/1.1"
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0").strip()
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+            self.close_connection = True
+            return super().run_wsgi()
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+            answer[:] = [status, headers]
+            return lambda data: None  # the legacy write(): moto's Flask app never calls it
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+        except Exception:
+            logging.getLogger("werkzeug").exception("sqs: error on %s %s", self.command, self.path)
+            answer, body, self.close_connection = ["500 INTERNAL SERVER ERROR", []], b"", True
+        code, _, reason = answer[0].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in answer[1]:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        # The head and the body in one write: a second small write waits for the client's delayed ACK (40 ms).
+        self._headers_buffer.append(b"\r\n" + (body if self.command != "HEAD" else b""))
+        self.flush_headers()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if logging.getLogger("werkzeug").isEnabledFor(logging.INFO):  # main() sets it to WARNING
+            super().log_request(code, size)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -194,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         return  # the stack died before the death signal was armed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group; the stack stops this one
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     serialise_queues()
@@ -203,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     lean_requests()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveHandler)
     print(f"sqs: moto server on http://127.0.0.1:{args.port}", file=sys.stderr, flush=True)
     server.serve_forever()
 
