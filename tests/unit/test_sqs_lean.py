@@ -11,6 +11,7 @@ import moto.core.responses as moto_responses
 import moto.core.utils as moto_utils
 import moto.sqs.models as sqs_models
 import pytest
+from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
 from moto.sqs.responses import SQSResponse
@@ -30,7 +31,7 @@ def backend(request, monkeypatch):
                         SQSBackend.is_message_valid_based_on_retention_period)
     for module, name in ((sqs_models, "camelcase_to_underscores"), (sqs_models, "generate_receipt_handle"),
                          (DomainDispatcherApplication, "get_backend_for_host"),
-                         (moto_responses, "method_names_from_class")):
+                         (moto_responses, "method_names_from_class"), (MotoRandom, "get_random_string")):
         monkeypatch.setattr(module, name, getattr(module, name))
     monkeypatch.setattr(DomainDispatcherApplication, "_qunyun_lean", False, raising=False)
     if request.param == "lean":
@@ -164,3 +165,12 @@ def test_a_response_class_lists_its_actions_as_moto_does_and_once(backend, monke
     assert answers == [expected] * 3 and "send_message_batch" in expected
     assert len(looks) == (1 if moto_responses.method_names_from_class is not moto_utils.method_names_from_class
                           else 3)
+
+
+def test_random_strings_are_of_the_length_and_letters_asked(backend):
+    from moto.moto_api._internal import mock_random
+
+    ids = {mock_random.get_random_string(length=52) for _ in range(50)}
+    assert len(ids) == 50 and all(len(i) == 52 and i.isascii() and i.isalnum() for i in ids)
+    lower = mock_random.get_random_string(length=30, include_digits=False, lower_case=True)
+    assert len(lower) == 30 and lower.isalpha() and lower.islower()

@@ -9,6 +9,9 @@ moto's SQS asks its clock for the time twice per queued message on every send (a
 attributes, which count visible and delayed messages), receive and attribute count, and that clock builds two
 datetimes per call: with 2,000 messages queued a SendMessageBatch took ~300 ms and a receive with its delete
 ~1.6 s. Here the SQS models read the same clock (seconds since the epoch, now) from `time.time()`.
+
+A client keeps its connection between calls (KeepAliveHandler), as with SQS: werkzeug's server opened a new one
+for every call, which cost the endpoint and its caller more CPU than the send itself.
 """
 
 from __future__ import annotations
@@ -159,12 +162,14 @@ def lean_requests() -> None:
     host names (moto walks its module list and every service's URL patterns twice a request), the attribute
     names of a queue (a send builds every attribute of its queue, converting each name from CamelCase by regular
     expressions), the actions a response class has (listed with `inspect.getmembers` on every request, a tenth of
-    a send's time), and a receipt handle's 185 random letters drawn in one call instead of 185. A profile of
+    a send's time), and a receipt handle's 185 random letters and a request id's 52 drawn in one call each instead
+    of one a letter. A profile of
     500 sends, receives and deletes of 10 messages spent half of moto's time there. What each call answers is
     unchanged (tests/unit/test_sqs_lean.py)."""
     import moto.core.responses as responses
     import moto.sqs.models as sqs_models
     import moto.sqs.utils as sqs_utils
+    from moto.moto_api._internal.moto_random import MotoRandom
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     if getattr(DomainDispatcherApplication, "_qunyun_lean", False):
@@ -178,6 +183,12 @@ def lean_requests() -> None:
         return "".join(sqs_utils.random.choices(letters, k=185))
 
     sqs_models.generate_receipt_handle = generate_receipt_handle
+
+    def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        text = "".join(self.choices(string.ascii_letters + (string.digits if include_digits else ""), k=length))
+        return text.lower() if lower_case else text
+
+    MotoRandom.get_random_string = get_random_string
     find = DomainDispatcherApplication.get_backend_for_host
 
     def get_backend_for_host(self: Any, host: str | None) -> Any:
@@ -249,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         return  # the stack died before the death signal was armed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group; the stack stops this one
+    import moto.moto_server.werkzeug_app as moto_app
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
@@ -257,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
     lean_queues()
     lean_requests()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    # SQS sends no CORS headers to an SDK (MOTO_DISABLE_GLOBAL_CORS, read before this module could set it).
+    moto_app.DISABLE_GLOBAL_CORS = True
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveHandler)
     print(f"sqs: moto server on http://127.0.0.1:{args.port}", file=sys.stderr, flush=True)
