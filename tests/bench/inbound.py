@@ -224,22 +224,30 @@ def run_phases(args, clients, pool, gw_port, sqs, queue_url, tenants, wecom, key
     clients.run({"kind": "process", "tag": "warm", "batches": deal(burst.plan_batches(
         warm_bodies, args.clients, batch_size), args.clients)})
 
-    floors, parts, bodies, inbound_cpu, cpu = [], [], [], [], Counter()
+    floors, parts, bodies, inbound_cpu, cpu, bare_cpu = [], [], [], [], Counter(), Counter()
+
+    def usage(function: str) -> dict[str, float]:
+        """CPU seconds so far of the function's workers (as "inbound" or "bare"), the gateway's process and the
+        endpoints."""
+        return {"bare" if function == "Bare" else "inbound": sum(cpu_seconds(p) for p in pool.pids(function)),
+                "gateway": time.process_time(),
+                **{name: cpu_seconds(pid) for name, pid in pids.items()}}
 
     def floor(k: int) -> float:
         log(f"floor {k}: {args.raw} callbacks to Bare by {args.clients} clients ...")
+        before = usage("Bare")
         m, wall = send(BARE, "bench-warm", args.raw, 90 + k)
+        after = usage("Bare")
+        bare_cpu.update({k: after[k] - before[k] for k in after})
         floors.append((m, wall))
         return pct(m["latencies"], 0.99)
 
     def path(r: int):
         def one() -> float:
             log(f"burst {r}: {part} callbacks to {INBOUND} (tenant bench-{r}) by {args.clients} clients ...")
-            before = {"inbound": sum(cpu_seconds(p) for p in pool.pids(INBOUND)), "gateway": time.process_time(),
-                      **{name: cpu_seconds(pid) for name, pid in pids.items()}}
+            before = usage(INBOUND)
             m, wall = send("/v1/inbound", f"bench-{r}", part, r)
-            after = {"inbound": sum(cpu_seconds(p) for p in pool.pids(INBOUND)), "gateway": time.process_time(),
-                     **{name: cpu_seconds(pid) for name, pid in pids.items()}}
+            after = usage(INBOUND)
             inbound_cpu.append(after["inbound"] - before["inbound"])
             cpu.update({k: after[k] - before[k] for k in after})
             parts.append((m, wall))
@@ -260,7 +268,10 @@ def run_phases(args, clients, pool, gw_port, sqs, queue_url, tenants, wecom, key
                               "cpu_ms_per_callback": {k: round(v / (part * args.runs) * 1000, 3)
                                                       for k, v in sorted(cpu.items())}}
     out["bare"] = {"requests_per_sample": args.raw, "requests_per_s": [round(args.raw / w, 1) for _, w in floors],
-                   **latency(raw["latencies"]), "p99_ms_by_sample": floor_p99s}
+                   **latency(raw["latencies"]), "p99_ms_by_sample": floor_p99s,
+                   # the same processes' CPU per request during the floor samples, to set against the callbacks'
+                   "cpu_ms_per_request": {k: round(v / (args.raw * len(floors)) * 1000, 3)
+                                          for k, v in sorted(bare_cpu.items())}}
     p99 = ratios(floor_p99s, p99s)
     out["ratio_p99_to_bare_p99"] = asdict(p99)
     checks = [Check.of_ratio("inbound", "callback answer p99", spread(p99s).median, "ms", spread(floor_p99s).median,

@@ -158,3 +158,15 @@ def test_the_push_queue_sends_in_batches_of_ten_and_holds_a_message_back(moto, m
         seen |= {m["Body"] for m in client.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                                            VisibilityTimeout=60).get("Messages", [])}
     assert got[0]["Body"] not in seen and len(seen) == 22
+
+
+def test_the_endpoint_keeps_a_clients_connection_and_answers_without_cors_headers(moto):
+    # GIVEN a queue on the endpoint `qunyun local up` starts, WHEN a boto3 client sends to it
+    client = sqs_client(moto.endpoint)
+    url = client.create_queue(QueueName=f"keep-{os.getpid()}-{time.monotonic_ns()}")["QueueUrl"]
+    headers = client.send_message_batch(QueueUrl=url, Entries=[{"Id": "0", "MessageBody": "one"}])[
+        "ResponseMetadata"]["HTTPHeaders"]
+    # THEN the connection stays open for the next call, and the answer carries SQS's headers, no browser's
+    assert headers.get("connection") != "close" and int(headers["content-length"]) > 0
+    assert "access-control-allow-origin" not in headers and "x-amzn-requestid" in headers
+    assert [m["Body"] for m in client.receive_message(QueueUrl=url)["Messages"]] == ["one"]

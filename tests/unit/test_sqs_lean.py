@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import uuid
 
+import moto.core.responses as moto_responses
+import moto.core.utils as moto_utils
 import moto.sqs.models as sqs_models
 import pytest
+from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs.models import Queue, ReceiptHandleIsInvalid, SQSBackend
+from moto.sqs.responses import SQSResponse
 from qunyun_ops.local.sqs_server import lean_queues, lean_requests
 
 PATCHED = ("messages", "wait_for_messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
@@ -26,7 +30,8 @@ def backend(request, monkeypatch):
     monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period",
                         SQSBackend.is_message_valid_based_on_retention_period)
     for module, name in ((sqs_models, "camelcase_to_underscores"), (sqs_models, "generate_receipt_handle"),
-                         (DomainDispatcherApplication, "get_backend_for_host")):
+                         (DomainDispatcherApplication, "get_backend_for_host"),
+                         (moto_responses, "method_names_from_class"), (MotoRandom, "get_random_string")):
         monkeypatch.setattr(module, name, getattr(module, name))
     monkeypatch.setattr(DomainDispatcherApplication, "_qunyun_lean", False, raising=False)
     if request.param == "lean":
@@ -141,3 +146,31 @@ def test_the_server_finds_each_hosts_backend_as_moto_does_and_once(host, monkeyp
     monkeypatch.setattr(moto_backends, "list_of_moto_modules", lambda: (walks.append(1), modules())[1])
     assert [app.get_backend_for_host(host) for _ in range(3)] == [expected] * 3
     assert len(walks) <= 1, walks
+
+
+def test_a_response_class_lists_its_actions_as_moto_does_and_once(backend, monkeypatch):
+    import inspect
+
+    class Fresh(SQSResponse):  # a class no earlier test has asked about
+        pass
+
+    # GIVEN moto's list of the class's actions, and the inspection it makes counted
+    expected = [name for name, _ in inspect.getmembers(Fresh, predicate=inspect.isfunction)]
+    looks = []
+    members = inspect.getmembers
+    monkeypatch.setattr(inspect, "getmembers", lambda *a, **k: (looks.append(1), members(*a, **k))[1])
+    # WHEN the server asks three times
+    answers = [moto_responses.method_names_from_class(Fresh) for _ in range(3)]
+    # THEN every answer is moto's (send_message_batch among them), inspected once when lean
+    assert answers == [expected] * 3 and "send_message_batch" in expected
+    assert len(looks) == (1 if moto_responses.method_names_from_class is not moto_utils.method_names_from_class
+                          else 3)
+
+
+def test_random_strings_are_of_the_length_and_letters_asked(backend):
+    from moto.moto_api._internal import mock_random
+
+    ids = {mock_random.get_random_string(length=52) for _ in range(50)}
+    assert len(ids) == 50 and all(len(i) == 52 and i.isascii() and i.isalnum() for i in ids)
+    lower = mock_random.get_random_string(length=30, include_digits=False, lower_case=True)
+    assert len(lower) == 30 and lower.isalpha() and lower.islower()

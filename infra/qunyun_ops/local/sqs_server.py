@@ -9,12 +9,16 @@ moto's SQS asks its clock for the time twice per queued message on every send (a
 attributes, which count visible and delayed messages), receive and attribute count, and that clock builds two
 datetimes per call: with 2,000 messages queued a SendMessageBatch took ~300 ms and a receive with its delete
 ~1.6 s. Here the SQS models read the same clock (seconds since the epoch, now) from `time.time()`.
+
+A client keeps its connection between calls (KeepAliveHandler), as with SQS: werkzeug's server opened a new one
+for every call, which cost the endpoint and its caller more CPU than the send itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import io
 import logging
 import os
 import signal
@@ -24,6 +28,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 
 from qunyun_ops.local.server import die_with_parent
 
@@ -155,22 +161,34 @@ def lean_requests() -> None:
     """Work moto repeats on every request that gives the same answer each time, done once: which backend a
     host names (moto walks its module list and every service's URL patterns twice a request), the attribute
     names of a queue (a send builds every attribute of its queue, converting each name from CamelCase by regular
-    expressions), and a receipt handle's 185 random letters drawn in one call instead of 185. A profile of
+    expressions), the actions a response class has (listed with `inspect.getmembers` on every request, a tenth of
+    a send's time), and a receipt handle's 185 random letters and a request id's 52 drawn in one call each instead
+    of one a letter. A profile of
     500 sends, receives and deletes of 10 messages spent half of moto's time there. What each call answers is
     unchanged (tests/unit/test_sqs_lean.py)."""
+    import moto.core.responses as responses
     import moto.sqs.models as sqs_models
     import moto.sqs.utils as sqs_utils
+    from moto.moto_api._internal.moto_random import MotoRandom
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     if getattr(DomainDispatcherApplication, "_qunyun_lean", False):
         return
     sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=None)(sqs_models.camelcase_to_underscores)
+    # A class's functions do not change while the server runs; callers only test membership.
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
     letters = string.ascii_lowercase
 
     def generate_receipt_handle() -> str:
         return "".join(sqs_utils.random.choices(letters, k=185))
 
     sqs_models.generate_receipt_handle = generate_receipt_handle
+
+    def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        text = "".join(self.choices(string.ascii_letters + (string.digits if include_digits else ""), k=length))
+        return text.lower() if lower_case else text
+
+    MotoRandom.get_random_string = get_random_string
     find = DomainDispatcherApplication.get_backend_for_host
 
     def get_backend_for_host(self: Any, host: str | None) -> Any:
@@ -184,6 +202,54 @@ def lean_requests() -> None:
     DomainDispatcherApplication._qunyun_lean = True
 
 
+class KeepAliveHandler(MotoRequestHandler):
+    """HTTP/1.1 connections kept open between calls, as SQS's endpoint keeps them. werkzeug's server closes every
+    connection after one answer (it cannot tell where a body the application left unread ends), so each call of a
+    client paid a new TCP connection and a new server thread, and the server then waited 10 ms for stray bytes.
+    Here the body is read whole, by its Content-Length, before moto sees it, and the answer carries its length;
+    a chunked body or an application error closes the connection as before."""
+
+    protocol_version = "HTTP/1.1"
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0").strip()
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+            self.close_connection = True
+            return super().run_wsgi()
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+            answer[:] = [status, headers]
+            return lambda data: None  # the legacy write(): moto's Flask app never calls it
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+        except Exception:
+            logging.getLogger("werkzeug").exception("sqs: error on %s %s", self.command, self.path)
+            answer, body, self.close_connection = ["500 INTERNAL SERVER ERROR", []], b"", True
+        code, _, reason = answer[0].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in answer[1]:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        # The head and the body in one write: a second small write waits for the client's delayed ACK (40 ms).
+        self._headers_buffer.append(b"\r\n" + (body if self.command != "HEAD" else b""))
+        self.flush_headers()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if logging.getLogger("werkzeug").isEnabledFor(logging.INFO):  # main() sets it to WARNING
+            super().log_request(code, size)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -194,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
         return  # the stack died before the death signal was armed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group; the stack stops this one
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    import moto.moto_server.werkzeug_app as moto_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     serialise_queues()
@@ -202,8 +269,10 @@ def main(argv: list[str] | None = None) -> None:
     lean_queues()
     lean_requests()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    # SQS sends no CORS headers to an SDK (MOTO_DISABLE_GLOBAL_CORS, read before this module could set it).
+    moto_app.DISABLE_GLOBAL_CORS = True
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=KeepAliveHandler)
     print(f"sqs: moto server on http://127.0.0.1:{args.port}", file=sys.stderr, flush=True)
     server.serve_forever()
 
