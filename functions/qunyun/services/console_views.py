@@ -5,9 +5,8 @@ session's tenant: a group of another tenant is not found."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from qunyun.domain.deliveries import Status
 from qunyun.domain.errors import NotFound
@@ -16,8 +15,6 @@ from qunyun.domain.quota import local_day, quota_limit
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import leaderboard
 from qunyun.services.console_rollups import CHART_DAYS, Rollups, group_charts
-from qunyun.services.flash import flash_report
-from qunyun.services.fulfil import orders_by_state
 from qunyun.services.guard_ops import tasks
 from qunyun.services.mall import list_rewards
 from qunyun.services.quota import budget_of
@@ -27,9 +24,9 @@ from qunyun.services.sweep import sweep_list
 SORTABLE = ("group_id", "name", "kind", "members", "active_rate", "leave_rate", "last_brief", "quota_left")
 
 
-@dataclass(frozen=True)
-class ConsoleDeps:
-    """The repositories the pages read (the CLI's own), the dead-letter counts and the rollups port."""
+class ConsoleDeps(Protocol):
+    """The repositories the pages read (the CLI's own), the dead-letter counts and the rollups port; the Console
+    makes each on its first use (adapters/console_deps.py)."""
 
     tenants: Any
     groups: Any
@@ -145,6 +142,8 @@ def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, 
 def points_page(tenant: Tenant, now: datetime, deps: ConsoleDeps, period: str = "month", n: int = 20) -> dict:
     """The leaderboard of the period (top n), the mall's rewards with their stock, and orders whose fulfilment is
     due or was given up on."""
+    from qunyun.services.fulfil import orders_by_state  # loads the groups' table: only this page needs it
+
     day = local_day(now, tenant.timezone)
     board = leaderboard(tenant.tenant_id, "tenant", period, day, n, ledger=deps.ledger, now=now)
     return {"day": day.isoformat(), "period": period, "n": n, "board": board,
@@ -160,6 +159,8 @@ def guard_page(tenant: Tenant, deps: ConsoleDeps) -> dict:
 
 def flash_page(tenant: Tenant, deps: ConsoleDeps) -> dict:
     """Every flash group of the tenant with its report (state, end, figures, top members)."""
+    from qunyun.services.flash import flash_report  # loads the points and groups' tables: only this page needs it
+
     reports = []
     for g in deps.groups.list(tenant.tenant_id):
         if g.kind is not Kind.flash:
