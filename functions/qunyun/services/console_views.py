@@ -14,7 +14,7 @@ from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.quota import local_day, quota_limit
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import leaderboard
-from qunyun.services.console_rollups import CHART_DAYS, Rollups, group_charts
+from qunyun.services.console_rollups import CHART_DAYS, Rollups, group_charts, window_end
 from qunyun.services.guard_ops import tasks
 from qunyun.services.mall import list_rewards
 from qunyun.services.quota import budget_of
@@ -103,7 +103,8 @@ def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "
     filters = filters or {}
     day = local_day(now, tenant.timezone)
     briefs = _last_briefs(tenant, day, deps)
-    rates = deps.rollups.group_table(tenant.tenant_id, day - timedelta(days=CHART_DAYS), day - timedelta(days=1))
+    end = window_end(day, deps.rollups.last_closed(tenant.tenant_id))
+    rates = deps.rollups.group_table(tenant.tenant_id, end - timedelta(days=CHART_DAYS - 1), end)
     by_group = {r["group_id"]: r for r in rates}
     rows = []
     for g in deps.groups.list(tenant.tenant_id):
@@ -124,19 +125,23 @@ def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "
 
 
 def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, text) -> dict:
-    """A group of the tenant: its roster, its latest pushes, its 30-day charts (empty until a day of it is
-    closed). Another tenant's group is not found."""
+    """A group of the tenant: its roster, its latest pushes, its 30-day charts up to yesterday, or up to today once
+    today is closed (empty until a day of it is closed). Another tenant's group is not found."""
     group = deps.groups.get(tenant.tenant_id, group_id)
     if group is None:
         raise NotFound(f"There is no group {group_id!r}.", code="unknown_group")
     today_ = local_day(now, group.effective_timezone(tenant.timezone))
+    # The report lists closed days only: asked up to today, it ends yesterday, or today once that is closed
+    # (window_end), and the last CHART_DAYS of it are the window, with no read of the last closed day.
     days = deps.rollups.group_days(tenant.tenant_id, group_id, today_ - timedelta(days=CHART_DAYS),
-                                   today_ - timedelta(days=1))
+                                   today_)[-CHART_DAYS:]
     return {"group": group, "day": today_.isoformat(), "member_count": roster_members(tenant.tenant_id, group_id, deps),
             "members": members(tenant.tenant_id, group_id, today_, roster=deps.roster, activity=deps.activity),
             "pushes": list(deps.deliveries.of_group(tenant.tenant_id, group_id, 50)),
             "quota_left": quota_left(tenant, group, now, deps.deliveries),
-            "charts": group_charts(days, text) if days else []}
+            "charts": group_charts(days, text) if days else [],
+            "window": (days[0]["date"], days[-1]["date"]) if days else None,
+            "today_closed": bool(days) and days[-1]["date"] == today_.isoformat()}
 
 
 def points_page(tenant: Tenant, now: datetime, deps: ConsoleDeps, period: str = "month", n: int = 20) -> dict:
