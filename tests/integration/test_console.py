@@ -239,3 +239,45 @@ def test_a_day_closed_ahead_of_its_end_shows_in_the_charts_and_rates_labelled_as
     assert "近 30 天还没有汇总完成的日子" not in groups
     row = groups.split('data-group="g-tea"')[1].split("</tr>")[0]
     assert re.search(r'class="n leave-rate">\d+\.\d%<', row), row  # a rate, where no closed day shows "—"
+
+
+def test_the_console_reads_a_roster_as_the_roster_store_gives_it(tenant, world):
+    from qunyun.adapters.console_roster import ConsoleRoster
+    from qunyun.adapters.roster import RosterStore
+    from qunyun.domain.roster import RosterChange
+
+    # GIVEN a roster with a member who left, one with a role and one a join link brought
+    RosterStore().apply(tenant.tenant_id, "g-tea", RosterChange("telegram:200", "member", now_utc(), "link",
+                                                                name="链接来的", link_id="lk-1", link_for="store:s1"))
+    RosterStore().set_role(tenant.tenant_id, "g-tea", "telegram:101", "admin", now_utc())
+    # WHEN the console reads it raw, THEN it has every entry's every field as the roster store reads them
+    for group_id in ("g-tea", "g-wecom", "g-flash"):
+        assert ConsoleRoster().entries(tenant.tenant_id, group_id) == RosterStore().entries(tenant.tenant_id,
+                                                                                            group_id)
+    entries = {e.member_id: e for e in ConsoleRoster().entries(tenant.tenant_id, "g-tea")}
+    assert entries["telegram:100"].status == "left" and entries["telegram:101"].role == "admin"
+    assert entries["telegram:200"].link_for == "store:s1" and entries["telegram:200"].name == "链接来的"
+
+
+def test_a_group_page_lists_its_pushes_up_to_its_today(tenant, world, context):
+    from console_support import _record
+    from qunyun.adapters.deliveries import DeliveryRepository
+    from qunyun.domain.deliveries import Status
+    from qunyun.domain.quota import Push
+
+    # GIVEN a brief of g-tea recorded skipped 40 days ahead (a record dated later than today), and one sent 45
+    # days ago (before the 30 days the page looks in first)
+    ahead, before = world["day"] + timedelta(days=40), world["day"] - timedelta(days=45)
+    DeliveryRepository().add(_record(tenant.tenant_id, "g-tea", ahead, Push.brief("morning"), "outbox",
+                                     Status.skipped, now_utc(), reason="paused"))
+    DeliveryRepository().add(_record(tenant.tenant_id, "g-tea", before, Push.brief("morning"), "outbox",
+                                     Status.sent, now_utc()))
+    assert str(ahead) in {str(r.date) for r in DeliveryRepository().of_group(tenant.tenant_id, "g-tea")}
+    cookie, _ = login(tenant.tenant_id, context)
+    # WHEN its page is asked for
+    pushes = get("/console/groups/g-tea", context, cookie)["body"].split('id="pushes"')[1].split("</table>")[0]
+    # THEN its pushes are today's, then the older one (fewer than 50 in the last 30 days), newest first; the one
+    # ahead is not listed yet
+    assert str(world["day"]) in pushes and "daily_cap" in pushes
+    assert str(before) in pushes and pushes.index(str(world["day"])) < pushes.index(str(before))
+    assert str(ahead) not in pushes and "paused" not in pushes

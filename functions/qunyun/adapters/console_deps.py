@@ -30,8 +30,8 @@ class ConsoleTables:
 
     @cached_property
     def roster(self) -> Any:
-        from qunyun.adapters.roster import RosterStore
-        return RosterStore()
+        from qunyun.adapters.console_roster import ConsoleRoster
+        return ConsoleRoster()
 
     @cached_property
     def activity(self) -> Any:

@@ -5,6 +5,7 @@ session's tenant: a group of another tenant is not found."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from qunyun.services.quota import budget_of
 from qunyun.services.roster_view import members
 from qunyun.services.sweep import sweep_list
 
+PUSHES, PUSH_DAYS = 50, 30  # the group page lists its latest 50 pushes, looked for in the last 30 days first
 SORTABLE = ("group_id", "name", "kind", "members", "active_rate", "leave_rate", "last_brief", "quota_left")
 
 
@@ -86,7 +88,21 @@ def quota_left(tenant: Tenant, group: Group, now: datetime, deliveries: Any) -> 
 
 def roster_members(tenant_id: str, group_id: str, deps: ConsoleDeps) -> int:
     """Members on the group's roster now (joined and not left), the count both the table and the group page show."""
-    return sum(1 for e in deps.roster.entries(tenant_id, group_id) if e.status == "member")
+    return present(deps.roster.entries(tenant_id, group_id))
+
+
+def present(entries: list) -> int:
+    return sum(1 for e in entries if e.status == "member")
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A roster read once, handed to what lists it (the group page counts and lists the same entries)."""
+
+    read: list
+
+    def entries(self, tenant_id: str, group_id: str) -> list:
+        return self.read
 
 
 def _matches(group: Group, filters: dict[str, str]) -> bool:
@@ -135,13 +151,26 @@ def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, 
     # (window_end), and the last CHART_DAYS of it are the window, with no read of the last closed day.
     days = deps.rollups.group_days(tenant.tenant_id, group_id, today_ - timedelta(days=CHART_DAYS),
                                    today_)[-CHART_DAYS:]
-    return {"group": group, "day": today_.isoformat(), "member_count": roster_members(tenant.tenant_id, group_id, deps),
-            "members": members(tenant.tenant_id, group_id, today_, roster=deps.roster, activity=deps.activity),
-            "pushes": list(deps.deliveries.of_group(tenant.tenant_id, group_id, 50)),
+    roster = deps.roster.entries(tenant.tenant_id, group_id)
+    return {"group": group, "day": today_.isoformat(), "member_count": present(roster),
+            "members": members(tenant.tenant_id, group_id, today_, roster=_Read(roster), activity=deps.activity),
+            "pushes": latest_pushes(deps.deliveries, tenant.tenant_id, group_id, today_),
             "quota_left": quota_left(tenant, group, now, deps.deliveries),
             "charts": group_charts(days, text) if days else [],
             "window": (days[0]["date"], days[-1]["date"]) if days else None,
             "today_closed": bool(days) and days[-1]["date"] == today_.isoformat()}
+
+
+def latest_pushes(deliveries: Any, tenant_id: str, group_id: str, today: date, n: int = PUSHES) -> list:
+    """The group's latest n delivery records up to its today, newest first. A group's days are read by date, 100
+    to a request: the last PUSH_DAYS first (a group briefed twice a day fills the list from them), older ones only
+    if those hold fewer than n. A record dated after today is a reminder rung skipped when it was planned, not a
+    push yet: reading the year ahead it may lie in cost the page three requests of 100 empty days."""
+    recent = list(deliveries.of_group(tenant_id, group_id, n, since=today - timedelta(days=PUSH_DAYS - 1),
+                                      until=today))
+    if len(recent) < n:
+        recent += deliveries.of_group(tenant_id, group_id, n - len(recent), until=today - timedelta(days=PUSH_DAYS))
+    return recent
 
 
 def points_page(tenant: Tenant, now: datetime, deps: ConsoleDeps, period: str = "month", n: int = 20) -> dict:
