@@ -1,6 +1,7 @@
 """What a cold start loads before its first event: the Console no table module (each page builds the tables it
-reads), SendPushes not the ledger's, ProcessGroupEvents not the ledger's rules (a batch of messages needs none).
-Each is checked in a fresh interpreter, as Lambda imports the handler (docs/benchmarks.md, cold starts)."""
+reads), SendPushes not the ledger's, ProcessGroupEvents neither the ledger's rules nor the push messages' models (a
+batch of messages needs none). Each is checked in a fresh interpreter, as Lambda imports the handler
+(docs/benchmarks.md, cold starts)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def test_send_pushes_loads_the_ledger_on_first_use():
     assert "qunyun.adapters.points_tables" in used
 
 
-def test_process_group_events_loads_the_ledger_rules_only_for_a_check_in_or_a_join():
+def test_process_group_events_loads_the_ledger_rules_and_push_models_only_for_a_check_in_or_a_join():
     modules = loaded_after_import("process_group_events")
-    assert not {"qunyun.services.points", "qunyun.services.invite_holds", "qunyun.domain.ledger"} & modules
+    assert not {"qunyun.services.points", "qunyun.services.invite_holds", "qunyun.domain.ledger",
+                "qunyun.domain.push_messages"} & modules
