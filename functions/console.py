@@ -4,7 +4,7 @@ opened by a one-time login link from `qunyun console`; read-only except closing 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -14,27 +14,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.adapters.activity import ActivityStore
-from qunyun.adapters.console_reads import ConsoleReads
+from qunyun.adapters.console_deps import ConsoleTables
 from qunyun.adapters.console_render import language, render, translator
-from qunyun.adapters.console_sessions import ConsoleKeys
-from qunyun.adapters.dead_letters import DeadLetterCounts
-from qunyun.adapters.deliveries import DeliveryRepository
-from qunyun.adapters.flash import FlashRepository
-from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.guard_log import GuardLog
-from qunyun.adapters.metrics_store import MetricsStore
-from qunyun.adapters.points_ledger import PointsLedger
-from qunyun.adapters.roster import RosterStore
-from qunyun.adapters.sweep_runs import SweepRuns
-from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import InvalidRequest, QunyunError
 from qunyun.services import console_views as views
 from qunyun.services.console_auth import SESSION_LIFETIME, LinkRefused, Session, csrf_matches, open_session, session_of
 from qunyun.services.console_rollups import MetricsRollups
 from qunyun.services.guard_ops import done as close_task
-from qunyun.settings import get_settings
-from qunyun.web import raw_body
 
 logger = Logger()
 metrics = Metrics()
@@ -47,15 +33,19 @@ HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Re
                                       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
 
 
+class Deps(ConsoleTables):
+    """The pages' repositories, each made on the first page that reads it, and the rollups port over the metrics
+    table: the rates and charts read the days RollupMetrics closed."""
+
+    @cached_property
+    def rollups(self) -> MetricsRollups:
+        return MetricsRollups(self.metrics)
+
+
 @cache
 def default_deps() -> views.ConsoleDeps:
-    """Built once per execution environment; the rates and charts read the days RollupMetrics closed."""
-    settings = get_settings()
-    return views.ConsoleDeps(
-        tenants=TenantRepository(), groups=GroupRepository(), deliveries=DeliveryRepository(), roster=RosterStore(),
-        activity=ActivityStore(), guard_log=GuardLog(), sweep_runs=SweepRuns(), ledger=PointsLedger(),
-        flash=FlashRepository(), reads=ConsoleReads(), dead_letters=DeadLetterCounts(settings.dead_letter_queue_urls),
-        rollups=MetricsRollups(MetricsStore()), keys=ConsoleKeys())
+    """Built once per execution environment; a cold start builds only the tables its page reads."""
+    return Deps()
 
 
 class NotLoggedIn(QunyunError):
@@ -221,6 +211,8 @@ def guard_page() -> Response:
 @app.post("/console/guard/tasks/<task_id>/close")
 def close_guard_task(task_id: str) -> Response:
     """The console's only write: an operator made the removal by hand. The form carries the session's CSRF token."""
+    from qunyun.web import raw_body  # the only form the console takes; the module loads the tenants' table
+
     session, tenant = _session()
     form = parse_qs(raw_body(app.current_event.raw_event).decode("utf-8", "replace"))
     if not csrf_matches(session, (form.get("csrf") or [None])[0]):

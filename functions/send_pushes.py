@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.push_queue import PushQueue
 from qunyun.adapters.push_tally import TalliedClaims, TalliedDeliveries, Tally
 from qunyun.adapters.secrets import secret_store
@@ -23,7 +22,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.push_messages import PushMessage, parse_push
 from qunyun.services.push_job import RetryLater, claim_lease
 from qunyun.services.push_send import send_message
-from qunyun.services.send_deps import SendDeps
+from qunyun.services.send_deps import OnFirstUse, SendDeps
 from qunyun.settings import get_settings
 
 logger = Logger()
@@ -58,6 +57,7 @@ class Deps:
 def default_deps() -> Deps:
     """Built once per execution environment, so warm invocations reuse the channels' HTTP connections and
     cached WeCom tokens."""
+    from qunyun.adapters.points_ledger import PointsLedger
     from qunyun.channels import channel
     from qunyun.channels.wecom_customer_group import WecomCustomerGroups
 
@@ -66,7 +66,7 @@ def default_deps() -> Deps:
     deliveries = TalliedDeliveries(tally)
     send = SendDeps(
         tenants=TenantRepository(), groups=GroupRepository(), content=ContentRepository(),
-        deliveries=deliveries, ledger=PointsLedger(), secrets=secret_store(),
+        deliveries=deliveries, ledger=OnFirstUse(PointsLedger), secrets=secret_store(),
         claims=TalliedClaims(claim_lease(TIMEOUT_SECONDS), deliveries, tally),
         channel=functools.cache(channel),  # one sender per channel, made on first use (each holds an HTTP client)
         customer_groups=functools.cache(WecomCustomerGroups),

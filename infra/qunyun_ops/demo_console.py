@@ -1,8 +1,9 @@
 """The demo's last part: the figures and the web console. Fires RollupMetrics as just after today's midnight, so
-today (the day the demo's groups were heard) is closed, and prints its figures with `qunyun metrics`; then prints
-a one-time login link (`qunyun console --local`), then logs a
-headless Chromium in with another link and saves a screenshot of each page under .qunyun/screenshots/. On a
-terminal the demo then waits for Enter, so the printed link can be opened before the stack stops."""
+today (the day the demo's groups were heard) is closed, and prints its figures with `qunyun metrics`; the console's
+windows end with today once it is closed, so its groups' rates and charts show the day, labelled as closed ahead
+of its end. Then prints a one-time login link (`qunyun console --local`), then logs a headless Chromium in with
+another link and saves a screenshot of each page under .qunyun/screenshots/. On a terminal the demo then waits
+for Enter, so the printed link can be opened before the stack stops."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo tenant's timezone; its Tokyo gr
 def metrics_demo(tenant: str, qunyun: Callable, step: Callable[[str], None]) -> None:
     today = datetime.now(SHANGHAI).date()
     at = f"{today + timedelta(days=1)}T00:10:00+08:00"
-    step(f"RollupMetrics fired as at {at}: today has ended for every group, so its figures are closed")
+    step(f"RollupMetrics fired as at {at}: today has ended for every group, so its figures are closed (the "
+         "console's charts end with it)")
     qunyun("local", "run", "RollupMetrics", "--at", at, logs=False)
     qunyun("metrics", "--tenant", tenant, "--local", "--from", today.isoformat(), "--to", today.isoformat())
     qunyun("metrics", "--tenant", tenant, "--local", "--scope", "group:tea-tokyo", "--from", today.isoformat(),

@@ -12,7 +12,9 @@ their event type), a morning and an evening brief's delivery records per group.
   (a rerun of a day rewrites the same rows).
 * the floor: a raw boto3 Query of every item the rollup reads (each group's roster and activity partitions, the
   board index's day, the day's delivery shards) and a BatchWriteItem of as many items as the rollup puts, of the
-  same average bytes, sequential as the real path is; taken before, between and after the path's runs.
+  same average bytes, sequential as the real path is; taken before, between and after the path's runs. The board
+  index is read with the very Queries the rollup sent to it (the earnings' time slices and the redemptions, recorded
+  in the warm-up).
 * targets: the rollup's time at most 1.5x the floor's (the median of its ratios), at most 0.05 read units per
   member.
 """
@@ -83,8 +85,28 @@ def seed(tenant_id: str, groups: int, members: int) -> None:
             log(f"  seeded {g + 1}/{groups} groups")
 
 
-def raw_floor(client, tenant_id: str, groups: int, puts: int, put_bytes: float, tag: str) -> float:
-    """Seconds to Query every item the rollup reads and BatchWriteItem as many items as it puts."""
+class BoardQueries:
+    """Records the Queries a client sends to the board index, to replay them as they were sent."""
+
+    def __init__(self, client) -> None:
+        self.client, self.sent = client, []
+
+    def _look(self, params, **_) -> None:
+        if params.get("IndexName") == "board":
+            self.sent.append({k: v for k, v in params.items() if k != "ReturnConsumedCapacity"})
+
+    def __enter__(self) -> BoardQueries:
+        self.client.meta.events.register("provide-client-params.dynamodb.Query", self._look)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.meta.events.unregister("provide-client-params.dynamodb.Query", self._look)
+
+
+def raw_floor(client, tenant_id: str, groups: int, puts: int, put_bytes: float, tag: str,
+              board: list[dict]) -> float:
+    """Seconds to Query every item the rollup reads (the board's day with the rollup's own Queries) and
+    BatchWriteItem as many items as it puts."""
     from qunyun.adapters.delivery_keys import DAY_SHARDS, day_pk
 
     def query(table: str, key: str, value: str, index: str | None = None) -> None:
@@ -99,7 +121,8 @@ def raw_floor(client, tenant_id: str, groups: int, puts: int, put_bytes: float, 
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     start = time.perf_counter()
-    query("points", "board_pk", f"{tenant_id}#{DAY.isoformat()}", "board")
+    for params in board:
+        client.query(**params)
     for n in range(DAY_SHARDS):
         query("deliveries", "pk", day_pk(tenant_id, DAY, n))
     for g in range(groups):
@@ -188,7 +211,8 @@ def main() -> None:
                                                 CounterItem, GroupItem, TenantItem, GroupDayItem, ScopeDayItem,
                                                 ClosedItem)]
         probe = Probe().attach_all(clients)
-        close_day(tenant, DAY, deps, datetime.now(UTC))  # warm-up: the emulator's JIT, the pools, every path
+        with BoardQueries(clients[2]) as board:  # warm-up: the emulator's JIT, the pools, every path
+            close_day(tenant, DAY, deps, datetime.now(UTC))
         written = sum(1 for _ in GroupDayItem.query(f"{tenant_id}#GD#{DAY.isoformat()}"))
         puts = written + 1 + min(args.groups, 20) + min(args.groups, 50) + 1  # groups, tenant, stores, reps, kind
         put_bytes = len(json.dumps(next(iter(GroupDayItem.query(f"{tenant_id}#GD#{DAY.isoformat()}"))).figures))
@@ -202,7 +226,7 @@ def main() -> None:
             return time.perf_counter() - start
 
         floors, paths = interleaved(lambda k: raw_floor(client, tenant_id, args.groups, puts, put_bytes + 200,
-                                                        f"f{k}"), [path for _ in range(args.runs)])
+                                                        f"f{k}", board.sent), [path for _ in range(args.runs)])
         member_count = args.groups * args.members
         reads = probe.read / args.runs / member_count
         out = {"benchmark": "metrics", "groups": args.groups, "members_per_group": args.members,
@@ -211,6 +235,7 @@ def main() -> None:
                "write_units_per_group": round(probe.write / args.runs / args.groups, 4),
                "dynamodb_calls": dict(sorted(probe.calls.items())),
                "dynamodb_calls_by_table": dict(sorted(probe.by_table.items())),
+               "board_queries_per_run": len(board.sent),
                "ratio_rollup_to_raw_seconds": None}
         out["window_90_days"] = window_read(store, tenant_id, probe)
         probe.detach_all()

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import console
 import points_api
 import pytest
+import rollup_metrics
 from console_support import add_points, now_utc, seed_world
+from points_support import OnlyTenants
 from qunyun.adapters.console_sessions import ConsoleKeys
 from qunyun.adapters.guard_log import GuardLog
 from qunyun.adapters.points_ledger import PointsLedger
@@ -20,6 +24,7 @@ from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.boards import leaderboard
 from qunyun.services.console_auth import issue_link
 from qunyun.services.guard_ops import tasks
+from qunyun.services.metrics_rollup import rollup
 from qunyun_ops.local.gateway import compile_route, match
 from qunyun_ops.local.template import Template
 from support import FakeContext, http_event, signed_event
@@ -212,3 +217,67 @@ def test_the_console_address_with_or_without_a_trailing_slash_opens_today(contex
         resp = get(path, context)
         assert resp["statusCode"] == 303 and resp["headers"]["Location"] == "/console/today", path
     assert get("/console/nothing-here", context)["statusCode"] == 404
+
+
+def test_a_day_closed_ahead_of_its_end_shows_in_the_charts_and_rates_labelled_as_today(tenant, world, context):
+    # GIVEN RollupMetrics run as at just after today's midnight, as the demo runs it: today is closed already
+    today = world["day"]
+    zone = ZoneInfo(tenant.timezone)
+    at = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone) + timedelta(minutes=10)
+    rollup(at, replace(rollup_metrics.default_deps(), tenants=OnlyTenants(tenant.tenant_id)))
+    cookie, _ = login(tenant.tenant_id, context)
+    # WHEN the group page is asked for
+    page = get("/console/groups/g-tea", context, cookie)["body"]
+    # THEN its charts end with today, say so, and its members chart's last point is today's 4 members
+    assert "近 30 天的图表来自每日指标汇总" not in page
+    window = text_of({"body": page.split('id="charts-window">')[1].split("</p>")[0]})
+    assert f"{today - timedelta(days=29)} 至 {today}" in window and "含今天" in window
+    points = re.findall(r"<title>([^<]*)</title>", page.split('class="chart-box"')[1])
+    assert points[-1].startswith(str(today)) and points[-1].endswith(": 4")
+    # AND the groups page's rates take today's figures, with no note that no day is closed
+    groups = get("/console/groups", context, cookie)["body"]
+    assert "近 30 天还没有汇总完成的日子" not in groups
+    row = groups.split('data-group="g-tea"')[1].split("</tr>")[0]
+    assert re.search(r'class="n leave-rate">\d+\.\d%<', row), row  # a rate, where no closed day shows "—"
+
+
+def test_the_console_reads_a_roster_as_the_roster_store_gives_it(tenant, world):
+    from qunyun.adapters.console_roster import ConsoleRoster
+    from qunyun.adapters.roster import RosterStore
+    from qunyun.domain.roster import RosterChange
+
+    # GIVEN a roster with a member who left, one with a role and one a join link brought
+    RosterStore().apply(tenant.tenant_id, "g-tea", RosterChange("telegram:200", "member", now_utc(), "link",
+                                                                name="链接来的", link_id="lk-1", link_for="store:s1"))
+    RosterStore().set_role(tenant.tenant_id, "g-tea", "telegram:101", "admin", now_utc())
+    # WHEN the console reads it raw, THEN it has every entry's every field as the roster store reads them
+    for group_id in ("g-tea", "g-wecom", "g-flash"):
+        assert ConsoleRoster().entries(tenant.tenant_id, group_id) == RosterStore().entries(tenant.tenant_id,
+                                                                                            group_id)
+    entries = {e.member_id: e for e in ConsoleRoster().entries(tenant.tenant_id, "g-tea")}
+    assert entries["telegram:100"].status == "left" and entries["telegram:101"].role == "admin"
+    assert entries["telegram:200"].link_for == "store:s1" and entries["telegram:200"].name == "链接来的"
+
+
+def test_a_group_page_lists_its_pushes_up_to_its_today(tenant, world, context):
+    from console_support import _record
+    from qunyun.adapters.deliveries import DeliveryRepository
+    from qunyun.domain.deliveries import Status
+    from qunyun.domain.quota import Push
+
+    # GIVEN a brief of g-tea recorded skipped 40 days ahead (a record dated later than today), and one sent 45
+    # days ago (before the 30 days the page looks in first)
+    ahead, before = world["day"] + timedelta(days=40), world["day"] - timedelta(days=45)
+    DeliveryRepository().add(_record(tenant.tenant_id, "g-tea", ahead, Push.brief("morning"), "outbox",
+                                     Status.skipped, now_utc(), reason="paused"))
+    DeliveryRepository().add(_record(tenant.tenant_id, "g-tea", before, Push.brief("morning"), "outbox",
+                                     Status.sent, now_utc()))
+    assert str(ahead) in {str(r.date) for r in DeliveryRepository().of_group(tenant.tenant_id, "g-tea")}
+    cookie, _ = login(tenant.tenant_id, context)
+    # WHEN its page is asked for
+    pushes = get("/console/groups/g-tea", context, cookie)["body"].split('id="pushes"')[1].split("</table>")[0]
+    # THEN its pushes are today's, then the older one (fewer than 50 in the last 30 days), newest first; the one
+    # ahead is not listed yet
+    assert str(world["day"]) in pushes and "daily_cap" in pushes
+    assert str(before) in pushes and pushes.index(str(world["day"])) < pushes.index(str(before))
+    assert str(ahead) not in pushes and "paused" not in pushes

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from qunyun.domain.charts import HEIGHT, LEFT, TOP, Series, line_chart
-from qunyun.services.console_rollups import CHARTS, MetricsRollups, group_charts
+from qunyun.services.console_rollups import CHARTS, MetricsRollups, group_charts, window_end
 
 SVG = "{http://www.w3.org/2000/svg}"
 DAYS = [f"2026-11-{d:02d}" for d in range(1, 6)]
@@ -101,3 +101,14 @@ def test_the_rollups_read_the_closed_days_and_nothing_after_them():
 def test_a_count_chart_s_ticks_are_whole_numbers():
     svg = ET.fromstring(line_chart(DAYS[:2], [Series("members", [5, 17])], title="成员数"))
     assert [t.text for t in svg.findall(f"{SVG}text") if t.get("class") == "tick"][:3] == ["18", "9", "0"]
+
+
+def test_the_window_ends_yesterday_or_today_once_today_is_closed():
+    from datetime import date
+
+    today = date(2026, 12, 5)
+    assert window_end(today, None) == date(2026, 12, 4)  # nothing closed yet
+    assert window_end(today, date(2026, 12, 1)) == date(2026, 12, 4)  # runs stopped: the days after are empty
+    assert window_end(today, date(2026, 12, 4)) == date(2026, 12, 4)  # the hourly run after midnight
+    assert window_end(today, today) == today  # closed ahead of its end, as the demo does
+    assert MetricsRollups(_Days(date(2026, 11, 4), {})).last_closed("t") == date(2026, 11, 4)

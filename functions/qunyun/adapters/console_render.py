@@ -53,8 +53,9 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 @cache
 def _environment() -> Environment:
+    # The templates ship with the function and never change under it: no file is checked again once compiled.
     env = Environment(loader=FileSystemLoader(str(_folder())), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["percent"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
     env.filters["at"] = local_time
     env.filters["svg"] = Markup  # charts are built as SVG text with their labels escaped (domain/charts.py)

@@ -58,6 +58,7 @@ def member_activity(days: dict[date, Iterable[Sent]], today: date) -> dict[str, 
     from a group's pages by day, each message counted once."""
     seen: set[str] = set()
     out: dict[str, MemberActivity] = {}
+    last: dict[str, int] = {}  # a member's latest message in Unix seconds, made a datetime once at the end
     for day, sent in days.items():
         age = (today - day).days
         for m in sent:
@@ -68,9 +69,10 @@ def member_activity(days: dict[date, Iterable[Sent]], today: date) -> dict[str, 
             activity.messages_30d += 1
             activity.messages_7d += age < 7
             activity.checkins += m.checkin
-            at = datetime.fromtimestamp(m.at, UTC)
-            if activity.last_message_at is None or at > activity.last_message_at:
-                activity.last_message_at = at
+            if m.at > last.get(m.member_id, m.at - 1):
+                last[m.member_id] = m.at
+    for member_id, at in last.items():
+        out[member_id].last_message_at = datetime.fromtimestamp(at, UTC)
     return out
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from qunyun.adapters.content import ContentRepository
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.ledger_reads import group_day_board, nicknames
-from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.render import check_dialect, compile_override, inert, render
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.briefs import DIALECTS, EDITIONS, Brief, BriefRenderError, compose, member_name, parse_brief
@@ -24,6 +24,9 @@ from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import TOP, boards_built, earnings, leaderboard, ranked
 from qunyun.services.groups import require_tenant
+
+if TYPE_CHECKING:  # SendPushes makes its ledger on first use (services/send_deps.py)
+    from qunyun.adapters.points_ledger import PointsLedger
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import QunyunError
-from qunyun.services.groups import require_tenant
+
+if TYPE_CHECKING:
+    from qunyun.adapters.tenants import TenantRepository
 
 LINK_LIFETIME = timedelta(minutes=10)
 SESSION_LIFETIME = timedelta(hours=12)
@@ -50,6 +51,8 @@ def digest(token: str) -> str:
 
 def issue_link(tenant_id: str, now: datetime, *, tenants: TenantRepository, keys: KeyStore) -> tuple[str, datetime]:
     """A new login link's token for the tenant, and when it stops working."""
+    from qunyun.services.groups import require_tenant  # the CLI's step; the Console's cold start does without it
+
     require_tenant(tenant_id, tenants)
     token, expires = secrets.token_urlsafe(32), now + LINK_LIFETIME
     keys.add_link(digest(token), tenant_id, expires, now)

@@ -4,7 +4,7 @@ in the groups table, and its 30-day charts, read from the days RollupMetrics clo
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Protocol
 
 from qunyun.domain.charts import Series, line_chart
@@ -21,6 +21,9 @@ class Rollups(Protocol):
     def group_days(self, tenant_id: str, group_id: str, start: date, end: date) -> list[dict]:
         """The group's closed days as API.md §8 `days` rows (empty before any day is closed)."""
 
+    def last_closed(self, tenant_id: str) -> date | None:
+        """The last day RollupMetrics closed for the tenant."""
+
 
 class MetricsRollups:
     """The rollups of the metrics table (adapters/metrics_store.py, or any `MetricsReads`)."""
@@ -33,6 +36,15 @@ class MetricsRollups:
 
     def group_days(self, tenant_id: str, group_id: str, start: date, end: date) -> list[dict]:
         return metrics_report(self.reads, tenant_id, f"group:{group_id}", start, end)["days"]
+
+    def last_closed(self, tenant_id: str) -> date | None:
+        return self.reads.closed_through(tenant_id)
+
+
+def window_end(today: date, last_closed: date | None) -> date:
+    """The last day of the console's 30-day windows: yesterday, or today once it is closed (a rollup run as at
+    its midnight, as the demo does, closes it ahead of its end)."""
+    return today if last_closed is not None and last_closed >= today else today - timedelta(days=1)
 
 
 # (message key of the chart's title, [(message key of a series, its field)], whether the values are fractions)

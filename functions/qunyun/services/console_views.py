@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from qunyun.domain.deliveries import Status
 from qunyun.domain.errors import NotFound
@@ -15,21 +15,20 @@ from qunyun.domain.groups import Channel, Group, Kind
 from qunyun.domain.quota import local_day, quota_limit
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import leaderboard
-from qunyun.services.console_rollups import CHART_DAYS, Rollups, group_charts
-from qunyun.services.flash import flash_report
-from qunyun.services.fulfil import orders_by_state
+from qunyun.services.console_rollups import CHART_DAYS, Rollups, group_charts, window_end
 from qunyun.services.guard_ops import tasks
 from qunyun.services.mall import list_rewards
 from qunyun.services.quota import budget_of
 from qunyun.services.roster_view import members
 from qunyun.services.sweep import sweep_list
 
+PUSHES, PUSH_DAYS = 50, 30  # the group page lists its latest 50 pushes, looked for in the last 30 days first
 SORTABLE = ("group_id", "name", "kind", "members", "active_rate", "leave_rate", "last_brief", "quota_left")
 
 
-@dataclass(frozen=True)
-class ConsoleDeps:
-    """The repositories the pages read (the CLI's own), the dead-letter counts and the rollups port."""
+class ConsoleDeps(Protocol):
+    """The repositories the pages read (the CLI's own), the dead-letter counts and the rollups port; the Console
+    makes each on its first use (adapters/console_deps.py)."""
 
     tenants: Any
     groups: Any
@@ -89,7 +88,21 @@ def quota_left(tenant: Tenant, group: Group, now: datetime, deliveries: Any) -> 
 
 def roster_members(tenant_id: str, group_id: str, deps: ConsoleDeps) -> int:
     """Members on the group's roster now (joined and not left), the count both the table and the group page show."""
-    return sum(1 for e in deps.roster.entries(tenant_id, group_id) if e.status == "member")
+    return present(deps.roster.entries(tenant_id, group_id))
+
+
+def present(entries: list) -> int:
+    return sum(1 for e in entries if e.status == "member")
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A roster read once, handed to what lists it (the group page counts and lists the same entries)."""
+
+    read: list
+
+    def entries(self, tenant_id: str, group_id: str) -> list:
+        return self.read
 
 
 def _matches(group: Group, filters: dict[str, str]) -> bool:
@@ -106,7 +119,8 @@ def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "
     filters = filters or {}
     day = local_day(now, tenant.timezone)
     briefs = _last_briefs(tenant, day, deps)
-    rates = deps.rollups.group_table(tenant.tenant_id, day - timedelta(days=CHART_DAYS), day - timedelta(days=1))
+    end = window_end(day, deps.rollups.last_closed(tenant.tenant_id))
+    rates = deps.rollups.group_table(tenant.tenant_id, end - timedelta(days=CHART_DAYS - 1), end)
     by_group = {r["group_id"]: r for r in rates}
     rows = []
     for g in deps.groups.list(tenant.tenant_id):
@@ -127,24 +141,43 @@ def groups_table(tenant: Tenant, now: datetime, deps: ConsoleDeps, sort: str = "
 
 
 def group_page(tenant: Tenant, group_id: str, now: datetime, deps: ConsoleDeps, text) -> dict:
-    """A group of the tenant: its roster, its latest pushes, its 30-day charts (empty until a day of it is
-    closed). Another tenant's group is not found."""
+    """A group of the tenant: its roster, its latest pushes, its 30-day charts up to yesterday, or up to today once
+    today is closed (empty until a day of it is closed). Another tenant's group is not found."""
     group = deps.groups.get(tenant.tenant_id, group_id)
     if group is None:
         raise NotFound(f"There is no group {group_id!r}.", code="unknown_group")
     today_ = local_day(now, group.effective_timezone(tenant.timezone))
+    # The report lists closed days only: asked up to today, it ends yesterday, or today once that is closed
+    # (window_end), and the last CHART_DAYS of it are the window, with no read of the last closed day.
     days = deps.rollups.group_days(tenant.tenant_id, group_id, today_ - timedelta(days=CHART_DAYS),
-                                   today_ - timedelta(days=1))
-    return {"group": group, "day": today_.isoformat(), "member_count": roster_members(tenant.tenant_id, group_id, deps),
-            "members": members(tenant.tenant_id, group_id, today_, roster=deps.roster, activity=deps.activity),
-            "pushes": list(deps.deliveries.of_group(tenant.tenant_id, group_id, 50)),
+                                   today_)[-CHART_DAYS:]
+    roster = deps.roster.entries(tenant.tenant_id, group_id)
+    return {"group": group, "day": today_.isoformat(), "member_count": present(roster),
+            "members": members(tenant.tenant_id, group_id, today_, roster=_Read(roster), activity=deps.activity),
+            "pushes": latest_pushes(deps.deliveries, tenant.tenant_id, group_id, today_),
             "quota_left": quota_left(tenant, group, now, deps.deliveries),
-            "charts": group_charts(days, text) if days else []}
+            "charts": group_charts(days, text) if days else [],
+            "window": (days[0]["date"], days[-1]["date"]) if days else None,
+            "today_closed": bool(days) and days[-1]["date"] == today_.isoformat()}
+
+
+def latest_pushes(deliveries: Any, tenant_id: str, group_id: str, today: date, n: int = PUSHES) -> list:
+    """The group's latest n delivery records up to its today, newest first. A group's days are read by date, 100
+    to a request: the last PUSH_DAYS first (a group briefed twice a day fills the list from them), older ones only
+    if those hold fewer than n. A record dated after today is a reminder rung skipped when it was planned, not a
+    push yet: reading the year ahead it may lie in cost the page three requests of 100 empty days."""
+    recent = list(deliveries.of_group(tenant_id, group_id, n, since=today - timedelta(days=PUSH_DAYS - 1),
+                                      until=today))
+    if len(recent) < n:
+        recent += deliveries.of_group(tenant_id, group_id, n - len(recent), until=today - timedelta(days=PUSH_DAYS))
+    return recent
 
 
 def points_page(tenant: Tenant, now: datetime, deps: ConsoleDeps, period: str = "month", n: int = 20) -> dict:
     """The leaderboard of the period (top n), the mall's rewards with their stock, and orders whose fulfilment is
     due or was given up on."""
+    from qunyun.services.fulfil import orders_by_state  # loads the groups' table: only this page needs it
+
     day = local_day(now, tenant.timezone)
     board = leaderboard(tenant.tenant_id, "tenant", period, day, n, ledger=deps.ledger, now=now)
     return {"day": day.isoformat(), "period": period, "n": n, "board": board,
@@ -160,6 +193,8 @@ def guard_page(tenant: Tenant, deps: ConsoleDeps) -> dict:
 
 def flash_page(tenant: Tenant, deps: ConsoleDeps) -> dict:
     """Every flash group of the tenant with its report (state, end, figures, top members)."""
+    from qunyun.services.flash import flash_report  # loads the points and groups' tables: only this page needs it
+
     reports = []
     for g in deps.groups.list(tenant.tenant_id):
         if g.kind is not Kind.flash:

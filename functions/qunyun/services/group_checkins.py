@@ -15,18 +15,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from qunyun.domain.checkin_words import checkin_event_id, says_checkin
 from qunyun.domain.errors import QunyunError
-from qunyun.domain.events import PointsEvent
 from qunyun.domain.group_events import Message
-from qunyun.domain.push_messages import CheckinReplyMessage, PushMessage
 from qunyun.domain.tenants import Tenant
-from qunyun.services.ledger_ports import PointsUnitOfWork
-from qunyun.services.points import apply_event
+
+if TYPE_CHECKING:
+    from qunyun.domain.push_messages import PushMessage
+    from qunyun.services.ledger_ports import PointsUnitOfWork
 
 logger = logging.getLogger(__name__)
 NICKNAME_MAX = 64  # PointsEvent.nickname
@@ -62,6 +63,10 @@ def record_checkins(tenant_id: str, platform: str, chat_id: str, group_id: str, 
     tenant = deps.tenant(tenant_id)
     if tenant is None:
         return []
+    # The ledger's rules load with the first check-in: most batches hold none, and a cold start does without them.
+    from qunyun.domain.events import PointsEvent
+    from qunyun.services.points import apply_event
+
     keywords = tenant.policy.checkin_keywords
     out = []
     for m in messages:
@@ -92,6 +97,8 @@ def record_checkins(tenant_id: str, platform: str, chat_id: str, group_id: str, 
 
 def _queue_replies(tenant: Tenant, group_id: str, zone: ZoneInfo, checked: list[CheckedIn], deps: CheckinDeps,
                    now: datetime) -> None:
+    from qunyun.domain.push_messages import CheckinReplyMessage
+
     seconds = tenant.policy.checkin_reply_seconds
     for window in sorted({int(c.at.timestamp()) // seconds * seconds for c in checked}):
         day = datetime.fromtimestamp(window, zone).date()

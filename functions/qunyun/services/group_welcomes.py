@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from qunyun.domain.group_events import GroupEvent, MemberJoined
-from qunyun.domain.push_messages import PushMessage, WelcomeMessage
 from qunyun.domain.welcomes import WELCOME_WINDOW
+
+if TYPE_CHECKING:
+    from qunyun.domain.push_messages import PushMessage
 
 SETTLE = 2  # seconds after a window closes: a join of its last moment is on the roster by then
 MAX_DELAY = 900  # SQS's longest DelaySeconds
@@ -26,6 +29,8 @@ def queue_welcomes(tenant_id: str, group_id: str, channel: str, zone: ZoneInfo, 
     if channel in NO_PER_JOIN:
         return 0
     windows = {int(e.occurred_at.timestamp()) // seconds * seconds for e in events if isinstance(e, MemberJoined)}
+    if windows:  # the push messages' models load with the first join: a cold start of messages does without them
+        from qunyun.domain.push_messages import WelcomeMessage
     for window in sorted(windows):
         delay = min(MAX_DELAY, max(0, int(window + seconds - now.timestamp()) + SETTLE))
         send(WelcomeMessage(tenant_id=tenant_id, date=datetime.fromtimestamp(window, zone).date(),

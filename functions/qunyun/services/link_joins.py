@@ -16,15 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from qunyun.domain.connections import ChatGroup
 from qunyun.domain.group_events import MemberJoined
 from qunyun.domain.groups import Group, Status
 from qunyun.domain.links import Link
 from qunyun.domain.tenants import Tenant
-from qunyun.services.invite_holds import cancel_on_leave, invite_on_join
-from qunyun.services.ledger_ports import PointsUnitOfWork
+
+if TYPE_CHECKING:
+    from qunyun.services.ledger_ports import PointsUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +118,17 @@ class LinkJoins:
 
     def invited(self, tenant_id: str, link: Link, invitee_id: str, group_id: str, at: datetime) -> None:
         """A join through a `member:` link: the inviter's held invite points."""
+        # The ledger's rules load with the first join or leave: a cold start of message batches does without them.
+        from qunyun.services.invite_holds import invite_on_join
+
         tenant = self.deps.tenant(tenant_id)
         if tenant is not None and link.for_.kind == "member":
             invite_on_join(tenant, link.for_.id, invitee_id, group_id, at, link.link_id, ledger=self.deps.ledger,
                            now=self.deps.clock())
 
     def left(self, tenant_id: str, group_id: str, member_id: str, at: datetime) -> None:
+        from qunyun.services.invite_holds import cancel_on_leave
+
         tenant = self.deps.tenant(tenant_id)
         if tenant is not None:
             cancel_on_leave(tenant, member_id, group_id, at, ledger=self.deps.ledger, now=self.deps.clock())

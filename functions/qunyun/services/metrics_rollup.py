@@ -39,7 +39,7 @@ CATCH_UP_DAYS = 7  # a tenant whose runs stopped for longer gets its last week c
 
 
 class MetricsSources(Protocol):
-    def earnings_on(self, tenant_id: str, day: date) -> list[Earning]: ...
+    def earnings_on(self, tenant_id: str, day: date, timezone: str) -> list[Earning]: ...
     def redemptions_on(self, tenant_id: str, day: date) -> dict[str, int]: ...
     def pushes_on(self, tenant_id: str, day: date) -> dict[str, list[tuple[str, str | None]]]: ...
     def quota_spent(self, tenant_id: str, group_ids: Iterable[str], day: date, period_key: str) -> dict[str, int]: ...
@@ -111,7 +111,7 @@ def close_day(tenant: Tenant, day: date, deps: RollupDeps, now: datetime, groups
     tid = tenant.tenant_id
     groups = list(deps.groups.list(tid)) if groups is None else groups
     earnings, redeemed = defaultdict(list), deps.sources.redemptions_on(tid, day)
-    for e in deps.sources.earnings_on(tid, day):
+    for e in deps.sources.earnings_on(tid, day, tenant.timezone):
         earnings[e.group_id].append(e)
     pushes = deps.sources.pushes_on(tid, day)
     customer = [g for g in groups if g.channel == "wecom_customer_group"]

@@ -14,7 +14,6 @@ from qunyun.adapters.deliveries import DeliveryRepository
 from qunyun.adapters.delivery_claims import DeliveryClaims
 from qunyun.adapters.events import EventRepository
 from qunyun.adapters.groups import GroupRepository
-from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.secrets import SecretStore
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.services.push_batch import Batch
@@ -22,8 +21,24 @@ from qunyun.services.push_batch import Batch
 if TYPE_CHECKING:
     from qunyun.adapters.activity import ActivityStore
     from qunyun.adapters.guard_rules import GuardRulesStore
+    from qunyun.adapters.points_ledger import PointsLedger
     from qunyun.adapters.roster import RosterStore
     from qunyun.adapters.welcomes import WelcomeStore
+
+
+class OnFirstUse:
+    """Stands for a repository made on its first use: the ledger's models load only when a push reads the ledger
+    (a brief's leaderboard, a check-in reply's streak), not in every cold start of SendPushes."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+
+    @functools.cached_property
+    def _made(self) -> object:
+        return self._make()
+
+    def __getattr__(self, name: str):
+        return getattr(self._made, name)
 
 
 @dataclass
@@ -32,7 +47,7 @@ class SendDeps:
     groups: GroupRepository
     content: ContentRepository
     deliveries: DeliveryRepository
-    ledger: PointsLedger
+    ledger: PointsLedger  # or an OnFirstUse that makes one
     secrets: SecretStore
     claims: DeliveryClaims
     channel: Callable[[str], object]  # channel name → sender (qunyun.channels.channel)
