@@ -34,6 +34,7 @@ class RulesCache:
         self.store, self.seconds, self.clock = store, seconds, clock
         self._rules: dict[str, tuple[float, GroupRules, int]] = {}
         self._matchers: dict[tuple[str, int, str], Matcher] = {}
+        self._sections: dict[tuple[str, int, str, tuple[str, ...]], tuple[GuardSection, Matcher]] = {}
 
     def rules(self, tenant_id: str) -> tuple[GroupRules, int]:
         cached = self._rules.get(tenant_id)
@@ -50,3 +51,13 @@ class RulesCache:
         if key not in self._matchers:
             self._matchers[key] = Matcher(guard)
         return self._matchers[key]
+
+    def for_group(self, tenant_id: str, kind: str, tags: tuple[str, ...]) -> tuple[GuardSection, Matcher]:
+        """The guard rules in force in a group of this kind and tags, and their matcher: merged and checked once
+        per (tenant, version, kind, tags), not once a group and batch (200 rules take a millisecond to check)."""
+        rules, version = self.rules(tenant_id)
+        key = (tenant_id, version, kind, tags)
+        if key not in self._sections:
+            guard = rules.for_group(kind, tags)[0]
+            self._sections[key] = (guard, self.matcher(tenant_id, guard))
+        return self._sections[key]
