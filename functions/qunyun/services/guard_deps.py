@@ -3,6 +3,7 @@ rules version), records, platform client and the tenant's top members by points 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,17 +25,19 @@ def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDe
 
     settings, ledger = get_settings(), PointsLedger()
     top_cache: dict[tuple[str, int], tuple[float, set[str]]] = {}
+    top_lock = threading.Lock()  # a batch's groups are guarded side by side: one reads the board, the rest wait
 
     def top_members(tenant_id: str, n: int) -> set[str]:
         """The month's top N of the tenant's leaderboard, read at most every 10 minutes."""
-        hit = top_cache.get((tenant_id, n))
-        if hit is None or time.monotonic() - hit[0] > 600:
-            now = datetime.now(UTC)
-            day = now.astimezone(ZoneInfo(timezone(tenant_id))).date()
-            board = leaderboard(tenant_id, "tenant", "month", day, min(n, TOP), ledger=ledger, now=now)
-            hit = (time.monotonic(), {e["member_id"] for e in board["entries"]})
-            top_cache[(tenant_id, n)] = hit
-        return hit[1]
+        with top_lock:
+            hit = top_cache.get((tenant_id, n))
+            if hit is None or time.monotonic() - hit[0] > 600:
+                now = datetime.now(UTC)
+                day = now.astimezone(ZoneInfo(timezone(tenant_id))).date()
+                board = leaderboard(tenant_id, "tenant", "month", day, min(n, TOP), ledger=ledger, now=now)
+                hit = (time.monotonic(), {e["member_id"] for e in board["entries"]})
+                top_cache[(tenant_id, n)] = hit
+            return hit[1]
 
     return GuardDeps(directory=directory, groups=GuardGroups(secret_store(settings)),
                      rules=RulesCache(GuardRulesStore()), log=GuardLog(),
