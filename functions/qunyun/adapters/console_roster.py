@@ -6,29 +6,20 @@ datetime attributes parse each value); only the entries' fields are turned into 
 from __future__ import annotations
 
 from qunyun.adapters.community_tables import RosterItem
+from qunyun.adapters.raw_items import query_items, text
 from qunyun.adapters.roster import roster_pk
 from qunyun.domain.roster import RosterEntry
-
-
-def _text(item: dict, name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value is not None and "S" in value else None
 
 
 class ConsoleRoster:
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
         """What `RosterStore.entries` gives, one Query paged."""
-        connection, when = RosterItem._get_connection(), RosterItem.changed_at.deserialize
-        out, start = [], None
-        while True:
-            page = connection.query(roster_pk(tenant_id, group_id), exclusive_start_key=start)
-            for i in page.get("Items", []):
-                joined, left, changed = _text(i, "joined_at"), _text(i, "left_at"), _text(i, "changed_at")
-                out.append(RosterEntry(_text(i, "member_id"), _text(i, "name"), _text(i, "status") or "member",
-                                       when(joined) if joined else None, _text(i, "joined_how"),
-                                       when(left) if left else None, _text(i, "left_how"),
-                                       when(changed) if changed else None, _text(i, "role"), _text(i, "link_id"),
-                                       _text(i, "link_for")))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return out
+        out, when = [], RosterItem.changed_at.deserialize
+        for i in query_items(RosterItem._get_connection(), roster_pk(tenant_id, group_id)):
+            joined, left, changed = text(i, "joined_at"), text(i, "left_at"), text(i, "changed_at")
+            out.append(RosterEntry(text(i, "member_id"), text(i, "name"), text(i, "status") or "member",
+                                   when(joined) if joined else None, text(i, "joined_how"),
+                                   when(left) if left else None, text(i, "left_how"),
+                                   when(changed) if changed else None, text(i, "role"), text(i, "link_id"),
+                                   text(i, "link_for")))
+        return out

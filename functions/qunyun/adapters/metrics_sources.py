@@ -18,6 +18,7 @@ from qunyun.adapters.deliveries_tables import CounterItem
 from qunyun.adapters.delivery_keys import counter_key
 from qunyun.adapters.group_days import GroupDays
 from qunyun.adapters.points_tables import EntryItem
+from qunyun.adapters.raw_items import query_items, text
 from qunyun.adapters.roster import roster_pk
 from qunyun.domain.metrics_day import Earning, bounds
 from qunyun.domain.roster import RosterEntry
@@ -28,22 +29,6 @@ _FAR = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 _ROSTER_NEEDS = ("member_id", "status", "joined_at", "joined_how", "left_at", "left_how", "changed_at", "link_for")
 
 
-def _raw(connection, hash_key: str, **kw) -> Iterator[dict]:
-    """Every item of a Query as DynamoDB answers it, page after page."""
-    start = None
-    while True:
-        page = connection.query(hash_key, exclusive_start_key=start, **kw)
-        yield from page.get("Items", [])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return
-
-
-def _text(item: dict, name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value is not None and "S" in value else None
-
-
 class RosterReads:
     """Rosters as the rollup reads them: the entries' membership fields and what a join link credits each member
     to (store, rep), without names or invite links."""
@@ -51,7 +36,7 @@ class RosterReads:
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
         when = RosterItem.changed_at.deserialize
         out = []
-        for item in _raw(RosterItem._get_connection(), roster_pk(tenant_id, group_id),
+        for item in query_items(RosterItem._get_connection(), roster_pk(tenant_id, group_id),
                          attributes_to_get=list(_ROSTER_NEEDS)):
             # Every attribute asked for is a string; taken in one pass, as 200 members a group make this a hot loop.
             v = {name: value.get("S") for name, value in item.items()}
@@ -68,8 +53,8 @@ def earnings_on(tenant_id: str, day: date, timezone: str) -> list[Earning]:
     event type."""
     items = earning_slices(EntryItem._get_connection(), points_keys.board_day_pk(tenant_id, day.isoformat()),
                            bounds(day, timezone)[0])
-    return [Earning(points_keys.split_member_pk(i["pk"]["S"])[1], _text(i, "group_id"), int(i["points"]["N"]),
-                    _text(i, "source_type")) for i in items]
+    return [Earning(points_keys.split_member_pk(i["pk"]["S"])[1], text(i, "group_id"), int(i["points"]["N"]),
+                    text(i, "source_type")) for i in items]
 
 
 def earning_slices(connection, board_pk: str, start: datetime) -> Iterator[dict]:

@@ -5,11 +5,11 @@ Keys come with every item: a reader may count what it read by them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 from qunyun.adapters.activity import activity_pk, decode_page
 from qunyun.adapters.community_tables import ActivityPageItem, RosterItem
+from qunyun.adapters.raw_items import query_items, text
 from qunyun.adapters.roster import roster_pk
 from qunyun.domain.activity import Sent
 from qunyun.domain.roster import RosterEntry
@@ -18,32 +18,16 @@ _ROSTER_NEEDS = ["pk", "sk", "member_id", "name", "status", "joined_at", "change
 _PAGE_NEEDS = ["pk", "sk", "messages"]  # not the names the pages showed: the sweep lists the roster's
 
 
-def _items(connection, hash_key: str, **kw) -> Iterator[dict]:
-    """Every item of a Query, page after page."""
-    start = None
-    while True:
-        page = connection.query(hash_key, exclusive_start_key=start, **kw)
-        yield from page.get("Items", [])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return
-
-
-def _text(item: dict, name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value is not None and "S" in value else None
-
-
 class SweepReads:
     def entries(self, tenant_id: str, group_id: str) -> list[RosterEntry]:
         """The group's roster: who is a member, since when, and the name to list them by."""
         when = RosterItem.changed_at.deserialize
         out = []
-        for item in _items(RosterItem._get_connection(), roster_pk(tenant_id, group_id),
+        for item in query_items(RosterItem._get_connection(), roster_pk(tenant_id, group_id),
                            attributes_to_get=_ROSTER_NEEDS):
-            joined, changed = _text(item, "joined_at"), _text(item, "changed_at")
-            out.append(RosterEntry(_text(item, "member_id") or item["sk"]["S"], _text(item, "name"),
-                                   _text(item, "status") or "member", when(joined) if joined else None, None, None,
+            joined, changed = text(item, "joined_at"), text(item, "changed_at")
+            out.append(RosterEntry(text(item, "member_id") or item["sk"]["S"], text(item, "name"),
+                                   text(item, "status") or "member", when(joined) if joined else None, None, None,
                                    None, when(changed) if changed else None))
         return out
 
@@ -52,7 +36,7 @@ class SweepReads:
         """The pages of days first..last by day (no names: the second value is empty)."""
         days: dict[date, list[Sent]] = {}
         condition = ActivityPageItem.sk.between(first.isoformat(), f"{last.isoformat()}$")
-        for item in _items(ActivityPageItem._get_connection(), activity_pk(tenant_id, group_id),
+        for item in query_items(ActivityPageItem._get_connection(), activity_pk(tenant_id, group_id),
                            range_key_condition=condition, attributes_to_get=_PAGE_NEEDS):
             day = date.fromisoformat(item["sk"]["S"][:10])
             days.setdefault(day, []).extend(decode_page(item["messages"]["S"]))
