@@ -3,18 +3,15 @@ group's bot token (its CSV `secret`)."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from qunyun.adapters.secrets import SecretStore, corp_ref
+from qunyun.adapters.wecom_members import answer_of
 from qunyun.channels.join_links import JoinLinkResult, TelegramInviteLinks, WecomJoinWays
-from qunyun.channels.result import Outcome
 from qunyun.channels.wecom_customer_group import Corp
 from qunyun.channels.wecom_groupchat import GroupChat, WecomGroupChats
 from qunyun.domain.groups import Group
 from qunyun.domain.links import Link
-
-logger = logging.getLogger(__name__)
 
 
 class LinkPlatforms:
@@ -69,10 +66,4 @@ class LinkPlatforms:
             return None
         if self._chats is None:
             self._chats = WecomGroupChats(self.wecom_base_url)
-        result = self._chats.group_chat(corp, chat_id)
-        if result.outcome is Outcome.transient:
-            raise RuntimeError(f"groupchat/get failed for now: {result.code}")
-        if not result.ok:
-            logger.warning("groupchat/get refused", extra={"code": result.code, "detail": result.detail})
-            return None
-        return result.data
+        return answer_of(self._chats.group_chat(corp, chat_id))

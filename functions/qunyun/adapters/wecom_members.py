@@ -27,11 +27,15 @@ class WecomMembers:
             from qunyun.channels.wecom_groupchat import WecomGroupChats
 
             self._client = WecomGroupChats(self.base_url)
-        result = self._client.group_members(Corp(corp_id, secret), chat_id)
-        if result.outcome is Outcome.transient:
-            # WeCom busy or unreachable: the chat's events are retried, so the mismatch is not forgotten.
-            raise RuntimeError(f"groupchat/get failed for now: {result.code}")
-        if not result.ok:
-            logger.warning("groupchat/get refused", extra={"code": result.code, "detail": result.detail})
-            return None
-        return result.data
+        return answer_of(self._client.group_members(Corp(corp_id, secret), chat_id))
+
+
+def answer_of(result):
+    """groupchat/get's data, or None when WeCom refused (logged); WeCom busy or unreachable raises, so that the
+    chat's events are retried and what they were to reconcile is not forgotten."""
+    if result.outcome is Outcome.transient:
+        raise RuntimeError(f"groupchat/get failed for now: {result.code}")
+    if not result.ok:
+        logger.warning("groupchat/get refused", extra={"code": result.code, "detail": result.detail})
+        return None
+    return result.data
