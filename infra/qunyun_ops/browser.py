@@ -66,10 +66,18 @@ def chromium(language: str = "zh-CN"):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+# The page's size once it has loaded: null while a navigation is still replacing the document.
+PAGE_SIZE = ("const e = document.documentElement;"
+             " return e && document.readyState === 'complete' ? [e.scrollWidth, e.scrollHeight] : null;")
+
+
 def full_page_screenshot(driver, path: Path) -> Path:
-    """The whole page, not only the window (Chromium's DevTools capture beyond the viewport)."""
-    width, height = driver.execute_script(
-        "const e = document.documentElement; return [e.scrollWidth, e.scrollHeight];")
+    """The whole page, not only the window (Chromium's DevTools capture beyond the viewport), once it has loaded."""
+    from selenium.common.exceptions import JavascriptException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    width, height = WebDriverWait(driver, 10, ignored_exceptions=(JavascriptException,)).until(
+        lambda d: d.execute_script(PAGE_SIZE))
     clip = {"x": 0, "y": 0, "width": max(width, 320), "height": min(max(height, 200), 8000), "scale": 1}
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
                                                              "clip": clip})
@@ -81,10 +89,14 @@ def full_page_screenshot(driver, path: Path) -> Path:
 def screenshot_console(driver, base_url: str, login_url: str, folder: Path = SCREENSHOTS,
                        groups: tuple[str, ...] = ()) -> list[Path]:
     """Logs in with the link, then saves a screenshot of each page (and of each group's page) under `folder`."""
+    from selenium.common.exceptions import JavascriptException
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(login_url)
-    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/console/today"))
+    # The login page moves on by itself (a meta refresh): wait until today's page has loaded, not only been named,
+    # or the next navigation races the refresh.
+    WebDriverWait(driver, 10, ignored_exceptions=(JavascriptException,)).until(
+        lambda d: d.current_url.endswith("/console/today") and d.execute_script(PAGE_SIZE))
     saved = []
     for name, path in PAGES + tuple((f"group-{g}", f"/console/groups/{g}") for g in groups):
         driver.get(base_url.rstrip("/") + path)
