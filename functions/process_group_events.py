@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from qunyun.domain.group_events import GROUP_EVENT
 from qunyun.services.group_events import GroupEventDeps, process_batch
-from qunyun.services.guard import guard_messages
-from qunyun.services.guard_deps import guard_deps
+from qunyun.services.guard import GuardDeps, guard_messages
+from qunyun.services.guard_deps import guard_deps, tenant_timezones
 from qunyun.services.link_joins import LinkJoinDeps, LinkJoins
 from qunyun.settings import get_settings
 
@@ -42,30 +42,36 @@ def default_deps() -> GroupEventDeps:
     from qunyun.adapters.unmapped import UnmappedStore
     from qunyun.adapters.wecom_members import WecomMembers
     from qunyun.adapters.welcomes import WelcomeStore
-    from qunyun.domain.tenants import DEFAULT_TIMEZONE
     from qunyun.services.group_checkins import CheckinDeps
     from qunyun.services.welcome_settings import WelcomeWindows
 
     settings = get_settings()
     tenants = TenantRepository()
-
-    @functools.lru_cache(maxsize=1024)
-    def timezone(tenant_id: str) -> str:
-        tenant = tenants.get(tenant_id)
-        return tenant.timezone if tenant else DEFAULT_TIMEZONE
-
+    timezone = tenant_timezones(tenants.get)
     directory = ChatDirectory()
     ledger = PointsLedger()
     return GroupEventDeps(directory=directory, roster=RosterStore(), activity=ActivityStore(),
                           unmapped=UnmappedStore(), connections=ConnectionStore(), timezone=timezone,
                           wecom_members=WecomMembers(secret_store(settings), settings.wecom_base_url),
                           clock=lambda: datetime.now(UTC), welcome_window=WelcomeWindows(WelcomeStore()),
-                          guard=functools.partial(guard_messages, deps=guard_deps(directory, timezone)),
+                          guard=guard(settings, guard_deps(directory, timezone)),
                           # The tenant as stored now, so a change of its check-in keywords applies at once.
                           checkins=CheckinDeps(tenant=tenants.get, ledger=ledger,
                                                reply=PushQueue(settings.push_queue_url).send_later
                                                if settings.push_queue_url else None),
                           links=link_joins(tenants, ledger))
+
+
+def guard(settings, deps: GuardDeps):
+    """The batch's messages matched against the group rules here and those that match handed to GuardOffences
+    through the guard's queue (template.yaml), which records and acts on them; without a queue, the guard's
+    whole work in the batch itself."""
+    if settings.guard_queue_url:
+        from qunyun.adapters.guard_queue import GuardQueue
+        from qunyun.services.guard_handoff import hand_over
+
+        return functools.partial(hand_over, deps=deps, send=GuardQueue(settings.guard_queue_url).send)
+    return functools.partial(guard_messages, deps=deps)
 
 
 def link_joins(tenants, ledger) -> LinkJoins:

@@ -38,6 +38,9 @@ class Settings(BaseModel):
     channel_timeout_seconds: float = 10.0
     # Where InboundApi queues group events for ProcessGroupEvents (template.yaml sets GROUP_EVENT_QUEUE_URL).
     group_event_queue_url: str | None = None
+    # Where ProcessGroupEvents hands the messages that match a group rule to GuardOffences (template.yaml sets
+    # GUARD_QUEUE_URL, a FIFO queue); None guards them in ProcessGroupEvents' own batch.
+    guard_queue_url: str | None = None
     # How long an environment trusts a platform connection it read (or found missing) for callbacks: the same
     # for both, so an unknown tenant costs what a known one does.
     connection_cache_seconds: float = 5.0
@@ -70,6 +73,7 @@ def get_settings() -> Settings:
         secrets_file=env.get("QUNYUN_SECRETS_FILE") or None,
         templates_dir=env.get("QUNYUN_TEMPLATES_DIR") or Settings.model_fields["templates_dir"].default,
         group_event_queue_url=env.get("GROUP_EVENT_QUEUE_URL") or None,
+        guard_queue_url=env.get("GUARD_QUEUE_URL") or None,
         **_channel_settings(env),
         **_push_settings(env),
         dead_letter_queue_urls=tuple(u for u in (env.get("DEAD_LETTER_QUEUE_URLS") or "").split(",") if u.strip()),

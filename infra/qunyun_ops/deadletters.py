@@ -181,11 +181,21 @@ def redrive(queues: Queues, dlq: str, message_id: str | None = None) -> list[Par
             left.append(m)
             continue
         queues.client.send_message(QueueUrl=queues.url(source), MessageBody=m["Body"],
-                                   **({"MessageAttributes": attrs} if (attrs := _user_attributes(m)) else {}))
+                                   **({"MessageAttributes": attrs} if (attrs := _user_attributes(m)) else {}),
+                                   **_fifo(queues.url(source), m))
         queues.client.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         moved.append(parked(dlq, source, m, queues.max_receives(source)))
     hand_back(queues.client, url, left)
     return moved
+
+
+def _fifo(url: str, message: dict) -> dict:
+    """A FIFO queue's message goes back into its message group, under a deduplication id of its own (the one it
+    came with may still be remembered for five minutes and would drop it)."""
+    if not url.endswith(".fifo"):
+        return {}
+    return {"MessageGroupId": message.get("Attributes", {}).get("MessageGroupId", "redriven"),
+            "MessageDeduplicationId": f"redrive-{message['MessageId']}"}
 
 
 def start_move_task(queues: Queues, dlq: str) -> dict:

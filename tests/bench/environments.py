@@ -61,6 +61,37 @@ class _Client:
         return {"seconds": seconds, "failures": failures, "cpu": time.process_time() - cpu, "read": self.meter.read,
                 "write": self.meter.write, "calls": dict(self.meter.calls)}
 
+    def offences(self, cmd: dict, index: int, barrier) -> dict:
+        """GuardOffences draining the guard's FIFO queue as Lambda's event source does: receive up to 10, invoke,
+        delete what succeeded; until the queue hands nothing over (a chat another environment holds is left to
+        it). Run after `process`, whose meter it shares."""
+        import os
+
+        import guard_offences
+        from qunyun_ops.local.sqs import sqs_client, sqs_record
+
+        sqs = sqs_client(os.environ["QUNYUN_SQS_ENDPOINT"])
+        url, arn = os.environ["GUARD_QUEUE_URL"], "arn:aws:sqs:us-east-1:123456789012:guard.fifo"
+        guard_offences.default_deps()
+        self.meter.reset()
+        handled, failures, invocations, inside = 0, 0, 0, 0.0
+        barrier.wait()
+        cpu, start = time.process_time(), time.perf_counter()
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                         MessageSystemAttributeNames=["All"]).get("Messages", []):
+            began = time.perf_counter()
+            result = guard_offences.process({"Records": [sqs_record(m, arn, "us-east-1") for m in got]})
+            inside += time.perf_counter() - began
+            failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            done = [m for m in got if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            handled, failures, invocations = handled + len(got), failures + len(failed), invocations + 1
+        return {"seconds": time.perf_counter() - start, "handler_seconds": inside, "handled": handled,
+                "failures": failures, "invocations": invocations, "cpu": time.process_time() - cpu,
+                "read": self.meter.read, "write": self.meter.write, "calls": dict(self.meter.calls)}
+
     def count(self, cmd: dict, index: int, barrier) -> dict:
         """The floor: one UpdateItem ADD a message to its member's counter item of the day, one after another."""
         from common import CapacityMeter

@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/bench/guard.py [--events N] [--groups G] [--clients 4] [--runs 2] [--sweep-groups G]
 
-One DynamoDB Local, one local SQS endpoint (the welcomes' queue) and a fake Telegram Bot API of their own.
+One DynamoDB Local, one local SQS endpoint (the welcomes' and the guard's queues) and a fake Telegram Bot API of
+their own.
 
 * the guard: the inbound benchmark's burst (burst.py: messages from G groups of 200 members, 1% joins and leaves,
   1% offending messages), built directly as the group events InboundApi queues (its platforms' normalisers), in
@@ -11,8 +12,12 @@ One DynamoDB Local, one local SQS endpoint (the welcomes' queue) and a fake Tele
   group rules (the floor) and tenants with 200 rules set as `qunyun guard set` sets them (150 words, 50
   patterns, links other than an allowed domain): floor, guarded, floor, guarded, floor, each with tenants of
   their own, its environments' caches warmed first by a message from each group (a tenant's steady state: the
-  chats, the guard's groups and rules are cached for minutes). Offences are recorded, the messages deleted and
-  their senders warned, and a second offence in the window removes (ban and unban) at the fake.
+  chats, the guard's groups and rules are cached for minutes). ProcessGroupEvents matches each message against
+  the rules and hands those that match to the guard's FIFO queue (template.yaml's GuardQueue, on the local SQS
+  endpoint); after each guarded run, not inside its time, `guard_offences.process` drains it in the same
+  environments as Lambda's event source would (10 at a time): offences are recorded, the messages deleted and
+  their senders warned, and a second offence in the window removes (ban and unban) at the fake. Reported too:
+  GuardOffences' time, units and calls an offending message, and the whole guard's time a message event.
   Target: the guarded time a message event at most 1.2x the floor's.
 * the sweep: `sweep_inactive.process` for one tenant of --sweep-groups Telegram groups (1,000; QUICK: 100) of 200
   members, 30 days of activity pages (a page a group and day), group rules set (mode report). Every item a
@@ -73,6 +78,8 @@ def guard_phase(args, clients, template_bodies: list[str], batch_size: int, weco
                 if burst.kind(i) == "message" and not burst.is_offending(i)
                 for e in burst.group_events(tenant, i, args.groups, wecom, 2, at)]
     runs: dict[str, list] = {"plain": [], "guarded": []}
+    offences: list[tuple[dict, float]] = []
+    offending_per_run = sum(1 for i in range(n) if burst.is_offending(i))
 
     def run(name: str, tenant: str, rules: bool) -> float:
         make_tenant(tenant, args.groups, wecom, key)
@@ -89,6 +96,13 @@ def guard_phase(args, clients, template_bodies: list[str], batch_size: int, weco
         assert m["failures"] == 0, f"{m['failures']} records came back as batch item failures"
         runs[name].append((m, wall, len(batches)))
         log(f"  {n / wall:.0f} events/s")
+        if rules:  # the offences it handed over, drained by GuardOffences after the timed run (not inside it)
+            drained, drain_wall = clients.run({"kind": "offences"})
+            d = merged(drained)
+            assert d["failures"] == 0, f"GuardOffences failed {d['failures']} records"
+            assert d["handled"] == offending_per_run, f"{d['handled']} queued of {offending_per_run} offending"
+            offences.append((d, drain_wall))
+            log(f"  GuardOffences: {d['handled']} offending messages in {drain_wall:.2f} s")
         return wall / n
 
     before = (len(telegram.received), len(telegram.bans))
@@ -116,6 +130,18 @@ def guard_phase(args, clients, template_bodies: list[str], batch_size: int, weco
                      "write_units_per_event": round(m["write"] / events, 4),
                      "read_units_per_event": round(m["read"] / events, 4),
                      "dynamodb_calls_per_batch": {k: round(v / batches, 2) for k, v in sorted(m["calls"].items())}}
+    d = merged([x for x, _ in offences])
+    handled = d["handled"]
+    out["guard_offences"] = {
+        "offending_messages": handled, "invocations": d["invocations"],
+        "ms_per_offending_message": [round(w / x["handled"] * 1000, 3) for x, w in offences],
+        "cpu_ms_per_offending_message": round(d["cpu"] / handled * 1000, 3),
+        "write_units_per_offending_message": round(d["write"] / handled, 3),
+        "read_units_per_offending_message": round(d["read"] / handled, 3),
+        "dynamodb_calls_per_invocation": {k: round(v / d["invocations"], 2) for k, v in sorted(d["calls"].items())},
+        # the whole guard (ProcessGroupEvents' share and GuardOffences, one after the other) a message event
+        "ms_per_event_with_guard_offences": [round((w + dw) / n * 1000, 4)
+                                             for (_, w, _), (_, dw) in zip(runs["guarded"], offences, strict=True)]}
     ratio = ratios(floors, paths)
     out["ratio_guarded_to_plain_time"] = asdict(ratio)
     check = Check.of_ratio("guard", f"{CONSUMER} time a message event, 200 rules, 1% offending",
@@ -301,7 +327,8 @@ def main() -> None:
         create_tables(raw, template, STACK)
         urls = create_queues(sqs_client(sqs_server.endpoint), template, STACK)
         os.environ.update({"AWS_ENDPOINT_URL_SQS": sqs_server.endpoint, "QUNYUN_SQS_ENDPOINT": sqs_server.endpoint,
-                           "PUSH_QUEUE_URL": urls["PushQueue"], "QUNYUN_TELEGRAM_BASE_URL": telegram.base_url})
+                           "PUSH_QUEUE_URL": urls["PushQueue"], "GUARD_QUEUE_URL": urls["GuardQueue"],
+                           "QUNYUN_TELEGRAM_BASE_URL": telegram.base_url})
         batch_size = next(s.batch_size for s in template.queue_sources if s.function == CONSUMER)
         clients = Clients(args.clients)
         try:
@@ -312,6 +339,7 @@ def main() -> None:
                     for b in bodies_for(800, args.groups, wecom)]
             clients.run({"kind": "process", "tag": "warm", "batches": deal(burst.plan_batches(
                 warm, args.clients, batch_size), args.clients)})
+            clients.run({"kind": "offences"})  # the warm-up's offences: GuardOffences' environments warm too
             guard, guard_check = guard_phase(args, clients, bodies_for(args.events, args.groups, wecom), batch_size,
                                              wecom, telegram)
         finally:

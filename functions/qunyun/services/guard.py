@@ -128,20 +128,8 @@ def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
 
     In three steps: the messages that match a rule, group by group; the offenders' roster entries, all at once;
     then each group's offences recorded and acted on, and the results of all of them written together."""
-    chats: dict[tuple[str, str, str], Keyed] = defaultdict(list)
-    for key, m in messages:
-        chats[(m.tenant_id, m.platform, m.chat_id)].append((key, m))
-    failed: set[str] = set()
     entries: dict[Seat, RosterEntry | None] = {}
-    batches: list[tuple[set[str], _Batch]] = []
-    for (tenant_id, platform, chat_id), keyed in chats.items():
-        try:
-            mapped = deps.directory.groups(tenant_id, [chat_id]).get(chat_id, [])
-            batches += [({key for key, _ in keyed}, b) for g in mapped if g.channel in CHANNELS[platform]
-                        if (b := _hits(tenant_id, g.group_id, [m for _, m in keyed], entries, deps)) is not None]
-        except Exception:
-            logger.exception("the guard could not finish a chat's messages")
-            failed |= {key for key, _ in keyed}
+    batches, failed = _matched(messages, entries, deps)
     _read_entries(batches, entries, deps)
     finished: list[tuple[set[str], list[tuple[Offence, Results]]]] = []
     todo = [(keys, batch) for keys, batch in batches if not keys & failed]
@@ -152,6 +140,38 @@ def guard_messages(messages: Keyed, deps: GuardDeps) -> set[str]:
         else:
             finished.append((keys, outcome))
     return failed | _record_results(finished, deps)
+
+
+def offending(messages: Keyed, deps: GuardDeps) -> tuple[Keyed, set[str]]:
+    """The batch's messages that match a rule of their group (each once), and the record ids of the chats whose
+    rules or groups could not be read (to retry): what ProcessGroupEvents hands to the guard's own queue."""
+    batches, failed = _matched(messages, {}, deps)
+    keys = {id(m): key for key, m in messages}
+    seen: dict[str, tuple[str, Message]] = {}
+    for _, batch in batches:
+        for m, _ in batch.hits:
+            seen.setdefault(keys[id(m)], (keys[id(m)], m))
+    return [seen[key] for key, _ in messages if key in seen], failed
+
+
+def _matched(messages: Keyed, entries: dict[Seat, RosterEntry | None], deps: GuardDeps
+             ) -> tuple[list[tuple[set[str], _Batch]], set[str]]:
+    """Each group's messages of the batch that match its rules (groups without any left out), and the record ids
+    of the chats that could not be looked at."""
+    chats: dict[tuple[str, str, str], Keyed] = defaultdict(list)
+    for key, m in messages:
+        chats[(m.tenant_id, m.platform, m.chat_id)].append((key, m))
+    failed: set[str] = set()
+    batches: list[tuple[set[str], _Batch]] = []
+    for (tenant_id, platform, chat_id), keyed in chats.items():
+        try:
+            mapped = deps.directory.groups(tenant_id, [chat_id]).get(chat_id, [])
+            batches += [({key for key, _ in keyed}, b) for g in mapped if g.channel in CHANNELS[platform]
+                        if (b := _hits(tenant_id, g.group_id, [m for _, m in keyed], entries, deps)) is not None]
+        except Exception:
+            logger.exception("the guard could not finish a chat's messages")
+            failed |= {key for key, _ in keyed}
+    return batches, failed
 
 
 def _each_group(todo: list[tuple[set[str], _Batch]], deps: GuardDeps) -> list:

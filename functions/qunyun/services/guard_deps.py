@@ -12,6 +12,20 @@ from zoneinfo import ZoneInfo
 from qunyun.services.guard import ChatGroups, GuardDeps
 
 
+def tenant_timezones(tenant: Callable[[str], object | None]) -> Callable[[str], str]:
+    """Each tenant's timezone as first read by this environment (the tenant's `timezone`, or the default)."""
+    import functools
+
+    from qunyun.domain.tenants import DEFAULT_TIMEZONE
+
+    @functools.lru_cache(maxsize=1024)
+    def timezone(tenant_id: str) -> str:
+        found = tenant(tenant_id)
+        return getattr(found, "timezone", None) or DEFAULT_TIMEZONE
+
+    return timezone
+
+
 def guard_deps(directory: ChatGroups, timezone: Callable[[str], str]) -> GuardDeps:
     """The guard's rules, records and platform calls; matchers compiled once per tenant and rules version."""
     from qunyun.adapters.guard_groups import GuardGroups, GuardPlatforms, roster_entries, roster_entry
