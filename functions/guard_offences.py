@@ -9,10 +9,10 @@ import functools
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.domain.group_events import GROUP_EVENT, Message
+from qunyun.batches import group_events, partial_failures
+from qunyun.domain.group_events import Message
 from qunyun.services.guard import GuardDeps, guard_messages
 from qunyun.services.guard_deps import guard_deps, tenant_timezones
 
@@ -35,25 +35,15 @@ def default_deps() -> GuardDeps:
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GuardDeps | None = None) -> dict:
-    parsed, unreadable = [], set()
-    for record in event.get("Records") or []:
-        try:
-            message = GROUP_EVENT.validate_json(record["body"])
-        except (KeyError, TypeError, ValueError):
-            message = None
-        if isinstance(message, Message):
-            parsed.append((record["messageId"], message))
-        else:  # not a message event: nothing the guard judges; after its receives, the dead letters show it
-            logger.error("not a message event on the guard's queue", extra={"message_id": record.get("messageId")})
-            unreadable.add(record.get("messageId"))
-    failed = guard_messages(parsed, deps or default_deps()) | unreadable
-    metrics.add_metric(name="GuardedMessages", unit=MetricUnit.Count, value=len(parsed))
-
-    def handle(record: SQSRecord) -> None:
-        if record.message_id in failed:
-            raise NotGuarded(record.message_id)
-
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    parsed, unreadable = group_events(event)
+    messages = [(key, e) for key, e in parsed if isinstance(e, Message)]
+    # Not a message event: nothing the guard judges; after its receives, the dead letters show it.
+    unreadable |= {key for key, _ in parsed} - {key for key, _ in messages}
+    for key in unreadable:
+        logger.error("not a message event on the guard's queue", extra={"message_id": key})
+    failed = guard_messages(messages, deps or default_deps()) | unreadable
+    metrics.add_metric(name="GuardedMessages", unit=MetricUnit.Count, value=len(messages))
+    return partial_failures(event, failed, processor, context, NotGuarded)
 
 
 @logger.inject_lambda_context

@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from qunyun.domain.group_events import GROUP_EVENT
+from qunyun.batches import group_events, partial_failures
 from qunyun.services.group_events import GroupEventDeps, process_batch
 from qunyun.services.guard import GuardDeps, guard_messages
 from qunyun.services.guard_deps import guard_deps, tenant_timezones
@@ -99,20 +98,10 @@ def for_batch(deps: GroupEventDeps) -> GroupEventDeps:
 
 
 def process(event: dict, context: LambdaContext | None = None, deps: GroupEventDeps | None = None) -> dict:
-    parsed, unreadable = [], set()
-    for record in event.get("Records") or []:
-        try:
-            parsed.append((record["messageId"], GROUP_EVENT.validate_json(record["body"])))
-        except (KeyError, TypeError, ValueError):
-            unreadable.add(record.get("messageId"))
+    parsed, unreadable = group_events(event)
     failed = process_batch(parsed, for_batch(deps or default_deps())) | unreadable
     metrics.add_metric(name="GroupEvents", unit=MetricUnit.Count, value=len(parsed))
-
-    def handle(record: SQSRecord) -> None:
-        if record.message_id in failed:
-            raise NotRecorded(record.message_id)
-
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    return partial_failures(event, failed, processor, context, NotRecorded)
 
 
 @logger.inject_lambda_context
