@@ -161,3 +161,35 @@ def test_a_member_busy_every_day_stays_under_one_kilobyte(make_tenant):
     assert len(days) == keys.HELD_DAYS + 1 and max(days) == (T0 + timedelta(days=13)).date().isoformat()
     print("member item:", dynamodb_size(raw), "bytes;", len(raw["held"]["S"]), "of them held guards")
     assert dynamodb_size(raw) < 1024 - 200, raw
+
+
+def test_a_check_in_written_as_single_writes_stores_items_under_one_kilobyte(make_tenant):
+    from qunyun.adapters import points_keys as keys
+    from qunyun.adapters.points_tables import TABLE
+
+    # GIVEN a member busy every day for two weeks (check-in, quiz answer, purchase), whose last change is a
+    # check-in: its member item keeps that change's stage (points_stage)
+    t, ledger = shop(make_tenant), PointsLedger()
+    for day in range(14):
+        at = T0 + timedelta(days=day)
+        for ev in (event("quiz_answer", "u1", at, quiz_id=f"q{day}", question_id="a", correct=True),
+                   event("purchase", "u1", at, order_id=f"o-{day}", amount_fen=12900), event("checkin", "u1", at)):
+            apply_event(t, ev, ledger=ledger, now=at)
+    # WHEN the four items the last check-in wrote are read as stored
+    client = ledger._connection.client
+    pk, sk = keys.member_key(t.tenant_id, "u1")
+
+    def stored(key) -> dict:
+        return client.get_item(TableName=TABLE, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+                               ConsistentRead=True)["Item"]
+
+    member = stored((pk, sk))
+    staged = json.loads(member["staged"]["S"])
+    claim = stored(keys.record_key("event", t.tenant_id, staged["ev"]))
+    entry = stored((pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), staged["ev"])))
+    lot = stored((pk, json.loads(claim["rest"]["S"])["lots"][0]["sk"]))
+    sizes = {name: dynamodb_size(raw) for name, raw in
+             (("member", member), ("claim", claim), ("lot", lot), ("entry", entry))}
+    print("staged check-in, bytes stored:", sizes)
+    # THEN each is under the 1 KB that one write unit pays for: the check-in costs 4 units
+    assert all(size < 1024 for size in sizes.values()), sizes

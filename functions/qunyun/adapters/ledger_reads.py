@@ -26,7 +26,7 @@ def nicknames(ledger: PointsLedger, tenant_id: str, member_ids: Iterable[str]) -
     ids = list(dict.fromkeys(member_ids))
     if not ids:
         return {}
-    ledger.prefetch([Read.member(tenant_id, m) for m in ids])
+    ledger.prefetch([Read.member(tenant_id, m) for m in ids], settle=False)  # briefs and flash groups only read
     try:
         return {m: ledger.member(tenant_id, m).nickname for m in ids}
     finally:

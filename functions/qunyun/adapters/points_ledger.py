@@ -8,6 +8,7 @@ from datetime import datetime
 from qunyun.adapters.mall_store import MallStore
 from qunyun.adapters.points_jobs import JobStore
 from qunyun.adapters.points_reads import LedgerReads
+from qunyun.adapters.points_stage import stage, stageable
 from qunyun.adapters.points_writer import transact
 from qunyun.domain.ledger import Contention, Plan
 
@@ -18,6 +19,10 @@ class PointsLedger(MallStore, JobStore, LedgerReads):
     """Implements the ledger ports of qunyun.services.ledger_ports over DynamoDB."""
 
     def commit(self, plan: Plan, now: datetime) -> None:
-        """Writes the plan in one transaction; a lost race raises Contention (re-read and plan again)."""
+        """Writes the plan in one transaction, or a check-in as single writes in a fixed order (points_stage);
+        a lost race raises Contention (re-read and plan again)."""
         self.forget()
-        transact(self._connection, plan, now)
+        if stageable(plan):
+            stage(self._connection, plan, now)
+        else:
+            transact(self._connection, plan, now)

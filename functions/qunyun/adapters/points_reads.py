@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.points_keys import Key
+from qunyun.adapters.points_stage import STALE, settle
 from qunyun.adapters.points_tables import (
     TABLE,
     EntryItem,
@@ -30,13 +32,14 @@ from qunyun.adapters.points_tables import (
     _PointsMeta,
 )
 from qunyun.adapters.tables import share_session
-from qunyun.domain.errors import InvalidRequest
+from qunyun.domain.errors import InvalidRequest, QunyunError
 from qunyun.domain.ledger import Entry, EventRecord, Guard, Invite, LotId, LotState, MemberState, Purchase, Read
 from qunyun.domain.points import BALANCE_PARTS
 
 _ENTRY_FIELDS = ("entry_id", "kind", "source_type", "source_id", "actor", "reason", "group_id", "program_day",
                  "occurred_at", "created_at")
 _PURCHASE_FIELDS = ("member_id", "group_id")
+SETTLE_FOR = STALE.total_seconds() + 10  # a stage is voided after STALE; longer than this, something is wrong
 
 
 def _lot_state(item: LotItem) -> LotState:
@@ -75,9 +78,15 @@ class LedgerReads:
                 request = resp.get("UnprocessedKeys") or None
         return {key: found.get(key) for key in unique}
 
-    def prefetch(self, reads: list[Read]) -> None:
-        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`."""
-        self.prefetch_keys([keys.stored_key(r) for r in reads])
+    def prefetch(self, reads: list[Read], settle: bool = True) -> None:
+        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`. Without
+        `settle`, a member's unsettled stage is left as it is: for reads that plan nothing (a nickname) and
+        functions that may not write."""
+        wanted = [keys.stored_key(r) for r in reads]
+        if settle:
+            self.prefetch_keys(wanted)
+        else:
+            self._local.snapshot = self._read(list(dict.fromkeys(wanted)))
 
     def prefetch_keys(self, wanted: list[Key]) -> None:
         """Keys read ahead (`ahead`) and not yet used are taken from there instead."""
@@ -85,7 +94,19 @@ class LedgerReads:
         ahead = getattr(self._local, "ahead", None) or {}
         taken = {key: ahead.pop(key) for key in wanted if key in ahead}
         missing = [key for key in wanted if key not in taken]
-        self._local.snapshot = {**taken, **(self._read(missing) if missing else {})}
+        self._local.snapshot = self._settled({**taken, **(self._read(missing) if missing else {})})
+
+    def _settled(self, snapshot: dict[Key, dict | None]) -> dict[Key, dict | None]:
+        """The snapshot with every member's stage settled (points_stage) and those members read again."""
+        deadline = time.monotonic() + SETTLE_FOR
+        while True:
+            staged = [key for key, raw in snapshot.items() if raw is not None and key[1] == keys.BALANCE_SK
+                      and "stage" in raw]
+            again = [key for key in staged if settle(self._connection, MemberItem.from_raw_data(snapshot[key]))]
+            if not again:
+                return snapshot
+            _in_time(deadline)
+            snapshot = self._read(list(snapshot))
 
     @contextmanager
     def ahead(self, reads: list[Read]) -> Iterator[None]:
@@ -107,9 +128,17 @@ class LedgerReads:
             raw = snapshot[key]
             return model.from_raw_data(raw) if raw is not None else None
         try:
-            return model.get(*key, consistent_read=True)
+            item = model.get(*key, consistent_read=True)
         except model.DoesNotExist:
             return None
+        deadline = time.monotonic() + SETTLE_FOR
+        while model is MemberItem and settle(self._connection, item):
+            _in_time(deadline)
+            try:
+                item = model.get(*key, consistent_read=True)
+            except model.DoesNotExist:
+                return None
+        return item
 
     # ---- a member and what hangs under it ----------------------------------------------------------
     def member(self, tenant_id: str, member_id: str) -> MemberState:
@@ -121,7 +150,7 @@ class LedgerReads:
             nickname=item.nickname, balance={p: int(getattr(item, p) or 0) for p in BALANCE_PARTS},
             earned=int(item.earned or 0), streak_days=int(item.streak_days or 0),
             last_checkin=date.fromisoformat(item.last_checkin) if item.last_checkin else None,
-            settled_purchase=bool(item.settled_purchase), held=keys.held_read(item.held),
+            settled_purchase=bool(item.settled_purchase), held=keys.held_read(item.held), stage=item.stage,
         )
 
     def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
@@ -151,8 +180,14 @@ class LedgerReads:
 
     # ---- records ------------------------------------------------------------------------------------
     def event(self, tenant_id: str, event_id: str) -> EventRecord | None:
+        """The record of an event id; a void claim is none. A staged change is settled (rolled forward) before
+        its record answers, so a replay never answers ahead of the ledger."""
         item = self._get(EventItem, keys.record_key("event", tenant_id, event_id))
-        return EventRecord(event_id, item.digest, item.response) if item is not None else None
+        if item is None or item.void:
+            return None
+        if item.member:
+            self._get(MemberItem, (item.member, keys.BALANCE_SK))
+        return EventRecord(event_id, item.digest, item.response)
 
     def order(self, tenant_id: str, order_id: str) -> Purchase | None:
         item = self._get(OrderItem, keys.record_key("purchase", tenant_id, order_id))
@@ -202,6 +237,11 @@ class LedgerReads:
         """(member, group, points) of every earning entry of the tenant's program-day."""
         for item in self.board_entries(tenant_id, day):
             yield keys.split_member_pk(item.pk)[1], item.group_id, int(item.points)
+
+
+def _in_time(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise QunyunError("A change to this member did not finish in time; retry.", code="contention", status=409)
 
 
 def _decode_cursor(cursor: str, pk: str) -> dict:

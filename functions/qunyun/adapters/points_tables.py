@@ -107,6 +107,10 @@ class MemberItem(_Item):
     # only (new members, and members `qunyun points migrate` moved): before, guard items are read as well.
     held = JSONAttribute(null=True)
     layout = NumberAttribute(null=True)
+    # A change written as single writes (adapters/points_stage.py): its token while it is the member's last,
+    # and what finishes or undoes it.
+    stage = UnicodeAttribute(null=True)
+    staged = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
 
@@ -168,6 +172,12 @@ class EventItem(_Item):
     digest = UnicodeAttribute()
     response = JSONAttribute()
     created_at = UTCDateTimeAttribute()
+    # The claim of a staged change (adapters/points_stage.py): its token, its member and the writes left to
+    # roll it forward; or a void claim, which stops that token from ever claiming.
+    token = UnicodeAttribute(null=True)
+    member = UnicodeAttribute(null=True)
+    rest = JSONAttribute(null=True)
+    void = BooleanAttribute(null=True)
 
 
 class OrderItem(_Item):

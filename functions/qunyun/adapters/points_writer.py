@@ -29,7 +29,7 @@ from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWr
 
 def transact(connection: Connection, plan: Plan, now: datetime) -> None:
     """All of the plan or nothing; a lost race raises Contention."""
-    if _record_only(plan):
+    if record_only(plan):
         return _save_record(connection, plan, now)
     try:
         with TransactWrite(connection=connection) as tx:
@@ -41,12 +41,12 @@ def transact(connection: Connection, plan: Plan, now: datetime) -> None:
         raise
 
 
-def _event_item(plan: Plan, now: datetime) -> EventItem:
+def event_item(plan: Plan, now: datetime) -> EventItem:
     return EventItem(*keys.record_key("event", plan.tenant_id, plan.event.event_id), digest=plan.event.digest,
                      response=plan.event.response, created_at=now)
 
 
-def _record_only(plan: Plan) -> bool:
+def record_only(plan: Plan) -> bool:
     """An event that changes nothing: a second check-in of the day, a question answered before, a refund or
     invite already recorded. Such an answer can never turn into another (the mark, question, refund id or
     invite it found stays), so its record alone is written, one conditional put and no transaction."""
@@ -59,8 +59,10 @@ def _record_only(plan: Plan) -> bool:
 
 def _save_record(connection: Connection, plan: Plan, now: datetime) -> None:
     try:
-        connection.client.put_item(TableName=TABLE, Item=_event_item(plan, now).serialize(),
-                                   ConditionExpression="attribute_not_exists(pk)")
+        connection.client.put_item(TableName=TABLE, Item=event_item(plan, now).serialize(),
+                                   ConditionExpression="attribute_not_exists(pk) OR #v = :t",
+                                   ExpressionAttributeNames={"#v": "void"},
+                                   ExpressionAttributeValues={":t": {"BOOL": True}})
     except ClientError as err:
         if err.response["Error"]["Code"] == "ConditionalCheckFailedException":  # a twin recorded it: replay
             raise Contention(["ConditionalCheckFailed"]) from err
@@ -70,7 +72,7 @@ def _save_record(connection: Connection, plan: Plan, now: datetime) -> None:
 def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
     tenant_id = plan.tenant_id
     if plan.event:
-        tx.save(_event_item(plan, now), condition=EventItem.pk.does_not_exist())
+        tx.save(event_item(plan, now), condition=EventItem.pk.does_not_exist() | (EventItem.void == True))  # noqa: E712
     for change in plan.changes:
         _write_member(tx, change, now)
     if plan.purchase:
@@ -102,10 +104,15 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
         tx.update(JobItem(*keys.run_key(run)), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
 
 
-def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> None:
+def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] | None = None) -> tuple[list, Any]:
+    """The update of the member item a change makes, and its condition (its version, or its absence). It ends any
+    stage the member held (a change is only planned from a member whose stage was settled), or sets its own."""
     m = change.member
-    pk, sk = keys.member_key(m.tenant_id, m.member_id)
     actions = [MemberItem.version.set(m.version + 1)]
+    if stage:
+        actions += [MemberItem.stage.set(stage[0]), MemberItem.staged.set(stage[1])]
+    elif m.stage:
+        actions += [MemberItem.stage.remove(), MemberItem.staged.remove()]
     if not m.exists:
         actions += [MemberItem.tenant_id.set(m.tenant_id), MemberItem.member_id.set(m.member_id),
                     MemberItem.created_at.set(now), MemberItem.status.set("active")]
@@ -115,12 +122,19 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
     for name, value in change.set.items():
         attr = getattr(MemberItem, name)
         actions.append(attr.remove() if value is None else attr.set(value))
-    held = _held_after(change, now)
+    held = held_after(change, now)
     if held is not None:
         actions.append(MemberItem.held.set(keys.held_stored(held)))
     if not m.exists:
         actions.append(MemberItem.layout.set(2))
     condition = (MemberItem.version == m.version) if m.exists else MemberItem.pk.does_not_exist()
+    return actions, condition
+
+
+def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> None:
+    m = change.member
+    pk, sk = keys.member_key(m.tenant_id, m.member_id)
+    actions, condition = member_update(change, now)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
         if not keys.held(guard):
@@ -131,17 +145,17 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
         if seen == 0:  # never counted, or counted back down to zero by a cancellation
             cond = cond | GuardItem.pk.does_not_exist()
         tx.update(GuardItem(pk, keys.guard_sk(guard)), actions=[GuardItem.granted.set(after)], condition=cond)
-    for lot in _merge_lots(change.lots):
+    for lot in merge_lots(change.lots):
         cond = None
         if lot.expect:
             cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
         lot_sk = keys.lot_sk(lot.lot)
-        tx.update(LotItem(pk, lot_sk), actions=_lot_actions(pk, lot_sk, lot), condition=cond)
+        tx.update(LotItem(pk, lot_sk), actions=lot_actions(pk, lot_sk, lot), condition=cond)
     for entry in change.entries:
-        tx.save(_entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
+        tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
 
 
-def _held_after(change: MemberChange, now: datetime) -> dict | None:
+def held_after(change: MemberChange, now: datetime) -> dict | None:
     """The member's held guards after the change (stale ones dropped), or None when they stay as they are.
     The member's version condition stands for every one of them: none can change under the plan."""
     marks = [g for g in change.guards if keys.held(g)]
@@ -179,7 +193,7 @@ def _write_invite(tx: TransactWrite, tenant_id: str, invite: RecordWrite) -> Non
         tx.update(GuardItem(*key), actions=[getattr(GuardItem, k).set(v) for k, v in fields.items()])
 
 
-def _merge_lots(lots):
+def merge_lots(lots):
     merged: dict[Any, Any] = {}
     for lot in lots:
         if lot.lot in merged:
@@ -194,7 +208,7 @@ def _merge_lots(lots):
     return merged.values()
 
 
-def _lot_actions(pk: str, sk: str, lot) -> list:
+def lot_actions(pk: str, sk: str, lot) -> list:
     actions = []
     if lot.add:
         actions.append(LotItem.remaining.add(lot.add))
@@ -219,7 +233,7 @@ def _board_pk(tenant_id: str, entry: Entry) -> str | None:
     return keys.redemptions_day_pk(tenant_id, entry.program_day) if entry.kind == "spend" else None
 
 
-def _entry_item(pk: str, tenant_id: str, entry: Entry, now: datetime) -> EntryItem:
+def entry_item(pk: str, tenant_id: str, entry: Entry, now: datetime) -> EntryItem:
     return EntryItem(
         pk, keys.entry_sk(now, entry.entry_id),
         board_pk=_board_pk(tenant_id, entry),

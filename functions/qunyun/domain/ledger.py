@@ -132,6 +132,9 @@ class MemberState:
     # The guards kept on the member itself (check-in marks, day caps, reward limits): they change only with
     # the member, whose version condition guards them, so they cost no item of their own.
     held: dict[Guard, int] = field(default_factory=dict)
+    # The token of a change written as single writes that the member item still names (settled before it was
+    # read: its next write clears it).
+    stage: str | None = None
 
     def after(self, deltas: dict[str, int]) -> dict[str, int]:
         return {p: self.balance.get(p, 0) + deltas.get(p, 0) for p in BALANCE_PARTS}

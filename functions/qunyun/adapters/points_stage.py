@@ -1,0 +1,256 @@
+"""A check-in written as single writes in a fixed order instead of one transaction (docs/ledger.md, "The way to
+the targets"): each item is billed once instead of twice.
+
+1. Stage: the member is updated under its version condition, as a transaction would, and keeps the change's
+   token and what undoes it (`stage`, `staged`).
+2. Claim: the event record is put only if there is no record of the event id, or only a void one of another
+   token. It carries the response and what is left to write. A twin holding it undoes the stage.
+3. Roll forward: the lots are set to their values after the change, each only if still at the version read
+   before the stage, then the entry is put. Both are harmless to repeat.
+
+A member read to plan from is settled first (`settle`): its stage is rolled forward when the claim of its token
+stands, undone when the claim went to a twin or was voided, waited on while young, and voided once older than
+STALE, which only a writer that died leaves. Safety rests on the conditions, never on the clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import ClientError
+from pynamodb.connection import Connection
+from pynamodb.expressions.update import Update
+
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MemberItem
+from qunyun.adapters.points_writer import entry_item, event_item, member_update, merge_lots, record_only
+from qunyun.domain.ledger import Contention, Entry, Guard, LotWrite, MemberChange, Plan
+
+STALE = timedelta(seconds=5)
+_WAIT = 0.01
+_FAILED = "ConditionalCheckFailedException"
+_DONE: OrderedDict[str, None] = OrderedDict()  # stages this process finished: settled without a read
+_DONE_KEPT = 10_000
+
+
+def stageable(plan: Plan) -> bool:
+    """A check-in of an existing member: one member changed, its marks and caps held in the member item, its
+    lots only credited. Everything else stays one transaction."""
+    if plan.event is None or len(plan.changes) != 1 or record_only(plan):
+        return False
+    if any((plan.purchase, plan.invite, plan.redemption, plan.job, plan.absent_invites, plan.unchanged, plan.stock)):
+        return False
+    change = plan.changes[0]
+    return (change.member.exists and all(keys.held(g) for g in change.guards)
+            and (change.cap is None or keys.held(change.cap[0])) and all(lot.expect is None for lot in change.lots))
+
+
+def stage(connection: Connection, plan: Plan, now: datetime) -> None:
+    """Stage, claim, roll forward; a lost race (the member moved, a twin claimed the event) raises Contention."""
+    change = plan.changes[0]
+    m = change.member
+    pk, sk = keys.member_key(m.tenant_id, m.member_id)
+    token = uuid.uuid4().hex[:16]
+    lots = [_lot_target(connection, pk, lot) for lot in merge_lots(change.lots)]
+    rest = {"lots": lots, "entries": [_entry_fields(e) for e in change.entries]}
+    # "at": the change's time (its entry's key); "w": when it was staged, by this machine's clock, for STALE
+    staged = {"ev": plan.event.event_id, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()),
+              "u": _undo_of(change)}
+    if change.entries:  # the entry written last, by its id ("=": the event's own)
+        last = change.entries[-1].entry_id
+        staged["e"] = "=" if last == plan.event.event_id else last
+    actions, condition = member_update(change, now, stage=(token, staged))
+    if not _update(connection, pk, sk, actions, condition):
+        raise Contention([_FAILED])
+    claim = event_item(plan, now)
+    claim.token, claim.member, claim.rest = token, pk, rest
+    if not _claim(connection, claim, token):
+        undo(connection, _member(connection, pk, sk), token)
+        raise Contention(["ClaimedByTwin"])
+    roll_forward(connection, pk, rest, now)
+    _finished(token)
+
+
+def _finished(token: str) -> None:
+    _DONE[token] = None
+    while len(_DONE) > _DONE_KEPT:
+        _DONE.popitem(last=False)
+
+
+def _update(connection: Connection, pk: str, sk: str, actions: list, condition) -> bool:
+    """One UpdateItem on the ledger's own client; False when its condition failed."""
+    names: dict[str, str] = {}
+    values: dict = {}
+    params = {"TableName": TABLE, "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+              "UpdateExpression": Update(*actions).serialize(names, values)}
+    if condition is not None:
+        params["ConditionExpression"] = condition.serialize(names, values)
+    params["ExpressionAttributeNames"] = {v: k for k, v in names.items()}
+    if values:
+        params["ExpressionAttributeValues"] = values
+    try:
+        connection.client.update_item(**params)
+        return True
+    except ClientError as err:
+        if err.response["Error"]["Code"] == _FAILED:
+            return False
+        raise
+
+
+def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
+    try:
+        connection.client.put_item(
+            TableName=TABLE, Item=claim.serialize(),
+            ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
+            ExpressionAttributeNames={"#v": "void", "#t": "token"},
+            ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}})
+        return True
+    except ClientError as err:
+        if err.response["Error"]["Code"] == _FAILED:
+            return False
+        raise
+
+
+def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
+    raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+    return MemberItem.from_raw_data(raw["Item"])
+
+
+def _lot_target(connection: Connection, pk: str, lot: LotWrite) -> dict:
+    """The lot after the change, and the version it must still be at (None: it must not exist yet)."""
+    sk = keys.lot_sk(lot.lot)
+    raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
+                                     ProjectionExpression="version, remaining")
+    if "Item" in raw:
+        item = raw["Item"]
+        version, remaining = int(item.get("version", {}).get("N", 0)), int(item.get("remaining", {}).get("N", 0))
+    else:
+        version, remaining = None, 0
+    target = {"sk": sk, "v": version, "r": remaining + lot.add, "set": {k: v for k, v in lot.set.items() if v}}
+    if lot.due:  # True: at the lot's expiry
+        target["due"] = True if lot.due == lot.set.get("expires_at") else lot.due
+    return target
+
+
+def _entry_fields(entry: Entry) -> dict:
+    """An entry as plain fields, without DynamoDB's types: small enough to keep the claim under 1 KB."""
+    fields = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry) if f.name not in ("lots", "created_at")}
+    fields = {k: v for k, v in fields.items() if v not in (None, {}, 0, False)}
+    if entry.lots:
+        fields["lots"] = keys.lots_stored(entry.lots)
+    return fields
+
+
+def _entry_of(fields: dict) -> Entry:
+    fields = dict(fields)
+    lots = keys.lots_read(fields.pop("lots", None))
+    return Entry(**{"points": 0, "deltas": {}, **fields}, lots=lots)
+
+
+def _undo_of(change: MemberChange) -> dict:
+    """What puts the member back as it was: the deltas to take back, the fields' prior values, the held marks
+    and caps the change moved with their prior counts (None: not held before)."""
+    m = change.member
+    prior = {name: getattr(m, name) for name in change.set}
+    if prior.get("last_checkin") is not None:
+        prior["last_checkin"] = prior["last_checkin"].isoformat()
+    moved = [*change.guards, *([change.cap[0]] if change.cap else [])]
+    return {"d": {k: v for k, v in change.deltas.items() if v}, "s": prior,
+            "h": [[g.kind, list(g.parts), m.held.get(g)] for g in moved]}
+
+
+def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> None:
+    """Writes what a claimed stage (made at `at`) left to write; each write applies once, however often it is
+    repeated."""
+    for lot in rest.get("lots", []):
+        actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
+        actions += [getattr(LotItem, k).set(v) for k, v in lot["set"].items()]
+        if lot.get("due"):
+            due = keys.due_sk(pk, lot["sk"], lot["set"]["expires_at"] if lot["due"] is True else lot["due"])
+            actions += [LotItem.due_pk.set(keys.due_shard(pk)), LotItem.due_sk.set(due)]
+        if lot["v"] is None:
+            condition = LotItem.pk.does_not_exist()
+        elif lot["v"] == 0:
+            condition = (LotItem.version == 0) | LotItem.version.does_not_exist()
+        else:
+            condition = LotItem.version == lot["v"]
+        _update(connection, pk, lot["sk"], actions, condition)  # False: written already
+    tenant_id = keys.split_member_pk(pk)[0]
+    for fields in rest.get("entries", []):
+        raw = entry_item(pk, tenant_id, _entry_of(fields), at).serialize()
+        try:
+            connection.client.put_item(TableName=TABLE, Item=raw, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as err:
+            if err.response["Error"]["Code"] != _FAILED:
+                raise
+
+
+def undo(connection: Connection, item: MemberItem, token: str) -> None:
+    """Puts a member back as it was before the stage `token`, if it still holds it."""
+    if item.stage != token:
+        return
+    u = item.staged["u"]
+    actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove()]
+    actions += [getattr(MemberItem, part).add(-amount) for part, amount in u["d"].items()]
+    for name, value in u["s"].items():
+        attr = getattr(MemberItem, name)
+        actions.append(attr.remove() if value is None else attr.set(value))
+    if u["h"]:
+        held = keys.held_read(item.held)
+        for kind, parts, prior in u["h"]:
+            guard = Guard(kind, tuple(parts))
+            if prior is None:
+                held.pop(guard, None)
+            else:
+                held[guard] = prior
+        actions.append(MemberItem.held.set(keys.held_stored(held)))
+    _update(connection, item.pk, item.sk, actions, MemberItem.stage == token)  # False: settled meanwhile
+
+
+def settle(connection: Connection, item: MemberItem, now: float | None = None) -> bool:
+    """Settles the stage a member item holds. True when it wrote or waited: read the member, and whatever was
+    read with it, again."""
+    token, staged = item.stage, item.staged or {}
+    if not token or token in _DONE:
+        return False
+    claim_key = keys.record_key("event", item.tenant_id, staged["ev"])
+    at = datetime.fromisoformat(staged["at"])
+    entry_key = None
+    if staged.get("e"):
+        entry_key = (item.pk, keys.entry_sk(at, staged["ev"] if staged["e"] == "=" else staged["e"]))
+    claim, written = _claim_and_entry(connection, claim_key, entry_key)
+    if claim is not None and not claim.void and claim.token == token:
+        if not written:
+            roll_forward(connection, item.pk, claim.rest or {}, at)
+        _finished(token)
+        return not written  # lots and entries were written: what was read with the member is stale
+    if claim is not None and (claim.token == token or not claim.void):  # voided, or a twin's claim
+        undo(connection, item, token)
+        return True
+    if (now or time.time()) - staged["w"] < STALE.total_seconds():
+        time.sleep(_WAIT)  # its writer is between the stage and the claim
+        return True
+    void = EventItem(*claim_key, digest="", response={}, created_at=datetime.now(UTC), token=token, void=True)
+    if _claim(connection, void, token):
+        undo(connection, item, token)
+    return True
+
+
+def _claim_and_entry(connection: Connection, claim_key, entry_key) -> tuple[EventItem | None, bool]:
+    """The claim of a stage and whether all it wrote is written (its last entry), read consistently in one round
+    trip."""
+    wanted = [claim_key] + ([entry_key] if entry_key else [])
+    found: dict = {}
+    request: dict | None = {TABLE: {"ConsistentRead": True,
+                                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted]}}
+    while request:
+        resp = connection.client.batch_get_item(RequestItems=request)
+        for raw in resp.get("Responses", {}).get(TABLE, []):
+            found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+        request = resp.get("UnprocessedKeys") or None
+    claim = EventItem.from_raw_data(found[claim_key]) if claim_key in found else None
+    return claim, entry_key in found if entry_key else True  # a change without an entry wrote all with its stage
