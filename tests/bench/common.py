@@ -111,6 +111,8 @@ class Probe(CapacityMeter):
         self.tx_kinds: Counter = Counter()  # e.g. "Put+Update" → transactions
         self.tx_item_bytes = 0
         self.tx_aws_units = 0  # 2 write units per transaction item per started KB of request
+        self.write_shape: list[int] = []  # every write in order: a transaction's items, or 0 for a single write
+        self.single_bytes = 0  # request bytes of the single writes (PutItem, UpdateItem, DeleteItem)
         self.seconds: Counter = Counter()  # from the call's parameters to its parsed answer
         self.units: Counter = Counter()  # capacity units as DynamoDB Local reports them
         self.statements_written: list[tuple[str, str, str]] = []  # (table, pk, sk) of each PartiQL write
@@ -146,6 +148,10 @@ class Probe(CapacityMeter):
                 self.tx_kinds["+".join(sorted(next(iter(i)) for i in items))] += 1
                 self.tx_item_bytes += sum(sizes)
                 self.tx_aws_units += sum(2 * math.ceil(b / 1024) for b in sizes)
+                self.write_shape.append(len(items))
+            elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+                self.write_shape.append(0)
+                self.single_bytes += len(json.dumps(params, separators=(",", ":")))
             self.by_table[f"{model.name}:{','.join(t.removeprefix(f'{STACK}-') for t in tables)}"] += 1
 
     def _done(self, parsed, model, **_):
