@@ -92,22 +92,20 @@ def _update(connection: Connection, pk: str, sk: str, actions: list, condition) 
     params["ExpressionAttributeNames"] = {v: k for k, v in names.items()}
     if values:
         params["ExpressionAttributeValues"] = values
-    try:
-        connection.client.update_item(**params)
-        return True
-    except ClientError as err:
-        if err.response["Error"]["Code"] == _FAILED:
-            return False
-        raise
+    return _written(connection.client.update_item, **params)
 
 
 def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
+    return _written(connection.client.put_item, TableName=TABLE, Item=claim.serialize(),
+                    ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
+                    ExpressionAttributeNames={"#v": "void", "#t": "token"},
+                    ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}})
+
+
+def _written(call, **params) -> bool:
+    """One conditional write; False when its condition failed."""
     try:
-        connection.client.put_item(
-            TableName=TABLE, Item=claim.serialize(),
-            ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
-            ExpressionAttributeNames={"#v": "void", "#t": "token"},
-            ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}})
+        call(**params)
         return True
     except ClientError as err:
         if err.response["Error"]["Code"] == _FAILED:
@@ -182,11 +180,8 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
     tenant_id = keys.split_member_pk(pk)[0]
     for fields in rest.get("entries", []):
         raw = entry_item(pk, tenant_id, _entry_of(fields), at).serialize()
-        try:
-            connection.client.put_item(TableName=TABLE, Item=raw, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as err:
-            if err.response["Error"]["Code"] != _FAILED:
-                raise
+        _written(connection.client.put_item, TableName=TABLE, Item=raw,  # False: written already
+                 ConditionExpression="attribute_not_exists(pk)")
 
 
 def undo(connection: Connection, item: MemberItem, token: str) -> None:
