@@ -122,7 +122,7 @@ def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] |
     for name, value in change.set.items():
         attr = getattr(MemberItem, name)
         actions.append(attr.remove() if value is None else attr.set(value))
-    held = held_after(change, now)
+    held = _held_after(change, now)
     if held is not None:
         actions.append(MemberItem.held.set(keys.held_stored(held)))
     if not m.exists:
@@ -150,12 +150,12 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
         if lot.expect:
             cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
         lot_sk = keys.lot_sk(lot.lot)
-        tx.update(LotItem(pk, lot_sk), actions=lot_actions(pk, lot_sk, lot), condition=cond)
+        tx.update(LotItem(pk, lot_sk), actions=_lot_actions(pk, lot_sk, lot), condition=cond)
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
 
 
-def held_after(change: MemberChange, now: datetime) -> dict | None:
+def _held_after(change: MemberChange, now: datetime) -> dict | None:
     """The member's held guards after the change (stale ones dropped), or None when they stay as they are.
     The member's version condition stands for every one of them: none can change under the plan."""
     marks = [g for g in change.guards if keys.held(g)]
@@ -208,7 +208,7 @@ def merge_lots(lots):
     return merged.values()
 
 
-def lot_actions(pk: str, sk: str, lot) -> list:
+def _lot_actions(pk: str, sk: str, lot) -> list:
     actions = []
     if lot.add:
         actions.append(LotItem.remaining.add(lot.add))
