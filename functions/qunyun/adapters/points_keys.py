@@ -35,6 +35,11 @@ def record_key(kind: str, tenant_id: str, record_id: str) -> Key:
     return f"{tenant_id}#{RECORD_TAG[kind]}#{record_id}", RECORD_SK[kind]
 
 
+def is_order(pk: str) -> bool:
+    """A purchase's order record (a redemption's shares its sort key)."""
+    return f"#{RECORD_TAG['purchase']}#" in pk
+
+
 def record_id(pk: str) -> str:
     return pk.rsplit("#", 1)[-1]
 

@@ -20,7 +20,7 @@ from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.points_keys import Key
-from qunyun.adapters.points_stage import STALE, settle
+from qunyun.adapters.points_stage import STALE, settle, settle_order
 from qunyun.adapters.points_tables import (
     TABLE,
     EntryItem,
@@ -97,12 +97,11 @@ class LedgerReads:
         self._local.snapshot = self._settled({**taken, **(self._read(missing) if missing else {})})
 
     def _settled(self, snapshot: dict[Key, dict | None]) -> dict[Key, dict | None]:
-        """The snapshot with every member's stage settled (points_stage) and those members read again."""
+        """The snapshot with every member's stage and every staged order settled (points_stage), and read again
+        when that wrote or waited."""
         deadline = time.monotonic() + SETTLE_FOR
         while True:
-            staged = [key for key, raw in snapshot.items() if raw is not None and key[1] == keys.BALANCE_SK
-                      and "stage" in raw]
-            again = [key for key in staged if settle(self._connection, MemberItem.from_raw_data(snapshot[key]))]
+            again = [key for key, raw in snapshot.items() if raw is not None and _unsettled(self._connection, key, raw)]
             if not again:
                 return snapshot
             _in_time(deadline)
@@ -132,7 +131,7 @@ class LedgerReads:
         except model.DoesNotExist:
             return None
         deadline = time.monotonic() + SETTLE_FOR
-        while model is MemberItem and settle(self._connection, item):
+        while _STAGED.get(model) and _STAGED[model](self._connection, item):
             _in_time(deadline)
             try:
                 item = model.get(*key, consistent_read=True)
@@ -237,6 +236,18 @@ class LedgerReads:
         """(member, group, points) of every earning entry of the tenant's program-day."""
         for item in self.board_entries(tenant_id, day):
             yield keys.split_member_pk(item.pk)[1], item.group_id, int(item.points)
+
+
+_STAGED = {MemberItem: settle, OrderItem: settle_order}  # the items a staged change leaves for readers to settle
+
+
+def _unsettled(connection: Connection, key: Key, raw: dict) -> bool:
+    """Settles a staged member or order read raw; True when that wrote or waited (read it again)."""
+    if key[1] == keys.BALANCE_SK and "stage" in raw:
+        return settle(connection, MemberItem.from_raw_data(raw))
+    if key[1] == keys.RECORD_SK["purchase"] and "token" in raw and keys.is_order(key[0]):
+        return settle_order(connection, OrderItem.from_raw_data(raw))
+    return False
 
 
 def _in_time(deadline: float) -> None:

@@ -1,16 +1,20 @@
-"""A check-in written as single writes in a fixed order instead of one transaction (docs/ledger.md, "The way to
-the targets"): each item is billed once instead of twice.
+"""A check-in or a purchase written as single writes in a fixed order instead of one transaction (docs/ledger.md,
+"The way to the targets"): each item is billed once instead of twice.
 
 1. Stage: the member is updated under its version condition, as a transaction would, and keeps the change's
    token and what undoes it (`stage`, `staged`).
-2. Claim: the event record is put only if there is no record of the event id, or only a void one of another
-   token. It carries the response and what is left to write. A twin holding it undoes the stage.
-3. Roll forward: the lots are set to their values after the change, each only if still at the version read
+2. Order (a purchase): the order record is put only if there is none, naming the token and the event id. It
+   stands only once that token's claim of that event id stands; another purchase of the order meanwhile is
+   refused, as it would be by a transaction.
+3. Claim: the event record is put only if there is no record of the event id, or only a void one of another
+   token. It carries the response and what is left to write. A twin holding it undoes the order and the stage.
+4. Roll forward: the lots are set to their values after the change, each only if still at the version read
    before the stage, then the entry is put. Both are harmless to repeat.
 
 A member read to plan from is settled first (`settle`): its stage is rolled forward when the claim of its token
 stands, undone when the claim went to a twin or was voided, waited on while young, and voided once older than
-STALE, which only a writer that died leaves. Safety rests on the conditions, never on the clock.
+STALE, which only a writer that died leaves. An order is settled the same way by its own claim (`settle_order`).
+Safety rests on the conditions, never on the clock.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pynamodb.connection import Connection
 from pynamodb.expressions.update import Update
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MemberItem
+from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MemberItem, OrderItem
 from qunyun.adapters.points_writer import entry_item, event_item, member_update, merge_lots, record_only
 from qunyun.domain.ledger import Contention, Entry, Guard, LotWrite, MemberChange, Plan
 
@@ -38,11 +42,13 @@ _DONE_KEPT = 10_000
 
 
 def stageable(plan: Plan) -> bool:
-    """A check-in of an existing member: one member changed, its marks and caps held in the member item, its
-    lots only credited. Everything else stays one transaction."""
+    """A check-in or a purchase of an existing member: one member changed, its marks and caps held in the member
+    item, its lots only credited or made, a purchase's order new. Everything else stays one transaction."""
     if plan.event is None or len(plan.changes) != 1 or record_only(plan):
         return False
-    if any((plan.purchase, plan.invite, plan.redemption, plan.job, plan.absent_invites, plan.unchanged, plan.stock)):
+    if plan.purchase is not None and not plan.purchase.create:  # a refund moves an order that exists
+        return False
+    if any((plan.invite, plan.redemption, plan.job, plan.absent_invites, plan.unchanged, plan.stock)):
         return False
     change = plan.changes[0]
     return (change.member.exists and all(keys.held(g) for g in change.guards)
@@ -50,7 +56,8 @@ def stageable(plan: Plan) -> bool:
 
 
 def stage(connection: Connection, plan: Plan, now: datetime) -> None:
-    """Stage, claim, roll forward; a lost race (the member moved, a twin claimed the event) raises Contention."""
+    """Stage, take the order, claim, roll forward; a lost race (the member moved, the order was taken, a twin
+    claimed the event) raises Contention."""
     change = plan.changes[0]
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
@@ -63,16 +70,55 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     if change.entries:  # the entry written last, by its id ("=": the event's own)
         last = change.entries[-1].entry_id
         staged["e"] = "=" if last == plan.event.event_id else last
+    if plan.purchase:
+        staged["o"] = plan.purchase.key
     actions, condition = member_update(change, now, stage=(token, staged))
     if not _update(connection, pk, sk, actions, condition):
         raise Contention([_FAILED])
+    if plan.purchase and not _take_order(connection, plan, token, staged["w"]):
+        undo(connection, _member(connection, pk, sk), token)
+        raise Contention(["OrderTaken"])
     claim = event_item(plan, now)
     claim.token, claim.member, claim.rest = token, pk, rest
     if not _claim(connection, claim, token):
-        undo(connection, _member(connection, pk, sk), token)
+        _undo_all(connection, _member(connection, pk, sk), token)
         raise Contention(["ClaimedByTwin"])
     roll_forward(connection, pk, rest, now)
     _finished(token)
+
+
+def _take_order(connection: Connection, plan: Plan, token: str, at: int) -> bool:
+    order = plan.purchase
+    item = OrderItem(*keys.record_key("purchase", plan.tenant_id, order.key), **order.fields, token=token,
+                     event_id=plan.event.event_id, staged_at=at)
+    return _written(connection.client.put_item, TableName=TABLE, Item=item.serialize(),
+                    ConditionExpression="attribute_not_exists(pk)") or _ours(connection, item, token)
+
+
+def _ours(connection: Connection, item, token: str) -> bool:
+    """Whether a put refused by its condition had in fact been written by this token: a retried call whose first
+    attempt landed but whose answer was lost finds its own item."""
+    raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
+                                     ConsistentRead=True, ProjectionExpression="#t, #v",
+                                     ExpressionAttributeNames={"#t": "token", "#v": "void"}).get("Item", {})
+    return raw.get("token", {}).get("S") == token and raw.get("void", {}).get("BOOL", False) == bool(
+        getattr(item, "void", False))
+
+
+def _release_order(connection: Connection, tenant_id: str, order_id: str, token: str) -> None:
+    """Deletes an order taken by the stage `token`, whose claim was lost or voided (no-op once gone)."""
+    pk, sk = keys.record_key("purchase", tenant_id, order_id)
+    _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+             ConditionExpression="#t = :t", ExpressionAttributeNames={"#t": "token"},
+             ExpressionAttributeValues={":t": {"S": token}})
+
+
+def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
+    """Puts back what the stage `token` wrote before its claim: its order, then its member (in that order, so
+    that a member still holding the stage always leads a reader to the order)."""
+    if item.stage == token and (item.staged or {}).get("o"):
+        _release_order(connection, item.tenant_id, item.staged["o"], token)
+    undo(connection, item, token)
 
 
 def _finished(token: str) -> None:
@@ -99,7 +145,8 @@ def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
     return _written(connection.client.put_item, TableName=TABLE, Item=claim.serialize(),
                     ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
                     ExpressionAttributeNames={"#v": "void", "#t": "token"},
-                    ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}})
+                    ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}}) or _ours(
+        connection, claim, token)
 
 
 def _written(call, **params) -> bool:
@@ -129,9 +176,13 @@ def _lot_target(connection: Connection, pk: str, lot: LotWrite) -> dict:
     else:
         version, remaining = None, 0
     target = {"sk": sk, "v": version, "r": remaining + lot.add, "set": {k: v for k, v in lot.set.items() if v}}
-    if lot.due:  # True: at the lot's expiry
-        target["due"] = True if lot.due == lot.set.get("expires_at") else lot.due
+    if lot.due:  # True: at the lot's expiry, or when its pending points settle
+        target["due"] = True if lot.due == _due_of(lot.set) else lot.due
     return target
+
+
+def _due_of(fields: dict) -> str | None:
+    return fields.get("expires_at") or fields.get("settle_at")
 
 
 def _entry_fields(entry: Entry) -> dict:
@@ -157,8 +208,9 @@ def _undo_of(change: MemberChange) -> dict:
     if prior.get("last_checkin") is not None:
         prior["last_checkin"] = prior["last_checkin"].isoformat()
     moved = [*change.guards, *([change.cap[0]] if change.cap else [])]
-    return {"d": {k: v for k, v in change.deltas.items() if v}, "s": prior,
+    undo = {"d": {k: v for k, v in change.deltas.items() if v}, "s": prior,
             "h": [[g.kind, list(g.parts), m.held.get(g)] for g in moved]}
+    return {k: v for k, v in undo.items() if v}  # what is empty is left out: the member item pays for each byte
 
 
 def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> None:
@@ -168,7 +220,7 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
         actions += [getattr(LotItem, k).set(v) for k, v in lot["set"].items()]
         if lot.get("due"):
-            due = keys.due_sk(pk, lot["sk"], lot["set"]["expires_at"] if lot["due"] is True else lot["due"])
+            due = keys.due_sk(pk, lot["sk"], _due_of(lot["set"]) if lot["due"] is True else lot["due"])
             actions += [LotItem.due_pk.set(keys.due_shard(pk)), LotItem.due_sk.set(due)]
         if lot["v"] is None:
             condition = LotItem.pk.does_not_exist()
@@ -190,11 +242,11 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
         return
     u = item.staged["u"]
     actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove()]
-    actions += [getattr(MemberItem, part).add(-amount) for part, amount in u["d"].items()]
-    for name, value in u["s"].items():
+    actions += [getattr(MemberItem, part).add(-amount) for part, amount in u.get("d", {}).items()]
+    for name, value in u.get("s", {}).items():
         attr = getattr(MemberItem, name)
         actions.append(attr.remove() if value is None else attr.set(value))
-    if u["h"]:
+    if u.get("h"):
         held = keys.held_read(item.held)
         for kind, parts, prior in u["h"]:
             guard = Guard(kind, tuple(parts))
@@ -224,14 +276,40 @@ def settle(connection: Connection, item: MemberItem, now: float | None = None) -
         _finished(token)
         return not written  # lots and entries were written: what was read with the member is stale
     if claim is not None and (claim.token == token or not claim.void):  # voided, or a twin's claim
-        undo(connection, item, token)
+        _undo_all(connection, item, token)
         return True
     if (now or time.time()) - staged["w"] < STALE.total_seconds():
         time.sleep(_WAIT)  # its writer is between the stage and the claim
         return True
+    if _void(connection, claim_key, token):
+        _undo_all(connection, item, token)
+    return True
+
+
+def _void(connection: Connection, claim_key, token: str) -> bool:
+    """Stops the stage `token` from ever claiming: it can only have been left by a writer that died."""
     void = EventItem(*claim_key, digest="", response={}, created_at=datetime.now(UTC), token=token, void=True)
-    if _claim(connection, void, token):
-        undo(connection, item, token)
+    return _claim(connection, void, token)
+
+
+def settle_order(connection: Connection, item: OrderItem, now: float | None = None) -> bool:
+    """Settles an order a staged purchase took. False when it stands (its claim does); True when it was released
+    or waited on: read it again."""
+    token = item.token
+    if not token or token in _DONE:
+        return False
+    tenant_id = keys.record_tenant("purchase", item.pk)
+    claim_key = keys.record_key("event", tenant_id, item.event_id)
+    claim, _ = _claim_and_entry(connection, claim_key, None)
+    if claim is not None and not claim.void and claim.token == token:
+        return False
+    if claim is None:
+        if (now or time.time()) - int(item.staged_at) < STALE.total_seconds():
+            time.sleep(_WAIT)  # its writer is between the order and the claim
+            return True
+        if not _void(connection, claim_key, token):
+            return True  # claimed meanwhile: read it again
+    _release_order(connection, tenant_id, keys.record_id(item.pk), token)  # its stage is undone by its member's
     return True
 
 

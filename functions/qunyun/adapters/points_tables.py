@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -34,6 +36,13 @@ from qunyun.adapters.tables import _Meta, _Table
 from qunyun.settings import get_settings
 
 TABLE = get_settings().table("points")
+
+
+class CompactJSON(JSONAttribute):
+    """JSON without spaces after its separators, since write units count bytes; json.loads reads both forms."""
+
+    def serialize(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 class _PointsMeta(_Meta):
@@ -105,12 +114,12 @@ class MemberItem(_Item):
     settled_purchase = BooleanAttribute(default=False)
     # Check-in marks, day caps and reward limits (points_keys.held_stored); `layout` 2 once they live here
     # only (new members, and members `qunyun points migrate` moved): before, guard items are read as well.
-    held = JSONAttribute(null=True)
+    held = CompactJSON(null=True)
     layout = NumberAttribute(null=True)
     # A change written as single writes (adapters/points_stage.py): its token while it is the member's last,
     # and what finishes or undoes it.
     stage = UnicodeAttribute(null=True)
-    staged = JSONAttribute(null=True)
+    staged = CompactJSON(null=True)
     created_at = UTCDateTimeAttribute()
 
 
@@ -170,13 +179,13 @@ class EventItem(_Item):
         pass
 
     digest = UnicodeAttribute()
-    response = JSONAttribute()
+    response = CompactJSON()
     created_at = UTCDateTimeAttribute()
     # The claim of a staged change (adapters/points_stage.py): its token, its member and the writes left to
     # roll it forward; or a void claim, which stops that token from ever claiming.
     token = UnicodeAttribute(null=True)
     member = UnicodeAttribute(null=True)
-    rest = JSONAttribute(null=True)
+    rest = CompactJSON(null=True)
     void = BooleanAttribute(null=True)
 
 
@@ -189,9 +198,14 @@ class OrderItem(_Item):
     points = NumberAttribute()
     refunded_fen = NumberAttribute(default=0)
     reversed_points = NumberAttribute(default=0)
-    refund_ids = JSONAttribute(default=list)
+    refund_ids = CompactJSON(default=list)
     group_id = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
+    # An order taken by a purchase written as single writes (adapters/points_stage.py): it stands only once the
+    # claim of `event_id` by `token` stands; `staged_at` (epoch seconds, the writer's clock) ages it for STALE.
+    token = UnicodeAttribute(null=True)
+    event_id = UnicodeAttribute(null=True)
+    staged_at = NumberAttribute(null=True)
 
 
 class RewardItem(_Item):
@@ -247,18 +261,18 @@ class MallOrderItem(_Item):
     quantity = NumberAttribute()
     status = UnicodeAttribute()  # placed | cancelled | failed
     status_code = NumberAttribute()
-    response = JSONAttribute()
+    response = CompactJSON()
     points_spent = NumberAttribute(default=0)
-    lots = JSONAttribute(default=dict)
-    shards = JSONAttribute(default=dict)
+    lots = CompactJSON(default=dict)
+    shards = CompactJSON(default=dict)
     limit_sk = UnicodeAttribute(null=True)
     cancel_request_id = UnicodeAttribute(null=True)
-    cancel_response = JSONAttribute(null=True)
+    cancel_response = CompactJSON(null=True)
     fulfilment_url = UnicodeAttribute(null=True)
     fulfil_state = UnicodeAttribute(null=True)  # due | delivered | parked
     fulfil_attempts = NumberAttribute(default=0)
     fulfil_error = UnicodeAttribute(null=True)
-    fulfil_events = JSONAttribute(default=list)  # placed / cancelled notices still owed to the reward's URL
+    fulfil_events = CompactJSON(default=list)  # placed / cancelled notices still owed to the reward's URL
     created_at = UTCDateTimeAttribute()
     version = NumberAttribute(default=0)
 
@@ -267,7 +281,7 @@ class BoardItem(_Item):
     class Meta(_PointsMeta):
         pass
 
-    entries = JSONAttribute(default=list)
+    entries = CompactJSON(default=list)
     through = UnicodeAttribute(null=True)  # the last program-day the board counts
     as_of = UTCDateTimeAttribute()
 
@@ -277,7 +291,7 @@ class JobItem(_Item):
         pass
 
     done = BooleanAttribute(default=False)
-    cursor = JSONAttribute(null=True)
+    cursor = CompactJSON(null=True)
     # Counters added in the same transaction as each piece of work, so a resumed run counts exactly.
     settled = NumberAttribute(default=0)
     points_released = NumberAttribute(default=0)
