@@ -57,7 +57,7 @@ def raw_member(t, member_id: str) -> dict:
 
 
 def a_member(t, member_id: str = "u1") -> dict:
-    """A member who checked in yesterday (a transaction: its first change), so today's check-in is staged."""
+    """A member who checked in yesterday (its first change, staged as well)."""
     return apply_event(t, checkin(member_id, T0), ledger=PointsLedger(), now=T0)
 
 
@@ -282,3 +282,73 @@ def test_nicknames_for_briefs_and_flash_groups_leave_a_stage_as_it_is(make_tenan
     names = nicknames(PointsLedger(), t.tenant_id, ["u1"])
     # THEN it gets it, and nothing was written: the stage is still there for a planner to settle
     assert names == {"u1": "Ann"} and raw_member(t, "u1") == staged
+
+
+def test_a_newcomers_first_check_in_is_staged_and_a_dead_writers_newcomer_is_removed(make_tenant, monkeypatch):
+    # GIVEN a tenant, and a newcomer's first check-in
+    t = shop(make_tenant)
+    # WHEN it is applied
+    answer = apply_event(t, checkin("u1", T0, "c-1"), ledger=PointsLedger(), now=T0)
+    # THEN it was staged like any other, and the ledger is exact
+    assert answer["status"] == "applied" and answer["granted"] > 0 and "stage" in raw_member(t, "u1")
+    assert entries(t, "u1") == ["earn"]
+    exact(t, "u1")
+    # AND a writer that dies after staging another newcomer leaves no member once the stage is stale
+    crash_once(monkeypatch, "_claim")
+    with pytest.raises(Crash):
+        apply_event(t, checkin("u2", T0, "c-2"), ledger=PointsLedger(), now=T0)
+    assert "stage" in raw_member(t, "u2")
+    monkeypatch.setattr(points_stage, "STALE", timedelta(0))
+    assert not member_of(t, "u2").exists and raw_member_or_none(t, "u2") is None
+    assert list(PointsLedger().members(t.tenant_id)) == ["u1"]
+    # AND the client's retry makes the member, once
+    assert apply_event(t, checkin("u2", T0, "c-2"), ledger=PointsLedger(), now=T0)["status"] == "applied"
+    assert entries(t, "u2") == ["earn"]
+    exact(t, "u2")
+
+
+def test_twenty_first_check_ins_of_a_newcomer_at_once_make_one_member(make_tenant):
+    # GIVEN a tenant, and a newcomer's first check-in sent 20 times at once, each with its own event id
+    t = shop(make_tenant)
+    results = together(*(lambda i=i: send(t, checkin("u1", T0, f"c-{i}"), T0) for i in range(20)))
+    # THEN one is granted and 19 are answered "already checked in"
+    assert Counter(r.get("reason") for r in results) == {None: 1, "already_checked_in": 19}
+    assert entries(t, "u1") == ["earn"]
+    exact(t, "u1")
+
+
+def test_an_undo_from_a_stale_read_writes_nothing_and_the_next_reader_undoes_it(make_tenant, monkeypatch):
+    from qunyun.adapters import points_keys as keys
+    from qunyun.adapters.points_tables import TABLE, MemberItem
+
+    # GIVEN a member whose check-in's writer died after the stage, read by a settler that then stalls, while the
+    # member item moves on at another version (as `points migrate` moves it, without settling)
+    t = shop(make_tenant)
+    a_member(t)
+    before = member_of(t, "u1")
+    crash_once(monkeypatch, "_claim")
+    with pytest.raises(Crash):
+        apply_event(t, checkin("u1", DAY2, "c-2"), ledger=PointsLedger(), now=DAY2)
+    stale = MemberItem.from_raw_data(raw_member(t, "u1"))
+    pk, sk = keys.member_key(t.tenant_id, "u1")
+    PointsLedger()._connection.client.update_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression="SET version = version + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}})
+    # WHEN the stalled settler undoes the stage from what it read
+    points_stage.undo(PointsLedger()._connection, stale, stale.stage)
+    # THEN it wrote nothing: the member still holds the stage
+    assert raw_member(t, "u1")["stage"]["S"] == stale.stage
+    # AND the next reader, once the stage is stale, undoes it from the member as it is now
+    monkeypatch.setattr(points_stage, "STALE", timedelta(0))
+    after = member_of(t, "u1")
+    assert (after.balance, after.earned, after.held) == (before.balance, before.earned, before.held)
+    assert "stage" not in raw_member(t, "u1")
+    exact(t, "u1")
+
+
+def raw_member_or_none(t, member_id: str) -> dict | None:
+    from qunyun.adapters import points_keys as keys
+    from qunyun.adapters.points_tables import TABLE
+    pk, sk = keys.member_key(t.tenant_id, member_id)
+    return PointsLedger()._connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                                      ConsistentRead=True).get("Item")

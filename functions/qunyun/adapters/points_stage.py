@@ -42,8 +42,8 @@ _DONE_KEPT = 10_000
 
 
 def stageable(plan: Plan) -> bool:
-    """A check-in or a purchase of an existing member: one member changed, its marks and caps held in the member
-    item, its lots only credited or made, a purchase's order new. Everything else stays one transaction."""
+    """A check-in or a purchase, of a member or of a newcomer: one member changed, its marks and caps held in the
+    member item, its lots only credited or made, a purchase's order new. Everything else stays one transaction."""
     if plan.event is None or len(plan.changes) != 1 or record_only(plan):
         return False
     if plan.purchase is not None and not plan.purchase.create:  # a refund moves an order that exists
@@ -51,7 +51,7 @@ def stageable(plan: Plan) -> bool:
     if any((plan.invite, plan.redemption, plan.job, plan.absent_invites, plan.unchanged, plan.stock)):
         return False
     change = plan.changes[0]
-    return (change.member.exists and all(keys.held(g) for g in change.guards)
+    return (all(keys.held(g) for g in change.guards)
             and (change.cap is None or keys.held(change.cap[0])) and all(lot.expect is None for lot in change.lots))
 
 
@@ -129,16 +129,23 @@ def _finished(token: str) -> None:
 
 def _update(connection: Connection, pk: str, sk: str, actions: list, condition) -> bool:
     """One UpdateItem on the ledger's own client; False when its condition failed."""
+    return _written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                    **_condition(condition, actions))
+
+
+def _condition(condition, actions: list | None = None) -> dict:
+    """The expression parameters of a write: its condition, and an update's actions."""
     names: dict[str, str] = {}
     values: dict = {}
-    params = {"TableName": TABLE, "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-              "UpdateExpression": Update(*actions).serialize(names, values)}
+    params = {}
+    if actions:
+        params["UpdateExpression"] = Update(*actions).serialize(names, values)
     if condition is not None:
         params["ConditionExpression"] = condition.serialize(names, values)
     params["ExpressionAttributeNames"] = {v: k for k, v in names.items()}
     if values:
         params["ExpressionAttributeValues"] = values
-    return _written(connection.client.update_item, **params)
+    return params
 
 
 def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
@@ -202,8 +209,10 @@ def _entry_of(fields: dict) -> Entry:
 
 def _undo_of(change: MemberChange) -> dict:
     """What puts the member back as it was: the deltas to take back, the fields' prior values, the held marks
-    and caps the change moved with their prior counts (None: not held before)."""
+    and caps the change moved with their prior counts (None: not held before); for a newcomer, its removal."""
     m = change.member
+    if not m.exists:
+        return {"new": True}
     prior = {name: getattr(m, name) for name in change.set}
     if prior.get("last_checkin") is not None:
         prior["last_checkin"] = prior["last_checkin"].isoformat()
@@ -241,6 +250,11 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
     if item.stage != token:
         return
     u = item.staged["u"]
+    held_it = (MemberItem.stage == token) & (MemberItem.version == item.version)  # False: settled or moved meanwhile
+    if u.get("new"):  # a newcomer made by the stage: it was no member before
+        _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
+                 **_condition(held_it))
+        return
     actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove()]
     actions += [getattr(MemberItem, part).add(-amount) for part, amount in u.get("d", {}).items()]
     for name, value in u.get("s", {}).items():
@@ -255,7 +269,7 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
             else:
                 held[guard] = prior
         actions.append(MemberItem.held.set(keys.held_stored(held)))
-    _update(connection, item.pk, item.sk, actions, MemberItem.stage == token)  # False: settled meanwhile
+    _update(connection, item.pk, item.sk, actions, held_it)
 
 
 def settle(connection: Connection, item: MemberItem, now: float | None = None) -> bool:
