@@ -265,3 +265,30 @@ def test_a_put_that_landed_but_whose_answer_was_lost_is_known_as_its_own(make_te
     assert lost and answer["status"] == "applied" and answer["pending"] > 0
     assert entries(t, "u1") == ["earn", "pending"] and PointsLedger().order(t.tenant_id, "o-1") is not None
     exact(t, "u1")
+
+
+def test_a_settle_run_reads_what_settles_its_members_stages_together(make_tenant, monkeypatch):
+    # GIVEN 30 newcomers whose purchases were staged by another process (the job's own has finished none of them)
+    t = shop(make_tenant)
+    for i in range(30):
+        apply_event(t, buy(f"n{i}", f"p-{i}", order_id=f"o-{i}"), ledger=PointsLedger(), now=DAY2)
+    monkeypatch.setattr(points_stage, "_DONE", type(points_stage._DONE)())
+    ledger, claim_reads = PointsLedger(), []
+
+    def count(params, model, **_):  # the BatchGetItems that read claims of this tenant, and how many each
+        if model.name == "BatchGetItem":
+            wanted = [k["pk"]["S"] for table in params["RequestItems"].values() for k in table["Keys"]]
+            ours = [pk for pk in wanted if pk.startswith(f"{t.tenant_id}#EV#")]
+            if ours:
+                claim_reads.append(len(ours))
+
+    ledger._connection.client.meta.events.register("provide-client-params.dynamodb", count)
+    # WHEN the settle job runs after the return window (its pages hold other tenants' due lots too)
+    settle(AFTER_RETURNS, ledger=ledger, tenants=OnlyTenants(t.tenant_id), job_name="stage-batched")
+    # THEN every purchase settled, exactly, and the 30 claims that settle the stages were read with the pages of
+    # the due index they came in (4 shards), not one round trip a member
+    assert all(entries(t, f"n{i}") == ["pending", "settle"] for i in range(30))
+    print("settle run, claims of the tenant read by each BatchGetItem:", claim_reads)
+    assert sum(claim_reads) >= 30 and len(claim_reads) <= 8, claim_reads
+    for i in range(30):
+        exact(t, f"n{i}")

@@ -19,10 +19,10 @@ from datetime import date, datetime
 from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
-from qunyun.adapters.points_stage import STALE, settle, settle_order
+from qunyun.adapters.points_stage import STALE, settle, settle_order, settled_by
 from qunyun.adapters.points_tables import (
-    TABLE,
     EntryItem,
     EventItem,
     GuardItem,
@@ -66,17 +66,7 @@ class LedgerReads:
     # ---- one round trip for everything a change needs to read ------------------------------------
     def _read(self, wanted: list[Key]) -> dict[Key, dict | None]:
         """These items (None for those that do not exist), read consistently, 100 to a BatchGetItem."""
-        found: dict[Key, dict] = {}
-        unique = list(dict.fromkeys(wanted))
-        for start in range(0, len(unique), 100):
-            request: dict | None = {TABLE: {"ConsistentRead": True, "Keys": [
-                {"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique[start:start + 100]]}}
-            while request:
-                resp = self._connection.client.batch_get_item(RequestItems=request)
-                for raw in resp.get("Responses", {}).get(TABLE, []):
-                    found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
-                request = resp.get("UnprocessedKeys") or None
-        return {key: found.get(key) for key in unique}
+        return fetch(self._connection, wanted)
 
     def prefetch(self, reads: list[Read], settle: bool = True) -> None:
         """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`. Without
@@ -98,25 +88,32 @@ class LedgerReads:
 
     def _settled(self, snapshot: dict[Key, dict | None]) -> dict[Key, dict | None]:
         """The snapshot with every member's stage and every staged order settled (points_stage), and read again
-        when that wrote or waited."""
+        when that wrote or waited. What settles them is read for all of them in one round trip, or taken from
+        what `ahead` read (once: a second pass reads it again)."""
         deadline = time.monotonic() + SETTLE_FOR
+        ahead = getattr(self._local, "ahead_settling", None) or {}
         while True:
-            again = [key for key, raw in snapshot.items() if raw is not None and _unsettled(self._connection, key, raw)]
-            if not again:
+            staged = _staged_in(snapshot)
+            wanted = [k for item in staged for k in settled_by(item)]
+            found = {key: ahead.pop(key) for key in wanted if key in ahead}
+            found.update(fetch(self._connection, [key for key in wanted if key not in found]))
+            if not [item for item in staged if _STAGED[type(item)](self._connection, item, found=found)]:
                 return snapshot
             _in_time(deadline)
             snapshot = self._read(list(snapshot))
 
     @contextmanager
     def ahead(self, reads: list[Read]) -> Iterator[None]:
-        """Reads the items many small changes will need, 100 to a BatchGetItem, for their `prefetch` to take.
-        Each item is taken once: a second change needing it (it may have been written since) and every retry
-        read it again. Nothing read ahead outlives the block."""
+        """Reads the items many small changes will need, 100 to a BatchGetItem, for their `prefetch` to take,
+        and what settles the staged ones among them. Each item is taken once: a second change needing it (it may
+        have been written since) and every retry read it again. Nothing read ahead outlives the block."""
         self._local.ahead = self._read([keys.stored_key(r) for r in reads])
+        self._local.ahead_settling = fetch(self._connection, [
+            k for item in _staged_in(self._local.ahead) for k in settled_by(item)])
         try:
             yield
         finally:
-            self._local.ahead = None
+            self._local.ahead = self._local.ahead_settling = None
 
     def forget(self) -> None:
         self._local.snapshot = None
@@ -241,13 +238,18 @@ class LedgerReads:
 _STAGED = {MemberItem: settle, OrderItem: settle_order}  # the items a staged change leaves for readers to settle
 
 
-def _unsettled(connection: Connection, key: Key, raw: dict) -> bool:
-    """Settles a staged member or order read raw; True when that wrote or waited (read it again)."""
+def _staged_in(snapshot: dict[Key, dict | None]) -> list[MemberItem | OrderItem]:
+    return [item for key, raw in snapshot.items() if raw is not None
+            for item in [_staged(key, raw)] if item is not None]
+
+
+def _staged(key: Key, raw: dict) -> MemberItem | OrderItem | None:
+    """A member or an order as read raw, when a staged change left it to settle."""
     if key[1] == keys.BALANCE_SK and "stage" in raw:
-        return settle(connection, MemberItem.from_raw_data(raw))
+        return MemberItem.from_raw_data(raw)
     if key[1] == keys.RECORD_SK["purchase"] and "token" in raw and keys.is_order(key[0]):
-        return settle_order(connection, OrderItem.from_raw_data(raw))
-    return False
+        return OrderItem.from_raw_data(raw)
+    return None
 
 
 def _in_time(deadline: float) -> None:

@@ -30,6 +30,8 @@ from pynamodb.connection import Connection
 from pynamodb.expressions.update import Update
 
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_fetch import fetch
+from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MemberItem, OrderItem
 from qunyun.adapters.points_writer import entry_item, event_item, member_update, merge_lots, record_only
 from qunyun.domain.ledger import Contention, Entry, Guard, LotWrite, MemberChange, Plan
@@ -272,18 +274,31 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
     _update(connection, item.pk, item.sk, actions, held_it)
 
 
-def settle(connection: Connection, item: MemberItem, now: float | None = None) -> bool:
-    """Settles the stage a member item holds. True when it wrote or waited: read the member, and whatever was
-    read with it, again."""
-    token, staged = item.stage, item.staged or {}
+def settled_by(item: MemberItem | OrderItem) -> list[Key]:
+    """What settles a staged member or order: the claim of its token's event, and a member's last entry. None
+    for an item that holds no stage, or one this process finished."""
+    token = item.token if isinstance(item, OrderItem) else item.stage
     if not token or token in _DONE:
-        return False
-    claim_key = keys.record_key("event", item.tenant_id, staged["ev"])
-    at = datetime.fromisoformat(staged["at"])
-    entry_key = None
+        return []
+    if isinstance(item, OrderItem):
+        return [keys.record_key("event", keys.record_tenant("purchase", item.pk), item.event_id)]
+    staged = item.staged
+    wanted = [keys.record_key("event", item.tenant_id, staged["ev"])]
     if staged.get("e"):
-        entry_key = (item.pk, keys.entry_sk(at, staged["ev"] if staged["e"] == "=" else staged["e"]))
-    claim, written = _claim_and_entry(connection, claim_key, entry_key)
+        last = staged["ev"] if staged["e"] == "=" else staged["e"]
+        wanted.append((item.pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), last)))
+    return wanted
+
+
+def settle(connection: Connection, item: MemberItem, now: float | None = None, found: dict | None = None) -> bool:
+    """Settles the stage a member item holds, from `found` (read with `settled_by`) or reading it. True when it
+    wrote or waited: read the member, and whatever was read with it, again."""
+    wanted = settled_by(item)
+    if not wanted:
+        return False
+    token, staged = item.stage, item.staged
+    claim, written = _found(connection, wanted, found)
+    at = datetime.fromisoformat(staged["at"])
     if claim is not None and not claim.void and claim.token == token:
         if not written:
             roll_forward(connection, item.pk, claim.rest or {}, at)
@@ -295,7 +310,7 @@ def settle(connection: Connection, item: MemberItem, now: float | None = None) -
     if (now or time.time()) - staged["w"] < STALE.total_seconds():
         time.sleep(_WAIT)  # its writer is between the stage and the claim
         return True
-    if _void(connection, claim_key, token):
+    if _void(connection, wanted[0], token):
         _undo_all(connection, item, token)
     return True
 
@@ -306,38 +321,31 @@ def _void(connection: Connection, claim_key, token: str) -> bool:
     return _claim(connection, void, token)
 
 
-def settle_order(connection: Connection, item: OrderItem, now: float | None = None) -> bool:
+def settle_order(connection: Connection, item: OrderItem, now: float | None = None,
+                 found: dict | None = None) -> bool:
     """Settles an order a staged purchase took. False when it stands (its claim does); True when it was released
     or waited on: read it again."""
-    token = item.token
-    if not token or token in _DONE:
+    wanted = settled_by(item)
+    if not wanted:
         return False
-    tenant_id = keys.record_tenant("purchase", item.pk)
-    claim_key = keys.record_key("event", tenant_id, item.event_id)
-    claim, _ = _claim_and_entry(connection, claim_key, None)
+    token, tenant_id = item.token, keys.record_tenant("purchase", item.pk)
+    claim, _ = _found(connection, wanted, found)
     if claim is not None and not claim.void and claim.token == token:
         return False
     if claim is None:
         if (now or time.time()) - int(item.staged_at) < STALE.total_seconds():
             time.sleep(_WAIT)  # its writer is between the order and the claim
             return True
-        if not _void(connection, claim_key, token):
+        if not _void(connection, wanted[0], token):
             return True  # claimed meanwhile: read it again
     _release_order(connection, tenant_id, keys.record_id(item.pk), token)  # its stage is undone by its member's
     return True
 
 
-def _claim_and_entry(connection: Connection, claim_key, entry_key) -> tuple[EventItem | None, bool]:
-    """The claim of a stage and whether all it wrote is written (its last entry), read consistently in one round
-    trip."""
-    wanted = [claim_key] + ([entry_key] if entry_key else [])
-    found: dict = {}
-    request: dict | None = {TABLE: {"ConsistentRead": True,
-                                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted]}}
-    while request:
-        resp = connection.client.batch_get_item(RequestItems=request)
-        for raw in resp.get("Responses", {}).get(TABLE, []):
-            found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
-        request = resp.get("UnprocessedKeys") or None
-    claim = EventItem.from_raw_data(found[claim_key]) if claim_key in found else None
-    return claim, entry_key in found if entry_key else True  # a change without an entry wrote all with its stage
+def _found(connection: Connection, wanted: list[Key], found: dict | None) -> tuple[EventItem | None, bool]:
+    """The claim (`wanted[0]`) and whether the last entry (`wanted[1]`, if any) is written, from `found` when it
+    holds them, else read consistently in one round trip. A change without an entry wrote all with its stage."""
+    if found is None or any(key not in found for key in wanted):
+        found = fetch(connection, wanted)
+    claim = EventItem.from_raw_data(found[wanted[0]]) if found[wanted[0]] else None
+    return claim, len(wanted) < 2 or found[wanted[1]] is not None
