@@ -34,7 +34,7 @@ from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MemberItem, OrderItem
 from qunyun.adapters.points_writer import entry_item, event_item, member_update, merge_lots, record_only
-from qunyun.domain.ledger import Contention, Entry, Guard, LotWrite, MemberChange, Plan
+from qunyun.domain.ledger import Contention, Entry, Guard, LotId, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
 _WAIT = 0.01
@@ -64,7 +64,10 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
     token = uuid.uuid4().hex[:16]
-    lots = [_lot_target(connection, pk, lot) for lot in merge_lots(change.lots)]
+    # A new order's pending lot cannot exist yet: lots are written only under a claim that stands, and an order
+    # whose claim stands is never released. It is made, not read.
+    made = LotId("purchase", plan.purchase.key) if plan.purchase else None
+    lots = [_lot_target(connection, pk, lot, new=lot.lot == made) for lot in merge_lots(change.lots)]
     rest = {"lots": lots, "entries": [_entry_fields(e) for e in change.entries]}
     # "at": the change's time (its entry's key); "w": when it was staged, by this machine's clock, for STALE
     staged = {"ev": plan.event.event_id, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()),
@@ -174,11 +177,12 @@ def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
     return MemberItem.from_raw_data(raw["Item"])
 
 
-def _lot_target(connection: Connection, pk: str, lot: LotWrite) -> dict:
+def _lot_target(connection: Connection, pk: str, lot: LotWrite, new: bool = False) -> dict:
     """The lot after the change, and the version it must still be at (None: it must not exist yet)."""
     sk = keys.lot_sk(lot.lot)
-    raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
-                                     ProjectionExpression="version, remaining")
+    raw = {} if new else connection.client.get_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
+        ProjectionExpression="version, remaining")
     if "Item" in raw:
         item = raw["Item"]
         version, remaining = int(item.get("version", {}).get("N", 0)), int(item.get("remaining", {}).get("N", 0))
