@@ -37,6 +37,19 @@ def refund(member: str, event_id: str, order_id: str = "o-1", amount_fen: int = 
                        order_id=order_id, refund_id=f"r-{event_id}", amount_fen=amount_fen)
 
 
+def two_members(make_tenant):
+    t = two_members(make_tenant)
+    return t
+
+
+def died_after_taking_the_order(t, monkeypatch) -> None:
+    """u1's purchase of o-1, by a writer that dies after taking the order, before claiming the event id."""
+    died = crash_once(monkeypatch, "_claim")
+    with pytest.raises(Crash):
+        apply_event(t, buy("u1", "p-1"), ledger=PointsLedger(), now=DAY2)
+    assert died and raw_order(t) is not None
+
+
 def raw_order(t, order_id: str = "o-1") -> dict | None:
     pk, sk = keys.record_key("purchase", t.tenant_id, order_id)
     return PointsLedger()._connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
@@ -87,10 +100,7 @@ def test_a_writer_that_died_after_taking_the_order_releases_it_once_stale(make_t
     t = shop(make_tenant)
     a_member(t)
     before = member_of(t, "u1")
-    died = crash_once(monkeypatch, "_claim")
-    with pytest.raises(Crash):
-        apply_event(t, buy("u1", "p-1"), ledger=PointsLedger(), now=DAY2)
-    assert died and raw_order(t) is not None
+    died_after_taking_the_order(t, monkeypatch)
     # WHEN, once stale, the member alone is read
     monkeypatch.setattr(points_stage, "STALE", timedelta(0))
     after = member_of(t, "u1")
@@ -111,9 +121,7 @@ def test_an_order_left_by_a_dead_writer_is_released_when_only_the_order_is_read(
     # GIVEN a purchase whose writer died after taking the order, and whose member no reader has settled
     t = shop(make_tenant)
     a_member(t)
-    crash_once(monkeypatch, "_claim")
-    with pytest.raises(Crash):
-        apply_event(t, buy("u1", "p-1"), ledger=PointsLedger(), now=DAY2)
+    died_after_taking_the_order(t, monkeypatch)
     # WHEN the order alone is read once stale
     monkeypatch.setattr(points_stage, "STALE", timedelta(0))
     # THEN it is no order: its claim was voided and it was released; the member's stage is undone by its next
@@ -127,9 +135,7 @@ def test_an_order_left_by_a_dead_writer_is_released_when_only_the_order_is_read(
 def test_an_order_whose_claim_is_young_is_waited_on(make_tenant, monkeypatch):
     # GIVEN a purchase whose writer stalls between taking the order and claiming the event id, while another
     # member's event for the same order reads it
-    t = shop(make_tenant)
-    a_member(t, "u1")
-    a_member(t, "u2")
+    t = two_members(make_tenant)
     real, seen = points_stage._claim, {}
 
     def stall(connection, claim, token):
@@ -164,9 +170,7 @@ def test_an_order_whose_claim_is_young_is_waited_on(make_tenant, monkeypatch):
 
 def test_an_order_taken_by_another_event_first_undoes_the_stage(make_tenant, monkeypatch):
     # GIVEN two members, and order o-1 sent for u1 and, while u1's stage is written, for u2 by another event
-    t = shop(make_tenant)
-    a_member(t, "u1")
-    a_member(t, "u2")
+    t = two_members(make_tenant)
     before = member_of(t, "u1")
     real, twin = points_stage._take_order, {}
 
@@ -192,9 +196,7 @@ def test_an_order_taken_by_another_event_first_undoes_the_stage(make_tenant, mon
 
 def test_a_twin_that_claims_the_event_first_releases_the_order(make_tenant, monkeypatch):
     # GIVEN event id "e-1" sent as u1's purchase of o-1 and, while u1's stage is written, as u2's purchase of o-2
-    t = shop(make_tenant)
-    a_member(t, "u1")
-    a_member(t, "u2")
+    t = two_members(make_tenant)
     real, twin = points_stage._claim, {}
 
     def twin_first(connection, claim, token):
@@ -218,9 +220,7 @@ def test_a_twin_that_claims_the_event_first_releases_the_order(make_tenant, monk
 def test_twenty_events_for_one_order_at_once_earn_once(make_tenant):
     # GIVEN two members, and 20 events at once for the same order, each with its own event id, half of them
     # naming the other member
-    t = shop(make_tenant)
-    a_member(t, "u1")
-    a_member(t, "u2")
+    t = two_members(make_tenant)
 
     def one(i: int):
         try:
