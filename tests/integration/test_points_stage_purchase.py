@@ -38,7 +38,9 @@ def refund(member: str, event_id: str, order_id: str = "o-1", amount_fen: int = 
 
 
 def two_members(make_tenant):
-    t = two_members(make_tenant)
+    t = shop(make_tenant)
+    a_member(t, "u1")
+    a_member(t, "u2")
     return t
 
 
