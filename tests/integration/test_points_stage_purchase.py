@@ -240,17 +240,18 @@ def test_twenty_events_for_one_order_at_once_earn_once(make_tenant):
     exact(t, "u2")
 
 
-@pytest.mark.parametrize("sk", ["#ORDER", "#EVENT"])
-def test_a_put_that_landed_but_whose_answer_was_lost_is_known_as_its_own(make_tenant, monkeypatch, sk):
-    # GIVEN a purchase whose order put (or event claim) lands, but whose answer is lost and the call retried, as
-    # botocore retries a call whose connection dropped: the retry is refused by the put's own condition
+@pytest.mark.parametrize("sk", ["#BALANCE", "#ORDER", "#EVENT"])
+def test_a_write_that_landed_but_whose_answer_was_lost_is_known_as_its_own(make_tenant, monkeypatch, sk):
+    # GIVEN a purchase whose stage of the member (or order put, or event claim) lands, but whose answer is lost and
+    # the call retried, as botocore retries a call whose connection dropped: the retry is refused by the write's
+    # own condition
     t = shop(make_tenant)
     a_member(t)
     real, lost = points_stage._written, []
 
     def answer_lost(call, **params):
         landed = real(call, **params)
-        if landed and not lost and params.get("Item", {}).get("sk", {}).get("S") == sk:
+        if landed and not lost and (params.get("Item") or params["Key"])["sk"]["S"] == sk:
             lost.append(sk)
             return real(call, **params)  # the retry, refused
         return landed

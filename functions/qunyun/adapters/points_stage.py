@@ -78,7 +78,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     if plan.purchase:
         staged["o"] = plan.purchase.key
     actions, condition = member_update(change, now, stage=(token, staged))
-    if not _update(connection, pk, sk, actions, condition):
+    if not _update(connection, pk, sk, actions, condition) and not _holds(connection, pk, sk, token):
         raise Contention([_FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"]):
         undo(connection, _member(connection, pk, sk), token)
@@ -108,6 +108,13 @@ def _ours(connection: Connection, item, token: str) -> bool:
                                      ExpressionAttributeNames={"#t": "token", "#v": "void"}).get("Item", {})
     return raw.get("token", {}).get("S") == token and raw.get("void", {}).get("BOOL", False) == bool(
         getattr(item, "void", False))
+
+
+def _holds(connection: Connection, pk: str, sk: str, token: str) -> bool:
+    """Whether a member update refused by its condition had in fact staged this token (its answer was lost)."""
+    raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
+                                     ProjectionExpression="stage").get("Item", {})
+    return raw.get("stage", {}).get("S") == token
 
 
 def _release_order(connection: Connection, tenant_id: str, order_id: str, token: str) -> None:
