@@ -78,7 +78,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     if plan.purchase:
         staged["o"] = plan.purchase.key
     actions, condition = member_update(change, now, stage=(token, staged))
-    if not _update(connection, pk, sk, actions, condition) and not _holds(connection, pk, sk, token):
+    if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
         raise Contention([_FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"]):
         undo(connection, _member(connection, pk, sk), token)
@@ -97,32 +97,24 @@ def _take_order(connection: Connection, plan: Plan, token: str, at: int) -> bool
     item = OrderItem(*keys.record_key("purchase", plan.tenant_id, order.key), **order.fields, token=token,
                      event_id=plan.event.event_id, staged_at=at)
     return _written(connection.client.put_item, TableName=TABLE, Item=item.serialize(),
-                    ConditionExpression="attribute_not_exists(pk)") or _ours(connection, item, token)
+                    ConditionExpression="attribute_not_exists(pk)") or _ours(connection, item.pk, item.sk, token)
 
 
-def _ours(connection: Connection, item, token: str) -> bool:
-    """Whether a put refused by its condition had in fact been written by this token: a retried call whose first
-    attempt landed but whose answer was lost finds its own item."""
-    raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
-                                     ConsistentRead=True, ProjectionExpression="#t, #v",
-                                     ExpressionAttributeNames={"#t": "token", "#v": "void"}).get("Item", {})
-    return raw.get("token", {}).get("S") == token and raw.get("void", {}).get("BOOL", False) == bool(
-        getattr(item, "void", False))
-
-
-def _holds(connection: Connection, pk: str, sk: str, token: str) -> bool:
-    """Whether a member update refused by its condition had in fact staged this token (its answer was lost)."""
+def _ours(connection: Connection, pk: str, sk: str, token: str, name: str = "token", void: bool = False) -> bool:
+    """Whether a write refused by its condition had in fact been made by this token (the member's `stage`, an
+    order's or a claim's `token`, and whether the claim was a void one): a retried call whose first attempt
+    landed but whose answer was lost finds its own item."""
     raw = connection.client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
-                                     ProjectionExpression="stage").get("Item", {})
-    return raw.get("stage", {}).get("S") == token
+                                     ProjectionExpression="#t, #v",
+                                     ExpressionAttributeNames={"#t": name, "#v": "void"}).get("Item", {})
+    return raw.get(name, {}).get("S") == token and raw.get("void", {}).get("BOOL", False) == void
 
 
 def _release_order(connection: Connection, tenant_id: str, order_id: str, token: str) -> None:
     """Deletes an order taken by the stage `token`, whose claim was lost or voided (no-op once gone)."""
     pk, sk = keys.record_key("purchase", tenant_id, order_id)
     _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-             ConditionExpression="#t = :t", ExpressionAttributeNames={"#t": "token"},
-             ExpressionAttributeValues={":t": {"S": token}})
+             **_condition(OrderItem.token == token))
 
 
 def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
@@ -165,7 +157,7 @@ def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
                     ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
                     ExpressionAttributeNames={"#v": "void", "#t": "token"},
                     ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}}) or _ours(
-        connection, claim, token)
+        connection, claim.pk, claim.sk, token, void=bool(claim.void))
 
 
 def _written(call, **params) -> bool:
