@@ -1,16 +1,14 @@
 """SettlePoints: release pending points whose window ended, expire lots, build yesterday's boards.
 
 Work is found through the `due` index (pending points by settle time, lots by expiry), never a Scan.
-Each piece of work is one transaction conditioned on the member's version, and adds to the run's
-counters in that same transaction, so a run stopped at any point and started again ends exactly as
-one clean run would, with exact counts. A run whose checkpoint says done does nothing again.
+Each piece of work is planned from its own reads and conditioned on its member's version; pieces of different
+members are written several to a transaction (services/job_batch.py), which adds to the run's counters, so a
+run stopped at any point and started again ends exactly as one clean run would, with exact counts. A run whose
+checkpoint says done does nothing again.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +16,6 @@ from zoneinfo import ZoneInfo
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.ledger import (
     RUN_COUNTERS,
-    Contention,
     Entry,
     JobRun,
     LotId,
@@ -34,6 +31,7 @@ from qunyun.domain.ledger import (
 from qunyun.domain.points import expires_at, is_expired
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import build_boards
+from qunyun.services.job_batch import Batches
 from qunyun.services.ledger_ports import JobUnitOfWork as Ledger
 
 BOARD_HOUR = 2  # boards of a day are built from 02:00 local the next day, once late events have arrived
@@ -57,15 +55,6 @@ class Run:
         return self._cache[tenant_id]
 
 
-def _retry(work: Callable[[], None]) -> None:
-    for attempt in range(25):
-        try:
-            return work()
-        except Contention:
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    raise RuntimeError("settlement kept losing races for one member; it will be retried by the next run")
-
-
 def _start(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> tuple[MemberChange, LotState | None, Plan]:
     """Reads the member and the lot in one round trip, and an empty plan of a change to the member."""
     run.ledger.prefetch(_reads(tenant.tenant_id, member_id, lot_id))
@@ -74,13 +63,13 @@ def _start(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> tuple[Mem
     return change, lot, Plan(tenant.tenant_id, changes=[change])
 
 
-def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
+def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | None:
     ledger, now = run.ledger, run.now
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     member = change.member
     if lot is None or lot.state != "pending" or lot.remaining <= 0 or not lot.settle_at:
         change.lots.append(LotWrite(lot_id, clear_due=True))
-        return ledger.commit(plan, now)
+        return _planned(run, plan)
     if datetime.fromisoformat(lot.settle_at) > now:
         ledger.forget()
         return None  # the index said due but the item says later: leave it for its own run
@@ -96,7 +85,7 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
         change.set["settled_purchase"] = True
         counters["invites_released"] = _release_invite(plan, tenant, member_id, available_at, ledger)
     plan.job = (run.id, {k: v for k, v in counters.items() if v})
-    ledger.commit(plan, now)
+    return _planned(run, plan)
 
 
 def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, ledger: Ledger) -> int:
@@ -126,7 +115,7 @@ def _release_invite(plan: Plan, tenant: Tenant, invitee_id: str, at: datetime, l
     return 1
 
 
-def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
+def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | None:
     """An invite heard as a join through the inviter's link, held `invite_hold_days`: released to the inviter
     once the hold is over, unless the invitee left first (which cancelled the lot: nothing to do then)."""
     ledger, now = run.ledger, run.now
@@ -134,7 +123,7 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> No
     invite = ledger.invite(tenant.tenant_id, lot_id.name)
     if lot is None or lot.state != "pending" or lot.remaining <= 0 or not lot.settle_at:
         change.lots.append(LotWrite(lot_id, clear_due=True))
-        return ledger.commit(plan, now)
+        return _planned(run, plan)
     if datetime.fromisoformat(lot.settle_at) > now:
         ledger.forget()
         return None
@@ -147,15 +136,15 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> No
     if invite is not None and invite.state == "pending":
         plan.invite = RecordWrite(lot_id.name, {"state": "released"})
     plan.job = (run.id, {"invites_released": 1, "points_released": points})
-    ledger.commit(plan, now)
+    return _planned(run, plan)
 
 
-def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
+def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | None:
     ledger, now = run.ledger, run.now
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     if lot is None or lot.remaining <= 0 or lot.state != "available":
         change.lots.append(LotWrite(lot_id, clear_due=True))
-        return ledger.commit(plan, now)
+        return _planned(run, plan)
     if not is_expired(lot.expires_at, now):
         ledger.forget()
         return None
@@ -166,7 +155,13 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> None:
     change.entries.append(Entry(entry_id("expire", lot.expires_at), "expire", "expiry", lot.expires_at or "", "system",
                                 -points, {"available": -points, "expired": points}, lots={lot_id: points}))
     plan.job = (run.id, {"lots_expired": 1, "points_expired": points})
-    ledger.commit(plan, now)
+    return _planned(run, plan)
+
+
+def _planned(run: Run, plan: Plan) -> Plan:
+    """The plan, its reads let go: it is committed later, with others or alone."""
+    run.ledger.forget()
+    return plan
 
 
 def _reads(tenant_id: str, member_id: str, lot: LotId) -> list[Read]:
@@ -179,7 +174,7 @@ def _reads(tenant_id: str, member_id: str, lot: LotId) -> list[Read]:
 
 def process_due(run: Run) -> int:
     """Pages through every shard of the due index up to `now`; returns the pieces of work done."""
-    done = 0
+    done, batches = 0, Batches(run.ledger, run.now)
     for page in run.ledger.due_work(run.now.isoformat()):
         with run.ledger.ahead([read for work in page for read in _reads(*work)]):
             for tenant_id, member_id, lot in page:
@@ -187,8 +182,9 @@ def process_due(run: Run) -> int:
                 if tenant is None:
                     continue
                 work = _release_held if lot.source == "invite" else _settle if lot.pending else _expire
-                _retry(lambda w=work, t=tenant, m=member_id, x=lot: w(run, t, m, x))
+                batches.do(tenant_id, lambda w=work, t=tenant, m=member_id, x=lot: w(run, t, m, x))
                 done += 1
+    batches.flush()
     return done
 
 
