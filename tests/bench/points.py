@@ -19,7 +19,8 @@ Everything runs in this process against one DynamoDB Local of its own:
   the settle and expire figures are the ledger work only.
 * the floor: boto3 TransactWriteItems of conditional Puts with the same number of items per transaction as the warm-up's
   same phase sent (its recorded sequence of counts, replayed), of the same average request bytes per
-  item, into the same table; --raw transactions per sample, sequential as the real path is; taken before,
+  item, into the same table; --raw writes per sample (for the jobs, whose transactions carry many pieces
+  each, as many transactions as carry --raw pieces), sequential as the real path is; taken before,
   between and after the measured runs (the ingest is measured in --runs parts, each with members of its own;
   settle and expire once each, between two floor samples). Targets: each phase at least 0.5 of its floor
   (the median of its ratios), at most $3 per million events (an event's ingest, the settlement of the
@@ -242,7 +243,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="parts the ingest is measured in, between floors")
     parser.add_argument("--settle", type=int, default=scaled(20_000),
                         help="pending purchases settled, then lots expired")
-    parser.add_argument("--raw", type=int, default=scaled(3_000), help="transactions in each raw floor sample")
+    parser.add_argument("--raw", type=int, default=scaled(3_000),
+                        help="writes in each raw floor sample; where one write carries several units of work "
+                             "(the jobs' transactions of many pieces), that many units")
     parser.add_argument("--warm", type=int, default=400, help="warm-up events on a tenant of their own")
     args = parser.parse_args()
     assert args.events >= 2 and args.settle >= 1
@@ -349,13 +352,14 @@ def main() -> None:
                 # the measured runs do in a quiet run apart: their floors replay the ledger's transactions only
                 counts = [c for c in counts if c]
             per_write = units / len(counts)
+            n = args.raw if per_write <= 1 else max(math.ceil(args.raw / per_write), len(counts))
 
             def sample(k: int) -> float:
                 txs = [c for c in counts if c]
-                log(f"floor {name} {k}: {args.raw} raw writes, {len(counts) - len(txs)} single and {len(txs)} "
+                log(f"floor {name} {k}: {n} raw writes, {len(counts) - len(txs)} single and {len(txs)} "
                     f"TransactWriteItems of {sum(txs) / max(len(txs), 1):.2f} items in every {len(counts)}")
                 raw_meter.reset()
-                secs, writes, items = raw_floor(client, counts, item_bytes, args.raw, f"{name}.{k}", single_bytes)
+                secs, writes, items = raw_floor(client, counts, item_bytes, n, f"{name}.{k}", single_bytes)
                 raw.setdefault(name, {"writes_per_unit": round(len(counts) / units, 3),
                                       "single_writes_per_unit": round(counts.count(0) / units, 3),
                                       "items_per_transaction": round(sum(txs) / max(len(txs), 1), 3),

@@ -35,6 +35,15 @@ def test_an_expiry_is_its_member_lot_entry_and_the_run_counters():
     assert touched(expiry("a", 5)) == {("member", "a")}
 
 
+def test_an_invite_that_must_stay_absent_is_an_item_unless_its_invitee_is_changed_at_its_version():
+    # a settlement checks that its member was invited by nobody: the member's own version vouches for that
+    settlement = expiry("a", 5)
+    settlement.absent_invites.append("a")
+    assert writes(settlement) == 4 and ("invite", "a") in touched(settlement)
+    settlement.absent_invites.append("z")
+    assert writes(settlement) == 5
+
+
 def test_plans_together_keep_every_change_and_add_their_counters_once():
     plans = [expiry("a", 5), expiry("b", 7), Plan("t", changes=[MemberChange(MemberState("t", "c"))],
                                                   invite=RecordWrite("c", {"state": "released"}),
