@@ -77,6 +77,17 @@ def expires_at(available_at: datetime, rule: ExpiryRule, tz: str) -> str:
     return end.astimezone(ZoneInfo("UTC")).isoformat()
 
 
+def live_expiries(rule: ExpiryRule, tz: str, now: datetime) -> list[str] | None:
+    """The expiries of every lot the rule can have made that is still spendable at `now`, when they are few: the
+    one lot of `never`, this month's, this year's and last year's. None for rolling days (a lot a day)."""
+    if rule.policy == "rolling_days":
+        return None
+    if rule.policy != "end_of_next_year":
+        return [expires_at(now, rule, tz)]
+    local = now.astimezone(ZoneInfo(tz))
+    return [expires_at(datetime(local.year - k, 7, 1, tzinfo=ZoneInfo(tz)), rule, tz) for k in (0, 1)]
+
+
 def is_expired(expires: str | None, now: datetime) -> bool:
     return bool(expires) and expires != NEVER and datetime.fromisoformat(expires) <= now
 

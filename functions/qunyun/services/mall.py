@@ -18,8 +18,11 @@ from qunyun.domain.ledger import (
     Contention,
     Entry,
     Guard,
+    LotId,
+    LotState,
     LotWrite,
     MemberChange,
+    MemberState,
     Plan,
     Read,
     RecordWrite,
@@ -40,7 +43,7 @@ from qunyun.domain.mall import (
     shard_count,
     split_stock,
 )
-from qunyun.domain.points import NEVER, is_expired, program_day
+from qunyun.domain.points import NEVER, is_expired, live_expiries, program_day
 from qunyun.domain.tenants import Tenant
 from qunyun.services.ledger_ports import MallUnitOfWork as Ledger
 
@@ -156,7 +159,7 @@ def _plan(tenant: Tenant, req: RedemptionRequest, terms: RewardTerms, ledger: Le
     change = MemberChange(member)
     limit = _check(tenant, req, terms, change, ledger, now)
     cost = terms.cost * req.quantity
-    lots = ledger.lots(tenant.tenant_id, req.member_id)
+    lots = _lots(tenant, member, ledger, now)
     spendable = sum(lot.remaining for lot in lots if lot.state == "available" and not is_expired(lot.expires_at, now))
     if spendable < cost:
         raise Refused("insufficient_points", f"This reward costs {cost} points; the member has {spendable}.")
@@ -182,17 +185,31 @@ def _plan(tenant: Tenant, req: RedemptionRequest, terms: RewardTerms, ledger: Le
     return plan, body
 
 
+def _lots(tenant: Tenant, member: MemberState, ledger: Ledger, now: datetime) -> list[LotState]:
+    """The member's lots to spend from. Those its tenant's expiry rule can name were read with the plan's other
+    items; when they hold all of its available points, no other lot holds any. Else every lot is queried."""
+    expiries = live_expiries(tenant.rules.expiry, tenant.timezone, now)
+    if expiries is not None:
+        named = [lot for lot in (ledger.lot(tenant.tenant_id, member.member_id, LotId.expiring(x)) for x in expiries)
+                 if lot is not None and lot.state == "available"]
+        if sum(lot.remaining for lot in named) == member.balance["available"]:
+            return named
+    return ledger.lots(tenant.tenant_id, member.member_id)
+
+
 def _replay(order: Redemption) -> Answer:
     return Answer(order.status_code, order.response, replayed=True)
 
 
 def _planning_reads(tenant: Tenant, req: RedemptionRequest, oid: str, now: datetime) -> list[Read]:
     """What a plan may read, guessed before the reward is known so one round trip fetches it all: the order,
-    reward and member, the limit counter of every period, and the first stock shard."""
+    reward and member, the limit counter of every period, the first stock shard and the lots the tenant's expiry
+    rule can name."""
     t, m = tenant.tenant_id, req.member_id
+    expiries = live_expiries(tenant.rules.expiry, tenant.timezone, now) or []
     return [Read("redemption", t, oid), Read("reward", t, req.reward_id), Read.member(t, m),
             *(Read.guard(t, m, _limit(req.reward_id, period, now, tenant.timezone)) for period in LIMIT_PERIODS),
-            Read.stock(t, req.reward_id, 0)]
+            Read.stock(t, req.reward_id, 0), *(Read.lot(t, m, LotId.expiring(x)) for x in expiries)]
 
 
 def _conflict(req: RedemptionRequest) -> Conflict:
