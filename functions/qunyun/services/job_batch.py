@@ -2,7 +2,8 @@
 
 Each piece is planned as before, from its own reads, and waits in its tenant's batch. A piece that touches what a
 waiting one touches (a member's second lot due in the run) was planned from a read the batch will change: it
-waits to be planned again and committed alone once the batch is written. A batch whose transaction loses a race
+waits to be planned again and committed alone once the batch is written, and so does a piece that touches what
+such a piece touched. A batch whose transaction loses a race
 is written piece by piece, each planned again, as a run did before.
 """
 
@@ -34,13 +35,15 @@ def alone(ledger: Ledger, now: datetime, work: Work) -> None:
 
 
 class _Batch:
-    """One tenant's waiting pieces: their works and plans, what they touch, their items, the pieces after."""
+    """One tenant's waiting pieces: their works and plans, what they touch, their items, the pieces after and
+    what those touched when first planned."""
 
     def __init__(self) -> None:
         self.waiting: list[tuple[Work, Plan]] = []
         self.touched: set[tuple[str, str]] = set()
         self.items = 1  # the run's counters: one item for the whole batch
         self.after: list[Work] = []
+        self.after_touched: set[tuple[str, str]] = set()
 
 
 class Batches:
@@ -56,8 +59,10 @@ class Batches:
         if plan is None:
             return
         batch = self._batches.setdefault(tenant_id, _Batch())
-        if touched(plan) & batch.touched:
+        # what a piece after the batch writes would make this plan stale too: it goes after them, in order
+        if touched(plan) & (batch.touched | batch.after_touched):
             batch.after.append(work)
+            batch.after_touched |= touched(plan)
             return
         items = writes(plan) - (plan.job is not None)
         if batch.items + items > TRANSACTION_ITEMS:
