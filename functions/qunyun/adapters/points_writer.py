@@ -24,7 +24,7 @@ from qunyun.adapters.points_tables import (
     StockItem,
 )
 from qunyun.adapters.redemptions import write_redemption
-from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWrite
+from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWrite, invite_checks
 
 
 def transact(connection: Connection, plan: Plan, now: datetime) -> None:
@@ -79,13 +79,9 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
         _write_purchase(tx, tenant_id, plan.purchase)
     if plan.invite:
         _write_invite(tx, tenant_id, plan.invite)
-    # Every invite moves its invitee's version (or needs the invitee absent): a plan that changes the invitee at
-    # the version it read cannot commit after an invite it did not see, with no check of the invite's own.
-    at_version = {c.member.member_id for c in plan.changes if c.member.exists}
-    for invitee_id in plan.absent_invites:
-        if invitee_id not in at_version:
-            tx.condition_check(GuardItem, *keys.record_key("invite", tenant_id, invitee_id),
-                               condition=GuardItem.pk.does_not_exist())
+    for invitee_id in invite_checks(plan):
+        tx.condition_check(GuardItem, *keys.record_key("invite", tenant_id, invitee_id),
+                           condition=GuardItem.pk.does_not_exist())
     for m in plan.unchanged:
         key = keys.member_key(m.tenant_id, m.member_id)
         if m.exists:

@@ -278,6 +278,14 @@ class Plan:
     stock: list[StockMove] = field(default_factory=list)
 
 
+def invite_checks(plan: Plan) -> list[str]:
+    """The invitees whose invite the plan's transaction must check is still absent. Every invite moves its
+    invitee's version (or needs the invitee absent): a plan that changes the invitee at the version it read cannot
+    commit after an invite it did not see, with no check of the invite's own."""
+    at_version = {c.member.member_id for c in plan.changes if c.member.exists}
+    return [invitee_id for invitee_id in plan.absent_invites if invitee_id not in at_version]
+
+
 def entry_id(action: str, source_id: str) -> str:
     """The id of an entry qunyun makes itself, one per action on its source (a redemption's spend and restore,
     a purchase's settle, an invite's release, a lot's expiry); an event's entries carry the event's id."""

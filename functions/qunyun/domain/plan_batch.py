@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from qunyun.domain.ledger import Plan
+from qunyun.domain.ledger import Plan, invite_checks
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on the items of one TransactWriteItems
 
@@ -20,9 +20,7 @@ def writes(plan: Plan) -> int:
     """At most how many items the plan's transaction writes or checks, its run counters included."""
     n = sum(1 + len({lot.lot for lot in c.lots}) + len(c.entries) + len(c.guards) + (c.cap is not None)
             for c in plan.changes)
-    # an invite that must still be absent is vouched for by its invitee's version, when the plan changes it
-    at_version = {c.member.member_id for c in plan.changes if c.member.exists}
-    n += len([i for i in plan.absent_invites if i not in at_version]) + len(plan.unchanged) + len(plan.stock)
+    n += len(invite_checks(plan)) + len(plan.unchanged) + len(plan.stock)
     return n + sum(x is not None for x in (plan.event, plan.purchase, plan.invite, plan.redemption, plan.job))
 
 

@@ -3,8 +3,8 @@
 Each piece is planned as before, from its own reads, and waits in its tenant's batch. A piece that touches what a
 waiting one touches (a member's second lot due in the run) was planned from a read the batch will change: it
 waits to be planned again and committed alone once the batch is written, and so does a piece that touches what
-such a piece touched. A batch whose transaction loses a race
-is written piece by piece, each planned again, as a run did before.
+such a piece touched. A batch whose transaction loses a race is written piece by piece, each planned again, as a
+run did before.
 """
 
 from __future__ import annotations
@@ -58,18 +58,18 @@ class Batches:
         plan = work()
         if plan is None:
             return
-        batch = self._batches.setdefault(tenant_id, _Batch())
+        batch, keys = self._batches.setdefault(tenant_id, _Batch()), touched(plan)
         # what a piece after the batch writes would make this plan stale too: it goes after them, in order
-        if touched(plan) & (batch.touched | batch.after_touched):
+        if keys & (batch.touched | batch.after_touched):
             batch.after.append(work)
-            batch.after_touched |= touched(plan)
+            batch.after_touched |= keys
             return
         items = writes(plan) - (plan.job is not None)
         if batch.items + items > TRANSACTION_ITEMS:
             self.flush(tenant_id)
             batch = self._batches.setdefault(tenant_id, _Batch())
         batch.waiting.append((work, plan))
-        batch.touched |= touched(plan)
+        batch.touched |= keys
         batch.items += items
 
     def flush(self, tenant_id: str | None = None) -> None:
