@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from points_support import OnlyTenants
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
@@ -52,7 +53,8 @@ def test_a_leave_after_the_release_or_from_another_group_cancels_nothing(make_te
     # WHEN one leaves another group the next day, and the hold is over before the other leaves
     assert not cancel_on_leave(tenant, "telegram:8", "other-group", joined + timedelta(days=1), ledger=PointsLedger(),
                                now=joined + timedelta(days=1))
-    summary = settle(joined + timedelta(days=3, minutes=1), ledger=PointsLedger(), tenants=TenantRepository())
+    summary = settle(joined + timedelta(days=3, minutes=1), ledger=PointsLedger(),
+                     tenants=OnlyTenants(tenant.tenant_id))
     assert not cancel_on_leave(tenant, "telegram:9", "tg", joined + timedelta(days=4), ledger=PointsLedger(),
                                now=joined + timedelta(days=4))
     # THEN both invites were released and stay so
@@ -74,7 +76,7 @@ def test_the_settle_job_racing_a_leave_resolves_the_held_points_once(make_tenant
         results: dict[str, object] = {}
 
         def run_settle(at=due + timedelta(seconds=1), results=results) -> None:
-            results["settle"] = settle(at, ledger=PointsLedger(), tenants=TenantRepository())
+            results["settle"] = settle(at, ledger=PointsLedger(), tenants=OnlyTenants(tenant.tenant_id))
 
         def leave(d=i, who=invitee, at=due - timedelta(seconds=1), results=results) -> None:
             time.sleep(d / 100)
@@ -109,8 +111,7 @@ def test_the_hold_is_the_tenants_invite_hold_days(make_tenant):
                             now=joined)
     # THEN the points are due a day later, and released by the first settle run after that
     assert answer["releases_at"] == (joined + timedelta(days=1)).isoformat()
-    assert settle(joined + timedelta(hours=23), ledger=PointsLedger(), tenants=TenantRepository())[
-        "invites_released"] == 0
-    assert settle(joined + timedelta(days=1, minutes=1), ledger=PointsLedger(), tenants=TenantRepository())[
-        "invites_released"] == 1
+    only = OnlyTenants(tenant_id)
+    assert settle(joined + timedelta(hours=23), ledger=PointsLedger(), tenants=only)["invites_released"] == 0
+    assert settle(joined + timedelta(days=1, minutes=1), ledger=PointsLedger(), tenants=only)["invites_released"] == 1
     assert _balance(tenant, INVITER)["available"] == 50
