@@ -45,6 +45,10 @@ def resolve(value: Any, stack_name: str) -> Any:
     return value
 
 
+def _no_value(value: Any) -> bool:
+    return isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}
+
+
 @dataclass(frozen=True)
 class Route:
     function: str
@@ -105,7 +109,40 @@ class Template:
 
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
-        return {k: v["Properties"] for k, v in self._of_type("AWS::DynamoDB::Table").items()}
+        """Each table's properties as a stack with the parameters' defaults declares them (`!If` taken)."""
+        return {k: self.chosen(v["Properties"]) for k, v in self._of_type("AWS::DynamoDB::Table").items()}
+
+    def chosen(self, value: Any) -> Any:
+        """The value with every `Fn::If` replaced by the branch its condition takes under the parameters'
+        defaults, and `!Ref AWS::NoValue` left out of lists and mappings, as CloudFormation does."""
+        if isinstance(value, dict) and "Fn::If" in value:
+            name, yes, no = value["Fn::If"]
+            return self.chosen(yes if self.holds({"Condition": name}) else no)
+        if isinstance(value, dict):
+            chosen = ((k, self.chosen(v)) for k, v in value.items())
+            return {k: c for k, c in chosen if not _no_value(c)}
+        if isinstance(value, list):
+            return [c for c in (self.chosen(v) for v in value) if not _no_value(c)]
+        return value
+
+    def holds(self, condition: Any) -> bool:
+        """A condition (Equals, Not, And, Or, a named Condition) under the parameters' defaults."""
+        if "Condition" in condition:
+            return self.holds(self.doc.get("Conditions", {})[condition["Condition"]])
+        (fn, args), = condition.items()
+        if fn == "Fn::Equals":
+            return self._value(args[0]) == self._value(args[1])
+        if fn == "Fn::Not":
+            return not self.holds(args[0])
+        if fn in ("Fn::And", "Fn::Or"):
+            results = [self.holds(a) for a in args]
+            return all(results) if fn == "Fn::And" else any(results)
+        raise ValueError(f"unsupported condition {fn}")
+
+    def _value(self, value: Any) -> str:
+        if isinstance(value, dict) and "Ref" in value:
+            return str(self.doc.get("Parameters", {})[value["Ref"]].get("Default", ""))
+        return str(value)
 
     @property
     def queues(self) -> dict[str, dict[str, Any]]:
