@@ -200,3 +200,59 @@ def test_a_change_written_as_single_writes_stores_items_under_one_kilobyte(make_
     # THEN each is under the 1 KB that one write unit pays for (the lot and the entry add one unit each for their
     # index entries)
     assert all(size < 1024 for size in sizes.values()), sizes
+
+
+class IndexUnits:
+    """The write units DynamoDB Local reports for each single write of one ledger's client, by table and index."""
+
+    def __init__(self, ledger: PointsLedger) -> None:
+        self.client = ledger._connection.client
+        self.writes: list[dict[str, float]] = []
+
+    def _ask(self, params, model, **_) -> None:
+        if model.name in _WRITES:
+            params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def _add(self, parsed, model, **_) -> None:
+        if model.name in _WRITES and parsed.get("ConsumedCapacity"):
+            c = parsed["ConsumedCapacity"]
+            self.writes.append({"table": c["Table"]["CapacityUnits"], **{
+                name: units["CapacityUnits"] for name, units in (c.get("GlobalSecondaryIndexes") or {}).items()}})
+
+    def __enter__(self) -> IndexUnits:
+        self.client.meta.events.register("provide-client-params.dynamodb", self._ask)
+        self.client.meta.events.register("after-call.dynamodb", self._add)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.meta.events.unregister("provide-client-params.dynamodb", self._ask)
+        self.client.meta.events.unregister("after-call.dynamodb", self._add)
+
+    def by_index(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for write in self.writes:
+            for name, units in write.items():
+                totals[name] = totals.get(name, 0) + units
+        return totals
+
+
+@pytest.mark.parametrize(("policy", "lot_index_units"), [("end_of_next_year", 0), ("rolling_days", 1)])
+def test_a_check_in_into_a_lot_that_exists_writes_nothing_to_the_due_index(make_tenant, policy, lot_index_units):
+    # GIVEN a member who checked in yesterday, under the default expiry (both days' points share one lot) or a
+    # rolling one (each day's points make a lot of their own)
+    fx = make_tenant()
+    rule = ExpiryRule(policy=policy, days=60) if policy == "rolling_days" else ExpiryRule(policy=policy)
+    TenantRepository().set_rules(fx.tenant_id, Rules(expiry=rule))
+    t, ledger = TenantRepository().get(fx.tenant_id), PointsLedger()
+    apply_event(t, event("checkin", "u1", T0 - timedelta(days=1)), ledger=ledger, now=T0 - timedelta(days=1))
+    # WHEN today's check-in is written, each write reporting its units per table and index
+    with IndexUnits(ledger) as units:
+        answer = apply_event(t, event("checkin", "u1", T0), ledger=ledger, now=T0)
+    print(policy, units.writes)
+    # THEN it wrote the member, the claim, the lot and the entry as single writes, and the lot's due entry only
+    # when the lot is new: an update that leaves a lot's due time as it was costs the lot's unit alone
+    assert answer["status"] == "applied" and answer["granted"] > 0
+    assert len(units.writes) == 4 and all(w["table"] == 1 for w in units.writes), units.writes
+    assert units.by_index().get("lots_due", 0) == lot_index_units
+    assert units.by_index().get("board") == 1
+    assert sum(sum(w.values()) for w in units.writes) == 5 + lot_index_units

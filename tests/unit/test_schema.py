@@ -78,12 +78,13 @@ def test_models_match_template(table):
 
 
 def test_drift_is_detected():
-    # GIVEN the points table's declaration with the due index's projection narrowed and a key renamed
+    # GIVEN the points table's declaration with the due index's projection widened and a key renamed
     props = dict(_template_tables()[points_tables.LotItem.Meta.table_name])
-    narrowed = [dict(g, Projection={"ProjectionType": "KEYS_ONLY"}) if g["IndexName"] == "due" else g
-                for g in props["GlobalSecondaryIndexes"]]
+    widened = [dict(g, Projection={"ProjectionType": "ALL"}) if g["IndexName"] == "lots_due" else g
+               for g in props["GlobalSecondaryIndexes"]]
+    assert widened != props["GlobalSecondaryIndexes"]
     models = [m for m in MODELS if m.Meta.table_name == points_tables.LotItem.Meta.table_name]
     # THEN the same comparison the real test uses reports each difference
-    assert _check(models, dict(props, GlobalSecondaryIndexes=narrowed))
+    assert _check(models, dict(props, GlobalSecondaryIndexes=widened))
     renamed = [dict(k, AttributeName="gid") if k["KeyType"] == "RANGE" else k for k in props["KeySchema"]]
     assert _check(models, dict(props, KeySchema=renamed))

@@ -30,7 +30,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
 from qunyun.adapters.tables import _Meta, _Table
 from qunyun.settings import get_settings
@@ -50,11 +50,12 @@ class _PointsMeta(_Meta):
 
 
 class DueIndex(GlobalSecondaryIndex):
-    """Pending points by when they settle, available lots by when they expire (sparse, sharded)."""
+    """Pending points by when they settle, available lots by when they expire (sparse, sharded). Keys only, so
+    that a write to a lot that leaves its due time as it was writes nothing to the index."""
 
     class Meta:
-        index_name = "due"
-        projection = AllProjection()
+        index_name = "lots_due"
+        projection = KeysOnlyProjection()
 
     due_pk = UnicodeAttribute(hash_key=True)
     due_sk = UnicodeAttribute(range_key=True)

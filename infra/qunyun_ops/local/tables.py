@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from qunyun_ops.local.template import Template, resolve
@@ -19,7 +20,8 @@ def table_request(props: dict[str, Any], stack_name: str) -> dict[str, Any]:
 
 
 def create_tables(client: Any, template: Template, stack_name: str) -> list[str]:
-    """Creates every missing table (with its GSIs and TTL setting) and returns all table names."""
+    """Creates every missing table (with its GSIs and TTL setting), brings the indexes of those that exist in line
+    with the template, and returns all table names."""
     existing = set(client.list_tables().get("TableNames", []))
     names = []
     for props in template.tables.values():
@@ -27,6 +29,7 @@ def create_tables(client: Any, template: Template, stack_name: str) -> list[str]
         name = request["TableName"]
         names.append(name)
         if name in existing:
+            align_indexes(client, request)
             continue
         client.create_table(**request)
         ttl = props.get("TimeToLiveSpecification")
@@ -36,3 +39,49 @@ def create_tables(client: Any, template: Template, stack_name: str) -> list[str]
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
     return names
+
+
+def align_indexes(client: Any, request: dict[str, Any], wait: float = 60.0) -> list[str]:
+    """Brings an existing table's global secondary indexes in line with the template, as a stack update does: an
+    index the template no longer declares is deleted, a new one created, and one whose keys or projection changed
+    is deleted and created again. One index at a time, each change waited on (DynamoDB takes one per UpdateTable).
+    Returns what it did, e.g. ["delete due", "create lots_due"]; a table in line with the template is left as is."""
+    name = request["TableName"]
+    wanted = {g["IndexName"]: g for g in request.get("GlobalSecondaryIndexes", [])}
+    have = {g["IndexName"]: g for g in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    done = []
+    for index, described in have.items():
+        if index not in wanted or not _same_index(described, wanted[index]):
+            client.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": index}}])
+            _settle(client, name, wait)
+            done.append(f"delete {index}")
+    have = {g["IndexName"] for g in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    for index, declared in wanted.items():
+        if index not in have:
+            client.update_table(TableName=name, AttributeDefinitions=request["AttributeDefinitions"],
+                                GlobalSecondaryIndexUpdates=[{"Create": declared}])
+            _settle(client, name, wait)
+            done.append(f"create {index}")
+    return done
+
+
+def _same_index(described: dict[str, Any], declared: dict[str, Any]) -> bool:
+    return described["KeySchema"] == declared["KeySchema"] and _projection(described) == _projection(declared)
+
+
+def _projection(index: dict[str, Any]) -> tuple[str, list[str]]:
+    p = index["Projection"]
+    return p.get("ProjectionType", "ALL"), sorted(p.get("NonKeyAttributes", []))
+
+
+def _settle(client: Any, name: str, wait: float) -> None:
+    """Waits until the table and every index are ACTIVE (DynamoDB Local is usually at once)."""
+    deadline = time.monotonic() + wait
+    while True:
+        table = client.describe_table(TableName=name)["Table"]
+        if table["TableStatus"] == "ACTIVE" and all(
+                g.get("IndexStatus", "ACTIVE") == "ACTIVE" for g in table.get("GlobalSecondaryIndexes", [])):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE within {wait:.0f} s")
+        time.sleep(0.2)
