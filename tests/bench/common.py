@@ -42,6 +42,7 @@ class CapacityMeter:
         self.write = 0.0
         self.total = 0.0
         self.calls: dict[str, int] = {}
+        self.single_index_writes: Counter = Counter()  # table → index units of its single writes, as reported
         self._lock = threading.Lock()
 
     def attach(self, client) -> CapacityMeter:
@@ -55,7 +56,7 @@ class CapacityMeter:
 
     def _ask(self, params, model, **_):
         if model.name not in ("CreateTable", "ListTables", "DescribeTable", "UpdateTimeToLive"):
-            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+            params.setdefault("ReturnConsumedCapacity", "INDEXES")  # the total, and the indexes' part of it
 
     def _add(self, parsed, model, **_):
         consumed = parsed.get("ConsumedCapacity") or []
@@ -71,11 +72,15 @@ class CapacityMeter:
                     self.read += c.get("ReadCapacityUnits", total)
                 else:
                     self.write += c.get("WriteCapacityUnits", total)
+                if model.name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
+                    self.single_index_writes[c.get("TableName", "?")] += sum(
+                        i.get("CapacityUnits", 0.0) for i in (c.get("GlobalSecondaryIndexes") or {}).values())
 
     def reset(self) -> None:
         with self._lock:
             self.read = self.write = self.total = 0.0
             self.calls = {}
+            self.single_index_writes = Counter()
 
 
 

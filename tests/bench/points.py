@@ -27,7 +27,8 @@ Everything runs in this process against one DynamoDB Local of its own:
   purchases among them and the expiry of every event's lot, at the prices of prices.py).
 
 DynamoDB Local reports TransactWriteItems capacity per table and index touched, not per item, so
-the JSON also gives an AWS estimate: 2 write units per transaction item per started KB of request.
+the JSON also gives an AWS estimate: 2 write units per transaction item per started KB of request, and the
+index entries those items made, read from the points table's stream after each phase (index_writes.py).
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from common import ROOT, STACK, CapacityMeter, Probe, cost, local_env, memory_mb, pynamodb_client, report
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
+from index_writes import for_table
 from names import POINTS_FUNCTION, SETTLE_FUNCTION
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -62,15 +65,22 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def snapshot(probe: Probe, units: int) -> dict:
+def snapshot(probe: Probe, units: int, index: Counter) -> dict:
+    """The phase's figures per unit of work; `index` is what the points table's stream shows its writes did to
+    its indexes (index_writes.py), of which DynamoDB Local reports the single writes' part."""
     n = len(probe.tx_sizes)
+    streamed, reported = sum(index.values()), probe.single_index_writes.get(f"{STACK}-points", 0.0)
     return {
         "write_units_per_unit": round(probe.write / units, 3) if units else None,
         "read_units_per_unit": round(probe.read / units, 3) if units else None,
         "aws_estimate_tx_write_units_per_unit": round(probe.tx_aws_units / units, 3) if units else None,
-        # what AWS bills: DynamoDB Local's units for every call but transactions, the estimate for those
+        "index_write_units_per_unit": {k: round(v / units, 3) for k, v in sorted(index.items()) if v},
+        "index_write_units_reported_for_single_writes_per_unit": round(reported / units, 3),
+        "tx_index_write_units_per_unit": round((streamed - reported) / units, 3),
+        # what AWS bills: DynamoDB Local's units for every call but transactions, the estimate for those, and the
+        # transactions' index entries as the stream shows them
         "aws_write_units_per_unit": round((probe.write - probe.units.get("TransactWriteItems", 0.0)
-                                           + probe.tx_aws_units) / units, 3) if units else None,
+                                           + probe.tx_aws_units + streamed - reported) / units, 3) if units else None,
         "transactions": n,
         "items_per_transaction": round(sum(probe.tx_sizes) / n, 3) if n else None,
         "bytes_per_transaction_item": round(probe.tx_item_bytes / sum(probe.tx_sizes), 1) if n else None,
@@ -294,6 +304,7 @@ def main() -> None:
     with DynamoDBLocal(port, log=log) as server:
         client = ddb_client(server.endpoint)
         create_tables(client, Template.read(TEMPLATE), STACK)
+        index_meter = for_table(client, STACK, "points")
         tenants, secrets = TenantRepository(), secret_store()
         settle_ledger = PointsLedger()
         clients = [points_api.default_deps().ledger._connection.client, settle_ledger._connection.client] + [
@@ -390,9 +401,10 @@ def main() -> None:
         if extra:
             log(f"extra purchases: {extra} (so {total_purchases} are pending), not counted in ingest ...")
             probe.reset()
+            index_meter.take()
             secs = poster.post_all(purchases[:extra], "extra purchases")
             out["extra_purchases"] = {"seconds": round(secs, 3), "events_per_s": round(extra / secs, 1),
-                                      **snapshot(probe, extra)}
+                                      **snapshot(probe, extra, index_meter.take())}
 
         # ---- ingest (measured): the events in --runs parts, each with members of its own, between floors --
         def ingest_part(r: int):
@@ -411,11 +423,12 @@ def main() -> None:
 
         ingest_seconds: list[float] = []
         probe.reset()
+        index_meter.take()
         poster.cpu = 0.0
         floors, rates = interleaved(floor("ingest"), [ingest_part(r) for r in range(args.runs)])
         ingest_end = datetime.now(UTC)
         assert ingest_end < bought + timedelta(days=7), "the ingest took so long that its purchases went stale"
-        ingest = snapshot(probe, args.events)
+        ingest = snapshot(probe, args.events, index_meter.take())
         judged["ingest"] = (floors, rates)
         out["ingest"] = {"seconds": round(sum(ingest_seconds), 3), "cpu_seconds": round(poster.cpu, 3),
                          "events_per_s": [round(x, 1) for x in rates],
@@ -439,6 +452,7 @@ def main() -> None:
         boards_first("settle", s1, settle_at)
         log(f"settle: run at {iso(s1)} ({total_purchases} pending purchases due) ...")
         probe.reset()
+        index_meter.take()
         settle_floors, settle_run = interleaved(
             floor("settle"), [lambda: run_settle(settle_points.process, settle_ledger, tenants, s1)])
         summary, settle_s = settle_run[0]
@@ -446,7 +460,8 @@ def main() -> None:
         judged["settle"] = (settle_floors, [settled / settle_s])
         assert settled == total_purchases and summary["lots_expired"] == 0, summary
         out["settle"] = {"scheduled_time": iso(s1), "seconds": round(settle_s, 3), "settled": settled,
-                         "settled_per_s": round(settled / settle_s, 1), "summary": summary, **snapshot(probe, settled)}
+                         "settled_per_s": round(settled / settle_s, 1), "summary": summary,
+                         **snapshot(probe, settled, index_meter.take())}
         log(f"  settled {settled} in {settle_s:.1f} s ({settled / settle_s:.0f}/s)")
 
         purchase_expiry = datetime.fromisoformat(expires_at(settle_at, rules.expiry, tz))
@@ -457,6 +472,7 @@ def main() -> None:
         boards_first("expire", s3, purchase_expiry)
         log(f"expire: run at {iso(s3)} ({total_purchases} lots due) ...")
         probe.reset()
+        index_meter.take()
         expire_floors, expire_run = interleaved(
             floor("expire"), [lambda: run_settle(settle_points.process, settle_ledger, tenants, s3)])
         summary, expire_s = expire_run[0]
@@ -464,7 +480,8 @@ def main() -> None:
         judged["expire"] = (expire_floors, [expired / expire_s])
         assert expired == total_purchases and summary["settled"] == 0, summary
         out["expire"] = {"scheduled_time": iso(s3), "seconds": round(expire_s, 3), "lots_expired": expired,
-                         "expired_per_s": round(expired / expire_s, 1), "summary": summary, **snapshot(probe, expired)}
+                         "expired_per_s": round(expired / expire_s, 1), "summary": summary,
+                         **snapshot(probe, expired, index_meter.take())}
         out["board_runs_before"] = boards
         log(f"  expired {expired} in {expire_s:.1f} s ({expired / expire_s:.0f}/s)")
         probe.detach_all()

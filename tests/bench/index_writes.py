@@ -1,0 +1,115 @@
+"""The index entries a table's writes made, as AWS bills them, read from the table's stream.
+
+DynamoDB Local reports the index units of a single write, but of a transaction only the indexes it touched, not
+how many entries. So a transaction's estimate (2 write units per item per started KB of request) left its index
+entries out. This meter turns the table's stream on (NEW_AND_OLD_IMAGES) and, after a phase, reads each change
+of an item and bills each index by AWS's rules for a global secondary index:
+
+* an entry made (the item gains the index's keys): one unit per started KB of the projected entry;
+* an entry removed (the item, or one of its index keys, deleted): one unit per started KB of the entry;
+* an entry moved (an index key changed value): the removal of the old entry and the making of the new;
+* an entry whose projected attributes changed, keys as they were: one per KB of the larger of the two;
+* an entry that stays as it was, or an item outside the index: nothing.
+
+Reading the stream after a phase adds nothing to the phase's own time; the emulator's keeping of the stream is
+paid by the path and by its floor alike, since both write to the same table.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import item_bytes  # noqa: E402
+
+
+class IndexWrites:
+    """Index units of every write to one table since the last `take`, by index."""
+
+    def __init__(self, client, streams, table: str, indexes: list[dict]) -> None:
+        self.client, self.streams, self.table = client, streams, table
+        described = client.describe_table(TableName=table)["Table"]
+        self.table_keys = [k["AttributeName"] for k in described["KeySchema"]]
+        self.indexes = {g["IndexName"]: g for g in indexes}
+        spec = described.get("StreamSpecification") or {}
+        if not spec.get("StreamEnabled"):
+            described = client.update_table(TableName=table, StreamSpecification={
+                "StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
+        self.arn = described["LatestStreamArn"]
+        self.after: dict[str, str] = {}  # shard → the last sequence number taken
+        self.records = 0
+        self.take()  # what was written before the meter began is not counted
+
+    def take(self) -> Counter:
+        """Units by index of the changes since the last call."""
+        units: Counter = Counter()
+        for change in self._changes():
+            for name, index in self.indexes.items():
+                units[name] += self.units(index, change.get("OldImage"), change.get("NewImage"))
+        return units
+
+    def _changes(self):
+        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            sid = shard["ShardId"]
+            where = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after[sid]}
+                     if sid in self.after else {"ShardIteratorType": "TRIM_HORIZON"})
+            iterator = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=sid, **where)["ShardIterator"]
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                for record in page["Records"]:
+                    self.after[sid] = record["dynamodb"]["SequenceNumber"]
+                    self.records += 1
+                    yield record["dynamodb"]
+                if not page["Records"]:
+                    break  # caught up: an open shard always hands out a next iterator
+                iterator = page.get("NextShardIterator")
+
+    def entry(self, index: dict, image: dict | None) -> dict | None:
+        """The index's entry for an item as stored, or None when the item is not in the index."""
+        keys = [k["AttributeName"] for k in index["KeySchema"]]
+        if not image or any(k not in image for k in keys):
+            return None
+        projection = index["Projection"]
+        kind = projection.get("ProjectionType", "ALL")
+        if kind == "ALL":
+            return dict(image)
+        wanted = set(self.table_keys) | set(keys) | set(projection.get("NonKeyAttributes", []) if kind == "INCLUDE"
+                                                        else [])
+        return {k: v for k, v in image.items() if k in wanted}
+
+    def units(self, index: dict, old: dict | None, new: dict | None) -> int:
+        before, after = self.entry(index, old), self.entry(index, new)
+        if before == after:
+            return 0
+        if before is None:
+            return _kb(after)
+        if after is None:
+            return _kb(before)
+        keys = [k["AttributeName"] for k in index["KeySchema"]]
+        if any(before[k] != after[k] for k in keys):
+            return _kb(before) + _kb(after)
+        return max(_kb(before), _kb(after))
+
+
+def _kb(entry: dict) -> int:
+    return max(1, math.ceil(item_bytes(entry) / 1024))
+
+
+def for_table(client, stack: str, logical: str) -> IndexWrites:
+    """The meter on one of template.yaml's tables (by a part of its name, e.g. "points"), with the indexes the
+    template declares for it."""
+    import boto3
+    from qunyun_ops.local.tables import table_request
+    from qunyun_ops.local.template import Template
+    from qunyun_ops.paths import TEMPLATE
+
+    request = next(r for r in (table_request(p, stack) for p in Template.read(TEMPLATE).tables.values())
+                   if r["TableName"] == f"{stack}-{logical}")
+    streams = boto3.client("dynamodbstreams", endpoint_url=client.meta.endpoint_url,
+                           region_name=client.meta.region_name, aws_access_key_id="local",
+                           aws_secret_access_key="local")
+    return IndexWrites(client, streams, request["TableName"], request.get("GlobalSecondaryIndexes", []))
