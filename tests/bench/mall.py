@@ -26,9 +26,9 @@ Catalogue runs and raw floors alternate (floor, run, floor, run, floor; --runs r
 shaped by the warm-up's. Targets (the median of each run's ratios to the floors either side of it): p99 within
 3x the floor's p99, throughput at least 0.5 of the floor's, at most $5 per million redemptions. The report gives
 those, DynamoDB capacity per redemption (as DynamoDB Local reports it, and the AWS
-estimate of 2 write units per transaction item per started KB, with the index entries its items made, read from
-the points table's stream: index_writes.py) and the client processes' CPU time per redemption (the Lambda time
-of a unit of work).
+estimate of 2 write units per transaction item per started KB, with the index entries its items make, counted
+on the warm-up from the points table's stream, which is off while anything is timed: index_writes.py) and the
+client processes' CPU time per redemption (the Lambda time of a unit of work).
 """
 
 from __future__ import annotations
@@ -74,13 +74,14 @@ def member_of(client: int, k: int, clients: int, members: int) -> str:
     return f"m{client:02d}-{(k // clients) % members:03d}"
 
 
-def redemption_cost(m: dict, done: int, index_units: float) -> dict:
+def redemption_cost(m: dict, done: int, index_per_redemption: float) -> dict:
     """$ per million redemptions: an API request and an invocation each, the handler's CPU time (its wall time
     here waits for 2 cores shared by 16 clients and the emulator, which an execution environment does not), the
     AWS estimate of the transaction's write units (DynamoDB Local reports a transaction per table, not per item;
-    a redemption writes nothing else) and the index entries its items made (index_writes.py)."""
+    a redemption writes nothing else) and the index entries its items make, as counted on the warm-up
+    (index_writes.py)."""
     assert set(m["calls"]) <= {"TransactWriteItems", "GetItem", "BatchGetItem", "Query"}, m["calls"]
-    usage = Usage(write_units=(m["tx_aws_units"] + index_units) / done, read_units=m["read"] / done,
+    usage = Usage(write_units=m["tx_aws_units"] / done + index_per_redemption, read_units=m["read"] / done,
                   api_requests=1.0)
     usage.add_lambda(MALL_FUNCTION, m["cpu"] / done, memory_mb(MALL_FUNCTION), 1.0)
     return cost(usage)
@@ -342,7 +343,11 @@ def main() -> None:
             assert redeem(warm_tenant, req, ledger=ledger, now=datetime.now(UTC)).status == 201
         clients = Clients(args.clients)
         try:
-            warm_m, _ = redemptions("bench-warm", warm_secret, None, max(args.warm, args.clients), "wc")
+            warm_n = max(args.warm, args.clients)
+            index_meter.take()  # the stream counts the concurrent warm-up's redemptions, untimed (index_writes.py)
+            warm_m, _ = redemptions("bench-warm", warm_secret, None, warm_n, "wc")
+            index_units = index_meter.take()
+            index_meter.stop()
             # The floor's transactions take the warm-up's shape (items per transaction, bytes per item), so a
             # floor sample can be taken before the first measured run.
             counts = warm_m["tx_items"]
@@ -353,7 +358,6 @@ def main() -> None:
             # ---- catalogue (measured), between floor samples -----------------------------------------------
             n, raw_n = args.redemptions, args.raw or args.redemptions
             floors, paths = [], []
-            index_units: Counter = Counter()  # the measured redemptions' index entries, from the table's stream
 
             def floor(k: int) -> float:
                 log(f"floor {k}: {raw_n} TransactWriteItems of {sum(counts) / len(counts):.2f} Puts by "
@@ -367,9 +371,7 @@ def main() -> None:
                 def run() -> float:
                     log(f"catalogue {k}: {n} redemptions by {args.clients} clients, a reward each ...")
                     secret = make(f"bench-{k}", 1_000_000, catalogue())
-                    index_meter.take()  # the tenant's rewards and grants are not its redemptions
                     m, wall = redemptions(f"bench-{k}", secret, None, n, f"cat{k}")
-                    index_units.update(index_meter.take())
                     left = units_left(f"bench-{k}", [f"r{c:02d}" for c in range(args.clients)])
                     assert left == 1_000_000 * args.clients - n, f"catalogue: {left} units left after {n} redemptions"
                     paths.append((m, wall))
@@ -391,8 +393,8 @@ def main() -> None:
                 "write_units_per_redemption": round(m["write"] / done, 3),
                 "read_units_per_redemption": round(m["read"] / done, 3),
                 "aws_estimate_tx_write_units_per_redemption": round(m["tx_aws_units"] / done, 3),
-                "index_write_units_per_redemption": {k: round(v / done, 3) for k, v in sorted(index_units.items())
-                                                     if v},
+                "index_write_units_per_redemption": {k: round(v / warm_n, 3) for k, v in sorted(index_units.items())},
+                "index_counted_on": f"the warm-up's {warm_n} concurrent redemptions",
                 "dynamodb_calls_per_redemption": {k: round(v / done, 3) for k, v in sorted(m["calls"].items())},
                 "client_cpu_ms_per_redemption": round(m["cpu"] / done * 1000, 3), **races(m),
             }
@@ -410,7 +412,7 @@ def main() -> None:
                                throughput, Target(at_least=0.5)),
                 Check.of_ratio("mall", "redemption p99", spread(p99s).median, "ms", spread(floor_p99s).median, p99,
                                Target(at_most=3.0))]
-            out["cost"] = redemption_cost(m, done, sum(index_units.values()))
+            out["cost"] = redemption_cost(m, done, sum(index_units.values()) / warm_n)
             checks.append(Check.of_figure("mall", "$ per million redemptions", out["cost"]["usd_per_million"]["total"],
                                           "USD", Target(at_most=5.0)))
 

@@ -28,7 +28,8 @@ Everything runs in this process against one DynamoDB Local of its own:
 
 DynamoDB Local reports TransactWriteItems capacity per table and index touched, not per item, so
 the JSON also gives an AWS estimate: 2 write units per transaction item per started KB of request, and the
-index entries those items made, read from the points table's stream after each phase (index_writes.py).
+index entries those items make, counted on the warm-up's same work from the points table's stream
+(index_writes.py), which is off while anything is timed.
 """
 
 from __future__ import annotations
@@ -65,22 +66,29 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def snapshot(probe: Probe, units: int, index: Counter) -> dict:
-    """The phase's figures per unit of work; `index` is what the points table's stream shows its writes did to
-    its indexes (index_writes.py), of which DynamoDB Local reports the single writes' part."""
-    n = len(probe.tx_sizes)
+def counted(index: Counter, probe: Probe, units: int) -> dict:
+    """An untimed phase's index entries as the points table's stream shows them (index_writes.py), against the
+    single writes' part that DynamoDB Local reports; what is left is its transactions' part."""
     streamed, reported = sum(index.values()), probe.single_index_writes.get(f"{STACK}-points", 0.0)
+    return {"units_of_work": units, "by_index_per_unit": {k: round(v / units, 3) for k, v in sorted(index.items())},
+            "reported_for_single_writes_per_unit": round(reported / units, 3),
+            "tx_index_write_units_per_unit": round((streamed - reported) / units, 3)}
+
+
+def snapshot(probe: Probe, units: int, index: dict) -> dict:
+    """The phase's figures per unit of work; `index` is its warm-up's count of index entries (`counted`)."""
+    n = len(probe.tx_sizes)
+    tx_index = index["tx_index_write_units_per_unit"] if probe.tx_sizes else 0.0
     return {
         "write_units_per_unit": round(probe.write / units, 3) if units else None,
         "read_units_per_unit": round(probe.read / units, 3) if units else None,
         "aws_estimate_tx_write_units_per_unit": round(probe.tx_aws_units / units, 3) if units else None,
-        "index_write_units_per_unit": {k: round(v / units, 3) for k, v in sorted(index.items()) if v},
-        "index_write_units_reported_for_single_writes_per_unit": round(reported / units, 3),
-        "tx_index_write_units_per_unit": round((streamed - reported) / units, 3),
+        "tx_index_write_units_per_unit": tx_index,
+        "index_counted_on_the_warm_up": index,
         # what AWS bills: DynamoDB Local's units for every call but transactions, the estimate for those, and the
-        # transactions' index entries as the stream shows them
+        # transactions' index entries as counted on the warm-up's same work
         "aws_write_units_per_unit": round((probe.write - probe.units.get("TransactWriteItems", 0.0)
-                                           + probe.tx_aws_units + streamed - reported) / units, 3) if units else None,
+                                           + probe.tx_aws_units) / units + tx_index, 3) if units else None,
         "transactions": n,
         "items_per_transaction": round(sum(probe.tx_sizes) / n, 3) if n else None,
         "bytes_per_transaction_item": round(probe.tx_item_bytes / sum(probe.tx_sizes), 1) if n else None,
@@ -327,6 +335,8 @@ def main() -> None:
         # the first measured run, so a floor can be taken before it.
         shapes, warm_probe = {}, Probe().attach_all(clients)
         warm_id, warm_secret = make("bench-warm", "Warm")
+        index_meter.take()  # the stream counts the warm-up's writes only, untimed (index_writes.py)
+        warm_index: dict[str, dict] = {}
         tz = tenants.get(warm_id).timezone
         warm = Poster(points_api.lambda_handler, warm_id, warm_secret)
         tw = datetime.now(UTC).replace(microsecond=0)
@@ -339,17 +349,21 @@ def main() -> None:
         for e in w_pu:
             e["event_id"] = "w" + e["event_id"]
         warm.post_all(mixed(w_ci, w_pu), "warm-up")
+        warm_index["ingest"] = counted(index_meter.take(), warm_probe, 2 * w_half)
         shapes["ingest"] = (*shape(warm_probe), 2 * w_half)
         w_settle_at = w_bought + timedelta(days=WINDOW_DAYS)
         w_end = datetime.now(UTC)
         s = run_settle(settle_points.process, settle_ledger, tenants, w_settle_at + timedelta(seconds=1))[0]
         assert s["settled"] == w_half, s
+        warm_index["settle"] = counted(index_meter.take(), warm_probe, s["settled"])
         shapes["settle"] = (*shape(warm_probe), s["settled"])
         w_expire = max(datetime.fromisoformat(expires_at(t, rules.expiry, tz)) for t in (w_settle_at, w_end))
         s = run_settle(settle_points.process, settle_ledger, tenants, w_expire + timedelta(seconds=1))[0]
         assert s["lots_expired"] >= w_half, s
+        warm_index["expire"] = counted(index_meter.take(), warm_probe, s["lots_expired"])
         shapes["expire"] = (*shape(warm_probe), s["lots_expired"])
         warm_probe.detach_all()
+        index_meter.stop()
         raw_meter = CapacityMeter().attach(client)
         raw: dict = {}
 
@@ -401,10 +415,9 @@ def main() -> None:
         if extra:
             log(f"extra purchases: {extra} (so {total_purchases} are pending), not counted in ingest ...")
             probe.reset()
-            index_meter.take()
             secs = poster.post_all(purchases[:extra], "extra purchases")
             out["extra_purchases"] = {"seconds": round(secs, 3), "events_per_s": round(extra / secs, 1),
-                                      **snapshot(probe, extra, index_meter.take())}
+                                      **snapshot(probe, extra, warm_index["ingest"])}
 
         # ---- ingest (measured): the events in --runs parts, each with members of its own, between floors --
         def ingest_part(r: int):
@@ -423,12 +436,11 @@ def main() -> None:
 
         ingest_seconds: list[float] = []
         probe.reset()
-        index_meter.take()
         poster.cpu = 0.0
         floors, rates = interleaved(floor("ingest"), [ingest_part(r) for r in range(args.runs)])
         ingest_end = datetime.now(UTC)
         assert ingest_end < bought + timedelta(days=7), "the ingest took so long that its purchases went stale"
-        ingest = snapshot(probe, args.events, index_meter.take())
+        ingest = snapshot(probe, args.events, warm_index["ingest"])
         judged["ingest"] = (floors, rates)
         out["ingest"] = {"seconds": round(sum(ingest_seconds), 3), "cpu_seconds": round(poster.cpu, 3),
                          "events_per_s": [round(x, 1) for x in rates],
@@ -452,7 +464,6 @@ def main() -> None:
         boards_first("settle", s1, settle_at)
         log(f"settle: run at {iso(s1)} ({total_purchases} pending purchases due) ...")
         probe.reset()
-        index_meter.take()
         settle_floors, settle_run = interleaved(
             floor("settle"), [lambda: run_settle(settle_points.process, settle_ledger, tenants, s1)])
         summary, settle_s = settle_run[0]
@@ -461,7 +472,7 @@ def main() -> None:
         assert settled == total_purchases and summary["lots_expired"] == 0, summary
         out["settle"] = {"scheduled_time": iso(s1), "seconds": round(settle_s, 3), "settled": settled,
                          "settled_per_s": round(settled / settle_s, 1), "summary": summary,
-                         **snapshot(probe, settled, index_meter.take())}
+                         **snapshot(probe, settled, warm_index["settle"])}
         log(f"  settled {settled} in {settle_s:.1f} s ({settled / settle_s:.0f}/s)")
 
         purchase_expiry = datetime.fromisoformat(expires_at(settle_at, rules.expiry, tz))
@@ -472,7 +483,6 @@ def main() -> None:
         boards_first("expire", s3, purchase_expiry)
         log(f"expire: run at {iso(s3)} ({total_purchases} lots due) ...")
         probe.reset()
-        index_meter.take()
         expire_floors, expire_run = interleaved(
             floor("expire"), [lambda: run_settle(settle_points.process, settle_ledger, tenants, s3)])
         summary, expire_s = expire_run[0]
@@ -481,7 +491,7 @@ def main() -> None:
         assert expired == total_purchases and summary["settled"] == 0, summary
         out["expire"] = {"scheduled_time": iso(s3), "seconds": round(expire_s, 3), "lots_expired": expired,
                          "expired_per_s": round(expired / expire_s, 1), "summary": summary,
-                         **snapshot(probe, expired, index_meter.take())}
+                         **snapshot(probe, expired, warm_index["expire"])}
         out["board_runs_before"] = boards
         log(f"  expired {expired} in {expire_s:.1f} s ({expired / expire_s:.0f}/s)")
         probe.detach_all()

@@ -99,3 +99,16 @@ def test_a_transactions_items_are_billed_their_index_entries(ddb):
     # AND a second take finds nothing new
     assert not any(meter.take().values())
     ddb.delete_table(TableName=table)
+
+
+def test_the_meter_turns_the_stream_off_before_anything_is_timed(ddb):
+    # GIVEN the meter on a table, one lot written while it counts
+    table, meter = make_table(ddb)
+    ddb.put_item(TableName=table, Item={"pk": s("m"), "sk": s("L1"), "due_pk": s("D"), "due_sk": s("1")})
+    assert meter.take() == {"keys": 1, "some": 0, "every": 0}
+    # WHEN it stops
+    meter.stop()
+    # THEN the table keeps no stream: its later writes run as they would without the meter
+    spec = ddb.describe_table(TableName=table)["Table"].get("StreamSpecification") or {}
+    assert not spec.get("StreamEnabled")
+    ddb.delete_table(TableName=table)
