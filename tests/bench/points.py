@@ -28,8 +28,8 @@ Everything runs in this process against one DynamoDB Local of its own:
 
 DynamoDB Local reports TransactWriteItems capacity per table and index touched, not per item, so
 the JSON also gives an AWS estimate: 2 write units per transaction item per started KB of request, and the
-index entries those items make, counted on the warm-up's same work from the points table's stream
-(index_writes.py), which is off while anything is timed.
+index entries those items make, counted from the points table's stream on the same work (--warm events, their
+settlement and expiry) once nothing more is timed (index_writes.py).
 """
 
 from __future__ import annotations
@@ -75,20 +75,46 @@ def counted(index: Counter, probe: Probe, units: int) -> dict:
             "tx_index_write_units_per_unit": round((streamed - reported) / units, 3)}
 
 
-def snapshot(probe: Probe, units: int, index: dict) -> dict:
-    """The phase's figures per unit of work; `index` is its warm-up's count of index entries (`counted`)."""
+def count_index_entries(out: dict, client, clients: list, exercise) -> None:
+    """Adds to each phase's figures its transactions' index entries, counted on the same work (`exercise`) with
+    the points table's stream on. The stream is turned on only now (index_writes.py): kept while timing, it
+    slows the floors' plain writes more than the paths and flatters their ratios."""
+    index_meter, probe = for_table(client, STACK, "points"), Probe().attach_all(clients)
+    counts = {}
+
+    def count(name: str, units: int) -> None:
+        index = index_meter.take()
+        assert sum(index.values()), f"the {name} pass wrote no index entry: did its job run at all?"
+        counts[name] = counted(index, probe, units)
+        probe.reset()
+
+    exercise("bench-count", probe, count, expire_checkins=False, late=2)  # the measured runs were 1 s late
+    probe.detach_all()
+    index_meter.stop()
+    for name in ("ingest", "settle", "expire", "extra_purchases"):
+        if name in out:
+            with_index(out[name], counts["ingest" if name == "extra_purchases" else name])
+
+
+def with_index(figures: dict, index: dict) -> None:
+    """Adds to a phase's figures its transactions' index entries, as `counted` on the same work untimed."""
+    tx_index = index["tx_index_write_units_per_unit"] if figures["transactions"] else 0.0
+    figures["tx_index_write_units_per_unit"] = tx_index
+    figures["index_counted_untimed"] = index
+    figures["aws_write_units_per_unit"] = round(figures["aws_write_units_per_unit"] + tx_index, 3)
+
+
+def snapshot(probe: Probe, units: int) -> dict:
+    """The phase's figures per unit of work (`with_index` adds its transactions' index entries)."""
     n = len(probe.tx_sizes)
-    tx_index = index["tx_index_write_units_per_unit"] if probe.tx_sizes else 0.0
     return {
         "write_units_per_unit": round(probe.write / units, 3) if units else None,
         "read_units_per_unit": round(probe.read / units, 3) if units else None,
         "aws_estimate_tx_write_units_per_unit": round(probe.tx_aws_units / units, 3) if units else None,
-        "tx_index_write_units_per_unit": tx_index,
-        "index_counted_on_the_warm_up": index,
-        # what AWS bills: DynamoDB Local's units for every call but transactions, the estimate for those, and the
-        # transactions' index entries as counted on the warm-up's same work
+        # what AWS bills: DynamoDB Local's units for every call but transactions and the estimate for those
+        # (with_index adds the transactions' index entries)
         "aws_write_units_per_unit": round((probe.write - probe.units.get("TransactWriteItems", 0.0)
-                                           + probe.tx_aws_units) / units + tx_index, 3) if units else None,
+                                           + probe.tx_aws_units) / units, 3) if units else None,
         "transactions": n,
         "items_per_transaction": round(sum(probe.tx_sizes) / n, 3) if n else None,
         "bytes_per_transaction_item": round(probe.tx_item_bytes / sum(probe.tx_sizes), 1) if n else None,
@@ -312,7 +338,6 @@ def main() -> None:
     with DynamoDBLocal(port, log=log) as server:
         client = ddb_client(server.endpoint)
         create_tables(client, Template.read(TEMPLATE), STACK)
-        index_meter = for_table(client, STACK, "points")
         tenants, secrets = TenantRepository(), secret_store()
         settle_ledger = PointsLedger()
         clients = [points_api.default_deps().ledger._connection.client, settle_ledger._connection.client] + [
@@ -329,41 +354,43 @@ def main() -> None:
             tenants.set_rules(tenant_id, rules)
             return tenant.tenant_id, secret
 
+        def exercise(name: str, probe: Probe, phase, expire_checkins: bool, late: int) -> None:
+            """--warm events (half check-ins, half purchases) on a tenant of their own, their settlement and the
+            expiry of their lots (the purchases' only, or the check-ins' too), each phase untimed; `phase(name,
+            units)` is called after each, with the probe holding its writes. The jobs run `late` seconds after
+            the work is due: a scheduled time that another run already had would answer that run's summary."""
+            tid, secret = make(name, name.title())
+            tz = tenants.get(tid).timezone
+            poster = Poster(points_api.lambda_handler, tid, secret)
+            tw = datetime.now(UTC).replace(microsecond=0)
+            half = max(args.warm // 2, 1)
+            bought = tw - timedelta(days=7) + MARGIN
+            events = mixed([checkin(k, math.ceil(half / 6), tw) for k in range(half)],
+                           [purchase(i, bought) for i in range(half)])  # event ids are the tenant's own
+            probe.reset()
+            poster.post_all(events, name)
+            phase("ingest", 2 * half)
+            settle_at, end = bought + timedelta(days=WINDOW_DAYS), datetime.now(UTC)
+            s = run_settle(settle_points.process, settle_ledger, tenants, settle_at + timedelta(seconds=late))[0]
+            assert s["settled"] == half, s
+            phase("settle", s["settled"])
+            lots = (settle_at, end)[:1 + expire_checkins]
+            expire_at = max(datetime.fromisoformat(expires_at(t, rules.expiry, tz)) for t in lots)
+            s = run_settle(settle_points.process, settle_ledger, tenants, expire_at + timedelta(seconds=late))[0]
+            assert s["lots_expired"] >= half, s
+            phase("expire", s["lots_expired"])
+
         # ---- warm-up: the emulator's JIT, the connection pools, every code path once ------------------
         log(f"warm-up: {args.warm} events, settle and expire on tenant bench-warm ...")
         # The warm-up's transactions give the floors their shape (items per transaction, bytes per item) before
         # the first measured run, so a floor can be taken before it.
         shapes, warm_probe = {}, Probe().attach_all(clients)
-        warm_id, warm_secret = make("bench-warm", "Warm")
-        index_meter.take()  # the stream counts the warm-up's writes only, untimed (index_writes.py)
-        warm_index: dict[str, dict] = {}
-        tz = tenants.get(warm_id).timezone
-        warm = Poster(points_api.lambda_handler, warm_id, warm_secret)
-        tw = datetime.now(UTC).replace(microsecond=0)
-        w_half = max(args.warm // 2, 1)
-        w_ci = [checkin(k, math.ceil(w_half / 6), tw) for k in range(w_half)]
-        w_bought = tw - timedelta(days=7) + MARGIN
-        w_pu = [purchase(i, w_bought) for i in range(w_half)]
-        for e in w_ci:
-            e["event_id"] = "w" + e["event_id"]
-        for e in w_pu:
-            e["event_id"] = "w" + e["event_id"]
-        warm.post_all(mixed(w_ci, w_pu), "warm-up")
-        warm_index["ingest"] = counted(index_meter.take(), warm_probe, 2 * w_half)
-        shapes["ingest"] = (*shape(warm_probe), 2 * w_half)
-        w_settle_at = w_bought + timedelta(days=WINDOW_DAYS)
-        w_end = datetime.now(UTC)
-        s = run_settle(settle_points.process, settle_ledger, tenants, w_settle_at + timedelta(seconds=1))[0]
-        assert s["settled"] == w_half, s
-        warm_index["settle"] = counted(index_meter.take(), warm_probe, s["settled"])
-        shapes["settle"] = (*shape(warm_probe), s["settled"])
-        w_expire = max(datetime.fromisoformat(expires_at(t, rules.expiry, tz)) for t in (w_settle_at, w_end))
-        s = run_settle(settle_points.process, settle_ledger, tenants, w_expire + timedelta(seconds=1))[0]
-        assert s["lots_expired"] >= w_half, s
-        warm_index["expire"] = counted(index_meter.take(), warm_probe, s["lots_expired"])
-        shapes["expire"] = (*shape(warm_probe), s["lots_expired"])
+        def keep_shape(name: str, units: int) -> None:
+            shapes[name] = (*shape(warm_probe), units)
+
+        exercise("bench-warm", warm_probe, keep_shape, expire_checkins=True, late=1)
         warm_probe.detach_all()
-        index_meter.stop()
+        tz = tenants.get("bench-warm").timezone
         raw_meter = CapacityMeter().attach(client)
         raw: dict = {}
 
@@ -417,7 +444,7 @@ def main() -> None:
             probe.reset()
             secs = poster.post_all(purchases[:extra], "extra purchases")
             out["extra_purchases"] = {"seconds": round(secs, 3), "events_per_s": round(extra / secs, 1),
-                                      **snapshot(probe, extra, warm_index["ingest"])}
+                                      **snapshot(probe, extra)}
 
         # ---- ingest (measured): the events in --runs parts, each with members of its own, between floors --
         def ingest_part(r: int):
@@ -440,7 +467,7 @@ def main() -> None:
         floors, rates = interleaved(floor("ingest"), [ingest_part(r) for r in range(args.runs)])
         ingest_end = datetime.now(UTC)
         assert ingest_end < bought + timedelta(days=7), "the ingest took so long that its purchases went stale"
-        ingest = snapshot(probe, args.events, warm_index["ingest"])
+        ingest = snapshot(probe, args.events)
         judged["ingest"] = (floors, rates)
         out["ingest"] = {"seconds": round(sum(ingest_seconds), 3), "cpu_seconds": round(poster.cpu, 3),
                          "events_per_s": [round(x, 1) for x in rates],
@@ -472,7 +499,7 @@ def main() -> None:
         assert settled == total_purchases and summary["lots_expired"] == 0, summary
         out["settle"] = {"scheduled_time": iso(s1), "seconds": round(settle_s, 3), "settled": settled,
                          "settled_per_s": round(settled / settle_s, 1), "summary": summary,
-                         **snapshot(probe, settled, warm_index["settle"])}
+                         **snapshot(probe, settled)}
         log(f"  settled {settled} in {settle_s:.1f} s ({settled / settle_s:.0f}/s)")
 
         purchase_expiry = datetime.fromisoformat(expires_at(settle_at, rules.expiry, tz))
@@ -491,7 +518,7 @@ def main() -> None:
         assert expired == total_purchases and summary["settled"] == 0, summary
         out["expire"] = {"scheduled_time": iso(s3), "seconds": round(expire_s, 3), "lots_expired": expired,
                          "expired_per_s": round(expired / expire_s, 1), "summary": summary,
-                         **snapshot(probe, expired, warm_index["expire"])}
+                         **snapshot(probe, expired)}
         out["board_runs_before"] = boards
         log(f"  expired {expired} in {expire_s:.1f} s ({expired / expire_s:.0f}/s)")
         probe.detach_all()
@@ -501,6 +528,10 @@ def main() -> None:
         out["raw"] = raw
 
         out["reconcile"] = reconciled(bench_id, PointsLedger())
+
+        # ---- the index entries of the phases' transactions, counted once nothing more is timed -------------
+        log(f"index entries: {args.warm} events, settle and expire on tenant bench-count, with the stream on ...")
+        count_index_entries(out, client, clients, exercise)
 
     out["total_seconds"] = round(time.perf_counter() - began, 1)
     out["raw_note"] = ("raw = the warm-up phase's writes replayed in order, sequential: each transaction as a boto3 "
