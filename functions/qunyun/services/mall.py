@@ -154,12 +154,12 @@ def _shards(stock: dict[int, int], quantity: int) -> dict[int, int]:
 
 
 def _plan(tenant: Tenant, req: RedemptionRequest, terms: RewardTerms, ledger: Ledger, now: datetime,
-          oid: str) -> tuple[Plan, dict]:
+          oid: str, expiries: list[str] | None) -> tuple[Plan, dict]:
     member = ledger.member(tenant.tenant_id, req.member_id)
     change = MemberChange(member)
     limit = _check(tenant, req, terms, change, ledger, now)
     cost = terms.cost * req.quantity
-    lots = _lots(tenant, member, ledger, now)
+    lots = _lots(tenant, member, ledger, expiries)
     spendable = sum(lot.remaining for lot in lots if lot.state == "available" and not is_expired(lot.expires_at, now))
     if spendable < cost:
         raise Refused("insufficient_points", f"This reward costs {cost} points; the member has {spendable}.")
@@ -185,10 +185,10 @@ def _plan(tenant: Tenant, req: RedemptionRequest, terms: RewardTerms, ledger: Le
     return plan, body
 
 
-def _lots(tenant: Tenant, member: MemberState, ledger: Ledger, now: datetime) -> list[LotState]:
-    """The member's lots to spend from. Those its tenant's expiry rule can name were read with the plan's other
-    items; when they hold all of its available points, no other lot holds any. Else every lot is queried."""
-    expiries = live_expiries(tenant.rules.expiry, tenant.timezone, now)
+def _lots(tenant: Tenant, member: MemberState, ledger: Ledger, expiries: list[str] | None) -> list[LotState]:
+    """The member's lots to spend from. Those its tenant's expiry rule can name (`expiries`, `live_expiries`) were
+    read with the plan's other items; when they hold all of its available points, no other lot holds any. Else
+    every lot is queried."""
     if expiries is not None:
         named = [lot for lot in (ledger.lot(tenant.tenant_id, member.member_id, LotId.expiring(x)) for x in expiries)
                  if lot is not None and lot.state == "available"]
@@ -201,15 +201,15 @@ def _replay(order: Redemption) -> Answer:
     return Answer(order.status_code, order.response, replayed=True)
 
 
-def _planning_reads(tenant: Tenant, req: RedemptionRequest, oid: str, now: datetime) -> list[Read]:
+def _planning_reads(tenant: Tenant, req: RedemptionRequest, oid: str, now: datetime,
+                    expiries: list[str] | None) -> list[Read]:
     """What a plan may read, guessed before the reward is known so one round trip fetches it all: the order,
     reward and member, the limit counter of every period, the first stock shard and the lots the tenant's expiry
-    rule can name."""
+    rule can name (`expiries`)."""
     t, m = tenant.tenant_id, req.member_id
-    expiries = live_expiries(tenant.rules.expiry, tenant.timezone, now) or []
     return [Read("redemption", t, oid), Read("reward", t, req.reward_id), Read.member(t, m),
             *(Read.guard(t, m, _limit(req.reward_id, period, now, tenant.timezone)) for period in LIMIT_PERIODS),
-            Read.stock(t, req.reward_id, 0), *(Read.lot(t, m, LotId.expiring(x)) for x in expiries)]
+            Read.stock(t, req.reward_id, 0), *(Read.lot(t, m, LotId.expiring(x)) for x in expiries or [])]
 
 
 def _conflict(req: RedemptionRequest) -> Conflict:
@@ -220,8 +220,10 @@ def _conflict(req: RedemptionRequest) -> Conflict:
 def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: Ledger, now: datetime) -> Answer:
     """Places a redemption exactly once per request id; a repeat replays the first answer."""
     oid = order_id(tenant.tenant_id, req.request_id)
+    expiries = live_expiries(tenant.rules.expiry, tenant.timezone, now)  # the lots the plan reads with the rest
+    reads = _planning_reads(tenant, req, oid, now, expiries)
     for attempt in range(40):
-        ledger.prefetch(_planning_reads(tenant, req, oid, now))
+        ledger.prefetch(reads)
         existing = ledger.redemption(tenant.tenant_id, oid)
         if existing is not None:
             ledger.forget()
@@ -232,7 +234,7 @@ def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: Ledger, now: datet
             terms = ledger.reward(tenant.tenant_id, req.reward_id)
             if terms is None:
                 raise Refused("unknown_reward", f"There is no reward {req.reward_id!r}.")
-            plan, body = _plan(tenant, req, terms, ledger, now, oid)
+            plan, body = _plan(tenant, req, terms, ledger, now, oid, expiries)
         except Refused as refused:
             # Forgotten first: a concurrent twin may store its answer meanwhile, and the replay must read it.
             ledger.forget()

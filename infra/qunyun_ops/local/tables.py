@@ -49,15 +49,15 @@ def align_indexes(client: Any, request: dict[str, Any], wait: float = 60.0) -> l
     name = request["TableName"]
     wanted = {g["IndexName"]: g for g in request.get("GlobalSecondaryIndexes", [])}
     have = {g["IndexName"]: g for g in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    stale = [index for index, described in have.items()
+             if index not in wanted or not _same_index(described, wanted[index])]
     done = []
-    for index, described in have.items():
-        if index not in wanted or not _same_index(described, wanted[index]):
-            client.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": index}}])
-            _settle(client, name, wait)
-            done.append(f"delete {index}")
-    have = {g["IndexName"] for g in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    for index in stale:
+        client.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": index}}])
+        _settle(client, name, wait)
+        done.append(f"delete {index}")
     for index, declared in wanted.items():
-        if index not in have:
+        if index not in have or index in stale:
             client.update_table(TableName=name, AttributeDefinitions=request["AttributeDefinitions"],
                                 GlobalSecondaryIndexUpdates=[{"Create": declared}])
             _settle(client, name, wait)
