@@ -75,13 +75,14 @@ class MallStore:
 
     def redemption(self, tenant_id: str, order_id: str) -> Redemption | None:
         item = self._get(MallOrderItem, redemption_key(tenant_id, order_id))
-        return redemption_of(item) if item is not None else None
+        return redemption_of(item) if item is not None and not item.void else None
 
     def save_failed(self, tenant_id: str, redemption: Redemption) -> bool:
-        """Records a business failure under its request id; False when the id was taken meanwhile."""
+        """Records a business failure under its request id; False when the id was taken meanwhile (a void order,
+        left by a staged redemption that never claimed, is no order)."""
         item = new_item(tenant_id, RecordWrite.new(redemption, "order_id"))
         try:
-            item.save(condition=MallOrderItem.pk.does_not_exist())
+            item.save(condition=MallOrderItem.pk.does_not_exist() | (MallOrderItem.void == True))  # noqa: E712
             return True
         except PutError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":

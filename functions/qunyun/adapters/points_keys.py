@@ -40,6 +40,11 @@ def is_order(pk: str) -> bool:
     return f"#{RECORD_TAG['purchase']}#" in pk
 
 
+def is_redemption(pk: str) -> bool:
+    """A redemption's order record."""
+    return f"#{RECORD_TAG['redemption']}#" in pk
+
+
 def record_id(pk: str) -> str:
     return pk.rsplit("#", 1)[-1]
 

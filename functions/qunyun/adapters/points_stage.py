@@ -1,5 +1,5 @@
-"""A check-in or a purchase written as single writes in a fixed order instead of one transaction (docs/ledger.md,
-"The way to the targets"): each item is billed once instead of twice.
+"""A check-in, a purchase or a redemption written as single writes in a fixed order instead of one transaction
+(docs/ledger.md, "A check-in as single writes"): each item is billed once instead of twice.
 
 1. Stage: the member is updated under its version condition, as a transaction would, and keeps the change's
    token and what undoes it (`stage`, `staged`).
@@ -8,6 +8,8 @@
    refused, as it would be by a transaction.
 3. Claim: the event record is put only if there is no record of the event id, or only a void one of another
    token. It carries the response and what is left to write. A twin holding it undoes the order and the stage.
+   A redemption's claim is its order, put the same way in one transaction with its stock taken
+   (`redemptions.claim_redemption`): a shard without the units refuses it, and the stage is undone.
 4. Roll forward: the lots are set to their values after the change, each only if still at the version read
    before the stage, then the entry is put. Both are harmless to repeat.
 
@@ -19,7 +21,6 @@ Safety rests on the conditions, never on the clock.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections import OrderedDict
@@ -32,9 +33,11 @@ from pynamodb.expressions.update import Update
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
-from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MemberItem, OrderItem
+from qunyun.adapters.points_stage_rest import entry_fields, entry_of, kept_by_order, rest_of
+from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MallOrderItem, MemberItem, OrderItem
 from qunyun.adapters.points_writer import entry_item, event_item, member_update, merge_lots, record_only
-from qunyun.domain.ledger import Contention, Entry, Guard, LotId, LotWrite, MemberChange, Plan
+from qunyun.adapters.redemptions import claim_redemption
+from qunyun.domain.ledger import Contention, Guard, LotId, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
 _WAIT = 0.01
@@ -45,7 +48,10 @@ _DONE_KEPT = 10_000
 
 def stageable(plan: Plan) -> bool:
     """A check-in or a purchase, of a member or of a newcomer: one member changed, its marks and caps held in the
-    member item, its lots only credited or made, a purchase's order new. Everything else stays one transaction."""
+    member item, its lots only credited or made, a purchase's order new. A redemption: a new order, its limit held
+    in the member item. Everything else stays one transaction."""
+    if plan.redemption is not None:
+        return _redemption_stageable(plan)
     if plan.event is None or len(plan.changes) != 1 or record_only(plan):
         return False
     if plan.purchase is not None and not plan.purchase.create:  # a refund moves an order that exists
@@ -57,9 +63,19 @@ def stageable(plan: Plan) -> bool:
             and (change.cap is None or keys.held(change.cap[0])) and all(lot.expect is None for lot in change.lots))
 
 
+def _redemption_stageable(plan: Plan) -> bool:
+    """A new order from a member's lots, only spent from, exactly the lots the order names."""
+    change = plan.changes[0] if len(plan.changes) == 1 else None
+    return (plan.redemption.create and change is not None and change.member.exists and not change.guards
+            and (change.cap is None or keys.held(change.cap[0])) and len(change.entries) == 1
+            and {lot.lot for lot in change.lots} == set(plan.redemption.fields.get("lots", {}))
+            and not any(lot.set or lot.due or lot.clear_due or lot.add >= 0 for lot in change.lots)
+            and not any((plan.event, plan.purchase, plan.invite, plan.job, plan.absent_invites, plan.unchanged)))
+
+
 def stage(connection: Connection, plan: Plan, now: datetime) -> None:
-    """Stage, take the order, claim, roll forward; a lost race (the member moved, the order was taken, a twin
-    claimed the event) raises Contention."""
+    """Stage, take the order, claim, roll forward; a lost race (the member or a lot moved, the order was taken, a
+    twin claimed the event or the order, a shard ran out) raises Contention."""
     change = plan.changes[0]
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
@@ -68,13 +84,16 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     # whose claim stands is never released. It is made, not read.
     made = LotId("purchase", plan.purchase.key) if plan.purchase else None
     lots = [_lot_target(connection, pk, lot, new=lot.lot == made) for lot in merge_lots(change.lots)]
-    rest = {"lots": lots, "entries": [_entry_fields(e) for e in change.entries]}
-    # "at": the change's time (its entry's key); "w": when it was staged, by this machine's clock, for STALE
-    staged = {"ev": plan.event.event_id, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()),
-              "u": _undo_of(change)}
+    rest = {"lots": lots, "entries": [entry_fields(e) for e in change.entries]}
+    # "ev": what the claim is keyed by (the event id; a redemption's order id, "k": "r"); "at": the change's time
+    # (its entry's key); "w": when it was staged, by this machine's clock, for STALE
+    claimed_by = plan.event.event_id if plan.event else plan.redemption.key
+    staged = {"ev": claimed_by, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()), "u": _undo_of(change)}
+    if plan.redemption:
+        staged["k"] = "r"
     if change.entries:  # the entry written last, by its id ("=": the event's own)
         last = change.entries[-1].entry_id
-        staged["e"] = "=" if last == plan.event.event_id else last
+        staged["e"] = "=" if last == claimed_by else last
     if plan.purchase:
         staged["o"] = plan.purchase.key
     actions, condition = member_update(change, now, stage=(token, staged))
@@ -83,11 +102,18 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     if plan.purchase and not _take_order(connection, plan, token, staged["w"]):
         undo(connection, _member(connection, pk, sk), token)
         raise Contention(["OrderTaken"])
-    claim = event_item(plan, now)
-    claim.token, claim.member, claim.rest = token, pk, rest
-    if not _claim(connection, claim, token):
+    if plan.redemption:
+        refused = claim_redemption(connection, plan.tenant_id, plan.redemption, plan.stock, token,
+                                   kept_by_order(rest))
+        if refused and _ours(connection, *_claim_key(m.tenant_id, staged), token):
+            refused = None  # a retried call whose first attempt landed
+    else:
+        claim = event_item(plan, now)
+        claim.token, claim.member, claim.rest = token, pk, rest
+        refused = None if _claim(connection, claim, token) else ["ClaimedByTwin"]
+    if refused:
         _undo_all(connection, _member(connection, pk, sk), token)
-        raise Contention(["ClaimedByTwin"])
+        raise Contention(refused)
     roll_forward(connection, pk, rest, now)
     _finished(token)
 
@@ -177,17 +203,23 @@ def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
 
 
 def _lot_target(connection: Connection, pk: str, lot: LotWrite, new: bool = False) -> dict:
-    """The lot after the change, and the version it must still be at (None: it must not exist yet)."""
+    """The lot after the change, and the version it must still be at (None: it must not exist yet). A lot the plan
+    spends from must still be as the plan read it (`expect`), or the plan is stale: Contention."""
     sk = keys.lot_sk(lot.lot)
     raw = {} if new else connection.client.get_item(
         TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
-        ProjectionExpression="version, remaining")
+        ProjectionExpression="version, remaining, #s", ExpressionAttributeNames={"#s": "state"})
     if "Item" in raw:
         item = raw["Item"]
         version, remaining = int(item.get("version", {}).get("N", 0)), int(item.get("remaining", {}).get("N", 0))
+        state = item.get("state", {}).get("S")
     else:
-        version, remaining = None, 0
-    target = {"sk": sk, "v": version, "r": remaining + lot.add, "set": {k: v for k, v in lot.set.items() if v}}
+        version, remaining, state = None, 0, None
+    if lot.expect is not None and (state, remaining) != tuple(lot.expect):
+        raise Contention(["LotMoved"])
+    target = {"sk": sk, "v": version, "r": remaining + lot.add}
+    if any(lot.set.values()):
+        target["set"] = {k: v for k, v in lot.set.items() if v}
     if lot.due:  # True: at the lot's expiry, or when its pending points settle
         target["due"] = True if lot.due == _due_of(lot.set) else lot.due
     return target
@@ -195,21 +227,6 @@ def _lot_target(connection: Connection, pk: str, lot: LotWrite, new: bool = Fals
 
 def _due_of(fields: dict) -> str | None:
     return fields.get("expires_at") or fields.get("settle_at")
-
-
-def _entry_fields(entry: Entry) -> dict:
-    """An entry as plain fields, without DynamoDB's types: small enough to keep the claim under 1 KB."""
-    fields = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry) if f.name not in ("lots", "created_at")}
-    fields = {k: v for k, v in fields.items() if v not in (None, {}, 0, False)}
-    if entry.lots:
-        fields["lots"] = keys.lots_stored(entry.lots)
-    return fields
-
-
-def _entry_of(fields: dict) -> Entry:
-    fields = dict(fields)
-    lots = keys.lots_read(fields.pop("lots", None))
-    return Entry(**{"points": 0, "deltas": {}, **fields}, lots=lots)
 
 
 def _undo_of(change: MemberChange) -> dict:
@@ -232,9 +249,9 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
     repeated."""
     for lot in rest.get("lots", []):
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
-        actions += [getattr(LotItem, k).set(v) for k, v in lot["set"].items()]
+        actions += [getattr(LotItem, k).set(v) for k, v in lot.get("set", {}).items()]
         if lot.get("due"):
-            due = keys.due_sk(pk, lot["sk"], _due_of(lot["set"]) if lot["due"] is True else lot["due"])
+            due = keys.due_sk(pk, lot["sk"], _due_of(lot.get("set", {})) if lot["due"] is True else lot["due"])
             actions += [LotItem.due_pk.set(keys.due_shard(pk)), LotItem.due_sk.set(due)]
         if lot["v"] is None:
             condition = LotItem.pk.does_not_exist()
@@ -245,7 +262,7 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
         _update(connection, pk, lot["sk"], actions, condition)  # False: written already
     tenant_id = keys.split_member_pk(pk)[0]
     for fields in rest.get("entries", []):
-        raw = entry_item(pk, tenant_id, _entry_of(fields), at).serialize()
+        raw = entry_item(pk, tenant_id, entry_of(fields), at).serialize()
         _written(connection.client.put_item, TableName=TABLE, Item=raw,  # False: written already
                  ConditionExpression="attribute_not_exists(pk)")
 
@@ -286,11 +303,16 @@ def settled_by(item: MemberItem | OrderItem) -> list[Key]:
     if isinstance(item, OrderItem):
         return [keys.record_key("event", keys.record_tenant("purchase", item.pk), item.event_id)]
     staged = item.staged
-    wanted = [keys.record_key("event", item.tenant_id, staged["ev"])]
+    wanted = [_claim_key(item.tenant_id, staged)]
     if staged.get("e"):
         last = staged["ev"] if staged["e"] == "=" else staged["e"]
         wanted.append((item.pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), last)))
     return wanted
+
+
+def _claim_key(tenant_id: str, staged: dict) -> Key:
+    """What claims a stage: its event's record, or a redemption's order."""
+    return keys.record_key("redemption" if staged.get("k") == "r" else "event", tenant_id, staged["ev"])
 
 
 def settle(connection: Connection, item: MemberItem, now: float | None = None, found: dict | None = None) -> bool:
@@ -304,7 +326,7 @@ def settle(connection: Connection, item: MemberItem, now: float | None = None, f
     at = datetime.fromisoformat(staged["at"])
     if claim is not None and not claim.void and claim.token == token:
         if not written:
-            roll_forward(connection, item.pk, claim.rest or {}, at)
+            roll_forward(connection, item.pk, rest_of(claim), at)
         _finished(token)
         return not written  # lots and entries were written: what was read with the member is stale
     if claim is not None and (claim.token == token or not claim.void):  # voided, or a twin's claim
@@ -345,10 +367,12 @@ def settle_order(connection: Connection, item: OrderItem, now: float | None = No
     return True
 
 
-def _found(connection: Connection, wanted: list[Key], found: dict | None) -> tuple[EventItem | None, bool]:
+def _found(connection: Connection, wanted: list[Key], found: dict | None) -> tuple[EventItem | MallOrderItem | None,
+                                                                                    bool]:
     """The claim (`wanted[0]`) and whether the last entry (`wanted[1]`, if any) is written, from `found` when it
     holds them, else read consistently in one round trip. A change without an entry wrote all with its stage."""
     if found is None or any(key not in found for key in wanted):
         found = fetch(connection, wanted)
-    claim = EventItem.from_raw_data(found[wanted[0]]) if found[wanted[0]] else None
+    model = MallOrderItem if keys.is_redemption(wanted[0][0]) else EventItem
+    claim = model.from_raw_data(found[wanted[0]]) if found[wanted[0]] else None
     return claim, len(wanted) < 2 or found[wanted[1]] is not None

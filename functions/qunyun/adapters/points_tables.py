@@ -271,11 +271,17 @@ class MallOrderItem(_Item):
     cancel_response = CompactJSON(null=True)
     fulfilment_url = UnicodeAttribute(null=True)
     fulfil_state = UnicodeAttribute(null=True)  # due | delivered | parked
-    fulfil_attempts = NumberAttribute(default=0)
+    fulfil_attempts = NumberAttribute(null=True)  # absent: none yet (an order pays for each byte it stores)
     fulfil_error = UnicodeAttribute(null=True)
-    fulfil_events = CompactJSON(default=list)  # placed / cancelled notices still owed to the reward's URL
+    fulfil_events = CompactJSON(null=True)  # placed / cancelled notices still owed to the reward's URL
     created_at = UTCDateTimeAttribute()
     version = NumberAttribute(default=0)
+    # A redemption written as single writes (adapters/points_stage.py) claims its order with the stage's token
+    # and the writes left to roll it forward (`rest`, removed by a cancellation, which settles the member first);
+    # a void order only stops that token from ever claiming, and reads as no order.
+    token = UnicodeAttribute(null=True)
+    rest = CompactJSON(null=True)
+    void = BooleanAttribute(null=True)
 
 
 class BoardItem(_Item):

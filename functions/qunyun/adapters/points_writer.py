@@ -94,7 +94,7 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
         tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
                   actions=[StockItem.stock.add(move.units)], condition=cond)
     if plan.redemption:
-        write_redemption(tx, tenant_id, plan.redemption)
+        write_redemption(tx, tenant_id, plan.redemption, settled=bool(plan.changes))
     if plan.job:
         run, counters = plan.job
         tx.update(JobItem(*keys.run_key(run)), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])

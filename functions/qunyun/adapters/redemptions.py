@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.points_tables import MallOrderItem
+from qunyun.adapters.points_tables import MallOrderItem, StockItem
 from qunyun.domain.ledger import RecordWrite
 from qunyun.domain.mall import Redemption
 
@@ -57,18 +59,45 @@ def redemption_of(item: MallOrderItem) -> Redemption:
 
 
 def new_item(tenant_id: str, write: RecordWrite) -> MallOrderItem:
+    """A new order as stored; what is empty (no notices owed, no attempt made) is left out."""
     attrs = redemption_attrs(tenant_id, write.key, write.fields)
-    return MallOrderItem(*redemption_key(tenant_id, write.key), **{k: v for k, v in attrs.items() if v is not None})
+    kept = {k: v for k, v in attrs.items() if v not in (None, 0, []) or k in ("points_spent", "version")}
+    return MallOrderItem(*redemption_key(tenant_id, write.key), **kept)
 
 
-def write_redemption(tx: TransactWrite, tenant_id: str, write: RecordWrite) -> None:
-    """Creates the order (its request id not taken yet) or updates it at the version it was read."""
+def write_redemption(tx: TransactWrite, tenant_id: str, write: RecordWrite, settled: bool = False) -> None:
+    """Creates the order (its request id not taken yet, or void) or updates it at the version it was read. An
+    update that comes with its member's change (`settled`: a cancellation, planned from a settled member) drops
+    what a staged redemption left to roll forward; a cancelled order then stays under 1 KB."""
     if write.create:
-        tx.save(new_item(tenant_id, write), condition=MallOrderItem.pk.does_not_exist())
+        tx.save(new_item(tenant_id, write), condition=MallOrderItem.pk.does_not_exist() | (MallOrderItem.void == True))  # noqa: E712
         return
     actions = [MallOrderItem.version.set(write.version + 1)]
+    if settled:
+        actions.append(MallOrderItem.rest.remove())
     for k, v in redemption_attrs(tenant_id, write.key, write.fields).items():
         attr = getattr(MallOrderItem, k)
         actions.append(attr.remove() if v is None else attr.set(v))
     tx.update(MallOrderItem(*redemption_key(tenant_id, write.key)), actions=actions,
               condition=MallOrderItem.version == write.version)
+
+
+def claim_redemption(connection: Connection, tenant_id: str, write: RecordWrite, stock: list, token: str,
+                     rest: dict) -> list[str | None] | None:
+    """A staged redemption's claim (adapters/points_stage.py): its order, naming the stage's token and what is
+    left to write, with its stock taken, in one transaction; the order stands once it exists. None when it was
+    written; else the cancellation reasons (the request id taken, a shard without the units)."""
+    order = new_item(tenant_id, write)
+    order.token, order.rest = token, rest
+    try:
+        with TransactWrite(connection=connection) as tx:
+            tx.save(order, condition=MallOrderItem.pk.does_not_exist() | (
+                (MallOrderItem.void == True) & (MallOrderItem.token != token)))  # noqa: E712
+            for move in stock:
+                tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
+                          actions=[StockItem.stock.add(move.units)], condition=StockItem.stock >= -move.units)
+        return None
+    except TransactWriteError as err:
+        if err.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
+            raise
+        return [getattr(r, "code", None) if r else None for r in (err.cancellation_reasons or [])]

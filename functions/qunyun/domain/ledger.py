@@ -292,6 +292,13 @@ def entry_id(action: str, source_id: str) -> str:
     return f"{action}#{source_id}"
 
 
+def spend_entry(order_id: str, cost: int, lots: dict[LotId, int], day: str) -> Entry:
+    """A redemption's spend entry, listed under its program day (RollupMetrics counts redemptions there). It holds
+    nothing its order does not, so a staged redemption's order names only the day (adapters/points_stage.py)."""
+    return Entry(entry_id("redeem", order_id), "spend", "redemption", order_id, "member", -cost,
+                 {"available": -cost, "spent": cost}, lots=dict(lots), program_day=day)
+
+
 def credit(change: MemberChange, points: int, expires: str) -> int:
     """Adds points to the available lot of their expiry, repaying debt first; returns what was repaid."""
     debt = change.member.balance["debt"] + change.deltas.get("debt", 0)

@@ -29,6 +29,7 @@ from qunyun.domain.ledger import (
     StockMove,
     balance_view,
     entry_id,
+    spend_entry,
     take_available,
 )
 from qunyun.domain.mall import (
@@ -169,10 +170,7 @@ def _plan(tenant: Tenant, req: RedemptionRequest, terms: RewardTerms, ledger: Le
     shards = _shards(stock, req.quantity)
     taken = take_available(change, lots, cost, now)
     change.add("spent", cost)
-    # Its program day lists the redemption among its day's (RollupMetrics counts them there).
-    change.entries.append(Entry(entry_id("redeem", oid), "spend", "redemption", oid, "member", -cost,
-                                {"available": -cost, "spent": cost}, lots=taken,
-                                program_day=str(program_day(now, tenant.timezone))))
+    change.entries.append(spend_entry(oid, cost, taken, str(program_day(now, tenant.timezone))))
     body = {"order_id": oid, "request_id": req.request_id, "status": "placed", "points_spent": cost,
             "balance": balance_view(member.after(change.deltas))}
     order = Redemption(oid, req.request_id, req.member_id, req.reward_id, req.quantity, "placed", 201, body, now,

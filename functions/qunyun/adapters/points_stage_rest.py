@@ -1,0 +1,48 @@
+"""What the claim of a staged change keeps to roll it forward (adapters/points_stage.py): its lots' values after the
+change, each with the version it must still be at, and its entries as plain fields.
+
+A claim pays for each of its bytes. An event's record keeps all of it. A redemption's order already holds its spend
+entry but for the day, and its lots but for their versions and what they keep after the spend: it keeps only those
+(`kept_by_order`), under 1 KB, and a reader makes the rest again from the order (`rest_of`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_tables import EventItem, MallOrderItem
+from qunyun.domain.ledger import Entry, spend_entry
+
+
+def entry_fields(entry: Entry) -> dict:
+    """An entry as plain fields, without DynamoDB's types: small enough to keep the claim under 1 KB."""
+    fields = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry) if f.name not in ("lots", "created_at")}
+    fields = {k: v for k, v in fields.items() if v not in (None, {}, 0, False)}
+    if entry.lots:
+        fields["lots"] = keys.lots_stored(entry.lots)
+    return fields
+
+
+def entry_of(fields: dict) -> Entry:
+    fields = dict(fields)
+    lots = keys.lots_read(fields.pop("lots", None))
+    return Entry(**{"points": 0, "deltas": {}, **fields}, lots=lots)
+
+
+def kept_by_order(rest: dict) -> dict:
+    """What a redemption's order keeps of `rest`: its day ("d") and each lot's version and value after ("v"), in
+    the order of the lots' keys."""
+    by_sk = {lot["sk"]: [lot["v"], lot["r"]] for lot in rest["lots"]}
+    return {"d": rest["entries"][0]["program_day"], "v": [by_sk[sk] for sk in sorted(by_sk)]}
+
+
+def rest_of(claim: EventItem | MallOrderItem) -> dict:
+    """What a claim left to write; a redemption's lots and spend entry are made again from its order."""
+    rest = claim.rest or {}
+    if not isinstance(claim, MallOrderItem):
+        return rest
+    taken = claim.lots or {}
+    lots = [{"sk": sk, "v": v, "r": r} for sk, (v, r) in zip(sorted(taken), rest["v"], strict=True)]
+    entry = spend_entry(keys.record_id(claim.pk), int(claim.points_spent), keys.lots_read(taken), rest["d"])
+    return {"lots": lots, "entries": [entry_fields(entry)]}
