@@ -22,8 +22,19 @@ from harness import Check, Usage, cost_per_million, missed
 from prices import PRICES, READ_ON, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "functions")]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "tests")]
 STACK = "qunyun-bench"
+
+from support import item_bytes  # noqa: E402
+
+
+def billed_bytes(tx_item: dict) -> int:
+    """What AWS bills a transaction item by (2 units per started KB): a Put by the item it writes, as DynamoDB
+    sizes items; any other by its request, which holds neither the item's size before nor after."""
+    (kind, body), = tx_item.items()
+    if kind == "Put":
+        return item_bytes(body["Item"])
+    return len(json.dumps(tx_item, separators=(",", ":")))
 
 
 def local_env(port: int) -> None:
@@ -43,6 +54,7 @@ class CapacityMeter:
         self.total = 0.0
         self.calls: dict[str, int] = {}
         self.single_index_writes: Counter = Counter()  # table → index units of its single writes, as reported
+        self.tx_write = 0.0  # what DynamoDB Local reported for transactions (per table, not per item)
         self._lock = threading.Lock()
 
     def attach(self, client) -> CapacityMeter:
@@ -72,13 +84,15 @@ class CapacityMeter:
                     self.read += c.get("ReadCapacityUnits", total)
                 else:
                     self.write += c.get("WriteCapacityUnits", total)
+                    if model.name == "TransactWriteItems":
+                        self.tx_write += c.get("WriteCapacityUnits", total)
                 if model.name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
                     self.single_index_writes[c.get("TableName", "?")] += sum(
                         i.get("CapacityUnits", 0.0) for i in (c.get("GlobalSecondaryIndexes") or {}).values())
 
     def reset(self) -> None:
         with self._lock:
-            self.read = self.write = self.total = 0.0
+            self.read = self.write = self.total = self.tx_write = 0.0
             self.calls = {}
             self.single_index_writes = Counter()
 
@@ -152,7 +166,7 @@ class Probe(CapacityMeter):
                 self.tx_sizes.append(len(items))
                 self.tx_kinds["+".join(sorted(next(iter(i)) for i in items))] += 1
                 self.tx_item_bytes += sum(sizes)
-                self.tx_aws_units += sum(2 * math.ceil(b / 1024) for b in sizes)
+                self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
                 self.write_shape.append(len(items))
             elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
                 self.write_shape.append(0)

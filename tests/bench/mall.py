@@ -44,7 +44,7 @@ from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from common import ROOT, STACK, CapacityMeter, cost, local_env, memory_mb, pynamodb_client, report
+from common import ROOT, STACK, CapacityMeter, billed_bytes, cost, local_env, memory_mb, pynamodb_client, report
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from index_writes import for_table
 from names import MALL_FUNCTION
@@ -74,13 +74,20 @@ def member_of(client: int, k: int, clients: int, members: int) -> str:
     return f"m{client:02d}-{(k // clients) % members:03d}"
 
 
-def redemption_cost(m: dict, done: int, index_per_redemption: float) -> dict:
+def write_units(m: dict, done: int, tx_index_per_redemption: float) -> float:
+    """AWS write units a redemption: its single writes as DynamoDB Local reports them (with their index entries),
+    the AWS estimate of its transactions' items (DynamoDB Local reports a transaction per table, not per item),
+    and the index entries those items make, counted untimed (index_writes.py)."""
+    return (m["write"] - m["tx_write"] + m["tx_aws_units"]) / done + tx_index_per_redemption
+
+
+def redemption_cost(m: dict, done: int, tx_index_per_redemption: float) -> dict:
     """$ per million redemptions: an API request and an invocation each, the handler's CPU time (its wall time
-    here waits for 2 cores shared by 16 clients and the emulator, which an execution environment does not), the
-    AWS estimate of the transaction's write units (DynamoDB Local reports a transaction per table, not per item;
-    a redemption writes nothing else) and the index entries its items make, counted untimed (index_writes.py)."""
-    assert set(m["calls"]) <= {"TransactWriteItems", "GetItem", "BatchGetItem", "Query"}, m["calls"]
-    usage = Usage(write_units=m["tx_aws_units"] / done + index_per_redemption, read_units=m["read"] / done,
+    here waits for 2 cores shared by 16 clients and the emulator, which an execution environment does not), its
+    write units (`write_units`) and its reads."""
+    assert set(m["calls"]) <= {"TransactWriteItems", "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem",
+                               "DeleteItem"}, m["calls"]
+    usage = Usage(write_units=write_units(m, done, tx_index_per_redemption), read_units=m["read"] / done,
                   api_requests=1.0)
     usage.add_lambda(MALL_FUNCTION, m["cpu"] / done, memory_mb(MALL_FUNCTION), 1.0)
     return cost(usage)
@@ -116,10 +123,13 @@ class _Environment:
         for c in self.clients:
             self.meter.attach(c)
         self.tx_items: list[int] = []
-        self.tx_bytes = self.tx_aws_units = self.tx_foreign = 0
+        self.tx_bytes = self.tx_aws_units = self.tx_foreign = self.single_bytes = 0
+        self.shape: list[int] = []  # the writes of the redemption under way: a transaction's items, 0 a single write
         for c in self.clients:
             c.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
                                    lambda params, ours=c is ledger_client, **_: self._tx(params, ours))
+            for op in ("PutItem", "UpdateItem", "DeleteItem"):
+                c.meta.events.register(f"provide-client-params.dynamodb.{op}", self._single)
         self.lost, self.committed, self.reasons = 0, 0, Counter()
         real = mall_api.default_deps().ledger.commit
 
@@ -138,15 +148,19 @@ class _Environment:
 
     def _tx(self, params: dict, ours: bool) -> None:
         items = params.get("TransactItems") or []
-        sizes = [len(json.dumps(i, separators=(",", ":"))) for i in items]
         self.tx_items.append(len(items))
-        self.tx_bytes += sum(sizes)
-        self.tx_aws_units += sum(2 * math.ceil(b / 1024) for b in sizes)
+        self.shape.append(len(items))
+        self.tx_bytes += sum(len(json.dumps(i, separators=(",", ":"))) for i in items)
+        self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
         self.tx_foreign += 0 if ours else 1
+
+    def _single(self, params: dict, **_) -> None:
+        self.shape.append(0)
+        self.single_bytes += len(json.dumps(params, separators=(",", ":")))
 
     def reset(self) -> None:
         self.meter.reset()
-        self.tx_items, self.tx_bytes, self.tx_aws_units, self.tx_foreign = [], 0, 0, 0
+        self.tx_items, self.tx_bytes, self.tx_aws_units, self.tx_foreign, self.single_bytes = [], 0, 0, 0, 0
         self.lost, self.committed, self.reasons = 0, 0, Counter()
 
     def redeem(self, cmd: dict, index: int, barrier) -> dict:
@@ -156,41 +170,58 @@ class _Environment:
                                "member_id": member_of(index, k, cmd["clients"], cmd["members"]), "quantity": 1},
                               separators=(",", ":")).encode()
             events.append(body)
-        latencies, statuses = [], Counter()
+        latencies, statuses, shapes = [], Counter(), []
         barrier.wait()
         cpu = time.process_time()
         for body in events:
             event = self.signed_event(cmd["tenant"], cmd["secret"], "POST", PATH, body)
+            self.shape = []
             start = time.perf_counter()
             resp = self.handler(event, self.context)
             latencies.append(time.perf_counter() - start)
+            shapes.append(self.shape)
             code = json.loads(resp["body"]).get("error", {}).get("code", "") if resp["statusCode"] != 201 else ""
             statuses[f"{resp['statusCode']} {code}".strip()] += 1
         return {"latencies": latencies, "statuses": statuses, "cpu": time.process_time() - cpu,
                 "read": self.meter.read, "write": self.meter.write, "calls": self.meter.calls,
                 "tx_items": self.tx_items, "tx_bytes": self.tx_bytes, "tx_aws_units": self.tx_aws_units,
                 "tx_foreign": self.tx_foreign, "lost": self.lost, "committed": self.committed,
-                "reasons": self.reasons}
+                "reasons": self.reasons, "shapes": shapes, "single_bytes": self.single_bytes,
+                "tx_write": self.meter.tx_write, "single_index": sum(self.meter.single_index_writes.values())}
 
-    def raw_transactions(self, cmd: dict, index: int, barrier) -> dict:
+    def raw_writes(self, cmd: dict, index: int, barrier) -> dict:
+        """The floor: each redemption's writes replayed in order (`shapes`), a transaction as a TransactWriteItems
+        of as many conditional Puts of the path's average bytes a transaction item, a single write as a
+        conditional PutItem of its average bytes; a latency is a redemption's writes together."""
         table = f"{STACK}-points"
 
         def put(key: str, pad: int) -> dict:
-            # conditional, as every item of a redemption's transaction is (the condition's bytes are padding's)
-            return {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
-                            "Item": {"pk": {"S": key}, "sk": {"S": "#RAW"}, "data": {"S": "x" * pad}}}}
+            # conditional, as every item of a redemption's writes is (the condition's bytes are padding's)
+            return {"TableName": table, "ConditionExpression": "attribute_not_exists(pk)",
+                    "Item": {"pk": {"S": key}, "sk": {"S": "#RAW"}, "data": {"S": "x" * pad}}}
 
         empty = len(json.dumps(put(f"raw#{cmd['tag']}#00#000000#00", 0), separators=(",", ":")))
-        pad = max(int(round(cmd["item_bytes"])) - empty, 1)
-        counts = cmd["counts"]
-        txs = [[put(f"raw#{cmd['tag']}#{index:02d}#{j:06d}#{x:02d}", pad) for x in range(counts[j % len(counts)])]
-               for j in range(index, cmd["n"], cmd["clients"])]
+        pad = max(int(round(cmd["item_bytes"])) - empty - len('{"Put":}'), 1)
+        one_pad = max(int(round(cmd["single_bytes"])) - empty, 1)
+        shapes = cmd["shapes"]
+        work = []
+        for j in range(index, cmd["n"], cmd["clients"]):
+            writes = []
+            for w, items in enumerate(shapes[j % len(shapes)]):
+                key = f"raw#{cmd['tag']}#{index:02d}#{j:06d}#{w:02d}"
+                writes.append([{"Put": put(f"{key}#{x:02d}", pad)} for x in range(items)] if items
+                              else put(key, one_pad))
+            work.append(writes)
         latencies = []
         barrier.wait()
         cpu = time.process_time()
-        for items in txs:
+        for writes in work:
             start = time.perf_counter()
-            self.raw.transact_write_items(TransactItems=items)
+            for write in writes:
+                if isinstance(write, list):
+                    self.raw.transact_write_items(TransactItems=write)
+                else:
+                    self.raw.put_item(**write)
             latencies.append(time.perf_counter() - start)
         return {"latencies": latencies, "cpu": time.process_time() - cpu}
 
@@ -202,7 +233,7 @@ def client_process(index: int, inbox, outbox, barrier) -> None:
     while (cmd := inbox.get())["kind"] != "stop":
         env.reset()
         try:
-            result = env.redeem(cmd, index, barrier) if cmd["kind"] == "redeem" else env.raw_transactions(
+            result = env.redeem(cmd, index, barrier) if cmd["kind"] == "redeem" else env.raw_writes(
                 cmd, index, barrier)
         except BaseException as err:  # reported to the main process, which fails the run
             barrier.abort()
@@ -250,7 +281,9 @@ def merged(results: list[dict]) -> dict:
         out["reasons"] = sum((r["reasons"] for r in results), Counter())
         out["calls"] = sum((Counter(r["calls"]) for r in results), Counter())
         out["tx_items"] = [x for r in results for x in r["tx_items"]]
-        for key in ("read", "write", "tx_bytes", "tx_aws_units", "tx_foreign", "lost", "committed"):
+        out["shapes"] = [x for r in results for x in r["shapes"]]
+        for key in ("read", "write", "tx_bytes", "tx_aws_units", "tx_foreign", "lost", "committed", "single_bytes",
+                    "tx_write", "single_index"):
             out[key] = sum(r[key] for r in results)
     return out
 
@@ -342,22 +375,23 @@ def main() -> None:
         clients = Clients(args.clients)
         try:
             warm_m, _ = redemptions("bench-warm", warm_secret, None, max(args.warm, args.clients), "wc")
-            # The floor's transactions take the warm-up's shape (items per transaction, bytes per item), so a
-            # floor sample can be taken before the first measured run.
-            counts = warm_m["tx_items"]
-            item_bytes = warm_m["tx_bytes"] / sum(counts)
-            clients.run({"kind": "raw", "counts": counts, "item_bytes": item_bytes, "n": 10 * args.clients,
-                         "tag": "warm"})
+            # The floor's writes take the warm-up's shape (each redemption's writes in order, bytes per
+            # transaction item and per single write), so a floor sample can be taken before the first measured run.
+            shapes, counts = warm_m["shapes"], warm_m["tx_items"]
+            singles = sum(shape.count(0) for shape in shapes)
+            shaped = {"shapes": shapes, "item_bytes": warm_m["tx_bytes"] / max(sum(counts), 1),
+                      "single_bytes": warm_m["single_bytes"] / max(singles, 1)}
+            clients.run({"kind": "raw", **shaped, "n": 10 * args.clients, "tag": "warm"})
 
             # ---- catalogue (measured), between floor samples -----------------------------------------------
             n, raw_n = args.redemptions, args.raw or args.redemptions
             floors, paths = [], []
 
             def floor(k: int) -> float:
-                log(f"floor {k}: {raw_n} TransactWriteItems of {sum(counts) / len(counts):.2f} Puts by "
-                    f"{args.clients} clients ...")
-                results, wall = clients.run({"kind": "raw", "counts": counts, "item_bytes": item_bytes, "n": raw_n,
-                                             "tag": f"raw{k}"})
+                log(f"floor {k}: {raw_n} redemptions' writes ({len(counts) / len(shapes):.2f} TransactWriteItems "
+                    f"of {sum(counts) / max(len(counts), 1):.2f} Puts and {singles / len(shapes):.2f} PutItem "
+                    f"each) by {args.clients} clients ...")
+                results, wall = clients.run({"kind": "raw", **shaped, "n": raw_n, "tag": f"raw{k}"})
                 floors.append((merged(results), wall))
                 return raw_n / wall
 
@@ -383,7 +417,9 @@ def main() -> None:
                 "seconds": round(wall, 3), "redemptions_per_s": [round(r, 1) for r in rates],
                 **latency(m["latencies"]),
                 "transactions": len(real_counts), "items_per_transaction": dict(sorted(Counter(real_counts).items())),
-                "bytes_per_transaction_item": round(m["tx_bytes"] / sum(real_counts), 1),
+                "bytes_per_transaction_item": round(m["tx_bytes"] / max(sum(real_counts), 1), 1),
+                "single_writes_per_redemption": round(sum(s.count(0) for s in m["shapes"]) / done, 3),
+                "bytes_per_single_write": round(m["single_bytes"] / max(sum(s.count(0) for s in m["shapes"]), 1), 1),
                 "write_units_per_redemption": round(m["write"] / done, 3),
                 "read_units_per_redemption": round(m["read"] / done, 3),
                 "aws_estimate_tx_write_units_per_redemption": round(m["tx_aws_units"] / done, 3),
@@ -391,10 +427,14 @@ def main() -> None:
                 "client_cpu_ms_per_redemption": round(m["cpu"] / done * 1000, 3), **races(m),
             }
             raw = merged([x for x, _ in floors])
-            out["raw"] = {"transactions_per_sample": raw_n, "tx_per_s": [round(r, 1) for r in floor_rates],
-                          **latency(raw["latencies"]), "items_per_transaction": round(sum(counts) / len(counts), 3),
-                          "bytes_per_transaction_item": round(item_bytes, 1),
-                          "client_cpu_ms_per_transaction": round(raw["cpu"] / (raw_n * len(floors)) * 1000, 3)}
+            out["raw"] = {"redemptions_per_sample": raw_n, "per_s": [round(r, 1) for r in floor_rates],
+                          **latency(raw["latencies"]),
+                          "transactions_per_redemption": round(len(counts) / len(shapes), 3),
+                          "items_per_transaction": round(sum(counts) / max(len(counts), 1), 3),
+                          "single_writes_per_redemption": round(singles / len(shapes), 3),
+                          "bytes_per_transaction_item": round(shaped["item_bytes"], 1),
+                          "bytes_per_single_write": round(shaped["single_bytes"], 1),
+                          "client_cpu_ms_per_redemption": round(raw["cpu"] / (raw_n * len(floors)) * 1000, 3)}
             p99s = [pct(x["latencies"], 0.99) for x, _ in paths]
             floor_p99s = [pct(x["latencies"], 0.99) for x, _ in floors]
             throughput, p99 = ratios(floor_rates, rates), ratios(floor_p99s, p99s)
@@ -435,13 +475,18 @@ def main() -> None:
             index_meter = for_table(ddb_client(server.endpoint), STACK, "points")
             count_secret = make("bench-count", 1_000_000, catalogue())
             index_meter.take()  # the tenant's rewards and grants are not its redemptions
-            redemptions("bench-count", count_secret, None, count_n, "cn")
+            count_m, _ = redemptions("bench-count", count_secret, None, count_n, "cn")
             index_units = index_meter.take()
             index_meter.stop()
+            # The single writes' index entries are in what DynamoDB Local reported for them; the rest are the
+            # transactions' items'.
+            tx_index = (sum(index_units.values()) - count_m["single_index"]) / count_n
             out["redeem"]["index_write_units_per_redemption"] = {
                 k: round(v / count_n, 3) for k, v in sorted(index_units.items())}
+            out["redeem"]["index_write_units_of_single_writes_reported"] = round(count_m["single_index"] / count_n, 3)
             out["redeem"]["index_counted_on"] = f"{count_n} concurrent redemptions once the timed runs were over"
-            out["cost"] = redemption_cost(catalogue_m, done, sum(index_units.values()) / count_n)
+            out["redeem"]["aws_write_units_per_redemption"] = round(write_units(catalogue_m, done, tx_index), 3)
+            out["cost"] = redemption_cost(catalogue_m, done, tx_index)
             checks.append(Check.of_figure("mall", "$ per million redemptions", out["cost"]["usd_per_million"]["total"],
                                           "USD", Target(at_most=5.0)))
         finally:
