@@ -73,8 +73,12 @@ def test_a_redemption_is_staged_its_order_is_its_claim_and_a_cancellation_drops_
     assert stock(t) == 4 and entries(t, "u1")[-1] == "spend"
     assert member_of(t, "u1").balance["available"] == before["available"] - 10
     exact(t, "u1")
-    # AND the order is stored under 1 KB, as AWS sizes items
-    assert item_bytes(order) < 1024, item_bytes(order)
+    # AND the order is stored under 1 KB, as AWS sizes items, as is a limited reward's (it names its limit)
+    assert place(t, ask("rq-cap", reward="cap")).status == 201
+    sizes = [item_bytes(order), item_bytes(raw_order(t, "rq-cap"))]
+    print("order bytes", sizes)
+    assert max(sizes) < 1024, sizes
+    exact(t, "u1")
     # AND a replay answers the same without writing; the order reads as placed
     again = place(t)
     assert (again.status, again.body, again.replayed) == (201, answer.body, True) and stock(t) == 4
@@ -82,7 +86,7 @@ def test_a_redemption_is_staged_its_order_is_its_claim_and_a_cancellation_drops_
     # AND its cancellation restores points and stock, and drops what the order kept to roll it forward
     cancel(t, answer.body["order_id"], CancelRequest(request_id="c-1", reason="changed mind"),
            ledger=PointsLedger(), now=DAY2)
-    assert stock(t) == 5 and member_of(t, "u1").balance["available"] == before["available"]
+    assert stock(t) == 5 and member_of(t, "u1").balance["available"] == before["available"] - 10
     assert "rest" not in raw_order(t) and raw_order(t)["status"]["S"] == "cancelled"
     exact(t, "u1")
 

@@ -1,9 +1,10 @@
 """The points mall: rewards, redemptions that never lose or double-spend a point, and cancellations.
 
-A redemption is one transaction: the order keyed by the caller's request id, the member's debit
+A redemption commits all or nothing: the order keyed by the caller's request id, the member's debit
 (soonest-expiring lots first, conditioned on the member's version), the stock decrement (stock >= qty
-on each shard touched), the per-member limit counter and the ledger entry. A business failure is
-recorded under the request id and replayed; the same request id with other parameters is a conflict.
+on each shard touched), the per-member limit count and the ledger entry (written as single writes around
+one claim of the order and the stock, adapters/points_stage.py). A business failure is recorded under the
+request id and replayed; the same request id with other parameters is a conflict.
 """
 
 from __future__ import annotations
