@@ -45,8 +45,21 @@ def local_env(port: int) -> None:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
 
+def missing_read_units(params: dict, parsed: dict) -> float:
+    """What AWS bills a BatchGetItem for the keys it found no item for, which DynamoDB Local does not report: each
+    key is read as a GetItem, and a read of an item that does not exist still costs the read's minimum (1 unit
+    strongly consistent, 0.5 eventually; "DynamoDB read and write operations", AWS's developer guide)."""
+    units = 0.0
+    for table, asked in (params.get("RequestItems") or {}).items():
+        found = len((parsed.get("Responses") or {}).get(table) or [])
+        unprocessed = len(((parsed.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or [])
+        units += (len(asked.get("Keys") or []) - found - unprocessed) * (1.0 if asked.get("ConsistentRead") else 0.5)
+    return units
+
+
 class CapacityMeter:
-    """Asks DynamoDB for ConsumedCapacity on every call of a botocore client and adds it up."""
+    """Asks DynamoDB for ConsumedCapacity on every call of a botocore client and adds it up; a BatchGetItem's keys
+    that found nothing are billed as AWS bills them (`missing_read_units`)."""
 
     def __init__(self) -> None:
         self.read = 0.0
@@ -55,7 +68,9 @@ class CapacityMeter:
         self.calls: dict[str, int] = {}
         self.single_index_writes: Counter = Counter()  # table → index units of its single writes, as reported
         self.tx_write = 0.0  # what DynamoDB Local reported for transactions (per table, not per item)
+        self.missing_reads = 0.0  # of it: read units of BatchGetItem keys that found no item
         self._lock = threading.Lock()
+        self._asked = threading.local()
 
     def attach(self, client) -> CapacityMeter:
         client.meta.events.register("provide-client-params.dynamodb", self._ask)
@@ -69,12 +84,18 @@ class CapacityMeter:
     def _ask(self, params, model, **_):
         if model.name not in ("CreateTable", "ListTables", "DescribeTable", "UpdateTimeToLive"):
             params.setdefault("ReturnConsumedCapacity", "INDEXES")  # the total, and the indexes' part of it
+        if model.name == "BatchGetItem":
+            self._asked.params = params
 
     def _add(self, parsed, model, **_):
         consumed = parsed.get("ConsumedCapacity") or []
         if isinstance(consumed, dict):
             consumed = [consumed]
+        missing = missing_read_units(getattr(self._asked, "params", {}), parsed) if model.name == "BatchGetItem" else 0
         with self._lock:
+            self.read += missing
+            self.total += missing
+            self.missing_reads += missing
             self.calls[model.name] = self.calls.get(model.name, 0) + 1
             for c in consumed:
                 total = c.get("CapacityUnits", 0.0)
@@ -92,7 +113,7 @@ class CapacityMeter:
 
     def reset(self) -> None:
         with self._lock:
-            self.read = self.write = self.total = self.tx_write = 0.0
+            self.read = self.write = self.total = self.tx_write = self.missing_reads = 0.0
             self.calls = {}
             self.single_index_writes = Counter()
 
