@@ -17,6 +17,7 @@ import pytest
 from fakes.callbacks import TelegramCallbacks, WecomCallbacks, aes_key
 from fakes.telegram import FakeTelegramBot
 from fakes.wecom_customer_group import FakeWecomCustomerGroups
+from points_support import OnlyTenants
 from qunyun.adapters.groups import GroupRepository
 from qunyun.adapters.link_platforms import LinkPlatforms
 from qunyun.adapters.links import LinkStore
@@ -145,11 +146,12 @@ def test_a_members_link_brings_two_friends_and_earns_for_the_one_who_stayed(worl
     world.deliver("telegram", [world.chat_member(2002, t0 + timedelta(days=2), link.url)])
     assert world.balance(KOC)["pending"] == 50
     # THEN the settle job after the 3-day hold releases the stayer's points, once
-    ledger = PointsLedger()
-    early = settle(t0 + timedelta(days=2, hours=23), ledger=ledger, tenants=TenantRepository())
+    # (scoped to this test's tenant: the test table holds every test's tenants, and a run counts all it visits)
+    ledger, only = PointsLedger(), OnlyTenants(world.tenant_id)
+    early = settle(t0 + timedelta(days=2, hours=23), ledger=ledger, tenants=only)
     assert early["invites_released"] == 0
-    done = settle(t0 + timedelta(days=3, hours=1), ledger=ledger, tenants=TenantRepository())
-    again = settle(t0 + timedelta(days=3, hours=2), ledger=ledger, tenants=TenantRepository())
+    done = settle(t0 + timedelta(days=3, hours=1), ledger=ledger, tenants=only)
+    again = settle(t0 + timedelta(days=3, hours=2), ledger=ledger, tenants=only)
     assert (done["invites_released"], again["invites_released"]) == (1, 0)
     assert {k: world.balance(KOC)[k] for k in ("available", "pending", "cancelled")} == {
         "available": 50, "pending": 0, "cancelled": 50}
