@@ -254,3 +254,26 @@ def test_a_lot_moved_between_the_plan_and_the_stage_makes_the_plan_again(make_te
     assert contention == [["LotMoved"]] and answer.status == 201
     assert member_of(t, "u1").balance["available"] == 500 + 7 - 10
     exact(t, "u1")
+
+
+def test_a_claim_refused_without_reasons_undoes_the_stage_and_the_request_places_once(make_tenant, monkeypatch):
+    # GIVEN a claim whose transaction conflicts with another (DynamoDB gives no cancellation reasons for it)
+    t = mall(make_tenant)
+    before = member_of(t, "u1").balance
+    real, conflicted = points_stage.committed, []
+
+    def conflicting(*args, **kwargs):
+        if not conflicted:
+            conflicted.append(True)
+            raise Contention([])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(points_stage, "committed", conflicting)
+    # WHEN the redemption is placed
+    answer = place(t)
+    # THEN the refused claim undid the stage (nothing rolled forward without an order) and the plan made again
+    # placed the order once
+    assert conflicted and answer.status == 201 and stock(t) == 4
+    assert entries(t, "u1").count("spend") == 1
+    assert member_of(t, "u1").balance["available"] == before["available"] - 10
+    exact(t, "u1")

@@ -9,7 +9,7 @@
 3. Claim: the event record is put only if there is no record of the event id, or only a void one of another
    token. It carries the response and what is left to write. A twin holding it undoes the order and the stage.
    A redemption's claim is its order, put the same way in one transaction with its stock taken
-   (`redemptions.claim_redemption`): a shard without the units refuses it, and the stage is undone.
+   (`claim_redemption`): a shard without the units refuses it, and the stage is undone.
 4. Roll forward: the lots are set to their values after the change, each only if still at the version read
    before the stage, then the entry is put. Both are harmless to repeat.
 
@@ -35,8 +35,8 @@ from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage_rest import entry_fields, entry_of, kept_by_order, rest_of
 from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MallOrderItem, MemberItem, OrderItem
-from qunyun.adapters.points_writer import entry_item, event_item, member_update, merge_lots, record_only
-from qunyun.adapters.redemptions import claim_redemption
+from qunyun.adapters.points_writer import committed, entry_item, event_item, member_update, merge_lots, record_only
+from qunyun.adapters.redemptions import write_claim
 from qunyun.domain.ledger import Contention, Guard, LotId, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
@@ -103,9 +103,8 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
         undo(connection, _member(connection, pk, sk), token)
         raise Contention(["OrderTaken"])
     if plan.redemption:
-        refused = claim_redemption(connection, plan.tenant_id, plan.redemption, plan.stock, token,
-                                   kept_by_order(rest))
-        if refused and _ours(connection, *_claim_key(m.tenant_id, staged), token):
+        refused = claim_redemption(connection, plan, token, kept_by_order(rest))
+        if refused is not None and _ours(connection, *_claim_key(m.tenant_id, staged), token):
             refused = None  # a retried call whose first attempt landed
     else:
         claim = event_item(plan, now)
@@ -116,6 +115,16 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
         raise Contention(refused)
     roll_forward(connection, pk, rest, now)
     _finished(token)
+
+
+def claim_redemption(connection: Connection, plan: Plan, token: str, kept: dict) -> list[str | None] | None:
+    """The order claimed with its stock in one transaction (`redemptions.write_claim`): None when it was written,
+    else why not, never empty (a conflict comes without DynamoDB's reasons)."""
+    try:
+        committed(connection, lambda tx: write_claim(tx, plan.tenant_id, plan.redemption, plan.stock, token, kept))
+        return None
+    except Contention as lost:
+        return lost.reasons or ["TransactionConflict"]
 
 
 def _take_order(connection: Connection, plan: Plan, token: str, at: int) -> bool:

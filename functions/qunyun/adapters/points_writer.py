@@ -3,6 +3,7 @@ alone: the one write path of the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +32,15 @@ def transact(connection: Connection, plan: Plan, now: datetime) -> None:
     """All of the plan or nothing; a lost race raises Contention."""
     if record_only(plan):
         return _save_record(connection, plan, now)
+    committed(connection, lambda tx: _write(tx, plan, now))
+
+
+def committed(connection: Connection, write: Callable[[TransactWrite], None]) -> None:
+    """One TransactWriteItems of what `write` adds; a cancelled or conflicting one raises Contention with DynamoDB's
+    reasons (none for a conflict)."""
     try:
         with TransactWrite(connection=connection) as tx:
-            _write(tx, plan, now)
+            write(tx)
     except TransactWriteError as err:
         if err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
             reasons = [getattr(r, "code", None) if r else None for r in (err.cancellation_reasons or [])]

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
@@ -82,22 +80,14 @@ def write_redemption(tx: TransactWrite, tenant_id: str, write: RecordWrite, sett
               condition=MallOrderItem.version == write.version)
 
 
-def claim_redemption(connection: Connection, tenant_id: str, write: RecordWrite, stock: list, token: str,
-                     rest: dict) -> list[str | None] | None:
+def write_claim(tx: TransactWrite, tenant_id: str, write: RecordWrite, stock: list, token: str, rest: dict) -> None:
     """A staged redemption's claim (adapters/points_stage.py): its order, naming the stage's token and what is
-    left to write, with its stock taken, in one transaction; the order stands once it exists. None when it was
-    written; else the cancellation reasons (the request id taken, a shard without the units)."""
+    left to write, and its stock taken; the order stands once it exists. Refused when the request id is taken (but
+    by a void of another token) or a shard lacks the units."""
     order = new_item(tenant_id, write)
     order.token, order.rest = token, rest
-    try:
-        with TransactWrite(connection=connection) as tx:
-            tx.save(order, condition=MallOrderItem.pk.does_not_exist() | (
-                (MallOrderItem.void == True) & (MallOrderItem.token != token)))  # noqa: E712
-            for move in stock:
-                tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
-                          actions=[StockItem.stock.add(move.units)], condition=StockItem.stock >= -move.units)
-        return None
-    except TransactWriteError as err:
-        if err.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
-            raise
-        return [getattr(r, "code", None) if r else None for r in (err.cancellation_reasons or [])]
+    tx.save(order, condition=MallOrderItem.pk.does_not_exist() | (
+        (MallOrderItem.void == True) & (MallOrderItem.token != token)))  # noqa: E712
+    for move in stock:
+        tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
+                  actions=[StockItem.stock.add(move.units)], condition=StockItem.stock >= -move.units)
