@@ -83,6 +83,27 @@ def crash_once(monkeypatch, name: str) -> list:
     return died
 
 
+def answer_lost_once(monkeypatch, lost_on) -> list:
+    """Makes the first write whose item's sort key `lost_on` accepts land but lose its answer, and be retried, as
+    botocore retries a call whose connection dropped: the retry is refused by the write's own condition. No reader
+    may wait meanwhile. Returns the sort keys it was lost on."""
+    real, lost = points_stage._written, []
+
+    def answer_lost(call, **params):
+        landed = real(call, **params)
+        if landed and not lost and lost_on((params.get("Item") or params["Key"])["sk"]["S"]):
+            lost.append((params.get("Item") or params["Key"])["sk"]["S"])
+            return real(call, **params)  # the retry, refused
+        return landed
+
+    def no_waiting(seconds):
+        raise AssertionError("a reader waited on a stage that should have gone on")
+
+    monkeypatch.setattr(points_stage, "_written", answer_lost)
+    monkeypatch.setattr(points_stage.time, "sleep", no_waiting)
+    return lost
+
+
 def test_a_check_in_of_a_member_is_staged_and_costs_single_writes(make_tenant):
     # GIVEN a member, and today's check-in
     t = shop(make_tenant)

@@ -22,7 +22,18 @@ from qunyun.domain.events import PointsEvent
 from qunyun.services.points import apply_event
 from qunyun.services.settle import settle
 from test_points_races import send, together
-from test_points_stage import DAY2, Crash, a_member, crash_once, entries, exact, member_of, raw_member, shop
+from test_points_stage import (
+    DAY2,
+    Crash,
+    a_member,
+    answer_lost_once,
+    crash_once,
+    entries,
+    exact,
+    member_of,
+    raw_member,
+    shop,
+)
 
 AFTER_RETURNS = DAY2 + timedelta(days=30)  # past the default return window
 
@@ -247,20 +258,7 @@ def test_a_write_that_landed_but_whose_answer_was_lost_is_known_as_its_own(make_
     # own condition
     t = shop(make_tenant)
     a_member(t)
-    real, lost = points_stage._written, []
-
-    def answer_lost(call, **params):
-        landed = real(call, **params)
-        if landed and not lost and (params.get("Item") or params["Key"])["sk"]["S"] == sk:
-            lost.append(sk)
-            return real(call, **params)  # the retry, refused
-        return landed
-
-    def no_waiting(seconds):
-        raise AssertionError("a reader waited on a stage that should have gone on")
-
-    monkeypatch.setattr(points_stage, "_written", answer_lost)
-    monkeypatch.setattr(points_stage.time, "sleep", no_waiting)
+    lost = answer_lost_once(monkeypatch, lambda written: written == sk)
     # WHEN it is applied
     answer = apply_event(t, buy("u1", "p-1"), ledger=PointsLedger(), now=DAY2)
     # THEN the writer knew the item for its own and went on, with no one waiting on it: applied once, the order

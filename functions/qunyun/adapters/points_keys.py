@@ -57,6 +57,9 @@ def guard_sk(guard: Guard) -> str:
     return "#".join(("G", guard.kind, *guard.parts))
 
 
+QUIZ_MARK = "G#quiz#"  # a question's mark: an item of its own, which a staged answer takes as it would an order
+
+
 def guard_of(sk: str) -> Guard:
     _, kind, *parts = sk.split("#")
     return Guard(kind, tuple(parts))

@@ -235,20 +235,23 @@ class LedgerReads:
             yield keys.split_member_pk(item.pk)[1], item.group_id, int(item.points)
 
 
-_STAGED = {MemberItem: settle, OrderItem: settle_order}  # the items a staged change leaves for readers to settle
+# the items a staged change leaves for readers to settle
+_STAGED = {MemberItem: settle, OrderItem: settle_order, GuardItem: settle_order}
 
 
-def _staged_in(snapshot: dict[Key, dict | None]) -> list[MemberItem | OrderItem]:
+def _staged_in(snapshot: dict[Key, dict | None]) -> list[MemberItem | OrderItem | GuardItem]:
     return [item for key, raw in snapshot.items() if raw is not None
             for item in [_staged(key, raw)] if item is not None]
 
 
-def _staged(key: Key, raw: dict) -> MemberItem | OrderItem | None:
-    """A member or an order as read raw, when a staged change left it to settle."""
+def _staged(key: Key, raw: dict) -> MemberItem | OrderItem | GuardItem | None:
+    """A member, an order or a question's mark as read raw, when a staged change left it to settle."""
     if key[1] == keys.BALANCE_SK and "stage" in raw:
         return MemberItem.from_raw_data(raw)
     if key[1] == keys.RECORD_SK["purchase"] and "token" in raw and keys.is_order(key[0]):
         return OrderItem.from_raw_data(raw)
+    if "token" in raw and key[1].startswith(keys.QUIZ_MARK):
+        return GuardItem.from_raw_data(raw)
     return None
 
 

@@ -3,9 +3,9 @@
 
 1. Stage: the member is updated under its version condition, as a transaction would, and keeps the change's
    token and what undoes it (`stage`, `staged`).
-2. Order (a purchase): the order record is put only if there is none, naming the token and the event id. It
-   stands only once that token's claim of that event id stands; another purchase of the order meanwhile is
-   refused, as it would be by a transaction.
+2. Order (a purchase) or mark (a quiz answer's question): put only if there is none, naming the token and the
+   event id; it stands only once that token's claim of that event id stands. Another event taking it meanwhile
+   is refused, as it would be by a transaction.
 3. Claim: the event record is put only if there is no record of the event id, or only a void one of another
    token. It carries the response and what is left to write. A twin holding it undoes the order and the stage.
    A redemption's claim is its order, put the same way in one transaction with its stock taken
@@ -15,8 +15,8 @@
 
 A member read to plan from is settled first (`settle`): its stage is rolled forward when the claim of its token
 stands, undone when the claim went to a twin or was voided, waited on while young, and voided once older than
-STALE, which only a writer that died leaves. An order is settled the same way by its own claim (`settle_order`).
-Safety rests on the conditions, never on the clock.
+STALE, which only a writer that died leaves. An order or a mark is settled the same way by its own claim
+(`settle_order`). Safety rests on the conditions, never on the clock.
 """
 
 from __future__ import annotations
@@ -28,14 +28,21 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.expressions.update import Update
 
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage_rest import entry_fields, entry_of, kept_by_order, rest_of
-from qunyun.adapters.points_tables import TABLE, EventItem, LotItem, MallOrderItem, MemberItem, OrderItem
-from qunyun.adapters.points_writer import committed, entry_item, event_item, member_update, merge_lots, record_only
+from qunyun.adapters.points_tables import TABLE, EventItem, GuardItem, LotItem, MallOrderItem, MemberItem, OrderItem
+from qunyun.adapters.points_writer import (
+    committed,
+    entry_item,
+    event_item,
+    expression_params,
+    member_update,
+    merge_lots,
+    record_only,
+)
 from qunyun.adapters.redemptions import write_claim
 from qunyun.domain.ledger import Contention, Guard, LotId, LotWrite, MemberChange, Plan
 
@@ -47,9 +54,10 @@ _DONE_KEPT = 10_000
 
 
 def stageable(plan: Plan) -> bool:
-    """A check-in or a purchase, of a member or of a newcomer: one member changed, its marks and caps held in the
-    member item, its lots only credited or made, a purchase's order new. A redemption: a new order, its limit held
-    in the member item. Everything else stays one transaction."""
+    """A check-in, a quiz answer or a purchase, of a member or of a newcomer: one member changed, its marks and caps
+    held in the member item (a question's mark taken as an order is), its lots only credited or made, a purchase's
+    order new. A redemption: a new order, its limit held in the member item. Everything else stays one
+    transaction."""
     if plan.redemption is not None:
         return _redemption_stageable(plan)
     if plan.event is None or len(plan.changes) != 1 or record_only(plan):
@@ -59,7 +67,8 @@ def stageable(plan: Plan) -> bool:
     if any((plan.invite, plan.redemption, plan.job, plan.absent_invites, plan.unchanged, plan.stock)):
         return False
     change = plan.changes[0]
-    return (all(keys.held(g) for g in change.guards)
+    marks = [g for g in change.guards if not keys.held(g)]
+    return ((not marks or (len(marks) == 1 and marks[0].kind == "quiz" and plan.purchase is None))
             and (change.cap is None or keys.held(change.cap[0])) and all(lot.expect is None for lot in change.lots))
 
 
@@ -96,12 +105,18 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
         staged["e"] = "=" if last == claimed_by else last
     if plan.purchase:
         staged["o"] = plan.purchase.key
+    mark = next((g for g in change.guards if not keys.held(g)), None)
+    if mark:
+        staged["g"] = keys.guard_sk(mark)
     actions, condition = member_update(change, now, stage=(token, staged))
     if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
         raise Contention([_FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"]):
         undo(connection, _member(connection, pk, sk), token)
         raise Contention(["OrderTaken"])
+    if mark and not _take_mark(connection, pk, staged["g"], plan, token, staged["w"]):
+        undo(connection, _member(connection, pk, sk), token)
+        raise Contention(["MarkTaken"])
     if plan.redemption:
         refused = claim_redemption(connection, plan, token, kept_by_order(rest))
         if refused is not None and _ours(connection, *_claim_key(m.tenant_id, staged), token):
@@ -129,8 +144,16 @@ def claim_redemption(connection: Connection, plan: Plan, token: str, kept: dict)
 
 def _take_order(connection: Connection, plan: Plan, token: str, at: int) -> bool:
     order = plan.purchase
-    item = OrderItem(*keys.record_key("purchase", plan.tenant_id, order.key), **order.fields, token=token,
-                     event_id=plan.event.event_id, staged_at=at)
+    return _take(connection, OrderItem(*keys.record_key("purchase", plan.tenant_id, order.key), **order.fields,
+                                       token=token, event_id=plan.event.event_id, staged_at=at), token)
+
+
+def _take_mark(connection: Connection, pk: str, sk: str, plan: Plan, token: str, at: int) -> bool:
+    return _take(connection, GuardItem(pk, sk, token=token, event_id=plan.event.event_id, staged_at=at), token)
+
+
+def _take(connection: Connection, item: OrderItem | GuardItem, token: str) -> bool:
+    """Puts a once-only record naming the stage `token`, only if there is none (or it is already this token's)."""
     return _written(connection.client.put_item, TableName=TABLE, Item=item.serialize(),
                     ConditionExpression="attribute_not_exists(pk)") or _ours(connection, item.pk, item.sk, token)
 
@@ -145,18 +168,20 @@ def _ours(connection: Connection, pk: str, sk: str, token: str, name: str = "tok
     return raw.get(name, {}).get("S") == token and raw.get("void", {}).get("BOOL", False) == void
 
 
-def _release_order(connection: Connection, tenant_id: str, order_id: str, token: str) -> None:
-    """Deletes an order taken by the stage `token`, whose claim was lost or voided (no-op once gone)."""
-    pk, sk = keys.record_key("purchase", tenant_id, order_id)
+def _release(connection: Connection, pk: str, sk: str, token: str) -> None:
+    """Deletes an order or a mark taken by the stage `token`, whose claim was lost or voided (no-op once gone)."""
     _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-             **_condition(OrderItem.token == token))
+             **expression_params(OrderItem.token == token))
 
 
 def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
-    """Puts back what the stage `token` wrote before its claim: its order, then its member (in that order, so
-    that a member still holding the stage always leads a reader to the order)."""
-    if item.stage == token and (item.staged or {}).get("o"):
-        _release_order(connection, item.tenant_id, item.staged["o"], token)
+    """Puts back what the stage `token` wrote before its claim: its order or mark, then its member (in that
+    order, so that a member still holding the stage always leads a reader to what it took)."""
+    staged = item.staged or {} if item.stage == token else {}
+    if staged.get("o"):
+        _release(connection, *keys.record_key("purchase", item.tenant_id, staged["o"]), token)
+    if staged.get("g"):
+        _release(connection, item.pk, staged["g"], token)
     undo(connection, item, token)
 
 
@@ -169,22 +194,7 @@ def _finished(token: str) -> None:
 def _update(connection: Connection, pk: str, sk: str, actions: list, condition) -> bool:
     """One UpdateItem on the ledger's own client; False when its condition failed."""
     return _written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                    **_condition(condition, actions))
-
-
-def _condition(condition, actions: list | None = None) -> dict:
-    """The expression parameters of a write: its condition, and an update's actions."""
-    names: dict[str, str] = {}
-    values: dict = {}
-    params = {}
-    if actions:
-        params["UpdateExpression"] = Update(*actions).serialize(names, values)
-    if condition is not None:
-        params["ConditionExpression"] = condition.serialize(names, values)
-    params["ExpressionAttributeNames"] = {v: k for k, v in names.items()}
-    if values:
-        params["ExpressionAttributeValues"] = values
-    return params
+                    **expression_params(condition, actions))
 
 
 def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
@@ -284,7 +294,7 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
     held_it = (MemberItem.stage == token) & (MemberItem.version == item.version)  # False: settled or moved meanwhile
     if u.get("new"):  # a newcomer made by the stage: it was no member before
         _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
-                 **_condition(held_it))
+                 **expression_params(held_it))
         return
     actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove()]
     actions += [getattr(MemberItem, part).add(-amount) for part, amount in u.get("d", {}).items()]
@@ -303,14 +313,16 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
     _update(connection, item.pk, item.sk, actions, held_it)
 
 
-def settled_by(item: MemberItem | OrderItem) -> list[Key]:
-    """What settles a staged member or order: the claim of its token's event, and a member's last entry. None
-    for an item that holds no stage, or one this process finished."""
-    token = item.token if isinstance(item, OrderItem) else item.stage
+def settled_by(item: MemberItem | OrderItem | GuardItem) -> list[Key]:
+    """What settles a staged member, order or mark: the claim of its token's event, and a member's last entry.
+    None for an item that holds no stage, or one this process finished."""
+    token = item.stage if isinstance(item, MemberItem) else item.token
     if not token or token in _DONE:
         return []
     if isinstance(item, OrderItem):
         return [keys.record_key("event", keys.record_tenant("purchase", item.pk), item.event_id)]
+    if isinstance(item, GuardItem):
+        return [keys.record_key("event", keys.split_member_pk(item.pk)[0], item.event_id)]
     staged = item.staged
     wanted = [_claim_key(item.tenant_id, staged)]
     if staged.get("e"):
@@ -355,14 +367,14 @@ def _void(connection: Connection, claim_key, token: str) -> bool:
     return _claim(connection, void, token)
 
 
-def settle_order(connection: Connection, item: OrderItem, now: float | None = None,
+def settle_order(connection: Connection, item: OrderItem | GuardItem, now: float | None = None,
                  found: dict | None = None) -> bool:
-    """Settles an order a staged purchase took. False when it stands (its claim does); True when it was released
-    or waited on: read it again."""
+    """Settles an order a staged purchase took, or a mark a staged quiz answer took. False when it stands (its
+    claim does); True when it was released or waited on: read it again."""
     wanted = settled_by(item)
     if not wanted:
         return False
-    token, tenant_id = item.token, keys.record_tenant("purchase", item.pk)
+    token = item.token
     claim, _ = _found(connection, wanted, found)
     if claim is not None and not claim.void and claim.token == token:
         return False
@@ -372,7 +384,7 @@ def settle_order(connection: Connection, item: OrderItem, now: float | None = No
             return True
         if not _void(connection, wanted[0], token):
             return True  # claimed meanwhile: read it again
-    _release_order(connection, tenant_id, keys.record_id(item.pk), token)  # its stage is undone by its member's
+    _release(connection, item.pk, item.sk, token)  # its stage is undone by its member's
     return True
 
 

@@ -173,6 +173,11 @@ class GuardItem(_Item):
     inviter_id = UnicodeAttribute(null=True)
     lot_sk = UnicodeAttribute(null=True)
     state = UnicodeAttribute(null=True)
+    # A quiz question's mark taken by an answer written as single writes (adapters/points_stage.py), as a
+    # purchase takes its order: it stands only once the claim of `event_id` by `token` stands.
+    token = UnicodeAttribute(null=True)
+    event_id = UnicodeAttribute(null=True)
+    staged_at = NumberAttribute(null=True)
 
 
 class EventItem(_Item):

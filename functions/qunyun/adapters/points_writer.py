@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Update
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
@@ -194,6 +195,21 @@ def _write_invite(tx: TransactWrite, tenant_id: str, invite: RecordWrite) -> Non
         tx.save(GuardItem(*key, **fields), condition=GuardItem.pk.does_not_exist())
     else:
         tx.update(GuardItem(*key), actions=[getattr(GuardItem, k).set(v) for k, v in fields.items()])
+
+
+def expression_params(condition, actions: list | None = None) -> dict:
+    """The expression parameters of a single write (a staged change's): its condition, and an update's actions."""
+    names: dict[str, str] = {}
+    values: dict = {}
+    params = {}
+    if actions:
+        params["UpdateExpression"] = Update(*actions).serialize(names, values)
+    if condition is not None:
+        params["ConditionExpression"] = condition.serialize(names, values)
+    params["ExpressionAttributeNames"] = {v: k for k, v in names.items()}
+    if values:
+        params["ExpressionAttributeValues"] = values
+    return params
 
 
 def merge_lots(lots):
