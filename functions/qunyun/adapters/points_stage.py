@@ -177,7 +177,7 @@ def _release(connection: Connection, pk: str, sk: str, token: str) -> None:
 def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
     """Puts back what the stage `token` wrote before its claim: its order or mark, then its member (in that
     order, so that a member still holding the stage always leads a reader to what it took)."""
-    staged = item.staged or {} if item.stage == token else {}
+    staged = (item.staged or {}) if item.stage == token else {}
     if staged.get("o"):
         _release(connection, *keys.record_key("purchase", item.tenant_id, staged["o"]), token)
     if staged.get("g"):
