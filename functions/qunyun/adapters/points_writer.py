@@ -23,9 +23,8 @@ from qunyun.adapters.points_tables import (
     LotItem,
     MemberItem,
     OrderItem,
-    StockItem,
 )
-from qunyun.adapters.redemptions import write_redemption
+from qunyun.adapters.redemptions import write_redemption, write_stock
 from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWrite, invite_checks
 
 
@@ -97,10 +96,7 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
                       condition=MemberItem.version == m.version)
         else:
             tx.condition_check(MemberItem, *key, condition=MemberItem.pk.does_not_exist())
-    for move in plan.stock:
-        cond = (StockItem.stock >= -move.units) if move.units < 0 else None
-        tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
-                  actions=[StockItem.stock.add(move.units)], condition=cond)
+    write_stock(tx, tenant_id, plan.stock)
     if plan.redemption:
         write_redemption(tx, tenant_id, plan.redemption, settled=bool(plan.changes))
     if plan.job:

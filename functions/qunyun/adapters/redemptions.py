@@ -88,6 +88,12 @@ def write_claim(tx: TransactWrite, tenant_id: str, write: RecordWrite, stock: li
     order.token, order.rest = token, rest
     tx.save(order, condition=MallOrderItem.pk.does_not_exist() | (
         (MallOrderItem.void == True) & (MallOrderItem.token != token)))  # noqa: E712
+    write_stock(tx, tenant_id, stock)
+
+
+def write_stock(tx: TransactWrite, tenant_id: str, stock: list) -> None:
+    """Each shard moved by its units; one taken from only if it holds them (a cancellation's return is not)."""
     for move in stock:
+        cond = (StockItem.stock >= -move.units) if move.units < 0 else None
         tx.update(StockItem(keys.stock_pk(tenant_id, move.reward_id, move.shard), keys.STOCK_SK),
-                  actions=[StockItem.stock.add(move.units)], condition=StockItem.stock >= -move.units)
+                  actions=[StockItem.stock.add(move.units)], condition=cond)
