@@ -250,9 +250,14 @@ def test_one_check_in_from_twenty_threads_applies_once_with_one_answer(make_tena
     # GIVEN a member, and today's check-in sent by 20 retrying clients at once
     t = shop(make_tenant)
     a_member(t)
-    ev = checkin("u1", DAY2, "c-2")
-    results = together(*(lambda: send(t, ev, DAY2) for _ in range(20)))
     # THEN one "applied" and 19 "duplicate", each carrying the first answer, and one entry for it
+    applies_once_from_twenty_clients(t, checkin("u1", DAY2, "c-2"))
+
+
+def applies_once_from_twenty_clients(t, ev: PointsEvent) -> None:
+    """Sends one event of u1 from 20 retrying clients at once: one "applied" and 19 "duplicate", each carrying the
+    first answer, and one more entry (u1 had one), the ledger exact."""
+    results = together(*(lambda: send(t, ev, DAY2) for _ in range(20)))
     assert Counter(r["status"] for r in results) == {"applied": 1, "duplicate": 19}
     first = next(r for r in results if r["status"] == "applied")
     assert all(r == {**first, "status": r["status"]} for r in results)

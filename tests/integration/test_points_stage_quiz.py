@@ -27,6 +27,7 @@ from test_points_stage import (
     Crash,
     a_member,
     answer_lost_once,
+    applies_once_from_twenty_clients,
     crash_once,
     entries,
     exact,
@@ -210,14 +211,8 @@ def test_one_answer_from_twenty_threads_applies_once_with_one_answer(make_tenant
     # GIVEN a member, and one answer sent by 20 retrying clients at once
     t = shop(make_tenant)
     a_member(t)
-    ev = answer("u1", "q-1")
-    results = together(*(lambda: send(t, ev, DAY2) for _ in range(20)))
-    # THEN one "applied" and 19 "duplicate", each carrying the first answer
-    assert Counter(r["status"] for r in results) == {"applied": 1, "duplicate": 19}
-    first = next(r for r in results if r["status"] == "applied")
-    assert all(r == {**first, "status": r["status"]} for r in results)
-    assert entries(t, "u1") == ["earn", "earn"]
-    exact(t, "u1")
+    # THEN one "applied" and 19 "duplicate", each carrying the first answer, and one entry for it
+    applies_once_from_twenty_clients(t, answer("u1", "q-1"))
 
 
 def test_a_mark_put_whose_answer_was_lost_is_known_as_its_own(make_tenant, monkeypatch):
