@@ -25,6 +25,7 @@ from qunyun.domain.quota import Push, local_day
 from qunyun.domain.roster import RosterChange
 from qunyun.services.groups import import_groups
 from qunyun.services.mall import add_rewards
+from stream_support import deliver_streams
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 
@@ -94,6 +95,7 @@ def add_points(call, tenant, at: datetime) -> None:
         events += [{"event_id": f"q-{member}-{n}", "type": "quiz_answer", "member_id": member, "quiz_id": "qz",
                     "question_id": f"q{n}", "correct": True, "occurred_at": at.isoformat()} for n in range(answers)]
     call(tenant, "POST", "/v1/points/events", {"events": events})
+    deliver_streams()  # the day's pages, as PageEarnings writes them a batching window later
 
 
 def token_of(login_url: str) -> str:

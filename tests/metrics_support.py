@@ -31,6 +31,7 @@ from qunyun.services.groups import import_groups
 from qunyun.services.mall import add_rewards, redeem
 from qunyun.services.points import apply_event
 from qunyun.services.tenants import create_tenant
+from stream_support import deliver_streams
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 SHANGHAI, BERLIN, LA = "Asia/Shanghai", "Europe/Berlin", "America/Los_Angeles"
@@ -178,4 +179,5 @@ def seed(tz: str, rows: list[str], groups: dict[str, Group], seed_: int, fake=No
     if fake is not None:
         secret_store().put_many({f"{tid}/wecom/corp_id": "corp-1", f"{tid}/wecom/corp_secret": "s"})
         _wecom(h, fake, rng)
+    deliver_streams()  # the days' earnings and redemptions paged, as PageEarnings pages them
     return h

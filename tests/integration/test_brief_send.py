@@ -33,6 +33,7 @@ from qunyun.services.push_job import RetryLater, claim_lease
 from qunyun.services.push_send import send_message
 from qunyun.services.send_deps import SendDeps
 from send_pushes import Deps, process
+from stream_support import deliver_streams
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
 DAY = date(2026, 11, 27)
@@ -453,6 +454,7 @@ def test_a_batch_reads_what_its_messages_share_once_and_each_record_once(shop, r
     # GIVEN two members of group a checked in yesterday, and (or not yet) SettlePoints built yesterday's boards
     for member, nick in (("u1", "小美"), ("u2", "阿强")):
         checkin_yesterday(shop, member, "a", nick)
+    deliver_streams()  # the day's pages, as PageEarnings writes them a batching window later
     if boards_built:
         settle(NOW - timedelta(hours=6), ledger=PointsLedger(), tenants=OnlyTenants(shop.tenant_id),
                job_name=f"boards-{uuid.uuid4().hex[:6]}")

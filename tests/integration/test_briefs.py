@@ -19,6 +19,7 @@ from qunyun.domain.events import PointsEvent
 from qunyun.services.briefs import add_brief, preview, render_brief, set_template
 from qunyun.services.groups import import_groups
 from qunyun.services.points import apply_event
+from stream_support import deliver_streams
 from support_stack import Stack
 
 NOW = datetime.now(UTC)
@@ -98,6 +99,7 @@ def test_the_top_three_appear_once_there_are_points(shop):
     for member, nick in [("u1", "<@all> 小美"), ("u2", "阿强"), ("u3", "[x](http://evil)"), ("u4", None)]:
         checkin(shop, member, nick)
     checkin(shop, "u9", "别群的人", group_id="tea-out")
+    deliver_streams()  # the day's pages, as PageEarnings writes them a batching window later
     # THEN tomorrow's brief names yesterday's active members and a top three, nicknames made inert
     after = preview(shop.tenant_id, "tea-vip", "morning", TOMORROW, now=NOW, **repos())
     assert "昨日积分榜" in after.text and "昨日 4 位群友获得积分" in after.text

@@ -38,6 +38,7 @@ from qunyun.services.groups import import_groups
 from qunyun.services.push_job import claim_lease
 from qunyun.services.push_send import send_message
 from qunyun.services.send_deps import SendDeps
+from stream_support import deliver_streams
 from support import FakeContext, signed_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
@@ -303,6 +304,7 @@ def test_the_report_counts_the_groups_members_checkins_points_and_purchases(tena
     status, _ = call_points(tenant, {"event_id": "c3", "type": "checkin", "member_id": "u3",
                                      "occurred_at": START.isoformat(), "group_id": "long"})
     assert status == 200
+    deliver_streams()  # the day's pages, as PageEarnings writes them a batching window later
     queue = Queue(send_deps(fakes), tenant)
     # WHEN the group ends and its farewell is delivered
     expire(ENDS, expire_deps(queue))

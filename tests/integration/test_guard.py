@@ -29,6 +29,7 @@ from qunyun.services import guard_ops
 from qunyun.services.groups import import_groups
 from qunyun.services.guard import guard_messages
 from qunyun.services.guard_rules import RulesCache, set_rules
+from stream_support import deliver_streams
 from support import signed_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501
@@ -229,6 +230,7 @@ def test_the_top_members_by_points_are_exempt(world, telegram, tenant, context):
         answer = points_api.lambda_handler(signed_event(tenant.tenant_id, tenant.secret, "POST", "/v1/points/events",
                                                         json.dumps(event).encode()), context)
         assert answer["statusCode"] == 200, answer
+    deliver_streams()  # the month's board, as PageEarnings pages it a batching window later
     # WHEN both post two ads
     world.batch((7, "加微信", T0), (8, "加微信", T0), (7, "刷单", T0 + timedelta(minutes=1)),
                 (8, "刷单", T0 + timedelta(minutes=1)))

@@ -27,6 +27,7 @@ from qunyun.services.metrics import metrics_report
 from qunyun.services.metrics_rollup import close_day
 from qunyun.services.points import apply_event
 from qunyun.services.tenants import create_tenant
+from stream_support import deliver_streams
 
 DAY = date(2026, 11, 20)
 NOON = datetime.combine(DAY, time(4), UTC)  # 12:00 in Shanghai
@@ -53,6 +54,7 @@ def test_members_count_for_the_store_and_rep_of_the_link_that_brought_them(ddb):
     for m in CHECKERS:
         apply_event(tenant, PointsEvent(event_id=f"c.{m}", type="checkin", member_id=m, group_id="g1",
                                         occurred_at=NOON), ledger=PointsLedger(), now=NOON)
+    deliver_streams()  # the day's pages, as PageEarnings writes them a batching window later
     # WHEN RollupMetrics closes the day
     close_day(tenant, DAY, replace(rollup_metrics.default_deps(), tenants=OnlyTenants(tid)), datetime.now(UTC))
     MetricsStore().set_closed(tid, DAY, datetime.now(UTC))

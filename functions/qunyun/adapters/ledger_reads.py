@@ -39,5 +39,5 @@ def earner(entry: EntryItem) -> str:
 
 
 def whole_entries(ledger: PointsLedger, entries: Iterable[EntryItem]) -> list[EntryItem]:
-    """The whole entries of entries read from the board index (which holds a few of their attributes)."""
+    """The whole entries of entries read from a day's pages (which hold a few of their attributes)."""
     return ledger.entries_by_key([(e.pk, e.sk) for e in entries])

@@ -1,31 +1,29 @@
 """What RollupMetrics reads of a tenant's day besides activity pages: each group's roster (one Query), the
-ledger's earnings of the program day (the board index, in slices of its entries' write times: `earning_slices`),
-its redemptions (the board index, one Query), the day's delivery records (one Query per day shard) and the WeCom
-quota spent by customer groups (their counters, 100 to a BatchGetItem).
+ledger's earnings of the program day and its redemptions (the day's pages: adapters/earning_pages.py), the day's
+delivery records (one Query per day shard) and the WeCom quota spent by customer groups (their counters, 100 to a
+BatchGetItem).
 
-Rosters and earnings are read as DynamoDB answers them, only the attributes the figures need turned into values:
-made into item models, a day's 200 members a group cost the rollup more time than the reads themselves."""
+Rosters are read as DynamoDB answers them, only the attributes the figures need turned into values: made into
+item models, a day's 200 members a group cost the rollup more time than the reads themselves. Earnings come as the
+pages' lines, turned into plain tuples."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date
 
 from qunyun.adapters import points_keys
 from qunyun.adapters.community_tables import RosterItem
 from qunyun.adapters.deliveries_tables import CounterItem
 from qunyun.adapters.delivery_keys import counter_key
+from qunyun.adapters.earning_pages import EarningPages
 from qunyun.adapters.group_days import GroupDays
-from qunyun.adapters.points_tables import EntryItem
-from qunyun.adapters.raw_items import query_items, text
+from qunyun.adapters.raw_items import query_items
 from qunyun.adapters.roster import roster_pk
-from qunyun.domain.metrics_day import Earning, bounds
+from qunyun.domain.metrics_day import Earning
 from qunyun.domain.roster import RosterEntry
 
-SLICE = 1000  # board entries a Query of the day's earnings returns at most
-LATE = timedelta(days=9)  # an event may arrive 7 days late, and a program day spans up to a day of UTC
-_FAR = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 _ROSTER_NEEDS = ("member_id", "status", "joined_at", "joined_how", "left_at", "left_how", "changed_at", "link_for")
 
 
@@ -49,47 +47,17 @@ class RosterReads:
 
 
 def earnings_on(tenant_id: str, day: date, timezone: str) -> list[Earning]:
-    """Every earning entry of the tenant's program day (in `timezone`, the tenant's): member, group, points and the
-    event type."""
-    items = earning_slices(EntryItem._get_connection(), points_keys.board_day_pk(tenant_id, day.isoformat()),
-                           bounds(day, timezone)[0])
-    return [Earning(points_keys.split_member_pk(i["pk"]["S"])[1], text(i, "group_id"), int(i["points"]["N"]),
-                    text(i, "source_type")) for i in items]
-
-
-def earning_slices(connection, board_pk: str, start: datetime) -> Iterator[dict]:
-    """A day's board partition read in slices of its entries' write times (their sort keys begin with it), SLICE
-    entries a Query: a slice that has more left is halved at the rest's middle time, so no Query carries the
-    whole day (a tenant's day may hold half a million entries, bunched after the morning brief). The slices are
-    disjoint: every entry is read once. The day's entries are written from its start to a few days after it
-    (late events); the two outer slices catch any other."""
-    spans = [(_FAR[0], start, None), (start, start + LATE, None), (start + LATE, _FAR[1], None)]
-    while spans:
-        low, high, resume = spans.pop(0)
-        condition = EntryItem.sk.between(points_keys.entry_sk(low), _before(high))
-        page = connection.query(board_pk, range_key_condition=condition, index_name=EntryItem.board.Meta.index_name,
-                                limit=SLICE, exclusive_start_key=resume)
-        yield from page.get("Items", [])
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            continue
-        reached = datetime.fromisoformat(last["sk"]["S"].split("#")[1])
-        middle = reached + (high - reached) / 2
-        # The first half goes on from the last entry read; the second begins afresh at the middle.
-        halves = [(low, middle, last), (middle, high, None)] if middle - reached > timedelta(microseconds=1) else []
-        spans[:0] = halves or [(low, high, last)]
-
-
-def _before(at: datetime) -> str:
-    """The greatest sort key of an entry written before `at` (entry keys are `E#{UTC time}#{id}`, in microseconds)."""
-    return points_keys.entry_sk(at - timedelta(microseconds=1)) + "~"
+    """Every earning entry of the tenant's program day (`timezone` is the tenant's; its entries are listed under
+    that day already): member, group, points and the event type, from the day's pages."""
+    return [Earning(points_keys.split_member_pk(e.pk)[1], e.group_id, e.points, e.source_type)
+            for e in EarningPages().entries(points_keys.board_day_pk(tenant_id, day.isoformat()))]
 
 
 def redemptions_on(tenant_id: str, day: date) -> dict[str, int]:
     """Redemptions placed on the tenant's program day, by member."""
     out: dict[str, int] = defaultdict(int)
-    for i in EntryItem.board.query(points_keys.redemptions_day_pk(tenant_id, day.isoformat())):
-        out[points_keys.split_member_pk(i.pk)[1]] += 1
+    for e in EarningPages().entries(points_keys.redemptions_day_pk(tenant_id, day.isoformat())):
+        out[points_keys.split_member_pk(e.pk)[1]] += 1
     return dict(out)
 
 

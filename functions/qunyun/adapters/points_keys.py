@@ -148,8 +148,16 @@ def board_day_pk(tenant_id: str, day: str) -> str:
 
 
 def redemptions_day_pk(tenant_id: str, day: str) -> str:
-    """The board index's list of a program day's redemptions, apart from its earnings (no tenant id holds `#`)."""
+    """The list of a program day's redemptions, apart from its earnings (no tenant id holds `#`)."""
     return f"{tenant_id}#REDEEM#{day}"
+
+
+def pages_pk(list_pk: str) -> str:
+    """Where a day's list (board_day_pk or redemptions_day_pk) keeps its pages."""
+    return f"{list_pk}#PAGES"
+
+
+PAGE_SK = "PG#"
 
 
 def entry_sk(at: datetime, entry_id: str = "") -> str:

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.earning_pages import EarningPages
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage import STALE, settle, settle_order, settled_by
@@ -227,7 +228,8 @@ class LedgerReads:
         yield from EntryItem.query(keys.member_pk(tenant_id, member_id), EntryItem.sk.between(low, high + "~"))
 
     def board_entries(self, tenant_id: str, day: str) -> Iterator[EntryItem]:
-        yield from EntryItem.board.query(keys.board_day_pk(tenant_id, day))
+        """The tenant's earning entries of a program day, from its pages (adapters/earning_pages.py)."""
+        yield from EarningPages().entries(keys.board_day_pk(tenant_id, day))
 
     def earnings_on(self, tenant_id: str, day: str) -> Iterator[tuple[str, str | None, int]]:
         """(member, group, points) of every earning entry of the tenant's program-day."""

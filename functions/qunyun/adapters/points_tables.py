@@ -12,6 +12,8 @@
     {tenant}#OR#{order_id}      #ORDER                  OrderItem: what a purchase earned and what was refunded
     {tenant}#IN#{invitee}       #INVITE                 GuardItem: one invite reward per invitee
     {tenant}#BOARD              {scope}#{period}#{key}  BoardItem: a built leaderboard
+    {tenant}#{day}#PAGES        PG#{page}               EarningPageItem: a day's earning entries, a batch a page
+    {tenant}#REDEEM#{day}#PAGES PG#{page}               EarningPageItem: a day's redemptions, the same way
     {tenant}#REWARDS            {reward_id}             RewardItem: a reward of the points mall
     {tenant}#RW#{reward}#S{n}   #STOCK                  StockItem: one shard of a reward's stock
     {tenant}#RD#{order_id}      #ORDER                  MallOrderItem: a redemption and its replayable answer
@@ -30,7 +32,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from qunyun.adapters.tables import _Meta, _Table
 from qunyun.settings import get_settings
@@ -59,18 +61,6 @@ class DueIndex(GlobalSecondaryIndex):
 
     due_pk = UnicodeAttribute(hash_key=True)
     due_sk = UnicodeAttribute(range_key=True)
-
-
-class BoardIndex(GlobalSecondaryIndex):
-    """Earning entries by tenant and program-day: what leaderboards are built from, and (with the event type)
-    the check-ins, points and buyers RollupMetrics counts."""
-
-    class Meta:
-        index_name = "board"
-        projection = IncludeProjection(["group_id", "points", "source_type"])
-
-    board_pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
 
 
 class MemberIndex(GlobalSecondaryIndex):
@@ -128,7 +118,8 @@ class EntryItem(_Item):
     class Meta(_PointsMeta):
         pass
 
-    board = BoardIndex()
+    # The program day's list this entry belongs on (earnings, or redemptions): PageEarnings reads it from the
+    # table's stream and writes the entry into that list's pages (EarningPageItem), so the entry has no index entry.
     board_pk = UnicodeAttribute(null=True)
     entry_id = UnicodeAttribute()
     kind = UnicodeAttribute()
@@ -311,3 +302,14 @@ class JobItem(_Item):
     lots_expired = NumberAttribute(default=0)
     points_expired = NumberAttribute(default=0)
     boards_built = NumberAttribute(default=0)
+
+
+class EarningPageItem(_Item):
+    """A batch of one program day's listed entries, as PageEarnings read them from the table's stream: one line
+    per entry, `{member pk}\t{entry sk}\t{group}\t{points}\t{source type}`. A batch delivered again writes the
+    same page again; an entry in two pages (a batch split differently on a retry) is read once (earning_pages.py)."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    entries = UnicodeAttribute()

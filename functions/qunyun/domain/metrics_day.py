@@ -17,7 +17,7 @@ from qunyun.domain.roster import RosterEntry
 
 @dataclass(frozen=True)
 class Earning:
-    """An entry of the ledger's day on the board index: who, in which group, how many points, from what."""
+    """An entry of the ledger's day as its pages list it: who, in which group, how many points, from what."""
 
     member_id: str
     group_id: str | None

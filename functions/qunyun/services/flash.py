@@ -75,11 +75,11 @@ def lifetime_days(group: Group, ends_at: datetime, timezone: str) -> list[date]:
 @dataclass
 class Earnings:
     points: Counter  # member → net points earned in the group
-    entries: list  # the group's earning entries (keys, group_id and points, from the board index)
+    entries: list  # the group's earning entries (keys, group_id and points, from the day pages)
 
 
 def group_earnings(ledger: PointsLedger, tenant: Tenant, group: Group, ends_at: datetime) -> Earnings:
-    """What members earned in the group over its lifetime, from the board index: one query per day of the
+    """What members earned in the group over its lifetime, from the day pages: one query per day of the
     group's life (reading every earning entry of the tenant that day, of any group), so the cost grows with the
     tenant's earning entries over those days, not with its members or the whole ledger."""
     points, entries = Counter(), []

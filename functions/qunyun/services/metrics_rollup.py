@@ -1,7 +1,7 @@
 """RollupMetrics: every hour, each tenant's local days that have ended are closed into figures (docs/metrics.md).
 
 A day is closed once it has ended in the tenant's timezone and in every timezone its groups live in. Closing
-reads what qunyun recorded of the day (rosters, activity pages, the ledger's board index, delivery records, WeCom
+reads what qunyun recorded of the day (rosters, activity pages, the ledger's day pages, delivery records, WeCom
 quota counters and, per customer-group owner, WeCom's statistics) and puts one row per group and one per scope;
 closing it again puts the same rows with the same figures, so a rerun, or a day closed twice, changes nothing."""
 

@@ -79,6 +79,12 @@ def run(
     path = Path(state.get("template") or TEMPLATE)
     template = Template.read(path)
     env, overrides = stack_environment(state)
+    if state.get("streams_checkpoint"):
+        # What the stack's stream consumers make of the records written so far (a day's earnings pages) is
+        # there before the job reads it, as it would be on AWS a batching window later.
+        from qunyun_ops.local.streams import wait_caught_up
+
+        wait_caught_up(state["ddb_endpoint"], template, state["stack_name"], Path(state["streams_checkpoint"]))
     pool = FunctionPool(template, path.parent, state["stack_name"], env, overrides=overrides)
     try:
         result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")

@@ -25,6 +25,8 @@ from qunyun_ops.local.tables import create_tables
 from qunyun_ops.local.template import Template
 from qunyun_ops.paths import STATE, TEMPLATE
 
+STREAMS_FILE = STATE / "streams.json"  # where the stack's stream runner stands (qunyun_ops/local/streams.py)
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -59,6 +61,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
     from qunyun_ops.local.gateway import Gateway
     from qunyun_ops.local.scheduler import Scheduler
     from qunyun_ops.local.sqs import QueueRunner, SqsLocal, create_queues, sqs_client
+    from qunyun_ops.local.streams import StreamRunner
     from qunyun_ops.local.workers import FunctionPool
 
     if pid := _already_running():
@@ -72,7 +75,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
     ddb = DynamoDBLocal(opts.ddb_port, opts.data_dir, log=log)
     # moto starts only for a template that declares queues; its pollers run with or without --no-schedule.
     sqs = SqsLocal(log=log) if template.queues else None
-    pool = gateway = scheduler = queues = None
+    pool = gateway = scheduler = queues = streams = None
     try:
         ddb.start()
         if sqs:
@@ -88,6 +91,9 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
         if sqs:
             queues = QueueRunner(template, pool, sqs.endpoint, opts.stack_name, log=log)
             queues.start()
+        if template.stream_sources:
+            streams = StreamRunner(template, pool, ddb.endpoint, opts.stack_name, STREAMS_FILE, log=log)
+            streams.start()
         if opts.schedule:
             scheduler = Scheduler(template, pool, STATE / "dead-letters")
             scheduler.start()
@@ -96,6 +102,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
             "stack_name": opts.stack_name, "secrets_file": str(SECRETS_FILE),
             "sqs_endpoint": sqs.endpoint if sqs else None, "queues": queue_urls,
             "consumed_queues": queues.queue_urls if queues else [],
+            "streams_checkpoint": str(STREAMS_FILE) if streams else None,
             "template": str(TEMPLATE), "environment": inherited, "overrides": overrides,
         }))
         log(f"DynamoDB Local on {ddb.endpoint} with tables: {', '.join(tables)}")
@@ -104,6 +111,8 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
             names = [u.rsplit("/", 1)[1] for u in queue_urls.values()]
             log(f"SQS (moto) on {sqs.endpoint} with queues: {', '.join(names)}; "
                 f"consumers: {', '.join(consumers) or 'none'}")
+        if streams:
+            log("Streams: " + ", ".join(f"{s.table} → {s.function}" for s in template.stream_sources))
         log(f"Webhooks on http://127.0.0.1:{port}: " + ", ".join(f"{r.method} {r.path}" for r in template.routes))
         schedules = [f"{s.function} {s.expression} {s.timezone or 'UTC'}" for s in template.schedules]
         log("Schedules: " + ("; ".join(schedules) if opts.schedule and schedules else "off (use `qunyun local run`)"))
@@ -118,7 +127,7 @@ def up(opts: Options, stop: threading.Event | None = None) -> int:
         with contextlib.suppress(FileNotFoundError):
             if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
                 STATE_FILE.unlink()
-        for part in (scheduler, gateway, queues, pool, sqs):
+        for part in (scheduler, gateway, streams, queues, pool, sqs):
             if part is not None:
                 with contextlib.suppress(Exception):
                     (part.stop if hasattr(part, "stop") else part.close)()

@@ -82,6 +82,17 @@ class QueueSource:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event source: the table whose stream a function reads, its batch size and filters."""
+
+    function: str
+    name: str
+    table: str  # the table's logical id
+    batch_size: int
+    patterns: tuple  # FilterCriteria patterns, parsed; none lets every record through
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     handler: str
@@ -244,6 +255,22 @@ class Template:
                     enabled=str(p.get("Enabled", True)).lower() != "false",
                 )
             )
+        return out
+
+
+    @property
+    def stream_sources(self) -> list[StreamSource]:
+        """Every DynamoDB stream event source (`Stream: !GetAtt T.StreamArn`), with Lambda's batch of 100 where
+        the template is silent."""
+        out = []
+        for lid, name, p in self._events("DynamoDB"):
+            ref = p.get("Stream")
+            target = ref["Fn::GetAtt"] if isinstance(ref, dict) and "Fn::GetAtt" in ref else None
+            if not target or target[0] not in self.tables or target[1] != "StreamArn":
+                raise ValueError(f"{lid}/{name}: Stream must be !GetAtt T.StreamArn of a table in the template")
+            filters = (p.get("FilterCriteria") or {}).get("Filters") or []
+            out.append(StreamSource(lid, name, target[0], int(p.get("BatchSize", 100)),
+                                    tuple(json.loads(f["Pattern"]) for f in filters)))
         return out
 
 

@@ -1,0 +1,73 @@
+"""The pages of each program day's listed entries (points_tables.EarningPageItem): written by PageEarnings from the
+points table's stream, read by leaderboards, flash groups and RollupMetrics. An earning entry or a redemption's
+spend names its day's list (`board_pk`) and is written alone; its page comes a batch later, a few entries to a
+write unit, instead of an index entry per entry in the request."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters.points_tables import EarningPageItem
+
+PAGE_LINES = 2000  # at about 80 bytes a line, about 160 KB: under DynamoDB's 400 KB an item
+LISTED = ("INSERT", "MODIFY")  # an entry is never removed; a MODIFY is an entry written again (a roll-forward's)
+
+
+def listed(record: dict) -> tuple[str, str] | None:
+    """(its list, its line) for a stream record of an entry listed under a day; None for any other record."""
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    if record.get("eventName") not in LISTED or "S" not in image.get("board_pk", {}):
+        return None
+    sk = image.get("sk", {}).get("S", "")
+    if not sk.startswith("E#"):
+        return None
+    group = image.get("group_id", {}).get("S", "")
+    line = "\t".join((image["pk"]["S"], sk, group, image["points"]["N"], image["source_type"]["S"]))
+    return image["board_pk"]["S"], line
+
+
+def page_sk(lines: list[str]) -> str:
+    """A page named by what it holds: the same batch delivered again writes the same item."""
+    return keys.PAGE_SK + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
+
+
+class Listed(NamedTuple):
+    """An entry as its day's list holds it: its keys and the attributes boards and metrics read (a plain tuple:
+    a tenant's day may list half a million)."""
+
+    pk: str
+    sk: str
+    group_id: str | None
+    points: int
+    source_type: str
+
+
+def _listed(line: str) -> Listed:
+    pk, sk, group, points, source_type = line.split("\t")
+    return Listed(pk, sk, group or None, int(points), source_type)
+
+
+class EarningPages:
+    def write(self, lists: Iterable[tuple[str, list[str]]]) -> int:
+        """Puts each (list, lines) as pages of up to PAGE_LINES lines, 25 to a BatchWriteItem; returns how many."""
+        n = 0
+        with EarningPageItem.batch_write() as batch:
+            for list_pk, lines in lists:
+                for i in range(0, len(lines), PAGE_LINES):
+                    page = lines[i:i + PAGE_LINES]
+                    batch.save(EarningPageItem(keys.pages_pk(list_pk), page_sk(page), entries="\n".join(page)))
+                    n += 1
+        return n
+
+    def entries(self, list_pk: str) -> Iterator[Listed]:
+        """Every entry of a day's list once, read a page at a time."""
+        seen: set[str] = set()
+        query = EarningPageItem.query(keys.pages_pk(list_pk), EarningPageItem.sk.startswith(keys.PAGE_SK))
+        for page in query:
+            for line in page.entries.split("\n"):
+                if line not in seen:
+                    seen.add(line)
+                    yield _listed(line)

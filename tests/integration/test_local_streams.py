@@ -1,0 +1,102 @@
+"""The local stack's DynamoDB stream event sources (qunyun_ops/local/streams.py) against DynamoDB Local: the
+template's filter lets through what Lambda's would, a batch that fails is delivered again, and a job fired with
+`qunyun local run` waits until what was written has been delivered."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from qunyun.adapters import points_keys
+from qunyun.adapters.points_tables import EntryItem
+from qunyun_ops.local.stack import ddb_client
+from qunyun_ops.local.streams import StreamRunner, caught_up, drain, matches, streams_client, wait_caught_up
+from qunyun_ops.local.template import Template
+from stream_support import deliver_streams
+from support import STACK, FakeContext
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Template.read(ROOT / "template.yaml")
+(SOURCE,) = TEMPLATE.stream_sources
+(PATTERN,) = SOURCE.patterns
+
+
+def _record(name: str, image: dict | None) -> dict:
+    return {"eventName": name, "dynamodb": {"NewImage": image} if image is not None else {}}
+
+
+def test_the_templates_filter_lets_through_what_lambdas_would():
+    listed = {"pk": {"S": "t#m"}, "sk": {"S": "E#x"}, "board_pk": {"S": "t#2026-11-25"}}
+    assert (SOURCE.function, SOURCE.table, SOURCE.batch_size) == ("PageEarnings", "PointsTable", 1000)
+    assert matches(PATTERN, _record("INSERT", listed)) and matches(PATTERN, _record("MODIFY", listed))
+    assert not matches(PATTERN, _record("REMOVE", None))
+    assert not matches(PATTERN, _record("INSERT", {"pk": {"S": "t#m"}, "sk": {"S": "#BALANCE"}}))
+    assert not matches(PATTERN, _record("INSERT", {**listed, "board_pk": {"N": "1"}}))
+    assert not matches({"a": [{"exists": False}]}, {"a": 1}) and matches({"a": [{"exists": False}]}, {"b": 1})
+
+
+def _entry(tenant_id: str, n: int) -> None:
+    at = datetime(2026, 11, 25, 1, n, tzinfo=UTC)
+    EntryItem(points_keys.member_pk(tenant_id, f"m{n}"), points_keys.entry_sk(at, f"e{n}"),
+              board_pk=points_keys.board_day_pk(tenant_id, "2026-11-25"), entry_id=f"e{n}", kind="earn",
+              source_type="checkin", source_id="d", actor="member", points=5, created_at=at).save()
+
+
+def _clients():
+    endpoint = os.environ["DYNAMODB_ENDPOINT"]
+    return ddb_client(endpoint), streams_client(endpoint)
+
+
+def test_a_failed_batch_is_delivered_again(tenant):
+    deliver_streams()
+    readers: dict = {}
+    ddb, streams = _clients()
+    drain(ddb, streams, TEMPLATE, STACK, lambda *_: None, readers)  # this reader's place: the stream's end
+    _entry(tenant.tenant_id, 1)
+    got: list[list[dict]] = []
+
+    def failing(function: str, event: dict):
+        got.append(event["Records"])
+        raise RuntimeError("the function timed out")
+
+    with pytest.raises(RuntimeError):
+        drain(ddb, streams, TEMPLATE, STACK, failing, readers)
+    assert drain(ddb, streams, TEMPLATE, STACK, lambda _f, event: got.append(event["Records"]), readers) == 1
+    assert [r["eventID"] for r in got[0]] == [r["eventID"] for r in got[1]] and len(got[0]) == 1
+    assert ":table/qunyun-test-points/stream/" in got[0][0]["eventSourceARN"]
+    assert drain(ddb, streams, TEMPLATE, STACK, lambda *_: None, readers) == 0  # nothing left
+
+
+class InProcess:
+    """The pool's `invoke`, run here: the handler the template names, with a fake context."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def invoke(self, function: str, event: dict):
+        module, name = TEMPLATE.functions[function].handler.rsplit(".", 1)
+        self.calls += 1
+        return getattr(importlib.import_module(module), name)(event, FakeContext())
+
+
+def test_a_job_fired_locally_waits_for_the_stream(tenant, tmp_path):
+    deliver_streams()
+    checkpoint = tmp_path / "streams.json"
+    runner = StreamRunner(TEMPLATE, InProcess(), os.environ["DYNAMODB_ENDPOINT"], STACK, checkpoint,
+                          log=lambda _m: None)
+    # GIVEN a runner that has not started: whatever the stream holds is not delivered yet
+    _entry(tenant.tenant_id, 2)
+    assert not caught_up(os.environ["DYNAMODB_ENDPOINT"], TEMPLATE, STACK, checkpoint)
+    # WHEN it runs, the wait returns once it has delivered the entry
+    runner.start()
+    try:
+        wait_caught_up(os.environ["DYNAMODB_ENDPOINT"], TEMPLATE, STACK, checkpoint, timeout=30)
+    finally:
+        runner.stop()
+    assert runner.pool.calls >= 1 and checkpoint.exists()
+    pages = list(EntryItem._get_connection().query(
+        points_keys.pages_pk(points_keys.board_day_pk(tenant.tenant_id, "2026-11-25")))["Items"])
+    assert len(pages) == 1

@@ -1,0 +1,32 @@
+"""The points table's stream delivered in process: what Lambda's event source mapping hands PageEarnings a
+batching window after the entries were written. A test that reads a day's earnings (leaderboards, flash groups'
+figures, RollupMetrics) calls `deliver_streams()` first, as on AWS it would read them half a minute later."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from support import STACK, FakeContext
+
+ROOT = Path(__file__).resolve().parents[1]
+_READERS: dict = {}  # one place in the stream for the whole run, as one event source mapping keeps
+
+
+def deliver_streams() -> int:
+    """Hands every stream record written since the last call to its function (filtered and batched as the
+    template says); returns how many batches."""
+    from qunyun_ops.local.stack import ddb_client
+    from qunyun_ops.local.streams import drain, streams_client
+    from qunyun_ops.local.template import Template
+
+    template = Template.read(ROOT / "template.yaml")
+    endpoint = os.environ["DYNAMODB_ENDPOINT"]
+    functions = template.functions
+
+    def invoke(function: str, event: dict):
+        module, name = functions[function].handler.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)(event, FakeContext())
+
+    return drain(ddb_client(endpoint), streams_client(endpoint), template, STACK, invoke, _READERS)
