@@ -451,7 +451,7 @@ def main() -> None:
 
         template = Template.read(TEMPLATE)
         raw_client = ddb_client(server.endpoint)
-        create_tables(raw_client, template, STACK)
+        create_tables(raw_client, template, STACK, streams=False)
         sqs = sqs_client(sqs_server.endpoint)
         url = create_queues(sqs, template, STACK)[SEND_QUEUE]
         os.environ[SEND_QUEUE_ENV] = url

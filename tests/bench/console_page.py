@@ -213,7 +213,7 @@ def main() -> None:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     today = datetime.now(ZoneInfo(TZ)).date()
     with DynamoDBLocal(port, log=log) as server:
-        create_tables(ddb_client(server.endpoint), Template.read(TEMPLATE), STACK)
+        create_tables(ddb_client(server.endpoint), Template.read(TEMPLATE), STACK, streams=False)
         log(f"seeding a group of {args.members} members with {HISTORY} days ...")
         seed(args.members, today)
         cookie = session_cookie()

@@ -78,7 +78,7 @@ def main() -> None:
         from qunyun_ops.paths import TEMPLATE
 
         template = Template.read(TEMPLATE)
-        create_tables(ddb_client(server.endpoint), template, STACK)
+        create_tables(ddb_client(server.endpoint), template, STACK, streams=False)
         sqs = sqs_client(sqs_server.endpoint)
         urls = create_queues(sqs, template, STACK)
         url, page_url = urls[SEND_QUEUE], urls[PAGE_QUEUE]

@@ -98,7 +98,7 @@ def main() -> None:
 
     with DynamoDBLocal(port, log=lambda m: print(m, file=sys.stderr)) as server:
         client = ddb_client(server.endpoint)
-        create_tables(client, Template.read(TEMPLATE), STACK)
+        create_tables(client, Template.read(TEMPLATE), STACK, streams=False)
         deps = {"tenants": TenantRepository(), "groups": GroupRepository(), "secrets": secret_store()}
         text = sample_csv(args.groups)
 

@@ -324,7 +324,7 @@ def main() -> None:
             telegram.add_chat(burst.telegram_chat(g))
         template = Template.read(TEMPLATE)
         raw = ddb_client(server.endpoint)
-        create_tables(raw, template, STACK)
+        create_tables(raw, template, STACK, streams=False)
         urls = create_queues(sqs_client(sqs_server.endpoint), template, STACK)
         os.environ.update({"AWS_ENDPOINT_URL_SQS": sqs_server.endpoint, "QUNYUN_SQS_ENDPOINT": sqs_server.endpoint,
                            "PUSH_QUEUE_URL": urls["PushQueue"], "GUARD_QUEUE_URL": urls["GuardQueue"],

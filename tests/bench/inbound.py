@@ -178,7 +178,7 @@ def burst_and_consume(args, server, sqs_server, create_queues, sqs_client) -> tu
 
     os.environ.update({"AWS_ENDPOINT_URL_SQS": sqs_server.endpoint, "QUNYUN_SQS_ENDPOINT": sqs_server.endpoint})
     template = with_bare(Template.read(TEMPLATE), Path(tempfile.mkdtemp(prefix="qunyun-bench-bare-")))
-    create_tables(ddb_client(server.endpoint), template, STACK)
+    create_tables(ddb_client(server.endpoint), template, STACK, streams=False)
     sqs = sqs_client(sqs_server.endpoint)
     urls = create_queues(sqs, template, STACK)
     os.environ["PUSH_QUEUE_URL"] = urls["PushQueue"]  # ProcessGroupEvents' welcomes (its template variable)

@@ -47,7 +47,8 @@ from datetime import UTC, datetime
 from common import ROOT, STACK, CapacityMeter, billed_bytes, cost, local_env, memory_mb, pynamodb_client, report
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from index_writes import for_table
-from names import MALL_FUNCTION
+from names import MALL_FUNCTION, PAGES_FUNCTION
+from pages import Pager
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -74,22 +75,26 @@ def member_of(client: int, k: int, clients: int, members: int) -> str:
     return f"m{client:02d}-{(k // clients) % members:03d}"
 
 
-def write_units(m: dict, done: int, tx_index_per_redemption: float) -> float:
+def write_units(m: dict, done: int, tx_index_per_redemption: float, pages: dict) -> float:
     """AWS write units a redemption: its single writes as DynamoDB Local reports them (with their index entries),
     the AWS estimate of its transactions' items (DynamoDB Local reports a transaction per table, not per item),
-    and the index entries those items make, counted untimed (index_writes.py)."""
-    return (m["write"] - m["tx_write"] + m["tx_aws_units"]) / done + tx_index_per_redemption
+    the index entries those items make and the pages its spend entry makes (PageEarnings), both counted untimed
+    (index_writes.py, pages.py)."""
+    return ((m["write"] - m["tx_write"] + m["tx_aws_units"]) / done + tx_index_per_redemption
+            + pages["write_units_per_redemption"])
 
 
-def redemption_cost(m: dict, done: int, tx_index_per_redemption: float) -> dict:
+def redemption_cost(m: dict, done: int, tx_index_per_redemption: float, pages: dict) -> dict:
     """$ per million redemptions: an API request and an invocation each, the handler's CPU time (its wall time
     here waits for 2 cores shared by 16 clients and the emulator, which an execution environment does not), its
     write units (`write_units`) and its reads."""
     assert set(m["calls"]) <= {"TransactWriteItems", "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem",
                                "DeleteItem"}, m["calls"]
-    usage = Usage(write_units=write_units(m, done, tx_index_per_redemption), read_units=m["read"] / done,
+    usage = Usage(write_units=write_units(m, done, tx_index_per_redemption, pages), read_units=m["read"] / done,
                   api_requests=1.0)
     usage.add_lambda(MALL_FUNCTION, m["cpu"] / done, memory_mb(MALL_FUNCTION), 1.0)
+    usage.add_lambda(PAGES_FUNCTION, pages["cpu_seconds"] / pages["redemptions"], memory_mb(PAGES_FUNCTION),
+                     pages["batches"] / pages["redemptions"])
     return cost(usage)
 
 
@@ -362,7 +367,7 @@ def main() -> None:
                 "lost_race_reasons": dict(sorted(m["reasons"].items()))}
 
     with DynamoDBLocal(port, log=log) as server:
-        create_tables(ddb_client(server.endpoint), Template.read(TEMPLATE), STACK)
+        create_tables(ddb_client(server.endpoint), Template.read(TEMPLATE), STACK, streams=False)
 
         # ---- warm-up: the emulator's JIT sequentially, then every client's connections ----------------
         log(f"warm-up: {args.warm} redemptions on tenant bench-warm, {args.clients} client processes ...")
@@ -473,11 +478,18 @@ def main() -> None:
             count_n = max(args.warm, args.clients)
             log(f"index entries: {count_n} redemptions on tenant bench-count, with the stream on ...")
             index_meter = for_table(ddb_client(server.endpoint), STACK, "points")
+            pager = Pager(ddb_client(server.endpoint), index_meter.arn)  # the spend entries' pages
             count_secret = make("bench-count", 1_000_000, catalogue())
             index_meter.take()  # the tenant's rewards and grants are not its redemptions
+            pager.run()
             count_m, _ = redemptions("bench-count", count_secret, None, count_n, "cn")
             index_units = index_meter.take()
+            paged = pager.run()
+            pager.close()
             index_meter.stop()
+            pages = {**paged, "redemptions": count_n,
+                     "write_units_per_redemption": round(paged["write_units"] / count_n, 3)}
+            out["redeem"]["pages"] = pages
             # The single writes' index entries are in what DynamoDB Local reported for them; the rest are the
             # transactions' items'.
             tx_index = (sum(index_units.values()) - count_m["single_index"]) / count_n
@@ -485,8 +497,8 @@ def main() -> None:
                 k: round(v / count_n, 3) for k, v in sorted(index_units.items())}
             out["redeem"]["index_write_units_of_single_writes_reported"] = round(count_m["single_index"] / count_n, 3)
             out["redeem"]["index_counted_on"] = f"{count_n} concurrent redemptions once the timed runs were over"
-            out["redeem"]["aws_write_units_per_redemption"] = round(write_units(catalogue_m, done, tx_index), 3)
-            out["cost"] = redemption_cost(catalogue_m, done, tx_index)
+            out["redeem"]["aws_write_units_per_redemption"] = round(write_units(catalogue_m, done, tx_index, pages), 3)
+            out["cost"] = redemption_cost(catalogue_m, done, tx_index, pages)
             checks.append(Check.of_figure("mall", "$ per million redemptions", out["cost"]["usd_per_million"]["total"],
                                           "USD", Target(at_most=5.0)))
         finally:

@@ -5,16 +5,17 @@
 Everything runs in this process against one DynamoDB Local of its own. The day is seeded (not measured) the way
 the inbound path leaves it: each group's roster (M members, a few joined or left that day), its activity pages
 (a quarter of the members speak, 3 messages each, in pages of 50 as ProcessGroupEvents' batches write them), a
-quarter of the members checking in and one in fifty buying (earning entries on the ledger's board index, with
-their event type), a morning and an evening brief's delivery records per group.
+quarter of the members checking in and one in fifty buying (earning entries on the ledger, with their event type,
+paged under their day by PageEarnings from the points table's stream), a morning and an evening brief's delivery
+records per group.
 
 * path: `close_day` of services/metrics_rollup.py for the tenant's day, as RollupMetrics runs it, --runs times
   (a rerun of a day rewrites the same rows).
 * the floor: a raw boto3 Query of every item the rollup reads (each group's roster and activity partitions, the
-  board index's day, the day's delivery shards) and a BatchWriteItem of as many items as the rollup puts, of the
-  same average bytes, sequential as the real path is; taken before, between and after the path's runs. The board
-  index is read with the very Queries the rollup sent to it (the earnings' time slices and the redemptions, recorded
-  in the warm-up).
+  day's earning pages, the day's delivery shards) and a BatchWriteItem of as many items as the rollup puts, of the
+  same average bytes, sequential as the real path is; taken before, between and after the path's runs. The pages
+  are read with the very Queries the rollup sent to them (the earnings and the redemptions, recorded in the
+  warm-up).
 * targets: the rollup's time at most 1.5x the floor's (the median of its ratios), at most 0.05 read units per
   member.
 """
@@ -31,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from common import STACK, Probe, local_env, pynamodb_client, report
 from harness import Check, Target, interleaved, ratios, scaled, spread
+from pages import paging
 
 TZ = "Asia/Shanghai"
 DAY = date(2026, 11, 25)
@@ -85,17 +87,18 @@ def seed(tenant_id: str, groups: int, members: int) -> None:
             log(f"  seeded {g + 1}/{groups} groups")
 
 
-class BoardQueries:
-    """Records the Queries a client sends to the board index, to replay them as they were sent."""
+class PageQueries:
+    """Records the Queries a client sends to a day's earning pages, to replay them as they were sent."""
 
     def __init__(self, client) -> None:
         self.client, self.sent = client, []
 
     def _look(self, params, **_) -> None:
-        if params.get("IndexName") == "board":
+        values = (params.get("ExpressionAttributeValues") or {}).values()
+        if any(str(v.get("S", "")).endswith("#PAGES") for v in values):
             self.sent.append({k: v for k, v in params.items() if k != "ReturnConsumedCapacity"})
 
-    def __enter__(self) -> BoardQueries:
+    def __enter__(self) -> PageQueries:
         self.client.meta.events.register("provide-client-params.dynamodb.Query", self._look)
         return self
 
@@ -105,7 +108,7 @@ class BoardQueries:
 
 def raw_floor(client, tenant_id: str, groups: int, puts: int, put_bytes: float, tag: str,
               board: list[dict]) -> float:
-    """Seconds to Query every item the rollup reads (the board's day with the rollup's own Queries) and
+    """Seconds to Query every item the rollup reads (the day's pages with the rollup's own Queries) and
     BatchWriteItem as many items as it puts."""
     from qunyun.adapters.delivery_keys import DAY_SHARDS, day_pk
 
@@ -177,7 +180,7 @@ def main() -> None:
     from qunyun.adapters.groups import GroupRepository
     from qunyun.adapters.metrics_store import MetricsStore
     from qunyun.adapters.metrics_tables import ClosedItem, GroupDayItem, ScopeDayItem
-    from qunyun.adapters.points_tables import EntryItem
+    from qunyun.adapters.points_tables import EarningPageItem, EntryItem
     from qunyun.adapters.secrets import secret_store
     from qunyun.adapters.tables import GroupItem, TenantItem
     from qunyun.adapters.tenants import TenantRepository
@@ -191,7 +194,7 @@ def main() -> None:
 
     with DynamoDBLocal(port, log=log) as server:
         client = ddb_client(server.endpoint)
-        create_tables(client, Template.read(TEMPLATE), STACK)
+        create_tables(client, Template.read(TEMPLATE), STACK, streams=False)
         tenants, groups = TenantRepository(), GroupRepository()
         tenant_id = "bench"
         create_tenant(tenant_id, "Bench", TZ, tenants=tenants, secrets=secret_store())
@@ -201,7 +204,8 @@ def main() -> None:
         rows += [f"g{g:05d},群{g},traffic,telegram_bot,,1:T,,-{100 + g},,,,,s{g % 20},r{g % 50},"
                  for g in range(args.groups)]
         import_groups(tenant_id, "\n".join(rows), tenants=tenants, groups=groups, secrets=secret_store())
-        seed(tenant_id, args.groups, args.members)
+        with paging(client) as pager:  # the day's earnings paged as PageEarnings pages them, untimed
+            seed(tenant_id, args.groups, args.members)
 
         store = MetricsStore()
         deps = RollupDeps(tenants=tenants, groups=groups, roster=metrics_sources.RosterReads(),
@@ -209,9 +213,9 @@ def main() -> None:
         tenant = tenants.get(tenant_id)
         clients = [pynamodb_client(m) for m in (RosterItem, ActivityPageItem, EntryItem, DayItem, OutcomePageItem,
                                                 CounterItem, GroupItem, TenantItem, GroupDayItem, ScopeDayItem,
-                                                ClosedItem)]
+                                                ClosedItem, EarningPageItem)]
         probe = Probe().attach_all(clients)
-        with BoardQueries(clients[2]) as board:  # warm-up: the emulator's JIT, the pools, every path
+        with PageQueries(clients[-1]) as board:  # warm-up: the emulator's JIT, the pools, every path
             close_day(tenant, DAY, deps, datetime.now(UTC))
         written = sum(1 for _ in GroupDayItem.query(f"{tenant_id}#GD#{DAY.isoformat()}"))
         puts = written + 1 + min(args.groups, 20) + min(args.groups, 50) + 1  # groups, tenant, stores, reps, kind
@@ -235,7 +239,7 @@ def main() -> None:
                "write_units_per_group": round(probe.write / args.runs / args.groups, 4),
                "dynamodb_calls": dict(sorted(probe.calls.items())),
                "dynamodb_calls_by_table": dict(sorted(probe.by_table.items())),
-               "board_queries_per_run": len(board.sent),
+               "page_queries_per_run": len(board.sent), "seed_paged": pager.totals,
                "ratio_rollup_to_raw_seconds": None}
         out["window_90_days"] = window_read(store, tenant_id, probe)
         probe.detach_all()

@@ -9,5 +9,6 @@ PAGE_QUEUE, PAGE_QUEUE_ENV = "DispatchPageQueue", "DISPATCH_PAGE_QUEUE_URL"  # B
 POINTS_FUNCTION, POINTS_MODULE = "PointsApi", "points_api"
 SETTLE_FUNCTION, SETTLE_MODULE = "SettlePoints", "settle_points"
 MALL_FUNCTION, MALL_MODULE = "MallApi", "mall_api"
+PAGES_FUNCTION, PAGES_MODULE = "PageEarnings", "page_earnings"  # the points table's stream, paged by day
 QUEUE_ADAPTER = "qunyun.adapters.push_queue"  # PushQueue, what the dispatcher queues on
 CHECKPOINT_ADAPTER = "qunyun.adapters.dispatch_checkpoint"  # DispatchCheckpoint, the dispatcher's place in the day

@@ -46,7 +46,8 @@ from datetime import UTC, datetime, timedelta
 from common import ROOT, STACK, CapacityMeter, Probe, cost, local_env, memory_mb, pynamodb_client, report
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from index_writes import for_table
-from names import POINTS_FUNCTION, SETTLE_FUNCTION
+from names import PAGES_FUNCTION, POINTS_FUNCTION, SETTLE_FUNCTION
+from pages import Pager
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -80,16 +81,21 @@ def count_index_entries(out: dict, client, clients: list, exercise) -> None:
     the points table's stream on. The stream is turned on only now (index_writes.py): kept while timing, it
     slows the floors' plain writes more than the paths and flatters their ratios."""
     index_meter, probe = for_table(client, STACK, "points"), Probe().attach_all(clients)
+    pager = Pager(client, index_meter.arn)  # PageEarnings on the same stream: the pages each phase's entries make
     counts = {}
 
     def count(name: str, units: int) -> None:
         index = index_meter.take()
         assert sum(index.values()), f"the {name} pass wrote no index entry: did its job run at all?"
         counts[name] = counted(index, probe, units)
+        paged = pager.run()
+        counts[name]["pages"] = {**paged, "write_units_per_unit": round(paged["write_units"] / units, 3)}
+        index_meter.take()  # the pages' own records: no index entry
         probe.reset()
 
     exercise("bench-count", probe, count, expire_checkins=False, late=2)  # the measured runs were 1 s late
     probe.detach_all()
+    pager.close()
     index_meter.stop()
     for name in ("ingest", "settle", "expire", "extra_purchases"):
         if name in out:
@@ -97,11 +103,14 @@ def count_index_entries(out: dict, client, clients: list, exercise) -> None:
 
 
 def with_index(figures: dict, index: dict) -> None:
-    """Adds to a phase's figures its transactions' index entries, as `counted` on the same work untimed."""
+    """Adds to a phase's figures its transactions' index entries and the pages its entries make (PageEarnings,
+    out of the request path), as `counted` on the same work untimed."""
     tx_index = index["tx_index_write_units_per_unit"] if figures["transactions"] else 0.0
+    pages = index["pages"]["write_units_per_unit"]
     figures["tx_index_write_units_per_unit"] = tx_index
+    figures["pages_write_units_per_unit"] = pages
     figures["index_counted_untimed"] = index
-    figures["aws_write_units_per_unit"] = round(figures["aws_write_units_per_unit"] + tx_index, 3)
+    figures["aws_write_units_per_unit"] = round(figures["aws_write_units_per_unit"] + tx_index + pages, 3)
 
 
 def snapshot(probe: Probe, units: int) -> dict:
@@ -148,6 +157,9 @@ def event_cost(out: dict, events: int, purchases: int) -> dict:
     usage.add_lambda(POINTS_FUNCTION, out["ingest"]["cpu_seconds"] / events, memory_mb(POINTS_FUNCTION), 1 / BATCH)
     usage.add_lambda(SETTLE_FUNCTION, share * settle["summary"]["cpu_seconds"] / settle["settled"]
                      + expire["summary"]["cpu_seconds"] / expire["lots_expired"], memory_mb(SETTLE_FUNCTION), 0.0)
+    paged = out["ingest"]["index_counted_untimed"]["pages"]  # PageEarnings on the ingest's entries, untimed
+    units = out["ingest"]["index_counted_untimed"]["units_of_work"]
+    usage.add_lambda(PAGES_FUNCTION, paged["cpu_seconds"] / units, memory_mb(PAGES_FUNCTION), paged["batches"] / units)
     return cost(usage)
 
 
@@ -337,7 +349,7 @@ def main() -> None:
 
     with DynamoDBLocal(port, log=log) as server:
         client = ddb_client(server.endpoint)
-        create_tables(client, Template.read(TEMPLATE), STACK)
+        create_tables(client, Template.read(TEMPLATE), STACK, streams=False)
         tenants, secrets = TenantRepository(), secret_store()
         settle_ledger = PointsLedger()
         clients = [points_api.default_deps().ledger._connection.client, settle_ledger._connection.client] + [

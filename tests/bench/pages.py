@@ -1,0 +1,90 @@
+"""PageEarnings in a benchmark's process: the pages that a phase's entries make, and what writing them costs.
+
+Benchmarks time with the points table's stream off (DynamoDB Local slows every write to a table that keeps one;
+AWS does not: qunyun_ops/local/tables.py `create_tables`). Where a phase's entries must be paged (a day's
+earnings that the rollup reads) or priced (the pages an ingest or a redemption costs), the stream is on for that
+untimed pass and `Pager.run()` hands its records to PageEarnings' handler, filtered and batched as template.yaml
+says, metering the write units of the pages."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import STACK, CapacityMeter, pynamodb_client  # noqa: E402
+from names import PAGES_MODULE  # noqa: E402
+
+
+def _source():
+    from qunyun_ops.local.template import Template
+    from qunyun_ops.paths import TEMPLATE
+
+    (source,) = Template.read(TEMPLATE).stream_sources
+    return source
+
+
+def streams_client(client):
+    from qunyun_ops.local.streams import streams_client as make
+
+    return make(client.meta.endpoint_url)
+
+
+class Pager:
+    """Reads a stream of the points table from its start and pages what it holds, a call at a time."""
+
+    def __init__(self, client, arn: str) -> None:
+        from qunyun.adapters.points_tables import EarningPageItem
+        from qunyun_ops.local.streams import StreamReader
+
+        self.reader, self.source = StreamReader(streams_client(client), arn), _source()
+        self.meter = CapacityMeter().attach(pynamodb_client(EarningPageItem))
+        self.totals = {"entries": 0, "pages": 0, "write_units": 0.0, "batches": 0, "cpu_seconds": 0.0}
+
+    def run(self) -> dict:
+        """Pages the records written since the last call; returns what this call wrote (its entries, pages,
+        write units, invocations and the handler's CPU seconds), and adds them to `totals`."""
+        from qunyun_ops.local.streams import deliverable
+
+        handler = importlib.import_module(PAGES_MODULE)
+        records, place = self.reader.read()
+        self.meter.reset()
+        done = {"entries": 0, "pages": 0, "batches": 0, "cpu_seconds": 0.0}
+        for batch in deliverable(self.source, records):
+            cpu = time.process_time()
+            summary = handler.process({"Records": batch})
+            done["cpu_seconds"] += time.process_time() - cpu
+            done["entries"] += summary["entries"]
+            done["pages"] += summary["pages"]
+            done["batches"] += 1
+        self.reader.commit(place)
+        done["write_units"] = self.meter.write
+        for key, value in done.items():
+            self.totals[key] += value
+        return done
+
+    def close(self) -> None:
+        from qunyun.adapters.points_tables import EarningPageItem
+
+        self.meter.detach(pynamodb_client(EarningPageItem))
+
+
+@contextlib.contextmanager
+def paging(client, stack: str = STACK):
+    """The points table's stream on (as the template declares it) for the block's writes, which are paged when
+    the block ends; then off again, before anything is timed."""
+    table = f"{stack}-points"
+    arn = client.update_table(TableName=table, StreamSpecification={"StreamEnabled": True,
+                                                                    "StreamViewType": "NEW_IMAGE"}
+                              )["TableDescription"]["LatestStreamArn"]
+    pager = Pager(client, arn)
+    try:
+        yield pager
+        pager.run()
+    finally:
+        pager.close()
+        client.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
