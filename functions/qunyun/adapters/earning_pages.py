@@ -25,6 +25,7 @@ def listed(record: dict) -> tuple[str, str] | None:
     if not sk.startswith("E#"):
         return None
     group = image.get("group_id", {}).get("S", "")
+    # Member, group and event ids hold no tab or newline (domain/events.py ID), nor do entry keys.
     line = "\t".join((image["pk"]["S"], sk, group, image["points"]["N"], image["source_type"]["S"]))
     return image["board_pk"]["S"], line
 

@@ -11,6 +11,7 @@ from qunyun.adapters.points_keys import split_member_pk
 from qunyun.domain.ledger import Read
 
 if TYPE_CHECKING:
+    from qunyun.adapters.earning_pages import Listed
     from qunyun.adapters.points_ledger import PointsLedger
     from qunyun.adapters.points_tables import EntryItem
 
@@ -33,11 +34,11 @@ def nicknames(ledger: PointsLedger, tenant_id: str, member_ids: Iterable[str]) -
         ledger.forget()
 
 
-def earner(entry: EntryItem) -> str:
-    """The member who earned a ledger entry."""
+def earner(entry: EntryItem | Listed) -> str:
+    """The member who earned a ledger entry (whole, or as a day's page lists it)."""
     return split_member_pk(entry.pk)[1]
 
 
-def whole_entries(ledger: PointsLedger, entries: Iterable[EntryItem]) -> list[EntryItem]:
+def whole_entries(ledger: PointsLedger, entries: Iterable[Listed]) -> list[EntryItem]:
     """The whole entries of entries read from a day's pages (which hold a few of their attributes)."""
     return ledger.entries_by_key([(e.pk, e.sk) for e in entries])

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.earning_pages import EarningPages
+from qunyun.adapters.earning_pages import EarningPages, Listed
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage import STALE, settle, settle_order, settled_by
@@ -227,7 +227,7 @@ class LedgerReads:
         low, high = keys.entry_sk(start), keys.entry_sk(end)
         yield from EntryItem.query(keys.member_pk(tenant_id, member_id), EntryItem.sk.between(low, high + "~"))
 
-    def board_entries(self, tenant_id: str, day: str) -> Iterator[EntryItem]:
+    def board_entries(self, tenant_id: str, day: str) -> Iterator[Listed]:
         """The tenant's earning entries of a program day, from its pages (adapters/earning_pages.py)."""
         yield from EarningPages().entries(keys.board_day_pk(tenant_id, day))
 
