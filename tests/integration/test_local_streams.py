@@ -82,7 +82,7 @@ class InProcess:
         return getattr(importlib.import_module(module), name)(event, FakeContext())
 
 
-def test_a_job_fired_locally_waits_for_the_stream(tenant, tmp_path):
+def test_the_wait_before_a_local_job_returns_once_the_stack_delivered_the_stream(tenant, tmp_path):
     deliver_streams()
     checkpoint = tmp_path / "streams.json"
     runner = StreamRunner(TEMPLATE, InProcess(), os.environ["DYNAMODB_ENDPOINT"], STACK, checkpoint,

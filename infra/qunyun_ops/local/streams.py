@@ -126,8 +126,9 @@ def deliverable(source: StreamSource, records: list[dict]) -> list[list[dict]]:
 def drain(ddb: Any, streams: Any, template: Template, stack_name: str, invoke: Callable[[str, dict], Any],
           readers: dict[str, StreamReader]) -> int:
     """Delivers every record written since the readers last read, to every stream-triggered function, and
-    returns how many batches. A batch whose invocation raises is read again the next time (the error is raised
-    after the reader is put back), as Lambda retries a failed batch."""
+    returns how many batches. When an invocation raises, the reader keeps its place and the error is raised: the
+    next call delivers the same records again, the batches before the failed one included (Lambda keeps its place
+    per batch; the consumers here write the same pages again), as Lambda retries a failed batch."""
     batches = 0
     for source in template.stream_sources:
         table = resolve(template.tables[source.table]["TableName"], stack_name)
