@@ -39,14 +39,18 @@ class Stack:
 
     def up(self, *extra: str) -> Stack:
         # the stack (and so its servers) stops if this test process dies, even by SIGKILL
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qunyun_ops.cli", "local", "up", "--port", str(self.port),
-             "--ddb-port", str(self.ddb_port), *extra],
-            env=self.env, cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
-        )
+        # Its log goes to a file: a pipe nobody reads fills at 64 KB, and the stack then blocks on its next line.
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.log = self.state / "stack.log"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "qunyun_ops.cli", "local", "up", "--port", str(self.port),
+                 "--ddb-port", str(self.ddb_port), *extra],
+                env=self.env, cwd=ROOT, stderr=log, text=True, preexec_fn=die_with_parent,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read()
+            assert self.proc.poll() is None, self.log.read_text()
             if (self.state / "local.json").exists():
                 return self
             time.sleep(0.1)
