@@ -4,6 +4,7 @@ figures, RollupMetrics) calls `deliver_streams()` first, as on AWS it would read
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from pathlib import Path
@@ -14,19 +15,25 @@ ROOT = Path(__file__).resolve().parents[1]
 _READERS: dict = {}  # one place in the stream for the whole run, as one event source mapping keeps
 
 
+@functools.cache
+def template():
+    from qunyun_ops.local.template import Template
+
+    return Template.read(ROOT / "template.yaml")
+
+
+def invoke_in_process(function: str, event: dict):
+    """What the local stack's pool does with an invocation, done here: the handler the template names, called
+    with a fake context."""
+    module, name = template().functions[function].handler.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(event, FakeContext())
+
+
 def deliver_streams() -> int:
     """Hands every stream record written since the last call to its function (filtered and batched as the
     template says); returns how many batches."""
     from qunyun_ops.local.stack import ddb_client
     from qunyun_ops.local.streams import drain, streams_client
-    from qunyun_ops.local.template import Template
 
-    template = Template.read(ROOT / "template.yaml")
     endpoint = os.environ["DYNAMODB_ENDPOINT"]
-    functions = template.functions
-
-    def invoke(function: str, event: dict):
-        module, name = functions[function].handler.rsplit(".", 1)
-        return getattr(importlib.import_module(module), name)(event, FakeContext())
-
-    return drain(ddb_client(endpoint), streams_client(endpoint), template, STACK, invoke, _READERS)
+    return drain(ddb_client(endpoint), streams_client(endpoint), template(), STACK, invoke_in_process, _READERS)

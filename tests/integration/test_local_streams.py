@@ -4,7 +4,6 @@ template's filter lets through what Lambda's would, a batch that fails is delive
 
 from __future__ import annotations
 
-import importlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +14,8 @@ from qunyun.adapters.points_tables import EntryItem
 from qunyun_ops.local.stack import ddb_client
 from qunyun_ops.local.streams import StreamRunner, caught_up, drain, matches, streams_client, wait_caught_up
 from qunyun_ops.local.template import Template
-from stream_support import deliver_streams
-from support import STACK, FakeContext
+from stream_support import deliver_streams, invoke_in_process
+from support import STACK
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.read(ROOT / "template.yaml")
@@ -71,15 +70,14 @@ def test_a_failed_batch_is_delivered_again(tenant):
 
 
 class InProcess:
-    """The pool's `invoke`, run here: the handler the template names, with a fake context."""
+    """The pool's `invoke`, run here (stream_support.invoke_in_process), counted."""
 
     def __init__(self) -> None:
         self.calls = 0
 
     def invoke(self, function: str, event: dict):
-        module, name = TEMPLATE.functions[function].handler.rsplit(".", 1)
         self.calls += 1
-        return getattr(importlib.import_module(module), name)(event, FakeContext())
+        return invoke_in_process(function, event)
 
 
 def test_the_wait_before_a_local_job_returns_once_the_stack_delivered_the_stream(tenant, tmp_path):

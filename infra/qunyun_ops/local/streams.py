@@ -117,6 +117,18 @@ class StreamReader:
         self.checkpoint = place
 
 
+def source_key(source: StreamSource) -> str:
+    """How a checkpoint names an event source: function/event."""
+    return f"{source.function}/{source.name}"
+
+
+def source_reader(ddb: Any, streams: Any, template: Template, stack_name: str, source: StreamSource,
+                  checkpoint: dict[str, str] | None = None) -> StreamReader:
+    """A reader of the stream of the source's table, from `checkpoint` (the start without one)."""
+    table = resolve(template.tables[source.table]["TableName"], stack_name)
+    return StreamReader.of_table(ddb, streams, table, checkpoint)
+
+
 def deliverable(source: StreamSource, records: list[dict]) -> list[list[dict]]:
     """The records the source's filters let through, in batches of its BatchSize."""
     kept = [r for r in records if not source.patterns or any(matches(p, r) for p in source.patterns)]
@@ -131,10 +143,9 @@ def drain(ddb: Any, streams: Any, template: Template, stack_name: str, invoke: C
     per batch; the consumers here write the same pages again), as Lambda retries a failed batch."""
     batches = 0
     for source in template.stream_sources:
-        table = resolve(template.tables[source.table]["TableName"], stack_name)
-        key = f"{source.function}/{source.name}"
+        key = source_key(source)
         if key not in readers:
-            readers[key] = StreamReader.of_table(ddb, streams, table)
+            readers[key] = source_reader(ddb, streams, template, stack_name, source)
         reader = readers[key]
         records, place = reader.read()
         for batch in deliverable(source, records):
@@ -188,8 +199,7 @@ def caught_up(endpoint: str, template: Template, stack_name: str, checkpoint_fil
         saved = {}
     ddb, streams = ddb_client(endpoint), streams_client(endpoint)
     for source in template.stream_sources:
-        table = resolve(template.tables[source.table]["TableName"], stack_name)
-        reader = StreamReader.of_table(ddb, streams, table, saved.get(f"{source.function}/{source.name}"))
+        reader = source_reader(ddb, streams, template, stack_name, source, saved.get(source_key(source)))
         if any(deliverable(source, reader.read()[0])):
             return False
     return True

@@ -257,26 +257,29 @@ class Template:
             )
         return out
 
-
     @property
     def stream_sources(self) -> list[StreamSource]:
         """Every DynamoDB stream event source (`Stream: !GetAtt T.StreamArn`), with Lambda's batch of 100 where
         the template is silent."""
         out = []
         for lid, name, p in self._events("DynamoDB"):
-            ref = p.get("Stream")
-            target = ref["Fn::GetAtt"] if isinstance(ref, dict) and "Fn::GetAtt" in ref else None
-            if not target or target[0] not in self.tables or target[1] != "StreamArn":
+            table = _get_att(p.get("Stream"), self.tables, "StreamArn")
+            if table is None:
                 raise ValueError(f"{lid}/{name}: Stream must be !GetAtt T.StreamArn of a table in the template")
             filters = (p.get("FilterCriteria") or {}).get("Filters") or []
-            out.append(StreamSource(lid, name, target[0], int(p.get("BatchSize", 100)),
+            out.append(StreamSource(lid, name, table, int(p.get("BatchSize", 100)),
                                     tuple(json.loads(f["Pattern"]) for f in filters)))
         return out
 
 
 def _queue_ref(value: Any, queues: dict[str, Any]) -> str | None:
     """The logical id behind `!GetAtt Q.Arn`, the way SAM templates name an SQS event's queue."""
+    return _get_att(value, queues, "Arn")
+
+
+def _get_att(value: Any, among: dict[str, Any], attribute: str) -> str | None:
+    """The logical id behind `!GetAtt X.{attribute}` when X is one of `among`, else None."""
     if isinstance(value, dict) and "Fn::GetAtt" in value:
-        target, attribute = value["Fn::GetAtt"]
-        return target if target in queues and attribute == "Arn" else None
+        target, named = value["Fn::GetAtt"]
+        return target if target in among and named == attribute else None
     return None
