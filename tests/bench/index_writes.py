@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from qunyun_ops.local.streams import StreamReader, streams_client  # noqa: E402
 from support import item_bytes  # noqa: E402
 
 
@@ -32,7 +33,7 @@ class IndexWrites:
     """Index units of every write to one table since the last `take`, by index."""
 
     def __init__(self, client, streams, table: str, indexes: list[dict]) -> None:
-        self.client, self.streams, self.table = client, streams, table
+        self.client, self.table = client, table
         described = client.describe_table(TableName=table)["Table"]
         self.table_keys = [k["AttributeName"] for k in described["KeySchema"]]
         self.indexes = {g["IndexName"]: g for g in indexes}
@@ -40,9 +41,13 @@ class IndexWrites:
             raise ValueError(f"{table} keeps a stream already: the meter turns its own on and off")
         described = client.update_table(TableName=table, StreamSpecification={
             "StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
-        self.arn = described["LatestStreamArn"]
-        self.after: dict[str, str] = {}  # shard → the last sequence number taken
+        self.reader = StreamReader(streams, described["LatestStreamArn"])
         self.records = 0
+
+    @property
+    def arn(self) -> str:
+        """The stream's ARN (PageEarnings reads the same stream in a counting pass)."""
+        return self.reader.arn
 
     def stop(self) -> None:
         """Turns the table's stream off, so that what is timed next writes as it would without the meter."""
@@ -56,22 +61,12 @@ class IndexWrites:
                 units[name] += self.units(index, change.get("OldImage"), change.get("NewImage"))
         return units
 
-    def _changes(self):
-        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            sid = shard["ShardId"]
-            where = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after[sid]}
-                     if sid in self.after else {"ShardIteratorType": "TRIM_HORIZON"})
-            iterator = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=sid, **where)["ShardIterator"]
-            while iterator:
-                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                for record in page["Records"]:
-                    self.after[sid] = record["dynamodb"]["SequenceNumber"]
-                    self.records += 1
-                    yield record["dynamodb"]
-                if not page["Records"]:
-                    break  # caught up: an open shard always hands out a next iterator
-                iterator = page.get("NextShardIterator")
+    def _changes(self) -> list[dict]:
+        """The item changes (`Keys`, `OldImage`, `NewImage`) written since the last call."""
+        records, place = self.reader.read_raw()
+        self.reader.commit(place)
+        self.records += len(records)
+        return [record["dynamodb"] for record in records]
 
     def entry(self, index: dict, image: dict | None) -> dict | None:
         """The index's entry for an item as stored, or None when the item is not in the index."""
@@ -107,14 +102,11 @@ def _kb(entry: dict) -> int:
 def for_table(client, stack: str, logical: str) -> IndexWrites:
     """The meter on one of template.yaml's tables (by a part of its name, e.g. "points"), with the indexes the
     template declares for it."""
-    import boto3
     from qunyun_ops.local.tables import table_request
     from qunyun_ops.local.template import Template
     from qunyun_ops.paths import TEMPLATE
 
     request = next(r for r in (table_request(p, stack) for p in Template.read(TEMPLATE).tables.values())
                    if r["TableName"] == f"{stack}-{logical}")
-    streams = boto3.client("dynamodbstreams", endpoint_url=client.meta.endpoint_url,
-                           region_name=client.meta.region_name, aws_access_key_id="local",
-                           aws_secret_access_key="local")
+    streams = streams_client(client.meta.endpoint_url)
     return IndexWrites(client, streams, request["TableName"], request.get("GlobalSecondaryIndexes", []))

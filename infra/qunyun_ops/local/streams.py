@@ -90,6 +90,11 @@ class StreamReader:
 
     def read(self) -> tuple[list[dict], dict[str, str]]:
         """The records since the checkpoint, and where reading them leaves off (`commit` it once delivered)."""
+        records, place = self.read_raw()
+        return [{**_plain(record), "eventSourceARN": self.arn} for record in records], place
+
+    def read_raw(self) -> tuple[list[dict], dict[str, str]]:
+        """`read`'s records as the streams API returns them (binary as bytes, times as datetimes)."""
         out: list[dict] = []
         place = dict(self.checkpoint)
         for shard in self._shards():
@@ -104,7 +109,7 @@ class StreamReader:
                 got = self.client.get_records(ShardIterator=iterator, Limit=1000)
                 records = got.get("Records", [])
                 for record in records:
-                    out.append({**_plain(record), "eventSourceARN": self.arn})
+                    out.append(record)
                     place[sid] = record["dynamodb"]["SequenceNumber"]
                 iterator = got.get("NextShardIterator")
                 if not records:
