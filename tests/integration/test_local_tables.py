@@ -1,6 +1,6 @@
 """The local stack's tables follow the template's indexes, as a stack update does on AWS: a table kept in a data
 folder from an older version gets the indexes the template now declares (the points table's `due` index became
-the keys-only `lots_due`, docs/ledger.md)."""
+the keys-only `lots_due`, docs/ledger.md; the `board` index gave way to the table's stream)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ import copy
 import uuid
 from pathlib import Path
 
-from qunyun_ops.local.tables import align_indexes, create_tables, table_request
+from qunyun_ops.local.tables import align_indexes, align_stream, create_tables, table_request
 from qunyun_ops.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def points_request(stack: str, keep_old_due: bool = False) -> dict:
+def points_request(stack: str, keep_old_due: bool = False, keep_board: bool = False) -> dict:
     template = Template.read(ROOT / "template.yaml")
-    if keep_old_due:
+    if keep_old_due or keep_board:
         doc = copy.deepcopy(template.doc)
-        doc["Parameters"]["KeepOldDueIndex"]["Default"] = "true"
+        if keep_old_due:
+            doc["Parameters"]["KeepOldDueIndex"]["Default"] = "true"
+        if keep_board:
+            doc["Parameters"]["KeepBoardIndex"]["Default"] = "true"
         template = Template(template.path, doc)
     props = next(p for p in template.tables.values() if "points" in str(p["TableName"]))
     return table_request(props, stack)
@@ -64,6 +67,37 @@ def test_the_upgrade_in_two_deploys_changes_one_index_each(ddb):
     # THEN each deploy adds or deletes one index, as a stack update must: lots_due first, then the old due
     assert first == ["create lots_due"] and second == ["delete due"]
     ddb.delete_table(TableName=now["TableName"])
+
+
+def before_the_stream(stack: str) -> dict:
+    """The points table as the version before its stream declared it: no stream, its day lists on `board`."""
+    request = points_request(stack, keep_board=True)
+    request.pop("StreamSpecification")
+    return request
+
+
+def _table(ddb, name: str) -> tuple[set[str], bool]:
+    described = ddb.describe_table(TableName=name)["Table"]
+    return ({g["IndexName"] for g in described.get("GlobalSecondaryIndexes", [])},
+            bool((described.get("StreamSpecification") or {}).get("StreamEnabled")))
+
+
+def test_the_stream_upgrade_in_two_deploys_makes_one_table_change_each(ddb):
+    # GIVEN a points table made before the stream: its entries listed on the board index, no stream
+    stack = f"stream-{uuid.uuid4().hex[:6]}"
+    now, keeping = points_request(stack), points_request(stack, keep_board=True)
+    ddb.create_table(**before_the_stream(stack))
+    name = now["TableName"]
+    assert _table(ddb, name) == ({"lots_due", "members", "fulfil", "board"}, False)
+    # WHEN it is deployed first with KeepBoardIndex=true (docs/deploying.md)
+    first = (align_indexes(ddb, keeping), align_stream(ddb, keeping))
+    # THEN that deploy turns the stream on and changes no index
+    assert first == ([], True) and _table(ddb, name) == ({"lots_due", "members", "fulfil", "board"}, True)
+    # WHEN it is deployed again with the default
+    second = (align_indexes(ddb, now), align_stream(ddb, now))
+    # THEN that deploy deletes the board index alone
+    assert second == (["delete board"], False) and _table(ddb, name) == ({"lots_due", "members", "fulfil"}, True)
+    ddb.delete_table(TableName=name)
 
 
 def test_create_tables_leaves_tables_in_line_with_the_template_as_they_are(ddb):
