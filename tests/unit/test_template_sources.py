@@ -53,16 +53,19 @@ def test_getatt_names_the_streams_table_and_the_queue(tmp_path):
     assert [(s.function, s.name, s.queue) for s in t.queue_sources] == [("SendPushes", "Pushes", "PushQueue")]
 
 
-@pytest.mark.parametrize("stream", [STREAM_ARN, "!GetAtt OtherTable.StreamArn", "!GetAtt PointsTable.Arn"],
-                         ids=["plain ARN", "table not in the template", "wrong attribute"])
+@pytest.mark.parametrize("stream", [STREAM_ARN, "!GetAtt OtherTable.StreamArn", "!GetAtt PointsTable.Arn",
+                                    "!GetAtt PointsTable"],
+                         ids=["plain ARN", "table not in the template", "wrong attribute", "no attribute"])
 def test_a_stream_named_otherwise_is_refused_with_its_function_and_event(tmp_path, stream):
     message = "PageEarnings/Entries: Stream must be !GetAtt T.StreamArn of a table in the template"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         _ = template(tmp_path, stream=stream).stream_sources
 
 
-@pytest.mark.parametrize("queue", [QUEUE_ARN, "!Ref PushQueue", "!GetAtt OtherQueue.Arn", "!GetAtt PushQueue.QueueUrl"],
-                         ids=["plain ARN", "Ref (the queue's URL)", "queue not in the template", "wrong attribute"])
+@pytest.mark.parametrize("queue", [QUEUE_ARN, "!Ref PushQueue", "!GetAtt OtherQueue.Arn", "!GetAtt PushQueue.QueueUrl",
+                                   "!GetAtt PushQueue"],
+                         ids=["plain ARN", "Ref (the queue's URL)", "queue not in the template", "wrong attribute",
+                              "no attribute"])
 def test_a_queue_named_otherwise_is_refused_with_its_function_and_event(tmp_path, queue):
     message = "SendPushes/Pushes: Queue must be !GetAtt Q.Arn of an AWS::SQS::Queue in the template"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
