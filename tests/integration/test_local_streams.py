@@ -1,9 +1,11 @@
 """The local stack's DynamoDB stream event sources (qunyun_ops/local/streams.py) against DynamoDB Local: the
 template's filter lets through what Lambda's would, a batch that fails is delivered again, and a job fired with
-`qunyun local run` waits until what was written has been delivered."""
+`qunyun local run` waits until what was written has been delivered, or is not fired when that takes too long."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +13,14 @@ from pathlib import Path
 import pytest
 from qunyun.adapters import points_keys
 from qunyun.adapters.points_tables import EntryItem
+from qunyun_ops.local import streams as local_streams
+from qunyun_ops.local import workers
 from qunyun_ops.local.stack import ddb_client
 from qunyun_ops.local.streams import StreamRunner, caught_up, drain, matches, streams_client, wait_caught_up
 from qunyun_ops.local.template import Template
 from stream_support import deliver_streams, invoke_in_process
 from support import STACK
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.read(ROOT / "template.yaml")
@@ -98,3 +103,26 @@ def test_the_wait_before_a_local_job_returns_once_the_stack_delivered_the_stream
     pages = list(EntryItem._get_connection().query(
         points_keys.pages_pk(points_keys.board_day_pk(tenant.tenant_id, "2026-11-25")))["Items"])
     assert len(pages) == 1
+
+
+def test_a_local_job_is_not_fired_while_the_stream_stays_behind(tenant, tmp_path, monkeypatch):
+    from qunyun_ops import env
+    from qunyun_ops.cli import app
+
+    # GIVEN a running stack (this process) whose stream consumers have read nothing, and an entry to deliver
+    state = {"pid": os.getpid(), "ddb_endpoint": os.environ["DYNAMODB_ENDPOINT"], "stack_name": STACK,
+             "secrets_file": os.environ["QUNYUN_SECRETS_FILE"], "template": str(ROOT / "template.yaml"),
+             "streams_checkpoint": str(tmp_path / "streams.json")}
+    (tmp_path / "local.json").write_text(json.dumps(state))
+    monkeypatch.setattr(env, "STATE_FILE", tmp_path / "local.json")
+    _entry(tenant.tenant_id, 3)
+    # AND a wait of 1 s instead of 60, and the pool's invocations recorded instead of run
+    monkeypatch.setattr(local_streams, "wait_caught_up", functools.partial(wait_caught_up, timeout=1.0))
+    invoked: list[str] = []
+    monkeypatch.setattr(workers.FunctionPool, "invoke", lambda _pool, function, _event: invoked.append(function))
+    # WHEN a job is fired with `qunyun local run`
+    ran = CliRunner().invoke(app, ["local", "run", "SettlePoints", "--at", "2026-11-25T02:00:00+08:00"])
+    # THEN the command says the consumers are behind and exits 1, and the job was not fired
+    assert (ran.exit_code, type(ran.exception)) == (1, SystemExit), ran.output
+    assert "error: stream consumers still behind after 1 s; SettlePoints was not fired." in ran.output
+    assert invoked == []

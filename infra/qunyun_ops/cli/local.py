@@ -84,7 +84,11 @@ def run(
         # there before the job reads it, as it would be on AWS a batching window later.
         from qunyun_ops.local.streams import wait_caught_up
 
-        wait_caught_up(state["ddb_endpoint"], template, state["stack_name"], Path(state["streams_checkpoint"]))
+        try:
+            wait_caught_up(state["ddb_endpoint"], template, state["stack_name"], Path(state["streams_checkpoint"]))
+        except TimeoutError as e:  # the job would read what the consumers have not written yet: not fired
+            err.print(f"[red]error:[/red] {e}; {function} was not fired.", highlight=False)
+            raise typer.Exit(1) from None
     pool = FunctionPool(template, path.parent, state["stack_name"], env, overrides=overrides)
     try:
         result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")

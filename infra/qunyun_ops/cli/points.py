@@ -182,23 +182,23 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
 @app.command("migrate")
 def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
     """Moves the tenant's check-in marks, day caps and reward limits into its members' items, and pages the
-    entries written before the points table's stream began (docs/ledger.md); running it again changes nothing."""
+    entries written before the points table's stream began (docs/ledger.md); running it again changes nothing, and
+    a points table without a stream yet is refused before anything moves."""
     connect(local)
+    from qunyun.adapters.earning_pages_migrate import NoStream, page_old_entries, stream_began
     from qunyun.adapters.points_migrate import migrate_tenant
 
     with reporting_errors():
         tenant_id = stores.tenant(tenant).tenant_id
-    moved = migrate_tenant(tenant_id, datetime.now(UTC), ledger=stores.ledger())
-    out.print(f"Migrated {moved.members} member(s) of {tenant_id}: {moved.guards} guard item(s) moved into their "
-              f"member ({moved.dropped} of them too old to keep); {moved.skipped} already migrated.",
-              highlight=False)
-    from qunyun.adapters.earning_pages_migrate import NoStream, page_old_entries, stream_began
-
-    try:
+    try:  # the paging needs the stream's start: without a stream, refuse before the guards move
         before = stream_began()
     except NoStream as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from None
+    moved = migrate_tenant(tenant_id, datetime.now(UTC), ledger=stores.ledger())
+    out.print(f"Migrated {moved.members} member(s) of {tenant_id}: {moved.guards} guard item(s) moved into their "
+              f"member ({moved.dropped} of them too old to keep); {moved.skipped} already migrated.",
+              highlight=False)
     paged = page_old_entries(tenant_id, before, ledger=stores.ledger())
     out.print(f"Paged {paged.entries} earning and redemption entries written before the points table's stream "
               f"began ({paged.before}) into {paged.pages} page(s) of their days.", highlight=False)

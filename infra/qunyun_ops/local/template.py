@@ -278,8 +278,9 @@ def _queue_ref(value: Any, queues: dict[str, Any]) -> str | None:
 
 
 def _get_att(value: Any, among: dict[str, Any], attribute: str) -> str | None:
-    """The logical id behind `!GetAtt X.{attribute}` when X is one of `among`, else None."""
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        target, named = value["Fn::GetAtt"]
-        return target if target in among and named == attribute else None
+    """The logical id behind `!GetAtt X.{attribute}` when X is one of `among`, else None (a GetAtt without an
+    attribute too, so that the caller names the event that holds it)."""
+    ref = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+    if isinstance(ref, list) and len(ref) == 2 and ref[1] == attribute and ref[0] in among:
+        return ref[0]
     return None
