@@ -1,22 +1,27 @@
-"""PageEarnings: reads the points table's stream and pages each program day's earning entries and redemptions
-(services/earning_pages.py). A batch that fails is delivered again and writes the same pages."""
+"""PageEarnings: reads the points table's stream and pages each program day's earning entries and redemptions, and
+the lots that fall due, by their hour (services/earning_pages.py). A batch that fails is delivered again and writes
+the same pages."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from qunyun.adapters.due_pages import DuePages, due_line
 from qunyun.adapters.earning_pages import EarningPages, listed
 from qunyun.services.earning_pages import page_batch
 
 logger = Logger()
 metrics = Metrics()
-store = EarningPages()
+store, due_store = EarningPages(), DuePages()
 
 
 def process(event: dict, context: LambdaContext | None = None) -> dict:
-    summary = page_batch(event.get("Records") or [], listed, store)
+    records = event.get("Records") or []
+    entries, due = page_batch(records, listed, store), page_batch(records, due_line, due_store)
+    summary = {**entries, "lots": due["entries"], "pages": entries["pages"] + due["pages"]}
     metrics.add_metric(name="EntriesPaged", unit=MetricUnit.Count, value=summary["entries"])
+    metrics.add_metric(name="DueLotsPaged", unit=MetricUnit.Count, value=summary["lots"])
     logger.info("paged", extra=summary)
     return summary
 

@@ -37,3 +37,22 @@ def deliver_streams() -> int:
 
     endpoint = os.environ["DYNAMODB_ENDPOINT"]
     return drain(ddb_client(endpoint), streams_client(endpoint), template(), STACK, invoke_in_process, _READERS)
+
+
+def settle(now, **kwargs) -> dict:
+    """SettlePoints' run at `now`, as it finds things on AWS: the stream delivered first, so the due pages list the
+    lots written before it (a lot falls due days after it is written, long after the batching window)."""
+    from qunyun.services.settle import settle as run
+
+    deliver_streams()
+    return run(now, **kwargs)
+
+
+def skip_streams() -> int:
+    """Drops the stream records written since the last delivery, undelivered: what a stack without the stream's
+    consumer (the code before it) left behind. Returns how many batches were dropped."""
+    from qunyun_ops.local.stack import ddb_client
+    from qunyun_ops.local.streams import drain, streams_client
+
+    endpoint = os.environ["DYNAMODB_ENDPOINT"]
+    return drain(ddb_client(endpoint), streams_client(endpoint), template(), STACK, lambda *_: None, _READERS)

@@ -38,11 +38,12 @@ class Pager:
     """Reads a stream of the points table from its start and pages what it holds, a call at a time."""
 
     def __init__(self, client, arn: str) -> None:
-        from qunyun.adapters.points_tables import EarningPageItem
         from qunyun_ops.local.streams import StreamReader
 
         self.reader, self.source = StreamReader(streams_client(client), arn), _source()
-        self.meter = CapacityMeter().attach(pynamodb_client(EarningPageItem))
+        self.meter = CapacityMeter()
+        for page_client in _page_clients():
+            self.meter.attach(page_client)
         self.totals = {"entries": 0, "pages": 0, "write_units": 0.0, "batches": 0, "cpu_seconds": 0.0}
 
     def run(self) -> dict:
@@ -68,9 +69,34 @@ class Pager:
         return done
 
     def close(self) -> None:
-        from qunyun.adapters.points_tables import EarningPageItem
+        for page_client in _page_clients():
+            self.meter.detach(page_client)
 
-        self.meter.detach(pynamodb_client(EarningPageItem))
+
+def _page_clients() -> list:
+    """The clients PageEarnings writes its pages with (the day lists' and the due lots'), each once."""
+    from qunyun.adapters.points_tables import DuePageItem, EarningPageItem
+
+    return list({id(c): c for c in (pynamodb_client(EarningPageItem), pynamodb_client(DuePageItem))}.values())
+
+
+def page_due_lots(client, stack: str = STACK) -> int:
+    """The due pages PageEarnings would have written of every lot that carries a due time, written from a Scan of the
+    points table, untimed: the benchmarks time with the stream off (their counting pass, with it on, prices the
+    pages). Returns how many lots it listed."""
+    from qunyun.adapters.due_pages import DuePages, due_line
+    from qunyun.services.earning_pages import page_batch
+
+    store, n, cursor = DuePages(), 0, None
+    while True:
+        page = client.scan(TableName=f"{stack}-points", FilterExpression="attribute_exists(due_at)",
+                           **({"ExclusiveStartKey": cursor} if cursor else {}))
+        records = [{"eventName": "INSERT", "dynamodb": {"NewImage": {**item, "due_new": item["due_at"]}}}
+                   for item in page["Items"]]
+        n += page_batch(records, due_line, store)["entries"]
+        cursor = page.get("LastEvaluatedKey")
+        if not cursor:
+            return n
 
 
 @contextlib.contextmanager

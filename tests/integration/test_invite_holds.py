@@ -16,7 +16,7 @@ from qunyun.domain.events import PointsEvent
 from qunyun.services.adjust import reconcile_member
 from qunyun.services.invite_holds import cancel_on_leave, invite_on_join
 from qunyun.services.points import apply_event
-from qunyun.services.settle import settle
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 
 INVITER = "telegram:1001"
 

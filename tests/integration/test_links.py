@@ -32,8 +32,8 @@ from qunyun.domain.links import credited
 from qunyun.services.groups import import_groups
 from qunyun.services.inbound import InboundDeps
 from qunyun.services.links import InvalidLinkFile, LinkDeps, bulk_links, create_link, list_links, revoke_link
-from qunyun.services.settle import settle
 from qunyun.services.tenants import set_wecom_corp
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 from support import http_event
 
 HEADER = "group_id,name,kind,channel,webhook_url,secret,owner,chat_id,timezone,morning,evening,tags,store,sales_rep,ends_at"  # noqa: E501

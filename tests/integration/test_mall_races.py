@@ -25,6 +25,7 @@ from qunyun.domain.rules import ExpiryRule, Rules
 from qunyun.services.adjust import adjust, reconcile_member
 from qunyun.services.mall import add_rewards, cancel, redeem
 from qunyun.services.settle import Run, process_due
+from stream_support import deliver_streams
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai; every call here passes its own clock
 
@@ -372,12 +373,14 @@ def test_cancel_that_loses_a_race_to_the_expiry_job_keeps_the_ledger_exact(tenan
 
     # WHEN a cancellation received a second before that expiry commits only after the expiry job ran at
     # it (the job's write changes the member, so the cancel re-plans, with the clock it was given)
+    deliver_streams()  # the due pages of the lots written so far
     process_due(Run("test-expire", ledger, TenantRepository(), expiry + timedelta(seconds=1), {}))
     assert balance(t, ledger, "u1")["expired"] == early - 150
     answer = cancel(t, oid, CancelRequest(request_id="c-1", reason="late"), ledger=ledger,
                     now=expiry - timedelta(seconds=1))
     assert answer.status == 200 and answer.body["points_restored"] + answer.body["points_forfeited"] == 150
     # AND the expiry job runs again afterwards
+    deliver_streams()
     process_due(Run("test-expire-2", ledger, TenantRepository(), expiry + timedelta(hours=1), {}))
 
     # THEN the balance still rebuilds from entries and lots, and what it calls available is what the member

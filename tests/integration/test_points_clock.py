@@ -26,8 +26,8 @@ from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
 from qunyun.services.adjust import adjust, reconcile_member
 from qunyun.services.members import member_view
 from qunyun.services.points import apply_event
-from qunyun.services.settle import settle
 from qunyun.services.tenants import create_tenant
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

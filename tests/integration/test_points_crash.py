@@ -22,7 +22,7 @@ from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
 from qunyun.services.adjust import adjust, reconcile_member
 from qunyun.services.points import apply_event
-from qunyun.services.settle import settle
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 
 NOW = datetime(2026, 3, 12, 4, 0, tzinfo=UTC)  # the scheduled time of the run: 12:00 in Shanghai
 MEMBERS = ("u0", "u1", "u2", "u3", "u4", "u5", "u6")
@@ -146,10 +146,11 @@ def test_the_clean_run_does_what_the_data_calls_for(make_tenant):
     assert after["u0"]["balance"]["available"] == 50 and after["u0"]["balance"]["pending"] == 0
     assert after["u3"]["balance"]["debt"] == 0 and after["u3"]["balance"]["available"] == 25
     assert after["u5"]["balance"]["pending"] == 99
-    # Eight pieces: four settles (u1's releasing u0's invite), two expiries, the due marks of two spent lots cleared.
-    # The first piece of each member is one transaction (u1, u2, u3, u4, u6); u3's second and u4's second and
-    # third were planned from reads that transaction changes, so each is planned again and written alone.
-    assert commits == 4
+    # Six pieces: four settles (u1's releasing u0's invite) and two expiries. The lots u3 and u6 spent are listed due
+    # as well, and left as they are with nothing written (a due page's line is a hint). The first piece of each
+    # member is one transaction (u1, u2, u3, u4); u4's second and third were planned from reads that transaction
+    # changes, so each is planned again and written alone.
+    assert commits == 3
 
 
 @pytest.mark.parametrize("after_write", [False, True], ids=["dies-before-commit", "dies-after-commit"])

@@ -135,4 +135,5 @@ def test_migrate_finds_members_written_by_this_layout_already_moved(shop):
     for run in runs:
         assert run.returncode == 0, run.stdout + run.stderr
         assert "Migrated 0 member(s) of tea: 0 guard item(s)" in run.stdout and " already migrated." in run.stdout
+        assert "lot(s) that fall due into" in run.stdout
     assert runs[0].stdout == runs[1].stdout

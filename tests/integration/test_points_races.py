@@ -24,7 +24,7 @@ from qunyun.domain.ledger import LotId
 from qunyun.domain.rules import PurchaseRule, Rules
 from qunyun.services.adjust import reconcile_member, reconcile_tenant
 from qunyun.services.points import apply_event
-from qunyun.services.settle import settle
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai; every call passes its own clock
 WINDOW = timedelta(days=2)

@@ -20,7 +20,7 @@ from qunyun.adapters.points_tables import TABLE
 from qunyun.domain.errors import Conflict, Unprocessable
 from qunyun.domain.events import PointsEvent
 from qunyun.services.points import apply_event
-from qunyun.services.settle import settle
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 from test_points_races import send, together
 from test_points_stage import (
     DAY2,

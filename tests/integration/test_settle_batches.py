@@ -19,7 +19,7 @@ from qunyun.domain.plan_batch import TRANSACTION_ITEMS, writes
 from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
 from qunyun.services.adjust import reconcile_member
 from qunyun.services.points import apply_event
-from qunyun.services.settle import settle
+from stream_support import settle  # the stream delivered first: the due pages list what was written
 
 NOW = datetime(2026, 5, 20, 4, 0, tzinfo=UTC)
 RULES = Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),

@@ -9,7 +9,8 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.points_tables import BoardItem, JobItem, LotItem
+from qunyun.adapters.due_pages import DuePages
+from qunyun.adapters.points_tables import BoardItem, JobItem
 from qunyun.domain.ledger import RUN_COUNTERS, Board, JobRun, LotId
 
 
@@ -38,17 +39,16 @@ class JobStore:
         item.save()
 
     def due_work(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
-        """Pages of (tenant, member, lot) whose pending points settle or whose lot expires by `until`."""
-        for queue in keys.due_queues():
-            cursor = None
-            while True:
-                query = LotItem.due.query(queue, LotItem.due_sk <= until + "~", limit=page, page_size=page,
-                                          last_evaluated_key=cursor)
-                items = list(query)
-                cursor = query.last_evaluated_key
-                yield [(*keys.split_member_pk(i.pk), keys.lot_of(i.sk)) for i in items]
-                if not cursor:
-                    break
+        """Lists of (tenant, member, lot) whose pending points settle or whose lot expires by `until`, read from the
+        due pages (adapters/due_pages.py)."""
+        self._due = DuePages()
+        yield from self._due.due(until, page)
+
+    def due_handled(self, skipped: set[str] = frozenset()) -> int:
+        """Once the work `due_work` found is written: deletes the pages it read whose every line was due, but those
+        that list a tenant in `skipped`."""
+        due = getattr(self, "_due", None)
+        return due.handled(skipped) if due is not None else 0
 
     # ---- leaderboards -------------------------------------------------------------------------------
     def board(self, tenant_id: str, scope: str, period: str, start: str) -> Board | None:

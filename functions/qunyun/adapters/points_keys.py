@@ -97,7 +97,13 @@ def due_queues() -> list[str]:
 
 
 def due_sk(pk: str, sk: str, at: str) -> str:
+    """A lot's key in the `lots_due` index, which lots written before the due pages are listed in."""
     return f"{at}#{pk}#{sk}"
+
+
+def due_pages_pk(shard: str) -> str:
+    """Where a due shard keeps its pages of lots by due hour (adapters/due_pages.py)."""
+    return f"{shard}#PAGES"
 
 
 def rewards_pk(tenant_id: str) -> str:

@@ -227,19 +227,19 @@ def _lot_target(connection: Connection, pk: str, lot: LotWrite, new: bool = Fals
     sk = keys.lot_sk(lot.lot)
     raw = {} if new else connection.client.get_item(
         TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
-        ProjectionExpression="version, remaining, #s", ExpressionAttributeNames={"#s": "state"})
+        ProjectionExpression="version, remaining, #s, due_at", ExpressionAttributeNames={"#s": "state"})
     if "Item" in raw:
         item = raw["Item"]
         version, remaining = int(item.get("version", {}).get("N", 0)), int(item.get("remaining", {}).get("N", 0))
-        state = item.get("state", {}).get("S")
+        state, due = item.get("state", {}).get("S"), item.get("due_at", {}).get("S")
     else:
-        version, remaining, state = None, 0, None
+        version, remaining, state, due = None, 0, None, None
     if lot.expect is not None and (state, remaining) != tuple(lot.expect):
         raise Contention(["LotMoved"])
     target = {"sk": sk, "v": version, "r": remaining + lot.add}
     if any(lot.set.values()):
         target["set"] = {k: v for k, v in lot.set.items() if v}
-    if lot.due:  # True: at the lot's expiry, or when its pending points settle
+    if lot.due and lot.due != due:  # True: at the lot's expiry, or when its pending points settle
         target["due"] = True if lot.due == _due_of(lot.set) else lot.due
     return target
 
@@ -269,9 +269,11 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
     for lot in rest.get("lots", []):
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
         actions += [getattr(LotItem, k).set(v) for k, v in lot.get("set", {}).items()]
-        if lot.get("due"):
-            due = keys.due_sk(pk, lot["sk"], _due_of(lot.get("set", {})) if lot["due"] is True else lot["due"])
-            actions += [LotItem.due_pk.set(keys.due_shard(pk)), LotItem.due_sk.set(due)]
+        if lot.get("due"):  # a due time given (or given anew): paged from the stream
+            due = _due_of(lot.get("set", {})) if lot["due"] is True else lot["due"]
+            actions += [LotItem.due_at.set(due), LotItem.due_new.set(due)]
+        else:  # a credit that keeps the lot's due time, or a spend: nothing to page
+            actions.append(LotItem.due_new.remove())
         if lot["v"] is None:
             condition = LotItem.pk.does_not_exist()
         elif lot["v"] == 0:

@@ -52,8 +52,8 @@ class _PointsMeta(_Meta):
 
 
 class DueIndex(GlobalSecondaryIndex):
-    """Pending points by when they settle, available lots by when they expire (sparse, sharded). Keys only, so
-    that a write to a lot that leaves its due time as it was writes nothing to the index."""
+    """`lots_due`: the lots written before the due pages, by when they settle or expire (keys only, sparse). Read by
+    nothing since SettlePoints reads the due pages; template.yaml keeps it until a later version deletes it."""
 
     class Meta:
         index_name = "lots_due"
@@ -142,6 +142,12 @@ class LotItem(_Item):
     class Meta(_PointsMeta):
         pass
 
+    # When its pending points settle or it expires: its line in the due pages comes from the stream (due_pages.py).
+    due_at = UnicodeAttribute(null=True)
+    # The due time again, on the write that gave it (or gave it anew) only, and removed by every other write: what
+    # the stream's filter pages, so that a spend, or a credit that keeps the due time, pages nothing.
+    due_new = UnicodeAttribute(null=True)
+    # The `lots_due` index's keys, on lots written before the due pages: removed when the lot is settled or expired.
     due = DueIndex()
     due_pk = UnicodeAttribute(null=True)
     due_sk = UnicodeAttribute(null=True)
@@ -302,6 +308,16 @@ class JobItem(_Item):
     lots_expired = NumberAttribute(default=0)
     points_expired = NumberAttribute(default=0)
     boards_built = NumberAttribute(default=0)
+
+
+class DuePageItem(_Item):
+    """A batch of lots that fall due within one hour, as PageEarnings read them from the table's stream: one line per
+    lot, `{member pk}\t{lot sk}\t{due_at}`, under `DUE#{shard}#PAGES`, sorted by `PG#{hour}#{hash}` (due_pages.py)."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    lots = UnicodeAttribute()
 
 
 class EarningPageItem(_Item):

@@ -231,12 +231,17 @@ def _lot_actions(pk: str, sk: str, lot) -> list:
         attr = getattr(LotItem, name)
         actions.append(attr.remove() if value is None else attr.set(value))
     if lot.due:
-        actions += [LotItem.due_pk.set(keys.due_shard(pk)), LotItem.due_sk.set(keys.due_sk(pk, sk, lot.due))]
+        actions += [LotItem.due_at.set(lot.due), LotItem.due_new.set(lot.due)]
     elif lot.clear_due:
-        actions += [LotItem.due_pk.remove(), LotItem.due_sk.remove()]
-    if not actions:
-        actions.append(LotItem.version.add(0))
+        actions += clear_due()
+    else:
+        actions.append(LotItem.due_new.remove())  # paged once, by the write that gave the due time
     return actions
+
+
+def clear_due() -> list:
+    """A lot's due time removed, and the `lots_due` index keys of a lot written before the due pages."""
+    return [LotItem.due_at.remove(), LotItem.due_new.remove(), LotItem.due_pk.remove(), LotItem.due_sk.remove()]
 
 
 def _board_pk(tenant_id: str, entry: Entry) -> str | None:

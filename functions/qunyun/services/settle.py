@@ -1,6 +1,7 @@
 """SettlePoints: release pending points whose window ended, expire lots, build yesterday's boards.
 
-Work is found through the `due` index (pending points by settle time, lots by expiry), never a Scan.
+Work is found in the due pages (pending points by settle time, lots by expiry), never a Scan. A page's line is a
+hint: a lot that is no longer due (settled, spent, expired, or due later) is left as it is, with nothing written.
 Each piece of work is planned from its own reads and conditioned on its member's version; pieces of different
 members are written several to a transaction (services/job_batch.py), which adds to the run's counters, so a
 run stopped at any point and started again ends exactly as one clean run would, with exact counts. A run whose
@@ -63,16 +64,18 @@ def _start(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> tuple[Mem
     return change, lot, Plan(tenant.tenant_id, changes=[change])
 
 
+def _pending_due(lot: LotState | None, now: datetime) -> bool:
+    return (lot is not None and lot.state == "pending" and lot.remaining > 0 and bool(lot.settle_at)
+            and datetime.fromisoformat(lot.settle_at) <= now)
+
+
 def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | None:
     ledger, now = run.ledger, run.now
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     member = change.member
-    if lot is None or lot.state != "pending" or lot.remaining <= 0 or not lot.settle_at:
-        change.lots.append(LotWrite(lot_id, clear_due=True))
-        return _planned(run, plan)
-    if datetime.fromisoformat(lot.settle_at) > now:
+    if not _pending_due(lot, now):
         ledger.forget()
-        return None  # the index said due but the item says later: leave it for its own run
+        return None  # settled or refunded already, or due later: its line was a hint
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
     change.add("pending", -points)
     credit(change, points, expires_at(available_at, tenant.rules.expiry, tenant.timezone))
@@ -121,10 +124,7 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Pl
     ledger, now = run.ledger, run.now
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     invite = ledger.invite(tenant.tenant_id, lot_id.name)
-    if lot is None or lot.state != "pending" or lot.remaining <= 0 or not lot.settle_at:
-        change.lots.append(LotWrite(lot_id, clear_due=True))
-        return _planned(run, plan)
-    if datetime.fromisoformat(lot.settle_at) > now:
+    if not _pending_due(lot, now):
         ledger.forget()
         return None
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
@@ -142,12 +142,9 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Pl
 def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | None:
     ledger, now = run.ledger, run.now
     change, lot, plan = _start(run, tenant, member_id, lot_id)
-    if lot is None or lot.remaining <= 0 or lot.state != "available":
-        change.lots.append(LotWrite(lot_id, clear_due=True))
-        return _planned(run, plan)
-    if not is_expired(lot.expires_at, now):
+    if lot is None or lot.remaining <= 0 or lot.state != "available" or not is_expired(lot.expires_at, now):
         ledger.forget()
-        return None
+        return None  # spent, expired already, or later: its line was a hint
     points = lot.remaining
     change.add("available", -points)
     change.add("expired", points)
@@ -173,18 +170,20 @@ def _reads(tenant_id: str, member_id: str, lot: LotId) -> list[Read]:
 
 
 def process_due(run: Run) -> int:
-    """Pages through every shard of the due index up to `now`; returns the pieces of work done."""
-    done, batches = 0, Batches(run.ledger, run.now)
-    for page in run.ledger.due_work(run.now.isoformat()):
+    """Works every lot the due pages list up to `now`, then lets go of the pages read, once the work is written;
+    returns the pieces of work done."""
+    done, batches, skipped = 0, Batches(run.ledger, run.now), set()
+    for listed in run.ledger.due_work(run.now.isoformat()):
+        page = [work for work in listed if run.tenant(work[0]) is not None]
+        skipped |= {work[0] for work in listed} - {work[0] for work in page}
         with run.ledger.ahead([read for work in page for read in _reads(*work)]):
             for tenant_id, member_id, lot in page:
-                tenant = run.tenant(tenant_id)
-                if tenant is None:
-                    continue
                 work = _release_held if lot.source == "invite" else _settle if lot.pending else _expire
+                tenant = run.tenant(tenant_id)
                 batches.do(tenant_id, lambda w=work, t=tenant, m=member_id, x=lot: w(run, t, m, x))
                 done += 1
     batches.flush()
+    run.ledger.due_handled(skipped)  # a page listing a tenant not worked here stays for a run that works it
     return done
 
 

@@ -181,10 +181,11 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
 
 @app.command("migrate")
 def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
-    """Moves the tenant's check-in marks, day caps and reward limits into its members' items, and pages the
-    entries written before the points table's stream began (docs/ledger.md); running it again changes nothing, and
-    a points table without a stream yet is refused before anything moves."""
+    """Moves the tenant's check-in marks, day caps and reward limits into its members' items, pages the entries
+    written before the points table's stream began and the lots that fall due (docs/ledger.md); running it again
+    changes nothing, and a points table without a stream yet is refused before anything moves."""
     connect(local)
+    from qunyun.adapters.due_pages_migrate import page_old_due
     from qunyun.adapters.earning_pages_migrate import NoStream, page_old_entries, stream_began
     from qunyun.adapters.points_migrate import migrate_tenant
 
@@ -202,3 +203,5 @@ def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
     paged = page_old_entries(tenant_id, before, ledger=stores.ledger())
     out.print(f"Paged {paged.entries} earning and redemption entries written before the points table's stream "
               f"began ({paged.before}) into {paged.pages} page(s) of their days.", highlight=False)
+    lots, pages = page_old_due(tenant_id, ledger=stores.ledger())
+    out.print(f"Paged {lots} lot(s) that fall due into {pages} page(s) of their hours.", highlight=False)
