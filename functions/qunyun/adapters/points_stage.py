@@ -269,11 +269,9 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
     for lot in rest.get("lots", []):
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
         actions += [getattr(LotItem, k).set(v) for k, v in lot.get("set", {}).items()]
-        if lot.get("due"):  # a due time given (or given anew): paged from the stream
-            due = _due_of(lot.get("set", {})) if lot["due"] is True else lot["due"]
-            actions += [LotItem.due_at.set(due), LotItem.due_new.set(due)]
-        else:  # a credit that keeps the lot's due time, or a spend: nothing to page
-            actions.append(LotItem.due_new.remove())
+        due = (_due_of(lot.get("set", {})) if lot["due"] is True else lot["due"]) if lot.get("due") else None
+        # a due time given (or given anew) is paged from the stream; a credit that keeps it, or a spend, is not
+        actions += [LotItem.due_at.set(due), LotItem.due_new.set(due)] if due else [LotItem.due_new.remove()]
         if lot["v"] is None:
             condition = LotItem.pk.does_not_exist()
         elif lot["v"] == 0:

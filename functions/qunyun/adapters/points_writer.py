@@ -150,7 +150,7 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
         if lot.expect:
             cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
         lot_sk = keys.lot_sk(lot.lot)
-        tx.update(LotItem(pk, lot_sk), actions=_lot_actions(pk, lot_sk, lot), condition=cond)
+        tx.update(LotItem(pk, lot_sk), actions=_lot_actions(lot), condition=cond)
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
 
@@ -223,7 +223,7 @@ def merge_lots(lots):
     return merged.values()
 
 
-def _lot_actions(pk: str, sk: str, lot) -> list:
+def _lot_actions(lot) -> list:
     actions = []
     if lot.add:
         actions.append(LotItem.remaining.add(lot.add))
