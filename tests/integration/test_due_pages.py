@@ -5,13 +5,15 @@ Tried here: two purchases listed on a page of their settle hour, settled by two 
 while it lists a lot not due yet, then let go); a lot refunded before it fell due (left, nothing written); a lot
 listed on two pages (worked once); a page that lists a tenant a run does not work (kept for the run that does);
 lots written before the due pages, paged by `points migrate` (the same pages twice) and then settled; a check-in into
-a lot that has its due time (paged once); what a stream record becomes."""
+a lot that has its due time (paged once); a run cut short (the pages it let go stay gone, the next run reads the
+rest); what a stream record becomes."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from points_support import CountingLedger, OnlyTenants
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.due_pages import DuePages, due_line
@@ -21,11 +23,13 @@ from qunyun.adapters.points_tables import DuePageItem, LotItem
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import PurchaseRule, Rules
+from qunyun.services import settle as settle_service
 from qunyun.services.adjust import reconcile_member
 from qunyun.services.earning_pages import page_batch
 from qunyun.services.points import apply_event
 from qunyun.services.settle import settle as run_settle
 from stream_support import deliver_streams, skip_streams
+from test_points_crash import Crash, CrashingLedger
 
 PLACED = datetime(2026, 5, 10, 3, 20, tzinfo=UTC)
 DUE = PLACED + timedelta(days=2)  # 2026-05-12T03:20: the return window's end
@@ -190,6 +194,34 @@ def test_a_check_in_into_a_lot_that_has_its_due_time_pages_nothing_again(make_te
     assert [x for lines in pages(t).values() for x in lines] == listed
     lot = LotItem.get(keys.member_pk(t.tenant_id, "u1"), listed[0].split("\t")[1])
     assert lot.due_at == listed[0].split("\t")[2] and lot.due_new is None and lot.remaining > 0
+
+
+class OneAtATime(CrashingLedger):
+    """Hands out due work a lot at a time, and dies on a commit (test_points_crash.py)."""
+
+    def due_work(self, until: str, page: int = 100):
+        return super().due_work(until, page=1)
+
+
+def test_a_run_cut_short_keeps_the_pages_it_let_go_and_the_next_reads_the_rest(make_tenant, monkeypatch):
+    # GIVEN a member's purchases falling due at 03:20, 04:20 and 05:20, on three pages of one shard
+    t = shop(make_tenant)
+    for k in range(3):
+        placed = PLACED + timedelta(hours=k)
+        assert send(t, "purchase", "u1", placed, order_id=f"o{k}", amount_fen=1000)["status"] == "applied"
+    deliver_streams()
+    assert sorted(sk[3:16] for sk in pages(t)) == ["2026-05-12T03", "2026-05-12T04", "2026-05-12T05"]
+    # WHEN a run that lets its pages go after every list of work dies on its third commit
+    monkeypatch.setattr(settle_service, "HANDLED_EVERY", 1)
+    name, at = f"cut-{uuid.uuid4().hex[:8]}", DUE + timedelta(hours=3)
+    with pytest.raises(Crash):
+        run_settle(at, ledger=OneAtATime(2, after_write=False), tenants=OnlyTenants(t.tenant_id), job_name=name)
+    # THEN the page of the first lot written is gone (a page is let go once the list after its last line is written)
+    assert sorted(sk[3:16] for sk in pages(t)) == ["2026-05-12T04", "2026-05-12T05"]
+    # AND the same run started again settles what is left, the three counted once, and lets every page go
+    summary = run_settle(at, ledger=PointsLedger(), tenants=OnlyTenants(t.tenant_id), job_name=name)
+    assert (summary["settled"], summary["points_released"]) == (3, 30) and pages(t) == {}
+    assert reconcile_member(t.tenant_id, "u1", ledger=PointsLedger()) == []
 
 
 def test_a_stream_record_is_read_as_its_line():

@@ -66,8 +66,6 @@ class DuePages:
             work: list[tuple[str, str, LotId]] = []
             for item in DuePageItem.query(keys.due_pages_pk(shard), DuePageItem.sk <= f"{keys.PAGE_SK}{hour}#~"):
                 lines = [line.split("\t") for line in item.lots.split("\n")]
-                if all(at <= until for _, _, at in lines):  # every line worked by this run: let go once written
-                    self._read.append((item.pk, item.sk, {keys.split_member_pk(pk)[0] for pk, _, _ in lines}))
                 for pk, sk, at in lines:
                     if at > until or (pk, sk) in seen:
                         continue
@@ -76,12 +74,17 @@ class DuePages:
                     if len(work) == page:
                         yield work
                         work = []
+                # A page whose every line was due may be let go once its lines are written: they are in the lists
+                # handed out by the time the run next calls `handled`, between lists.
+                if all(at <= until for _, _, at in lines):
+                    self._read.append((item.pk, item.sk, {keys.split_member_pk(pk)[0] for pk, _, _ in lines}))
             if work:
                 yield work
 
     def handled(self, skipped: set[str] = frozenset()) -> int:
-        """Deletes the pages `due` read whose every line was due, their work written, but those that list a tenant
-        in `skipped` (one the run did not work): they are read again by the next run. Returns how many it deleted."""
+        """Deletes the pages `due` read whose every line was due and has been handed out, their work written (call it
+        between lists, once what they held is written), but those that list a tenant in `skipped` (one the run did
+        not work): they are read again by the next run. Returns how many it deleted."""
         done = [(pk, sk) for pk, sk, tenants in self._read if not tenants & skipped]
         with DuePageItem.batch_write() as batch:
             for pk, sk in done:

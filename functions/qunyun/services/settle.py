@@ -36,6 +36,7 @@ from qunyun.services.job_batch import Batches
 from qunyun.services.ledger_ports import JobUnitOfWork as Ledger
 
 BOARD_HOUR = 2  # boards of a day are built from 02:00 local the next day, once late events have arrived
+HANDLED_EVERY = 10  # lists of due work (100 lots each) between the writes that let their pages go
 
 
 @dataclass
@@ -173,7 +174,7 @@ def process_due(run: Run) -> int:
     """Works every lot the due pages list up to `now`, then lets go of the pages read, once the work is written;
     returns the pieces of work done."""
     done, batches, skipped = 0, Batches(run.ledger, run.now), set()
-    for listed in run.ledger.due_work(run.now.isoformat()):
+    for n, listed in enumerate(run.ledger.due_work(run.now.isoformat()), 1):
         page = [work for work in listed if run.tenant(work[0]) is not None]
         skipped |= {work[0] for work in listed} - {work[0] for work in page}
         with run.ledger.ahead([read for work in page for read in _reads(*work)]):
@@ -182,6 +183,9 @@ def process_due(run: Run) -> int:
                 tenant = run.tenant(tenant_id)
                 batches.do(tenant_id, lambda w=work, t=tenant, m=member_id, x=lot: w(run, t, m, x))
                 done += 1
+        if n % HANDLED_EVERY == 0:  # the lists so far written, their pages let go: a run cut short keeps its progress
+            batches.flush()
+            run.ledger.due_handled(skipped)
     batches.flush()
     run.ledger.due_handled(skipped)  # a page listing a tenant not worked here stays for a run that works it
     return done
