@@ -32,11 +32,15 @@ def invoke_in_process(function: str, event: dict):
 def deliver_streams() -> int:
     """Hands every stream record written since the last call to its function (filtered and batched as the
     template says); returns how many batches."""
+    return _drain(invoke_in_process)
+
+
+def _drain(invoke) -> int:
     from qunyun_ops.local.stack import ddb_client
     from qunyun_ops.local.streams import drain, streams_client
 
     endpoint = os.environ["DYNAMODB_ENDPOINT"]
-    return drain(ddb_client(endpoint), streams_client(endpoint), template(), STACK, invoke_in_process, _READERS)
+    return drain(ddb_client(endpoint), streams_client(endpoint), template(), STACK, invoke, _READERS)
 
 
 def settle(now, **kwargs) -> dict:
@@ -51,8 +55,4 @@ def settle(now, **kwargs) -> dict:
 def skip_streams() -> int:
     """Drops the stream records written since the last delivery, undelivered: what a stack without the stream's
     consumer (the code before it) left behind. Returns how many batches were dropped."""
-    from qunyun_ops.local.stack import ddb_client
-    from qunyun_ops.local.streams import drain, streams_client
-
-    endpoint = os.environ["DYNAMODB_ENDPOINT"]
-    return drain(ddb_client(endpoint), streams_client(endpoint), template(), STACK, lambda *_: None, _READERS)
+    return _drain(lambda *_: None)

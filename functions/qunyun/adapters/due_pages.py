@@ -14,15 +14,13 @@ a retry, is worked once a run."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.earning_pages import LISTED, chunked
 from qunyun.adapters.points_tables import DuePageItem
 from qunyun.domain.ledger import LotId
 
-PAGE_LINES = 2000  # at about 90 bytes a line, about 180 KB: under DynamoDB's 400 KB an item
-LISTED = ("INSERT", "MODIFY")
 HOUR = 13  # "2026-12-08T16": an ISO instant's hour
 
 
@@ -38,9 +36,9 @@ def due_line(record: dict) -> tuple[tuple[str, str], str] | None:
     return (keys.due_shard(pk), at[:HOUR]), "\t".join((pk, sk, at))  # keys and instants hold no tab
 
 
-def _page_sk(hour: str, lines: list[str]) -> str:
+def _page_sk(hour: str, digest: str) -> str:
     """A page named by its hour and what it holds: the same batch delivered again writes the same item."""
-    return f"{keys.PAGE_SK}{hour}#" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
+    return f"{keys.PAGE_SK}{hour}#{digest}"
 
 
 class DuePages:
@@ -49,13 +47,12 @@ class DuePages:
         self._read: list[tuple[str, str, set[str]]] = []
 
     def write(self, lists: Iterable[tuple[tuple[str, str], list[str]]]) -> int:
-        """Puts each ((shard, hour), lines) as pages of up to PAGE_LINES lines; returns how many."""
+        """Puts each ((shard, hour), lines) as pages (earning_pages.chunked); returns how many."""
         n = 0
         with DuePageItem.batch_write() as batch:
             for (shard, hour), lines in lists:
-                for i in range(0, len(lines), PAGE_LINES):
-                    page = lines[i:i + PAGE_LINES]
-                    batch.save(DuePageItem(keys.due_pages_pk(shard), _page_sk(hour, page), lots="\n".join(page)))
+                for digest, page in chunked(lines):
+                    batch.save(DuePageItem(keys.due_pages_pk(shard), _page_sk(hour, digest), lots="\n".join(page)))
                     n += 1
         return n
 

@@ -18,7 +18,7 @@ from qunyun.adapters.points_tables import LotItem
 def _due_at(item: LotItem) -> str | None:
     if item.due_at:
         return item.due_at
-    return item.due_sk.split("#", 1)[0] if item.due_sk else None
+    return keys.due_sk_time(item.due_sk) if item.due_sk else None
 
 
 def page_old_due(tenant_id: str, ledger: PointsLedger | None = None, store: DuePages | None = None) -> tuple[int, int]:

@@ -30,9 +30,16 @@ def listed(record: dict) -> tuple[str, str] | None:
     return image["board_pk"]["S"], line
 
 
-def page_sk(lines: list[str]) -> str:
+def chunked(lines: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """The lines as pages of up to PAGE_LINES, each with a digest of what it holds (the due pages use it too)."""
+    for i in range(0, len(lines), PAGE_LINES):
+        page = lines[i:i + PAGE_LINES]
+        yield hashlib.sha256("\n".join(page).encode()).hexdigest()[:24], page
+
+
+def page_sk(digest: str) -> str:
     """A page named by what it holds: the same batch delivered again writes the same item."""
-    return keys.PAGE_SK + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
+    return keys.PAGE_SK + digest
 
 
 class Listed(NamedTuple):
@@ -57,9 +64,8 @@ class EarningPages:
         n = 0
         with EarningPageItem.batch_write() as batch:
             for list_pk, lines in lists:
-                for i in range(0, len(lines), PAGE_LINES):
-                    page = lines[i:i + PAGE_LINES]
-                    batch.save(EarningPageItem(keys.pages_pk(list_pk), page_sk(page), entries="\n".join(page)))
+                for digest, page in chunked(lines):
+                    batch.save(EarningPageItem(keys.pages_pk(list_pk), page_sk(digest), entries="\n".join(page)))
                     n += 1
         return n
 

@@ -101,6 +101,11 @@ def due_sk(pk: str, sk: str, at: str) -> str:
     return f"{at}#{pk}#{sk}"
 
 
+def due_sk_time(due: str) -> str:
+    """The due time a `lots_due` key names (due_sk's `at`)."""
+    return due.split("#", 1)[0]
+
+
 def due_pages_pk(shard: str) -> str:
     """Where a due shard keeps its pages of lots by due hour (adapters/due_pages.py)."""
     return f"{shard}#PAGES"
