@@ -56,3 +56,13 @@ def skip_streams() -> int:
     """Drops the stream records written since the last delivery, undelivered: what a stack without the stream's
     consumer (the code before it) left behind. Returns how many batches were dropped."""
     return _drain(lambda *_: None)
+
+
+def reconciled(tenant_id: str) -> dict[str, list[str]]:
+    """`qunyun points reconcile` of one tenant, member by member, as it finds things on AWS: the stream delivered
+    first, so the member pages list every member made (PageEarnings pages a newcomer a batching window after it)."""
+    from qunyun.adapters.points_ledger import PointsLedger
+    from qunyun.services.adjust import reconcile_tenant
+
+    deliver_streams()
+    return dict(reconcile_tenant(tenant_id, ledger=PointsLedger()))

@@ -74,10 +74,11 @@ class Pager:
 
 
 def _page_clients() -> list:
-    """The clients PageEarnings writes its pages with (the day lists' and the due lots'), each once."""
-    from qunyun.adapters.points_tables import DuePageItem, EarningPageItem
+    """The clients PageEarnings writes its pages with (the day lists', the due lots' and the members'), each once."""
+    from qunyun.adapters.points_tables import DuePageItem, EarningPageItem, MemberPageItem
 
-    return list({id(c): c for c in (pynamodb_client(EarningPageItem), pynamodb_client(DuePageItem))}.values())
+    return list({id(c): c for c in (pynamodb_client(EarningPageItem), pynamodb_client(DuePageItem),
+                                    pynamodb_client(MemberPageItem))}.values())
 
 
 def page_due_lots(client, stack: str = STACK) -> int:
@@ -85,15 +86,32 @@ def page_due_lots(client, stack: str = STACK) -> int:
     points table, untimed: the benchmarks time with the stream off (their counting pass, with it on, prices the
     pages). Returns how many lots it listed."""
     from qunyun.adapters.due_pages import DuePages, due_line
+
+    return _page_scan(client, stack, "attribute_exists(due_at)", {}, lambda item: {**item, "due_new": item["due_at"]},
+                      due_line, DuePages())
+
+
+def page_members(client, stack: str = STACK) -> int:
+    """The member pages PageEarnings would have written of every member, from a Scan, untimed (as `page_due_lots`):
+    what `qunyun points reconcile` lists a tenant's members by. Returns how many members it listed."""
+    from qunyun.adapters.member_pages import MemberPages, member_line
+
+    return _page_scan(client, stack, "sk = :balance", {":balance": {"S": "#BALANCE"}}, lambda item: item,
+                      member_line, MemberPages())
+
+
+def _page_scan(client, stack: str, where: str, values: dict, image, line, store) -> int:
+    """Pages the items a Scan's filter finds, each as the INSERT record of `image(item)`, with PageEarnings' own
+    `line` and `store`; returns how many lines."""
     from qunyun.services.earning_pages import page_batch
 
-    store, n, cursor = DuePages(), 0, None
+    n, cursor = 0, None
     while True:
-        page = client.scan(TableName=f"{stack}-points", FilterExpression="attribute_exists(due_at)",
+        page = client.scan(TableName=f"{stack}-points", FilterExpression=where,
+                           **({"ExpressionAttributeValues": values} if values else {}),
                            **({"ExclusiveStartKey": cursor} if cursor else {}))
-        records = [{"eventName": "INSERT", "dynamodb": {"NewImage": {**item, "due_new": item["due_at"]}}}
-                   for item in page["Items"]]
-        n += page_batch(records, due_line, store)["entries"]
+        records = [{"eventName": "INSERT", "dynamodb": {"NewImage": image(item)}} for item in page["Items"]]
+        n += page_batch(records, line, store)["entries"]
         cursor = page.get("LastEvaluatedKey")
         if not cursor:
             return n

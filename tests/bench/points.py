@@ -47,7 +47,7 @@ from common import ROOT, STACK, CapacityMeter, Probe, cost, local_env, memory_mb
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from index_writes import for_table
 from names import PAGES_FUNCTION, POINTS_FUNCTION, SETTLE_FUNCTION
-from pages import Pager, page_due_lots
+from pages import Pager, page_due_lots, page_members
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -546,6 +546,7 @@ def main() -> None:
         raw_meter.detach(client)
         out["raw"] = raw
 
+        log(f"member pages: {page_members(client)} members listed, as PageEarnings would from the stream (untimed)")
         out["reconcile"] = reconciled(bench_id, PointsLedger())
 
         # ---- the index entries of the phases' transactions, counted once nothing more is timed -------------

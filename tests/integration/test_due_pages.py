@@ -19,7 +19,7 @@ from qunyun.adapters import points_keys as keys
 from qunyun.adapters.due_pages import DuePages, due_line
 from qunyun.adapters.due_pages_migrate import page_old_due
 from qunyun.adapters.points_ledger import PointsLedger
-from qunyun.adapters.points_tables import DuePageItem, LotItem
+from qunyun.adapters.points_tables import DuePageItem, LotItem, MemberItem
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import PurchaseRule, Rules
@@ -153,7 +153,7 @@ def test_a_page_listing_a_tenant_a_run_does_not_work_is_kept_for_the_run_that_do
 
 def test_lots_written_before_the_due_pages_are_paged_by_migrate_and_then_settled(make_tenant):
     # GIVEN two purchases whose lots the earlier code wrote: listed by `due_pk`/`due_sk` (the lots_due index,
-    # which nothing reads now), no `due_at`, and no stream consumer
+    # which nothing reads now), no `due_at`, and no stream consumer; their members listed by the `members` index
     t = shop(make_tenant)
     deliver_streams()
     for member in ("u1", "u2"):
@@ -162,6 +162,8 @@ def test_lots_written_before_the_due_pages_are_paged_by_migrate_and_then_settled
         lot = LotItem.get(pk, f"P#purchase#o-{member}")
         lot.update(actions=[LotItem.due_at.remove(), LotItem.due_new.remove(), LotItem.due_pk.set(keys.due_shard(pk)),
                             LotItem.due_sk.set(keys.due_sk(pk, lot.sk, DUE.isoformat()))])
+        MemberItem.get(pk, keys.BALANCE_SK).update(actions=[MemberItem.tenant_id.set(t.tenant_id),
+                                                            MemberItem.member_id.set(member)])
     skip_streams()
     assert pages(t) == {} and settle(t, DUE + timedelta(hours=1))[0]["settled"] == 0
     # WHEN the tenant is migrated, twice

@@ -44,7 +44,8 @@ def raw_items(t, member: str) -> dict[str, dict]:
 
 def as_old_layout(t, member: str, stale_day: str) -> None:
     """Rewrites the member as the old code left it: its held guards as guard items of their own (`granted`
-    on counters, a bare key for marks), no `held` and no `layout` on the member item; and a stale mark."""
+    on counters, a bare key for marks), no `held` and no `layout` on the member item, which the `members` index
+    lists (by its `tenant_id` and `member_id`); and a stale mark."""
     pk, sk = keys.member_key(t.tenant_id, member)
     item = raw_items(t, member)[sk]
     for guard, n in keys.held_read(json.loads(item["held"]["S"])).items():
@@ -54,7 +55,8 @@ def as_old_layout(t, member: str, stale_day: str) -> None:
         client().put_item(TableName=TABLE, Item=raw)
     client().put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": f"G#checkin#{stale_day}"}})
     client().update_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                         UpdateExpression="REMOVE held, layout")
+                         UpdateExpression="REMOVE held, layout SET tenant_id = :t, member_id = :m",
+                         ExpressionAttributeValues={":t": {"S": t.tenant_id}, ":m": {"S": member}})
 
 
 def test_a_tenant_of_the_old_layout_keeps_its_guards_through_the_migration(make_tenant):
@@ -91,7 +93,7 @@ def test_a_tenant_of_the_old_layout_keeps_its_guards_through_the_migration(make_
     assert redeem_mug(t, "u1", 2).body["error"]["code"] == "limit_exceeded"
     assert redeem_mug(t, "u1", 1).status == 201
     assert checkin(t, "u1", NOW + timedelta(days=1))["granted"] > 0
-    assert all(not problems for _, problems in reconcile_tenant(t.tenant_id, ledger=PointsLedger()))
+    assert dict(reconcile_tenant(t.tenant_id, ledger=PointsLedger())) == {"u1": []}
 
     # WHEN the migration runs again
     before = raw_items(t, "u1")

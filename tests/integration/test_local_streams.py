@@ -49,7 +49,10 @@ def test_the_templates_filter_lets_through_what_lambdas_would():
     assert (SOURCE.function, SOURCE.table, SOURCE.batch_size) == ("PageEarnings", "PointsTable", 1000)
     assert passes(_record("INSERT", listed)) and passes(_record("MODIFY", listed))
     assert not passes(_record("REMOVE", None))
-    assert not passes(_record("INSERT", {"pk": {"S": "t#m"}, "sk": {"S": "#BALANCE"}}))
+    # a member's item made (its line in the tenant's member pages); not one written again, nor one removed
+    member = {"pk": {"S": "t#m"}, "sk": {"S": "#BALANCE"}, "version": {"N": "1"}}
+    assert passes(_record("INSERT", member))
+    assert not passes(_record("MODIFY", member)) and not passes(_record("INSERT", {**member, "sk": {"S": "L#x"}}))
     assert not passes(_record("INSERT", {**listed, "board_pk": {"N": "1"}}))
     # a write that gives a lot its due time (its line in the due pages), made or given anew; not a write that keeps
     # it (a spend: `due_new` removed), nor one that clears it
@@ -125,19 +128,26 @@ def test_the_wait_before_a_local_job_returns_once_the_stack_delivered_the_stream
     assert len(pages) == 1
 
 
-def test_a_local_job_is_not_fired_while_the_stream_stays_behind(tenant, tmp_path, monkeypatch):
+def _stack_behind(tenant, tmp_path, monkeypatch) -> None:
+    """A running stack (this process) whose stream consumers have read nothing, an entry to deliver, and a wait of
+    1 s instead of 60."""
     from qunyun_ops import env
-    from qunyun_ops.cli import app
 
-    # GIVEN a running stack (this process) whose stream consumers have read nothing, and an entry to deliver
     state = {"pid": os.getpid(), "ddb_endpoint": os.environ["DYNAMODB_ENDPOINT"], "stack_name": STACK,
              "secrets_file": os.environ["QUNYUN_SECRETS_FILE"], "template": str(ROOT / "template.yaml"),
              "streams_checkpoint": str(tmp_path / "streams.json")}
     (tmp_path / "local.json").write_text(json.dumps(state))
     monkeypatch.setattr(env, "STATE_FILE", tmp_path / "local.json")
     _entry(tenant.tenant_id, 3)
-    # AND a wait of 1 s instead of 60, and the pool's invocations recorded instead of run
     monkeypatch.setattr(local_streams, "wait_caught_up", functools.partial(wait_caught_up, timeout=1.0))
+
+
+def test_a_local_job_is_not_fired_while_the_stream_stays_behind(tenant, tmp_path, monkeypatch):
+    from qunyun_ops.cli import app
+
+    # GIVEN a running stack whose stream consumers stay behind
+    _stack_behind(tenant, tmp_path, monkeypatch)
+    # AND the pool's invocations recorded instead of run
     invoked: list[str] = []
     monkeypatch.setattr(workers.FunctionPool, "invoke", lambda _pool, function, _event: invoked.append(function))
     # WHEN a job is fired with `qunyun local run`
@@ -146,3 +156,16 @@ def test_a_local_job_is_not_fired_while_the_stream_stays_behind(tenant, tmp_path
     assert (ran.exit_code, type(ran.exception)) == (1, SystemExit), ran.output
     assert "error: stream consumers still behind after 1 s; SettlePoints was not fired." in ran.output
     assert invoked == []
+
+
+def test_a_local_reconcile_does_not_run_while_the_stream_stays_behind(tenant, tmp_path, monkeypatch):
+    from qunyun_ops.cli import app
+
+    # GIVEN a running stack whose stream consumers stay behind (the member pages may not list a newcomer yet)
+    _stack_behind(tenant, tmp_path, monkeypatch)
+    # WHEN the tenant is reconciled with `qunyun points reconcile --local`
+    ran = CliRunner().invoke(app, ["points", "reconcile", "--tenant", tenant.tenant_id, "--local"])
+    # THEN the command says the consumers are behind and exits 1, reconciling no one
+    assert (ran.exit_code, type(ran.exception)) == (1, SystemExit), ran.output
+    assert "error: stream consumers still behind after 1 s; nothing was reconciled." in ran.output
+    assert "Reconciled" not in ran.output

@@ -115,6 +115,7 @@ def test_200_concurrent_redemptions_of_10_units_by_50_members(mall):
     stack, _ = mall
     checked = stack.cli("points", "reconcile", "--tenant", "shop-a", "--local")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "every balance matches" in checked.stdout and "Reconciled 50 members" in checked.stdout
 
 
 def test_1000_replays_of_one_request_place_one_order_and_debit_once(mall):

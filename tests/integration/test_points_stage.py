@@ -22,6 +22,7 @@ from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import ExpiryRule, Rules
 from qunyun.services.adjust import reconcile_member
 from qunyun.services.points import apply_event
+from stream_support import deliver_streams
 from test_points_races import send, together
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -326,6 +327,7 @@ def test_a_newcomers_first_check_in_is_staged_and_a_dead_writers_newcomer_is_rem
     assert "stage" in raw_member(t, "u2")
     monkeypatch.setattr(points_stage, "STALE", timedelta(0))
     assert not member_of(t, "u2").exists and raw_member_or_none(t, "u2") is None
+    deliver_streams()  # the member pages list both (u2's item was made), and the list reads that u2 is gone
     assert list(PointsLedger().members(t.tenant_id)) == ["u1"]
     # AND the client's retry makes the member, once
     assert apply_event(t, checkin("u2", T0, "c-2"), ledger=PointsLedger(), now=T0)["status"] == "applied"

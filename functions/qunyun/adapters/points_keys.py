@@ -111,6 +111,11 @@ def due_pages_pk(shard: str) -> str:
     return f"{shard}#PAGES"
 
 
+def members_pages_pk(tenant_id: str) -> str:
+    """Where a tenant keeps its pages of members, one line each (adapters/member_pages.py); no member id holds `#`."""
+    return f"{tenant_id}#MEMBERS#PAGES"
+
+
 def rewards_pk(tenant_id: str) -> str:
     return f"{tenant_id}#REWARDS"
 

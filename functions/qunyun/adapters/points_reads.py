@@ -20,6 +20,7 @@ from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages import EarningPages, Listed
+from qunyun.adapters.member_pages import MemberPages
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage import STALE, settle, settle_order, settled_by
@@ -172,8 +173,15 @@ class LedgerReads:
         return None if item is None else int(item.granted or 0)
 
     def members(self, tenant_id: str) -> Iterator[str]:
-        for item in MemberItem.members.query(tenant_id):
-            yield item.member_id
+        """Every member of the tenant, in id order: those made before the member pages from the `members` index,
+        and those since from the pages PageEarnings writes a batching window after them (member_pages.py), each
+        read to check that it still exists."""
+        indexed = {item.member_id for item in MemberItem.members.query(tenant_id)}
+        paged = [m for m in MemberPages().listed(tenant_id) if m not in indexed]
+        for start in range(0, len(paged), 100):
+            found = fetch(self._connection, [keys.member_key(tenant_id, m) for m in paged[start:start + 100]])
+            indexed.update(keys.split_member_pk(key[0])[1] for key, raw in found.items() if raw is not None)
+        yield from sorted(indexed)
 
     # ---- records ------------------------------------------------------------------------------------
     def event(self, tenant_id: str, event_id: str) -> EventRecord | None:

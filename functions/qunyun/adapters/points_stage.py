@@ -179,7 +179,7 @@ def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
     order, so that a member still holding the stage always leads a reader to what it took)."""
     staged = (item.staged or {}) if item.stage == token else {}
     if staged.get("o"):
-        _release(connection, *keys.record_key("purchase", item.tenant_id, staged["o"]), token)
+        _release(connection, *keys.record_key("purchase", keys.split_member_pk(item.pk)[0], staged["o"]), token)
     if staged.get("g"):
         _release(connection, item.pk, staged["g"], token)
     undo(connection, item, token)
@@ -324,7 +324,7 @@ def settled_by(item: MemberItem | OrderItem | GuardItem) -> list[Key]:
     if isinstance(item, GuardItem):
         return [keys.record_key("event", keys.split_member_pk(item.pk)[0], item.event_id)]
     staged = item.staged
-    wanted = [_claim_key(item.tenant_id, staged)]
+    wanted = [_claim_key(keys.split_member_pk(item.pk)[0], staged)]
     if staged.get("e"):
         last = staged["ev"] if staged["e"] == "=" else staged["e"]
         wanted.append((item.pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), last)))

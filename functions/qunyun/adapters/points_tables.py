@@ -320,6 +320,16 @@ class DuePageItem(_Item):
     lots = UnicodeAttribute()
 
 
+class MemberPageItem(_Item):
+    """A batch of a tenant's new members, as PageEarnings read them from the table's stream: one member id a line,
+    under `{tenant}#MEMBERS#PAGES`, sorted by `PG#{hash}` (member_pages.py)."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    members = UnicodeAttribute()
+
+
 class EarningPageItem(_Item):
     """A batch of one program day's listed entries, as PageEarnings read them from the table's stream: one line
     per entry, `{member pk}\t{entry sk}\t{group}\t{points}\t{source type}`. A batch delivered again writes the

@@ -114,8 +114,9 @@ def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] |
     elif m.stage:
         actions += [MemberItem.stage.remove(), MemberItem.staged.remove()]
     if not m.exists:
-        actions += [MemberItem.tenant_id.set(m.tenant_id), MemberItem.member_id.set(m.member_id),
-                    MemberItem.created_at.set(now), MemberItem.status.set("active")]
+        # No tenant_id or member_id: the sparse `members` index lists the members made before the member pages,
+        # which PageEarnings writes from this insert (member_pages.py), a batching window later and out of the request.
+        actions += [MemberItem.created_at.set(now), MemberItem.status.set("active")]
     for part, amount in change.deltas.items():
         if amount:
             actions.append(getattr(MemberItem, part).add(amount))

@@ -57,6 +57,21 @@ def _parse_at(at: str | None) -> datetime:
     return when
 
 
+def streams_caught_up(state: dict, template, refused: str) -> None:
+    """What the local stack's stream consumers make of the records written so far (a day's earnings pages, the
+    member pages) is there before a command reads it, as it would be on AWS a batching window later. When they do not
+    catch up in time, prints the error and `refused` (what was not done) and exits 1."""
+    if not state.get("streams_checkpoint"):
+        return
+    from qunyun_ops.local.streams import wait_caught_up
+
+    try:
+        wait_caught_up(state["ddb_endpoint"], template, state["stack_name"], Path(state["streams_checkpoint"]))
+    except TimeoutError as e:  # the command would read what the consumers have not written yet
+        err.print(f"[red]error:[/red] {e}; {refused}.", highlight=False)
+        raise typer.Exit(1) from None
+
+
 @app.command("run")
 def run(
     function: str = typer.Argument(..., metavar="FUNCTION", help="Logical id of a scheduled function."),
@@ -79,16 +94,7 @@ def run(
     path = Path(state.get("template") or TEMPLATE)
     template = Template.read(path)
     env, overrides = stack_environment(state)
-    if state.get("streams_checkpoint"):
-        # What the stack's stream consumers make of the records written so far (a day's earnings pages) is
-        # there before the job reads it, as it would be on AWS a batching window later.
-        from qunyun_ops.local.streams import wait_caught_up
-
-        try:
-            wait_caught_up(state["ddb_endpoint"], template, state["stack_name"], Path(state["streams_checkpoint"]))
-        except TimeoutError as e:  # the job would read what the consumers have not written yet: not fired
-            err.print(f"[red]error:[/red] {e}; {function} was not fired.", highlight=False)
-            raise typer.Exit(1) from None
+    streams_caught_up(state, template, f"{function} was not fired")
     pool = FunctionPool(template, path.parent, state["stack_name"], env, overrides=overrides)
     try:
         result = fire_once(pool, template, function, when, dead_letter_dir=STATE / "dead-letters")

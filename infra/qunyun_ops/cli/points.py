@@ -155,6 +155,16 @@ def top(
                     ("rank", "member", "points"), [(e["rank"], e["member_id"], e["points"]) for e in board["entries"]])
 
 
+def _local_streams_caught_up(refused: str) -> None:
+    from qunyun_ops.cli.local import streams_caught_up
+    from qunyun_ops.env import use_local
+    from qunyun_ops.local.template import Template
+    from qunyun_ops.paths import TEMPLATE
+
+    state = use_local()
+    streams_caught_up(state, Template.read(Path(state.get("template") or TEMPLATE)), refused)
+
+
 @app.command("reconcile")
 def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (default: every tenant)."),
               local: bool = LocalOption) -> None:
@@ -165,6 +175,8 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
 
     with reporting_errors():
         tenant_ids = [stores.tenant(tenant).tenant_id] if tenant else TenantRepository().ids()
+    if local:  # a member made a moment ago is listed once PageEarnings has paged it (on AWS: ~30 s later)
+        _local_streams_caught_up("nothing was reconciled")
     ledger, members, bad = stores.ledger(), 0, 0
     for tid in tenant_ids:
         for member_id, problems in reconcile_tenant(tid, ledger=ledger):
@@ -182,11 +194,13 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
 @app.command("migrate")
 def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
     """Moves the tenant's check-in marks, day caps and reward limits into its members' items, pages the entries
-    written before the points table's stream began and the lots that fall due (docs/ledger.md); running it again
-    changes nothing, and a points table without a stream yet is refused before anything moves."""
+    written before the points table's stream began, the lots that fall due and the members made before the member
+    pages (docs/ledger.md); running it again changes nothing, and a points table without a stream yet is refused
+    before anything moves."""
     connect(local)
     from qunyun.adapters.due_pages_migrate import page_old_due
     from qunyun.adapters.earning_pages_migrate import NoStream, page_old_entries, stream_began
+    from qunyun.adapters.member_pages_migrate import page_old_members
     from qunyun.adapters.points_migrate import migrate_tenant
 
     with reporting_errors():
@@ -205,3 +219,6 @@ def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
               f"began ({paged.before}) into {paged.pages} page(s) of their days.", highlight=False)
     lots, pages = page_old_due(tenant_id, ledger=stores.ledger())
     out.print(f"Paged {lots} lot(s) that fall due into {pages} page(s) of their hours.", highlight=False)
+    members, pages = page_old_members(tenant_id)
+    out.print(f"Paged {members} member(s) the members index lists into {pages} page(s) of the tenant's members.",
+              highlight=False)
