@@ -113,8 +113,9 @@ def test_nothing_but_listed_entries_makes_a_page(tenant, stream):
     assert len(records) == 5
     # WHEN they are delivered
     summary = page_earnings.lambda_handler({"Records": records}, FakeContext())
-    # THEN only the listed entry's insert is paged
-    assert (summary["entries"], summary["pages"]) == (1, 1)
+    # THEN only the listed entry's insert is paged under its day, and the member's insert under the tenant's members
+    # (member_pages.py); the member's rewrite pages nothing
+    assert (summary["entries"], summary["members"], summary["pages"]) == (1, 1, 2)
 
 
 def test_a_long_day_is_split_into_pages(tenant, monkeypatch):

@@ -11,7 +11,7 @@ from qunyun.adapters import metrics_sources
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages_migrate import page_old_entries, stream_began
 from qunyun.adapters.points_ledger import PointsLedger
-from qunyun.adapters.points_tables import EarningPageItem
+from qunyun.adapters.points_tables import EarningPageItem, MemberItem
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.mall import RedemptionRequest, Reward
@@ -38,8 +38,9 @@ def _board(tenant_id: str) -> list[tuple[str, int]]:
 
 @pytest.fixture
 def old_tenant(make_tenant):
-    """A tenant written as the earlier code left it: entries listed under their day, and no pages, because no
-    stream consumer ran (the check-ins, a purchase and a redemption go through the real writers)."""
+    """A tenant written as the earlier code left it: entries listed under their day, members in the `members` index,
+    and no pages, because no stream consumer ran (the check-ins, a purchase and a redemption go through the real
+    writers)."""
     t = TenantRepository().get(make_tenant("Asia/Shanghai").tenant_id)
     deliver_streams()  # earlier tests' records out of the way; this tenant's are not delivered
     ledger = PointsLedger()
@@ -50,6 +51,9 @@ def old_tenant(make_tenant):
         apply_event(t, ev, ledger=ledger, now=NOW + timedelta(minutes=n))
     add_rewards(t, [Reward(id="pen", name="Pen", cost=5, stock=3)], ledger=ledger, now=NOW)
     redeem(t, RedemptionRequest(request_id="rq-1", member_id="u2", reward_id="pen", quantity=1), ledger=ledger, now=NOW)
+    for member in ("u1", "u2", "u3"):  # listed by the `members` index, as that code made its members
+        MemberItem.get(*keys.member_key(t.tenant_id, member)).update(
+            actions=[MemberItem.tenant_id.set(t.tenant_id), MemberItem.member_id.set(member)])
     return t
 
 

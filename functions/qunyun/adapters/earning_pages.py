@@ -42,6 +42,28 @@ def page_sk(digest: str) -> str:
     return keys.PAGE_SK + digest
 
 
+def put_pages(model, attr: str, lists: Iterable[tuple[str, list[str]]]) -> int:
+    """Puts each (pages' pk, lines) as items of `model` named by what they hold, the lines in `attr`, 25 to a
+    BatchWriteItem; returns how many (the member pages use it too)."""
+    n = 0
+    with model.batch_write() as batch:
+        for pk, lines in lists:
+            for digest, page in chunked(lines):
+                batch.save(model(pk, page_sk(digest), **{attr: "\n".join(page)}))
+                n += 1
+    return n
+
+
+def lines_once(model, attr: str, pk: str) -> Iterator[str]:
+    """Every line of the pages under `pk` once (a line on two pages, from a batch split otherwise, is read once)."""
+    seen: set[str] = set()
+    for page in model.query(pk, model.sk.startswith(keys.PAGE_SK)):
+        for line in getattr(page, attr).split("\n"):
+            if line not in seen:
+                seen.add(line)
+                yield line
+
+
 class Listed(NamedTuple):
     """An entry as its day's list holds it: its keys and the attributes boards and metrics read (a plain tuple:
     a tenant's day may list half a million)."""
@@ -61,20 +83,9 @@ def _listed(line: str) -> Listed:
 class EarningPages:
     def write(self, lists: Iterable[tuple[str, list[str]]]) -> int:
         """Puts each (list, lines) as pages of up to PAGE_LINES lines, 25 to a BatchWriteItem; returns how many."""
-        n = 0
-        with EarningPageItem.batch_write() as batch:
-            for list_pk, lines in lists:
-                for digest, page in chunked(lines):
-                    batch.save(EarningPageItem(keys.pages_pk(list_pk), page_sk(digest), entries="\n".join(page)))
-                    n += 1
-        return n
+        return put_pages(EarningPageItem, "entries", ((keys.pages_pk(pk), lines) for pk, lines in lists))
 
     def entries(self, list_pk: str) -> Iterator[Listed]:
         """Every entry of a day's list once, read a page at a time."""
-        seen: set[str] = set()
-        query = EarningPageItem.query(keys.pages_pk(list_pk), EarningPageItem.sk.startswith(keys.PAGE_SK))
-        for page in query:
-            for line in page.entries.split("\n"):
-                if line not in seen:
-                    seen.add(line)
-                    yield _listed(line)
+        for line in lines_once(EarningPageItem, "entries", keys.pages_pk(list_pk)):
+            yield _listed(line)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.earning_pages import chunked, page_sk
+from qunyun.adapters.earning_pages import lines_once, put_pages
 from qunyun.adapters.points_tables import MemberPageItem
 
 
@@ -26,22 +26,9 @@ def member_line(record: dict) -> tuple[str, str] | None:
 
 class MemberPages:
     def write(self, lists: Iterable[tuple[str, list[str]]]) -> int:
-        """Puts each (tenant, member ids) as pages (earning_pages.chunked); returns how many."""
-        n = 0
-        with MemberPageItem.batch_write() as batch:
-            for tenant_id, lines in lists:
-                for digest, page in chunked(lines):
-                    batch.save(MemberPageItem(keys.members_pages_pk(tenant_id), page_sk(digest),
-                                              members="\n".join(page)))
-                    n += 1
-        return n
+        """Puts each (tenant, member ids) as pages (earning_pages.put_pages); returns how many."""
+        return put_pages(MemberPageItem, "members", ((keys.members_pages_pk(t), lines) for t, lines in lists))
 
     def listed(self, tenant_id: str) -> Iterator[str]:
         """The member ids the tenant's pages list, each once, in the pages' order (some may no longer exist)."""
-        seen: set[str] = set()
-        query = MemberPageItem.query(keys.members_pages_pk(tenant_id), MemberPageItem.sk.startswith(keys.PAGE_SK))
-        for page in query:
-            for member_id in page.members.split("\n"):
-                if member_id not in seen:
-                    seen.add(member_id)
-                    yield member_id
+        return lines_once(MemberPageItem, "members", keys.members_pages_pk(tenant_id))
