@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.earning_pages import LISTED, chunked
+from qunyun.adapters.earning_pages import LISTED, put_pages
 from qunyun.adapters.points_tables import DuePageItem
 from qunyun.domain.ledger import LotId
 
@@ -36,25 +36,16 @@ def due_line(record: dict) -> tuple[tuple[str, str], str] | None:
     return (keys.due_shard(pk), at[:HOUR]), "\t".join((pk, sk, at))  # keys and instants hold no tab
 
 
-def _page_sk(hour: str, digest: str) -> str:
-    """A page named by its hour and what it holds: the same batch delivered again writes the same item."""
-    return f"{keys.PAGE_SK}{hour}#{digest}"
-
-
 class DuePages:
     def __init__(self) -> None:
         # The pages `due` read whose every line was due, with the tenants they list: deleted by `handled`.
         self._read: list[tuple[str, str, set[str]]] = []
 
     def write(self, lists: Iterable[tuple[tuple[str, str], list[str]]]) -> int:
-        """Puts each ((shard, hour), lines) as pages (earning_pages.chunked); returns how many."""
-        n = 0
-        with DuePageItem.batch_write() as batch:
-            for (shard, hour), lines in lists:
-                for digest, page in chunked(lines):
-                    batch.save(DuePageItem(keys.due_pages_pk(shard), _page_sk(hour, digest), lots="\n".join(page)))
-                    n += 1
-        return n
+        """Puts each ((shard, hour), lines) as pages sorted by their hour (earning_pages.put_pages); returns how
+        many."""
+        return put_pages(DuePageItem, "lots", ((keys.due_pages_pk(shard), f"{hour}#", lines)
+                                              for (shard, hour), lines in lists))
 
     def due(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
         """Lists of up to `page` (tenant, member, lot) due by `until`, each lot once, shard by shard in due order."""

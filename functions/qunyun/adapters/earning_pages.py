@@ -31,25 +31,21 @@ def listed(record: dict) -> tuple[str, str] | None:
 
 
 def chunked(lines: list[str]) -> Iterator[tuple[str, list[str]]]:
-    """The lines as pages of up to PAGE_LINES, each with a digest of what it holds (the due pages use it too)."""
+    """The lines as pages of up to PAGE_LINES, each with a digest of what it holds."""
     for i in range(0, len(lines), PAGE_LINES):
         page = lines[i:i + PAGE_LINES]
         yield hashlib.sha256("\n".join(page).encode()).hexdigest()[:24], page
 
 
-def page_sk(digest: str) -> str:
-    """A page named by what it holds: the same batch delivered again writes the same item."""
-    return keys.PAGE_SK + digest
-
-
-def put_pages(model, attr: str, lists: Iterable[tuple[str, list[str]]]) -> int:
-    """Puts each (pages' pk, lines) as items of `model` named by what they hold, the lines in `attr`, 25 to a
-    BatchWriteItem; returns how many (the member pages use it too)."""
+def put_pages(model, attr: str, lists: Iterable[tuple[str, str, list[str]]]) -> int:
+    """Puts each (pages' pk, sort prefix, lines) as items of `model`, the lines in `attr`, 25 to a BatchWriteItem;
+    a page's sort key is `PG#{prefix}{digest of what it holds}`, so the same batch delivered again writes the same
+    item (the due and member pages use it too). Returns how many."""
     n = 0
     with model.batch_write() as batch:
-        for pk, lines in lists:
+        for pk, prefix, lines in lists:
             for digest, page in chunked(lines):
-                batch.save(model(pk, page_sk(digest), **{attr: "\n".join(page)}))
+                batch.save(model(pk, f"{keys.PAGE_SK}{prefix}{digest}", **{attr: "\n".join(page)}))
                 n += 1
     return n
 
@@ -83,7 +79,7 @@ def _listed(line: str) -> Listed:
 class EarningPages:
     def write(self, lists: Iterable[tuple[str, list[str]]]) -> int:
         """Puts each (list, lines) as pages of up to PAGE_LINES lines, 25 to a BatchWriteItem; returns how many."""
-        return put_pages(EarningPageItem, "entries", ((keys.pages_pk(pk), lines) for pk, lines in lists))
+        return put_pages(EarningPageItem, "entries", ((keys.pages_pk(pk), "", lines) for pk, lines in lists))
 
     def entries(self, list_pk: str) -> Iterator[Listed]:
         """Every entry of a day's list once, read a page at a time."""
