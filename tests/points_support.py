@@ -32,3 +32,17 @@ class CountingLedger(PointsLedger):
     def commit(self, plan, now):
         super().commit(plan, now)
         self.commits += 1
+
+
+def as_old_layout(tenant_id: str, member_id: str, order_id: str) -> None:
+    """Moves a purchase's pending lot out of its order into a lot item under its member, as the code before the
+    order-held lots wrote it (P#purchase#{order}, with the lot's own fields)."""
+    from qunyun.adapters import points_keys as keys
+    from qunyun.adapters.points_tables import LotItem, OrderItem
+
+    order = OrderItem.get(*keys.record_key("purchase", tenant_id, order_id), consistent_read=True)
+    LotItem(keys.member_pk(tenant_id, member_id), f"P#purchase#{order_id}", state=order.state,
+            remaining=order.remaining, settle_at=order.settle_at, due_at=order.due_at, source_type="purchase",
+            source_id=order_id, group_id=order.group_id, version=1).save()
+    order.update(actions=[OrderItem.state.remove(), OrderItem.remaining.remove(), OrderItem.settle_at.remove(),
+                          OrderItem.due_at.remove(), OrderItem.due_new.remove()])

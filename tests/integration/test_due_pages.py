@@ -14,12 +14,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from points_support import CountingLedger, OnlyTenants
+from points_support import CountingLedger, OnlyTenants, as_old_layout
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.due_pages import DuePages, due_line
 from qunyun.adapters.due_pages_migrate import page_old_due
 from qunyun.adapters.points_ledger import PointsLedger
-from qunyun.adapters.points_tables import DuePageItem, LotItem, MemberItem
+from qunyun.adapters.points_tables import DuePageItem, LotItem, MemberItem, OrderItem
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import PurchaseRule, Rules
@@ -123,9 +123,9 @@ def test_a_lot_listed_on_two_pages_is_worked_once(make_tenant):
     t = shop(make_tenant)
     buy(t, "u1", "o1")
     deliver_streams()
-    image = LotItem.get(keys.member_pk(t.tenant_id, "u1"), "P#purchase#o1").serialize()
-    other = {"pk": {"S": keys.member_pk(t.tenant_id, "u1")}, "sk": {"S": "P#purchase#o9"},
-             "due_new": {"S": DUE.isoformat()}}  # a lot of the same member and hour: listed on the same page
+    image = OrderItem.get(*keys.record_key("purchase", t.tenant_id, "o1")).serialize()  # it holds the lot
+    other = {"pk": {"S": keys.record_key("purchase", t.tenant_id, "o9")[0]}, "sk": {"S": "#ORDER"},
+             "member_id": {"S": "u1"}, "due_new": {"S": DUE.isoformat()}}  # same member and hour: the same page
     records = [{"eventName": "INSERT", "dynamodb": {"NewImage": image}},
                {"eventName": "MODIFY", "dynamodb": {"NewImage": other}}]
     page_batch(records, due_line, DuePages())
@@ -152,12 +152,14 @@ def test_a_page_listing_a_tenant_a_run_does_not_work_is_kept_for_the_run_that_do
 
 
 def test_lots_written_before_the_due_pages_are_paged_by_migrate_and_then_settled(make_tenant):
-    # GIVEN two purchases whose lots the earlier code wrote: listed by `due_pk`/`due_sk` (the lots_due index,
-    # which nothing reads now), no `due_at`, and no stream consumer; their members listed by the `members` index
+    # GIVEN two purchases whose lots the earlier code wrote: lot items of their own, listed by `due_pk`/`due_sk`
+    # (the lots_due index, which nothing reads now), no `due_at`, and no stream consumer; their members listed by
+    # the `members` index
     t = shop(make_tenant)
     deliver_streams()
     for member in ("u1", "u2"):
         buy(t, member, f"o-{member}")
+        as_old_layout(t.tenant_id, member, f"o-{member}")
         pk = keys.member_pk(t.tenant_id, member)
         lot = LotItem.get(pk, f"P#purchase#o-{member}")
         lot.update(actions=[LotItem.due_at.remove(), LotItem.due_new.remove(), LotItem.due_pk.set(keys.due_shard(pk)),
@@ -173,11 +175,13 @@ def test_lots_written_before_the_due_pages_are_paged_by_migrate_and_then_settled
     # THEN both lots are listed at their due hour, and the second run wrote the same pages, key for key
     assert first == second and first[0] == 2 and pages(t) == once
     assert sorted(x for lines in once.values() for x in lines) == [line(t, "u1", "o-u1"), line(t, "u2", "o-u2")]
-    # AND a run settles both, and clears the old index keys with the due time
+    # AND a run settles both, each lot moved into its order by the run's read of it: the old item and its index
+    # keys are gone, and the order holds the settled lot without a due time
     summary, _ = settle(t, DUE + timedelta(hours=1))
     assert summary["settled"] == 2 and pages(t) == {}
-    lot = LotItem.get(keys.member_pk(t.tenant_id, "u1"), "P#purchase#o-u1")
-    assert (lot.state, lot.due_pk, lot.due_sk, lot.due_at, lot.due_new) == ("settled", None, None, None, None)
+    assert LotItem.count(keys.member_pk(t.tenant_id, "u1"), LotItem.sk.startswith("P#")) == 0
+    order = OrderItem.get(*keys.record_key("purchase", t.tenant_id, "o-u1"))
+    assert (order.state, order.remaining, order.due_at, order.due_new) == ("settled", 0, None, None)
     for member in ("u1", "u2"):
         assert reconcile_member(t.tenant_id, member, ledger=PointsLedger()) == []
 

@@ -229,14 +229,14 @@ def test_a_late_claim_after_its_stage_was_voided_takes_nothing_and_the_request_p
 def test_a_lot_moved_between_the_plan_and_the_stage_makes_the_plan_again(make_tenant, monkeypatch):
     # GIVEN a plan whose lot is changed by another writer before the stage reads it again
     t = mall(make_tenant)
-    real, moved = points_stage._lot_target, []
+    real, moved = points_stage.lot_target, []
 
     def moving(*args, **kwargs):
         if not moved:
             moved.append(adjust(t, "u1", 7, "grant", ledger=PointsLedger(), now=DAY2))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(points_stage, "_lot_target", moving)
+    monkeypatch.setattr(points_stage, "lot_target", moving)
     # WHEN the stage finds the lot not as planned
     contention = []
     real_stage = points_stage.stage

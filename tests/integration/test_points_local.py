@@ -137,4 +137,5 @@ def test_migrate_finds_members_written_by_this_layout_already_moved(shop):
         assert run.returncode == 0, run.stdout + run.stderr
         assert "Migrated 0 member(s) of tea: 0 guard item(s)" in run.stdout and " already migrated." in run.stdout
         assert "lot(s) that fall due into" in run.stdout
+        assert "Moved 0 purchase lot(s) into their orders." in run.stdout  # this layout's orders hold their lots
     assert runs[0].stdout == runs[1].stdout

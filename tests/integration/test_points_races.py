@@ -261,32 +261,35 @@ class LotReadBefore(PointsLedger):
             self.served += 1
 
 
-def raw_item(tenant, member: str, sk: str) -> dict:
+def raw_item(key: tuple[str, str]) -> dict:
     from qunyun.adapters.points_tables import TABLE
 
     ledger = PointsLedger()
-    key = {"pk": {"S": f"{tenant.tenant_id}#{member}"}, "sk": {"S": sk}}
+    key = {"pk": {"S": key[0]}, "sk": {"S": key[1]}}
     return ledger._connection.client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
 
 
 def pending_purchase(make_tenant):
-    """A tenant whose member u1 has a 129-point purchase due to settle at `now`, and its pending lot as read now."""
+    """A tenant whose member u1 has a 129-point purchase due to settle at `now`, and its pending lot as read now
+    (held in its order: what a read of the lot fetches)."""
+    from qunyun.adapters import points_keys as keys
+
     t = shop(make_tenant)
     now = T0 + timedelta(days=3)
     placed = now - WINDOW - timedelta(minutes=1)
     send(t, event("purchase", "u1", placed, order_id="o-1", amount_fen=12900), placed)
-    sk = "P#purchase#o-1"
-    before = raw_item(t, "u1", sk)
+    key = keys.lot_key(t.tenant_id, "u1", LotId("purchase", "o-1"))
+    before = raw_item(key)
     assert before["state"]["S"] == "pending"
-    return t, now, sk, before
+    return t, now, key, before
 
 
 def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_replans(make_tenant):
     # GIVEN a 129-point purchase due to settle, and its pending lot as read before the settle run
-    t, now, sk, before = pending_purchase(make_tenant)
+    t, now, key, before = pending_purchase(make_tenant)
     # WHEN the run settles it, and a full refund then reads the member after the run but the lot before it
     assert run_settle(t, now)["settled"] == 1
-    ledger = LotReadBefore((f"{t.tenant_id}#u1", sk), before)
+    ledger = LotReadBefore(key, before)
     answer = apply_event(t, event("purchase_refund", "u1", now, order_id="o-1", refund_id="r-1", amount_fen=12900),
                          ledger=ledger, now=now)
     # THEN the stale plan (cancel the pending lot) was refused by the lot's condition, and the refund,
@@ -303,11 +306,11 @@ def test_a_refund_that_read_the_lot_before_settlement_and_the_member_after_repla
 
 def test_a_settle_run_that_read_the_lot_before_a_refund_and_the_member_after_replans(make_tenant):
     # GIVEN a 129-point purchase due to settle, and its pending lot as read before a partial refund
-    t, now, sk, before = pending_purchase(make_tenant)
+    t, now, key, before = pending_purchase(make_tenant)
     # WHEN a third is refunded, and the run then reads the member after the refund but the lot before it
     answer = send(t, event("purchase_refund", "u1", now, order_id="o-1", refund_id="r-1", amount_fen=4300), now)
     assert answer["pending"] == -43
-    ledger = LotReadBefore((f"{t.tenant_id}#u1", sk), before)
+    ledger = LotReadBefore(key, before)
     summary = settle(now, ledger=ledger, tenants=OnlyTenants(t.tenant_id), job_name=f"stale-{uuid.uuid4().hex[:6]}")
     # THEN the run did not release the 129 it read but the 86 left, once
     assert ledger.served == 1

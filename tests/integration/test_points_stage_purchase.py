@@ -187,11 +187,11 @@ def test_an_order_taken_by_another_event_first_undoes_the_stage(make_tenant, mon
     before = member_of(t, "u1")
     real, twin = points_stage._take_order, {}
 
-    def twin_first(connection, plan, token, at):
+    def twin_first(connection, plan, token, at, lot):
         if not twin:
             twin["answer"] = None
             twin["answer"] = apply_event(t, buy("u2", "p-2"), ledger=PointsLedger(), now=DAY2)
-        return real(connection, plan, token, at)
+        return real(connection, plan, token, at, lot)
 
     monkeypatch.setattr(points_stage, "_take_order", twin_first)
     # WHEN u1's purchase is applied

@@ -31,7 +31,11 @@ def due_line(record: dict) -> tuple[tuple[str, str], str] | None:
     if record.get("eventName") not in LISTED or "S" not in image.get("due_new", {}):
         return None
     pk, sk, at = image["pk"]["S"], image["sk"]["S"], image["due_new"]["S"]
-    if not sk.startswith(("L#", "P#")):
+    if sk == keys.RECORD_SK["purchase"] and keys.is_order(pk) and "S" in image.get("member_id", {}):
+        # a purchase's pending lot, held in its order (order_lots.py): listed as the member's lot it is
+        sk = keys.lot_sk(LotId("purchase", keys.record_id(pk)))
+        pk = keys.member_pk(keys.record_tenant("purchase", pk), image["member_id"]["S"])
+    elif not sk.startswith(("L#", "P#")):
         return None
     return (keys.due_shard(pk), at[:HOUR]), "\t".join((pk, sk, at))  # keys and instants hold no tab
 

@@ -76,6 +76,19 @@ def lot_of(sk: str) -> LotId:
     return LotId(source, name)
 
 
+def in_order(lot: LotId) -> bool:
+    """A purchase's pending points live in its order item (OrderItem's lot fields), written with it: no item of
+    their own. Invites' pending points and available lots are items under their member."""
+    return lot.source == "purchase"
+
+
+def lot_key(tenant_id: str, member_id: str, lot: LotId) -> Key:
+    """Where a lot lives: a purchase's in its order, any other under its member."""
+    if in_order(lot):
+        return record_key("purchase", tenant_id, lot.name)
+    return member_pk(tenant_id, member_id), lot_sk(lot)
+
+
 def lot_prefix(pending: bool) -> str:
     return "P#" if pending else "L#"
 
@@ -189,7 +202,7 @@ def key_of(read: Read) -> Key:
     if read.kind == "guard":
         return member_pk(t, i), guard_sk(read.part)
     if read.kind == "lot":
-        return member_pk(t, i), lot_sk(read.part)
+        return lot_key(t, i, read.part)
     if read.kind == "reward":
         return rewards_pk(t), i
     if read.kind == "stock":

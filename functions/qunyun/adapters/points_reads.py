@@ -21,6 +21,7 @@ from pynamodb.connection import Connection
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages import EarningPages, Listed
 from qunyun.adapters.member_pages import MemberPages
+from qunyun.adapters.order_lots import lot_of_order, move_into_order, old_lot_key
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage import STALE, settle, settle_order, settled_by
@@ -152,14 +153,38 @@ class LedgerReads:
         )
 
     def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
-        """The member's lots named by expiry (available or expired), or its pending ones."""
+        """The member's lots named by expiry (available or expired), or its pending ones: its invites' lot items,
+        and its purchases' lots, held in the orders its entries name (order_lots.py)."""
         pk = keys.member_pk(tenant_id, member_id)
         query = LotItem.query(pk, LotItem.sk.startswith(keys.lot_prefix(pending)), consistent_read=True)
-        return [_lot_state(i) for i in query]
+        lots = [_lot_state(i) for i in query]
+        if not pending:
+            return lots
+        named = EntryItem.query(pk, EntryItem.sk.startswith("E#"), EntryItem.source_type == "purchase",
+                                consistent_read=True, attributes_to_get=["source_id"])
+        orders = {i.source_id for i in named} - {lot.id.name for lot in lots if keys.in_order(lot.id)}
+        found = fetch(self._connection, [keys.record_key("purchase", tenant_id, o) for o in sorted(orders)])
+        held = [lot_of_order(OrderItem.from_raw_data(raw)) for raw in found.values()
+                if raw is not None and raw.get("member_id", {}).get("S") == member_id]
+        return lots + [lot for lot in held if lot is not None]
 
     def lot(self, tenant_id: str, member_id: str, lot: LotId) -> LotState | None:
-        item = self._get(LotItem, (keys.member_pk(tenant_id, member_id), keys.lot_sk(lot)))
-        return _lot_state(item) if item is not None else None
+        if not keys.in_order(lot):
+            item = self._get(LotItem, keys.lot_key(tenant_id, member_id, lot))
+            return _lot_state(item) if item is not None else None
+        for _ in range(3):  # a move lost to another reader's: read the order again
+            order = self._get(OrderItem, keys.lot_key(tenant_id, member_id, lot))
+            if order is None or order.member_id != member_id:
+                return None
+            if order.state is not None:
+                return lot_of_order(order)
+            old = self._get(LotItem, old_lot_key(tenant_id, member_id, lot))
+            if old is None:
+                return None  # the order earned nothing
+            if move_into_order(self._connection, tenant_id, old):
+                return _lot_state(old)
+            self.forget()
+        raise QunyunError("A purchase's points were being moved meanwhile; retry.", code="contention", status=409)
 
     def guard(self, tenant_id: str, member_id: str, guard: Guard) -> int | None:
         """How many a counter guard has granted (0 for a mark); None when it does not exist."""

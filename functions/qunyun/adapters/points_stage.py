@@ -4,7 +4,8 @@
 1. Stage: the member is updated under its version condition, as a transaction would, and keeps the change's
    token and what undoes it (`stage`, `staged`).
 2. Order (a purchase) or mark (a quiz answer's question): put only if there is none, naming the token and the
-   event id; it stands only once that token's claim of that event id stands. Another event taking it meanwhile
+   event id; it stands only once that token's claim of that event id stands. An order holds its purchase's pending
+   lot (order_lots.py), which stands or goes with it. Another event taking it meanwhile
    is refused, as it would be by a transaction.
 3. Claim: the event record is put only if there is no record of the event id, or only a void one of another
    token. It carries the response and what is left to write. A twin holding it undoes the order and the stage.
@@ -30,9 +31,10 @@ from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.order_lots import made_fields
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
-from qunyun.adapters.points_stage_rest import entry_fields, entry_of, kept_by_order, rest_of
+from qunyun.adapters.points_stage_rest import due_of, entry_fields, entry_of, kept_by_order, lot_target, rest_of
 from qunyun.adapters.points_tables import TABLE, EventItem, GuardItem, LotItem, MallOrderItem, MemberItem, OrderItem
 from qunyun.adapters.points_writer import (
     committed,
@@ -44,7 +46,7 @@ from qunyun.adapters.points_writer import (
     record_only,
 )
 from qunyun.adapters.redemptions import write_claim
-from qunyun.domain.ledger import Contention, Guard, LotId, LotWrite, MemberChange, Plan
+from qunyun.domain.ledger import Contention, Guard, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
 _WAIT = 0.01
@@ -69,7 +71,8 @@ def stageable(plan: Plan) -> bool:
     change = plan.changes[0]
     marks = [g for g in change.guards if not keys.held(g)]
     return ((not marks or (len(marks) == 1 and marks[0].kind == "quiz" and plan.purchase is None))
-            and (change.cap is None or keys.held(change.cap[0])) and all(lot.expect is None for lot in change.lots))
+            and (change.cap is None or keys.held(change.cap[0])) and all(lot.expect is None for lot in change.lots)
+            and all(plan.purchase is not None or not keys.in_order(lot.lot) for lot in change.lots))
 
 
 def _redemption_stageable(plan: Plan) -> bool:
@@ -89,11 +92,11 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
     token = uuid.uuid4().hex[:16]
-    # A new order's pending lot cannot exist yet: lots are written only under a claim that stands, and an order
-    # whose claim stands is never released. It is made, not read.
-    made = LotId("purchase", plan.purchase.key) if plan.purchase else None
-    lots = [_lot_target(connection, pk, lot, new=lot.lot == made) for lot in merge_lots(change.lots)]
-    rest = {"lots": lots, "entries": [entry_fields(e) for e in change.entries]}
+    # A new order's pending lot is put with the order (order_lots.py): it stands or goes with the order.
+    merged = list(merge_lots(change.lots))
+    made = next((lot for lot in merged if keys.in_order(lot.lot)), None)
+    lots = [lot_target(connection, pk, lot) for lot in merged if lot is not made]
+    rest = {k: v for k, v in (("lots", lots), ("entries", [entry_fields(e) for e in change.entries])) if v}
     # "ev": what the claim is keyed by (the event id; a redemption's order id, "k": "r"); "at": the change's time
     # (its entry's key); "w": when it was staged, by this machine's clock, for STALE
     claimed_by = plan.event.event_id if plan.event else plan.redemption.key
@@ -111,7 +114,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     actions, condition = member_update(change, now, stage=(token, staged))
     if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
         raise Contention([_FAILED])
-    if plan.purchase and not _take_order(connection, plan, token, staged["w"]):
+    if plan.purchase and not _take_order(connection, plan, token, staged["w"], made):
         undo(connection, _member(connection, pk, sk), token)
         raise Contention(["OrderTaken"])
     if mark and not _take_mark(connection, pk, staged["g"], plan, token, staged["w"]):
@@ -142,10 +145,11 @@ def claim_redemption(connection: Connection, plan: Plan, token: str, kept: dict)
         return lost.reasons or ["TransactionConflict"]
 
 
-def _take_order(connection: Connection, plan: Plan, token: str, at: int) -> bool:
-    order = plan.purchase
+def _take_order(connection: Connection, plan: Plan, token: str, at: int, lot: LotWrite | None) -> bool:
+    """Puts the purchase's order, with its pending lot when it earned one."""
+    order, fields = plan.purchase, made_fields(lot) if lot else {}
     return _take(connection, OrderItem(*keys.record_key("purchase", plan.tenant_id, order.key), **order.fields,
-                                       token=token, event_id=plan.event.event_id, staged_at=at), token)
+                                       **fields, token=token, event_id=plan.event.event_id, staged_at=at), token)
 
 
 def _take_mark(connection: Connection, pk: str, sk: str, plan: Plan, token: str, at: int) -> bool:
@@ -221,33 +225,6 @@ def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
     return MemberItem.from_raw_data(raw["Item"])
 
 
-def _lot_target(connection: Connection, pk: str, lot: LotWrite, new: bool = False) -> dict:
-    """The lot after the change, and the version it must still be at (None: it must not exist yet). A lot the plan
-    spends from must still be as the plan read it (`expect`), or the plan is stale: Contention."""
-    sk = keys.lot_sk(lot.lot)
-    raw = {} if new else connection.client.get_item(
-        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
-        ProjectionExpression="version, remaining, #s, due_at", ExpressionAttributeNames={"#s": "state"})
-    if "Item" in raw:
-        item = raw["Item"]
-        version, remaining = int(item.get("version", {}).get("N", 0)), int(item.get("remaining", {}).get("N", 0))
-        state, due = item.get("state", {}).get("S"), item.get("due_at", {}).get("S")
-    else:
-        version, remaining, state, due = None, 0, None, None
-    if lot.expect is not None and (state, remaining) != tuple(lot.expect):
-        raise Contention(["LotMoved"])
-    target = {"sk": sk, "v": version, "r": remaining + lot.add}
-    if any(lot.set.values()):
-        target["set"] = {k: v for k, v in lot.set.items() if v}
-    if lot.due and lot.due != due:  # True: at the lot's expiry, or when its pending points settle
-        target["due"] = True if lot.due == _due_of(lot.set) else lot.due
-    return target
-
-
-def _due_of(fields: dict) -> str | None:
-    return fields.get("expires_at") or fields.get("settle_at")
-
-
 def _undo_of(change: MemberChange) -> dict:
     """What puts the member back as it was: the deltas to take back, the fields' prior values, the held marks
     and caps the change moved with their prior counts (None: not held before); for a newcomer, its removal."""
@@ -269,7 +246,7 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
     for lot in rest.get("lots", []):
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
         actions += [getattr(LotItem, k).set(v) for k, v in lot.get("set", {}).items()]
-        due = (_due_of(lot.get("set", {})) if lot["due"] is True else lot["due"]) if lot.get("due") else None
+        due = (due_of(lot.get("set", {})) if lot["due"] is True else lot["due"]) if lot.get("due") else None
         # a due time given (or given anew) is paged from the stream; a credit that keeps it, or a spend, is not
         actions += [LotItem.due_at.set(due), LotItem.due_new.set(due)] if due else [LotItem.due_new.remove()]
         if lot["v"] is None:

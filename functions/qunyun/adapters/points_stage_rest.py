@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from pynamodb.connection import Connection
+
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.points_tables import EventItem, MallOrderItem
-from qunyun.domain.ledger import Entry, spend_entry
+from qunyun.adapters.points_tables import TABLE, EventItem, MallOrderItem
+from qunyun.domain.ledger import Contention, Entry, LotWrite, spend_entry
 
 
 def entry_fields(entry: Entry) -> dict:
@@ -33,7 +35,7 @@ def entry_of(fields: dict) -> Entry:
 def kept_by_order(rest: dict) -> dict:
     """What a redemption's order keeps of `rest`: its day ("d") and each lot's version and value after ("v"), in
     the order of the lots' keys."""
-    by_sk = {lot["sk"]: [lot["v"], lot["r"]] for lot in rest["lots"]}
+    by_sk = {lot["sk"]: [lot["v"], lot["r"]] for lot in rest.get("lots", [])}
     return {"d": rest["entries"][0]["program_day"], "v": [by_sk[sk] for sk in sorted(by_sk)]}
 
 
@@ -46,3 +48,30 @@ def rest_of(claim: EventItem | MallOrderItem) -> dict:
     lots = [{"sk": sk, "v": v, "r": r} for sk, (v, r) in zip(sorted(taken), rest["v"], strict=True)]
     entry = spend_entry(keys.record_id(claim.pk), int(claim.points_spent), keys.lots_read(taken), rest["d"])
     return {"lots": lots, "entries": [entry_fields(entry)]}
+
+
+def lot_target(connection: Connection, pk: str, lot: LotWrite) -> dict:
+    """The lot after the change, and the version it must still be at (None: it must not exist yet). A lot the plan
+    spends from must still be as the plan read it (`expect`), or the plan is stale: Contention."""
+    sk = keys.lot_sk(lot.lot)
+    raw = connection.client.get_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True,
+        ProjectionExpression="version, remaining, #s, due_at", ExpressionAttributeNames={"#s": "state"})
+    if "Item" in raw:
+        item = raw["Item"]
+        version, remaining = int(item.get("version", {}).get("N", 0)), int(item.get("remaining", {}).get("N", 0))
+        state, due = item.get("state", {}).get("S"), item.get("due_at", {}).get("S")
+    else:
+        version, remaining, state, due = None, 0, None, None
+    if lot.expect is not None and (state, remaining) != tuple(lot.expect):
+        raise Contention(["LotMoved"])
+    target = {"sk": sk, "v": version, "r": remaining + lot.add}
+    if any(lot.set.values()):
+        target["set"] = {k: v for k, v in lot.set.items() if v}
+    if lot.due and lot.due != due:  # True: at the lot's expiry, or when its pending points settle
+        target["due"] = True if lot.due == due_of(lot.set) else lot.due
+    return target
+
+
+def due_of(fields: dict) -> str | None:
+    return fields.get("expires_at") or fields.get("settle_at")

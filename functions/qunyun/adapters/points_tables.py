@@ -5,11 +5,13 @@
                                                         check-in marks, day caps and reward limits
     {tenant}#{member}           E#{time}#{entry_id}     EntryItem: one immutable ledger entry
     {tenant}#{member}           L#{expires_at}          LotItem: available points sharing one expiry instant
-    {tenant}#{member}           P#{source}#{id}         LotItem: pending points of one order or invite
+    {tenant}#{member}           P#invite#{id}           LotItem: pending points of one invite (a purchase's live
+                                                        in its OrderItem; P#purchase#{id} until moved there)
     {tenant}#{member}           G#quiz#...              GuardItem: once-per-question keys (marks and caps
                                                         of the old layout until `points migrate`)
     {tenant}#EV#{event_id}      #EVENT                  EventItem: idempotency record of a points event
-    {tenant}#OR#{order_id}      #ORDER                  OrderItem: what a purchase earned and what was refunded
+    {tenant}#OR#{order_id}      #ORDER                  OrderItem: what a purchase earned and what was refunded,
+                                                        and its pending points
     {tenant}#IN#{invitee}       #INVITE                 GuardItem: one invite reward per invitee
     {tenant}#BOARD              {scope}#{period}#{key}  BoardItem: a built leaderboard
     {tenant}#{day}#PAGES        PG#{page}               EarningPageItem: a day's earning entries, a batch a page
@@ -209,6 +211,14 @@ class OrderItem(_Item):
     token = UnicodeAttribute(null=True)
     event_id = UnicodeAttribute(null=True)
     staged_at = NumberAttribute(null=True)
+    # The purchase's pending points (points_keys.in_order), written with the order: no lot item of their own.
+    # Absent on an order that earned nothing, and on one made before, whose lot item the first reader (or
+    # `points migrate`) moves here (order_lots.py). The same names and meaning as LotItem's.
+    state = UnicodeAttribute(null=True)  # pending | settled | cancelled
+    remaining = NumberAttribute(null=True)
+    settle_at = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    due_new = UnicodeAttribute(null=True)
 
 
 class RewardItem(_Item):

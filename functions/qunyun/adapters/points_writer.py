@@ -13,6 +13,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Update
 from pynamodb.transactions import TransactWrite
 
+from qunyun.adapters import order_lots
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.points_tables import (
     TABLE,
@@ -25,7 +26,7 @@ from qunyun.adapters.points_tables import (
     OrderItem,
 )
 from qunyun.adapters.redemptions import write_redemption, write_stock
-from qunyun.domain.ledger import Contention, Entry, MemberChange, Plan, RecordWrite, invite_checks
+from qunyun.domain.ledger import Contention, Entry, LotWrite, MemberChange, Plan, RecordWrite, invite_checks
 
 
 def transact(connection: Connection, plan: Plan, now: datetime) -> None:
@@ -80,10 +81,14 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
     tenant_id = plan.tenant_id
     if plan.event:
         tx.save(event_item(plan, now), condition=EventItem.pk.does_not_exist() | (EventItem.void == True))  # noqa: E712
+    in_orders = {lot.lot.name: lot for c in plan.changes for lot in merge_lots(c.lots) if keys.in_order(lot.lot)}
     for change in plan.changes:
         _write_member(tx, change, now)
     if plan.purchase:
-        _write_purchase(tx, tenant_id, plan.purchase)
+        _write_purchase(tx, tenant_id, plan.purchase, in_orders.pop(plan.purchase.key, None))
+    for order_id, lot in in_orders.items():  # a settlement's: its order is written for its lot alone
+        tx.update(OrderItem(*keys.record_key("purchase", tenant_id, order_id)), actions=order_lots.lot_actions(lot),
+                  condition=order_lots.lot_condition(lot))
     if plan.invite:
         _write_invite(tx, tenant_id, plan.invite)
     for invitee_id in invite_checks(plan):
@@ -147,6 +152,8 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
             cond = cond | GuardItem.pk.does_not_exist()
         tx.update(GuardItem(pk, keys.guard_sk(guard)), actions=[GuardItem.granted.set(after)], condition=cond)
     for lot in merge_lots(change.lots):
+        if keys.in_order(lot.lot):
+            continue  # written with its order (_write)
         cond = None
         if lot.expect:
             cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
@@ -173,14 +180,23 @@ def _held_after(change: MemberChange, now: datetime) -> dict | None:
     return held
 
 
-def _write_purchase(tx: TransactWrite, tenant_id: str, order: RecordWrite) -> None:
+def _write_purchase(tx: TransactWrite, tenant_id: str, order: RecordWrite, lot: LotWrite | None) -> None:
+    """A purchase's order, with its pending lot (order_lots.py) when the plan writes it: one item, written once."""
     key = keys.record_key("purchase", tenant_id, order.key)
     if order.create:
-        tx.save(OrderItem(*key, **order.fields), condition=OrderItem.pk.does_not_exist())
+        fields = {**order.fields, **(order_lots.made_fields(lot) if lot else {})}
+        tx.save(OrderItem(*key, **fields), condition=OrderItem.pk.does_not_exist())
     else:
         actions = [OrderItem.version.set(order.version + 1)]
         actions += [getattr(OrderItem, k).set(v) for k, v in order.fields.items()]
-        tx.update(OrderItem(*key), actions=actions, condition=OrderItem.version == order.version)
+        condition = OrderItem.version == order.version
+        if lot is None:
+            actions.append(OrderItem.due_new.remove())  # paged once, by the write that gave the due time
+        else:
+            actions += order_lots.lot_actions(lot)
+            if (as_read := order_lots.lot_condition(lot)) is not None:
+                condition = condition & as_read
+        tx.update(OrderItem(*key), actions=actions, condition=condition)
 
 
 def _write_invite(tx: TransactWrite, tenant_id: str, invite: RecordWrite) -> None:

@@ -195,12 +195,13 @@ def reconcile(tenant: str = typer.Option(None, "--tenant", help="One tenant (def
 def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
     """Moves the tenant's check-in marks, day caps and reward limits into its members' items, pages the entries
     written before the points table's stream began, the lots that fall due and the members made before the member
-    pages (docs/ledger.md); running it again changes nothing, and a points table without a stream yet is refused
-    before anything moves."""
+    pages, and moves each purchase's pending points into its order (docs/ledger.md); running it again changes
+    nothing, and a points table without a stream yet is refused before anything moves."""
     connect(local)
     from qunyun.adapters.due_pages_migrate import page_old_due
     from qunyun.adapters.earning_pages_migrate import NoStream, page_old_entries, stream_began
     from qunyun.adapters.member_pages_migrate import page_old_members
+    from qunyun.adapters.order_lots_migrate import move_order_lots
     from qunyun.adapters.points_migrate import migrate_tenant
 
     with reporting_errors():
@@ -222,3 +223,5 @@ def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
     members, pages = page_old_members(tenant_id)
     out.print(f"Paged {members} member(s) the members index lists into {pages} page(s) of the tenant's members.",
               highlight=False)
+    moved_lots = move_order_lots(tenant_id, ledger=stores.ledger())
+    out.print(f"Moved {moved_lots} purchase lot(s) into their orders.", highlight=False)
