@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -84,11 +85,24 @@ def _page_clients() -> list:
 def page_due_lots(client, stack: str = STACK) -> int:
     """The due pages PageEarnings would have written of every lot that carries a due time, written from a Scan of the
     points table, untimed: the benchmarks time with the stream off (their counting pass, with it on, prices the
-    pages). Returns how many lots it listed."""
+    pages). Lot items and orders carry `due_at`; a member item lists each lot it holds, due at its expiry (the
+    record of the write that made it held named it). Returns how many lots it listed."""
     from qunyun.adapters.due_pages import DuePages, due_line
 
-    return _page_scan(client, stack, "attribute_exists(due_at)", {}, lambda item: {**item, "due_new": item["due_at"]},
-                      due_line, DuePages())
+    store = DuePages()
+    items = _page_scan(client, stack, "attribute_exists(due_at)", {},
+                       lambda item: [{**item, "due_new": item["due_at"]}], due_line, store)
+    members = {":balance": {"S": "#BALANCE"}}
+    return items + _page_scan(client, stack, "sk = :balance AND attribute_exists(lots)", members, _held_lot_images,
+                              due_line, store)
+
+
+def _held_lot_images(item: dict) -> list[dict]:
+    from qunyun.adapters.held_lots import lots_read
+    from qunyun.domain.points import NEVER
+
+    return [{"pk": item["pk"], "sk": item["sk"], "due_new": {"S": lot.name}}
+            for lot, n in lots_read(json.loads(item["lots"]["S"])).items() if n > 0 and lot.name != NEVER]
 
 
 def page_members(client, stack: str = STACK) -> int:
@@ -96,13 +110,13 @@ def page_members(client, stack: str = STACK) -> int:
     what `qunyun points reconcile` lists a tenant's members by. Returns how many members it listed."""
     from qunyun.adapters.member_pages import MemberPages, member_line
 
-    return _page_scan(client, stack, "sk = :balance", {":balance": {"S": "#BALANCE"}}, lambda item: item,
+    return _page_scan(client, stack, "sk = :balance", {":balance": {"S": "#BALANCE"}}, lambda item: [item],
                       member_line, MemberPages())
 
 
 def _page_scan(client, stack: str, where: str, values: dict, image, line, store) -> int:
-    """Pages the items a Scan's filter finds, each as the INSERT record of `image(item)`, with PageEarnings' own
-    `line` and `store`; returns how many lines."""
+    """Pages the items a Scan's filter finds, each as the INSERT records of the images `image(item)` lists, with
+    PageEarnings' own `line` and `store`; returns how many lines."""
     from qunyun.services.earning_pages import page_batch
 
     n, cursor = 0, None
@@ -110,7 +124,8 @@ def _page_scan(client, stack: str, where: str, values: dict, image, line, store)
         page = client.scan(TableName=f"{stack}-points", FilterExpression=where,
                            **({"ExpressionAttributeValues": values} if values else {}),
                            **({"ExclusiveStartKey": cursor} if cursor else {}))
-        records = [{"eventName": "INSERT", "dynamodb": {"NewImage": image(item)}} for item in page["Items"]]
+        records = [{"eventName": "INSERT", "dynamodb": {"NewImage": img}}
+                   for item in page["Items"] for img in image(item)]
         n += page_batch(records, line, store)["entries"]
         cursor = page.get("LastEvaluatedKey")
         if not cursor:

@@ -187,7 +187,8 @@ def test_lots_written_before_the_due_pages_are_paged_by_migrate_and_then_settled
 
 
 def test_a_check_in_into_a_lot_that_has_its_due_time_pages_nothing_again(make_tenant):
-    # GIVEN a member's check-in, which made the year's lot (the default expiry), paged with its due time
+    # GIVEN a member's check-in, which made the year's lot (the default expiry), held in its member item and paged
+    # with its due time from the member's record
     t = shop(make_tenant)
     assert send(t, "checkin", "u1", PLACED)["status"] == "applied"
     deliver_streams()
@@ -198,8 +199,10 @@ def test_a_check_in_into_a_lot_that_has_its_due_time_pages_nothing_again(make_te
     deliver_streams()
     # THEN the lot is listed once still: the write kept its due time, and the filter let nothing through
     assert [x for lines in pages(t).values() for x in lines] == listed
-    lot = LotItem.get(keys.member_pk(t.tenant_id, "u1"), listed[0].split("\t")[1])
-    assert lot.due_at == listed[0].split("\t")[2] and lot.due_new is None and lot.remaining > 0
+    member = MemberItem.get(*keys.member_key(t.tenant_id, "u1"))
+    lot = PointsLedger().lot(t.tenant_id, "u1", keys.lot_of(listed[0].split("\t")[1]))
+    assert lot.expires_at == listed[0].split("\t")[2] and member.due_new is None and lot.remaining > 0
+    assert LotItem.count(keys.member_pk(t.tenant_id, "u1"), LotItem.sk.startswith("L#")) == 0
 
 
 class OneAtATime(CrashingLedger):

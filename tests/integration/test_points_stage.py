@@ -138,6 +138,7 @@ def test_a_writer_that_died_after_the_stage_is_undone_once_stale_and_the_retry_a
     assert after.balance == before.balance and after.earned == before.earned
     assert (after.streak_days, after.last_checkin, after.held) == (before.streak_days, before.last_checkin,
                                                                     before.held)
+    assert after.held_lots == before.held_lots  # the new day's lot, held in the member item, undone with it
     assert "stage" not in raw_member(t, "u1") and entries(t, "u1") == ["earn"]
     # AND the client's retry of the same event applies it, once
     answer = apply_event(t, checkin("u1", DAY2, "c-2"), ledger=PointsLedger(), now=DAY2)
@@ -205,8 +206,8 @@ def test_a_twin_for_another_member_that_claims_first_gets_the_event_and_the_stag
     assert err.value.code == "idempotency_conflict"
     assert twin["answer"]["status"] == "applied" and entries(t, "u2") == ["earn", "earn"]
     after = member_of(t, "u1")
-    assert (after.balance, after.earned, after.held, after.streak_days) == (
-        before.balance, before.earned, before.held, before.streak_days)
+    assert (after.balance, after.earned, after.held, after.streak_days, after.held_lots) == (
+        before.balance, before.earned, before.held, before.streak_days, before.held_lots)
     assert entries(t, "u1") == ["earn"]
     exact(t, "u1")
     exact(t, "u2")
@@ -369,7 +370,8 @@ def test_an_undo_from_a_stale_read_writes_nothing_and_the_next_reader_undoes_it(
     # AND the next reader, once the stage is stale, undoes it from the member as it is now
     monkeypatch.setattr(points_stage, "STALE", timedelta(0))
     after = member_of(t, "u1")
-    assert (after.balance, after.earned, after.held) == (before.balance, before.earned, before.held)
+    assert (after.balance, after.earned, after.held, after.held_lots) == (before.balance, before.earned, before.held,
+                                                                          before.held_lots)
     assert "stage" not in raw_member(t, "u1")
     exact(t, "u1")
 

@@ -35,6 +35,8 @@ def due_line(record: dict) -> tuple[tuple[str, str], str] | None:
         # a purchase's pending lot, held in its order (order_lots.py): listed as the member's lot it is
         sk = keys.lot_sk(LotId("purchase", keys.record_id(pk)))
         pk = keys.member_pk(keys.record_tenant("purchase", pk), image["member_id"]["S"])
+    elif sk == keys.BALANCE_SK:  # a lot its member holds (held_lots.py), named by its expiry
+        sk = keys.lot_sk(LotId.expiring(at))
     elif not sk.startswith(("L#", "P#")):
         return None
     return (keys.due_shard(pk), at[:HOUR]), "\t".join((pk, sk, at))  # keys and instants hold no tab

@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 from pynamodb.connection import Connection
 
+from qunyun.adapters import held_lots
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages import EarningPages, Listed
 from qunyun.adapters.member_pages import MemberPages
@@ -150,6 +151,7 @@ class LedgerReads:
             earned=int(item.earned or 0), streak_days=int(item.streak_days or 0),
             last_checkin=date.fromisoformat(item.last_checkin) if item.last_checkin else None,
             settled_purchase=bool(item.settled_purchase), held=keys.held_read(item.held), stage=item.stage,
+            held_lots=held_lots.lots_read(item.lots),
         )
 
     def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
@@ -159,7 +161,7 @@ class LedgerReads:
         query = LotItem.query(pk, LotItem.sk.startswith(keys.lot_prefix(pending)), consistent_read=True)
         lots = [_lot_state(i) for i in query]
         if not pending:
-            return lots
+            return [*self._held(tenant_id, member_id), *lots]
         named = EntryItem.query(pk, EntryItem.sk.startswith("E#"), EntryItem.source_type == "purchase",
                                 consistent_read=True, attributes_to_get=["source_id"])
         orders = {i.source_id for i in named} - {lot.id.name for lot in lots if keys.in_order(lot.id)}
@@ -168,7 +170,15 @@ class LedgerReads:
                 if raw is not None and raw.get("member_id", {}).get("S") == member_id]
         return lots + [lot for lot in held if lot is not None]
 
+    def _held(self, tenant_id: str, member_id: str) -> list[LotState]:
+        """The available lots the member item holds (held_lots.py)."""
+        member = self._get(MemberItem, keys.member_key(tenant_id, member_id))
+        stored = held_lots.lots_read(member.lots if member is not None else None)
+        return [held_lots.state_of(lot, n) for lot, n in stored.items()]
+
     def lot(self, tenant_id: str, member_id: str, lot: LotId) -> LotState | None:
+        if not lot.pending and (held := [x for x in self._held(tenant_id, member_id) if x.id == lot]):
+            return held[0]
         if not keys.in_order(lot):
             item = self._get(LotItem, keys.lot_key(tenant_id, member_id, lot))
             return _lot_state(item) if item is not None else None

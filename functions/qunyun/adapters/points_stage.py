@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 
+from qunyun.adapters import held_lots
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.order_lots import made_fields
 from qunyun.adapters.points_fetch import fetch
@@ -92,15 +93,21 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
     token = uuid.uuid4().hex[:16]
-    # A new order's pending lot is put with the order (order_lots.py): it stands or goes with the order.
+    # A new order's pending lot is put with the order (order_lots.py): it stands or goes with the order. A lot the
+    # member holds is written with it, and so is a new one no item of which exists, where it fits (held_lots.py).
     merged = list(merge_lots(change.lots))
     made = next((lot for lot in merged if keys.in_order(lot.lot)), None)
-    lots = [lot_target(connection, pk, lot) for lot in merged if lot is not made]
+    targets = {lot.lot: lot_target(connection, pk, lot) for lot in merged
+               if lot is not made and lot.lot not in m.held_lots}
+    split = held_lots.split(change, [lot for lot in merged if lot is not made], now,
+                            frozenset(lot for lot, target in targets.items() if target["v"] is None))
+    lots = [targets[lot.lot] for lot in split.items]
     rest = {k: v for k, v in (("lots", lots), ("entries", [entry_fields(e) for e in change.entries])) if v}
     # "ev": what the claim is keyed by (the event id; a redemption's order id, "k": "r"); "at": the change's time
     # (its entry's key); "w": when it was staged, by this machine's clock, for STALE
     claimed_by = plan.event.event_id if plan.event else plan.redemption.key
-    staged = {"ev": claimed_by, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()), "u": _undo_of(change)}
+    staged = {"ev": claimed_by, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()),
+              "u": _undo_of(change, split.prior)}
     if plan.redemption:
         staged["k"] = "r"
     if change.entries:  # the entry written last, by its id ("=": the event's own)
@@ -111,7 +118,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     mark = next((g for g in change.guards if not keys.held(g)), None)
     if mark:
         staged["g"] = keys.guard_sk(mark)
-    actions, condition = member_update(change, now, stage=(token, staged))
+    actions, condition = member_update(change, now, stage=(token, staged), lots=split)
     if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
         raise Contention([_FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"], made):
@@ -225,9 +232,10 @@ def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
     return MemberItem.from_raw_data(raw["Item"])
 
 
-def _undo_of(change: MemberChange) -> dict:
+def _undo_of(change: MemberChange, lots: dict[str, int | None]) -> dict:
     """What puts the member back as it was: the deltas to take back, the fields' prior values, the held marks
-    and caps the change moved with their prior counts (None: not held before); for a newcomer, its removal."""
+    and caps, and the held lots, the change moved with their prior counts (None: not held before); for a newcomer,
+    its removal."""
     m = change.member
     if not m.exists:
         return {"new": True}
@@ -236,7 +244,7 @@ def _undo_of(change: MemberChange) -> dict:
         prior["last_checkin"] = prior["last_checkin"].isoformat()
     moved = [*change.guards, *([change.cap[0]] if change.cap else [])]
     undo = {"d": {k: v for k, v in change.deltas.items() if v}, "s": prior,
-            "h": [[g.kind, list(g.parts), m.held.get(g)] for g in moved]}
+            "h": [[g.kind, list(g.parts), m.held.get(g)] for g in moved], "l": lots}
     return {k: v for k, v in undo.items() if v}  # what is empty is left out: the member item pays for each byte
 
 
@@ -273,7 +281,8 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
         _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
                  **expression_params(held_it))
         return
-    actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove()]
+    actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove(),
+               MemberItem.due_new.remove()]  # a lot the stage made held is gone with it: not paged again
     actions += [getattr(MemberItem, part).add(-amount) for part, amount in u.get("d", {}).items()]
     for name, value in u.get("s", {}).items():
         attr = getattr(MemberItem, name)
@@ -287,6 +296,9 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
             else:
                 held[guard] = prior
         actions.append(MemberItem.held.set(keys.held_stored(held)))
+    if u.get("l"):
+        lots = held_lots.undone(item.lots, u["l"])
+        actions.append(MemberItem.lots.set(lots) if lots else MemberItem.lots.remove())
     _update(connection, item.pk, item.sk, actions, held_it)
 
 

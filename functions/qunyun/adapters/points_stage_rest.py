@@ -33,10 +33,10 @@ def entry_of(fields: dict) -> Entry:
 
 
 def kept_by_order(rest: dict) -> dict:
-    """What a redemption's order keeps of `rest`: its day ("d") and each lot's version and value after ("v"), in
-    the order of the lots' keys."""
-    by_sk = {lot["sk"]: [lot["v"], lot["r"]] for lot in rest.get("lots", [])}
-    return {"d": rest["entries"][0]["program_day"], "v": [by_sk[sk] for sk in sorted(by_sk)]}
+    """What a redemption's order keeps of `rest`: its day ("d") and each lot item's version and value after ("v", by
+    the lot's key; the lots its member holds were written with the stage)."""
+    kept = {lot["sk"]: [lot["v"], lot["r"]] for lot in rest.get("lots", [])}
+    return {"d": rest["entries"][0]["program_day"], "v": kept}
 
 
 def rest_of(claim: EventItem | MallOrderItem) -> dict:
@@ -45,7 +45,8 @@ def rest_of(claim: EventItem | MallOrderItem) -> dict:
     if not isinstance(claim, MallOrderItem):
         return rest
     taken = claim.lots or {}
-    lots = [{"sk": sk, "v": v, "r": r} for sk, (v, r) in zip(sorted(taken), rest["v"], strict=True)]
+    kept = rest["v"] if isinstance(rest["v"], dict) else dict(zip(sorted(taken), rest["v"], strict=True))  # a list:
+    lots = [{"sk": sk, "v": v, "r": r} for sk, (v, r) in sorted(kept.items())]  # an order claimed before held lots
     entry = spend_entry(keys.record_id(claim.pk), int(claim.points_spent), keys.lots_read(taken), rest["d"])
     return {"lots": lots, "entries": [entry_fields(entry)]}
 

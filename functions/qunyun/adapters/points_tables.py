@@ -109,6 +109,10 @@ class MemberItem(_Item):
     # only (new members, and members `qunyun points migrate` moved): before, guard items are read as well.
     held = CompactJSON(null=True)
     layout = NumberAttribute(null=True)
+    # Available lots kept here, {expiry: remaining}, and the expiry of the one this write made, for the due pages
+    # (held_lots.py); other lots are LotItems.
+    lots = CompactJSON(null=True)
+    due_new = UnicodeAttribute(null=True)
     # A change written as single writes (adapters/points_stage.py): its token while it is the member's last,
     # and what finishes or undoes it.
     stage = UnicodeAttribute(null=True)

@@ -13,8 +13,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Update
 from pynamodb.transactions import TransactWrite
 
-from qunyun.adapters import order_lots
+from qunyun.adapters import held_lots, order_lots
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.held_lots import Held
 from qunyun.adapters.points_tables import (
     TABLE,
     EntryItem,
@@ -109,11 +110,19 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
         tx.update(JobItem(*keys.run_key(run)), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
 
 
-def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] | None = None) -> tuple[list, Any]:
+def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] | None = None,
+                  lots: Held | None = None) -> tuple[list, Any]:
     """The update of the member item a change makes, and its condition (its version, or its absence). It ends any
-    stage the member held (a change is only planned from a member whose stage was settled), or sets its own."""
+    stage the member held (a change is only planned from a member whose stage was settled), or sets its own. `lots`:
+    the change's lots split by held_lots.split (by default, those the member holds already)."""
     m = change.member
+    lots = lots or held_lots.split(change, list(merge_lots(change.lots)), now)
     actions = [MemberItem.version.set(m.version + 1)]
+    if lots.after is not None:
+        stored = held_lots.lots_stored(lots.after)
+        actions.append(MemberItem.lots.set(stored) if stored else MemberItem.lots.remove())
+    # the expiry of a lot this write made held, for the due pages; removed by every other write
+    actions.append(MemberItem.due_new.set(lots.due) if lots.due else MemberItem.due_new.remove())
     if stage:
         actions += [MemberItem.stage.set(stage[0]), MemberItem.staged.set(stage[1])]
     elif m.stage:
@@ -140,7 +149,8 @@ def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] |
 def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> None:
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
-    actions, condition = member_update(change, now)
+    split = held_lots.split(change, list(merge_lots(change.lots)), now)
+    actions, condition = member_update(change, now, lots=split)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
         if not keys.held(guard):
@@ -151,7 +161,7 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
         if seen == 0:  # never counted, or counted back down to zero by a cancellation
             cond = cond | GuardItem.pk.does_not_exist()
         tx.update(GuardItem(pk, keys.guard_sk(guard)), actions=[GuardItem.granted.set(after)], condition=cond)
-    for lot in merge_lots(change.lots):
+    for lot in split.items:
         if keys.in_order(lot.lot):
             continue  # written with its order (_write)
         cond = None

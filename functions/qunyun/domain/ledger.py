@@ -132,6 +132,8 @@ class MemberState:
     # The guards kept on the member itself (check-in marks, day caps, reward limits): they change only with
     # the member, whose version condition guards them, so they cost no item of their own.
     held: dict[Guard, int] = field(default_factory=dict)
+    # The available lots kept on the member itself, by expiry, and what each holds (0: spent, kept until it expires).
+    held_lots: dict[LotId, int] = field(default_factory=dict)
     # The token of a change written as single writes that the member item still names (settled before it was
     # read: its next write clears it).
     stage: str | None = None

@@ -211,6 +211,8 @@ def migrate(tenant: str = TenantOption, local: bool = LocalOption) -> None:
     except NoStream as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from None
+    if local:  # the tenant's members are listed from pages PageEarnings writes (as for reconcile)
+        _local_streams_caught_up("nothing was migrated")
     moved = migrate_tenant(tenant_id, datetime.now(UTC), ledger=stores.ledger())
     out.print(f"Migrated {moved.members} member(s) of {tenant_id}: {moved.guards} guard item(s) moved into their "
               f"member ({moved.dropped} of them too old to keep); {moved.skipped} already migrated.",
