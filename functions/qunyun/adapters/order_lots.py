@@ -2,8 +2,9 @@
 
 A purchase writes its order anyway, once and only once (the order is its tenant-wide record): the pending lot
 written with it costs nothing more, where a lot item cost a write unit of every purchase. The order holds the lot
-under LotItem's own names (`state`, `remaining`, `settle_at`, `due_at`, `due_new`), so the writes, their conditions
-and the due pages treat it as they treat a lot; a refund that moves both writes the order once.
+under LotItem's own names (`state`, `remaining`, `settle_at`, `due_at`, `due_new`), so the writer updates it, under the
+lot as read, with the same actions as a lot item (points_writer._lot_actions), and the due pages list it as a lot; a
+refund that moves both writes the order once.
 
 An order made before holds no lot: its lot item (`P#purchase#{order}` under the member) is moved into the order by
 the first reader of that lot (`LedgerReads.lot`), or by `qunyun points migrate` for the whole tenant, in one
@@ -22,7 +23,7 @@ from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_tables import LotItem, OrderItem
 from qunyun.domain.ledger import LotId, LotState, LotWrite
 
-_FIELDS = ("state", "settle_at")  # what of a LotWrite's `set` the order keeps: the rest is the order's own
+KEPT = ("state", "settle_at")  # what of a LotWrite's `set` the order keeps: the rest is the order's own
 
 
 def old_lot_key(tenant_id: str, member_id: str, lot: LotId) -> Key:
@@ -41,35 +42,11 @@ def lot_of_order(order: OrderItem) -> LotState | None:
 
 def made_fields(lot: LotWrite) -> dict:
     """A new order's lot fields, for its put."""
-    fields = {k: v for k, v in lot.set.items() if k in _FIELDS and v is not None}
+    fields = {k: v for k, v in lot.set.items() if k in KEPT and v is not None}
     fields["remaining"] = lot.add
     if lot.due:
         fields["due_at"] = fields["due_new"] = lot.due
     return fields
-
-
-def lot_actions(lot: LotWrite) -> list:
-    """An order's update for a write of its lot (a refund's, a settlement's); without a due time given, `due_new`
-    is removed, so that the stream pages the order's lot once, from the write that gave it its due time."""
-    actions = [OrderItem.remaining.add(lot.add)] if lot.add else []
-    for name, value in lot.set.items():
-        if name in _FIELDS:
-            attr = getattr(OrderItem, name)
-            actions.append(attr.remove() if value is None else attr.set(value))
-    if lot.due:
-        actions += [OrderItem.due_at.set(lot.due), OrderItem.due_new.set(lot.due)]
-    elif lot.clear_due:
-        actions += [OrderItem.due_at.remove(), OrderItem.due_new.remove()]
-    else:
-        actions.append(OrderItem.due_new.remove())
-    return actions
-
-
-def lot_condition(lot: LotWrite):
-    """The lot still as the plan read it; None for a write that expects nothing."""
-    if lot.expect is None:
-        return None
-    return (OrderItem.state == lot.expect[0]) & (OrderItem.remaining == lot.expect[1])
 
 
 def _due_of(item: LotItem) -> str | None:

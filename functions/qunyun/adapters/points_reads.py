@@ -166,9 +166,9 @@ class LedgerReads:
                                 consistent_read=True, attributes_to_get=["source_id"])
         orders = {i.source_id for i in named} - {lot.id.name for lot in lots if keys.in_order(lot.id)}
         found = fetch(self._connection, [keys.record_key("purchase", tenant_id, o) for o in sorted(orders)])
-        held = [lot_of_order(OrderItem.from_raw_data(raw)) for raw in found.values()
-                if raw is not None and raw.get("member_id", {}).get("S") == member_id]
-        return lots + [lot for lot in held if lot is not None]
+        in_orders = [lot_of_order(OrderItem.from_raw_data(raw)) for raw in found.values()
+                     if raw is not None and raw.get("member_id", {}).get("S") == member_id]
+        return lots + [lot for lot in in_orders if lot is not None]
 
     def _held(self, tenant_id: str, member_id: str) -> list[LotState]:
         """The available lots the member item holds (held_lots.py)."""

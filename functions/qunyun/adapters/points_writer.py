@@ -88,8 +88,8 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
     if plan.purchase:
         _write_purchase(tx, tenant_id, plan.purchase, in_orders.pop(plan.purchase.key, None))
     for order_id, lot in in_orders.items():  # a settlement's: its order is written for its lot alone
-        tx.update(OrderItem(*keys.record_key("purchase", tenant_id, order_id)), actions=order_lots.lot_actions(lot),
-                  condition=order_lots.lot_condition(lot))
+        tx.update(OrderItem(*keys.record_key("purchase", tenant_id, order_id)),
+                  actions=_lot_actions(lot, OrderItem, order_lots.KEPT), condition=_as_read(lot, OrderItem))
     if plan.invite:
         _write_invite(tx, tenant_id, plan.invite)
     for invitee_id in invite_checks(plan):
@@ -110,13 +110,12 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
         tx.update(JobItem(*keys.run_key(run)), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
 
 
-def member_update(change: MemberChange, now: datetime, stage: tuple[str, dict] | None = None,
-                  lots: Held | None = None) -> tuple[list, Any]:
+def member_update(change: MemberChange, now: datetime, *, lots: Held,
+                  stage: tuple[str, dict] | None = None) -> tuple[list, Any]:
     """The update of the member item a change makes, and its condition (its version, or its absence). It ends any
     stage the member held (a change is only planned from a member whose stage was settled), or sets its own. `lots`:
-    the change's lots split by held_lots.split (by default, those the member holds already)."""
+    the change's lots split by held_lots.split, whose held ones it writes."""
     m = change.member
-    lots = lots or held_lots.split(change, list(merge_lots(change.lots)), now)
     actions = [MemberItem.version.set(m.version + 1)]
     if lots.after is not None:
         stored = held_lots.lots_stored(lots.after)
@@ -164,11 +163,7 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> Non
     for lot in split.items:
         if keys.in_order(lot.lot):
             continue  # written with its order (_write)
-        cond = None
-        if lot.expect:
-            cond = (LotItem.state == lot.expect[0]) & (LotItem.remaining == lot.expect[1])
-        lot_sk = keys.lot_sk(lot.lot)
-        tx.update(LotItem(pk, lot_sk), actions=_lot_actions(lot), condition=cond)
+        tx.update(LotItem(pk, keys.lot_sk(lot.lot)), actions=_lot_actions(lot), condition=_as_read(lot))
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
 
@@ -203,8 +198,8 @@ def _write_purchase(tx: TransactWrite, tenant_id: str, order: RecordWrite, lot: 
         if lot is None:
             actions.append(OrderItem.due_new.remove())  # paged once, by the write that gave the due time
         else:
-            actions += order_lots.lot_actions(lot)
-            if (as_read := order_lots.lot_condition(lot)) is not None:
+            actions += _lot_actions(lot, OrderItem, order_lots.KEPT)
+            if (as_read := _as_read(lot, OrderItem)) is not None:
                 condition = condition & as_read
         tx.update(OrderItem(*key), actions=actions, condition=condition)
 
@@ -250,25 +245,30 @@ def merge_lots(lots):
     return merged.values()
 
 
-def _lot_actions(lot) -> list:
+def _lot_actions(lot: LotWrite, model=LotItem, kept: tuple[str, ...] | None = None) -> list:
+    """The update of the item that holds a lot: a lot item, or a purchase's order (order_lots.py), which keeps only
+    the lot's fields in `kept` (the rest are the order's own)."""
     actions = []
     if lot.add:
-        actions.append(LotItem.remaining.add(lot.add))
+        actions.append(model.remaining.add(lot.add))
     for name, value in lot.set.items():
-        attr = getattr(LotItem, name)
-        actions.append(attr.remove() if value is None else attr.set(value))
+        if kept is None or name in kept:
+            attr = getattr(model, name)
+            actions.append(attr.remove() if value is None else attr.set(value))
     if lot.due:
-        actions += [LotItem.due_at.set(lot.due), LotItem.due_new.set(lot.due)]
+        actions += [model.due_at.set(lot.due), model.due_new.set(lot.due)]
     elif lot.clear_due:
-        actions += clear_due()
+        actions += [model.due_at.remove(), model.due_new.remove()]
+        if model is LotItem:  # the `lots_due` index keys of a lot written before the due pages
+            actions += [LotItem.due_pk.remove(), LotItem.due_sk.remove()]
     else:
-        actions.append(LotItem.due_new.remove())  # paged once, by the write that gave the due time
+        actions.append(model.due_new.remove())  # paged once, by the write that gave the due time
     return actions
 
 
-def clear_due() -> list:
-    """A lot's due time removed, and the `lots_due` index keys of a lot written before the due pages."""
-    return [LotItem.due_at.remove(), LotItem.due_new.remove(), LotItem.due_pk.remove(), LotItem.due_sk.remove()]
+def _as_read(lot: LotWrite, model=LotItem):
+    """The lot still as the plan read it (`expect`); None for a write that expects nothing."""
+    return None if lot.expect is None else (model.state == lot.expect[0]) & (model.remaining == lot.expect[1])
 
 
 def _board_pk(tenant_id: str, entry: Entry) -> str | None:
