@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from points_support import OnlyTenants
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters import points_stage
+from qunyun.adapters import points_ledger, points_stage
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE
 from qunyun.domain.errors import Conflict, Unprocessable
@@ -293,3 +293,44 @@ def test_a_settle_run_reads_what_settles_its_members_stages_together(make_tenant
     assert sum(claim_reads) >= 30 and len(claim_reads) <= 8, claim_reads
     for i in range(30):
         exact(t, f"n{i}")
+
+
+def read_before_its_claim(ledger: PointsLedger, t, event_id: str) -> list[int]:
+    """The ledger's next batch of reads sees the event's record as not yet there, as a batch does that reads it the
+    instant before the claim and the order the instant after (a BatchGetItem is not one instant)."""
+    read, seen = ledger._read, []
+    claim = keys.record_key("event", t.tenant_id, event_id)
+
+    def early(wanted):
+        found = read(wanted)
+        if claim in found and not seen:
+            seen.append(1)
+            return {**found, claim: None}
+        return found
+
+    ledger._read = early
+    return seen
+
+
+@pytest.mark.parametrize("staged", [True, False], ids=["staged", "transaction"])
+def test_a_retry_that_reads_its_order_before_its_record_answers_as_the_first_time(make_tenant, monkeypatch, staged):
+    # GIVEN a purchase recorded (staged, or as one transaction), its order naming its event
+    t = shop(make_tenant)
+    a_member(t)
+    if not staged:
+        monkeypatch.setattr(points_ledger, "stageable", lambda plan: False)
+    answer = apply_event(t, buy("u1", "p-1"), ledger=PointsLedger(), now=DAY2)
+    assert raw_order(t)["event_id"]["S"] == "p-1" and ("token" in raw_order(t)) == staged
+    # WHEN its retry reads the order but misses its own record (read the instant before it was written)
+    ledger = PointsLedger()
+    seen = read_before_its_claim(ledger, t, "p-1")
+    again = apply_event(t, buy("u1", "p-1"), ledger=ledger, now=DAY2)
+    # THEN it reads again and answers as the first time, not "order recorded by another event"
+    assert seen and again == {**answer, "status": "duplicate"}
+    # AND another event for the order, read the same way, is still refused
+    seen = read_before_its_claim(ledger, t, "p-2")
+    with pytest.raises(Conflict) as err:
+        apply_event(t, buy("u1", "p-2"), ledger=ledger, now=DAY2)
+    assert seen and err.value.code == "order_exists"
+    assert entries(t, "u1") == ["earn", "pending"]
+    exact(t, "u1")

@@ -42,7 +42,7 @@ from qunyun.domain.points import BALANCE_PARTS
 
 _ENTRY_FIELDS = ("entry_id", "kind", "source_type", "source_id", "actor", "reason", "group_id", "program_day",
                  "occurred_at", "created_at")
-_PURCHASE_FIELDS = ("member_id", "group_id")
+_PURCHASE_FIELDS = ("member_id", "group_id", "event_id")
 SETTLE_FOR = STALE.total_seconds() + 10  # a stage is voided after STALE; longer than this, something is wrong
 
 

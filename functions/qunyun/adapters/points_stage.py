@@ -156,7 +156,7 @@ def _take_order(connection: Connection, plan: Plan, token: str, at: int, lot: Lo
     """Puts the purchase's order, with its pending lot when it earned one."""
     order, fields = plan.purchase, made_fields(lot) if lot else {}
     return _take(connection, OrderItem(*keys.record_key("purchase", plan.tenant_id, order.key), **order.fields,
-                                       **fields, token=token, event_id=plan.event.event_id, staged_at=at), token)
+                                       **fields, token=token, staged_at=at), token)
 
 
 def _take_mark(connection: Connection, pk: str, sk: str, plan: Plan, token: str, at: int) -> bool:

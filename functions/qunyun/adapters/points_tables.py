@@ -210,10 +210,11 @@ class OrderItem(_Item):
     refund_ids = CompactJSON(default=list)
     group_id = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
-    # An order taken by a purchase written as single writes (adapters/points_stage.py): it stands only once the
-    # claim of `event_id` by `token` stands; `staged_at` (epoch seconds, the writer's clock) ages it for STALE.
-    token = UnicodeAttribute(null=True)
+    # The event that recorded the order (every order written since it is kept). An order taken by a purchase
+    # written as single writes (adapters/points_stage.py) stands only once the claim of `event_id` by `token`
+    # stands; `staged_at` (epoch seconds, the writer's clock) ages it for STALE.
     event_id = UnicodeAttribute(null=True)
+    token = UnicodeAttribute(null=True)
     staged_at = NumberAttribute(null=True)
     # The purchase's pending points (points_keys.in_order), written with the order: no lot item of their own.
     # Absent on an order that earned nothing, and on one made before, whose lot item the first reader (or

@@ -252,6 +252,7 @@ class Purchase:
     refund_ids: list[str] = field(default_factory=list)
     group_id: str | None = None
     version: int = 0
+    event_id: str | None = None  # the event that recorded it (None on an order written before it was kept)
 
 
 @dataclass

@@ -125,7 +125,12 @@ def plan_quiz(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: Member
 def plan_purchase(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: MemberChange,
                   now: datetime) -> Outcome:
     rules, day = tenant.rules, str(program_day(event.occurred_at, tenant.timezone))
-    if ledger.order(tenant.tenant_id, event.order_id):
+    order = ledger.order(tenant.tenant_id, event.order_id)
+    if order and order.event_id == event.event_id:
+        # recorded by this very event, whose record was read before the order was written (a batch of reads is
+        # not one instant): read again, to answer as the first time
+        raise Contention(["OrderOfThisEvent"])
+    if order:
         raise Conflict(f"Order {event.order_id!r} was already recorded by another event.", code="order_exists",
                        field="order_id")
     requested = purchase_points(event.amount_fen, rules.purchase.points_per_yuan)
@@ -139,7 +144,8 @@ def plan_purchase(tenant: Tenant, event: PointsEvent, ledger: Ledger, change: Me
             "group_id": event.group_id}))
         change.entries.append(_entry(event, change, "pending", event.order_id, grant, day, earned=grant))
     outcome = Outcome(change, pending=grant, capped=capped, settles_at=settle_at)
-    purchase = Purchase(event.order_id, event.member_id, event.amount_fen, grant, group_id=event.group_id)
+    purchase = Purchase(event.order_id, event.member_id, event.amount_fen, grant, group_id=event.group_id,
+                        event_id=event.event_id)
     outcome.plan.purchase = RecordWrite.new(purchase, "order_id")
     return outcome
 
@@ -289,14 +295,18 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: date
             change.set["nickname"] = event.nickname
         try:
             outcome = (planner or PLANNERS[event.type])(tenant, event, ledger, change, now)
+        except Contention:  # what was read moved meanwhile: read it again
+            outcome = None
         finally:
             ledger.forget()
-        response = outcome.response(event.event_id)
-        outcome.plan.event = EventRecord(event.event_id, event.digest(), response)
-        try:
-            ledger.commit(outcome.plan, now)
-            return response
-        except Contention:
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        if outcome is not None:
+            response = outcome.response(event.event_id)
+            outcome.plan.event = EventRecord(event.event_id, event.digest(), response)
+            try:
+                ledger.commit(outcome.plan, now)
+                return response
+            except Contention:
+                pass
+        time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise QunyunError("Too many concurrent changes to this member; retry the event.", code="contention",
                       status=409)
