@@ -4,8 +4,10 @@ Tried here: a check-in's new lot held and listed in the due pages from the membe
 member who checks in every day under a rolling expiry, holding lots until its item's room is used, then writing
 items, its item under 1 KB with any stage; a held lot expired by the settle run; a redemption spending a held lot to
 nothing and its cancellation restoring it; a settlement crediting a held lot already past its due time, whose line
-was read and let go (moved into an item of its own, listed anew, then expired); a transaction crediting a new expiry
-(an item, never a held lot); what a member's stream record becomes in the due pages. The stage's undo of a held lot
+was read and let go (listed anew from the member, then expired); a settlement (a transaction) holding
+its new lot, listed and expired from the member item; a transaction crediting an item of its expiry that exists, and
+one whose item was made after it read none (refused by the member's version, then crediting the item); what a
+member's stream record becomes in the due pages. The stage's undo of a held lot
 is checked in test_points_stage.py and test_points_stage_quiz.py, whose check-ins and answers make held lots."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from points_support import OnlyTenants
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters import points_writer
 from qunyun.adapters.due_pages import due_line
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE, DuePageItem, LotItem
@@ -176,9 +179,9 @@ def test_a_settlement_into_a_held_lot_whose_line_was_read_lists_it_again_and_it_
                         order_id="o1", amount_fen=4200)
     apply_event(t, event, ledger=PointsLedger(), now=after + timedelta(minutes=1))
     settled = run(t, after + timedelta(minutes=2))
-    # THEN the lot left the member item for an item of its own, listed anew, and the run after expires it
-    assert (settled["settled"], settled["points_released"]) == (1, 42) and held(t) == {}
-    assert items(t) == [f"L#{expiry}"]
+    # THEN the lot, still held, is listed anew (the member's `due_new` names it), and the run after expires it
+    assert (settled["settled"], settled["points_released"]) == (1, 42) and held(t) == {expiry: 42}
+    assert items(t) == [] and raw_member(t)["due_new"]["S"] == expiry
     expired = run(t, after + timedelta(minutes=3))
     assert (expired["lots_expired"], expired["points_expired"]) == (1, 42)
     member = PointsLedger().member(t.tenant_id, "u1")
@@ -186,15 +189,68 @@ def test_a_settlement_into_a_held_lot_whose_line_was_read_lists_it_again_and_it_
     exact(t)
 
 
-def test_a_transaction_credits_a_new_expiry_into_an_item_never_a_held_lot(make_tenant):
-    # GIVEN a member with a held lot
+def test_a_settlement_holds_its_new_lot_and_the_settle_run_expires_it(make_tenant):
+    # GIVEN a newcomer's purchase, pending for 7 days, under a 60-day rolling expiry
+    t = shop(make_tenant)
+    pending = send(t, "purchase", "u1", T0, order_id="o1", amount_fen=4200)["pending"]
+    # WHEN the settle run settles it (a transaction)
+    settled_at = T0 + timedelta(days=7, minutes=1)
+    assert run(t, settled_at)["settled"] == 1
+    # THEN its available lot is held in the member item, which names its expiry for the due pages: no lot item
+    (expiry, points), = held(t).items()
+    assert points == pending and items(t) == [] and raw_member(t)["due_new"]["S"] == expiry
+    deliver_streams()
+    assert f"{keys.member_pk(t.tenant_id, 'u1')}\tL#{expiry}\t{expiry}" in lines(t)
+    # AND the run after its expiry expires it from the member item, once
+    expired = run(t, datetime.fromisoformat(expiry) + timedelta(minutes=1))
+    assert (expired["lots_expired"], expired["points_expired"]) == (1, pending) and held(t) == {}
+    assert run(t, datetime.fromisoformat(expiry) + timedelta(minutes=2))["lots_expired"] == 0
+    exact(t)
+
+
+def test_a_transaction_credits_an_item_of_its_expiry_where_one_exists(make_tenant, monkeypatch):
+    # GIVEN a member whose grant of an expiry was written as an item (as before held lots were made by transactions)
+    t = shop(make_tenant)
+    at = T0 + timedelta(days=1)
+    with monkeypatch.context() as m:
+        m.setattr(points_writer, "unheld", lambda connection, plan: {})
+        adjust(t, "u1", 100, "grant", ledger=PointsLedger(), now=at)
+    assert held(t) == {} and len(items(t)) == 1
+    # WHEN another grant of the same expiry comes
+    adjust(t, "u1", 30, "grant", ledger=PointsLedger(), now=at)
+    # THEN it credits that item: the lot is not held as well
+    assert held(t) == {} and len(items(t)) == 1
+    assert PointsLedger().lots(t.tenant_id, "u1")[0].remaining == 130
+    exact(t)
+
+
+def test_an_item_made_after_the_transaction_read_none_refuses_it_and_the_plan_credits_the_item(make_tenant,
+                                                                                                monkeypatch):
+    # GIVEN a grant whose transaction read no item of its lot's expiry, after which another grant of that expiry
+    # wrote an item (a change of the member, as every lot's first write is) before the first one committed
     t = shop(make_tenant)
     send(t, "checkin", "u1", T0)
-    before = held(t)
-    # WHEN an operator grants points a day later (a transaction: a lot of a new expiry)
-    adjust(t, "u1", 100, "grant", ledger=PointsLedger(), now=T0 + timedelta(days=1))
-    # THEN the grant's lot is an item; the held lot is as it was
-    assert held(t) == before and len(items(t)) == 1
+    at = T0 + timedelta(days=1)
+    real, raced = points_writer.unheld, []
+
+    def raced_once(connection, plan):
+        found = real(connection, plan)
+        if not raced:
+            raced.append(found)
+            with monkeypatch.context() as m:
+                m.setattr(points_writer, "unheld", lambda connection, plan: {})
+                adjust(t, "u1", 100, "grant", ledger=PointsLedger(), now=at)
+        return found
+
+    monkeypatch.setattr(points_writer, "unheld", raced_once)
+    adjust(t, "u1", 30, "grant", ledger=PointsLedger(), now=at)
+    # THEN the first read found the expiry holdable, its transaction was refused by the member's version, and the
+    # plan made again credited the item: one lot of that expiry, an item, with both grants
+    assert raced and raced[0]
+    assert len(items(t)) == 1 and len(held(t)) == 1  # the check-in's held lot, and the grants' item
+    expiry = keys.lot_of(items(t)[0]).name
+    assert expiry not in held(t) and [lot.remaining for lot in PointsLedger().lots(t.tenant_id, "u1")
+                                      if lot.id.name == expiry] == [130]
     exact(t)
 
 

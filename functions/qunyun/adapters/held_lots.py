@@ -4,9 +4,12 @@ A check-in or a quiz answer credits the lot of its expiry. Written as single wri
 a fourth write of every check-in. Held in the member item, it is written with the member, under the member's version
 condition, and undone with the member's stage.
 
-* Only a staged change makes a held lot, when no item of that expiry exists (it reads the lot's item anyway) and the
-  member item keeps room for it (`ROOM`: under 1 KB with the largest stage it may carry). A transaction credits a held
-  lot that exists, or an item: it never makes a held one, so a lot is held or an item, never both.
+* A change makes a held lot when no item of that expiry exists and the member item keeps room for it (`ROOM`: under
+  1 KB with the largest stage it may carry), one new held lot a write. A staged change reads the lot's item after its
+  stage anyway. A transaction (a settlement, a grant) reads the items of the lots it would make held after its
+  plan's reads (points_writer `unheld`): its member was read settled at the version the transaction is conditioned
+  on, so every lot item a change up to that version made was written by then, and a later change moves the version
+  and refuses the transaction. So a lot is held or an item, never both.
 * The write that makes a held lot gives the member item `due_new`, the lot's expiry: PageEarnings lists the member's
   record as its lot `L#{due_new}`, as it lists a lot item; every other write of the member removes it.
 * An expired lot is dropped; a lot spent to nothing stays at 0 until past its expiry (a cancellation restores into
@@ -78,28 +81,32 @@ def _size(change: MemberChange, lots: dict[str, int]) -> int:
             + len(json.dumps(lots_stored(lots), separators=(",", ":"))))
 
 
-def split(change: MemberChange, lots: list[LotWrite], now: datetime, holdable: frozenset | None = None) -> Held:
-    """Which of the change's (merged) lots the member item holds after it, and which are items. `holdable`: for a
-    staged change, the lots it found no item of, which it may make held; None for a transaction.
+def split(change: MemberChange, lots: list[LotWrite], now: datetime, holdable: frozenset = frozenset(), *,
+          staged: bool) -> Held:
+    """Which of the change's (merged) lots the member item holds after it, and which are items. `holdable`: the lots
+    no item of which exists (read after the member), which it may make held; one a write, since the member's
+    `due_new` names one.
 
-    A credit into a held lot already due (a settlement's, whose expiry counts from a settle time long past) may
-    find its due line read and let go: a staged change lists the lot again (`due`); a transaction moves the lot
-    into an item of its own, which lists it as any lot item's credit does."""
+    A credit into a held lot may come after its due line was read and let go: a settlement's, whose expiry counts
+    from a settle time long past, or a cancellation's restore planned at a clock before the expiry and committed
+    after the run found the lot spent. So a transaction's credit lists the lot again (`due`), as a lot item's credit
+    does, and a staged change's (made at its own clock, into a lot months from due) when it is already due. Where
+    the member's `due_new` names another lot already, the lot moves into an item of its own, which is listed."""
     held = {lot.name: n for lot, n in change.member.held_lots.items()}
     out, moved = Held(), False
     for lot in lots:
         name = lot.lot.name
-        if lot.lot.pending or (name not in held and lot.lot not in (holdable or ())):
+        if lot.lot.pending or (name not in held and lot.lot not in holdable):
             out.items.append(lot)
             continue
         if name not in held:
             grown = {**held, name: lot.add}
-            if lot.add <= 0 or _size(change, grown) > ROOM:
+            if lot.add <= 0 or out.due is not None or _size(change, grown) > ROOM:
                 out.items.append(lot)
                 continue
             out.due = lot.due
-        elif lot.add > 0 and lot.due and _past(lot.due, now):
-            if holdable is None:
+        elif lot.add > 0 and lot.due and (not staged or _past(lot.due, now)):
+            if out.due is not None:  # the member's `due_new` names another lot: this one moves into an item
                 out.items.append(LotWrite(lot.lot, add=held.pop(name) + lot.add, set=dict(lot.set), due=lot.due))
                 moved = True
                 continue

@@ -100,7 +100,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     targets = {lot.lot: lot_target(connection, pk, lot) for lot in merged
                if lot is not made and lot.lot not in m.held_lots}
     split = held_lots.split(change, [lot for lot in merged if lot is not made], now,
-                            frozenset(lot for lot, target in targets.items() if target["v"] is None))
+                            frozenset(lot for lot, target in targets.items() if target["v"] is None), staged=True)
     lots = [targets[lot.lot] for lot in split.items]
     rest = {k: v for k, v in (("lots", lots), ("entries", [entry_fields(e) for e in change.entries])) if v}
     # "ev": what the claim is keyed by (the event id; a redemption's order id, "k": "r"); "at": the change's time

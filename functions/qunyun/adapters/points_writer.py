@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from qunyun.adapters import held_lots, order_lots
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.held_lots import Held
+from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_tables import (
     TABLE,
     EntryItem,
@@ -34,7 +35,27 @@ def transact(connection: Connection, plan: Plan, now: datetime) -> None:
     """All of the plan or nothing; a lost race raises Contention."""
     if record_only(plan):
         return _save_record(connection, plan, now)
-    committed(connection, lambda tx: _write(tx, plan, now))
+    holdable = unheld(connection, plan)
+    committed(connection, lambda tx: _write(tx, plan, now, holdable))
+
+
+def unheld(connection: Connection, plan: Plan) -> dict[str, frozenset]:
+    """For a transaction's plan, by member pk, the available lots it credits that its member does not hold and no
+    item exists of, which it may make held (held_lots.py): read consistently after the plan's reads, in one round
+    trip, and only when a change credits a lot its member does not hold."""
+    wanted = {}
+    for change in plan.changes:
+        m = change.member
+        pk = keys.member_pk(m.tenant_id, m.member_id)
+        for lot in merge_lots(change.lots):
+            if lot.add > 0 and not lot.lot.pending and lot.expect is None and lot.lot not in m.held_lots:
+                wanted[(pk, keys.lot_sk(lot.lot))] = lot.lot
+    found = fetch(connection, list(wanted)) if wanted else {}
+    out: dict[str, set] = {}
+    for (pk, sk), lot in wanted.items():
+        if found.get((pk, sk)) is None:
+            out.setdefault(pk, set()).add(lot)
+    return {pk: frozenset(lots) for pk, lots in out.items()}
 
 
 def committed(connection: Connection, write: Callable[[TransactWrite], None]) -> None:
@@ -78,13 +99,13 @@ def _save_record(connection: Connection, plan: Plan, now: datetime) -> None:
         raise
 
 
-def _write(tx: TransactWrite, plan: Plan, now: datetime) -> None:
+def _write(tx: TransactWrite, plan: Plan, now: datetime, holdable: dict[str, frozenset]) -> None:
     tenant_id = plan.tenant_id
     if plan.event:
         tx.save(event_item(plan, now), condition=EventItem.pk.does_not_exist() | (EventItem.void == True))  # noqa: E712
     in_orders = {lot.lot.name: lot for c in plan.changes for lot in merge_lots(c.lots) if keys.in_order(lot.lot)}
     for change in plan.changes:
-        _write_member(tx, change, now)
+        _write_member(tx, change, now, holdable)
     if plan.purchase:
         _write_purchase(tx, tenant_id, plan.purchase, in_orders.pop(plan.purchase.key, None))
     for order_id, lot in in_orders.items():  # a settlement's: its order is written for its lot alone
@@ -145,10 +166,10 @@ def member_update(change: MemberChange, now: datetime, *, lots: Held,
     return actions, condition
 
 
-def _write_member(tx: TransactWrite, change: MemberChange, now: datetime) -> None:
+def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdable: dict[str, frozenset]) -> None:
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
-    split = held_lots.split(change, list(merge_lots(change.lots)), now)
+    split = held_lots.split(change, list(merge_lots(change.lots)), now, holdable.get(pk, frozenset()), staged=False)
     actions, condition = member_update(change, now, lots=split)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
