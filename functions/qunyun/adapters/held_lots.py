@@ -106,7 +106,9 @@ def split(change: MemberChange, lots: list[LotWrite], now: datetime, holdable: f
                 continue
             out.due = lot.due
         elif lot.add > 0 and lot.due and (not staged or _past(lot.due, now)):
-            if out.due is not None:  # the member's `due_new` names another lot: this one moves into an item
+            # listed again; only a transaction may find `due_new` naming another lot (a stage credits one lot): the
+            # lot then moves into an item of its own, listed as an item's credit is
+            if not staged and out.due is not None:
                 out.items.append(LotWrite(lot.lot, add=held.pop(name) + lot.add, set=dict(lot.set), due=lot.due))
                 moved = True
                 continue
