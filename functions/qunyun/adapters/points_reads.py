@@ -172,9 +172,7 @@ class LedgerReads:
 
     def _held(self, tenant_id: str, member_id: str) -> list[LotState]:
         """The available lots the member item holds (held_lots.py)."""
-        member = self._get(MemberItem, keys.member_key(tenant_id, member_id))
-        stored = held_lots.lots_read(member.lots if member is not None else None)
-        return [held_lots.state_of(lot, n) for lot, n in stored.items()]
+        return [held_lots.state_of(lot, n) for lot, n in self.member(tenant_id, member_id).held_lots.items()]
 
     def lot(self, tenant_id: str, member_id: str, lot: LotId) -> LotState | None:
         if not lot.pending and (held := [x for x in self._held(tenant_id, member_id) if x.id == lot]):
