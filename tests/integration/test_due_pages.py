@@ -224,7 +224,7 @@ def test_a_run_cut_short_keeps_the_pages_it_let_go_and_the_next_reads_the_rest(m
     monkeypatch.setattr(settle_service, "HANDLED_EVERY", 1)
     name, at = f"cut-{uuid.uuid4().hex[:8]}", DUE + timedelta(hours=3)
     with pytest.raises(Crash):
-        run_settle(at, ledger=OneAtATime(2, after_write=False), tenants=OnlyTenants(t.tenant_id), job_name=name)
+        run_settle(at, ledger=OneAtATime(2, dies="before"), tenants=OnlyTenants(t.tenant_id), job_name=name)
     # THEN the page of the first lot written is gone (a page is let go once the list after its last line is written)
     assert sorted(sk[3:16] for sk in pages(t)) == ["2026-05-12T04", "2026-05-12T05"]
     # AND the same run started again settles what is left, the three counted once, and lets every page go

@@ -40,6 +40,9 @@ class Units:
             self.changes.append([len(json.dumps(i, separators=(",", ":"))) for i in params["TransactItems"]])
         elif model.name in _WRITES:
             self.changes.append([-len(json.dumps(params, separators=(",", ":")))])  # negative: not transactional
+        elif model.name == "BatchWriteItem":  # a run's entries put after its transaction: each a single write
+            self.changes.append([-len(json.dumps(r["PutRequest"], separators=(",", ":")))
+                                 for requests in params["RequestItems"].values() for r in requests])
 
     def __enter__(self) -> Units:
         self.changes = []

@@ -10,13 +10,18 @@ run's summary counts, must equal the clean single run's.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from points_support import CountingLedger, OnlyTenants
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters import standing
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.points_tables import TABLE
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
@@ -35,18 +40,22 @@ class Crash(Exception):
 
 
 class CrashingLedger(PointsLedger):
-    """Commits `survive` transactions, then dies on the next: before writing it, or after writing it."""
+    """Commits `survive` transactions, then dies on the next: before writing it, after writing it, or between its
+    transaction and the entries its members' standing stages left to put (adapters/standing.py)."""
 
-    def __init__(self, survive: int, after_write: bool):
+    def __init__(self, survive: int, dies: str):
         super().__init__()
-        self.survive, self.after_write, self.crashed = survive, after_write, False
+        self.survive, self.dies, self.crashed = survive, dies, False
 
     def commit(self, plan, now):
         if self.survive == 0:
             self.crashed = True
-            if self.after_write:
+            if self.dies == "after":
                 super().commit(plan, now)
-            raise Crash(f"died {'after' if self.after_write else 'before'} a commit")
+            elif self.dies == "between":
+                with mock.patch.object(standing, "write", side_effect=Crash("died before the run's entries")):
+                    super().commit(plan, now)
+            raise Crash(f"died {self.dies} a commit")
         super().commit(plan, now)
         self.survive -= 1
 
@@ -153,20 +162,38 @@ def test_the_clean_run_does_what_the_data_calls_for(make_tenant):
     assert commits == 3
 
 
-@pytest.mark.parametrize("after_write", [False, True], ids=["dies-before-commit", "dies-after-commit"])
-def test_a_run_stopped_after_any_commit_and_started_again_ends_as_a_clean_run(make_tenant, after_write):
+def entries_left(t) -> list[str]:
+    """The members whose run's standing stage still has its entries to put (the stage stays, settled, until the
+    member's next write; its last entry says whether they were put)."""
+    client, left = PointsLedger()._connection.client, []
+    for m in MEMBERS:
+        pk, sk = keys.member_key(t.tenant_id, m)
+        raw = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)["Item"]
+        staged = json.loads(raw.get("staged", {}).get("S", "{}"))
+        if staged.get("k") == "t":
+            last = keys.entry_sk(datetime.fromisoformat(staged["at"]), staged["r"]["entries"][-1]["entry_id"])
+            if "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": last}}):
+                left.append(m)
+    return left
+
+
+@pytest.mark.parametrize("dies", ["before", "after", "between"],
+                         ids=["dies-before-commit", "dies-after-commit", "dies-before-its-entries"])
+def test_a_run_stopped_after_any_commit_and_started_again_ends_as_a_clean_run(make_tenant, dies):
     # GIVEN the outcome of a clean single run over the same events
     clean_summary, clean_state, commits = clean_run(make_tenant)
     for k in range(commits + 1):
         # GIVEN an identical tenant; WHEN the run dies at its k-th commit and the same run is started again
         t = build(make_tenant)
         name = f"crash-{uuid.uuid4().hex[:8]}"
-        crashing = CrashingLedger(k, after_write)
+        crashing = CrashingLedger(k, dies)
         try:
             first = run(t, crashing, name)
         except Crash:
             first = None
         assert crashing.crashed == (k < commits), k
+        # a run that died between a transaction and its entries left members whose entries are still to put
+        assert bool(entries_left(t)) == (dies == "between" and k < commits), k
         again = run(t, PointsLedger(), name)
         # THEN the second start finishes the work (or repeats a finished run), and the end is the clean run's
         summary = first if first is not None else again

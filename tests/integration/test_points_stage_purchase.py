@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from points_support import OnlyTenants
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters import points_ledger, points_stage
+from qunyun.adapters import points_ledger, points_stage, stages_done
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE
 from qunyun.domain.errors import Conflict, Unprocessable
@@ -273,7 +273,7 @@ def test_a_settle_run_reads_what_settles_its_members_stages_together(make_tenant
     t = shop(make_tenant)
     for i in range(30):
         apply_event(t, buy(f"n{i}", f"p-{i}", order_id=f"o-{i}"), ledger=PointsLedger(), now=DAY2)
-    monkeypatch.setattr(points_stage, "_DONE", type(points_stage._DONE)())
+    monkeypatch.setattr(stages_done, "_DONE", type(stages_done._DONE)())
     ledger, claim_reads = PointsLedger(), []
 
     def count(params, model, **_):  # the BatchGetItems that read claims of this tenant, and how many each

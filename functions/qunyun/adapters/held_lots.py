@@ -77,8 +77,22 @@ def _size(change: MemberChange, lots: dict[str, int]) -> int:
     held = keys.held_stored(change.member.held)
     days = [len(json.dumps(marks, separators=(",", ":"))) + 14 for marks in held.get("days", {}).values()]
     limits = len(json.dumps(held.get("limits", {}), separators=(",", ":")))
-    return (_BASE + (keys.HELD_DAYS + 1) * max(days, default=40) + limits + len(change.member.nickname or "")
+    return (_BASE + (keys.HELD_DAYS + 1) * max(days, default=40) + limits + _bytes(change.member.nickname)
             + len(json.dumps(lots_stored(lots), separators=(",", ":"))))
+
+
+def stored_size(change: MemberChange, lots: dict[str, int]) -> int:
+    """The member item's bytes without a stage after the change, as its marks and caps are now (not as they may grow:
+    for what a single write adds and the next write of the member takes away, such as a standing stage)."""
+    held = keys.held_stored(change.member.held)
+    days = sum(len(json.dumps(marks, separators=(",", ":"))) + 14 for marks in held.get("days", {}).values())
+    return (_BASE + days + len(json.dumps(held.get("limits", {}), separators=(",", ":")))
+            + _bytes(change.member.nickname) + len(json.dumps(lots_stored(lots), separators=(",", ":"))))
+
+
+def _bytes(text: str | None) -> int:
+    """A string's size as DynamoDB counts it: its UTF-8 bytes (a Chinese nickname is 3 a character)."""
+    return len((text or "").encode())
 
 
 def split(change: MemberChange, lots: list[LotWrite], now: datetime, holdable: frozenset = frozenset(), *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from qunyun.adapters import standing
 from qunyun.adapters.mall_store import MallStore
 from qunyun.adapters.points_jobs import JobStore
 from qunyun.adapters.points_reads import LedgerReads
@@ -25,4 +26,6 @@ class PointsLedger(MallStore, JobStore, LedgerReads):
         if stageable(plan):
             stage(self._connection, plan, now)
         else:
-            transact(self._connection, plan, now)
+            left = transact(self._connection, plan, now)
+            if left is not None and left.items:
+                standing.write(self._connection, left)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -47,13 +46,12 @@ from qunyun.adapters.points_writer import (
     record_only,
 )
 from qunyun.adapters.redemptions import write_claim
+from qunyun.adapters.stages_done import finished, is_finished
 from qunyun.domain.ledger import Contention, Guard, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
 _WAIT = 0.01
 _FAILED = "ConditionalCheckFailedException"
-_DONE: OrderedDict[str, None] = OrderedDict()  # stages this process finished: settled without a read
-_DONE_KEPT = 10_000
 
 
 def stageable(plan: Plan) -> bool:
@@ -139,7 +137,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
         _undo_all(connection, _member(connection, pk, sk), token)
         raise Contention(refused)
     roll_forward(connection, pk, rest, now)
-    _finished(token)
+    finished(token)
 
 
 def claim_redemption(connection: Connection, plan: Plan, token: str, kept: dict) -> list[str | None] | None:
@@ -194,12 +192,6 @@ def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
     if staged.get("g"):
         _release(connection, item.pk, staged["g"], token)
     undo(connection, item, token)
-
-
-def _finished(token: str) -> None:
-    _DONE[token] = None
-    while len(_DONE) > _DONE_KEPT:
-        _DONE.popitem(last=False)
 
 
 def _update(connection: Connection, pk: str, sk: str, actions: list, condition) -> bool:
@@ -306,13 +298,15 @@ def settled_by(item: MemberItem | OrderItem | GuardItem) -> list[Key]:
     """What settles a staged member, order or mark: the claim of its token's event, and a member's last entry.
     None for an item that holds no stage, or one this process finished."""
     token = item.stage if isinstance(item, MemberItem) else item.token
-    if not token or token in _DONE:
+    if not token or is_finished(token):
         return []
     if isinstance(item, OrderItem):
         return [keys.record_key("event", keys.record_tenant("purchase", item.pk), item.event_id)]
     if isinstance(item, GuardItem):
         return [keys.record_key("event", keys.split_member_pk(item.pk)[0], item.event_id)]
     staged = item.staged
+    if staged.get("k") == "t":  # a transaction's (standing.py): it stands, its last entry says whether it is written
+        return [(item.pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), staged["r"]["entries"][-1]["entry_id"]))]
     wanted = [_claim_key(keys.split_member_pk(item.pk)[0], staged)]
     if staged.get("e"):
         last = staged["ev"] if staged["e"] == "=" else staged["e"]
@@ -332,12 +326,19 @@ def settle(connection: Connection, item: MemberItem, now: float | None = None, f
     if not wanted:
         return False
     token, staged = item.stage, item.staged
-    claim, written = _found(connection, wanted, found)
     at = datetime.fromisoformat(staged["at"])
+    if staged.get("k") == "t":  # standing: never undone, its entries put if the last is missing
+        if found is None or wanted[0] not in found:
+            found = fetch(connection, wanted)
+        if found[wanted[0]] is None:
+            roll_forward(connection, item.pk, staged["r"], at)
+        finished(token)
+        return found[wanted[0]] is None
+    claim, written = _found(connection, wanted, found)
     if claim is not None and not claim.void and claim.token == token:
         if not written:
             roll_forward(connection, item.pk, rest_of(claim), at)
-        _finished(token)
+        finished(token)
         return not written  # lots and entries were written: what was read with the member is stale
     if claim is not None and (claim.token == token or not claim.void):  # voided, or a twin's claim
         _undo_all(connection, item, token)

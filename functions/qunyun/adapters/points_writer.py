@@ -13,10 +13,11 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Update
 from pynamodb.transactions import TransactWrite
 
-from qunyun.adapters import held_lots, order_lots
+from qunyun.adapters import held_lots, order_lots, standing
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.held_lots import Held
 from qunyun.adapters.points_fetch import fetch
+from qunyun.adapters.points_stage_rest import entry_of
 from qunyun.adapters.points_tables import (
     TABLE,
     EntryItem,
@@ -28,15 +29,19 @@ from qunyun.adapters.points_tables import (
     OrderItem,
 )
 from qunyun.adapters.redemptions import write_redemption, write_stock
+from qunyun.adapters.standing import Standing
 from qunyun.domain.ledger import Contention, Entry, LotWrite, MemberChange, Plan, RecordWrite, invite_checks
 
 
-def transact(connection: Connection, plan: Plan, now: datetime) -> None:
-    """All of the plan or nothing; a lost race raises Contention."""
+def transact(connection: Connection, plan: Plan, now: datetime) -> Standing | None:
+    """All of the plan or nothing; a lost race raises Contention. A run's plan returns the entries its members'
+    standing stages left to write (standing.py)."""
     if record_only(plan):
         return _save_record(connection, plan, now)
     holdable = unheld(connection, plan)
-    committed(connection, lambda tx: _write(tx, plan, now, holdable))
+    left = Standing() if plan.job else None
+    committed(connection, lambda tx: _write(tx, plan, now, holdable, left))
+    return left
 
 
 def unheld(connection: Connection, plan: Plan) -> dict[str, frozenset]:
@@ -99,13 +104,13 @@ def _save_record(connection: Connection, plan: Plan, now: datetime) -> None:
         raise
 
 
-def _write(tx: TransactWrite, plan: Plan, now: datetime, holdable: dict[str, frozenset]) -> None:
+def _write(tx: TransactWrite, plan: Plan, now: datetime, holdable: dict[str, frozenset], left: Standing | None) -> None:
     tenant_id = plan.tenant_id
     if plan.event:
         tx.save(event_item(plan, now), condition=EventItem.pk.does_not_exist() | (EventItem.void == True))  # noqa: E712
     in_orders = {lot.lot.name: lot for c in plan.changes for lot in merge_lots(c.lots) if keys.in_order(lot.lot)}
     for change in plan.changes:
-        _write_member(tx, change, now, holdable)
+        _write_member(tx, change, now, holdable, left)
     if plan.purchase:
         _write_purchase(tx, tenant_id, plan.purchase, in_orders.pop(plan.purchase.key, None))
     for order_id, lot in in_orders.items():  # a settlement's: its order is written for its lot alone
@@ -166,11 +171,14 @@ def member_update(change: MemberChange, now: datetime, *, lots: Held,
     return actions, condition
 
 
-def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdable: dict[str, frozenset]) -> None:
+def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdable: dict[str, frozenset],
+                  left: Standing | None) -> None:
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
     split = held_lots.split(change, list(merge_lots(change.lots)), now, holdable.get(pk, frozenset()), staged=False)
-    actions, condition = member_update(change, now, lots=split)
+    after = split.after if split.after is not None else {lot.name: n for lot, n in m.held_lots.items()}
+    staged = standing.stage_of(change, after, now) if left is not None else None
+    actions, condition = member_update(change, now, lots=split, stage=(left.token(), staged) if staged else None)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
         if not keys.held(guard):
@@ -185,6 +193,10 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdab
         if keys.in_order(lot.lot):
             continue  # written with its order (_write)
         tx.update(LotItem(pk, keys.lot_sk(lot.lot)), actions=_lot_actions(lot), condition=_as_read(lot))
+    if staged:  # put after the transaction, as a reader rolling the stage forward would put them
+        at = datetime.fromisoformat(staged["at"])
+        left.items += [entry_item(pk, m.tenant_id, entry_of(f), at).serialize() for f in staged["r"]["entries"]]
+        return
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
 

@@ -1,0 +1,72 @@
+"""A scheduled run's entries written after its transaction, not in it (docs/ledger.md, "A run's entries written
+after its transaction").
+
+A settlement's or an expiry's transaction bills every item twice, and its entry needs no condition of its own. So
+each member the run's transaction changes keeps a *standing* stage (`"k": "t"`): the change's entries as plain
+fields (`"r"`), the last of which says whether they are written. The transaction is the stage's claim: once it
+commits, the change stands, and it is never undone. The writer then puts the entries, 25 to a BatchWriteItem, a
+unit each. A writer that dies first leaves them to the member's next reader, which puts them as it settles any
+stage (points_stage.settle), before it reads the balance or plans from it. The stage fixes each entry's content, so
+a reader's put writes the same item.
+
+A member keeps a standing stage only where its item stays under 1 KB with it (`MARGIN` to spare), since AWS bills
+an update by the larger of the item before and after; elsewhere the entries go into the transaction as before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pynamodb.connection import Connection
+
+from qunyun.adapters import held_lots
+from qunyun.adapters.points_stage_rest import entry_fields
+from qunyun.adapters.points_tables import TABLE
+from qunyun.adapters.stages_done import finished
+from qunyun.domain.ledger import MemberChange
+
+MARGIN = 60  # bytes the estimate may miss by (attribute names of balance parts the change adds, number encodings)
+_BATCH = 25  # DynamoDB's limit on the puts of one BatchWriteItem
+
+
+@dataclass
+class Standing:
+    """The entries a transaction left to write, as items, and its members' stages (a token each: a reader that
+    settles one member's stage finishes only that one)."""
+
+    tokens: list[str] = field(default_factory=list)
+    items: list[dict] = field(default_factory=list)
+
+    def token(self) -> str:
+        self.tokens.append(uuid.uuid4().hex[:16])
+        return self.tokens[-1]
+
+
+def stage_of(change: MemberChange, lots: dict[str, int], now: datetime) -> dict | None:
+    """The standing stage that carries the change's entries, or None when the member item would not stay under 1 KB
+    with it (or there is no entry)."""
+    if not change.entries:
+        return None
+    entries = [entry_fields(e) for e in change.entries]
+    staged = {"k": "t", "at": now.astimezone(UTC).isoformat(), "r": {"entries": entries}}
+    size = held_lots.stored_size(change, lots) + len(json.dumps(staged, separators=(",", ":"))) + 16 + 24
+    return staged if size <= 1024 - MARGIN else None
+
+
+def write(connection: Connection, standing: Standing) -> None:
+    """Puts the entries a committed transaction left, then lets the process know its stages need no reading."""
+    pending = [{"PutRequest": {"Item": item}} for item in standing.items]
+    for start in range(0, len(pending), _BATCH):
+        requests, delay = pending[start:start + _BATCH], 0.01
+        while requests:
+            out = connection.client.batch_write_item(RequestItems={TABLE: requests})
+            requests = out.get("UnprocessedItems", {}).get(TABLE, [])
+            if requests:  # throttled: back off and send the rest
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+    for token in standing.tokens:
+        finished(token)

@@ -1,0 +1,164 @@
+"""A settle run's entries put after its transaction (adapters/standing.py), not in it.
+
+Tried here: a settlement's and an expiry's member keeps a standing stage and its entry is one single write; a member
+whose item would pass 1 KB with the stage keeps its entry in the transaction instead; a run that dies between its
+transaction and its entries leaves them to the member's next reader (a balance read, reconcile, the next check-in),
+which puts each once; the writer's late put after a reader's writes the same item; the member's next change ends
+the stage. Every stop of the run between its transaction and its entries is in test_points_crash.py."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+from points_support import OnlyTenants
+from qunyun.adapters import points_keys as keys
+from qunyun.adapters import standing
+from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.points_tables import TABLE
+from qunyun.adapters.tenants import TenantRepository
+from qunyun.domain.events import PointsEvent
+from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
+from qunyun.services.adjust import reconcile_member
+from qunyun.services.points import apply_event
+from stream_support import settle
+from test_ledger_units import Units, dynamodb_size
+
+T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+SETTLED = T0 + timedelta(days=3)  # after the 2-day return window
+EXPIRED = SETTLED + timedelta(days=4)  # after the settled lot's 3 days
+
+
+class Died(Exception):
+    """The run's process died between its transaction and its entries."""
+
+
+def shop(make_tenant, days: int = 3):
+    fx = make_tenant()
+    TenantRepository().set_rules(fx.tenant_id, Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),
+                                                     expiry=ExpiryRule(policy="rolling_days", days=days)))
+    return TenantRepository().get(fx.tenant_id)
+
+
+def send(t, kind: str, member: str, at: datetime, **fields) -> dict:
+    event = PointsEvent(event_id=f"{kind}-{uuid.uuid4().hex[:8]}", type=kind, member_id=member, occurred_at=at,
+                        group_id="g-1", **fields)
+    return apply_event(t, event, ledger=PointsLedger(), now=at)
+
+
+def run(t, at: datetime, ledger: PointsLedger | None = None) -> dict:
+    return settle(at, ledger=ledger or PointsLedger(), tenants=OnlyTenants(t.tenant_id),
+                  job_name=f"st-{uuid.uuid4().hex[:8]}")
+
+
+def get(key: tuple[str, str]) -> dict | None:
+    return PointsLedger()._connection.client.get_item(
+        TableName=TABLE, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}}, ConsistentRead=True).get("Item")
+
+
+def staged(t, member: str) -> dict:
+    raw = get(keys.member_key(t.tenant_id, member))
+    return json.loads(raw["staged"]["S"]) if "staged" in raw else {}
+
+
+def last_entry(t, member: str) -> tuple[str, str]:
+    """The key of the last entry the member's standing stage names."""
+    s = staged(t, member)
+    return (keys.member_pk(t.tenant_id, member),
+            keys.entry_sk(datetime.fromisoformat(s["at"]), s["r"]["entries"][-1]["entry_id"]))
+
+
+def kinds(t, member: str) -> list[str]:
+    return [e.kind for e in PointsLedger().all_entries(t.tenant_id, member)]
+
+
+def exact(t, member: str) -> None:
+    assert reconcile_member(t.tenant_id, member, ledger=PointsLedger()) == []
+
+
+def test_a_settlement_and_an_expiry_put_their_entries_after_the_transaction(make_tenant):
+    # GIVEN a purchase whose return window has ended
+    t = shop(make_tenant)
+    send(t, "purchase", "u1", T0, order_id="o-1", amount_fen=12900)
+    # WHEN the settle run settles it, and a later run expires the lot it made
+    ledger = PointsLedger()
+    with Units(ledger) as settling:
+        assert run(t, SETTLED, ledger)["settled"] == 1
+    s = staged(t, "u1")
+    with Units(ledger) as expiring:
+        assert run(t, EXPIRED, ledger)["lots_expired"] == 1
+    # THEN each transaction holds the member (with its standing stage), the order for the settlement, and the run's
+    # counters; each entry is one single write after it: 2 + 2 + 2 + 1 units, and 2 + 2 + 1
+    assert s["k"] == "t" and [e["kind"] for e in s["r"]["entries"]] == ["settle"]
+    assert [len(c) for c in settling.changes[:2]] == [3, 1] and settling.changes[1][0] < 0
+    assert [len(c) for c in expiring.changes[:2]] == [2, 1] and expiring.changes[1][0] < 0
+    assert [e["kind"] for e in staged(t, "u1")["r"]["entries"]] == ["expire"]
+    assert kinds(t, "u1") == ["pending", "settle", "expire"]
+    exact(t, "u1")
+
+
+def test_a_member_whose_item_would_pass_one_kilobyte_keeps_its_entry_in_the_transaction(make_tenant):
+    # GIVEN a light member and a heavy one (a 64-character Chinese nickname, 192 bytes, and nine days of check-ins
+    # and quiz answers held in its item), each with a purchase due
+    t = shop(make_tenant, days=60)
+    for day in range(9):
+        at = T0 - timedelta(days=8 - day)
+        send(t, "checkin", "heavy", at, nickname="群" * 64)
+        send(t, "quiz_answer", "heavy", at, quiz_id=f"q{day}", question_id="a", correct=True)
+    send(t, "purchase", "heavy", T0, order_id="o-h", amount_fen=12900)
+    send(t, "purchase", "light", T0, order_id="o-l", amount_fen=12900)
+    # WHEN one run settles both
+    ledger = PointsLedger()
+    with Units(ledger) as units:
+        assert run(t, SETTLED, ledger)["settled"] == 2
+    # THEN the light member's entry is put after the transaction; the heavy one's is in it (its item holds no
+    # stage, and the single write is the light one's alone); both items stay under 1 KB as stored
+    assert staged(t, "light")["k"] == "t" and staged(t, "heavy") == {}
+    # two members, two orders, the heavy one's new lot (an item: no room to hold it) and entry, and the run
+    assert [len(c) for c in units.changes[:2]] == [2 + 2 + 1 + 1 + 1, 1]
+    for member in ("light", "heavy"):
+        assert dynamodb_size(get(keys.member_key(t.tenant_id, member))) < 1024
+        assert kinds(t, member)[-1] == "settle"
+        exact(t, member)
+
+
+def test_a_run_that_dies_before_its_entries_leaves_them_to_the_members_next_reader(make_tenant):
+    # GIVEN three members whose purchases settle in one run that dies after its transaction, before its entries
+    t = shop(make_tenant)
+    for m in ("u1", "u2", "u3"):
+        send(t, "purchase", m, T0, order_id=f"o-{m}", amount_fen=12900)
+    with mock.patch.object(standing, "write", side_effect=Died()):
+        try:
+            run(t, SETTLED)
+        except Died:
+            pass
+    # THEN the balances moved, and no settle entry is written yet
+    assert all(get(last_entry(t, m)) is None for m in ("u1", "u2", "u3"))
+    assert [e.kind for e in PointsLedger().entries_page(t.tenant_id, "u1", 10, None)[0]] == ["pending"]
+    # WHEN u1's balance is read, u2 is reconciled and u3 checks in
+    assert PointsLedger().member(t.tenant_id, "u1").balance["available"] == 129
+    exact(t, "u2")
+    send(t, "checkin", "u3", SETTLED + timedelta(hours=1))
+    # THEN each reader put its member's entry, once, and the ledger is exact; u3's check-in ended the stage
+    for m in ("u1", "u2", "u3"):
+        assert kinds(t, m).count("settle") == 1
+        exact(t, m)
+    assert staged(t, "u3").get("k") != "t"
+
+
+def test_the_writers_late_put_after_a_readers_writes_the_same_entry(make_tenant):
+    # GIVEN a run whose entries were left (its writer stalled), and a reader that put them
+    t = shop(make_tenant)
+    send(t, "purchase", "u1", T0, order_id="o-1", amount_fen=12900)
+    left = []
+    with mock.patch.object(standing, "write", side_effect=lambda connection, s: left.append(s)):
+        run(t, SETTLED)
+    exact(t, "u1")  # the reader: reconcile reads the member first
+    put = get(last_entry(t, "u1"))
+    # WHEN the stalled writer puts its entries after all
+    standing.write(PointsLedger()._connection, left[0])
+    # THEN the entry is the same item, written once
+    assert get(last_entry(t, "u1")) == put and kinds(t, "u1").count("settle") == 1
+    exact(t, "u1")
