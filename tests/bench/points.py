@@ -133,15 +133,17 @@ def snapshot(probe: Probe, units: int) -> dict:
     }
 
 
-def shape(probe: Probe) -> tuple[list[int], float, float]:
-    """Every write in order (a transaction's items, 0 for a single write), the average request bytes of a
-    transaction item and of a single write, since the last reset; resets."""
+def shape(probe: Probe) -> tuple[list[int | None], float, float, float]:
+    """Every write in order (a transaction's items, 0 for a single write, -n for a BatchWriteItem of n puts, None
+    for a run's bookkeeping), the average request bytes of a transaction item, of a single write and of a batch's
+    put, since the last reset; resets."""
     singles = probe.write_shape.count(0)
     counts = list(probe.write_shape)
     item_bytes = probe.tx_item_bytes / max(sum(probe.tx_sizes), 1)
     single_bytes = probe.single_bytes / max(singles, 1)
+    put_bytes = probe.batch_bytes / max(probe.batch_puts, 1)
     probe.reset()
-    return counts, item_bytes, single_bytes
+    return counts, item_bytes, single_bytes, put_bytes
 
 
 def event_cost(out: dict, events: int, purchases: int) -> dict:
@@ -265,9 +267,10 @@ def reconciled(tenant_id: str, ledger) -> dict:
 # ---- the floor -------------------------------------------------------------------------------------
 
 def raw_floor(client, counts: list[int], item_bytes: float, n: int, tag: str,
-              single_bytes: float = 0.0) -> tuple[float, int, int]:
-    """n sequential writes replayed from `counts`: a TransactWriteItems of that many Puts, or (0) one conditional
-    PutItem of the single writes' average bytes, as the path wrote them; returns (seconds, writes, items)."""
+              single_bytes: float = 0.0, put_bytes: float = 0.0) -> tuple[float, int, int]:
+    """n sequential writes replayed from `counts`: a TransactWriteItems of that many Puts, (0) one conditional
+    PutItem of the single writes' average bytes, or (-k) a BatchWriteItem of k puts of the batches' average bytes,
+    as the path wrote them; returns (seconds, writes, items)."""
     table = f"{STACK}-points"
 
     def put(j: int, pad: int) -> dict:
@@ -283,12 +286,18 @@ def raw_floor(client, counts: list[int], item_bytes: float, n: int, tag: str,
     plan = [counts[i % len(counts)] for i in range(n)]
     j = 0
     start = time.perf_counter()
+    batch_pad = max(int(round(put_bytes)) - len(json.dumps({"Item": put(0, 0)["Put"]["Item"]})) - 6, 1)
     for k in plan:
-        if k:
+        if k > 0:
             client.transact_write_items(TransactItems=[put(j + x, pad) for x in range(k)])
+        elif k < 0:  # unconditional puts, as a BatchWriteItem's are
+            requests = [{"PutRequest": {"Item": put(j + x, batch_pad)["Put"]["Item"]}} for x in range(-k)]
+            while requests:
+                requests = client.batch_write_item(RequestItems={table: requests}).get(
+                    "UnprocessedItems", {}).get(table, [])
         else:
             client.put_item(**one, Item=put(j, one_pad)["Put"]["Item"])
-        j += max(k, 1)
+        j += max(abs(k), 1)
     return time.perf_counter() - start, len(plan), j
 
 
@@ -415,25 +424,27 @@ def main() -> None:
             """The floor of a phase: its warm-up's writes replayed in order, sequential (each transaction as a
             TransactWriteItems of as many Puts, each single write as a conditional PutItem of the same bytes);
             its units of work a second (the warm-up's events, settlements or expiries per write)."""
-            counts, item_bytes, single_bytes, units = shapes[name]
-            if name != "ingest":
-                # the warm-up's settle and expire runs also build leaderboards and write their checkpoints, which
-                # the measured runs do in a quiet run apart: their floors replay the ledger's transactions only
-                counts = [c for c in counts if c]
+            counts, item_bytes, single_bytes, put_bytes, units = shapes[name]
+            # the warm-up's settle and expire runs also build leaderboards and write their checkpoints, which the
+            # measured runs do in a quiet run apart: their floors replay the ledger's writes only
+            counts = [c for c in counts if c is not None]
             per_write = units / len(counts)
             n = args.raw if per_write <= 1 else max(math.ceil(args.raw / per_write), len(counts))
 
             def sample(k: int) -> float:
-                txs = [c for c in counts if c]
-                log(f"floor {name} {k}: {n} raw writes, {len(counts) - len(txs)} single and {len(txs)} "
+                txs, batches = [c for c in counts if c > 0], [-c for c in counts if c < 0]
+                log(f"floor {name} {k}: {n} raw writes, {counts.count(0)} single, {len(batches)} BatchWriteItems "
+                    f"of {sum(batches) / max(len(batches), 1):.2f} puts and {len(txs)} "
                     f"TransactWriteItems of {sum(txs) / max(len(txs), 1):.2f} items in every {len(counts)}")
                 raw_meter.reset()
-                secs, writes, items = raw_floor(client, counts, item_bytes, n, f"{name}.{k}", single_bytes)
+                secs, writes, items = raw_floor(client, counts, item_bytes, n, f"{name}.{k}", single_bytes,
+                                                put_bytes)
                 raw.setdefault(name, {"writes_per_unit": round(len(counts) / units, 3),
                                       "single_writes_per_unit": round(counts.count(0) / units, 3),
                                       "items_per_transaction": round(sum(txs) / max(len(txs), 1), 3),
                                       "bytes_per_transaction_item": round(item_bytes, 1),
                                       "bytes_per_single_write": round(single_bytes, 1),
+                                      "batch_puts_per_unit": round(sum(batches) / units, 3),
                                       "write_units_per_write": round(raw_meter.write / writes, 3),
                                       "units_per_s": []})["units_per_s"].append(round(writes * per_write / secs, 1))
                 return writes * per_write / secs
