@@ -1,7 +1,9 @@
-"""A settle run's entries put after its transaction (adapters/standing.py), not in it.
+"""A settle run's entries and orders written after its transaction (adapters/standing.py), not in it.
 
-Tried here: a settlement's and an expiry's member keeps a standing stage and its entry is one single write; a member
-whose item would pass 1 KB with the stage keeps its entry in the transaction instead; a run that dies between its
+Tried here: a settlement's and an expiry's member keeps a standing stage, and its entry (and a settlement's order)
+is a single write; an order not as planned when read again after the plan stays in the transaction; a refund
+planned from an order read before the run's update of it is refused and planned again; a member whose item would
+pass 1 KB with the stage keeps its writes in the transaction instead; a run that dies between its
 transaction and its entries leaves them to the member's next reader (a balance read, reconcile, the next check-in),
 which puts each once; the writer's late put after a reader's writes the same item; the member's next change ends
 the stage. Every stop of the run between its transaction and its entries is in test_points_crash.py."""
@@ -15,7 +17,7 @@ from unittest import mock
 
 from points_support import OnlyTenants
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters import standing
+from qunyun.adapters import points_reads, points_writer, standing
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE
 from qunyun.adapters.tenants import TenantRepository
@@ -89,11 +91,14 @@ def test_a_settlement_and_an_expiry_put_their_entries_after_the_transaction(make
     s = staged(t, "u1")
     with Units(ledger) as expiring:
         assert run(t, EXPIRED, ledger)["lots_expired"] == 1
-    # THEN each transaction holds the member (with its standing stage), the order for the settlement, and the run's
-    # counters; each entry is one single write after it: 2 + 2 + 2 + 1 units, and 2 + 2 + 1
+    # THEN each transaction holds the member (with its standing stage) and the run's counters; the settlement's
+    # order and each entry are single writes after it: 2 + 2 + 1 + 1 units, and 2 + 2 + 1
     assert s["k"] == "t" and [e["kind"] for e in s["r"]["entries"]] == ["settle"]
-    assert [len(c) for c in settling.changes[:2]] == [3, 1] and settling.changes[1][0] < 0
+    assert s["r"]["orders"] == [["o-1", "pending", 129, -129, {"state": "settled"}, 1]]
+    assert [len(c) for c in settling.changes[:3]] == [2, 1, 1] and settling.changes[1][0] < 0 > settling.changes[2][0]
     assert [len(c) for c in expiring.changes[:2]] == [2, 1] and expiring.changes[1][0] < 0
+    order = get(keys.record_key("purchase", t.tenant_id, "o-1"))
+    assert (order["state"]["S"], order["remaining"]["N"], "due_at" in order) == ("settled", "0", False)
     assert [e["kind"] for e in staged(t, "u1")["r"]["entries"]] == ["expire"]
     assert kinds(t, "u1") == ["pending", "settle", "expire"]
     exact(t, "u1")
@@ -116,8 +121,9 @@ def test_a_member_whose_item_would_pass_one_kilobyte_keeps_its_entry_in_the_tran
     # THEN the light member's entry is put after the transaction; the heavy one's is in it (its item holds no
     # stage, and the single write is the light one's alone); both items stay under 1 KB as stored
     assert staged(t, "light")["k"] == "t" and staged(t, "heavy") == {}
-    # two members, two orders, the heavy one's new lot (an item: no room to hold it) and entry, and the run
-    assert [len(c) for c in units.changes[:2]] == [2 + 2 + 1 + 1 + 1, 1]
+    # two members, the heavy one's order, new lot (an item: no room to hold it) and entry, and the run; then the
+    # light one's order and entry
+    assert [len(c) for c in units.changes[:3]] == [2 + 1 + 1 + 1 + 1, 1, 1]
     for member in ("light", "heavy"):
         assert dynamodb_size(get(keys.member_key(t.tenant_id, member))) < 1024
         assert kinds(t, member)[-1] == "settle"
@@ -161,4 +167,54 @@ def test_the_writers_late_put_after_a_readers_writes_the_same_entry(make_tenant)
     standing.write(PointsLedger()._connection, left[0])
     # THEN the entry is the same item, written once
     assert get(last_entry(t, "u1")) == put and kinds(t, "u1").count("settle") == 1
+    exact(t, "u1")
+
+
+def test_an_order_not_as_planned_when_read_again_stays_in_the_transaction(make_tenant, monkeypatch):
+    # GIVEN a purchase due, and a read after the plan that finds its order moved (as a refund committed between the
+    # plan's reads would leave it)
+    t = shop(make_tenant)
+    send(t, "purchase", "u1", T0, order_id="o-1", amount_fen=12900)
+    real = points_writer.fetch
+
+    def moved(connection, wanted):
+        found = real(connection, wanted)
+        return {k: ({**v, "remaining": {"N": "100"}} if v and k[1] == "#ORDER" else v) for k, v in found.items()}
+
+    monkeypatch.setattr(points_writer, "fetch", moved)
+    ledger = PointsLedger()
+    with Units(ledger) as units:
+        assert run(t, SETTLED, ledger)["settled"] == 1
+    # THEN the order is updated in the transaction, under its condition (member, order, run), the entry after it
+    assert [len(c) for c in units.changes[:2]] == [3, 1] and "orders" not in staged(t, "u1")["r"]
+    assert kinds(t, "u1") == ["pending", "settle"]
+    exact(t, "u1")
+
+
+def test_a_refund_planned_from_the_order_before_the_runs_update_is_refused_and_planned_again(make_tenant,
+                                                                                         monkeypatch):
+    # GIVEN a settle run whose order and entry are written after its transaction, and the order as it was before
+    t = shop(make_tenant)
+    send(t, "purchase", "u1", T0, order_id="o-1", amount_fen=12900)
+    order_key, left = keys.record_key("purchase", t.tenant_id, "o-1"), []
+    with mock.patch.object(standing, "write", side_effect=lambda connection, s: left.append(s)):
+        run(t, SETTLED)
+    stale = get(order_key)
+    standing.write(PointsLedger()._connection, left[0])
+    # WHEN a refund's first plan reads that order as it was (a BatchGetItem reads each item at its own instant)
+    real, served = points_reads.fetch, []
+
+    def first_read_stale(connection, wanted):
+        found = real(connection, wanted)
+        if order_key in found and not served:
+            served.append(1)
+            found[order_key] = stale
+        return found
+
+    monkeypatch.setattr(points_reads, "fetch", first_read_stale)
+    answer = send(t, "purchase_refund", "u1", SETTLED + timedelta(hours=1), order_id="o-1", refund_id="r-1",
+                  amount_fen=4300)
+    # THEN that plan is refused, and the refund planned again takes its 43 points from the settled points
+    assert served and answer["status"] == "applied" and answer["pending"] == 0
+    assert PointsLedger().member(t.tenant_id, "u1").balance["available"] == 129 - 43
     exact(t, "u1")

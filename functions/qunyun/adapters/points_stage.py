@@ -43,6 +43,7 @@ from qunyun.adapters.points_writer import (
     expression_params,
     member_update,
     merge_lots,
+    order_update,
     record_only,
 )
 from qunyun.adapters.redemptions import write_claim
@@ -243,6 +244,9 @@ def _undo_of(change: MemberChange, lots: dict[str, int | None]) -> dict:
 def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> None:
     """Writes what a claimed stage (made at `at`) left to write; each write applies once, however often it is
     repeated."""
+    tenant_id = keys.split_member_pk(pk)[0]
+    for order in rest.get("orders", []):  # a run's settlement (standing.py): before its entries
+        _written(connection.client.update_item, **order_update(tenant_id, order))  # False: written already
     for lot in rest.get("lots", []):
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
         actions += [getattr(LotItem, k).set(v) for k, v in lot.get("set", {}).items()]
@@ -256,7 +260,6 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
         else:
             condition = LotItem.version == lot["v"]
         _update(connection, pk, lot["sk"], actions, condition)  # False: written already
-    tenant_id = keys.split_member_pk(pk)[0]
     for fields in rest.get("entries", []):
         raw = entry_item(pk, tenant_id, entry_of(fields), at).serialize()
         _written(connection.client.put_item, TableName=TABLE, Item=raw,  # False: written already

@@ -30,7 +30,7 @@ from qunyun.adapters.points_tables import (
 )
 from qunyun.adapters.redemptions import write_redemption, write_stock
 from qunyun.adapters.standing import Standing
-from qunyun.domain.ledger import Contention, Entry, LotWrite, MemberChange, Plan, RecordWrite, invite_checks
+from qunyun.domain.ledger import Contention, Entry, LotId, LotWrite, MemberChange, Plan, RecordWrite, invite_checks
 
 
 def transact(connection: Connection, plan: Plan, now: datetime) -> Standing | None:
@@ -38,9 +38,9 @@ def transact(connection: Connection, plan: Plan, now: datetime) -> Standing | No
     standing stages left to write (standing.py)."""
     if record_only(plan):
         return _save_record(connection, plan, now)
-    holdable = unheld(connection, plan)
+    holdable, as_planned = unheld(connection, plan), orders_as_planned(connection, plan)
     left = Standing() if plan.job else None
-    committed(connection, lambda tx: _write(tx, plan, now, holdable, left))
+    committed(connection, lambda tx: _write(tx, plan, now, holdable, left, as_planned))
     return left
 
 
@@ -61,6 +61,23 @@ def unheld(connection: Connection, plan: Plan) -> dict[str, frozenset]:
         if found.get((pk, sk)) is None:
             out.setdefault(pk, set()).add(lot)
     return {pk: frozenset(lots) for pk, lots in out.items()}
+
+
+def orders_as_planned(connection: Connection, plan: Plan) -> frozenset[str]:
+    """For a run's plan, the orders whose pending lots it settles that are still as it read them, read consistently
+    after the plan's reads in one round trip. Their members were read settled at the versions the transaction is
+    conditioned on, and every other change of a purchase's order moves its member's version (a refund is a
+    transaction with it), so such an order may be updated after the transaction (standing.py)."""
+    if not plan.job:
+        return frozenset()
+    orders = {keys.record_key("purchase", plan.tenant_id, lot.lot.name): lot for change in plan.changes
+              for lot in merge_lots(change.lots) if keys.in_order(lot.lot) and lot.expect is not None}
+    found = fetch(connection, list(orders)) if orders else {}
+    return frozenset(lot.lot.name for key, lot in orders.items() if _still(found.get(key), lot.expect))
+
+
+def _still(raw: dict | None, expect: tuple[str, int]) -> bool:
+    return raw is not None and (raw.get("state", {}).get("S"), int(raw.get("remaining", {}).get("N", 0))) == expect
 
 
 def committed(connection: Connection, write: Callable[[TransactWrite], None]) -> None:
@@ -104,13 +121,15 @@ def _save_record(connection: Connection, plan: Plan, now: datetime) -> None:
         raise
 
 
-def _write(tx: TransactWrite, plan: Plan, now: datetime, holdable: dict[str, frozenset], left: Standing | None) -> None:
+def _write(tx: TransactWrite, plan: Plan, now: datetime, holdable: dict[str, frozenset], left: Standing | None,
+           as_planned: frozenset[str] = frozenset()) -> None:
     tenant_id = plan.tenant_id
     if plan.event:
         tx.save(event_item(plan, now), condition=EventItem.pk.does_not_exist() | (EventItem.void == True))  # noqa: E712
     in_orders = {lot.lot.name: lot for c in plan.changes for lot in merge_lots(c.lots) if keys.in_order(lot.lot)}
     for change in plan.changes:
-        _write_member(tx, change, now, holdable, left)
+        for order_id in _write_member(tx, change, now, holdable, left, as_planned):
+            del in_orders[order_id]  # updated after the transaction, from its member's standing stage
     if plan.purchase:
         _write_purchase(tx, tenant_id, plan.purchase, in_orders.pop(plan.purchase.key, None))
     for order_id, lot in in_orders.items():  # a settlement's: its order is written for its lot alone
@@ -172,12 +191,16 @@ def member_update(change: MemberChange, now: datetime, *, lots: Held,
 
 
 def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdable: dict[str, frozenset],
-                  left: Standing | None) -> None:
+                  left: Standing | None, as_planned: frozenset[str]) -> list[str]:
+    """Adds the member's writes to the transaction; returns the orders whose lots its standing stage updates
+    after it."""
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
-    split = held_lots.split(change, list(merge_lots(change.lots)), now, holdable.get(pk, frozenset()), staged=False)
+    merged = list(merge_lots(change.lots))
+    split = held_lots.split(change, merged, now, holdable.get(pk, frozenset()), staged=False)
     after = split.after if split.after is not None else {lot.name: n for lot, n in m.held_lots.items()}
-    staged = standing.stage_of(change, after, now) if left is not None else None
+    orders = [order_rest(lot) for lot in merged if keys.in_order(lot.lot) and lot.lot.name in as_planned]
+    staged = standing.stage_of(change, after, now, orders) if left is not None else None
     actions, condition = member_update(change, now, lots=split, stage=(left.token(), staged) if staged else None)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
@@ -193,12 +216,34 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdab
         if keys.in_order(lot.lot):
             continue  # written with its order (_write)
         tx.update(LotItem(pk, keys.lot_sk(lot.lot)), actions=_lot_actions(lot), condition=_as_read(lot))
-    if staged:  # put after the transaction, as a reader rolling the stage forward would put them
+    if staged:  # written after the transaction, as a reader rolling the stage forward would write them
         at = datetime.fromisoformat(staged["at"])
+        left.updates += [order_update(m.tenant_id, o) for o in staged["r"].get("orders", [])]
         left.items += [entry_item(pk, m.tenant_id, entry_of(f), at).serialize() for f in staged["r"]["entries"]]
-        return
+        return [o[0] for o in staged["r"].get("orders", [])]
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
+    return []
+
+
+def order_rest(lot: LotWrite) -> list:
+    """A settlement's update of the order that holds its pending lot, as a standing stage keeps it: the order, the
+    lot as read, what it adds, the fields it sets that the order keeps, and whether it clears the due time."""
+    kept = {k: v for k, v in lot.set.items() if k in order_lots.KEPT}
+    return [lot.lot.name, *lot.expect, lot.add, kept, int(lot.clear_due)]
+
+
+def order_update(tenant_id: str, rest: list) -> dict:
+    """The UpdateItem of `order_rest`: applied once, only while the lot is as read. It moves the order's version as a
+    refund's update does: a change planned from the order before it is refused (by the version, or by its lot's
+    condition) and planned again."""
+    order_id, state, remaining, add, kept, clear_due = rest
+    lot = LotWrite(LotId("purchase", order_id), add=add, set=kept, clear_due=bool(clear_due),
+                   expect=(state, remaining))
+    key = keys.record_key("purchase", tenant_id, order_id)
+    return {"TableName": TABLE, "Key": {"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+            **expression_params(_as_read(lot, OrderItem),
+                                [*_lot_actions(lot, OrderItem, order_lots.KEPT), OrderItem.version.add(1)])}
 
 
 def _held_after(change: MemberChange, now: datetime) -> dict | None:

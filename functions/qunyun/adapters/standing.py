@@ -1,16 +1,18 @@
-"""A scheduled run's entries written after its transaction, not in it (docs/ledger.md, "A run's entries written
-after its transaction").
+"""A scheduled run's entries and orders written after its transaction, not in it (docs/ledger.md, "A run's
+entries and orders written after its transaction").
 
-A settlement's or an expiry's transaction bills every item twice, and its entry needs no condition of its own. So
-each member the run's transaction changes keeps a *standing* stage (`"k": "t"`): the change's entries as plain
-fields (`"r"`), the last of which says whether they are written. The transaction is the stage's claim: once it
-commits, the change stands, and it is never undone. The writer then puts the entries, 25 to a BatchWriteItem, a
-unit each. A writer that dies first leaves them to the member's next reader, which puts them as it settles any
-stage (points_stage.settle), before it reads the balance or plans from it. The stage fixes each entry's content, so
-a reader's put writes the same item.
+A settlement's or an expiry's transaction bills every item twice, yet its entry needs no condition of its own, and
+a settlement's order none but the lot it holds being as planned. So each member the run's transaction changes keeps
+a *standing* stage (`"k": "t"`, `"r"`): the change's entries as plain fields, the last of which says whether the
+rest is written, and a settlement's update of the order that held its pending lot, where that order, read again
+after the plan, is still as planned (points_writer `unheld`). The transaction is the stage's claim: once it commits,
+the change stands, and it is never undone. The writer then updates the orders, each only while its lot is as
+read, and puts the entries, 25 to a BatchWriteItem: a unit each. A writer that dies first leaves them to the
+member's next reader, which writes them as it settles any stage (points_stage.settle), before it reads the balance
+or plans from it. The stage fixes each write, so a reader's repeats the writer's.
 
 A member keeps a standing stage only where its item stays under 1 KB with it (`MARGIN` to spare), since AWS bills
-an update by the larger of the item before and after; elsewhere the entries go into the transaction as before.
+an update by the larger of the item before and after; elsewhere its writes go into the transaction as before.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 
 from qunyun.adapters import held_lots
@@ -39,6 +42,7 @@ class Standing:
     settles one member's stage finishes only that one)."""
 
     tokens: list[str] = field(default_factory=list)
+    updates: list[dict] = field(default_factory=list)  # UpdateItems of the orders whose lots were settled
     items: list[dict] = field(default_factory=list)
 
     def token(self) -> str:
@@ -46,19 +50,26 @@ class Standing:
         return self.tokens[-1]
 
 
-def stage_of(change: MemberChange, lots: dict[str, int], now: datetime) -> dict | None:
-    """The standing stage that carries the change's entries, or None when the member item would not stay under 1 KB
-    with it (or there is no entry)."""
+def stage_of(change: MemberChange, lots: dict[str, int], now: datetime, orders: list | None = None) -> dict | None:
+    """The standing stage that carries the change's order updates (points_writer `order_rest`) and entries, or None
+    when the member item would not stay under 1 KB with it (or there is no entry)."""
     if not change.entries:
         return None
-    entries = [entry_fields(e) for e in change.entries]
-    staged = {"k": "t", "at": now.astimezone(UTC).isoformat(), "r": {"entries": entries}}
+    rest = {"orders": orders, "entries": [entry_fields(e) for e in change.entries]}
+    staged = {"k": "t", "at": now.astimezone(UTC).isoformat(), "r": {k: v for k, v in rest.items() if v}}
     size = held_lots.stored_size(change, lots) + len(json.dumps(staged, separators=(",", ":"))) + 16 + 24
     return staged if size <= 1024 - MARGIN else None
 
 
 def write(connection: Connection, standing: Standing) -> None:
-    """Puts the entries a committed transaction left, then lets the process know its stages need no reading."""
+    """Writes what a committed transaction left, its orders before its entries (an entry written says the rest is),
+    then lets the process know its stages need no reading."""
+    for update in standing.updates:
+        try:
+            connection.client.update_item(**update)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":  # else: written already
+                raise
     pending = [{"PutRequest": {"Item": item}} for item in standing.items]
     for start in range(0, len(pending), _BATCH):
         requests, delay = pending[start:start + _BATCH], 0.01
