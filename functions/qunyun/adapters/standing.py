@@ -5,9 +5,9 @@ A settlement's or an expiry's transaction bills every item twice, yet its entry 
 a settlement's order none but the lot it holds being as planned. So each member the run's transaction changes keeps
 a *standing* stage (`"k": "t"`, `"r"`): the change's entries as plain fields, the last of which says whether the
 rest is written, and a settlement's update of the order that held its pending lot, where that order, read again
-after the plan, is still as planned (points_writer `unheld`). The transaction is the stage's claim: once it commits,
-the change stands, and it is never undone. The writer then updates the orders, each only while its lot is as
-read, and puts the entries, 25 to a BatchWriteItem: a unit each. A writer that dies first leaves them to the
+after the plan, is still as planned (points_writer `orders_as_planned`). The transaction is the stage's claim: once
+it commits, the change stands, and it is never undone. The writer then updates the orders, each only while its lot
+is as read, and puts the entries, 25 to a BatchWriteItem: a unit each. A writer that dies first leaves them to the
 member's next reader, which writes them as it settles any stage (points_stage.settle), before it reads the balance
 or plans from it. The stage fixes each write, so a reader's repeats the writer's.
 
