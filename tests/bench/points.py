@@ -422,8 +422,9 @@ def main() -> None:
 
         def floor(name: str):
             """The floor of a phase: its warm-up's writes replayed in order, sequential (each transaction as a
-            TransactWriteItems of as many Puts, each single write as a conditional PutItem of the same bytes);
-            its units of work a second (the warm-up's events, settlements or expiries per write)."""
+            TransactWriteItems of as many Puts, each single write as a conditional PutItem of the same bytes, each
+            BatchWriteItem as one of as many puts of their average bytes); its units of work a second (the
+            warm-up's events, settlements or expiries per write)."""
             counts, item_bytes, single_bytes, put_bytes, units = shapes[name]
             # the warm-up's settle and expire runs also build leaderboards and write their checkpoints, which the
             # measured runs do in a quiet run apart: their floors replay the ledger's writes only

@@ -7,9 +7,9 @@ condition, and undone with the member's stage.
 * A change makes a held lot when no item of that expiry exists and the member item keeps room for it (`ROOM`: under
   1 KB with the largest stage it may carry), one new held lot a write. A staged change reads the lot's item after its
   stage anyway. A transaction (a settlement, a grant) reads the items of the lots it would make held after its
-  plan's reads (points_writer `unheld`): its member was read settled at the version the transaction is conditioned
-  on, so every lot item a change up to that version made was written by then, and a later change moves the version
-  and refuses the transaction. So a lot is held or an item, never both.
+  plan's reads (points_writer `read_after_plan`): its member was read settled at the version the transaction is
+  conditioned on, so every lot item a change up to that version made was written by then, and a later change moves
+  the version and refuses the transaction. So a lot is held or an item, never both.
 * The write that makes a held lot gives the member item `due_new`, the lot's expiry: PageEarnings lists the member's
   record as its lot `L#{due_new}`, as it lists a lot item; every other write of the member removes it.
 * An expired lot is dropped; a lot spent to nothing stays at 0 until past its expiry (a cancellation restores into
@@ -71,23 +71,26 @@ def state_of(lot: LotId, remaining: int) -> LotState:
     return LotState(id=lot, state="available", remaining=remaining, expires_at=lot.name)
 
 
+def _parts(change: MemberChange, lots: dict[str, int]) -> tuple[list[int], int]:
+    """The member item's bytes without a stage after the change: each day's marks and caps, and the rest."""
+    held = keys.held_stored(change.member.held)
+    days = [len(json.dumps(marks, separators=(",", ":"))) + 14 for marks in held.get("days", {}).values()]
+    return days, (_BASE + len(json.dumps(held.get("limits", {}), separators=(",", ":")))
+                  + _bytes(change.member.nickname) + len(json.dumps(lots_stored(lots), separators=(",", ":"))))
+
+
 def _size(change: MemberChange, lots: dict[str, int]) -> int:
     """The member item's bytes without a stage, as they will be once its marks and caps fill their HELD_DAYS: a day
     held now stands for each day to come, so that lots held early still fit when the marks have grown."""
-    held = keys.held_stored(change.member.held)
-    days = [len(json.dumps(marks, separators=(",", ":"))) + 14 for marks in held.get("days", {}).values()]
-    limits = len(json.dumps(held.get("limits", {}), separators=(",", ":")))
-    return (_BASE + (keys.HELD_DAYS + 1) * max(days, default=40) + limits + _bytes(change.member.nickname)
-            + len(json.dumps(lots_stored(lots), separators=(",", ":"))))
+    days, rest = _parts(change, lots)
+    return rest + (keys.HELD_DAYS + 1) * max(days, default=40)
 
 
 def stored_size(change: MemberChange, lots: dict[str, int]) -> int:
     """The member item's bytes without a stage after the change, as its marks and caps are now (not as they may grow:
     for what a single write adds and the next write of the member takes away, such as a standing stage)."""
-    held = keys.held_stored(change.member.held)
-    days = sum(len(json.dumps(marks, separators=(",", ":"))) + 14 for marks in held.get("days", {}).values())
-    return (_BASE + days + len(json.dumps(held.get("limits", {}), separators=(",", ":")))
-            + _bytes(change.member.nickname) + len(json.dumps(lots_stored(lots), separators=(",", ":"))))
+    days, rest = _parts(change, lots)
+    return rest + sum(days)
 
 
 def _bytes(text: str | None) -> int:
