@@ -213,7 +213,7 @@ def test_a_transaction_credits_an_item_of_its_expiry_where_one_exists(make_tenan
     t = shop(make_tenant)
     at = T0 + timedelta(days=1)
     with monkeypatch.context() as m:
-        m.setattr(points_writer, "unheld", lambda connection, plan: {})
+        m.setattr(points_writer, "unheld", lambda wanted, found: {})
         adjust(t, "u1", 100, "grant", ledger=PointsLedger(), now=at)
     assert held(t) == {} and len(items(t)) == 1
     # WHEN another grant of the same expiry comes
@@ -233,12 +233,12 @@ def test_an_item_made_after_the_transaction_read_none_refuses_it_and_the_plan_cr
     at = T0 + timedelta(days=1)
     real, raced = points_writer.unheld, []
 
-    def raced_once(connection, plan):
-        found = real(connection, plan)
+    def raced_once(wanted, found):
+        found = real(wanted, found)
         if not raced:
             raced.append(found)
             with monkeypatch.context() as m:
-                m.setattr(points_writer, "unheld", lambda connection, plan: {})
+                m.setattr(points_writer, "unheld", lambda wanted, found: {})
                 adjust(t, "u1", 100, "grant", ledger=PointsLedger(), now=at)
         return found
 

@@ -343,7 +343,7 @@ def test_cancel_forfeits_the_lot_that_expired_and_restores_the_other(tenant, mon
     # which took the soonest-expiring 100 first and 50 of the later lot; the grants' lots written as items (as
     # before a transaction made held lots), or the first held in the member item (held_lots.py)
     if layout == "items":
-        monkeypatch.setattr(points_writer, "unheld", lambda connection, plan: {})
+        monkeypatch.setattr(points_writer, "unheld", lambda wanted, found: {})
     t, ledger, oid = two_lots(tenant, early=100, late=200, cost=150)
     expect_balance(t, ledger, "u1", available=150, spent=150)
 

@@ -96,7 +96,7 @@ def test_a_staged_redemption_costs_seven_write_units_or_six_from_a_held_lot(make
     # GIVEN a member who redeemed once (its lot exists and keeps points after a spend): its grant's lot an item (as
     # before a transaction made held lots), or held in the member item
     if layout == "items":
-        monkeypatch.setattr(points_writer, "unheld", lambda connection, plan: {})
+        monkeypatch.setattr(points_writer, "unheld", lambda wanted, found: {})
     t = mall(make_tenant)
     ledger = PointsLedger()
     place(t, ask("rq-0"))
@@ -234,7 +234,7 @@ def test_a_late_claim_after_its_stage_was_voided_takes_nothing_and_the_request_p
 def test_a_lot_moved_between_the_plan_and_the_stage_makes_the_plan_again(make_tenant, monkeypatch):
     # GIVEN a plan whose lot item is changed by another writer before the stage reads it again (a lot item: a
     # held lot is guarded by the member's version, the stage's own condition)
-    monkeypatch.setattr(points_writer, "unheld", lambda connection, plan: {})
+    monkeypatch.setattr(points_writer, "unheld", lambda wanted, found: {})
     t = mall(make_tenant)
     real, moved = points_stage.lot_target, []
 

@@ -348,6 +348,6 @@ def test_a_settle_run_reads_a_page_ahead_and_rereads_what_earlier_work_changed(m
     assert reconciled(t.tenant_id) == dict.fromkeys(sorted([f"m{i}" for i in range(30)] + ["u1", "u2"]), [])
     # AND the 33 pieces of work read ahead a page at a time (at most one page per due shard), with a read of
     # its own only for u1's second purchase and for work retried after a read ahead went stale, and each
-    # transaction's two reads after its plan's: the lots it may hold in the member item (points_writer `unheld`)
-    # and the orders it settles (`orders_as_planned`)
-    assert seen.calls["BatchGetItem:points"] <= 4 + 1 + 2 + 2 * seen.calls["TransactWriteItems:points"], seen.calls
+    # transaction's one read after its plan's, of the lots it may hold in the member item and the orders it settles
+    # together (points_writer `read_after_plan`)
+    assert seen.calls["BatchGetItem:points"] <= 4 + 1 + 2 + seen.calls["TransactWriteItems:points"], seen.calls

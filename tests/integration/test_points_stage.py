@@ -88,7 +88,7 @@ def answer_lost_once(monkeypatch, lost_on) -> list:
     """Makes the first write whose item's sort key `lost_on` accepts land but lose its answer, and be retried, as
     botocore retries a call whose connection dropped: the retry is refused by the write's own condition. No reader
     may wait meanwhile. Returns the sort keys it was lost on."""
-    real, lost = points_stage._written, []
+    real, lost = points_stage.written, []
 
     def answer_lost(call, **params):
         landed = real(call, **params)
@@ -100,7 +100,7 @@ def answer_lost_once(monkeypatch, lost_on) -> list:
     def no_waiting(seconds):
         raise AssertionError("a reader waited on a stage that should have gone on")
 
-    monkeypatch.setattr(points_stage, "_written", answer_lost)
+    monkeypatch.setattr(points_stage, "written", answer_lost)
     monkeypatch.setattr(points_stage.time, "sleep", no_waiting)
     return lost
 
@@ -147,10 +147,10 @@ def test_a_writer_that_died_after_the_stage_is_undone_once_stale_and_the_retry_a
     exact(t, "u1")
 
 
-@pytest.mark.parametrize("dies_in", ["roll_forward", "entry_item"])
+@pytest.mark.parametrize("dies_in", ["roll_forward", "_put_entries"])
 def test_a_writer_that_died_after_the_claim_is_rolled_forward_by_the_replay(make_tenant, monkeypatch, dies_in):
     # GIVEN a member, and a writer that dies after claiming the event id: before writing the lot
-    # (roll_forward), or after the lot and before the entry (entry_item)
+    # (roll_forward), or after the lot and before the entry (_put_entries)
     t = shop(make_tenant)
     a_member(t)
     died = crash_once(monkeypatch, dies_in)
@@ -171,7 +171,7 @@ def test_a_stage_left_unfinished_is_finished_by_the_members_next_change(make_ten
     # GIVEN a check-in whose writer died after the lot, before the entry
     t = shop(make_tenant)
     a_member(t)
-    crash_once(monkeypatch, "entry_item")
+    crash_once(monkeypatch, "_put_entries")
     with pytest.raises(Crash):
         apply_event(t, checkin("u1", DAY2, "c-2"), ledger=PointsLedger(), now=DAY2)
     # WHEN the member's next check-in comes, the day after, not a retry of the first

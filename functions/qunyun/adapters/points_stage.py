@@ -26,25 +26,24 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 
 from qunyun.adapters import held_lots
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.conditional_write import FAILED, written
 from qunyun.adapters.order_lots import made_fields
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
-from qunyun.adapters.points_stage_rest import due_of, entry_fields, entry_of, kept_by_order, lot_target, rest_of
+from qunyun.adapters.points_stage_rest import due_of, entry_fields, kept_by_order, lot_target, rest_of
 from qunyun.adapters.points_tables import TABLE, EventItem, GuardItem, LotItem, MallOrderItem, MemberItem, OrderItem
 from qunyun.adapters.points_writer import (
     committed,
-    entry_item,
     event_item,
     expression_params,
     member_update,
     merge_lots,
-    order_update,
     record_only,
+    rest_writes,
 )
 from qunyun.adapters.redemptions import write_claim
 from qunyun.adapters.stages_done import finished, is_finished
@@ -52,7 +51,6 @@ from qunyun.domain.ledger import Contention, Guard, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
 _WAIT = 0.01
-_FAILED = "ConditionalCheckFailedException"
 
 
 def stageable(plan: Plan) -> bool:
@@ -119,7 +117,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
         staged["g"] = keys.guard_sk(mark)
     actions, condition = member_update(change, now, stage=(token, staged), lots=split)
     if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
-        raise Contention([_FAILED])
+        raise Contention([FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"], made):
         undo(connection, _member(connection, pk, sk), token)
         raise Contention(["OrderTaken"])
@@ -164,8 +162,8 @@ def _take_mark(connection: Connection, pk: str, sk: str, plan: Plan, token: str,
 
 def _take(connection: Connection, item: OrderItem | GuardItem, token: str) -> bool:
     """Puts a once-only record naming the stage `token`, only if there is none (or it is already this token's)."""
-    return _written(connection.client.put_item, TableName=TABLE, Item=item.serialize(),
-                    ConditionExpression="attribute_not_exists(pk)") or _ours(connection, item.pk, item.sk, token)
+    return written(connection.client.put_item, TableName=TABLE, Item=item.serialize(),
+                   ConditionExpression="attribute_not_exists(pk)") or _ours(connection, item.pk, item.sk, token)
 
 
 def _ours(connection: Connection, pk: str, sk: str, token: str, name: str = "token", void: bool = False) -> bool:
@@ -180,8 +178,8 @@ def _ours(connection: Connection, pk: str, sk: str, token: str, name: str = "tok
 
 def _release(connection: Connection, pk: str, sk: str, token: str) -> None:
     """Deletes an order or a mark taken by the stage `token`, whose claim was lost or voided (no-op once gone)."""
-    _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-             **expression_params(OrderItem.token == token))
+    written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            **expression_params(OrderItem.token == token))
 
 
 def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
@@ -197,27 +195,16 @@ def _undo_all(connection: Connection, item: MemberItem, token: str) -> None:
 
 def _update(connection: Connection, pk: str, sk: str, actions: list, condition) -> bool:
     """One UpdateItem on the ledger's own client; False when its condition failed."""
-    return _written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                    **expression_params(condition, actions))
+    return written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                   **expression_params(condition, actions))
 
 
 def _claim(connection: Connection, claim: EventItem, token: str) -> bool:
-    return _written(connection.client.put_item, TableName=TABLE, Item=claim.serialize(),
-                    ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
-                    ExpressionAttributeNames={"#v": "void", "#t": "token"},
-                    ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}}) or _ours(
+    return written(connection.client.put_item, TableName=TABLE, Item=claim.serialize(),
+                   ConditionExpression="attribute_not_exists(pk) OR (#v = :yes AND #t <> :t)",
+                   ExpressionAttributeNames={"#v": "void", "#t": "token"},
+                   ExpressionAttributeValues={":yes": {"BOOL": True}, ":t": {"S": token}}) or _ours(
         connection, claim.pk, claim.sk, token, void=bool(claim.void))
-
-
-def _written(call, **params) -> bool:
-    """One conditional write; False when its condition failed."""
-    try:
-        call(**params)
-        return True
-    except ClientError as err:
-        if err.response["Error"]["Code"] == _FAILED:
-            return False
-        raise
 
 
 def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
@@ -244,9 +231,9 @@ def _undo_of(change: MemberChange, lots: dict[str, int | None]) -> dict:
 def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> None:
     """Writes what a claimed stage (made at `at`) left to write; each write applies once, however often it is
     repeated."""
-    tenant_id = keys.split_member_pk(pk)[0]
-    for order in rest.get("orders", []):  # a run's settlement (standing.py): before its entries
-        _written(connection.client.update_item, **order_update(tenant_id, order))  # False: written already
+    updates, entries = rest_writes(pk, rest, at)
+    for update in updates:  # a run's settlement (standing.py): before its entries
+        written(connection.client.update_item, **update)  # False: written already
     for lot in rest.get("lots", []):
         actions = [LotItem.remaining.set(lot["r"]), LotItem.version.set((lot["v"] or 0) + 1)]
         actions += [getattr(LotItem, k).set(v) for k, v in lot.get("set", {}).items()]
@@ -260,10 +247,14 @@ def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> N
         else:
             condition = LotItem.version == lot["v"]
         _update(connection, pk, lot["sk"], actions, condition)  # False: written already
-    for fields in rest.get("entries", []):
-        raw = entry_item(pk, tenant_id, entry_of(fields), at).serialize()
-        _written(connection.client.put_item, TableName=TABLE, Item=raw,  # False: written already
-                 ConditionExpression="attribute_not_exists(pk)")
+    _put_entries(connection, entries)
+
+
+def _put_entries(connection: Connection, entries: list[dict]) -> None:
+    """A stage's entries, last in its roll-forward: each put once, however often it is repeated."""
+    for raw in entries:
+        written(connection.client.put_item, TableName=TABLE, Item=raw,  # False: written already
+                ConditionExpression="attribute_not_exists(pk)")
 
 
 def undo(connection: Connection, item: MemberItem, token: str) -> None:
@@ -273,8 +264,8 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
     u = item.staged["u"]
     held_it = (MemberItem.stage == token) & (MemberItem.version == item.version)  # False: settled or moved meanwhile
     if u.get("new"):  # a newcomer made by the stage: it was no member before
-        _written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
-                 **expression_params(held_it))
+        written(connection.client.delete_item, TableName=TABLE, Key={"pk": {"S": item.pk}, "sk": {"S": item.sk}},
+                **expression_params(held_it))
         return
     actions = [MemberItem.version.add(1), MemberItem.stage.remove(), MemberItem.staged.remove(),
                MemberItem.due_new.remove()]  # a lot the stage made held is gone with it: not paged again
@@ -337,12 +328,12 @@ def settle(connection: Connection, item: MemberItem, now: float | None = None, f
             roll_forward(connection, item.pk, staged["r"], at)
         finished(token)
         return found[wanted[0]] is None
-    claim, written = _found(connection, wanted, found)
+    claim, done = _found(connection, wanted, found)
     if claim is not None and not claim.void and claim.token == token:
-        if not written:
+        if not done:
             roll_forward(connection, item.pk, rest_of(claim), at)
         finished(token)
-        return not written  # lots and entries were written: what was read with the member is stale
+        return not done  # lots and entries were written: what was read with the member is stale
     if claim is not None and (claim.token == token or not claim.void):  # voided, or a twin's claim
         _undo_all(connection, item, token)
         return True

@@ -17,6 +17,7 @@ from qunyun.adapters import held_lots, order_lots, standing
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.held_lots import Held
 from qunyun.adapters.points_fetch import fetch
+from qunyun.adapters.points_keys import Key
 from qunyun.adapters.points_stage_rest import entry_of
 from qunyun.adapters.points_tables import (
     TABLE,
@@ -38,16 +39,22 @@ def transact(connection: Connection, plan: Plan, now: datetime) -> Standing | No
     standing stages left to write (standing.py)."""
     if record_only(plan):
         return _save_record(connection, plan, now)
-    holdable, as_planned = unheld(connection, plan), orders_as_planned(connection, plan)
+    holdable, as_planned = read_after_plan(connection, plan)
     left = Standing() if plan.job else None
     committed(connection, lambda tx: _write(tx, plan, now, holdable, left, as_planned))
     return left
 
 
-def unheld(connection: Connection, plan: Plan) -> dict[str, frozenset]:
-    """For a transaction's plan, by member pk, the available lots it credits that its member does not hold and no
-    item exists of, which it may make held (held_lots.py): read consistently after the plan's reads, in one round
-    trip, and only when a change credits a lot its member does not hold."""
+def read_after_plan(connection: Connection, plan: Plan) -> tuple[dict[str, frozenset], frozenset[str]]:
+    """What a transaction's plan may write otherwise, read consistently after the plan's reads in one round trip:
+    the lots its member item may hold (`unheld`) and the orders it may update after it (`as_planned`)."""
+    lots, orders = _lots_to_hold(plan), _orders_settled(plan)
+    found = fetch(connection, [*lots, *orders]) if lots or orders else {}
+    return unheld(lots, found), as_planned(orders, found)
+
+
+def _lots_to_hold(plan: Plan) -> dict[Key, LotId]:
+    """The available lots the plan's changes credit that their members do not hold, by the key of their item."""
     wanted = {}
     for change in plan.changes:
         m = change.member
@@ -55,7 +62,11 @@ def unheld(connection: Connection, plan: Plan) -> dict[str, frozenset]:
         for lot in merge_lots(change.lots):
             if lot.add > 0 and not lot.lot.pending and lot.expect is None and lot.lot not in m.held_lots:
                 wanted[(pk, keys.lot_sk(lot.lot))] = lot.lot
-    found = fetch(connection, list(wanted)) if wanted else {}
+    return wanted
+
+
+def unheld(wanted: dict[Key, LotId], found: dict[Key, dict | None]) -> dict[str, frozenset]:
+    """By member pk, the lots of `wanted` no item exists of, which the transaction may make held (held_lots.py)."""
     out: dict[str, set] = {}
     for (pk, sk), lot in wanted.items():
         if found.get((pk, sk)) is None:
@@ -63,16 +74,18 @@ def unheld(connection: Connection, plan: Plan) -> dict[str, frozenset]:
     return {pk: frozenset(lots) for pk, lots in out.items()}
 
 
-def orders_as_planned(connection: Connection, plan: Plan) -> frozenset[str]:
-    """For a run's plan, the orders whose pending lots it settles that are still as it read them, read consistently
-    after the plan's reads in one round trip. Their members were read settled at the versions the transaction is
+def _orders_settled(plan: Plan) -> dict[Key, LotWrite]:
+    """For a run's plan, the orders whose pending lots it settles, by key."""
+    if not plan.job:
+        return {}
+    return {keys.record_key("purchase", plan.tenant_id, lot.lot.name): lot for change in plan.changes
+            for lot in merge_lots(change.lots) if keys.in_order(lot.lot) and lot.expect is not None}
+
+
+def as_planned(orders: dict[Key, LotWrite], found: dict[Key, dict | None]) -> frozenset[str]:
+    """The orders still as the plan read them. Their members were read settled at the versions the transaction is
     conditioned on, and every other change of a purchase's order moves its member's version (a refund is a
     transaction with it), so such an order may be updated after the transaction (standing.py)."""
-    if not plan.job:
-        return frozenset()
-    orders = {keys.record_key("purchase", plan.tenant_id, lot.lot.name): lot for change in plan.changes
-              for lot in merge_lots(change.lots) if keys.in_order(lot.lot) and lot.expect is not None}
-    found = fetch(connection, list(orders)) if orders else {}
     return frozenset(lot.lot.name for key, lot in orders.items() if _still(found.get(key), lot.expect))
 
 
@@ -217,9 +230,8 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdab
             continue  # written with its order (_write)
         tx.update(LotItem(pk, keys.lot_sk(lot.lot)), actions=_lot_actions(lot), condition=_as_read(lot))
     if staged:  # written after the transaction, as a reader rolling the stage forward would write them
-        at = datetime.fromisoformat(staged["at"])
-        left.updates += [order_update(m.tenant_id, o) for o in staged["r"].get("orders", [])]
-        left.items += [entry_item(pk, m.tenant_id, entry_of(f), at).serialize() for f in staged["r"]["entries"]]
+        updates, items = rest_writes(pk, staged["r"], datetime.fromisoformat(staged["at"]))
+        left.updates, left.items = left.updates + updates, left.items + items
         return [o[0] for o in staged["r"].get("orders", [])]
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
@@ -244,6 +256,14 @@ def order_update(tenant_id: str, rest: list) -> dict:
     return {"TableName": TABLE, "Key": {"pk": {"S": key[0]}, "sk": {"S": key[1]}},
             **expression_params(_as_read(lot, OrderItem),
                                 [*_lot_actions(lot, OrderItem, order_lots.KEPT), OrderItem.version.add(1)])}
+
+
+def rest_writes(pk: str, rest: dict, at: datetime) -> tuple[list[dict], list[dict]]:
+    """What a stage's rest (made at `at`) leaves to write besides its lots: the UpdateItems of its orders, and its
+    entries as items; built here for the writer of a standing stage and for a reader rolling any stage forward."""
+    tenant_id = keys.split_member_pk(pk)[0]
+    return ([order_update(tenant_id, order) for order in rest.get("orders", [])],
+            [entry_item(pk, tenant_id, entry_of(fields), at).serialize() for fields in rest.get("entries", [])])
 
 
 def _held_after(change: MemberChange, now: datetime) -> dict | None:

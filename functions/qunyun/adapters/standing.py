@@ -5,7 +5,7 @@ A settlement's or an expiry's transaction bills every item twice, yet its entry 
 a settlement's order none but the lot it holds being as planned. So each member the run's transaction changes keeps
 a *standing* stage (`"k": "t"`, `"r"`): the change's entries as plain fields, the last of which says whether the
 rest is written, and a settlement's update of the order that held its pending lot, where that order, read again
-after the plan, is still as planned (points_writer `orders_as_planned`). The transaction is the stage's claim: once
+after the plan, is still as planned (points_writer `read_after_plan`). The transaction is the stage's claim: once
 it commits, the change stands, and it is never undone. The writer then updates the orders, each only while its lot
 is as read, and puts the entries, 25 to a BatchWriteItem: a unit each. A writer that dies first leaves them to the
 member's next reader, which writes them as it settles any stage (points_stage.settle), before it reads the balance
@@ -23,10 +23,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 
 from qunyun.adapters import held_lots
+from qunyun.adapters.conditional_write import written
 from qunyun.adapters.points_stage_rest import entry_fields
 from qunyun.adapters.points_tables import TABLE
 from qunyun.adapters.stages_done import finished
@@ -65,11 +65,7 @@ def write(connection: Connection, standing: Standing) -> None:
     """Writes what a committed transaction left, its orders before its entries (an entry written says the rest is),
     then lets the process know its stages need no reading."""
     for update in standing.updates:
-        try:
-            connection.client.update_item(**update)
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":  # else: written already
-                raise
+        written(connection.client.update_item, **update)  # False: written already
     pending = [{"PutRequest": {"Item": item}} for item in standing.items]
     for start in range(0, len(pending), _BATCH):
         requests, delay = pending[start:start + _BATCH], 0.01
