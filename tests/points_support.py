@@ -23,7 +23,7 @@ class OnlyTenants(TenantRepository):
 
 
 class CountingLedger(PointsLedger):
-    """The real ledger, counting the transactions it commits."""
+    """The real ledger, counting its commits: transactions, a run's pieces written alone, and its windows' counts."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -31,6 +31,15 @@ class CountingLedger(PointsLedger):
 
     def commit(self, plan, now):
         super().commit(plan, now)
+        self.commits += 1
+
+    def commit_pieces(self, plans, now, window):
+        outcomes = super().commit_pieces(plans, now, window)
+        self.commits += 1
+        return outcomes
+
+    def count(self, run, start, window, counters):
+        super().count(run, start, window, counters)
         self.commits += 1
 
 

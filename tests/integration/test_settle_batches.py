@@ -1,4 +1,7 @@
-"""SettlePoints writes pieces of work of different members several to a transaction (services/job_batch.py).
+"""SettlePoints writes pieces of work of different members several to a transaction (services/job_batch.py): the
+pieces that cannot be written alone (test_lone_pieces.py), such as a settlement that releases an invite, or one whose
+member would pass 1 KB with its stage. Here every piece is made to need the transaction (`needs_transactions`), as
+such pieces do.
 
 Tried here: a run of many members' settlements and expiries (fewer transactions, each within DynamoDB's 100
 items, exact counts and balances); a member with two lots due (its second piece is planned again after the
@@ -11,7 +14,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from points_support import CountingLedger, OnlyTenants
+from qunyun.adapters import lone_pieces
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
@@ -24,6 +29,12 @@ from stream_support import settle  # the stream delivered first: the due pages l
 NOW = datetime(2026, 5, 20, 4, 0, tzinfo=UTC)
 RULES = Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),
               expiry=ExpiryRule(policy="rolling_days", days=2))
+
+
+@pytest.fixture(autouse=True)
+def needs_transactions(monkeypatch):
+    """Every piece as one that cannot be written alone: it goes into its tenant's batch."""
+    monkeypatch.setattr(lone_pieces, "_member_alone", lambda *args: None)
 
 
 class Watching(CountingLedger):

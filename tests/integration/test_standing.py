@@ -1,12 +1,13 @@
-"""A settle run's entries and orders written after its transaction (adapters/standing.py), not in it.
+"""A settle run's entries and orders written after its member's write (adapters/standing.py), not with it.
 
-Tried here: a settlement's and an expiry's member keeps a standing stage, and its entry (and a settlement's order)
-is a single write; an order not as planned when read again after the plan stays in the transaction; a refund
-planned from an order read before the run's update of it is refused and planned again; a member whose item would
-pass 1 KB with the stage keeps its writes in the transaction instead; a run that dies between its
-transaction and its entries leaves them to the member's next reader (a balance read, reconcile, the next check-in),
-which puts each once; the writer's late put after a reader's writes the same item; the member's next change ends
-the stage. Every stop of the run between its transaction and its entries is in test_points_crash.py."""
+Tried here: a settlement's and an expiry's member keeps a standing stage, and is written alone (a single write, the
+run's counts added with its window's: adapters/lone_pieces.py), its entry (and a settlement's order) after it; an
+order not as planned when read again after the plan stays in the transaction; a refund planned from an order read
+before the run's update of it is refused and planned again; a member whose item would pass 1 KB with the stage
+keeps its writes in a transaction instead; a run whose entries are left unwritten leaves them to the member's next
+reader (a balance read, reconcile, the next check-in), which puts each once; the writer's late put after a reader's
+writes the same item; the member's next change ends the stage. Every stop of the run between a member's write and
+its entries is in test_points_crash.py."""
 
 from __future__ import annotations
 
@@ -31,10 +32,6 @@ from test_ledger_units import Units, dynamodb_size
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 SETTLED = T0 + timedelta(days=3)  # after the 2-day return window
 EXPIRED = SETTLED + timedelta(days=4)  # after the settled lot's 3 days
-
-
-class Died(Exception):
-    """The run's process died between its transaction and its entries."""
 
 
 def shop(make_tenant, days: int = 3):
@@ -80,7 +77,7 @@ def exact(t, member: str) -> None:
     assert reconcile_member(t.tenant_id, member, ledger=PointsLedger()) == []
 
 
-def test_a_settlement_and_an_expiry_put_their_entries_after_the_transaction(make_tenant):
+def test_a_settlement_and_an_expiry_write_their_member_alone_then_their_order_and_entry(make_tenant):
     # GIVEN a purchase whose return window has ended
     t = shop(make_tenant)
     send(t, "purchase", "u1", T0, order_id="o-1", amount_fen=12900)
@@ -91,12 +88,14 @@ def test_a_settlement_and_an_expiry_put_their_entries_after_the_transaction(make
     s = staged(t, "u1")
     with Units(ledger) as expiring:
         assert run(t, EXPIRED, ledger)["lots_expired"] == 1
-    # THEN each transaction holds the member (with its standing stage) and the run's counters; the settlement's
-    # order and each entry are single writes after it: 2 + 2 + 1 + 1 units, and 2 + 2 + 1
-    assert s["k"] == "t" and [e["kind"] for e in s["r"]["entries"]] == ["settle"]
+    # THEN each run recorded its start, wrote the member (with its standing stage) as a single write, then the
+    # settlement's order and each entry, then its window's counts: single writes all (none in a transaction), 1 unit
+    # each
+    assert s["k"] == "t" and [e["kind"] for e in s["r"]["entries"]] == ["settle"] and s["r"]["w"] > 1_000_000
     assert s["r"]["orders"] == [["o-1", "pending", 129, -129, {"state": "settled"}, 1]]
-    assert [len(c) for c in settling.changes[:3]] == [2, 1, 1] and settling.changes[1][0] < 0 > settling.changes[2][0]
-    assert [len(c) for c in expiring.changes[:2]] == [2, 1] and expiring.changes[1][0] < 0
+    assert [c[0] < 0 for c in settling.changes[:5]] == [True] * 5 and [len(c) for c in settling.changes[:5]] == [1] * 5
+    assert [c[0] < 0 for c in expiring.changes[:4]] == [True] * 4 and [len(c) for c in expiring.changes[:4]] == [1] * 4
+    assert all(-c[0] < 1024 for c in settling.changes[:5] + expiring.changes[:4])
     order = get(keys.record_key("purchase", t.tenant_id, "o-1"))
     assert (order["state"]["S"], order["remaining"]["N"], "due_at" in order) == ("settled", "0", False)
     assert [e["kind"] for e in staged(t, "u1")["r"]["entries"]] == ["expire"]
@@ -118,12 +117,12 @@ def test_a_member_whose_item_would_pass_one_kilobyte_keeps_its_entry_in_the_tran
     ledger = PointsLedger()
     with Units(ledger) as units:
         assert run(t, SETTLED, ledger)["settled"] == 2
-    # THEN the light member's entry is put after the transaction; the heavy one's is in it (its item holds no
-    # stage, and the single write is the light one's alone); both items stay under 1 KB as stored
+    # THEN the light member is written alone, its order and entry after it; the heavy one goes into a transaction
+    # with its writes (its item holds no stage); both items stay under 1 KB as stored
     assert staged(t, "light")["k"] == "t" and staged(t, "heavy") == {}
-    # two members, the heavy one's order, new lot (an item: no room to hold it) and entry, and the run; then the
-    # light one's order and entry
-    assert [len(c) for c in units.changes[:3]] == [2 + 1 + 1 + 1 + 1, 1, 1]
+    # the run's start; the light member, its order and entry; then the heavy one's member, order, new lot (an item:
+    # no room to hold it), entry and the run's counters, in one transaction
+    assert [len(c) for c in units.changes[:5]] == [1, 1, 1, 1, 1 + 1 + 1 + 1 + 1]
     for member in ("light", "heavy"):
         assert dynamodb_size(get(keys.member_key(t.tenant_id, member))) < 1024
         assert kinds(t, member)[-1] == "settle"
@@ -131,15 +130,13 @@ def test_a_member_whose_item_would_pass_one_kilobyte_keeps_its_entry_in_the_tran
 
 
 def test_a_run_that_dies_before_its_entries_leaves_them_to_the_members_next_reader(make_tenant):
-    # GIVEN three members whose purchases settle in one run that dies after its transaction, before its entries
+    # GIVEN three members whose purchases settle in one run whose writer never puts what their members' writes left
+    # (as a writer dying after each member's write would leave it)
     t = shop(make_tenant)
     for m in ("u1", "u2", "u3"):
         send(t, "purchase", m, T0, order_id=f"o-{m}", amount_fen=12900)
-    with mock.patch.object(standing, "write", side_effect=Died()):
-        try:
-            run(t, SETTLED)
-        except Died:
-            pass
+    with mock.patch.object(standing, "write", side_effect=lambda connection, left: None):
+        assert run(t, SETTLED)["settled"] == 3
     # THEN the balances moved, and no settle entry is written yet
     assert all(get(last_entry(t, m)) is None for m in ("u1", "u2", "u3"))
     assert [e.kind for e in PointsLedger().entries_page(t.tenant_id, "u1", 10, None)[0]] == ["pending"]
@@ -185,8 +182,9 @@ def test_an_order_not_as_planned_when_read_again_stays_in_the_transaction(make_t
     ledger = PointsLedger()
     with Units(ledger) as units:
         assert run(t, SETTLED, ledger)["settled"] == 1
-    # THEN the order is updated in the transaction, under its condition (member, order, run), the entry after it
-    assert [len(c) for c in units.changes[:2]] == [3, 1] and "orders" not in staged(t, "u1")["r"]
+    # THEN the piece is not written alone: after the run's start, the order is updated in the transaction, under its
+    # condition (member, order, run), the entry after it
+    assert [len(c) for c in units.changes[:3]] == [1, 3, 1] and "orders" not in staged(t, "u1")["r"]
     assert kinds(t, "u1") == ["pending", "settle"]
     exact(t, "u1")
 

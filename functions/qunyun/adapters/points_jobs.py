@@ -9,9 +9,11 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.conditional_write import written
 from qunyun.adapters.due_pages import DuePages
-from qunyun.adapters.points_tables import BoardItem, JobItem
-from qunyun.domain.ledger import RUN_COUNTERS, Board, JobRun, LotId
+from qunyun.adapters.points_tables import TABLE, BoardItem, EntryItem, JobItem
+from qunyun.adapters.points_writer import expression_params
+from qunyun.domain.ledger import RUN_COUNTERS, Board, JobRun, LotId, Preempted
 
 
 class JobStore:
@@ -25,18 +27,45 @@ class JobStore:
             return None
         return {"done": bool(item.done), **{k: int(getattr(item, k) or 0) for k in RUN_COUNTERS}}
 
-    def finish_run(self, run: JobRun) -> None:
-        """Marks the run done, so that a repeat of it answers from its counters."""
-        self.save_job(*keys.run_key(run), done=True)
+    def start_run(self, run: JobRun) -> tuple[int, int]:
+        """Records a start of the run: its number (1 for the first) and the last window counted before it."""
+        item = self._connection.client.update_item(**self._run_key(run), ReturnValues="ALL_NEW",
+                                                   **expression_params(None, [JobItem.starts.add(1)]))["Attributes"]
+        return int(item["starts"]["N"]), int(item.get("counted", {}).get("N", 0))
 
-    def save_job(self, pk: str, sk: str, **fields) -> None:
+    def count(self, run: JobRun, start: int, window: int, counters: dict[str, int]) -> None:
+        """Adds the counts of a window's pieces written alone to the run's, once, while `start` is the run's latest
+        start: a window counted already (the answer to an earlier try lost) is not added again, and a start that a
+        later one has followed raises Preempted (the later one counts what it wrote)."""
+        actions = [*(getattr(JobItem, k).add(v) for k, v in counters.items()), JobItem.counted.set(window)]
+        if not written(self._connection.client.update_item, **self._run_key(run), **expression_params(
+                (JobItem.starts == start) & (JobItem.counted.does_not_exist() | (JobItem.counted < window)), actions)):
+            self._still_latest(run, start)
+
+    def finish_run(self, run: JobRun, start: int) -> None:
+        """Marks the run done, so that a repeat of it answers from its counters; only its latest start may."""
+        if not written(self._connection.client.update_item, **self._run_key(run),
+                       **expression_params(JobItem.starts == start, [JobItem.done.set(True)])):
+            self._still_latest(run, start)
+
+    def _still_latest(self, run: JobRun, start: int) -> None:
+        item = self._connection.client.get_item(**self._run_key(run), ConsistentRead=True)["Item"]
+        if int(item["starts"]["N"]) != start:
+            raise Preempted(f"start {start} of {run} was followed by start {item['starts']['N']}")
+
+    @staticmethod
+    def _run_key(run: JobRun) -> dict:
+        pk, sk = keys.run_key(run)
+        return {"TableName": TABLE, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}
+
+    def piece_of(self, tenant_id: str, member_id: str, at: datetime, entry_id: str) -> tuple[int, int] | None:
+        """The window and points of the entry `entry_id` a piece written alone at `at` (its run's time) put, if any."""
         try:
-            item = JobItem.get(pk, sk, consistent_read=True)
-        except JobItem.DoesNotExist:
-            item = JobItem(pk, sk)
-        for k, v in fields.items():
-            setattr(item, k, v)
-        item.save()
+            item = EntryItem.get(keys.member_pk(tenant_id, member_id), keys.entry_sk(at, entry_id),
+                                 consistent_read=True)
+        except EntryItem.DoesNotExist:
+            return None
+        return (int(item.window), int(item.points)) if item.window is not None else None
 
     def due_work(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
         """Lists of (tenant, member, lot) whose pending points settle or whose lot expires by `until`, read from the

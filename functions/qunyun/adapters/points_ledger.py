@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from qunyun.adapters import standing
+from qunyun.adapters.lone_pieces import write_alone
 from qunyun.adapters.mall_store import MallStore
 from qunyun.adapters.points_jobs import JobStore
 from qunyun.adapters.points_reads import LedgerReads
@@ -29,3 +30,13 @@ class PointsLedger(MallStore, JobStore, LedgerReads):
             left = transact(self._connection, plan, now)
             if left is not None and left.items:
                 standing.write(self._connection, left)
+
+    def commit_pieces(self, plans: list[Plan], now: datetime, window: int) -> list[str]:
+        """Writes one tenant's pieces of one member each (domain/plan_batch.py `lone`) as single writes, their counts
+        left for the run to add with its window's; returns each one's outcome: "written", "transaction" (nothing
+        written: it needs one) or "lost" (plan it again)."""
+        self.forget()
+        outcomes, left = write_alone(self._connection, plans, now, window)
+        if left.tokens:
+            standing.write(self._connection, left)
+        return outcomes

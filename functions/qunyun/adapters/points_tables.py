@@ -142,6 +142,8 @@ class EntryItem(_Item):
     program_day = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    # A scheduled run's piece written alone (points_writer `write_alone`): the run's window that counts it.
+    window = NumberAttribute(null=True, attr_name="w")
 
 
 class LotItem(_Item):
@@ -323,6 +325,10 @@ class JobItem(_Item):
     lots_expired = NumberAttribute(default=0)
     points_expired = NumberAttribute(default=0)
     boards_built = NumberAttribute(default=0)
+    # Pieces written alone are counted a window at a time (services/job_batch.py `Tally`): each start of the run
+    # numbers its windows above the last start's, and `counted` is the last window added to the counters.
+    starts = NumberAttribute(null=True)
+    counted = NumberAttribute(null=True)
 
 
 class DuePageItem(_Item):

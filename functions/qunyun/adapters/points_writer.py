@@ -262,8 +262,10 @@ def rest_writes(pk: str, rest: dict, at: datetime) -> tuple[list[dict], list[dic
     """What a stage's rest (made at `at`) leaves to write besides its lots: the UpdateItems of its orders, and its
     entries as items; built here for the writer of a standing stage and for a reader rolling any stage forward."""
     tenant_id = keys.split_member_pk(pk)[0]
-    return ([order_update(tenant_id, order) for order in rest.get("orders", [])],
-            [entry_item(pk, tenant_id, entry_of(fields), at).serialize() for fields in rest.get("entries", [])])
+    entries = [entry_item(pk, tenant_id, entry_of(fields), at) for fields in rest.get("entries", [])]
+    for item in entries:
+        item.window = rest.get("w")
+    return [order_update(tenant_id, order) for order in rest.get("orders", [])], [e.serialize() for e in entries]
 
 
 def _held_after(change: MemberChange, now: datetime) -> dict | None:

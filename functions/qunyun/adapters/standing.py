@@ -50,12 +50,14 @@ class Standing:
         return self.tokens[-1]
 
 
-def stage_of(change: MemberChange, lots: dict[str, int], now: datetime, orders: list | None = None) -> dict | None:
-    """The standing stage that carries the change's order updates (points_writer `order_rest`) and entries, or None
-    when the member item would not stay under 1 KB with it (or there is no entry)."""
+def stage_of(change: MemberChange, lots: dict[str, int], now: datetime, orders: list | None = None,
+             window: int | None = None) -> dict | None:
+    """The standing stage that carries the change's order updates (points_writer `order_rest`) and entries (and, for
+    a piece written alone, the run's window its entries name), or None when the member item would not stay under
+    1 KB with it (or there is no entry)."""
     if not change.entries:
         return None
-    rest = {"orders": orders, "entries": [entry_fields(e) for e in change.entries]}
+    rest = {"orders": orders, "entries": [entry_fields(e) for e in change.entries], "w": window}
     staged = {"k": "t", "at": now.astimezone(UTC).isoformat(), "r": {k: v for k, v in rest.items() if v}}
     size = held_lots.stored_size(change, lots) + len(json.dumps(staged, separators=(",", ":"))) + 16 + 24
     return staged if size <= 1024 - MARGIN else None

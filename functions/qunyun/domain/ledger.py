@@ -24,6 +24,10 @@ class Contention(Exception):
         self.reasons = reasons
 
 
+class Preempted(Exception):
+    """A later start of the same scheduled run has begun: it counts from here, and this start stops writing counts."""
+
+
 @dataclass(frozen=True)
 class LotId:
     """Which lot: available points named by their expiry (`source` "expiry"), or the pending points of

@@ -35,6 +35,14 @@ def touched(plan: Plan) -> set[tuple[str, str]]:
     return keys
 
 
+def lone(plan: Plan) -> bool:
+    """A job plan of one member and nothing else (no invite record, no check of another member's): its member's
+    write under its version condition is all it holds to, so it may be written without a transaction, its counts
+    added with its window's (services/job_batch.py `Tally`)."""
+    return (plan.job is not None and len(plan.changes) == 1 and plan.invite is None and not invite_checks(plan)
+            and not plan.unchanged and not plan.stock and not any((plan.event, plan.purchase, plan.redemption)))
+
+
 def together(plans: list[Plan]) -> Plan:
     """Job plans of one tenant and run, touching nothing in common, as one plan; one plan is itself."""
     if len(plans) == 1:

@@ -2,15 +2,19 @@
 
 Work is found in the due pages (pending points by settle time, lots by expiry), never a Scan. A page's line is a
 hint: a lot that is no longer due (settled, spent, expired, or due later) is left as it is, with nothing written.
-Each piece of work is planned from its own reads and conditioned on its member's version; pieces of different
-members are written several to a transaction (services/job_batch.py), which adds to the run's counters, so a
-run stopped at any point and started again ends exactly as one clean run would, with exact counts. A run whose
+Each piece of work is planned from its own reads and conditioned on its member's version. A piece of one member is
+its member's single write, its counts added with its window's; the others are written several to a transaction
+that adds to the run's counters (services/job_batch.py). Each start of a run numbers its windows above the last
+start's, and only the latest start counts: a start started again finds, by its entry's key (the run's time and the
+entry's id), each piece an earlier start wrote and never counted, and counts it. So a run stopped at any point and
+started again, or started twice at once, ends exactly as one clean run would, with exact counts. A run whose
 checkpoint says done does nothing again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +28,7 @@ from qunyun.domain.ledger import (
     LotWrite,
     MemberChange,
     Plan,
+    Preempted,
     Read,
     RecordWrite,
     credit,
@@ -32,7 +37,7 @@ from qunyun.domain.ledger import (
 from qunyun.domain.points import expires_at, is_expired
 from qunyun.domain.tenants import Tenant
 from qunyun.services.boards import build_boards
-from qunyun.services.job_batch import Batches
+from qunyun.services.job_batch import WINDOWS, Batches, Tally
 from qunyun.services.ledger_ports import JobUnitOfWork as Ledger
 
 BOARD_HOUR = 2  # boards of a day are built from 02:00 local the next day, once late events have arrived
@@ -46,6 +51,9 @@ class Run:
     tenants: TenantRepository
     now: datetime
     _cache: dict[str, Tenant]
+    tally: Tally | None = None
+    counted: int = 0  # the last window counted before this start
+    found: set[tuple[str, str, str]] = field(default_factory=set)  # pieces of earlier starts counted by this one
 
     @property
     def id(self) -> JobRun:
@@ -76,6 +84,7 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | N
     member = change.member
     if not _pending_due(lot, now):
         ledger.forget()
+        _uncounted(run, tenant.tenant_id, member_id, entry_id("settle", lot_id.name), "settled", "points_released")
         return None  # settled or refunded already, or due later: its line was a hint
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
     change.add("pending", -points)
@@ -145,6 +154,7 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | N
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     if lot is None or lot.remaining <= 0 or lot.state != "available" or not is_expired(lot.expires_at, now):
         ledger.forget()
+        _uncounted(run, tenant.tenant_id, member_id, entry_id("expire", lot_id.name), "lots_expired", "points_expired")
         return None  # spent, expired already, or later: its line was a hint
     points = lot.remaining
     change.add("available", -points)
@@ -154,6 +164,17 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | N
                                 -points, {"available": -points, "expired": points}, lots={lot_id: points}))
     plan.job = (run.id, {"lots_expired": 1, "points_expired": points})
     return _planned(run, plan)
+
+
+def _uncounted(run: Run, tenant_id: str, member_id: str, entry: str, pieces: str, points: str) -> None:
+    """On a run started again, counts a piece an earlier start wrote alone and never counted: its entry (read after
+    the member, whose stage puts a missing entry) names a window of an earlier start above the last one counted."""
+    if run.tally is None or run.tally.first <= WINDOWS + 1 or (tenant_id, member_id, entry) in run.found:
+        return  # a first start: nothing was written before it
+    piece = run.ledger.piece_of(tenant_id, member_id, run.now, entry)
+    if piece is not None and run.counted < piece[0] < run.tally.first:
+        run.found.add((tenant_id, member_id, entry))
+        run.tally.add({pieces: 1, points: abs(piece[1])})
 
 
 def _planned(run: Run, plan: Plan) -> Plan:
@@ -173,7 +194,7 @@ def _reads(tenant_id: str, member_id: str, lot: LotId) -> list[Read]:
 def process_due(run: Run) -> int:
     """Works every lot the due pages list up to `now`, then lets go of the pages read, once the work is written;
     returns the pieces of work done."""
-    done, batches, skipped = 0, Batches(run.ledger, run.now), set()
+    done, batches, skipped = 0, Batches(run.ledger, run.now, run.tally), set()
     for n, listed in enumerate(run.ledger.due_work(run.now.isoformat()), 1):
         page = [work for work in listed if run.tenant(work[0]) is not None]
         skipped |= {work[0] for work in listed} - {work[0] for work in page}
@@ -217,11 +238,27 @@ def settle(now: datetime, *, ledger: Ledger, tenants: TenantRepository, job_name
     before = ledger.run(run.id)
     if before and before["done"]:
         return {**_summary(before), "repeated": True}
-    process_due(run)
-    build_due_boards(run)
-    summary = _summary(ledger.run(run.id))
-    ledger.finish_run(run.id)
+    start, run.counted = ledger.start_run(run.id)
+    run.tally = Tally(ledger, run.id, start)
+    try:
+        process_due(run)
+        build_due_boards(run)
+        summary = _summary(ledger.run(run.id))
+        ledger.finish_run(run.id, start)
+    except Preempted:  # a later start of this run counts what this one wrote: its answer is that start's
+        return _when_done(ledger, run)
     return summary
+
+
+def _when_done(ledger: Ledger, run: Run, wait: float = 60.0) -> dict:
+    """The run's summary once its latest start has finished it; the counts so far if that takes longer than `wait`
+    seconds (a start that died: the scheduler's next delivery finishes the run)."""
+    deadline = time.monotonic() + wait
+    while True:
+        counters = ledger.run(run.id)
+        if (counters and counters["done"]) or time.monotonic() > deadline:
+            return {**_summary(counters), "repeated": True} if counters and counters["done"] else _summary(counters)
+        time.sleep(0.05)
 
 
 def _summary(counters: dict | None) -> dict:
