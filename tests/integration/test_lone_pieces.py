@@ -11,42 +11,23 @@ test_points_races.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from points_support import OnlyTenants
 from qunyun.adapters.points_ledger import PointsLedger
-from qunyun.adapters.tenants import TenantRepository
-from qunyun.domain.events import PointsEvent
 from qunyun.domain.ledger import JobRun, Preempted
-from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
 from qunyun.services.adjust import reconcile_member
-from qunyun.services.points import apply_event
-from stream_support import settle
 from test_ledger_units import Units
-
-NOW = datetime(2026, 5, 20, 4, 0, tzinfo=UTC)
-
-
-def shop(make_tenant):
-    fx = make_tenant()
-    TenantRepository().set_rules(fx.tenant_id, Rules(purchase=PurchaseRule(points_per_yuan=1, return_window_days=2),
-                                                     expiry=ExpiryRule(policy="rolling_days", days=2)))
-    return TenantRepository().get(fx.tenant_id)
-
-
-def send(t, kind: str, member: str, at: datetime, **fields) -> dict:
-    event = PointsEvent(event_id=f"{kind}-{member}-{uuid.uuid4().hex[:6]}", type=kind, member_id=member,
-                        occurred_at=at, **fields)
-    return apply_event(t, event, ledger=PointsLedger(), now=at)
-
-
-def run(t, ledger, name: str | None = None) -> dict:
-    return settle(NOW, ledger=ledger, tenants=OnlyTenants(t.tenant_id), job_name=name or uuid.uuid4().hex[:8])
-
-
-def balance(t, member: str) -> dict:
-    return dict(PointsLedger().member(t.tenant_id, member).balance)
+from test_settle_batches import (
+    NOW,
+    balance,
+    five_due,
+    forty_and_forty,
+    run,
+    send,
+    settled_once_beside_m2s_checkin,
+    shop,
+)
 
 
 class Counting(PointsLedger):
@@ -69,10 +50,7 @@ class Counting(PointsLedger):
 
 def test_many_members_are_settled_and_expired_each_by_a_single_write(make_tenant):
     # GIVEN 40 members with a purchase due and 40 with a check-in lot that has expired
-    t = shop(make_tenant)
-    for i in range(40):
-        send(t, "purchase", f"p{i:02d}", NOW - timedelta(days=3), order_id=f"o{i}", amount_fen=1000 + i * 100)
-        send(t, "checkin", f"c{i:02d}", NOW - timedelta(days=5))
+    t = forty_and_forty(make_tenant)
     # WHEN the run settles them
     ledger = Counting()
     with Units(ledger) as units:
@@ -113,21 +91,14 @@ class RacedOnce(Counting):
 
 def test_a_piece_whose_member_moved_is_planned_again_and_counted_once(make_tenant):
     # GIVEN five members with a purchase due
-    t = shop(make_tenant)
-    for i in range(5):
-        send(t, "purchase", f"m{i}", NOW - timedelta(days=3), order_id=f"o{i}", amount_fen=1000)
+    t = five_due(make_tenant)
     # WHEN one of them checks in while the run's pieces are being written
     ledger = RacedOnce(t, "m2")
     summary = run(t, ledger)
     # THEN m2's write was refused and its piece planned again and written: each counted once, nothing lost
     assert ledger.pieces[0].count("lost") == 1 and ledger.pieces[0].count("written") == 4
     assert ledger.pieces[1] == ["written"]
-    assert (summary["settled"], summary["points_released"]) == (5, 50)
-    checkin = ledger.answer["granted"]
-    for i in range(5):
-        b = balance(t, f"m{i}")
-        assert (b["pending"], b["available"]) == (0, 10 + (checkin if i == 2 else 0))
-        assert reconcile_member(t.tenant_id, f"m{i}", ledger=PointsLedger()) == []
+    settled_once_beside_m2s_checkin(t, summary, ledger.answer)
 
 
 def test_a_windows_counts_written_twice_are_added_once(ddb):

@@ -69,12 +69,18 @@ def balance(t, member: str) -> dict:
     return dict(PointsLedger().member(t.tenant_id, member).balance)
 
 
-def test_many_members_are_settled_and_expired_a_batch_at_a_time(make_tenant):
-    # GIVEN 40 members with a purchase due and 40 with a check-in lot that has expired
+def forty_and_forty(make_tenant):
+    """A shop with 40 members whose purchase is due (p00-p39) and 40 whose check-in lot has expired (c00-c39)."""
     t = shop(make_tenant)
     for i in range(40):
         send(t, "purchase", f"p{i:02d}", NOW - timedelta(days=3), order_id=f"o{i}", amount_fen=1000 + i * 100)
         send(t, "checkin", f"c{i:02d}", NOW - timedelta(days=5))
+    return t
+
+
+def test_many_members_are_settled_and_expired_a_batch_at_a_time(make_tenant):
+    # GIVEN 40 members with a purchase due and 40 with a check-in lot that has expired
+    t = forty_and_forty(make_tenant)
     # WHEN the run settles them
     ledger = Watching()
     summary = run(t, ledger)
@@ -129,20 +135,31 @@ class RacedOnce(Watching):
         super().commit(plan, now)
 
 
-def test_a_batch_that_loses_a_race_is_written_piece_by_piece(make_tenant):
-    # GIVEN five members with a purchase due
+def five_due(make_tenant):
+    """A shop with five members (m0-m4) whose purchase of 10 points is due."""
     t = shop(make_tenant)
     for i in range(5):
         send(t, "purchase", f"m{i}", NOW - timedelta(days=3), order_id=f"o{i}", amount_fen=1000)
+    return t
+
+
+def settled_once_beside_m2s_checkin(t, summary: dict, answer: dict) -> None:
+    """Each of five_due's purchases settled once, and m2's racing check-in applied too, exactly."""
+    assert (summary["settled"], summary["points_released"]) == (5, 50)
+    checkin = answer["granted"]
+    assert answer["status"] == "applied" and checkin > 0
+    for i in range(5):
+        b = balance(t, f"m{i}")
+        assert (b["pending"], b["available"]) == (0, 10 + (checkin if i == 2 else 0))
+        assert reconcile_member(t.tenant_id, f"m{i}", ledger=PointsLedger()) == []
+
+
+def test_a_batch_that_loses_a_race_is_written_piece_by_piece(make_tenant):
+    # GIVEN five members with a purchase due
+    t = five_due(make_tenant)
     # WHEN one of them checks in while the run's batch is being written
     ledger = RacedOnce(t, "m2")
     summary = run(t, ledger)
     # THEN the batch wrote nothing, and each piece was planned again and written alone: nothing lost or doubled
     assert ledger.raced and [members for members, _ in ledger.sizes] == [1] * 5
-    assert (summary["settled"], summary["points_released"]) == (5, 50)
-    checkin = ledger.answer["granted"]
-    assert ledger.answer["status"] == "applied" and checkin > 0
-    for i in range(5):
-        b = balance(t, f"m{i}")
-        assert (b["pending"], b["available"]) == (0, 10 + (checkin if i == 2 else 0))
-        assert reconcile_member(t.tenant_id, f"m{i}", ledger=PointsLedger()) == []
+    settled_once_beside_m2s_checkin(t, summary, ledger.answer)
