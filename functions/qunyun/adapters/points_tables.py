@@ -142,7 +142,7 @@ class EntryItem(_Item):
     program_day = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
-    # A scheduled run's piece written alone (points_writer `write_alone`): the run's window that counts it.
+    # A scheduled run's piece written alone (lone_pieces.py): the run's window that counts it.
     window = NumberAttribute(null=True, attr_name="w")
 
 

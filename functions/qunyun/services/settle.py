@@ -136,6 +136,8 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Pl
     invite = ledger.invite(tenant.tenant_id, lot_id.name)
     if not _pending_due(lot, now):
         ledger.forget()
+        _uncounted(run, tenant.tenant_id, member_id, entry_id("release", lot_id.name), "invites_released",
+                   "points_released")
         return None
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
     change.add("pending", -points)
