@@ -20,18 +20,10 @@ from datetime import datetime
 
 from pynamodb.connection import Connection
 
-from qunyun.adapters import held_lots, standing
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.conditional_write import written
+from qunyun.adapters.conditional_write import expression_params, written
 from qunyun.adapters.points_tables import TABLE
-from qunyun.adapters.points_writer import (
-    expression_params,
-    member_update,
-    merge_lots,
-    order_rest,
-    read_after_plan,
-    rest_writes,
-)
+from qunyun.adapters.points_writer import leave, member_update, read_after_plan, standing_split
 from qunyun.adapters.standing import Standing
 from qunyun.domain.ledger import Plan
 from qunyun.domain.plan_batch import together
@@ -56,13 +48,11 @@ def _member_alone(connection: Connection, plan: Plan, now: datetime, window: int
     [change] = plan.changes
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
-    split = held_lots.split(change, list(merge_lots(change.lots)), now, holdable.get(pk, frozenset()), staged=False)
+    split, staged = standing_split(change, now, holdable, as_planned, window)
     if any(not (keys.in_order(lot.lot) and lot.lot.name in as_planned) for lot in split.items):
         return None  # a lot item to write, or an order moved since the plan: under a condition of its own
     if any(not keys.held(g) for g in change.guards) or (change.cap and not keys.held(change.cap[0])):
         return None
-    after = split.after if split.after is not None else {lot.name: n for lot, n in m.held_lots.items()}
-    staged = standing.stage_of(change, after, now, [order_rest(lot) for lot in split.items], window)
     if staged is None:
         return None
     token = uuid.uuid4().hex[:16]
@@ -70,7 +60,6 @@ def _member_alone(connection: Connection, plan: Plan, now: datetime, window: int
     if not written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
                    **expression_params(condition, actions)):
         return False
-    updates, items = rest_writes(pk, staged["r"], datetime.fromisoformat(staged["at"]))
-    left.tokens.append(token)
-    left.updates, left.items = left.updates + updates, left.items + items
+    left.tokens.append(token)  # finished once what the stage leaves is written
+    leave(left, pk, staged)
     return True

@@ -9,10 +9,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.conditional_write import written
+from qunyun.adapters.conditional_write import expression_params, written
 from qunyun.adapters.due_pages import DuePages
 from qunyun.adapters.points_tables import TABLE, BoardItem, EntryItem, JobItem
-from qunyun.adapters.points_writer import expression_params
 from qunyun.domain.ledger import RUN_COUNTERS, Board, JobRun, LotId, Preempted
 
 

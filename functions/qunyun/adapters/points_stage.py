@@ -30,7 +30,7 @@ from pynamodb.connection import Connection
 
 from qunyun.adapters import held_lots
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.conditional_write import FAILED, written
+from qunyun.adapters.conditional_write import FAILED, expression_params, written
 from qunyun.adapters.order_lots import made_fields
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
@@ -39,7 +39,6 @@ from qunyun.adapters.points_tables import TABLE, EventItem, GuardItem, LotItem, 
 from qunyun.adapters.points_writer import (
     committed,
     event_item,
-    expression_params,
     member_update,
     merge_lots,
     record_only,

@@ -10,11 +10,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.update import Update
 from pynamodb.transactions import TransactWrite
 
 from qunyun.adapters import held_lots, order_lots, standing
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.conditional_write import expression_params
 from qunyun.adapters.held_lots import Held
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
@@ -209,11 +209,7 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdab
     after it."""
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
-    merged = list(merge_lots(change.lots))
-    split = held_lots.split(change, merged, now, holdable.get(pk, frozenset()), staged=False)
-    after = split.after if split.after is not None else {lot.name: n for lot, n in m.held_lots.items()}
-    orders = [order_rest(lot) for lot in merged if keys.in_order(lot.lot) and lot.lot.name in as_planned]
-    staged = standing.stage_of(change, after, now, orders) if left is not None else None
+    split, staged = standing_split(change, now, holdable, as_planned, stage=left is not None)
     actions, condition = member_update(change, now, lots=split, stage=(left.token(), staged) if staged else None)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
@@ -230,12 +226,33 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdab
             continue  # written with its order (_write)
         tx.update(LotItem(pk, keys.lot_sk(lot.lot)), actions=_lot_actions(lot), condition=_as_read(lot))
     if staged:  # written after the transaction, as a reader rolling the stage forward would write them
-        updates, items = rest_writes(pk, staged["r"], datetime.fromisoformat(staged["at"]))
-        left.updates, left.items = left.updates + updates, left.items + items
-        return [o[0] for o in staged["r"].get("orders", [])]
+        return leave(left, pk, staged)
     for entry in change.entries:
         tx.save(entry_item(pk, m.tenant_id, entry, now), condition=EntryItem.pk.does_not_exist())
     return []
+
+
+def standing_split(change: MemberChange, now: datetime, holdable: dict[str, frozenset], as_planned: frozenset[str],
+                   window: int | None = None, *, stage: bool = True) -> tuple[Held, dict | None]:
+    """A change of a member: its lots split between the member item and lot items, and (for a run's, `stage`) the
+    standing stage that carries its entries and the updates of its orders still as planned (None: none, or the item
+    would pass 1 KB with it)."""
+    m = change.member
+    merged = list(merge_lots(change.lots))
+    split = held_lots.split(change, merged, now, holdable.get(keys.member_pk(m.tenant_id, m.member_id), frozenset()),
+                            staged=False)
+    if not stage:
+        return split, None
+    after = split.after if split.after is not None else {lot.name: n for lot, n in m.held_lots.items()}
+    orders = [order_rest(lot) for lot in merged if keys.in_order(lot.lot) and lot.lot.name in as_planned]
+    return split, standing.stage_of(change, after, now, orders, window)
+
+
+def leave(left: Standing, pk: str, staged: dict) -> list[str]:
+    """Adds what the member's standing stage leaves to write after its commit; returns the orders it updates."""
+    updates, items = rest_writes(pk, staged["r"], datetime.fromisoformat(staged["at"]))
+    left.updates, left.items = left.updates + updates, left.items + items
+    return [order[0] for order in staged["r"].get("orders", [])]
 
 
 def order_rest(lot: LotWrite) -> list:
@@ -313,21 +330,6 @@ def _write_invite(tx: TransactWrite, tenant_id: str, invite: RecordWrite) -> Non
         tx.save(GuardItem(*key, **fields), condition=GuardItem.pk.does_not_exist())
     else:
         tx.update(GuardItem(*key), actions=[getattr(GuardItem, k).set(v) for k, v in fields.items()])
-
-
-def expression_params(condition, actions: list | None = None) -> dict:
-    """The expression parameters of a single write (a staged change's): its condition, and an update's actions."""
-    names: dict[str, str] = {}
-    values: dict = {}
-    params = {}
-    if actions:
-        params["UpdateExpression"] = Update(*actions).serialize(names, values)
-    if condition is not None:
-        params["ConditionExpression"] = condition.serialize(names, values)
-    params["ExpressionAttributeNames"] = {v: k for k, v in names.items()}
-    if values:
-        params["ExpressionAttributeValues"] = values
-    return params
 
 
 def merge_lots(lots):
