@@ -254,8 +254,8 @@ class LotReadBefore(PointsLedger):
         super().__init__()
         self.key, self.raw, self.served = key, raw, 0
 
-    def prefetch_keys(self, keys: list[tuple[str, str]]) -> None:
-        super().prefetch_keys(keys)
+    def prefetch_keys(self, keys: list[tuple[str, str]], consistent: bool = True) -> None:
+        super().prefetch_keys(keys, consistent)
         if not self.served and self.key in keys:
             self._local.snapshot[self.key] = self.raw
             self.served += 1

@@ -301,8 +301,8 @@ def read_before_its_claim(ledger: PointsLedger, t, event_id: str) -> list[int]:
     read, seen = ledger._read, []
     claim = keys.record_key("event", t.tenant_id, event_id)
 
-    def early(wanted):
-        found = read(wanted)
+    def early(wanted, consistent=True):
+        found = read(wanted, consistent)
         if claim in found and not seen:
             seen.append(1)
             return {**found, claim: None}

@@ -202,8 +202,8 @@ def test_a_refund_planned_from_the_order_before_the_runs_update_is_refused_and_p
     # WHEN a refund's first plan reads that order as it was (a BatchGetItem reads each item at its own instant)
     real, served = points_reads.fetch, []
 
-    def first_read_stale(connection, wanted):
-        found = real(connection, wanted)
+    def first_read_stale(connection, wanted, consistent=True):
+        found = real(connection, wanted, consistent)
         if order_key in found and not served:
             served.append(1)
             found[order_key] = stale

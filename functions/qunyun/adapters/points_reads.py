@@ -1,8 +1,13 @@
-"""Consistent reads of the points table, and the per-thread snapshot a change plans from.
+"""Reads of the points table, and the per-thread snapshot a change plans from.
 
 A change reads its member, guards and counters before it writes; `prefetch` fetches them in one
-BatchGetItem. Correctness never rests on these reads: the transaction's conditions (member version, lots
-as read, guards that must not exist) reject a plan made from stale ones.
+BatchGetItem. Correctness never rests on these reads: the writes' conditions (member version, lots
+as read, guards that must not exist) reject a plan made from stale ones. So a plan's first read may be
+eventually consistent (`consistent=False`, half the read units): a write it plans is refused if what it read
+moved, and the services plan again from a consistent read before they answer anything a plan decided without
+writing (a refusal). A stage found by such a read is settled by conditional writes only, so a stale read costs a
+refused write, never a wrong one. Every read after the first is consistent (docs/ledger.md, "A plan's first read
+eventually consistent").
 """
 
 from __future__ import annotations
@@ -68,52 +73,63 @@ class LedgerReads:
         self._local = threading.local()  # the prefetched snapshot of the current thread's attempt
 
     # ---- one round trip for everything a change needs to read ------------------------------------
-    def _read(self, wanted: list[Key]) -> dict[Key, dict | None]:
-        """These items (None for those that do not exist), read consistently, 100 to a BatchGetItem."""
-        return fetch(self._connection, wanted)
+    def _read(self, wanted: list[Key], consistent: bool = True) -> dict[Key, dict | None]:
+        """These items (None for those that do not exist), 100 to a BatchGetItem."""
+        return fetch(self._connection, wanted, consistent)
 
-    def prefetch(self, reads: list[Read], settle: bool = True) -> None:
-        """Reads these items in one consistent BatchGetItem; the reads below use them until `forget`. Without
-        `settle`, a member's unsettled stage is left as it is: for reads that plan nothing (a nickname) and
-        functions that may not write."""
+    def prefetch(self, reads: list[Read], settle: bool = True, consistent: bool = True) -> None:
+        """Reads these items in one BatchGetItem (eventually consistent without `consistent`); the reads below use
+        them until `forget`. Without `settle`, a member's unsettled stage is left as it is: for reads that plan
+        nothing (a nickname) and functions that may not write."""
         wanted = [keys.stored_key(r) for r in reads]
         if settle:
-            self.prefetch_keys(wanted)
+            self.prefetch_keys(wanted, consistent)
         else:
-            self._local.snapshot = self._read(list(dict.fromkeys(wanted)))
+            self._local.consistent = consistent
+            self._local.snapshot = self._read(list(dict.fromkeys(wanted)), consistent)
 
-    def prefetch_keys(self, wanted: list[Key]) -> None:
+    def prefetch_keys(self, wanted: list[Key], consistent: bool = True) -> None:
         """Keys read ahead (`ahead`) and not yet used are taken from there instead."""
         wanted = list(dict.fromkeys(wanted))
         ahead = getattr(self._local, "ahead", None) or {}
         taken = {key: ahead.pop(key) for key in wanted if key in ahead}
         missing = [key for key in wanted if key not in taken]
-        self._local.snapshot = self._settled({**taken, **(self._read(missing) if missing else {})})
+        self._local.consistent = consistent and (not taken or getattr(self._local, "ahead_consistent", True))
+        self._local.snapshot = self._settled({**taken, **(self._read(missing, consistent) if missing else {})},
+                                             consistent)
 
-    def _settled(self, snapshot: dict[Key, dict | None]) -> dict[Key, dict | None]:
+    def consistent(self) -> bool:
+        """Whether the snapshot was read consistently throughout: what a change finds nothing to do from must be."""
+        return getattr(self._local, "consistent", True)
+
+    def _settled(self, snapshot: dict[Key, dict | None], consistent: bool = True) -> dict[Key, dict | None]:
         """The snapshot with every member's stage and every staged order settled (points_stage), and read again
-        when that wrote or waited. What settles them is read for all of them in one round trip, or taken from
-        what `ahead` read (once: a second pass reads it again)."""
+        (consistently) when that wrote or waited. What settles them is read for all of them in one round trip, as
+        consistently as the snapshot was the first time, or taken from what `ahead` read (once: a second pass
+        reads it again)."""
         deadline = time.monotonic() + SETTLE_FOR
         ahead = getattr(self._local, "ahead_settling", None) or {}
         while True:
             staged = _staged_in(snapshot)
             wanted = [k for item in staged for k in settled_by(item)]
             found = {key: ahead.pop(key) for key in wanted if key in ahead}
-            found.update(fetch(self._connection, [key for key in wanted if key not in found]))
+            found.update(fetch(self._connection, [key for key in wanted if key not in found], consistent))
             if not [item for item in staged if _STAGED[type(item)](self._connection, item, found=found)]:
                 return snapshot
             _in_time(deadline)
-            snapshot = self._read(list(snapshot))
+            snapshot, self._local.consistent = self._read(list(snapshot)), True
+            consistent = True
 
     @contextmanager
-    def ahead(self, reads: list[Read]) -> Iterator[None]:
+    def ahead(self, reads: list[Read], consistent: bool = True) -> Iterator[None]:
         """Reads the items many small changes will need, 100 to a BatchGetItem, for their `prefetch` to take,
-        and what settles the staged ones among them. Each item is taken once: a second change needing it (it may
-        have been written since) and every retry read it again. Nothing read ahead outlives the block."""
-        self._local.ahead = self._read([keys.stored_key(r) for r in reads])
+        and what settles the staged ones among them (both eventually consistent without `consistent`). Each item
+        is taken once: a second change needing it (it may have been written since) and every retry read it again,
+        consistently. Nothing read ahead outlives the block."""
+        self._local.ahead_consistent = consistent
+        self._local.ahead = self._read([keys.stored_key(r) for r in reads], consistent)
         self._local.ahead_settling = fetch(self._connection, [
-            k for item in _staged_in(self._local.ahead) for k in settled_by(item)])
+            k for item in _staged_in(self._local.ahead) for k in settled_by(item)], consistent)
         try:
             yield
         finally:

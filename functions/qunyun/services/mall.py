@@ -222,7 +222,8 @@ def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: Ledger, now: datet
     expiries = live_expiries(tenant.rules.expiry, tenant.timezone, now)  # the lots the plan reads with the rest
     reads = _planning_reads(tenant, req, oid, now, expiries)
     for attempt in range(40):
-        ledger.prefetch(reads)
+        sure = attempt > 0  # the first plan reads eventually consistently; a refusal it makes is read again
+        ledger.prefetch(reads, consistent=sure)
         existing = ledger.redemption(tenant.tenant_id, oid)
         if existing is not None:
             ledger.forget()
@@ -237,6 +238,8 @@ def redeem(tenant: Tenant, req: RedemptionRequest, *, ledger: Ledger, now: datet
         except Refused as refused:
             # Forgotten first: a concurrent twin may store its answer meanwhile, and the replay must read it.
             ledger.forget()
+            if not sure:
+                continue  # refused from a read that may be a moment old (a balance, a stock): read it again
             return _record_failure(tenant, req, oid, refused, ledger, now)
         finally:
             ledger.forget()

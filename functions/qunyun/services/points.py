@@ -275,7 +275,8 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: date
     """Applies one points event exactly once; a repeat of its event_id returns the first result. `planner`
     stands in for the event type's own where qunyun itself hears the event (a join through an invite link)."""
     for attempt in range(MAX_ATTEMPTS):
-        ledger.prefetch(reads_of(tenant, event))
+        sure = attempt > 0  # the first plan reads eventually consistently; a refusal it makes is read again
+        ledger.prefetch(reads_of(tenant, event), consistent=sure)
         stored = ledger.event(tenant.tenant_id, event.event_id)
         if stored:  # a retry of an applied event answers as the first time, however late it comes
             ledger.forget()
@@ -289,6 +290,8 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: date
         member = ledger.member(tenant.tenant_id, event.member_id)
         if member.status == "blocked":
             ledger.forget()
+            if not sure:
+                continue
             raise Unprocessable(f"Member {event.member_id!r} is blocked and earns no points.", code="member_blocked")
         change = MemberChange(member)
         if event.nickname and event.nickname != member.nickname:
@@ -297,6 +300,10 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: date
             outcome = (planner or PLANNERS[event.type])(tenant, event, ledger, change, now)
         except Contention:  # what was read moved meanwhile: read it again
             outcome = None
+        except QunyunError:
+            if sure:
+                raise
+            continue  # refused from a read that may be a moment old: plan again from a consistent one
         finally:
             ledger.forget()
         if outcome is not None:

@@ -83,7 +83,8 @@ def _settle(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | N
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     member = change.member
     if not _pending_due(lot, now):
-        ledger.forget()
+        if not _sure(run):
+            return _settle(run, tenant, member_id, lot_id)
         _uncounted(run, tenant.tenant_id, member_id, entry_id("settle", lot_id.name), "settled", "points_released")
         return None  # settled or refunded already, or due later: its line was a hint
     points, available_at = lot.remaining, datetime.fromisoformat(lot.settle_at)
@@ -135,7 +136,8 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Pl
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     invite = ledger.invite(tenant.tenant_id, lot_id.name)
     if not _pending_due(lot, now):
-        ledger.forget()
+        if not _sure(run):
+            return _release_held(run, tenant, member_id, lot_id)
         _uncounted(run, tenant.tenant_id, member_id, entry_id("release", lot_id.name), "invites_released",
                    "points_released")
         return None
@@ -152,10 +154,11 @@ def _release_held(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Pl
 
 
 def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | None:
-    ledger, now = run.ledger, run.now
+    now = run.now
     change, lot, plan = _start(run, tenant, member_id, lot_id)
     if lot is None or lot.remaining <= 0 or lot.state != "available" or not is_expired(lot.expires_at, now):
-        ledger.forget()
+        if not _sure(run):
+            return _expire(run, tenant, member_id, lot_id)
         _uncounted(run, tenant.tenant_id, member_id, entry_id("expire", lot_id.name), "lots_expired", "points_expired")
         return None  # spent, expired already, or later: its line was a hint
     points = lot.remaining
@@ -166,6 +169,14 @@ def _expire(run: Run, tenant: Tenant, member_id: str, lot_id: LotId) -> Plan | N
                                 -points, {"available": -points, "expired": points}, lots={lot_id: points}))
     plan.job = (run.id, {"lots_expired": 1, "points_expired": points})
     return _planned(run, plan)
+
+
+def _sure(run: Run) -> bool:
+    """Lets go of the reads of a piece that found nothing to do; False when they were read ahead eventually
+    consistently, and may be a moment old: it is read again (consistently, the keys read ahead being taken)."""
+    sure = run.ledger.consistent()
+    run.ledger.forget()
+    return sure
 
 
 def _uncounted(run: Run, tenant_id: str, member_id: str, entry: str, pieces: str, points: str) -> None:
@@ -200,7 +211,7 @@ def process_due(run: Run) -> int:
     for n, listed in enumerate(run.ledger.due_work(run.now.isoformat()), 1):
         page = [work for work in listed if run.tenant(work[0]) is not None]
         skipped |= {work[0] for work in listed} - {work[0] for work in page}
-        with run.ledger.ahead([read for work in page for read in _reads(*work)]):
+        with run.ledger.ahead([read for work in page for read in _reads(*work)], consistent=False):
             for tenant_id, member_id, lot in page:
                 work = _release_held if lot.source == "invite" else _settle if lot.pending else _expire
                 tenant = run.tenant(tenant_id)
