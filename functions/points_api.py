@@ -61,8 +61,9 @@ def post_events(body: Annotated[EventsBody, Body()]) -> dict:
         metrics.add_metric(name="PointsEvents", unit=MetricUnit.Count, value=1)
         return result
     results = []
-    # The batch's reads go out 100 keys to a BatchGetItem rather than one BatchGetItem per event.
-    with ledger.ahead([key for event in body.root.events for key in reads_of(tenant, event)]):
+    # The batch's reads go out 100 keys to a BatchGetItem rather than one BatchGetItem per event, eventually
+    # consistently: each event's first plan is made as from its own first read (services/points.py apply_event).
+    with ledger.ahead([key for event in body.root.events for key in reads_of(tenant, event)], consistent=False):
         for event in body.root.events:
             try:
                 ended.check(tenant, event, _now())

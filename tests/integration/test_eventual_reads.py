@@ -4,11 +4,12 @@ DynamoDB Local answers every read with the latest item, so a replica that lags i
 the eventually consistent reads of chosen keys with their images taken earlier (None: not written yet), however
 often they are read, the worst a replica can lag. Consistent reads are DynamoDB Local's own.
 
-Tried here: a check-in planned from a member that moved since is refused by the member's version and applied once
-from a consistent read; a repeat of an event whose record the first read misses answers as a repeat and applies
-nothing; a refusal made from a moment-old read (an order not found, a balance too low) is read again before it is
-answered, and for a redemption before it is recorded; a settle run that reads a page ahead from a moment ago writes
-each piece once, and a piece that finds nothing to do there is read again before its line is let go.
+Tried here, through the services and the points API's batch: a check-in planned from a member that moved since is
+refused by the member's version and applied once from a consistent read; a repeat of an event whose record the first
+read misses answers as a repeat and applies nothing; a refusal made from a moment-old read (an order not found, a
+balance too low) is read again before it is answered, and for a redemption before it is recorded; a stage whose claim
+the first read misses is not undone (its void is refused by the claim); a settle run that reads a page ahead from a
+moment ago writes each piece once, and a piece that finds nothing to do there is read again before its line is let go.
 """
 
 from __future__ import annotations
@@ -171,3 +172,27 @@ def test_a_stage_whose_claim_a_first_read_misses_is_not_undone(make_tenant, monk
     assert balance(t, "u1")["available"] == applied["granted"] + answer["granted"]
     assert [e.source_type for e in PointsLedger().all_entries(t.tenant_id, "u1")].count("checkin") == 2
     exact(t, "u1")
+
+
+def test_a_batch_read_ahead_from_a_moment_ago_applies_each_event_once(tenant, context, monkeypatch):
+    # GIVEN u1's purchase, which a lagging replica shows in neither its order nor its member
+    from datetime import UTC, datetime
+
+    from test_points_api import call, checkin
+    old, at = MomentOld(monkeypatch), datetime.now(UTC)
+    old.capture(keys.member_key(tenant.tenant_id, "u1"), keys.record_key("purchase", tenant.tenant_id, "o1"))
+    bought = {"event_id": "p1", "type": "purchase", "member_id": "u1", "order_id": "o1", "amount_fen": 2000,
+              "occurred_at": at.isoformat()}
+    assert call(tenant, "POST", "/v1/points/events", bought, context)[1]["status"] == "applied"
+    old.reads.clear()
+    # WHEN a batch checks u1 in and refunds part of o1 through the API, its reads ahead eventually consistent
+    refund = {"event_id": "r1", "type": "purchase_refund", "member_id": "u1", "order_id": "o1", "refund_id": "r1",
+              "amount_fen": 500, "occurred_at": at.isoformat()}
+    status, body = call(tenant, "POST", "/v1/points/events", {"events": [checkin("c1", at=at), refund]}, context)
+    # THEN the check-in planned from the member before its purchase is refused and planned again, the refund
+    # refused from no order is read again, and each applies once
+    assert status == 200 and [r["status"] for r in body["results"]] == ["applied", "applied"]
+    assert old.reads[0][0] is False
+    kinds = sorted(e.source_type for e in PointsLedger().all_entries(tenant.tenant_id, "u1"))
+    assert kinds == ["checkin", "purchase", "purchase_refund"]
+    exact(tenant, "u1")
