@@ -128,8 +128,9 @@ class Batches:
     def _alone(self, waiting: list[tuple[Work, Plan]]) -> tuple[list[tuple[Work, Plan]], list[Work]]:
         """Writes the pieces of one member alone where they may (the run keeping a tally); returns the pieces left
         for the transaction, and those to plan again."""
-        pieces = [(work, plan) for work, plan in waiting if self.tally is not None and lone(plan)]
-        rest = [(work, plan) for work, plan in waiting if self.tally is None or not lone(plan)]
+        alone = [self.tally is not None and lone(plan) for _, plan in waiting]
+        pieces = [piece for piece, one in zip(waiting, alone, strict=True) if one]
+        rest = [piece for piece, one in zip(waiting, alone, strict=True) if not one]
         if not pieces:
             return rest, []
         outcomes = self.ledger.commit_pieces([plan for _, plan in pieces], self.now, self.tally.window)

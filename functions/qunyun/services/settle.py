@@ -269,8 +269,10 @@ def _when_done(ledger: Ledger, run: Run, wait: float = 60.0) -> dict:
     deadline = time.monotonic() + wait
     while True:
         counters = ledger.run(run.id)
-        if (counters and counters["done"]) or time.monotonic() > deadline:
-            return {**_summary(counters), "repeated": True} if counters and counters["done"] else _summary(counters)
+        if counters and counters["done"]:
+            return {**_summary(counters), "repeated": True}
+        if time.monotonic() > deadline:
+            return _summary(counters)
         time.sleep(0.05)
 
 
