@@ -14,14 +14,17 @@ moment ago writes each piece once, and a piece that finds nothing to do there is
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters import points_reads
+from qunyun.adapters import points_reads, points_stage, stages_done
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.domain.events import PointsEvent
 from qunyun.domain.mall import RedemptionRequest, Reward
 from qunyun.services.adjust import adjust, reconcile_member
 from qunyun.services.mall import add_rewards, redeem
+from qunyun.services.points import apply_event
+from test_points_api import call, checkin
 from test_settle_batches import NOW, balance, run, send, shop
 
 
@@ -75,8 +78,6 @@ def test_a_repeat_whose_record_a_first_read_misses_answers_as_a_repeat(make_tena
     # GIVEN an event applied, while a lagging replica shows neither its record nor its member's change
     t, old = shop(make_tenant), MomentOld(monkeypatch)
     send(t, "checkin", "u1", NOW - timedelta(days=1))
-    from qunyun.domain.events import PointsEvent
-    from qunyun.services.points import apply_event
     ev = PointsEvent(event_id="ev-once", type="checkin", member_id="u1", occurred_at=NOW)
     old.capture(keys.record_key("event", t.tenant_id, "ev-once"), keys.member_key(t.tenant_id, "u1"))
     applied = apply_event(t, ev, ledger=PointsLedger(), now=NOW)
@@ -150,18 +151,13 @@ def test_a_settle_run_reading_ahead_from_a_moment_ago_writes_each_piece_once(mak
 def test_a_stage_whose_claim_a_first_read_misses_is_not_undone(make_tenant, monkeypatch):
     # GIVEN yesterday's check-in, whose claim and entry a lagging replica does not show yet, its stage taken as
     # stale at once (a reader that finds no claim for a stale stage voids it)
-    from datetime import timedelta as span
-
-    from qunyun.adapters import points_stage, stages_done
-    from qunyun.domain.events import PointsEvent
-    from qunyun.services.points import apply_event
     t, old = shop(make_tenant), MomentOld(monkeypatch)
     first = PointsEvent(event_id="ev-first", type="checkin", member_id="u1", occurred_at=NOW - timedelta(days=1))
     old.capture(keys.record_key("event", t.tenant_id, "ev-first"))
     applied = apply_event(t, first, ledger=PointsLedger(), now=NOW - timedelta(days=1))
     entry = next(iter(PointsLedger().all_entries(t.tenant_id, "u1")))
     old.capture((keys.member_pk(t.tenant_id, "u1"), keys.entry_sk(entry.created_at, entry.entry_id)))
-    monkeypatch.setattr(points_stage, "STALE", span(0))
+    monkeypatch.setattr(points_stage, "STALE", timedelta(0))
     monkeypatch.setattr(stages_done, "_DONE", type(stages_done._DONE)())  # another process: its writer's is not
     old.reads.clear()
     # WHEN today's check-in reads the member holding that stage, and what settles it from the lagging replica
@@ -176,9 +172,6 @@ def test_a_stage_whose_claim_a_first_read_misses_is_not_undone(make_tenant, monk
 
 def test_a_batch_read_ahead_from_a_moment_ago_applies_each_event_once(tenant, context, monkeypatch):
     # GIVEN u1's purchase, which a lagging replica shows in neither its order nor its member
-    from datetime import UTC, datetime
-
-    from test_points_api import call, checkin
     old, at = MomentOld(monkeypatch), datetime.now(UTC)
     old.capture(keys.member_key(tenant.tenant_id, "u1"), keys.record_key("purchase", tenant.tenant_id, "o1"))
     bought = {"event_id": "p1", "type": "purchase", "member_id": "u1", "order_id": "o1", "amount_fen": 2000,
