@@ -287,16 +287,14 @@ def apply_event(tenant: Tenant, event: PointsEvent, *, ledger: Ledger, now: date
             except QunyunError:
                 ledger.forget()
                 raise
-        member = ledger.member(tenant.tenant_id, event.member_id)
-        if member.status == "blocked":
-            ledger.forget()
-            if not sure:
-                continue
-            raise Unprocessable(f"Member {event.member_id!r} is blocked and earns no points.", code="member_blocked")
-        change = MemberChange(member)
-        if event.nickname and event.nickname != member.nickname:
-            change.set["nickname"] = event.nickname
         try:
+            member = ledger.member(tenant.tenant_id, event.member_id)
+            if member.status == "blocked":
+                raise Unprocessable(f"Member {event.member_id!r} is blocked and earns no points.",
+                                    code="member_blocked")
+            change = MemberChange(member)
+            if event.nickname and event.nickname != member.nickname:
+                change.set["nickname"] = event.nickname
             outcome = (planner or PLANNERS[event.type])(tenant, event, ledger, change, now)
         except Contention:  # what was read moved meanwhile: read it again
             outcome = None
