@@ -7,7 +7,8 @@ often they are read, the worst a replica can lag. Consistent reads are DynamoDB 
 Tried here, through the services and the points API's batch: a check-in planned from a member that moved since is
 refused by the member's version and applied once from a consistent read; a repeat of an event whose record the first
 read misses answers as a repeat and applies nothing; a refusal made from a moment-old read (an order not found, a
-balance too low) is read again before it is answered, and for a redemption before it is recorded; a stage whose claim
+balance too low, a block lifted since) is read again before it is answered, and for a redemption before it is
+recorded, while a block that stands refuses with its code and writes nothing; a stage whose claim
 the first read misses is not undone (its void is refused by the claim); a settle run that reads a page ahead from a
 moment ago writes each piece once, and a piece that finds nothing to do there is read again before its line is let go.
 """
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters import points_reads, points_stage, stages_done
 from qunyun.adapters.points_ledger import PointsLedger
+from qunyun.adapters.points_tables import TABLE
+from qunyun.domain.errors import QunyunError
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.mall import RedemptionRequest, Reward
 from qunyun.services.adjust import adjust, reconcile_member
@@ -189,3 +193,33 @@ def test_a_batch_read_ahead_from_a_moment_ago_applies_each_event_once(tenant, co
     kinds = sorted(e.source_type for e in PointsLedger().all_entries(tenant.tenant_id, "u1"))
     assert kinds == ["checkin", "purchase", "purchase_refund"]
     exact(tenant, "u1")
+
+
+def set_status(t, member: str, status: str) -> None:
+    """An operator's block or unblock of a member, written to its item as it stands (its version moves too)."""
+    pk, sk = keys.member_key(t.tenant_id, member)
+    PointsLedger()._connection.client.update_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression="SET #s = :s ADD #v :one",
+        ExpressionAttributeNames={"#s": "status", "#v": "version"},
+        ExpressionAttributeValues={":s": {"S": status}, ":one": {"N": "1"}})
+
+
+def test_a_block_read_a_moment_old_is_read_again_and_a_block_that_stands_refuses(make_tenant, monkeypatch):
+    # GIVEN a member blocked and unblocked since, as a lagging replica still shows it blocked
+    t, old = shop(make_tenant), MomentOld(monkeypatch)
+    send(t, "checkin", "u1", NOW - timedelta(days=2))
+    set_status(t, "u1", "blocked")
+    old.capture(keys.member_key(t.tenant_id, "u1"))
+    set_status(t, "u1", "active")
+    # WHEN it checks in, its first read finding it blocked
+    answer = send(t, "checkin", "u1", NOW - timedelta(days=1))
+    # THEN the block is read again, and the check-in applies
+    assert answer["status"] == "applied" and old.eventual() >= 1
+    # AND once it is blocked for good, a check-in is refused with its code and writes nothing
+    set_status(t, "u1", "blocked")
+    before = [e.entry_id for e in PointsLedger().all_entries(t.tenant_id, "u1")]
+    with pytest.raises(QunyunError) as refused:
+        send(t, "checkin", "u1", NOW)
+    assert refused.value.code == "member_blocked"
+    assert [e.entry_id for e in PointsLedger().all_entries(t.tenant_id, "u1")] == before
+    exact(t, "u1")
