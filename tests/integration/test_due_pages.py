@@ -18,6 +18,7 @@ from points_support import CountingLedger, OnlyTenants, as_old_layout
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.due_pages import DuePages, due_line
 from qunyun.adapters.due_pages_migrate import page_old_due
+from qunyun.adapters.earning_pages import page_lines
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import DuePageItem, LotItem, MemberItem, OrderItem
 from qunyun.adapters.tenants import TenantRepository
@@ -65,7 +66,7 @@ def pages(t) -> dict[str, list[str]]:
     out = {}
     for shard in keys.due_queues():
         for item in DuePageItem.query(keys.due_pages_pk(shard)):
-            lines = [line for line in item.lots.split("\n") if line.startswith(f"{t.tenant_id}#")]
+            lines = [line for line in page_lines(item, "lots") if line.startswith(f"{t.tenant_id}#")]
             if lines:
                 out[item.sk] = lines
     return out

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import page_earnings
 import pytest
 from qunyun.adapters import earning_pages, metrics_sources, points_keys
-from qunyun.adapters.earning_pages import EarningPages
+from qunyun.adapters.earning_pages import EarningPages, page_lines
 from qunyun.adapters.points_tables import EarningPageItem, EntryItem, MemberItem
 from qunyun_ops.local.stack import ddb_client
 from qunyun_ops.local.streams import StreamReader, streams_client
@@ -122,7 +122,7 @@ def test_a_long_day_is_split_into_pages(tenant, monkeypatch):
     monkeypatch.setattr(earning_pages, "PAGE_LINES", 7)
     _entries(tenant.tenant_id, [START + timedelta(minutes=n) for n in range(30)])
     deliver_streams()
-    assert sorted(len(p.entries.split("\n")) for p in _pages(tenant.tenant_id)) == [2, 7, 7, 7, 7]
+    assert sorted(len(page_lines(p, "entries")) for p in _pages(tenant.tenant_id)) == [2, 7, 7, 7, 7]
     assert len(list(EarningPages().entries(points_keys.board_day_pk(tenant.tenant_id, DAY.isoformat())))) == 30
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from qunyun.adapters import metrics_sources
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.earning_pages import page_lines
 from qunyun.adapters.earning_pages_migrate import page_old_entries, stream_began
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import EarningPageItem, MemberItem
@@ -27,7 +28,7 @@ DAY = date(2026, 3, 2)
 def _pages(tenant_id: str) -> list[tuple[str, str, str]]:
     out = []
     for list_pk in (keys.board_day_pk(tenant_id, str(DAY)), keys.redemptions_day_pk(tenant_id, str(DAY))):
-        out += [(p.pk, p.sk, p.entries) for p in EarningPageItem.query(keys.pages_pk(list_pk))]
+        out += [(p.pk, p.sk, page_lines(p, "entries")) for p in EarningPageItem.query(keys.pages_pk(list_pk))]
     return sorted(out)
 
 

@@ -20,6 +20,7 @@ from points_support import OnlyTenants
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters import points_writer
 from qunyun.adapters.due_pages import due_line
+from qunyun.adapters.earning_pages import page_lines
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE, DuePageItem, LotItem
 from qunyun.adapters.tenants import TenantRepository
@@ -70,7 +71,7 @@ def run(t, at: datetime) -> dict:
 
 def lines(t) -> list[str]:
     return sorted(line for shard in keys.due_queues() for page in DuePageItem.query(keys.due_pages_pk(shard))
-                  for line in page.lots.split("\n") if line.startswith(f"{t.tenant_id}#"))
+                  for line in page_lines(page, "lots") if line.startswith(f"{t.tenant_id}#"))
 
 
 def exact(t, member: str = "u1") -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from qunyun.adapters import points_keys as keys
+from qunyun.adapters.earning_pages import page_lines
 from qunyun.adapters.member_pages import MemberPages, member_line
 from qunyun.adapters.member_pages_migrate import page_old_members
 from qunyun.adapters.points_ledger import PointsLedger
@@ -35,7 +36,7 @@ def send(t, ledger: PointsLedger, kind: str, member: str, **fields) -> dict:
 
 def pages(t) -> dict[str, list[str]]:
     """The tenant's member pages: their sort keys and lines."""
-    return {item.sk: item.members.split("\n") for item in MemberPageItem.query(keys.members_pages_pk(t.tenant_id))}
+    return {item.sk: page_lines(item, "members") for item in MemberPageItem.query(keys.members_pages_pk(t.tenant_id))}
 
 
 def tenant(make_tenant):

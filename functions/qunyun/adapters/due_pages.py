@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.earning_pages import LISTED, put_pages
+from qunyun.adapters.earning_pages import LISTED, page_lines, put_pages
 from qunyun.adapters.points_tables import DuePageItem
 from qunyun.domain.ledger import LotId
 
@@ -50,7 +50,7 @@ class DuePages:
     def write(self, lists: Iterable[tuple[tuple[str, str], list[str]]]) -> int:
         """Puts each ((shard, hour), lines) as pages sorted by their hour (earning_pages.put_pages); returns how
         many."""
-        return put_pages(DuePageItem, "lots", ((keys.due_pages_pk(shard), f"{hour}#", lines)
+        return put_pages(DuePageItem, ((keys.due_pages_pk(shard), f"{hour}#", lines)
                                               for (shard, hour), lines in lists))
 
     def due(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
@@ -59,7 +59,7 @@ class DuePages:
         for shard in keys.due_queues():
             work: list[tuple[str, str, LotId]] = []
             for item in DuePageItem.query(keys.due_pages_pk(shard), DuePageItem.sk <= f"{keys.PAGE_SK}{hour}#~"):
-                lines = [line.split("\t") for line in item.lots.split("\n")]
+                lines = [line.split("\t") for line in page_lines(item, "lots")]
                 for pk, sk, at in lines:
                     if at > until or (pk, sk) in seen:
                         continue

@@ -27,7 +27,7 @@ def member_line(record: dict) -> tuple[str, str] | None:
 class MemberPages:
     def write(self, lists: Iterable[tuple[str, list[str]]]) -> int:
         """Puts each (tenant, member ids) as pages (earning_pages.put_pages); returns how many."""
-        return put_pages(MemberPageItem, "members", ((keys.members_pages_pk(t), "", lines) for t, lines in lists))
+        return put_pages(MemberPageItem, ((keys.members_pages_pk(t), "", lines) for t, lines in lists))
 
     def listed(self, tenant_id: str) -> Iterator[str]:
         """The member ids the tenant's pages list, each once, in the pages' order (some may no longer exist)."""

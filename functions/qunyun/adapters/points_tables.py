@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     MapAttribute,
@@ -333,30 +334,36 @@ class JobItem(_Item):
 
 class DuePageItem(_Item):
     """A batch of lots that fall due within one hour, as PageEarnings read them from the table's stream: one line per
-    lot, `{member pk}\t{lot sk}\t{due_at}`, under `DUE#{shard}#PAGES`, sorted by `PG#{hour}#{hash}` (due_pages.py)."""
+    lot, `{member pk}\t{lot sk}\t{due_at}`, under `DUE#{shard}#PAGES`, sorted by `PG#{hour}#{hash}` (due_pages.py).
+    Its lines are kept compressed in `z` (earning_pages.py); `lots` holds them as text in a page written before."""
 
     class Meta(_PointsMeta):
         pass
 
-    lots = UnicodeAttribute()
+    lots = UnicodeAttribute(null=True)
+    z = BinaryAttribute(null=True, legacy_encoding=False)
 
 
 class MemberPageItem(_Item):
     """A batch of a tenant's new members, as PageEarnings read them from the table's stream: one member id a line,
-    under `{tenant}#MEMBERS#PAGES`, sorted by `PG#{hash}` (member_pages.py)."""
+    under `{tenant}#MEMBERS#PAGES`, sorted by `PG#{hash}` (member_pages.py). Its lines are kept compressed in `z`;
+    `members` holds them as text in a page written before."""
 
     class Meta(_PointsMeta):
         pass
 
-    members = UnicodeAttribute()
+    members = UnicodeAttribute(null=True)
+    z = BinaryAttribute(null=True, legacy_encoding=False)
 
 
 class EarningPageItem(_Item):
     """A batch of one program day's listed entries, as PageEarnings read them from the table's stream: one line
     per entry, `{member pk}\t{entry sk}\t{group}\t{points}\t{source type}`. A batch delivered again writes the
-    same page again; an entry in two pages (a batch split differently on a retry) is read once (earning_pages.py)."""
+    same page again; an entry in two pages (a batch split differently on a retry) is read once (earning_pages.py).
+    Its lines are kept compressed in `z`; `entries` holds them as text in a page written before."""
 
     class Meta(_PointsMeta):
         pass
 
-    entries = UnicodeAttribute()
+    entries = UnicodeAttribute(null=True)
+    z = BinaryAttribute(null=True, legacy_encoding=False)
