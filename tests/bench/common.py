@@ -28,13 +28,18 @@ STACK = "qunyun-bench"
 from support import item_bytes  # noqa: E402
 
 
+def request_bytes(request) -> int:
+    """A request's parameters' size as JSON, a binary value (boto3 holds it as bytes) by its own length."""
+    return len(json.dumps(request, separators=(",", ":"), default=lambda raw: "x" * len(raw)))
+
+
 def billed_bytes(tx_item: dict) -> int:
     """What AWS bills a transaction item by (2 units per started KB): a Put by the item it writes, as DynamoDB
     sizes items; any other by its request, which holds neither the item's size before nor after."""
     (kind, body), = tx_item.items()
     if kind == "Put":
         return item_bytes(body["Item"])
-    return len(json.dumps(tx_item, separators=(",", ":")))
+    return request_bytes(tx_item)
 
 
 def local_env(port: int) -> None:
@@ -187,7 +192,7 @@ class Probe(CapacityMeter):
             if model.name == "TransactWriteItems":
                 items = params.get("TransactItems") or []
                 tables = sorted({next(iter(i.values())).get("TableName", "?") for i in items})
-                sizes = [len(json.dumps(i, separators=(",", ":"))) for i in items]
+                sizes = [request_bytes(i) for i in items]
                 self.tx_sizes.append(len(items))
                 self.tx_kinds["+".join(sorted(next(iter(i)) for i in items))] += 1
                 self.tx_item_bytes += sum(sizes)
@@ -200,12 +205,12 @@ class Probe(CapacityMeter):
                     self.write_shape.append(None)
                 else:
                     self.write_shape.append(0)
-                    self.single_bytes += len(json.dumps(params, separators=(",", ":")))
+                    self.single_bytes += request_bytes(params)
             elif model.name == "BatchWriteItem":
                 puts = [r["PutRequest"] for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r]
                 self.write_shape.append(-len(puts))
                 self.batch_puts += len(puts)
-                self.batch_bytes += sum(len(json.dumps(p, separators=(",", ":"))) for p in puts)
+                self.batch_bytes += sum(request_bytes(p) for p in puts)
             self.by_table[f"{model.name}:{','.join(t.removeprefix(f'{STACK}-') for t in tables)}"] += 1
 
     def _done(self, parsed, model, **_):
