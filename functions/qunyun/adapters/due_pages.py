@@ -51,7 +51,7 @@ class DuePages:
         """Puts each ((shard, hour), lines) as pages sorted by their hour (earning_pages.put_pages); returns how
         many."""
         return put_pages(DuePageItem, ((keys.due_pages_pk(shard), f"{hour}#", lines)
-                                              for (shard, hour), lines in lists))
+                                       for (shard, hour), lines in lists))
 
     def due(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
         """Lists of up to `page` (tenant, member, lot) due by `until`, each lot once, shard by shard in due order."""

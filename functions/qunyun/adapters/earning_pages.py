@@ -1,7 +1,7 @@
 """The pages of each program day's listed entries (points_tables.EarningPageItem): written by PageEarnings from the
 points table's stream, read by leaderboards, flash groups and RollupMetrics. An earning entry or a redemption's
-spend names its day's list (`board_pk`) and is written alone; its page comes a batch later, a few entries to a
-write unit, instead of an index entry per entry in the request."""
+spend names its day's list (`board_pk`) and is written alone; its page comes a batch later, compressed, many entries
+to a write unit, instead of an index entry per entry in the request."""
 
 from __future__ import annotations
 
