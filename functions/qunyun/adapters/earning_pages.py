@@ -31,11 +31,11 @@ def listed(record: dict) -> tuple[str, str] | None:
     return image["board_pk"]["S"], line
 
 
-def chunked(lines: list[str]) -> Iterator[tuple[str, list[str]]]:
-    """The lines as pages of up to PAGE_LINES, each with a digest of what it holds."""
+def chunked(lines: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The lines as pages of up to PAGE_LINES, each as a digest of what it holds and its text."""
     for i in range(0, len(lines), PAGE_LINES):
-        page = lines[i:i + PAGE_LINES]
-        yield hashlib.sha256("\n".join(page).encode()).hexdigest()[:24], page
+        text = "\n".join(lines[i:i + PAGE_LINES]).encode()
+        yield hashlib.sha256(text).hexdigest()[:24], text
 
 
 def put_pages(model, lists: Iterable[tuple[str, str, list[str]]]) -> int:
@@ -48,8 +48,8 @@ def put_pages(model, lists: Iterable[tuple[str, str, list[str]]]) -> int:
     n = 0
     with model.batch_write() as batch:
         for pk, prefix, lines in lists:
-            for digest, page in chunked(lines):
-                batch.save(model(pk, f"{keys.PAGE_SK}{prefix}{digest}", z=zlib.compress("\n".join(page).encode(), 9)))
+            for digest, text in chunked(lines):
+                batch.save(model(pk, f"{keys.PAGE_SK}{prefix}{digest}", z=zlib.compress(text, 9)))
                 n += 1
     return n
 
