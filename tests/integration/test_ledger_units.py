@@ -28,6 +28,11 @@ T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 
 
+def _bytes(request) -> int:
+    """A request's size as JSON, a binary value (boto3 holds it as bytes: a member's kept entries) by its length."""
+    return len(json.dumps(request, separators=(",", ":"), default=lambda raw: "x" * len(raw)))
+
+
 class Units:
     """Counts the writes of one ledger's client: per change, its transaction items and bytes, or single writes."""
 
@@ -37,12 +42,12 @@ class Units:
 
     def _look(self, params, model, **_) -> None:
         if model.name == "TransactWriteItems":
-            self.changes.append([len(json.dumps(i, separators=(",", ":"))) for i in params["TransactItems"]])
+            self.changes.append([_bytes(i) for i in params["TransactItems"]])
         elif model.name in _WRITES:
-            self.changes.append([-len(json.dumps(params, separators=(",", ":")))])  # negative: not transactional
+            self.changes.append([-_bytes(params)])  # negative: not transactional
         elif model.name == "BatchWriteItem":  # a run's entries put after its transaction: each a single write
-            self.changes.append([-len(json.dumps(r["PutRequest"], separators=(",", ":")))
-                                 for requests in params["RequestItems"].values() for r in requests])
+            self.changes.append([-_bytes(r["PutRequest"]) for requests in params["RequestItems"].values()
+                                 for r in requests])
 
     def __enter__(self) -> Units:
         self.changes = []

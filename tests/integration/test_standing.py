@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 from points_support import OnlyTenants
+from qunyun.adapters import journal, points_reads, points_writer, standing
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters import points_reads, points_writer, standing
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE
 from qunyun.adapters.tenants import TenantRepository
@@ -88,17 +88,19 @@ def test_a_settlement_and_an_expiry_write_their_member_alone_then_their_order_an
     s = staged(t, "u1")
     with Units(ledger) as expiring:
         assert run(t, EXPIRED, ledger)["lots_expired"] == 1
-    # THEN each run recorded its start, wrote the member (with its standing stage) as a single write, then the
-    # settlement's order and each entry, then its window's counts: single writes all (none in a transaction), 1 unit
-    # each
+    # THEN each run recorded its start, wrote the member (the settlement's with its standing stage) as a single
+    # write, then the settlement's order and its entry, then its window's counts: single writes all (none in a
+    # transaction), 1 unit each; the expiry's entry is kept in its member item, written with it (journal.py)
     assert s["k"] == "t" and [e["kind"] for e in s["r"]["entries"]] == ["settle"] and s["r"]["w"] > 1_000_000
     assert s["r"]["orders"] == [["o-1", "pending", 129, -129, {"state": "settled"}, 1]]
     assert [c[0] < 0 for c in settling.changes[:5]] == [True] * 5 and [len(c) for c in settling.changes[:5]] == [1] * 5
-    assert [c[0] < 0 for c in expiring.changes[:4]] == [True] * 4 and [len(c) for c in expiring.changes[:4]] == [1] * 4
-    assert all(-c[0] < 1024 for c in settling.changes[:5] + expiring.changes[:4])
+    assert [c[0] < 0 for c in expiring.changes[:3]] == [True] * 3 and [len(c) for c in expiring.changes[:3]] == [1] * 3
+    assert all(-c[0] < 1024 for c in settling.changes[:5] + expiring.changes[:3])
     order = get(keys.record_key("purchase", t.tenant_id, "o-1"))
     assert (order["state"]["S"], order["remaining"]["N"], "due_at" in order) == ("settled", "0", False)
-    assert [e["kind"] for e in staged(t, "u1")["r"]["entries"]] == ["expire"]
+    assert staged(t, "u1") == {}
+    assert [line["kind"] for line in journal.read(get(keys.member_key(t.tenant_id, "u1"))["journal"]["B"])] == [
+        "expire"]
     assert kinds(t, "u1") == ["pending", "settle", "expire"]
     exact(t, "u1")
 

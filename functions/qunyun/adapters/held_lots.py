@@ -86,9 +86,15 @@ def _size(change: MemberChange, lots: dict[str, int]) -> int:
     return rest + (keys.HELD_DAYS + 1) * max(days, default=40)
 
 
+def held_after(change: MemberChange, split: Held) -> dict[str, int]:
+    """The lots the member item holds after the change, by expiry."""
+    return split.after if split.after is not None else {lot.name: n for lot, n in change.member.held_lots.items()}
+
+
 def stored_size(change: MemberChange, lots: dict[str, int]) -> int:
     """The member item's bytes without a stage after the change, as its marks and caps are now (not as they may grow:
-    for what a single write adds and the next write of the member takes away, such as a standing stage)."""
+    for what a single write adds and the next write of the member takes away, such as a standing stage), and without
+    the entries it keeps (journal.py), which a write moves out when they do not fit beside what it writes."""
     days, rest = _parts(change, lots)
     return rest + sum(days)
 

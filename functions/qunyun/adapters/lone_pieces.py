@@ -20,12 +20,14 @@ from datetime import datetime
 
 from pynamodb.connection import Connection
 
+from qunyun.adapters import journal
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import expression_params, written
+from qunyun.adapters.held_lots import Held
 from qunyun.adapters.points_tables import TABLE
 from qunyun.adapters.points_writer import leave, member_update, read_after_plan, standing_split
 from qunyun.adapters.standing import Standing
-from qunyun.domain.ledger import Plan
+from qunyun.domain.ledger import MemberChange, Plan
 from qunyun.domain.plan_batch import together
 
 
@@ -42,24 +44,35 @@ def write_alone(connection: Connection, plans: list[Plan], now: datetime, window
     return outcomes, left
 
 
+def _write(connection: Connection, change: MemberChange, now: datetime, split: Held, stage: tuple[str, dict] | None,
+           kept: journal.Room) -> bool:
+    """The member's update under its version condition, once the entries it no longer keeps are moved out."""
+    pk, sk = keys.member_key(change.member.tenant_id, change.member.member_id)
+    if kept.moving:
+        journal.move_out(connection, pk, kept.moving)
+    actions, condition = member_update(change, now, lots=split, stage=stage, kept=kept)
+    return written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                   **expression_params(condition, actions))
+
+
 def _member_alone(connection: Connection, plan: Plan, now: datetime, window: int, holdable: dict[str, frozenset],
                   as_planned: frozenset[str], left: Standing) -> bool | None:
     """The plan's member written alone (True), refused by its version (False), or not to be written so (None)."""
     [change] = plan.changes
-    m = change.member
-    pk, sk = keys.member_key(m.tenant_id, m.member_id)
     split, staged = standing_split(change, now, holdable, as_planned, window)
     if any(not (keys.in_order(lot.lot) and lot.lot.name in as_planned) for lot in split.items):
         return None  # a lot item to write, or an order moved since the plan: under a condition of its own
     if any(not keys.held(g) for g in change.guards) or (change.cap and not keys.held(change.cap[0])):
         return None
+    if staged is not None and not staged["r"].get("orders"):  # an expiry: its entry is all it leaves, kept instead
+        kept = journal.room(change, split, new=[journal.line_of(e, now, window) for e in change.entries])
+        if kept is not None:
+            return _write(connection, change, now, split, None, kept)
     if staged is None:
         return None
     token = uuid.uuid4().hex[:16]
-    actions, condition = member_update(change, now, lots=split, stage=(token, staged))
-    if not written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                   **expression_params(condition, actions)):
+    if not _write(connection, change, now, split, (token, staged), journal.room(change, split, (token, staged))):
         return False
     left.tokens.append(token)  # finished once what the stage leaves is written
-    leave(left, pk, staged)
+    leave(left, keys.member_pk(change.member.tenant_id, change.member.member_id), staged)
     return True

@@ -11,6 +11,7 @@ from pynamodb.transactions import TransactWrite
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import expression_params, written
 from qunyun.adapters.due_pages import DuePages
+from qunyun.adapters.journal import JournalReads
 from qunyun.adapters.points_tables import TABLE, BoardItem, EntryItem, JobItem
 from qunyun.domain.ledger import RUN_COUNTERS, Board, JobRun, LotId, Preempted
 
@@ -58,13 +59,16 @@ class JobStore:
         return {"TableName": TABLE, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}
 
     def piece_of(self, tenant_id: str, member_id: str, at: datetime, entry_id: str) -> tuple[int, int] | None:
-        """The window and points of the entry `entry_id` a piece written alone at `at` (its run's time) put, if any."""
+        """The window and points of the entry `entry_id` a piece written alone at `at` (its run's time) put, if any:
+        an entry item, or an entry its member keeps (journal.py)."""
+        pk, sk = keys.member_pk(tenant_id, member_id), keys.entry_sk(at, entry_id)
         try:
-            item = EntryItem.get(keys.member_pk(tenant_id, member_id), keys.entry_sk(at, entry_id),
-                                 consistent_read=True)
+            item = EntryItem.get(pk, sk, consistent_read=True)
+            return (int(item.window), int(item.points)) if item.window is not None else None
         except EntryItem.DoesNotExist:
-            return None
-        return (int(item.window), int(item.points)) if item.window is not None else None
+            pass
+        line = JournalReads().at(pk, self._journal(pk), sk)
+        return (int(line["w"]), int(line.get("points", 0))) if line is not None and "w" in line else None
 
     def due_work(self, until: str, page: int = 100) -> Iterator[list[tuple[str, str, LotId]]]:
         """Lists of (tenant, member, lot) whose pending points settle or whose lot expires by `until`, read from the

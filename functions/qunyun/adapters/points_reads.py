@@ -23,9 +23,10 @@ from datetime import date, datetime
 
 from pynamodb.connection import Connection
 
-from qunyun.adapters import held_lots
+from qunyun.adapters import held_lots, journal
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages import EarningPages, Listed
+from qunyun.adapters.journal import JournalReads
 from qunyun.adapters.member_pages import MemberPages
 from qunyun.adapters.order_lots import lot_of_order, move_into_order, old_lot_key
 from qunyun.adapters.points_fetch import fetch
@@ -167,7 +168,7 @@ class LedgerReads:
             earned=int(item.earned or 0), streak_days=int(item.streak_days or 0),
             last_checkin=date.fromisoformat(item.last_checkin) if item.last_checkin else None,
             settled_purchase=bool(item.settled_purchase), held=keys.held_read(item.held), stage=item.stage,
-            held_lots=held_lots.lots_read(item.lots),
+            held_lots=held_lots.lots_read(item.lots), journal=journal.read(item.journal),
         )
 
     def lots(self, tenant_id: str, member_id: str, pending: bool = False) -> list[LotState]:
@@ -259,30 +260,52 @@ class LedgerReads:
         return Invite(invitee_id, item.inviter_id, keys.lot_of(item.lot_sk) if item.lot_sk else None,
                       int(item.granted or 0), item.state)
 
-    # ---- entries ------------------------------------------------------------------------------------
+    # ---- entries: entry items, and those the member's journal keeps (journal.py) -----------------------
     def entries_page(self, tenant_id: str, member_id: str, limit: int,
                      cursor: str | None) -> tuple[list[Entry], str | None]:
-        """A page of entries, newest first, and the opaque cursor of the next page (None after the last)."""
+        """A page of entries, newest first, and the opaque cursor of the next page (None after the last): the key of
+        the page's last entry, below which the next page begins."""
         pk = keys.member_pk(tenant_id, member_id)
-        query = EntryItem.query(pk, EntryItem.sk.startswith("E#"), limit=limit, scan_index_forward=False,
-                                last_evaluated_key=_decode_cursor(cursor, pk) if cursor else None, page_size=limit)
-        items = [entry_of(i) for i in query]
-        last = query.last_evaluated_key
-        return items, base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        below = _decode_cursor(cursor, pk)["sk"]["S"] if cursor else None
+        held = self._journal(pk)
+        condition = EntryItem.sk.between("E#", below) if below else EntryItem.sk.startswith("E#")
+        query = EntryItem.query(pk, condition, limit=limit + 2, scan_index_forward=False, page_size=limit + 2)
+        items = ((i.sk, entry_of(i)) for i in query if i.sk != below)
+        found = journal.merged(items, JournalReads().newest_below(pk, held, below, limit + 1), newest_first=True)
+        page = found[:limit]
+        cursor_key = {"pk": {"S": pk}, "sk": {"S": page[-1][0]}} if len(found) > limit else None
+        return ([e for _, e in page],
+                base64.urlsafe_b64encode(json.dumps(cursor_key).encode()).decode() if cursor_key else None)
 
     def all_entries(self, tenant_id: str, member_id: str) -> Iterator[Entry]:
-        query = EntryItem.query(keys.member_pk(tenant_id, member_id), EntryItem.sk.startswith("E#"),
-                                consistent_read=True)
-        yield from (entry_of(i) for i in query)
+        """Every entry of the member, oldest first: its member item's journal is read before the rest, so an entry
+        moved out of it meanwhile is read where it went."""
+        pk = keys.member_pk(tenant_id, member_id)
+        held = self._journal(pk)
+        query = EntryItem.query(pk, EntryItem.sk.startswith("E#"), consistent_read=True)
+        found = journal.merged(((i.sk, entry_of(i)) for i in query), JournalReads().between(pk, held))
+        yield from (e for _, e in found)
 
     def entries_by_key(self, wanted: list[Key]) -> list[EntryItem]:
         """Whole entries by (pk, sk), 100 to a BatchGetItem."""
         return list(EntryItem.batch_get(wanted)) if wanted else []
 
-    def entries_between(self, tenant_id: str, member_id: str, start: datetime, end: datetime) -> Iterator[EntryItem]:
-        """A member's entries written from `start` to `end` (their sort keys begin with the UTC time)."""
-        low, high = keys.entry_sk(start), keys.entry_sk(end)
-        yield from EntryItem.query(keys.member_pk(tenant_id, member_id), EntryItem.sk.between(low, high + "~"))
+    def entries_between(self, tenant_id: str, member_id: str, start: datetime, end: datetime) -> Iterator[Entry]:
+        """A member's entries written from `start` to `end` (their keys begin with the UTC time), oldest first."""
+        pk = keys.member_pk(tenant_id, member_id)
+        low, high = keys.entry_sk(start), keys.entry_sk(end) + "~"
+        held = self._journal(pk, consistent=False)
+        query = EntryItem.query(pk, EntryItem.sk.between(low, high))
+        found = journal.merged(((i.sk, entry_of(i)) for i in query),
+                               JournalReads(consistent=False).between(pk, held, low, high))
+        yield from (e for _, e in found)
+
+    def _journal(self, pk: str, consistent: bool = True) -> list[dict]:
+        """The entries the member item keeps (journal.py), as lines."""
+        raw = self._connection.client.get_item(TableName=_PointsMeta.table_name,
+                                               Key={"pk": {"S": pk}, "sk": {"S": keys.BALANCE_SK}},
+                                               ConsistentRead=consistent, ProjectionExpression="journal")
+        return journal.read(raw.get("Item", {}).get("journal", {}).get("B"))
 
     def board_entries(self, tenant_id: str, day: str) -> Iterator[Listed]:
         """The tenant's earning entries of a program day, from its pages (adapters/earning_pages.py)."""

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.connection import Connection
 
-from qunyun.adapters import held_lots
+from qunyun.adapters import held_lots, journal
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import FAILED, expression_params, written
 from qunyun.adapters.order_lots import made_fields
@@ -114,7 +114,10 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     mark = next((g for g in change.guards if not keys.held(g)), None)
     if mark:
         staged["g"] = keys.guard_sk(mark)
-    actions, condition = member_update(change, now, stage=(token, staged), lots=split)
+    kept = journal.room(change, split, (token, staged))
+    if kept.moving:  # moved out first: a member item that loses its stage's race still finds them there
+        journal.move_out(connection, pk, kept.moving)
+    actions, condition = member_update(change, now, stage=(token, staged), lots=split, kept=kept)
     if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
         raise Contention([FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"], made):

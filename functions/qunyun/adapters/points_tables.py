@@ -4,6 +4,8 @@
     {tenant}#{member}           #BALANCE                MemberItem: balance parts, streak, status, version,
                                                         check-in marks, day caps and reward limits
     {tenant}#{member}           E#{time}#{entry_id}     EntryItem: one immutable ledger entry
+    {tenant}#{member}           J#{time}#{entry_id}     JournalItem: entries kept in the member item, moved out
+                                                        together, keyed by the newest one's time and id
     {tenant}#{member}           L#{expires_at}          LotItem: available points sharing one expiry instant
     {tenant}#{member}           P#invite#{id}           LotItem: pending points of one invite (a purchase's live
                                                         in its OrderItem; P#purchase#{id} until moved there)
@@ -118,6 +120,9 @@ class MemberItem(_Item):
     # and what finishes or undoes it.
     stage = UnicodeAttribute(null=True)
     staged = CompactJSON(null=True)
+    # Entries kept here by the change that made them instead of an item each, oldest first, as compressed JSON
+    # (journal.py).
+    journal = BinaryAttribute(null=True, legacy_encoding=False)
     created_at = UTCDateTimeAttribute()
 
 
@@ -145,6 +150,16 @@ class EntryItem(_Item):
     created_at = UTCDateTimeAttribute()
     # A scheduled run's piece written alone (lone_pieces.py): the run's window that counts it.
     window = NumberAttribute(null=True, attr_name="w")
+
+
+class JournalItem(_Item):
+    """Entries a member item kept (`MemberItem.journal`), moved out together: their lines as JSON, compressed in `z`
+    (journal.py)."""
+
+    class Meta(_PointsMeta):
+        pass
+
+    z = BinaryAttribute(legacy_encoding=False)
 
 
 class LotItem(_Item):

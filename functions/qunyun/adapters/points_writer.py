@@ -12,7 +12,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from qunyun.adapters import held_lots, order_lots, standing
+from qunyun.adapters import held_lots, journal, order_lots, standing
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import expression_params
 from qunyun.adapters.held_lots import Held
@@ -168,13 +168,16 @@ def _write(tx: TransactWrite, plan: Plan, now: datetime, holdable: dict[str, fro
         tx.update(JobItem(*keys.run_key(run)), actions=[getattr(JobItem, k).add(v) for k, v in counters.items()])
 
 
-def member_update(change: MemberChange, now: datetime, *, lots: Held,
-                  stage: tuple[str, dict] | None = None) -> tuple[list, Any]:
+def member_update(change: MemberChange, now: datetime, *, lots: Held, stage: tuple[str, dict] | None = None,
+                  kept: journal.Room | None = None) -> tuple[list, Any]:
     """The update of the member item a change makes, and its condition (its version, or its absence). It ends any
     stage the member held (a change is only planned from a member whose stage was settled), or sets its own. `lots`:
-    the change's lots split by held_lots.split, whose held ones it writes."""
+    the change's lots split by held_lots.split, whose held ones it writes; `kept`: the entries the member item keeps
+    after it (journal.room), once those it moves out are written."""
     m = change.member
     actions = [MemberItem.version.set(m.version + 1)]
+    if kept is not None and kept.changed:
+        actions.append(MemberItem.journal.set(journal.stored(kept.kept)) if kept.kept else MemberItem.journal.remove())
     if lots.after is not None:
         stored = held_lots.lots_stored(lots.after)
         actions.append(MemberItem.lots.set(stored) if stored else MemberItem.lots.remove())
@@ -210,7 +213,11 @@ def _write_member(tx: TransactWrite, change: MemberChange, now: datetime, holdab
     m = change.member
     pk, sk = keys.member_key(m.tenant_id, m.member_id)
     split, staged = standing_split(change, now, holdable, as_planned, stage=left is not None)
-    actions, condition = member_update(change, now, lots=split, stage=(left.token(), staged) if staged else None)
+    stage = (left.token(), staged) if staged else None
+    kept = journal.room(change, split, stage)
+    if kept.moving:  # what the member item keeps does not fit beside this write: moved out with it
+        tx.save(journal.moved_out(pk, kept.moving))
+    actions, condition = member_update(change, now, lots=split, stage=stage, kept=kept)
     tx.update(MemberItem(pk, sk), actions=actions, condition=condition)
     for guard in change.guards:
         if not keys.held(guard):
@@ -243,9 +250,8 @@ def standing_split(change: MemberChange, now: datetime, holdable: dict[str, froz
                             staged=False)
     if not stage:
         return split, None
-    after = split.after if split.after is not None else {lot.name: n for lot, n in m.held_lots.items()}
     orders = [order_rest(lot) for lot in merged if keys.in_order(lot.lot) and lot.lot.name in as_planned]
-    return split, standing.stage_of(change, after, now, orders, window)
+    return split, standing.stage_of(change, held_lots.held_after(change, split), now, orders, window)
 
 
 def leave(left: Standing, pk: str, staged: dict) -> list[str]:

@@ -141,6 +141,8 @@ class MemberState:
     # The token of a change written as single writes that the member item still names (settled before it was
     # read: its next write clears it).
     stage: str | None = None
+    # The entries the member item keeps instead of an item each, as stored (adapters/journal.py): opaque here.
+    journal: list[dict] = field(default_factory=list)
 
     def after(self, deltas: dict[str, int]) -> dict[str, int]:
         return {p: self.balance.get(p, 0) + deltas.get(p, 0) for p in BALANCE_PARTS}
