@@ -1,14 +1,14 @@
-"""Entries a member item keeps instead of an item each (adapters/journal.py), against DynamoDB Local: an expiry
-written alone keeps its entry in its member item, and a member's kept entries move out, several to one item, when the
-next would not fit.
+"""Entries a member item keeps instead of an item each (adapters/journal.py), against DynamoDB Local: an expiry or a
+settlement written alone keeps its entry in its member item, and a member's kept entries move out, several to one
+item, when the next would not fit.
 
 Tried here: expiries written alone leave no entry item, and their entries are read, reconciled and counted where the
-member keeps them; the fourteen expiries of a member's fourteen purchases fill what it keeps and move out, and every
-read (every entry, a time span, pages of one, three and fifty) sees each entry once and in order; a move-out whose
-writer lost its update (its entries in a JournalItem and still in the member, or in two JournalItems) is read once;
-a start of a run that died before counting its expiries leaves them to the next start, which finds them where the
-members keep them and counts each once; a write that would take the member item past 1 KB moves the entries it keeps
-out first."""
+member keeps them; the fourteen settlements and expiries of a member's fourteen purchases fill what it keeps and move
+out, and every read (every entry, a time span, pages of one, three and fifty) sees each entry once and in order; a
+move-out whose writer lost its update (its entries in a JournalItem and still in the member, or in two JournalItems)
+is read once; a start of a run that died before counting its expiries leaves them to the next start, which finds them
+where the members keep them and counts each once; a write that would take the member item past 1 KB moves the
+entries it keeps out first."""
 
 from __future__ import annotations
 
@@ -99,15 +99,16 @@ def fourteen_expiries(make_tenant):
 
 
 def test_a_members_kept_entries_move_out_and_read_once_in_order(make_tenant):
-    # GIVEN fourteen expiries of one member, each written alone
+    # GIVEN fourteen settlements and fourteen expiries of one member, each written alone
     t = fourteen_expiries(make_tenant)
-    # THEN the member item kept them until the next would not fit, then moved them out, several to an item
+    # THEN the member item kept their entries until the next would not fit, then moved them out, several to an item
     entries = every(t, "k")
     assert [e.kind for e in entries].count("expire") == 14 and entry_items(t, "k").count("expire") == 0
     out = moved(t, "k")
     assert out and all(len(journal.lines_in(item)) > 1 for item in out)
     assert len(journal.stored(kept(t, "k"))) <= journal.KEPT
-    assert sum(len(journal.lines_in(item)) for item in out) + len(kept(t, "k")) == 14
+    assert sum(len(journal.lines_in(item)) for item in out) + len(kept(t, "k")) == 28  # its settlements' too
+    assert entry_items(t, "k").count("settle") == 0
     # AND every read sees each entry once, in the order they were written
     order = [(e.created_at, e.entry_id) for e in entries]
     assert order == sorted(order) and len({e.entry_id for e in entries}) == len(entries) == 42

@@ -131,13 +131,13 @@ def measure_all(make_tenant) -> dict[str, tuple[int, int, list]]:
 
 # Items of each change in the current layout (docs/ledger.md has the table and the reasons). A check-in's and a
 # quiz answer's lot is held in the member item (held_lots.py), and so the grant's, the redemptions' and the
-# cancellation's, which credit or spend that lot; a settlement's new lot is held too (member, order, entry). The
-# settle run: its start recorded, the settlement's member, order and entry, its window's counts, the day's boards
-# marked (a transaction of two) and the run marked done: 8 items, 10 units (7 and 11 when the member and the counts
-# were one transaction and the start was not recorded).
+# cancellation's, which credit or spend that lot; a settlement's new lot is held too, and its entry kept in the member
+# item (journal.py): member and order. The settle run: its start recorded, the settlement's member and order, its
+# window's counts, the day's boards marked (a transaction of two) and the run marked done: 7 items, 9 units (8 and 10
+# with the entry an item; 7 and 11 when the member and the counts were one transaction and the start was not recorded).
 BUDGET = {
     "checkin (new member)": 3, "checkin (next day)": 3, "checkin (already checked in)": 1, "quiz answer": 4,
-    "purchase": 4, "settle run (1 purchase)": 8,
+    "purchase": 4, "settle run (1 purchase)": 7,
     "refund (pending)": 4, "invite": 6, "adjust": 2, "redemption (mug)": 4, "redemption (cap, limited)": 4,
     "cancellation (limited)": 4,
 }

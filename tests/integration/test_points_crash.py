@@ -22,6 +22,7 @@ from qunyun.adapters import points_keys as keys
 from qunyun.adapters import standing
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.points_tables import TABLE
+from qunyun.adapters.standing import standing_missing, standing_proof
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.events import PointsEvent
 from qunyun.domain.rules import ExpiryRule, PurchaseRule, Rules
@@ -177,16 +178,18 @@ def test_the_clean_run_does_what_the_data_calls_for(make_tenant):
 
 
 def entries_left(t) -> list[str]:
-    """The members whose run's standing stage still has its entries to put (the stage stays, settled, until the
-    member's next write; its last entry says whether they were put)."""
+    """The members whose run's standing stage still has what it leaves to write: its entries, or, where the member
+    item keeps them (journal.py), its orders' updates (the stage stays, settled, until the member's next write; its
+    last entry, or its orders, say whether they were written: standing.standing_proof)."""
     client, left = PointsLedger()._connection.client, []
     for m in MEMBERS:
         pk, sk = keys.member_key(t.tenant_id, m)
         raw = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)["Item"]
         staged = json.loads(raw.get("staged", {}).get("S", "{}"))
         if staged.get("k") == "t":
-            last = keys.entry_sk(datetime.fromisoformat(staged["at"]), staged["r"]["entries"][-1]["entry_id"])
-            if "Item" not in client.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": last}}):
+            found = [client.get_item(TableName=TABLE, Key={"pk": {"S": k[0]}, "sk": {"S": k[1]}},
+                                     ConsistentRead=True).get("Item") for k in standing_proof(pk, staged)]
+            if standing_missing(staged, found):
                 left.append(m)
     return left
 

@@ -1,13 +1,14 @@
-"""A settle run's entries and orders written after its member's write (adapters/standing.py), not with it.
+"""A settle run's orders (and entries, where its member item has no room to keep them) written after its member's
+write (adapters/standing.py), not with it.
 
-Tried here: a settlement's and an expiry's member keeps a standing stage, and is written alone (a single write, the
-run's counts added with its window's: adapters/lone_pieces.py), its entry (and a settlement's order) after it; an
-order not as planned when read again after the plan stays in the transaction; a refund planned from an order read
-before the run's update of it is refused and planned again; a member whose item would pass 1 KB with the stage
-keeps its writes in a transaction instead; a run whose entries are left unwritten leaves them to the member's next
-reader (a balance read, reconcile, the next check-in), which puts each once; the writer's late put after a reader's
-writes the same item; the member's next change ends the stage. Every stop of the run between a member's write and
-its entries is in test_points_crash.py."""
+Tried here: a settlement's member keeps a standing stage, and is written alone (a single write, the run's counts added
+with its window's: adapters/lone_pieces.py), its entry kept in it (adapters/journal.py) and its order updated after
+it; an expiry's member keeps its entry and no stage; an order not as planned when read again after the plan stays in
+the transaction; a refund planned from an order read before the run's update of it is refused and planned again; a
+member whose item would pass 1 KB with the stage keeps its writes in a transaction instead; a run whose orders are
+left unwritten leaves them to the member's next reader (a balance read, reconcile, the next check-in), which updates
+each once; the writer's late update after a reader's changes nothing; the member's next change ends the stage. Every
+stop of the run between a member's write and its orders is in test_points_crash.py."""
 
 from __future__ import annotations
 
@@ -62,13 +63,6 @@ def staged(t, member: str) -> dict:
     return json.loads(raw["staged"]["S"]) if "staged" in raw else {}
 
 
-def last_entry(t, member: str) -> tuple[str, str]:
-    """The key of the last entry the member's standing stage names."""
-    s = staged(t, member)
-    return (keys.member_pk(t.tenant_id, member),
-            keys.entry_sk(datetime.fromisoformat(s["at"]), s["r"]["entries"][-1]["entry_id"]))
-
-
 def kinds(t, member: str) -> list[str]:
     return [e.kind for e in PointsLedger().all_entries(t.tenant_id, member)]
 
@@ -89,18 +83,18 @@ def test_a_settlement_and_an_expiry_write_their_member_alone_then_their_order_an
     with Units(ledger) as expiring:
         assert run(t, EXPIRED, ledger)["lots_expired"] == 1
     # THEN each run recorded its start, wrote the member (the settlement's with its standing stage) as a single
-    # write, then the settlement's order and its entry, then its window's counts: single writes all (none in a
-    # transaction), 1 unit each; the expiry's entry is kept in its member item, written with it (journal.py)
-    assert s["k"] == "t" and [e["kind"] for e in s["r"]["entries"]] == ["settle"] and s["r"]["w"] > 1_000_000
+    # write, then the settlement's order, then its window's counts: single writes all (none in a transaction), 1 unit
+    # each; each entry is kept in the member item, written with it (journal.py), so the stage holds the order only
+    assert s["k"] == "t" and "entries" not in s["r"] and s["r"]["w"] > 1_000_000
     assert s["r"]["orders"] == [["o-1", "pending", 129, -129, {"state": "settled"}, 1]]
-    assert [c[0] < 0 for c in settling.changes[:5]] == [True] * 5 and [len(c) for c in settling.changes[:5]] == [1] * 5
+    assert [c[0] < 0 for c in settling.changes[:4]] == [True] * 4 and [len(c) for c in settling.changes[:4]] == [1] * 4
     assert [c[0] < 0 for c in expiring.changes[:3]] == [True] * 3 and [len(c) for c in expiring.changes[:3]] == [1] * 3
-    assert all(-c[0] < 1024 for c in settling.changes[:5] + expiring.changes[:3])
+    assert all(-c[0] < 1024 for c in settling.changes[:4] + expiring.changes[:3])
     order = get(keys.record_key("purchase", t.tenant_id, "o-1"))
     assert (order["state"]["S"], order["remaining"]["N"], "due_at" in order) == ("settled", "0", False)
     assert staged(t, "u1") == {}
     assert [line["kind"] for line in journal.read(get(keys.member_key(t.tenant_id, "u1"))["journal"]["B"])] == [
-        "expire"]
+        "settle", "expire"]
     assert kinds(t, "u1") == ["pending", "settle", "expire"]
     exact(t, "u1")
 
@@ -119,53 +113,58 @@ def test_a_member_whose_item_would_pass_one_kilobyte_keeps_its_entry_in_the_tran
     ledger = PointsLedger()
     with Units(ledger) as units:
         assert run(t, SETTLED, ledger)["settled"] == 2
-    # THEN the light member is written alone, its order and entry after it; the heavy one goes into a transaction
-    # with its writes (its item holds no stage); both items stay under 1 KB as stored
+    # THEN the light member is written alone (its entry kept in it), its order after it; the heavy one goes into a
+    # transaction with its writes (its item holds no stage); both items stay under 1 KB as stored
     assert staged(t, "light")["k"] == "t" and staged(t, "heavy") == {}
-    # the run's start; the light member, its order and entry; then the heavy one's member, order, new lot (an item:
-    # no room to hold it), entry and the run's counters, in one transaction
-    assert [len(c) for c in units.changes[:5]] == [1, 1, 1, 1, 1 + 1 + 1 + 1 + 1]
+    # the run's start; the light member and its order; then the heavy one's member, order, new lot (an item: no room
+    # to hold it), entry and the run's counters, in one transaction
+    assert [len(c) for c in units.changes[:4]] == [1, 1, 1, 1 + 1 + 1 + 1 + 1]
     for member in ("light", "heavy"):
         assert dynamodb_size(get(keys.member_key(t.tenant_id, member))) < 1024
         assert kinds(t, member)[-1] == "settle"
         exact(t, member)
 
 
-def test_a_run_that_dies_before_its_entries_leaves_them_to_the_members_next_reader(make_tenant):
-    # GIVEN three members whose purchases settle in one run whose writer never puts what their members' writes left
+def order_state(t, member: str) -> str:
+    return get(keys.record_key("purchase", t.tenant_id, f"o-{member}"))["state"]["S"]
+
+
+def test_a_run_that_dies_before_its_orders_leaves_them_to_the_members_next_reader(make_tenant):
+    # GIVEN three members whose purchases settle in one run whose writer never writes what their members' writes left
     # (as a writer dying after each member's write would leave it)
     t = shop(make_tenant)
     for m in ("u1", "u2", "u3"):
         send(t, "purchase", m, T0, order_id=f"o-{m}", amount_fen=12900)
     with mock.patch.object(standing, "write", side_effect=lambda connection, left: None):
         assert run(t, SETTLED)["settled"] == 3
-    # THEN the balances moved, and no settle entry is written yet
-    assert all(get(last_entry(t, m)) is None for m in ("u1", "u2", "u3"))
-    assert [e.kind for e in PointsLedger().entries_page(t.tenant_id, "u1", 10, None)[0]] == ["pending"]
+    # THEN the balances moved and the settle entries are kept in the members' items, and no order is updated yet
+    assert all(order_state(t, m) == "pending" for m in ("u1", "u2", "u3"))
+    assert [e.kind for e in PointsLedger().entries_page(t.tenant_id, "u1", 10, None)[0]] == ["settle", "pending"]
     # WHEN u1's balance is read, u2 is reconciled and u3 checks in
     assert PointsLedger().member(t.tenant_id, "u1").balance["available"] == 129
     exact(t, "u2")
     send(t, "checkin", "u3", SETTLED + timedelta(hours=1))
-    # THEN each reader put its member's entry, once, and the ledger is exact; u3's check-in ended the stage
+    # THEN each reader updated its member's order, once, and the ledger is exact; u3's check-in ended the stage
     for m in ("u1", "u2", "u3"):
-        assert kinds(t, m).count("settle") == 1
+        assert order_state(t, m) == "settled" and kinds(t, m).count("settle") == 1
         exact(t, m)
     assert staged(t, "u3").get("k") != "t"
 
 
-def test_the_writers_late_put_after_a_readers_writes_the_same_entry(make_tenant):
-    # GIVEN a run whose entries were left (its writer stalled), and a reader that put them
+def test_the_writers_late_update_after_a_readers_changes_nothing(make_tenant):
+    # GIVEN a run whose order update was left (its writer stalled), and a reader that made it
     t = shop(make_tenant)
-    send(t, "purchase", "u1", T0, order_id="o-1", amount_fen=12900)
+    send(t, "purchase", "u1", T0, order_id="o-u1", amount_fen=12900)
     left = []
     with mock.patch.object(standing, "write", side_effect=lambda connection, s: left.append(s)):
         run(t, SETTLED)
     exact(t, "u1")  # the reader: reconcile reads the member first
-    put = get(last_entry(t, "u1"))
-    # WHEN the stalled writer puts its entries after all
+    updated = get(keys.record_key("purchase", t.tenant_id, "o-u1"))
+    assert updated["state"]["S"] == "settled"
+    # WHEN the stalled writer writes what it left after all
     standing.write(PointsLedger()._connection, left[0])
-    # THEN the entry is the same item, written once
-    assert get(last_entry(t, "u1")) == put and kinds(t, "u1").count("settle") == 1
+    # THEN the order is as the reader left it (its version moved once), and the entry is there once
+    assert get(keys.record_key("purchase", t.tenant_id, "o-u1")) == updated and kinds(t, "u1").count("settle") == 1
     exact(t, "u1")
 
 

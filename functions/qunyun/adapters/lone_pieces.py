@@ -64,15 +64,21 @@ def _member_alone(connection: Connection, plan: Plan, now: datetime, window: int
         return None  # a lot item to write, or an order moved since the plan: under a condition of its own
     if any(not keys.held(g) for g in change.guards) or (change.cap and not keys.held(change.cap[0])):
         return None
-    if staged is not None and not staged["r"].get("orders"):  # an expiry: its entry is all it leaves, kept instead
-        kept = journal.room(change, split, new=[journal.line_of(e, now, window) for e in change.entries])
-        if kept is not None:
-            return _write(connection, change, now, split, None, kept)
     if staged is None:
         return None
     token = uuid.uuid4().hex[:16]
-    if not _write(connection, change, now, split, (token, staged), journal.room(change, split, (token, staged))):
+    # its entries kept in the member item (journal.py); its standing stage then carries only its order's update
+    rest = {k: v for k, v in staged["r"].items() if k != "entries"}
+    stage = (token, {**staged, "r": rest}) if rest.get("orders") else None
+    kept = None
+    if not any(e.program_day for e in change.entries):  # a listed entry is paged from its item's insert
+        kept = journal.room(change, split, stage, [journal.line_of(e, now, window) for e in change.entries])
+    if kept is None:  # no room for them: they stay in the stage, put after it
+        stage = (token, staged)
+        kept = journal.room(change, split, stage)
+    if not _write(connection, change, now, split, stage, kept):
         return False
-    left.tokens.append(token)  # finished once what the stage leaves is written
-    leave(left, keys.member_pk(change.member.tenant_id, change.member.member_id), staged)
+    if stage is not None:
+        left.tokens.append(token)  # finished once what the stage leaves is written
+        leave(left, keys.member_pk(change.member.tenant_id, change.member.member_id), stage[1])
     return True

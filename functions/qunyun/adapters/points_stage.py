@@ -46,6 +46,7 @@ from qunyun.adapters.points_writer import (
 )
 from qunyun.adapters.redemptions import write_claim
 from qunyun.adapters.stages_done import finished, is_finished
+from qunyun.adapters.standing import standing_missing, standing_proof
 from qunyun.domain.ledger import Contention, Guard, LotWrite, MemberChange, Plan
 
 STALE = timedelta(seconds=5)
@@ -301,8 +302,8 @@ def settled_by(item: MemberItem | OrderItem | GuardItem) -> list[Key]:
     if isinstance(item, GuardItem):
         return [keys.record_key("event", keys.split_member_pk(item.pk)[0], item.event_id)]
     staged = item.staged
-    if staged.get("k") == "t":  # a transaction's (standing.py): it stands, its last entry says whether it is written
-        return [(item.pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), staged["r"]["entries"][-1]["entry_id"]))]
+    if staged.get("k") == "t":  # a transaction's or a run's piece's (standing.py): it stands, and what says whether
+        return standing_proof(item.pk, staged)  # what it leaves is written: its last entry, or else its orders
     wanted = [_claim_key(keys.split_member_pk(item.pk)[0], staged)]
     if staged.get("e"):
         last = staged["ev"] if staged["e"] == "=" else staged["e"]
@@ -323,13 +324,14 @@ def settle(connection: Connection, item: MemberItem, now: float | None = None, f
         return False
     token, staged = item.stage, item.staged
     at = datetime.fromisoformat(staged["at"])
-    if staged.get("k") == "t":  # standing: never undone, its entries put if the last is missing
-        if found is None or wanted[0] not in found:
+    if staged.get("k") == "t":  # standing: never undone, what it leaves written if its proof says it is not
+        if found is None or any(key not in found for key in wanted):
             found = fetch(connection, wanted)
-        if found[wanted[0]] is None:
+        missing = standing_missing(staged, [found[key] for key in wanted])
+        if missing:
             roll_forward(connection, item.pk, staged["r"], at)
         finished(token)
-        return found[wanted[0]] is None
+        return missing
     claim, done = _found(connection, wanted, found)
     if claim is not None and not claim.void and claim.token == token:
         if not done:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pynamodb.connection import Connection
 
 from qunyun.adapters import held_lots
+from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import written
 from qunyun.adapters.points_stage_rest import entry_fields
 from qunyun.adapters.points_tables import TABLE
@@ -61,6 +62,25 @@ def stage_of(change: MemberChange, lots: dict[str, int], now: datetime, orders: 
     staged = {"k": "t", "at": now.astimezone(UTC).isoformat(), "r": {k: v for k, v in rest.items() if v}}
     size = held_lots.stored_size(change, lots) + len(json.dumps(staged, separators=(",", ":"))) + 16 + 24
     return staged if size <= 1024 - MARGIN else None
+
+
+def standing_proof(pk: str, staged: dict) -> list[tuple[str, str]]:
+    """What tells whether a standing stage's writes are done: its last entry, written last; or, for a run's piece whose
+    entries its member item keeps (journal.py), the orders it updates."""
+    rest = staged["r"]
+    if rest.get("entries"):
+        return [(pk, keys.entry_sk(datetime.fromisoformat(staged["at"]), rest["entries"][-1]["entry_id"]))]
+    return [keys.record_key("purchase", keys.split_member_pk(pk)[0], order[0]) for order in rest["orders"]]
+
+
+def standing_missing(staged: dict, found: list[dict | None]) -> bool:
+    """Whether what a standing stage leaves is still to write, from its proof as read (`standing_proof`): its last
+    entry absent, or an order still as the stage read it (its update not made: made, the lot has moved on)."""
+    rest = staged["r"]
+    if rest.get("entries"):
+        return found[0] is None
+    return any(raw is not None and (raw.get("state", {}).get("S"), int(raw.get("remaining", {}).get("N", 0)))
+               == (order[1], order[2]) for order, raw in zip(rest["orders"], found, strict=True))
 
 
 def write(connection: Connection, standing: Standing) -> None:
