@@ -8,7 +8,7 @@ out, and every read (every entry, a time span, pages of one, three and fifty) se
 move-out whose writer lost its update (its entries in a JournalItem and still in the member, or in two JournalItems)
 is read once; a start of a run that died before counting its expiries leaves them to the next start, which finds them
 where the members keep them and counts each once; a write that would take the member item past 1 KB moves the
-entries it keeps out first."""
+entries it keeps out first; entries a member item has no room to keep are put after it, as before."""
 
 from __future__ import annotations
 
@@ -181,3 +181,18 @@ def test_a_write_with_no_room_beside_the_kept_entries_moves_them_out_first(make_
     entries = [e.entry_id for e in every(t, "k")]
     assert entries[:-1] == before and len(entries) == len(before) + 1
     assert reconcile_member(t.tenant_id, "k", ledger=PointsLedger()) == []
+
+
+def test_entries_with_no_room_to_be_kept_are_put_after_their_member_as_before(make_tenant, monkeypatch):
+    # GIVEN a member item that may keep no entries at all
+    monkeypatch.setattr(journal, "KEPT", 0)
+    t = shop(make_tenant)
+    send(t, "purchase", "u1", NOW - timedelta(days=3), order_id="o1", amount_fen=4200)
+    send(t, "checkin", "c1", NOW - timedelta(days=5))
+    # WHEN the run settles the purchase and expires the check-in's lot
+    summary = run_at(t, NOW)
+    # THEN their entries are items, put after their members' writes, and nothing is kept
+    assert (summary["settled"], summary["lots_expired"]) == (1, 1)
+    assert entry_items(t, "u1") == ["pending", "settle"] and entry_items(t, "c1") == ["earn", "expire"]
+    assert kept(t, "u1") == kept(t, "c1") == [] and moved(t, "u1") == moved(t, "c1") == []
+    assert all(reconcile_member(t.tenant_id, m, ledger=PointsLedger()) == [] for m in ("u1", "c1"))
