@@ -1,6 +1,6 @@
-"""A member's journal (docs/ledger.md, "Entries kept in the member item"): entries the change that made them keeps in
-the member item it writes anyway (`MemberItem.journal`), instead of an entry item each, and that are moved out
-together, several to one JournalItem, when the member item has no room for the next.
+"""A member's journal (docs/ledger.md, "A run's entries kept in the member item"): entries the change that made them
+keeps in the member item it writes anyway (`MemberItem.journal`), instead of an entry item each, and that are moved
+out together, several to one JournalItem, when the member item has no room for the next.
 
 An entry in the journal is the entry as plain fields (points_stage_rest `entry_fields`), its time (`at`) and, for a
 scheduled run's piece, the run's window that counts it (`w`). Its key is the one its entry item would have had,
@@ -31,7 +31,7 @@ from qunyun.adapters.points_tables import TABLE, JournalItem
 from qunyun.domain.ledger import Entry, MemberChange
 
 JOURNAL_SK = "J#"
-KEPT = 320  # the most bytes of entries a member item keeps: a dozen expiries, compressed
+KEPT = 320  # the most bytes of entries a member item keeps, compressed: six or seven settlements and expiries
 LIMIT = 1024 - 60  # what a member item may be, as estimated (standing.MARGIN to spare), and cost 1 unit a write
 _LAST = "~"  # after every key of an entry
 
@@ -108,10 +108,6 @@ def move_out(connection: Connection, pk: str, lines: list[dict]) -> None:
 
 def lines_in(item: JournalItem) -> list[dict]:
     return read(item.z)
-
-
-def window_of(line: dict) -> int | None:
-    return line.get("w")
 
 
 class JournalReads:
