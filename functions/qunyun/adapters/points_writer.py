@@ -86,11 +86,7 @@ def as_planned(orders: dict[Key, LotWrite], found: dict[Key, dict | None]) -> fr
     """The orders still as the plan read them. Their members were read settled at the versions the transaction is
     conditioned on, and every other change of a purchase's order moves its member's version (a refund is a
     transaction with it), so such an order may be updated after the transaction (standing.py)."""
-    return frozenset(lot.lot.name for key, lot in orders.items() if _still(found.get(key), lot.expect))
-
-
-def _still(raw: dict | None, expect: tuple[str, int]) -> bool:
-    return raw is not None and (raw.get("state", {}).get("S"), int(raw.get("remaining", {}).get("N", 0))) == expect
+    return frozenset(lot.lot.name for key, lot in orders.items() if standing.still(found.get(key), lot.expect))
 
 
 def committed(connection: Connection, write: Callable[[TransactWrite], None]) -> None:

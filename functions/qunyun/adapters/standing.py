@@ -79,8 +79,12 @@ def standing_missing(staged: dict, found: list[dict | None]) -> bool:
     rest = staged["r"]
     if rest.get("entries"):
         return found[0] is None
-    return any(raw is not None and (raw.get("state", {}).get("S"), int(raw.get("remaining", {}).get("N", 0)))
-               == (order[1], order[2]) for order, raw in zip(rest["orders"], found, strict=True))
+    return any(still(raw, (order[1], order[2])) for order, raw in zip(rest["orders"], found, strict=True))
+
+
+def still(raw: dict | None, expect: tuple[str, int]) -> bool:
+    """Whether an order read raw still holds its lot as `expect` (state, remaining) says."""
+    return raw is not None and (raw.get("state", {}).get("S"), int(raw.get("remaining", {}).get("N", 0))) == expect
 
 
 def write(connection: Connection, standing: Standing) -> None:
