@@ -11,7 +11,8 @@ clients at once per phase and checks the outcome.
 * catalogue: each client calls `mall_api.lambda_handler` in-process with signed API Gateway HTTP API v2
   events (POST /v1/mall/redemptions), for members of its own, from a reward of its own, so what is measured
   is the redemption path and not a fight over one item. Each reward has a per-member limit (never
-  reached), so every redemption is the full transaction: order, member, limit counter, lot, entry, stock.
+  reached), so every redemption counts against it: the member staged (its limit and lot held in it, its spend
+  entry kept in it), then the order and the stock shard claimed in one transaction.
   Latency is the handler call, from event to response (the event is built and signed before the clock
   starts).
 * raw: the same clients send TransactWriteItems of conditional Puts through a client built like the ledger's

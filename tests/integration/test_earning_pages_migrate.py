@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from qunyun.adapters import metrics_sources
+from qunyun.adapters import journal, metrics_sources
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages import page_lines
 from qunyun.adapters.earning_pages_migrate import page_old_entries, stream_began
@@ -38,10 +38,11 @@ def _board(tenant_id: str) -> list[tuple[str, int]]:
 
 
 @pytest.fixture
-def old_tenant(make_tenant):
+def old_tenant(make_tenant, monkeypatch):
     """A tenant written as the earlier code left it: entries listed under their day, members in the `members` index,
     and no pages, because no stream consumer ran (the check-ins, a purchase and a redemption go through the real
-    writers)."""
+    writers; that code wrote every entry as an item, which a member item keeping none does here)."""
+    monkeypatch.setattr(journal, "KEPT", 0)
     t = TenantRepository().get(make_tenant("Asia/Shanghai").tenant_id)
     deliver_streams()  # earlier tests' records out of the way; this tenant's are not delivered
     ledger = PointsLedger()

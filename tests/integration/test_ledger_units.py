@@ -1,7 +1,8 @@
 """What each ledger change writes: transaction items, their request bytes and the write units AWS bills.
 
 DynamoDB Local reports a transaction's capacity per table, not per item, so units are estimated as AWS bills
-them: 2 write units per transaction item per started KB of its request, 1 per started KB for a single write.
+them: 2 write units per transaction item per started KB, 1 per started KB for a single write. A put is sized as
+AWS sizes the item it writes; an update, whose item is not in its request, by its request (an upper bound).
 The budgets below are the layout's item counts (docs/ledger.md): a change that writes more fails here.
 """
 
@@ -33,6 +34,11 @@ def _bytes(request) -> int:
     return len(json.dumps(request, separators=(",", ":"), default=lambda raw: "x" * len(raw)))
 
 
+def _sized(put: dict | None, request: dict) -> int:
+    """A put by its item's size, anything else by its request's."""
+    return dynamodb_size(put["Item"]) if put else _bytes(request)
+
+
 class Units:
     """Counts the writes of one ledger's client: per change, its transaction items and bytes, or single writes."""
 
@@ -42,11 +48,11 @@ class Units:
 
     def _look(self, params, model, **_) -> None:
         if model.name == "TransactWriteItems":
-            self.changes.append([_bytes(i) for i in params["TransactItems"]])
+            self.changes.append([_sized(i.get("Put"), i) for i in params["TransactItems"]])
         elif model.name in _WRITES:
-            self.changes.append([-_bytes(params)])  # negative: not transactional
+            self.changes.append([-_sized(params if model.name == "PutItem" else None, params)])  # negative: single
         elif model.name == "BatchWriteItem":  # a run's entries put after its transaction: each a single write
-            self.changes.append([-_bytes(r["PutRequest"]) for requests in params["RequestItems"].values()
+            self.changes.append([-dynamodb_size(r["PutRequest"]["Item"]) for requests in params["RequestItems"].values()
                                  for r in requests])
 
     def __enter__(self) -> Units:
@@ -71,7 +77,8 @@ def dynamodb_size(raw: dict) -> int:
     size = 0
     for name, value in raw.items():
         (kind, v), = value.items()
-        size += len(name.encode()) + (1 if kind == "BOOL" else len(str(v).encode()) + (1 if kind == "N" else 0))
+        size += len(name.encode()) + (1 if kind == "BOOL" else len(v) if kind == "B" else
+                                      len(str(v).encode()) + (1 if kind == "N" else 0))
     return size
 
 
@@ -132,13 +139,15 @@ def measure_all(make_tenant) -> dict[str, tuple[int, int, list]]:
 # Items of each change in the current layout (docs/ledger.md has the table and the reasons). A check-in's and a
 # quiz answer's lot is held in the member item (held_lots.py), and so the grant's, the redemptions' and the
 # cancellation's, which credit or spend that lot; a settlement's new lot is held too, and its entry kept in the member
-# item (journal.py): member and order. The settle run: its start recorded, the settlement's member and order, its
-# window's counts, the day's boards marked (a transaction of two) and the run marked done: 7 items, 9 units (8 and 10
-# with the entry an item; 7 and 11 when the member and the counts were one transaction and the start was not recorded).
+# item (journal.py): member and order. A redemption from a held lot keeps its spend in the member item with its stage
+# (kept_spend.py): member, then order and stock shard. The settle run: its start recorded, the settlement's member and
+# order, its window's counts, the day's boards marked (a transaction of two) and the run marked done: 7 items, 9 units
+# (8 and 10 with the entry an item; 7 and 11 when the member and the counts were one transaction and the start was not
+# recorded).
 BUDGET = {
     "checkin (new member)": 3, "checkin (next day)": 3, "checkin (already checked in)": 1, "quiz answer": 4,
     "purchase": 4, "settle run (1 purchase)": 7,
-    "refund (pending)": 4, "invite": 6, "adjust": 2, "redemption (mug)": 4, "redemption (cap, limited)": 4,
+    "refund (pending)": 4, "invite": 6, "adjust": 2, "redemption (mug)": 3, "redemption (cap, limited)": 3,
     "cancellation (limited)": 4,
 }
 

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.points_tables import EarningPageItem
+from qunyun.adapters.points_tables import EarningPageItem, MallOrderItem
+from qunyun.domain.ledger import entry_id
 
 PAGE_LINES = 2000  # at about 80 bytes a line, about 160 KB: under DynamoDB's 400 KB an item
 LISTED = ("INSERT", "MODIFY")  # an entry is never removed; a MODIFY is an entry written again (a roll-forward's)
@@ -23,11 +24,26 @@ def listed(record: dict) -> tuple[str, str] | None:
     if record.get("eventName") not in LISTED or "S" not in image.get("board_pk", {}):
         return None
     sk = image.get("sk", {}).get("S", "")
+    if sk == keys.RECORD_SK["redemption"]:
+        return _order_listed(image)
     if not sk.startswith("E#"):
         return None
     group = image.get("group_id", {}).get("S", "")
     # Member, group and event ids hold no tab or newline (domain/events.py ID), nor do entry keys.
     line = "\t".join((image["pk"]["S"], sk, group, image["points"]["N"], image["source_type"]["S"]))
+    return image["board_pk"]["S"], line
+
+
+def _order_listed(image: dict) -> tuple[str, str] | None:
+    """A redemption whose member item keeps its spend (kept_spend.py), as its entry item would have been listed: from
+    the order as claimed (version 0), not from its later updates nor a void."""
+    if image.get("version", {}).get("N") != "0" or image.get("void", {}).get("BOOL") or "token" not in image:
+        return None
+    pk = image["pk"]["S"]
+    member = keys.member_pk(keys.record_tenant("redemption", pk), image["member_id"]["S"])
+    at = MallOrderItem.created_at.deserialize(image["created_at"]["S"])
+    sk = keys.entry_sk(at, entry_id("redeem", keys.record_id(pk)))
+    line = "\t".join((member, sk, "", str(-int(image["points_spent"]["N"])), "redemption"))
     return image["board_pk"]["S"], line
 
 

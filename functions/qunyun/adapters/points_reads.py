@@ -23,7 +23,7 @@ from datetime import date, datetime
 
 from pynamodb.connection import Connection
 
-from qunyun.adapters import held_lots, journal
+from qunyun.adapters import held_lots, journal, kept_spend
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.earning_pages import EarningPages, Listed
 from qunyun.adapters.journal import JournalReads
@@ -301,11 +301,12 @@ class LedgerReads:
         yield from (e for _, e in found)
 
     def _journal(self, pk: str, consistent: bool = True) -> list[dict]:
-        """The entries the member item keeps (journal.py), as lines."""
+        """The entries the member item keeps (journal.py), as lines: but a staged redemption's spend while its order
+        does not stand (kept_spend.py)."""
         raw = self._connection.client.get_item(TableName=_PointsMeta.table_name,
                                                Key={"pk": {"S": pk}, "sk": {"S": keys.BALANCE_SK}},
-                                               ConsistentRead=consistent, ProjectionExpression="journal")
-        return journal.read(raw.get("Item", {}).get("journal", {}).get("B"))
+                                               ConsistentRead=consistent, ProjectionExpression="journal, stage, staged")
+        return kept_spend.visible(self._connection, pk, raw.get("Item", {}), consistent)
 
     def board_entries(self, tenant_id: str, day: str) -> Iterator[Listed]:
         """The tenant's earning entries of a program day, from its pages (adapters/earning_pages.py)."""

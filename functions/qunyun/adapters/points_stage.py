@@ -12,7 +12,8 @@
    A redemption's claim is its order, put the same way in one transaction with its stock taken
    (`claim_redemption`): a shard without the units refuses it, and the stage is undone.
 4. Roll forward: the lots are set to their values after the change, each only if still at the version read
-   before the stage, then the entry is put. Both are harmless to repeat.
+   before the stage, then the entry is put. Both are harmless to repeat. A redemption from lots its member item
+   holds has nothing left here: its stage kept its spend entry in the member item (kept_spend.py).
 
 A member read to plan from is settled first (`settle`): its stage is rolled forward when the claim of its token
 stands, undone when the claim went to a twin or was voided, waited on while young, and voided once older than
@@ -28,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.connection import Connection
 
-from qunyun.adapters import held_lots, journal
+from qunyun.adapters import held_lots, journal, kept_spend
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import FAILED, expression_params, written
 from qunyun.adapters.order_lots import made_fields
@@ -45,9 +46,10 @@ from qunyun.adapters.points_writer import (
     rest_writes,
 )
 from qunyun.adapters.redemptions import write_claim
+from qunyun.adapters.stage_fields import staged_as
 from qunyun.adapters.stages_done import finished, is_finished
 from qunyun.adapters.standing import standing_missing, standing_proof
-from qunyun.domain.ledger import Contention, Guard, LotWrite, MemberChange, Plan
+from qunyun.domain.ledger import Contention, Guard, LotWrite, Plan
 
 STALE = timedelta(seconds=5)
 _WAIT = 0.01
@@ -100,22 +102,8 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
                             frozenset(lot for lot, target in targets.items() if target["v"] is None), staged=True)
     lots = [targets[lot.lot] for lot in split.items]
     rest = {k: v for k, v in (("lots", lots), ("entries", [entry_fields(e) for e in change.entries])) if v}
-    # "ev": what the claim is keyed by (the event id; a redemption's order id, "k": "r"); "at": the change's time
-    # (its entry's key); "w": when it was staged, by this machine's clock, for STALE
-    claimed_by = plan.event.event_id if plan.event else plan.redemption.key
-    staged = {"ev": claimed_by, "at": now.astimezone(UTC).isoformat(), "w": int(time.time()),
-              "u": _undo_of(change, split.prior)}
-    if plan.redemption:
-        staged["k"] = "r"
-    if change.entries:  # the entry written last, by its id ("=": the event's own)
-        last = change.entries[-1].entry_id
-        staged["e"] = "=" if last == claimed_by else last
-    if plan.purchase:
-        staged["o"] = plan.purchase.key
     mark = next((g for g in change.guards if not keys.held(g)), None)
-    if mark:
-        staged["g"] = keys.guard_sk(mark)
-    kept = journal.room(change, split, (token, staged))
+    staged, kept = staged_as(plan, split, token, mark, now)
     if kept.moving:  # moved out first: a member item that loses its stage's race still finds them there
         journal.move_out(connection, pk, kept.moving)
     actions, condition = member_update(change, now, stage=(token, staged), lots=split, kept=kept)
@@ -128,7 +116,7 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
         undo(connection, _member(connection, pk, sk), token)
         raise Contention(["MarkTaken"])
     if plan.redemption:
-        refused = claim_redemption(connection, plan, token, kept_by_order(rest))
+        refused = claim_redemption(connection, plan, token, kept_by_order(rest), listed="j" in staged)
         if refused is not None and _ours(connection, *_claim_key(m.tenant_id, staged), token):
             refused = None  # a retried call whose first attempt landed
     else:
@@ -138,15 +126,20 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     if refused:
         _undo_all(connection, _member(connection, pk, sk), token)
         raise Contention(refused)
+    if "j" in staged:  # the entry is in the member item already
+        rest.pop("entries")
     roll_forward(connection, pk, rest, now)
     finished(token)
 
 
-def claim_redemption(connection: Connection, plan: Plan, token: str, kept: dict) -> list[str | None] | None:
-    """The order claimed with its stock in one transaction (`redemptions.write_claim`): None when it was written,
-    else why not, never empty (a conflict comes without DynamoDB's reasons)."""
+def claim_redemption(connection: Connection, plan: Plan, token: str, kept: dict,
+                     listed: bool = False) -> list[str | None] | None:
+    """The order claimed with its stock in one transaction (`redemptions.write_claim`; `listed`: the order lists
+    its spend, kept in the member item): None when it was written, else why not, never empty (a conflict comes
+    without DynamoDB's reasons)."""
     try:
-        committed(connection, lambda tx: write_claim(tx, plan.tenant_id, plan.redemption, plan.stock, token, kept))
+        committed(connection, lambda tx: write_claim(tx, plan.tenant_id, plan.redemption, plan.stock, token, kept,
+                                                     listed))
         return None
     except Contention as lost:
         return lost.reasons or ["TransactionConflict"]
@@ -215,22 +208,6 @@ def _member(connection: Connection, pk: str, sk: str) -> MemberItem:
     return MemberItem.from_raw_data(raw["Item"])
 
 
-def _undo_of(change: MemberChange, lots: dict[str, int | None]) -> dict:
-    """What puts the member back as it was: the deltas to take back, the fields' prior values, the held marks
-    and caps, and the held lots, the change moved with their prior counts (None: not held before); for a newcomer,
-    its removal."""
-    m = change.member
-    if not m.exists:
-        return {"new": True}
-    prior = {name: getattr(m, name) for name in change.set}
-    if prior.get("last_checkin") is not None:
-        prior["last_checkin"] = prior["last_checkin"].isoformat()
-    moved = [*change.guards, *([change.cap[0]] if change.cap else [])]
-    undo = {"d": {k: v for k, v in change.deltas.items() if v}, "s": prior,
-            "h": [[g.kind, list(g.parts), m.held.get(g)] for g in moved], "l": lots}
-    return {k: v for k, v in undo.items() if v}  # what is empty is left out: the member item pays for each byte
-
-
 def roll_forward(connection: Connection, pk: str, rest: dict, at: datetime) -> None:
     """Writes what a claimed stage (made at `at`) left to write; each write applies once, however often it is
     repeated."""
@@ -288,6 +265,7 @@ def undo(connection: Connection, item: MemberItem, token: str) -> None:
     if u.get("l"):
         lots = held_lots.undone(item.lots, u["l"])
         actions.append(MemberItem.lots.set(lots) if lots else MemberItem.lots.remove())
+    actions += kept_spend.undone(item)
     _update(connection, item.pk, item.sk, actions, held_it)
 
 

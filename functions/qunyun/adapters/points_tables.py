@@ -317,6 +317,9 @@ class MallOrderItem(_Item):
     token = UnicodeAttribute(null=True)
     rest = CompactJSON(null=True)
     void = BooleanAttribute(null=True)
+    # The day's redemption list of an order whose spend entry its member item keeps (kept_spend.py): the order's
+    # insert is what PageEarnings pages the spend from (earning_pages.py); removed by a cancellation
+    board_pk = UnicodeAttribute(null=True)
 
 
 class BoardItem(_Item):

@@ -72,7 +72,7 @@ def write_redemption(tx: TransactWrite, tenant_id: str, write: RecordWrite, sett
         return
     actions = [MallOrderItem.version.set(write.version + 1)]
     if settled:
-        actions.append(MallOrderItem.rest.remove())
+        actions += [MallOrderItem.rest.remove(), MallOrderItem.board_pk.remove()]
     for k, v in redemption_attrs(tenant_id, write.key, write.fields).items():
         attr = getattr(MallOrderItem, k)
         actions.append(attr.remove() if v is None else attr.set(v))
@@ -80,12 +80,16 @@ def write_redemption(tx: TransactWrite, tenant_id: str, write: RecordWrite, sett
               condition=MallOrderItem.version == write.version)
 
 
-def write_claim(tx: TransactWrite, tenant_id: str, write: RecordWrite, stock: list, token: str, rest: dict) -> None:
+def write_claim(tx: TransactWrite, tenant_id: str, write: RecordWrite, stock: list, token: str, rest: dict,
+                listed: bool = False) -> None:
     """A staged redemption's claim (adapters/points_stage.py): its order, naming the stage's token and what is
     left to write, and its stock taken; the order stands once it exists. Refused when the request id is taken (but
-    by a void of another token) or a shard lacks the units."""
+    by a void of another token) or a shard lacks the units. `listed`: its spend entry is kept in its member item
+    (kept_spend.py), and the order names the day's redemption list in its place (earning_pages.py)."""
     order = new_item(tenant_id, write)
     order.token, order.rest = token, rest
+    if listed:
+        order.board_pk = keys.redemptions_day_pk(tenant_id, rest["d"])
     tx.save(order, condition=MallOrderItem.pk.does_not_exist() | (
         (MallOrderItem.void == True) & (MallOrderItem.token != token)))  # noqa: E712
     write_stock(tx, tenant_id, stock)
