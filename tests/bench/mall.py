@@ -45,7 +45,18 @@ from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from common import ROOT, STACK, CapacityMeter, billed_bytes, cost, local_env, memory_mb, pynamodb_client, report
+from common import (
+    ROOT,
+    STACK,
+    CapacityMeter,
+    billed_bytes,
+    cost,
+    local_env,
+    memory_mb,
+    pynamodb_client,
+    report,
+    request_bytes,
+)
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from index_writes import for_table
 from names import MALL_FUNCTION, PAGES_FUNCTION
@@ -156,13 +167,13 @@ class _Environment:
         items = params.get("TransactItems") or []
         self.tx_items.append(len(items))
         self.shape.append(len(items))
-        self.tx_bytes += sum(len(json.dumps(i, separators=(",", ":"))) for i in items)
+        self.tx_bytes += sum(request_bytes(i) for i in items)
         self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
         self.tx_foreign += 0 if ours else 1
 
     def _single(self, params: dict, **_) -> None:
         self.shape.append(0)
-        self.single_bytes += len(json.dumps(params, separators=(",", ":")))
+        self.single_bytes += request_bytes(params)  # a member item keeps its entries as binary
 
     def reset(self) -> None:
         self.meter.reset()
