@@ -31,7 +31,7 @@ from qunyun.adapters.points_tables import TABLE, JournalItem
 from qunyun.domain.ledger import Entry, MemberChange
 
 JOURNAL_SK = "J#"
-KEPT = 320  # the most bytes of entries a member item keeps, compressed: six or seven settlements and expiries
+KEPT = 640  # the most bytes of entries a member item keeps, compressed: about twenty settlements and expiries
 LIMIT = 1024 - 60  # what a member item may be, as estimated (standing.MARGIN to spare), and cost 1 unit a write
 _LAST = "~"  # after every key of an entry
 
