@@ -305,7 +305,8 @@ class LedgerReads:
         does not stand (kept_spend.py)."""
         raw = self._connection.client.get_item(TableName=_PointsMeta.table_name,
                                                Key={"pk": {"S": pk}, "sk": {"S": keys.BALANCE_SK}},
-                                               ConsistentRead=consistent, ProjectionExpression="journal, stage, staged")
+                                               ConsistentRead=consistent, ProjectionExpression="journal, #s, staged",
+                                               ExpressionAttributeNames={"#s": "stage"})
         return kept_spend.visible(self._connection, pk, raw.get("Item", {}), consistent)
 
     def board_entries(self, tenant_id: str, day: str) -> Iterator[Listed]:
