@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from qunyun.adapters import points_stage
+from qunyun.adapters import member_write, points_stage
 from qunyun.adapters.points_ledger import PointsLedger
 from qunyun.adapters.tenants import TenantRepository
 from qunyun.domain.errors import Conflict
@@ -101,6 +101,7 @@ def answer_lost_once(monkeypatch, lost_on) -> list:
         raise AssertionError("a reader waited on a stage that should have gone on")
 
     monkeypatch.setattr(points_stage, "written", answer_lost)
+    monkeypatch.setattr(member_write, "written", answer_lost)  # the member's stage
     monkeypatch.setattr(points_stage.time, "sleep", no_waiting)
     return lost
 

@@ -22,12 +22,10 @@ from pynamodb.connection import Connection
 
 from qunyun.adapters import journal
 from qunyun.adapters import points_keys as keys
-from qunyun.adapters.conditional_write import expression_params, written
-from qunyun.adapters.held_lots import Held
-from qunyun.adapters.points_tables import TABLE
-from qunyun.adapters.points_writer import leave, member_update, read_after_plan, standing_split
+from qunyun.adapters.member_write import write_member
+from qunyun.adapters.points_writer import leave, read_after_plan, standing_split
 from qunyun.adapters.standing import Standing
-from qunyun.domain.ledger import MemberChange, Plan
+from qunyun.domain.ledger import Plan
 from qunyun.domain.plan_batch import together
 
 
@@ -42,17 +40,6 @@ def write_alone(connection: Connection, plans: list[Plan], now: datetime, window
         staged = _member_alone(connection, plan, now, window, holdable, as_planned, left)
         outcomes.append("transaction" if staged is None else "written" if staged else "lost")
     return outcomes, left
-
-
-def _write(connection: Connection, change: MemberChange, now: datetime, split: Held, stage: tuple[str, dict] | None,
-           kept: journal.Room) -> bool:
-    """The member's update under its version condition, once the entries it no longer keeps are moved out."""
-    pk, sk = keys.member_key(change.member.tenant_id, change.member.member_id)
-    if kept.moving:
-        journal.move_out(connection, pk, kept.moving)
-    actions, condition = member_update(change, now, lots=split, stage=stage, kept=kept)
-    return written(connection.client.update_item, TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                   **expression_params(condition, actions))
 
 
 def _member_alone(connection: Connection, plan: Plan, now: datetime, window: int, holdable: dict[str, frozenset],
@@ -76,7 +63,7 @@ def _member_alone(connection: Connection, plan: Plan, now: datetime, window: int
     if kept is None:  # no room for them: they stay in the stage, put after it
         stage = (token, staged)
         kept = journal.room(change, split, stage)
-    if not _write(connection, change, now, split, stage, kept):
+    if not write_member(connection, change, now, split, stage, kept):
         return False
     if stage is not None:
         left.tokens.append(token)  # finished once what the stage leaves is written

@@ -29,9 +29,10 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.connection import Connection
 
-from qunyun.adapters import held_lots, journal, kept_spend
+from qunyun.adapters import held_lots, kept_spend
 from qunyun.adapters import points_keys as keys
 from qunyun.adapters.conditional_write import FAILED, expression_params, written
+from qunyun.adapters.member_write import write_member
 from qunyun.adapters.order_lots import made_fields
 from qunyun.adapters.points_fetch import fetch
 from qunyun.adapters.points_keys import Key
@@ -40,7 +41,6 @@ from qunyun.adapters.points_tables import TABLE, EventItem, GuardItem, LotItem, 
 from qunyun.adapters.points_writer import (
     committed,
     event_item,
-    member_update,
     merge_lots,
     record_only,
     rest_writes,
@@ -104,10 +104,8 @@ def stage(connection: Connection, plan: Plan, now: datetime) -> None:
     rest = {k: v for k, v in (("lots", lots), ("entries", [entry_fields(e) for e in change.entries])) if v}
     mark = next((g for g in change.guards if not keys.held(g)), None)
     staged, kept = staged_as(plan, split, token, mark, now)
-    if kept.moving:  # moved out first: a member item that loses its stage's race still finds them there
-        journal.move_out(connection, pk, kept.moving)
-    actions, condition = member_update(change, now, stage=(token, staged), lots=split, kept=kept)
-    if not _update(connection, pk, sk, actions, condition) and not _ours(connection, pk, sk, token, name="stage"):
+    if not write_member(connection, change, now, split, (token, staged), kept) and not _ours(
+            connection, pk, sk, token, name="stage"):
         raise Contention([FAILED])
     if plan.purchase and not _take_order(connection, plan, token, staged["w"], made):
         undo(connection, _member(connection, pk, sk), token)

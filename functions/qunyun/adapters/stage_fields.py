@@ -32,7 +32,7 @@ def staged_as(plan: Plan, split: held_lots.Held, token: str, mark: Guard | None,
     if kept is None and change.entries:
         last = change.entries[-1].entry_id
         staged["e"] = "=" if last == claimed_by else last
-    return staged, kept or journal.room(change, split, (token, staged))
+    return staged, kept if kept is not None else journal.room(change, split, (token, staged))
 
 
 def _undo_of(change: MemberChange, lots: dict[str, int | None]) -> dict:
