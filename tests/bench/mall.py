@@ -16,9 +16,10 @@ clients at once per phase and checks the outcome.
   Latency is the handler call, from event to response (the event is built and signed before the clock
   starts).
 * raw: the same clients send TransactWriteItems of conditional Puts through a client built like the ledger's
-  (pynamodb Connection: same timeouts, retries and pool), with exactly as many items per transaction as the
-  warm-up's redemptions sent (recorded by a botocore hook on the real path, replayed) at their average request bytes
-  per item.
+  (pynamodb Connection: same timeouts, retries and pool) and metered as the path's clients are (each call asks for
+  its ConsumedCapacity; the path's requests are sized once its clock stops), with exactly as many items per
+  transaction as the warm-up's redemptions sent (recorded by a botocore hook on the real path, replayed) at their
+  average request bytes per item.
 * hot: every client redeems one reward whose stock is 1 item, then (another tenant) --shards items; lost
   races (Contention raised by PointsLedger.commit, which the service re-plans) are counted with
   DynamoDB's cancellation reasons.
@@ -142,6 +143,7 @@ class _Environment:
         self.tx_items: list[int] = []
         self.tx_bytes = self.tx_aws_units = self.tx_foreign = self.single_bytes = 0
         self.shape: list[int] = []  # the writes of the redemption under way: a transaction's items, 0 a single write
+        self.requests: list[tuple[str, object]] = []
         for c in self.clients:
             c.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
                                    lambda params, ours=c is ledger_client, **_: self._tx(params, ours))
@@ -162,22 +164,34 @@ class _Environment:
         mall_api.default_deps().ledger.commit = commit
         self.raw = Connection(region=_PointsMeta.region, host=_PointsMeta.host,
                               max_retry_attempts=_PointsMeta.max_retry_attempts).client
+        self.raw_meter = CapacityMeter().attach(self.raw)  # asks what the path's calls ask, and parses it
 
     def _tx(self, params: dict, ours: bool) -> None:
-        items = params.get("TransactItems") or []
+        items = list(params.get("TransactItems") or [])
         self.tx_items.append(len(items))
         self.shape.append(len(items))
-        self.tx_bytes += sum(request_bytes(i) for i in items)
-        self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
+        self.requests.append(("tx", items))  # sized once the clock stops (`_size`), as the floor's are not
         self.tx_foreign += 0 if ours else 1
 
     def _single(self, params: dict, **_) -> None:
         self.shape.append(0)
-        self.single_bytes += request_bytes(params)  # a member item keeps its entries as binary
+        self.requests.append(("single", dict(params)))
+
+    def _size(self) -> None:
+        """The bytes and AWS units of the requests recorded while timed, out of the time (a member item keeps its
+        entries as binary, which `request_bytes` sizes by length)."""
+        for kind, request in self.requests:
+            if kind == "tx":
+                self.tx_bytes += sum(request_bytes(i) for i in request)
+                self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in request)
+            else:
+                self.single_bytes += request_bytes(request)
+        self.requests = []
 
     def reset(self) -> None:
         self.meter.reset()
         self.tx_items, self.tx_bytes, self.tx_aws_units, self.tx_foreign, self.single_bytes = [], 0, 0, 0, 0
+        self.requests = []
         self.lost, self.committed, self.reasons = 0, 0, Counter()
 
     def redeem(self, cmd: dict, index: int, barrier) -> dict:
@@ -199,7 +213,9 @@ class _Environment:
             shapes.append(self.shape)
             code = json.loads(resp["body"]).get("error", {}).get("code", "") if resp["statusCode"] != 201 else ""
             statuses[f"{resp['statusCode']} {code}".strip()] += 1
-        return {"latencies": latencies, "statuses": statuses, "cpu": time.process_time() - cpu,
+        cpu = time.process_time() - cpu
+        self._size()
+        return {"latencies": latencies, "statuses": statuses, "cpu": cpu,
                 "read": self.meter.read, "write": self.meter.write, "calls": self.meter.calls,
                 "tx_items": self.tx_items, "tx_bytes": self.tx_bytes, "tx_aws_units": self.tx_aws_units,
                 "tx_foreign": self.tx_foreign, "lost": self.lost, "committed": self.committed,
@@ -230,6 +246,7 @@ class _Environment:
                               else put(key, one_pad))
             work.append(writes)
         latencies = []
+        self.raw_meter.reset()
         barrier.wait()
         cpu = time.process_time()
         for writes in work:
@@ -240,7 +257,7 @@ class _Environment:
                 else:
                     self.raw.put_item(**write)
             latencies.append(time.perf_counter() - start)
-        return {"latencies": latencies, "cpu": time.process_time() - cpu}
+        return {"latencies": latencies, "cpu": time.process_time() - cpu, "write": self.raw_meter.write}
 
 
 def client_process(index: int, inbox, outbox, barrier) -> None:
@@ -292,14 +309,15 @@ class Clients:
 
 
 def merged(results: list[dict]) -> dict:
-    out = {"latencies": [x for r in results for x in r["latencies"]], "cpu": sum(r["cpu"] for r in results)}
+    out = {"latencies": [x for r in results for x in r["latencies"]], "cpu": sum(r["cpu"] for r in results),
+           "write": sum(r["write"] for r in results)}
     if "statuses" in results[0]:
         out["statuses"] = sum((r["statuses"] for r in results), Counter())
         out["reasons"] = sum((r["reasons"] for r in results), Counter())
         out["calls"] = sum((Counter(r["calls"]) for r in results), Counter())
         out["tx_items"] = [x for r in results for x in r["tx_items"]]
         out["shapes"] = [x for r in results for x in r["shapes"]]
-        for key in ("read", "write", "tx_bytes", "tx_aws_units", "tx_foreign", "lost", "committed", "single_bytes",
+        for key in ("read", "tx_bytes", "tx_aws_units", "tx_foreign", "lost", "committed", "single_bytes",
                     "tx_write", "single_index"):
             out[key] = sum(r[key] for r in results)
     return out
@@ -451,6 +469,7 @@ def main() -> None:
                           "single_writes_per_redemption": round(singles / len(shapes), 3),
                           "bytes_per_transaction_item": round(shaped["item_bytes"], 1),
                           "bytes_per_single_write": round(shaped["single_bytes"], 1),
+                          "write_units_per_redemption": round(raw["write"] / (raw_n * len(floors)), 3),
                           "client_cpu_ms_per_redemption": round(raw["cpu"] / (raw_n * len(floors)) * 1000, 3)}
             p99s = [pct(x["latencies"], 0.99) for x, _ in paths]
             floor_p99s = [pct(x["latencies"], 0.99) for x, _ in floors]
