@@ -136,13 +136,45 @@ def statement_key(statement: dict) -> tuple[str, str, str]:
     return text.split('"')[1], value("pk"), value("sk")
 
 
+class _Counted:
+    """A figure of a Probe's, brought up to date from the calls it recorded when it is read."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = f"_{name}"
+
+    def __get__(self, probe, owner=None):
+        if probe is None:
+            return self
+        probe._count()
+        return getattr(probe, self.name)
+
+    def __set__(self, probe, value) -> None:
+        setattr(probe, self.name, value)
+
+
 class Probe(CapacityMeter):
     """Capacity plus what the calls were: calls per operation and table, each transaction's items (how many,
     which kinds, request bytes, AWS write units), and time and DynamoDB Local's capacity units per operation.
 
+    A call is only recorded while it is made (its parameters, shallow-copied); what it was is counted when a figure
+    is read, out of the time of the calls, as a floor's calls carry no such work.
+
     DynamoDB Local reports no capacity for PartiQL statements; each BatchExecuteStatement statement that wrote
     is kept (`statements_written`), and `statement_write_units` bills it as DynamoDB bills the equivalent
     UpdateItem: by the size of the item it left (read after the run), one unit per started KB."""
+
+    by_table = _Counted()
+    tx_sizes = _Counted()  # items per transaction, in order
+    tx_kinds = _Counted()  # e.g. "Put+Update" → transactions
+    tx_item_bytes = _Counted()
+    tx_aws_units = _Counted()  # 2 write units per transaction item per started KB of request
+    # every write in order: a transaction's items, 0 for a single write, -n for a BatchWriteItem of n puts, and
+    # None for a scheduled run's own bookkeeping (its checkpoint, its boards), which its floor leaves out
+    write_shape = _Counted()
+    single_bytes = _Counted()  # request bytes of the single writes (PutItem, UpdateItem, DeleteItem)
+    batch_puts = _Counted()  # puts of the BatchWriteItems, and their request bytes
+    batch_bytes = _Counted()
+    statements_written = _Counted()  # (table, pk, sk) of each PartiQL write
 
     def __init__(self) -> None:
         super().__init__()
@@ -151,20 +183,19 @@ class Probe(CapacityMeter):
         self._clear()
 
     def _clear(self) -> None:
-        self.by_table: Counter = Counter()
-        self.tx_sizes: list[int] = []  # items per transaction, in order
-        self.tx_kinds: Counter = Counter()  # e.g. "Put+Update" → transactions
+        self._seen: list[tuple] = []  # the calls not yet counted, in order
+        self.by_table = Counter()
+        self.tx_sizes = []
+        self.tx_kinds = Counter()
         self.tx_item_bytes = 0
-        self.tx_aws_units = 0  # 2 write units per transaction item per started KB of request
-        # every write in order: a transaction's items, 0 for a single write, -n for a BatchWriteItem of n puts, and
-        # None for a scheduled run's own bookkeeping (its checkpoint, its boards), which its floor leaves out
-        self.write_shape: list[int | None] = []
-        self.single_bytes = 0  # request bytes of the single writes (PutItem, UpdateItem, DeleteItem)
-        self.batch_puts = 0  # puts of the BatchWriteItems, and their request bytes
+        self.tx_aws_units = 0
+        self.write_shape = []
+        self.single_bytes = 0
+        self.batch_puts = 0
         self.batch_bytes = 0
         self.seconds: Counter = Counter()  # from the call's parameters to its parsed answer
         self.units: Counter = Counter()  # capacity units as DynamoDB Local reports them
-        self.statements_written: list[tuple[str, str, str]] = []  # (table, pk, sk) of each PartiQL write
+        self.statements_written = []
 
     def attach_all(self, clients) -> Probe:
         for client in clients:
@@ -184,34 +215,9 @@ class Probe(CapacityMeter):
 
     def _look(self, params, model, **_):
         self._started.at = time.perf_counter()
-        tables = [params["TableName"]] if "TableName" in params else sorted(params.get("RequestItems") or ["?"])
-        if model.name == "BatchExecuteStatement":
-            self._started.statements = [statement_key(s) for s in params.get("Statements") or []]
-            tables = sorted({table for table, _, _ in self._started.statements})
+        self._started.params = params
         with self._lock:
-            if model.name == "TransactWriteItems":
-                items = params.get("TransactItems") or []
-                tables = sorted({next(iter(i.values())).get("TableName", "?") for i in items})
-                sizes = [request_bytes(i) for i in items]
-                self.tx_sizes.append(len(items))
-                self.tx_kinds["+".join(sorted(next(iter(i)) for i in items))] += 1
-                self.tx_item_bytes += sum(sizes)
-                self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
-                own = all(_bookkeeping((i.get("Item") or i.get("Key") or {}).get("pk", {}).get("S", ""))
-                          for i in (next(iter(x.values())) for x in items))
-                self.write_shape.append(None if own else len(items))
-            elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
-                if _bookkeeping((params.get("Item") or params.get("Key") or {}).get("pk", {}).get("S", "")):
-                    self.write_shape.append(None)
-                else:
-                    self.write_shape.append(0)
-                    self.single_bytes += request_bytes(params)
-            elif model.name == "BatchWriteItem":
-                puts = [r["PutRequest"] for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r]
-                self.write_shape.append(-len(puts))
-                self.batch_puts += len(puts)
-                self.batch_bytes += sum(request_bytes(p) for p in puts)
-            self.by_table[f"{model.name}:{','.join(t.removeprefix(f'{STACK}-') for t in tables)}"] += 1
+            self._seen.append((model.name, dict(params)))
 
     def _done(self, parsed, model, **_):
         started = getattr(self._started, "at", None)
@@ -222,9 +228,46 @@ class Probe(CapacityMeter):
             for c in [consumed] if isinstance(consumed, dict) else consumed:
                 self.units[model.name] += c.get("CapacityUnits", 0.0)
             if model.name == "BatchExecuteStatement":
-                keys = getattr(self._started, "statements", [])
-                self.statements_written += [k for k, r in zip(keys, parsed.get("Responses") or [], strict=False)
-                                            if "Error" not in r]
+                statements = getattr(self._started, "params", {}).get("Statements") or []
+                self._seen.append(("#answered", statements, parsed.get("Responses") or []))
+
+    def _count(self) -> None:
+        """Counts the calls recorded since the last figure was read."""
+        with self._lock:
+            seen, self._seen = self._seen, []
+            for name, params, *answer in seen:
+                if name == "#answered":
+                    self._statements_written.extend(k for k, r in zip((statement_key(s) for s in params), answer[0],
+                                                              strict=False) if "Error" not in r)
+                else:
+                    self._call(name, params)
+
+    def _call(self, name: str, params: dict) -> None:
+        tables = [params["TableName"]] if "TableName" in params else sorted(params.get("RequestItems") or ["?"])
+        if name == "BatchExecuteStatement":
+            tables = sorted({table for table, _, _ in (statement_key(s) for s in params.get("Statements") or [])})
+        if name == "TransactWriteItems":
+            items = params.get("TransactItems") or []
+            tables = sorted({next(iter(i.values())).get("TableName", "?") for i in items})
+            self._tx_sizes.append(len(items))
+            self._tx_kinds["+".join(sorted(next(iter(i)) for i in items))] += 1
+            self._tx_item_bytes += sum(request_bytes(i) for i in items)
+            self._tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
+            own = all(_bookkeeping((i.get("Item") or i.get("Key") or {}).get("pk", {}).get("S", ""))
+                      for i in (next(iter(x.values())) for x in items))
+            self._write_shape.append(None if own else len(items))
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
+            if _bookkeeping((params.get("Item") or params.get("Key") or {}).get("pk", {}).get("S", "")):
+                self._write_shape.append(None)
+            else:
+                self._write_shape.append(0)
+                self._single_bytes += request_bytes(params)
+        elif name == "BatchWriteItem":
+            puts = [r["PutRequest"] for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r]
+            self._write_shape.append(-len(puts))
+            self._batch_puts += len(puts)
+            self._batch_bytes += sum(request_bytes(p) for p in puts)
+        self._by_table[f"{name}:{','.join(t.removeprefix(f'{STACK}-') for t in tables)}"] += 1
 
     def statement_write_units(self, client) -> float:
         """The write units of the PartiQL statements that wrote, by the items as they are now (call it once the
