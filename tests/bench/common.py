@@ -42,6 +42,11 @@ def billed_bytes(tx_item: dict) -> int:
     return request_bytes(tx_item)
 
 
+def tx_write_units(items: list[dict]) -> int:
+    """What AWS bills a transaction's items: 2 write units per item per started KB (`billed_bytes`)."""
+    return sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
+
+
 def local_env(port: int) -> None:
     from qunyun_ops.env import local_environment
 
@@ -252,7 +257,7 @@ class Probe(CapacityMeter):
             self._tx_sizes.append(len(items))
             self._tx_kinds["+".join(sorted(next(iter(i)) for i in items))] += 1
             self._tx_item_bytes += sum(request_bytes(i) for i in items)
-            self._tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in items)
+            self._tx_aws_units += tx_write_units(items)
             own = all(_bookkeeping((i.get("Item") or i.get("Key") or {}).get("pk", {}).get("S", ""))
                       for i in (next(iter(x.values())) for x in items))
             self._write_shape.append(None if own else len(items))

@@ -50,13 +50,13 @@ from common import (
     ROOT,
     STACK,
     CapacityMeter,
-    billed_bytes,
     cost,
     local_env,
     memory_mb,
     pynamodb_client,
     report,
     request_bytes,
+    tx_write_units,
 )
 from harness import Check, Target, Usage, interleaved, ratios, scaled, spread
 from index_writes import for_table
@@ -183,7 +183,7 @@ class _Environment:
         for kind, request in self.requests:
             if kind == "tx":
                 self.tx_bytes += sum(request_bytes(i) for i in request)
-                self.tx_aws_units += sum(2 * math.ceil(billed_bytes(i) / 1024) for i in request)
+                self.tx_aws_units += tx_write_units(request)
             else:
                 self.single_bytes += request_bytes(request)
         self.requests = []
